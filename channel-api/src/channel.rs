@@ -1,0 +1,116 @@
+//! The `Channel` trait every backend implements, and conveniences on top of it.
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::event::EventStream;
+use crate::ids::{MessageId, RoomId};
+use crate::model::{
+    Capabilities, Identity, MessageRef, OutboundMessage, RoomInfo, RoomQuery, SentMessage,
+};
+
+/// One logged-in bot account on one chat backend.
+///
+/// # Contract
+/// - Events arrive on the stream from [`Channel::events`] in the order the server produced
+///   them per room; each new message id is delivered as `MessageCreated` at most once.
+/// - The channel's own messages, edits and reactions never come back as events.
+/// - An operation the backend lacks returns [`crate::Error::Unsupported`], never a silent
+///   no-op. Check [`Channel::capabilities`] first to avoid the call.
+/// - After a fatal error (revoked credentials) every call returns
+///   [`crate::Error::Unauthorized`] or [`crate::Error::Closed`] and no event is delivered.
+///
+/// Conveniences live in [`ChannelExt`], implemented for every `Channel`: keep this trait
+/// small so every backend implements every method on purpose.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait Channel: Send + Sync + Debug {
+    /// Who this channel is logged in as.
+    fn identity(&self) -> Identity;
+
+    /// What the backend can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Takes the event stream. There is one stream per channel: a second call returns
+    /// `Error::InvalidRequest`.
+    fn events(&self) -> Result<EventStream>;
+
+    /// Posts text to a room, or into a thread. Returns what was posted.
+    async fn send(&self, message: OutboundMessage) -> Result<SentMessage>;
+
+    /// Adds the bot's reaction (`emoji` without colons, e.g. `thumbsup`). Idempotent.
+    async fn react(&self, message: &MessageRef, emoji: &str) -> Result<()>;
+
+    /// Removes the bot's reaction. Idempotent.
+    async fn unreact(&self, message: &MessageRef, emoji: &str) -> Result<()>;
+
+    /// Replaces the text of one of the bot's messages.
+    async fn edit(&self, message: &MessageRef, text: &str) -> Result<()>;
+
+    /// Deletes one of the bot's messages.
+    async fn delete(&self, message: &MessageRef) -> Result<()>;
+
+    /// Shows (`on`) or clears the bot's typing indicator in a room, optionally in a thread.
+    async fn set_typing(&self, room: &RoomId, thread: Option<MessageId>, on: bool) -> Result<()>;
+
+    /// Finds a room by id or by name. Unknown rooms are `Error::NotFound`.
+    async fn resolve_room(&self, query: &RoomQuery) -> Result<RoomInfo>;
+}
+
+/// Conveniences for every [`Channel`]. Do not implement this yourself.
+#[async_trait]
+pub trait ChannelExt: Channel {
+    /// Posts `text` at the top level of `room`.
+    async fn send_text(&self, room: &RoomId, text: &str) -> Result<SentMessage> {
+        self.send(OutboundMessage::new(room.clone(), text)).await
+    }
+
+    /// Posts `text` into the thread rooted at `root`.
+    async fn reply_in_thread(
+        &self,
+        room: &RoomId,
+        root: &MessageId,
+        text: &str,
+    ) -> Result<SentMessage> {
+        self.send(OutboundMessage::new(room.clone(), text).in_thread(root.clone()))
+            .await
+    }
+}
+
+impl<T: Channel + ?Sized> ChannelExt for T {}
+
+#[async_trait]
+impl<T: Channel + ?Sized> Channel for std::sync::Arc<T> {
+    fn identity(&self) -> Identity {
+        (**self).identity()
+    }
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+    fn events(&self) -> Result<EventStream> {
+        (**self).events()
+    }
+    async fn send(&self, message: OutboundMessage) -> Result<SentMessage> {
+        (**self).send(message).await
+    }
+    async fn react(&self, message: &MessageRef, emoji: &str) -> Result<()> {
+        (**self).react(message, emoji).await
+    }
+    async fn unreact(&self, message: &MessageRef, emoji: &str) -> Result<()> {
+        (**self).unreact(message, emoji).await
+    }
+    async fn edit(&self, message: &MessageRef, text: &str) -> Result<()> {
+        (**self).edit(message, text).await
+    }
+    async fn delete(&self, message: &MessageRef) -> Result<()> {
+        (**self).delete(message).await
+    }
+    async fn set_typing(&self, room: &RoomId, thread: Option<MessageId>, on: bool) -> Result<()> {
+        (**self).set_typing(room, thread, on).await
+    }
+    async fn resolve_room(&self, query: &RoomQuery) -> Result<RoomInfo> {
+        (**self).resolve_room(query).await
+    }
+}
