@@ -1,1 +1,50 @@
-//! Placeholder; filled in by its issue.
+//! An in-memory chat server implementing the [`channel_api::Channel`] contract, for
+//! behaviour tests of anything that drives a channel (the bridge) and as the reference
+//! backend of the conformance suite.
+//!
+//! ```
+//! # async fn demo() -> channel_api::Result<()> {
+//! use backend_mock::World;
+//! use channel_api::{AccountId, ChannelExt, Event};
+//!
+//! let world = World::new();
+//! let bot = world.add_bot("bot");
+//! let alice = world.add_user("alice");
+//! let room = world.create_public_room("general", &[&bot, &alice])?;
+//! let channel = world.channel_for(&bot, AccountId::new("default"))?;
+//! let mut events = channel_api::Channel::events(&channel)?;
+//!
+//! let question = world.peer(&alice)?.post(&room, "@bot hello?")?;
+//! let Some(Event::MessageCreated { message }) = events.recv().await else { panic!() };
+//! assert!(message.mentions_user(&bot));
+//! channel.reply_in_thread(&room, &question.id, "hi!").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//! - [`world`]: [`World`], the server state (users, rooms with kind, name and members,
+//!   messages with thread roots, reactions, edits, deletes) and who receives which event.
+//! - [`channel`]: [`MemoryChannel`], the bot's `Channel`, and its fault hooks
+//!   ([`MemoryChannel::close_fatally`], [`MemoryChannel::revoke_credentials`],
+//!   [`MemoryChannel::emit_connection_state`], [`MemoryChannel::fail_next`]).
+//! - [`peer`]: [`MemoryPeer`], another user who posts (in DMs, rooms, threads, with
+//!   `@mentions`), reacts, edits, deletes and reads what the server holds.
+//! - `mentions`: mentions read from the text as a server does (`@user`, `@all`, `@here`).
+//!
+//! # Server rules it follows
+//! - Public rooms are visible to everyone; private rooms and DMs to members; posting needs
+//!   membership. An invisible or unknown room or message is `NotFound`.
+//! - A reply to a reply lands in the root's thread.
+//! - Only the author may edit or delete a message (`PermissionDenied` otherwise).
+//! - Text must be non-empty and at most [`MAX_TEXT_LEN`] UTF-16 units (`InvalidRequest`).
+//! - An idempotency key becomes the message id; sending it again by the same author
+//!   returns the first post and posts nothing.
+
+pub mod channel;
+mod mentions;
+pub mod peer;
+pub mod world;
+
+pub use channel::{MemoryChannel, Operation};
+pub use peer::MemoryPeer;
+pub use world::{ReactionSummary, World, MAX_TEXT_LEN};
