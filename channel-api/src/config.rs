@@ -1,1 +1,547 @@
-//! TODO(issue 2): config semantics.
+//! The OpenClaw channel configuration, with OpenClaw's key names and Slack's defaults.
+//!
+//! The account config the bridge receives also carries connection keys (`serverUrl`,
+//! `userId`, ...); unknown keys are ignored here so the same JSON object can be parsed by
+//! both. Every key is optional and a missing key takes Slack's default:
+//!
+//! | key | default |
+//! |---|---|
+//! | `dmPolicy` | `pairing` (`open` requires `"*"` in `allowFrom`) |
+//! | `groupPolicy` | `allowlist` (no `rooms` entry: the room is closed) |
+//! | `requireMention` | `true` |
+//! | `allowBots` | `false` |
+//! | `replyToMode` | `off` |
+//! | `reactionNotifications` | `own` |
+//! | `textChunkLimit` | `5000` (Rocket.Chat's `Message_MaxAllowedSize`) |
+//!
+//! Allowlist entries (`allowFrom`, `groupAllowFrom`, `rooms.*.users`, `commandAllowFrom`,
+//! `reactionAllowlist`) are user ids, optionally prefixed `rocketchat:`, or `"*"` for
+//! everyone. They match usernames (`alice` or `@alice`, case-insensitively) only with
+//! `dangerouslyAllowNameMatching`, because usernames can be renamed and reused.
+//!
+//! ```
+//! use channel_api::config::{ChannelConfig, DmPolicy};
+//!
+//! let config = ChannelConfig::from_json_str(
+//!     r#"{ "serverUrl": "https://chat.example", "dmPolicy": "allowlist", "allowFrom": ["U1"] }"#,
+//! )?;
+//! assert_eq!(config.dm_policy, DmPolicy::Allowlist);
+//! assert!(config.require_mention);
+//! # Ok::<(), channel_api::config::ConfigError>(())
+//! ```
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::UserId;
+use crate::model::{RoomInfo, RoomKind};
+
+/// Rocket.Chat's default `Message_MaxAllowedSize`, in UTF-16 code units.
+pub const DEFAULT_TEXT_CHUNK_LIMIT: usize = 5000;
+
+/// The smallest accepted `textChunkLimit`: room for a reopened code fence and some text.
+pub const MIN_TEXT_CHUNK_LIMIT: usize = 64;
+
+/// Who may DM the bot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DmPolicy {
+    /// Unknown senders get a pairing challenge; approved and allowlisted senders pass.
+    #[default]
+    Pairing,
+    /// Only `allowFrom` (and approved pairings) may DM; others are dropped.
+    Allowlist,
+    /// Anyone may DM. Requires `"*"` in `allowFrom`.
+    Open,
+    /// DMs are dropped.
+    Disabled,
+}
+
+/// Which group rooms (public channels and private groups) the bot listens in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupPolicy {
+    /// Every room the bot is in, except rooms configured with `enabled: false`.
+    Open,
+    /// Only rooms with an entry in `rooms` (fails closed when there is none).
+    #[default]
+    Allowlist,
+    /// No group room.
+    Disabled,
+}
+
+/// Whether a reply to a top-level message opens a thread.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplyToMode {
+    /// Top-level messages are answered at the top level.
+    #[default]
+    Off,
+    /// The first chunk of the answer opens a thread on the inbound message; the rest is top level.
+    First,
+    /// Every chunk goes into a thread on the inbound message.
+    All,
+}
+
+/// Which reactions become notifications for the agent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReactionNotifications {
+    /// None.
+    Off,
+    /// Reactions on the bot's own messages.
+    #[default]
+    Own,
+    /// Every reaction.
+    All,
+    /// Reactions by users in `reactionAllowlist`.
+    Allowlist,
+}
+
+/// `replyToModeByChatType`: overrides of `replyToMode` per chat type.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ReplyToModeByChatType {
+    /// Direct conversations.
+    pub direct: Option<ReplyToMode>,
+    /// Private groups.
+    pub group: Option<ReplyToMode>,
+    /// Public channels.
+    pub channel: Option<ReplyToMode>,
+}
+
+impl ReplyToModeByChatType {
+    /// The override for a room kind, if one is set.
+    pub fn for_kind(&self, kind: RoomKind) -> Option<ReplyToMode> {
+        match kind {
+            RoomKind::Direct => self.direct,
+            RoomKind::Private => self.group,
+            RoomKind::Public => self.channel,
+        }
+    }
+}
+
+/// One entry of `rooms`, keyed by room id or room name. Unset keys fall back to the
+/// account-wide value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RoomConfig {
+    /// `false` drops everything from this room.
+    pub enabled: bool,
+    /// Overrides `requireMention`.
+    pub require_mention: Option<bool>,
+    /// When non-empty, only these senders are heard in this room (overrides `groupAllowFrom`).
+    pub users: Vec<String>,
+    /// Overrides `replyToMode` and `replyToModeByChatType`.
+    pub reply_to_mode: Option<ReplyToMode>,
+    /// Overrides `allowBots`.
+    pub allow_bots: Option<bool>,
+}
+
+impl Default for RoomConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            require_mention: None,
+            users: Vec::new(),
+            reply_to_mode: None,
+            allow_bots: None,
+        }
+    }
+}
+
+/// The channel configuration of one bot account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ChannelConfig {
+    /// Who may DM the bot.
+    pub dm_policy: DmPolicy,
+    /// DM allowlist (user ids, or `"*"`).
+    pub allow_from: Vec<String>,
+    /// Which group rooms the bot listens in.
+    pub group_policy: GroupPolicy,
+    /// Sender allowlist for group rooms; empty means every sender in an admitted room.
+    pub group_allow_from: Vec<String>,
+    /// Let allowlist entries match usernames too. Usernames can be renamed and reused.
+    pub dangerously_allow_name_matching: bool,
+    /// Group messages need a mention of the bot.
+    pub require_mention: bool,
+    /// Regexes that also count as a mention of the bot when they match the text.
+    pub mention_patterns: Vec<String>,
+    /// Hear other bots' messages.
+    pub allow_bots: bool,
+    /// Per-room entries, keyed by room id or room name (the id wins).
+    pub rooms: BTreeMap<String, RoomConfig>,
+    /// Who may run `!model` and `!stop`.
+    pub command_allow_from: Vec<String>,
+    /// Whether answers to top-level messages open a thread.
+    pub reply_to_mode: ReplyToMode,
+    /// `replyToMode` per chat type.
+    pub reply_to_mode_by_chat_type: ReplyToModeByChatType,
+    /// Which reactions become notifications.
+    pub reaction_notifications: ReactionNotifications,
+    /// Reactors heard with `reactionNotifications: allowlist`.
+    pub reaction_allowlist: Vec<String>,
+    /// Longest outbound message, in UTF-16 code units.
+    pub text_chunk_limit: usize,
+}
+
+impl Default for ChannelConfig {
+    fn default() -> Self {
+        Self {
+            dm_policy: DmPolicy::default(),
+            allow_from: Vec::new(),
+            group_policy: GroupPolicy::default(),
+            group_allow_from: Vec::new(),
+            dangerously_allow_name_matching: false,
+            require_mention: true,
+            mention_patterns: Vec::new(),
+            allow_bots: false,
+            rooms: BTreeMap::new(),
+            command_allow_from: Vec::new(),
+            reply_to_mode: ReplyToMode::default(),
+            reply_to_mode_by_chat_type: ReplyToModeByChatType::default(),
+            reaction_notifications: ReactionNotifications::default(),
+            reaction_allowlist: Vec::new(),
+            text_chunk_limit: DEFAULT_TEXT_CHUNK_LIMIT,
+        }
+    }
+}
+
+/// What is wrong with a config, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid channel config at `{field}`: {problem}")]
+pub struct ConfigError {
+    /// The offending key as a path, e.g. `rooms.general.replyToMode` or `mentionPatterns[1]`.
+    pub field: String,
+    /// What is wrong with it.
+    pub problem: ConfigProblem,
+}
+
+/// The kinds of config mistakes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigProblem {
+    /// The JSON does not have the expected shape or value (unknown enum value, wrong type).
+    #[error("{0}")]
+    Malformed(String),
+    /// `dmPolicy: "open"` without `"*"` in `allowFrom`.
+    #[error(r#"dmPolicy "open" requires "*" in allowFrom"#)]
+    OpenDmWithoutWildcard,
+    /// A mention pattern is not a valid regex.
+    #[error("not a valid regex: {0}")]
+    InvalidRegex(String),
+    /// `textChunkLimit` is below the minimum.
+    #[error("must be at least {min}, got {got}")]
+    TooSmall {
+        /// The minimum.
+        min: usize,
+        /// The configured value.
+        got: usize,
+    },
+    /// An allowlist entry or room key is empty.
+    #[error("must not be empty")]
+    Empty,
+}
+
+impl ConfigError {
+    fn new(field: impl Into<String>, problem: ConfigProblem) -> Self {
+        Self {
+            field: field.into(),
+            problem,
+        }
+    }
+}
+
+/// A `rooms` entry that applies to a room, with the key it was found under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomEntry<'a> {
+    /// The key in `rooms` (the room id or the room name).
+    pub key: &'a str,
+    /// The entry.
+    pub config: &'a RoomConfig,
+}
+
+impl ChannelConfig {
+    /// Parses and validates a config from JSON. Errors name the offending key.
+    pub fn from_json_str(json: &str) -> Result<Self, ConfigError> {
+        let mut de = serde_json::Deserializer::from_str(json);
+        let config: Self = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses and validates a config from a JSON value. Errors name the offending key.
+    pub fn from_value(value: serde_json::Value) -> Result<Self, ConfigError> {
+        let config: Self = serde_path_to_error::deserialize(value).map_err(path_error)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the rules serde cannot express. The error names the offending key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.dm_policy == DmPolicy::Open && !self.allow_from.iter().any(|e| e == "*") {
+            return Err(ConfigError::new(
+                "allowFrom",
+                ConfigProblem::OpenDmWithoutWildcard,
+            ));
+        }
+        self.compile_mention_patterns()?;
+        if self.text_chunk_limit < MIN_TEXT_CHUNK_LIMIT {
+            return Err(ConfigError::new(
+                "textChunkLimit",
+                ConfigProblem::TooSmall {
+                    min: MIN_TEXT_CHUNK_LIMIT,
+                    got: self.text_chunk_limit,
+                },
+            ));
+        }
+        let lists = [
+            ("allowFrom", &self.allow_from),
+            ("groupAllowFrom", &self.group_allow_from),
+            ("commandAllowFrom", &self.command_allow_from),
+            ("reactionAllowlist", &self.reaction_allowlist),
+        ];
+        for (name, list) in lists {
+            check_entries(name, list)?;
+        }
+        for (key, room) in &self.rooms {
+            if key.trim().is_empty() {
+                return Err(ConfigError::new("rooms", ConfigProblem::Empty));
+            }
+            check_entries(&format!("rooms.{key}.users"), &room.users)?;
+        }
+        Ok(())
+    }
+
+    /// The mention patterns, compiled. The error names the first invalid one.
+    pub fn compile_mention_patterns(&self) -> Result<Vec<Regex>, ConfigError> {
+        self.mention_patterns
+            .iter()
+            .enumerate()
+            .map(|(i, pattern)| {
+                Regex::new(pattern).map_err(|e| {
+                    ConfigError::new(
+                        format!("mentionPatterns[{i}]"),
+                        ConfigProblem::InvalidRegex(e.to_string()),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The `rooms` entry for a room: by id first, then by name (with or without `#`).
+    pub fn room_entry(&self, room: &RoomInfo) -> Option<RoomEntry<'_>> {
+        let by_id = self.rooms.get_key_value(room.id.as_str());
+        let by_name = || {
+            let name = room.name.as_deref()?;
+            self.rooms
+                .get_key_value(name)
+                .or_else(|| self.rooms.get_key_value(format!("#{name}").as_str()))
+        };
+        by_id
+            .or_else(by_name)
+            .map(|(key, config)| RoomEntry { key, config })
+    }
+
+    /// Whether `list` admits the user: `"*"`, the user id (optionally `rocketchat:`-prefixed),
+    /// or, with `dangerouslyAllowNameMatching`, the username (optionally `@`-prefixed,
+    /// case-insensitive).
+    pub fn list_allows(&self, list: &[String], id: Option<&UserId>, username: Option<&str>) -> bool {
+        list.iter().any(|entry| {
+            let entry = entry.trim();
+            if entry == "*" {
+                return true;
+            }
+            let bare = entry.strip_prefix("rocketchat:").unwrap_or(entry);
+            if id.is_some_and(|id| id.as_str() == bare) {
+                return true;
+            }
+            self.dangerously_allow_name_matching
+                && username.is_some_and(|name| {
+                    !name.is_empty() && bare.trim_start_matches('@').eq_ignore_ascii_case(name)
+                })
+        })
+    }
+}
+
+fn check_entries(field: &str, list: &[String]) -> Result<(), ConfigError> {
+    match list.iter().position(|e| e.trim().is_empty()) {
+        Some(i) => Err(ConfigError::new(format!("{field}[{i}]"), ConfigProblem::Empty)),
+        None => Ok(()),
+    }
+}
+
+fn path_error(err: serde_path_to_error::Error<serde_json::Error>) -> ConfigError {
+    let field = err.path().to_string();
+    ConfigError::new(field, ConfigProblem::Malformed(err.into_inner().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::RoomId;
+    use serde_json::json;
+
+    #[test]
+    fn an_empty_config_takes_slacks_defaults() {
+        let config = ChannelConfig::from_value(json!({})).unwrap();
+        assert_eq!(config, ChannelConfig::default());
+        assert_eq!(config.dm_policy, DmPolicy::Pairing);
+        assert_eq!(config.group_policy, GroupPolicy::Allowlist);
+        assert!(config.require_mention);
+        assert!(!config.allow_bots);
+        assert!(!config.dangerously_allow_name_matching);
+        assert_eq!(config.reply_to_mode, ReplyToMode::Off);
+        assert_eq!(config.reaction_notifications, ReactionNotifications::Own);
+        assert_eq!(config.text_chunk_limit, 5000);
+        assert!(config.rooms.is_empty());
+    }
+
+    #[test]
+    fn openclaw_key_names_parse_and_unknown_keys_are_ignored() {
+        let config = ChannelConfig::from_value(json!({
+            "serverUrl": "https://chat.example",
+            "authToken": { "source": "env", "id": "RC_TOKEN" },
+            "dmPolicy": "open", "allowFrom": ["*"],
+            "groupPolicy": "open", "groupAllowFrom": ["U1"],
+            "dangerouslyAllowNameMatching": true,
+            "requireMention": false,
+            "mentionPatterns": ["\\bbot\\b"],
+            "allowBots": true,
+            "rooms": { "GENERAL": { "enabled": false, "requireMention": true, "users": ["U2"],
+                                    "replyToMode": "all", "allowBots": false, "skills": [] } },
+            "commandAllowFrom": ["U3"],
+            "replyToMode": "first",
+            "replyToModeByChatType": { "direct": "off", "group": "first", "channel": "all" },
+            "reactionNotifications": "allowlist", "reactionAllowlist": ["U4"],
+            "textChunkLimit": 4000
+        }))
+        .unwrap();
+        assert_eq!(config.dm_policy, DmPolicy::Open);
+        assert_eq!(config.group_policy, GroupPolicy::Open);
+        assert_eq!(config.group_allow_from, ["U1"]);
+        assert!(config.dangerously_allow_name_matching);
+        assert!(!config.require_mention);
+        assert_eq!(config.mention_patterns, ["\\bbot\\b"]);
+        assert!(config.allow_bots);
+        let room = &config.rooms["GENERAL"];
+        assert!(!room.enabled);
+        assert_eq!(room.require_mention, Some(true));
+        assert_eq!(room.users, ["U2"]);
+        assert_eq!(room.reply_to_mode, Some(ReplyToMode::All));
+        assert_eq!(room.allow_bots, Some(false));
+        assert_eq!(config.command_allow_from, ["U3"]);
+        assert_eq!(config.reply_to_mode, ReplyToMode::First);
+        let by_type = &config.reply_to_mode_by_chat_type;
+        assert_eq!(by_type.for_kind(RoomKind::Direct), Some(ReplyToMode::Off));
+        assert_eq!(by_type.for_kind(RoomKind::Private), Some(ReplyToMode::First));
+        assert_eq!(by_type.for_kind(RoomKind::Public), Some(ReplyToMode::All));
+        assert_eq!(config.reaction_notifications, ReactionNotifications::Allowlist);
+        assert_eq!(config.reaction_allowlist, ["U4"]);
+        assert_eq!(config.text_chunk_limit, 4000);
+    }
+
+    #[test]
+    fn a_room_entry_defaults_to_enabled_and_inherits_the_rest() {
+        let config = ChannelConfig::from_value(json!({ "rooms": { "general": {} } })).unwrap();
+        assert_eq!(config.rooms["general"], RoomConfig::default());
+        assert!(config.rooms["general"].enabled);
+    }
+
+    #[test]
+    fn invalid_configs_name_the_offending_field() {
+        let cases = [
+            (json!({ "dmPolicy": "open" }), "allowFrom", "requires \"*\""),
+            (json!({ "dmPolicy": "open", "allowFrom": ["U1"] }), "allowFrom", "requires"),
+            (json!({ "dmPolicy": "sometimes" }), "dmPolicy", "unknown variant"),
+            (json!({ "groupPolicy": "pairing" }), "groupPolicy", "unknown variant"),
+            (json!({ "rooms": { "general": { "replyToMode": "sometimes" } } }),
+                "rooms.general.replyToMode", "unknown variant"),
+            (json!({ "replyToModeByChatType": { "channel": "never" } }),
+                "replyToModeByChatType.channel", "unknown variant"),
+            (json!({ "reactionNotifications": "some" }), "reactionNotifications", "unknown"),
+            (json!({ "mentionPatterns": ["ok", "(unclosed"] }), "mentionPatterns[1]", "regex"),
+            (json!({ "textChunkLimit": 10 }), "textChunkLimit", "at least 64"),
+            (json!({ "textChunkLimit": -1 }), "textChunkLimit", "invalid value"),
+            (json!({ "requireMention": "yes" }), "requireMention", "invalid type"),
+            (json!({ "allowFrom": ["U1", " "] }), "allowFrom[1]", "empty"),
+            (json!({ "groupAllowFrom": [""] }), "groupAllowFrom[0]", "empty"),
+            (json!({ "commandAllowFrom": [""] }), "commandAllowFrom[0]", "empty"),
+            (json!({ "reactionAllowlist": [""] }), "reactionAllowlist[0]", "empty"),
+            (json!({ "rooms": { "general": { "users": ["U1", ""] } } }),
+                "rooms.general.users[1]", "empty"),
+            (json!({ "rooms": { "": {} } }), "rooms", "empty"),
+        ];
+        for (value, field, problem) in cases {
+            let err = ChannelConfig::from_value(value.clone()).unwrap_err();
+            assert_eq!(err.field, field, "{value}");
+            let text = err.to_string();
+            assert!(text.contains(problem), "{value}: {text}");
+            assert!(text.contains(field), "{value}: {text}");
+        }
+    }
+
+    #[test]
+    fn open_dms_with_a_wildcard_are_valid() {
+        let config = ChannelConfig::from_json_str(r#"{"dmPolicy":"open","allowFrom":["*"]}"#);
+        assert_eq!(config.unwrap().dm_policy, DmPolicy::Open);
+    }
+
+    #[test]
+    fn room_entries_are_found_by_id_then_name() {
+        let config = ChannelConfig::from_value(json!({ "rooms": {
+            "R1": { "requireMention": false },
+            "general": { "requireMention": true },
+            "#random": { "enabled": false },
+        } }))
+        .unwrap();
+        let room = |id: &str, name: Option<&str>| RoomInfo {
+            id: RoomId::new(id),
+            kind: RoomKind::Public,
+            name: name.map(str::to_owned),
+        };
+        let cases = [
+            (room("R1", Some("general")), Some("R1")), // the id wins over the name
+            (room("R2", Some("general")), Some("general")),
+            (room("R3", Some("random")), Some("#random")),
+            (room("R4", Some("other")), None),
+            (room("R5", None), None),
+            (room("r1", Some("GENERAL")), None), // ids and names are case-sensitive
+        ];
+        for (info, key) in cases {
+            assert_eq!(config.room_entry(&info).map(|e| e.key), key, "{info:?}");
+        }
+    }
+
+    #[test]
+    fn allowlists_match_ids_and_names_only_when_allowed() {
+        let alice = UserId::new("UA");
+        let list = |entries: &[&str]| entries.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let strict = ChannelConfig::default();
+        let names = ChannelConfig {
+            dangerously_allow_name_matching: true,
+            ..ChannelConfig::default()
+        };
+        let cases: Vec<(&ChannelConfig, Vec<String>, Option<&UserId>, bool)> = vec![
+            (&strict, list(&["UA"]), Some(&alice), true),
+            (&strict, list(&["rocketchat:UA"]), Some(&alice), true),
+            (&strict, list(&["ua"]), Some(&alice), false),
+            (&strict, list(&["*"]), Some(&alice), true),
+            (&strict, list(&["*"]), None, true),
+            (&strict, list(&[]), Some(&alice), false),
+            (&strict, list(&["alice"]), Some(&alice), false),
+            (&strict, list(&["@alice"]), Some(&alice), false),
+            (&names, list(&["alice"]), Some(&alice), true),
+            (&names, list(&["@Alice"]), None, true),
+            (&names, list(&["bob"]), Some(&alice), false),
+            (&names, list(&["UA"]), Some(&alice), true),
+        ];
+        for (config, entries, id, expected) in cases {
+            let got = config.list_allows(&entries, id, Some("alice"));
+            assert_eq!(got, expected, "{entries:?} {id:?} names={}", config.dangerously_allow_name_matching);
+        }
+    }
+}
