@@ -1,0 +1,237 @@
+// Bridge notifications -> OpenClaw. The bridge has already applied the access policy
+// (dmPolicy, groupPolicy, allowlists, mention gating, `!` command rights): every
+// `message` it sends is admitted. This file only builds OpenClaw's context for it.
+import { createChannelPairingController } from "openclaw/plugin-sdk/channel-pairing";
+import { resolveThreadSessionKeys } from "openclaw/plugin-sdk/routing";
+import { CHANNEL } from "./config.js";
+import { chatKindOf, parseConversationId } from "./ids.js";
+
+/**
+ * OpenClaw's ingress resolver must not re-decide what the bridge decided, so it is
+ * given an open policy for the admitted sender. Its answer can still only restrict:
+ * anything other than "dispatch" drops the message (logged).
+ */
+function ingressParams({ cfg, accountId, pairing, msg, kind, peerId, threadId }) {
+  const isGroup = kind !== "direct";
+  const hasControlCommand = Boolean(msg.command);
+  return {
+    channelId: CHANNEL,
+    accountId,
+    cfg,
+    identity: { key: "sender-id", entryIdPrefix: "rc-entry" },
+    readStoreAllowFrom: () => pairing.readAllowFromStore(),
+    subject: { stableId: msg.sender.id },
+    conversation: { kind, id: peerId, threadId },
+    event: { kind: "message", authMode: "inbound", mayPair: false },
+    dmPolicy: "open",
+    groupPolicy: "open",
+    allowFrom: ["*"],
+    groupAllowFrom: ["*"],
+    policy: {
+      groupAllowFromFallbackToAllowFrom: true,
+      ...(isGroup ? { activation: { requireMention: false, allowTextCommands: true } } : {}),
+    },
+    mentionFacts: isGroup ? { canDetectMention: true, wasMentioned: Boolean(msg.mentions?.wasMentioned) } : undefined,
+    command: { allowTextCommands: true, hasControlCommand },
+  };
+}
+
+/** Where a conversation's session lives (thread sessions hang off the room's). */
+function sessionFor(rt, cfg, accountId, { kind, peerId, threadId }) {
+  const route = rt.channel.routing.resolveAgentRoute({ cfg, channel: CHANNEL, accountId, peer: { kind, id: peerId } });
+  const keys = resolveThreadSessionKeys({
+    baseSessionKey: route.sessionKey,
+    threadId,
+    parentSessionKey: threadId ? route.sessionKey : undefined,
+  });
+  return { route, sessionKey: keys.sessionKey, parentSessionKey: keys.parentSessionKey };
+}
+
+function ackReactionFor(cfg, account) {
+  const own = account.config.ackReaction;
+  if (typeof own === "string") return own;
+  const global = cfg?.messages?.ackReaction;
+  return typeof global === "string" ? global : "eyes";
+}
+
+function shouldAck(rt, cfg, msg, kind) {
+  const scope = cfg?.messages?.ackReactionScope ?? "group-mentions";
+  const isDirect = kind === "direct";
+  const wasMentioned = Boolean(msg.mentions?.wasMentioned);
+  const fn = rt.channel.reactions?.shouldAckReaction;
+  if (typeof fn === "function") {
+    return fn({
+      scope,
+      isDirect,
+      isGroup: !isDirect,
+      isMentionableGroup: !isDirect,
+      canDetectMention: true,
+      requireMention: Boolean(msg.mentions?.requireMention),
+      wasMentioned,
+      effectiveWasMentioned: wasMentioned,
+    });
+  }
+  return scope === "all" || (scope === "direct" && isDirect) || (scope === "group-mentions" && !isDirect && wasMentioned);
+}
+
+/** An admitted inbound message: hand it to the agent; replies go back through the bridge. */
+export async function dispatchMessage(env, msg) {
+  const { rt, cfg, accountId, account, bridge, log } = env;
+  const kind = chatKindOf(msg.room?.kind);
+  const peerId = kind === "direct" ? msg.sender.id : msg.room.id;
+  // The session thread: the thread the message is in, or the one the reply will open.
+  const threadId = msg.threadId ?? msg.replyThread?.id ?? undefined;
+  const { route, sessionKey, parentSessionKey } = sessionFor(rt, cfg, accountId, { kind, peerId, threadId });
+  const pairing = createChannelPairingController({ core: rt, channel: CHANNEL, accountId });
+  const params = ingressParams({ cfg, accountId, pairing, msg, kind, peerId, threadId });
+
+  const decision = await rt.channel.inbound.ingress.resolveStable(params);
+  if (decision?.ingress?.admission !== "dispatch") {
+    log.info?.(`rocketchat[${accountId}]: OpenClaw declined admitted message ${msg.messageId} (${decision?.ingress?.admission ?? "unknown"})`);
+    return;
+  }
+
+  const ackEmoji = ackReactionFor(cfg, account);
+  if (ackEmoji && !msg.command && shouldAck(rt, cfg, msg, kind)) {
+    bridge.request("react", { roomId: msg.room.id, messageId: msg.messageId, emoji: ackEmoji })
+      .catch((err) => log.warn?.(`rocketchat[${accountId}]: ack reaction failed: ${err.message}`));
+  }
+
+  const commandBody = msg.command?.slash ?? msg.text;
+  const bodyForAgent = msg.command?.slash ?? msg.textForAgent ?? msg.text;
+  const senderName = msg.sender.displayName || msg.sender.username || msg.sender.id;
+  const label = kind === "direct" ? `@${msg.sender.username ?? msg.sender.id}` : `#${msg.room.name ?? msg.room.id}`;
+
+  await rt.channel.inbound.run({
+    channel: CHANNEL,
+    accountId,
+    raw: msg,
+    log: (e) => log.debug?.(`rocketchat[${accountId}]: turn ${JSON.stringify(e)}`),
+    adapter: {
+      ingest: (m) => ({
+        id: m.messageId,
+        timestamp: m.timestamp,
+        rawText: commandBody,
+        textForAgent: bodyForAgent,
+        textForCommands: commandBody,
+        raw: m,
+      }),
+      resolveTurn: async (input) => {
+        const channelIngress = await rt.channel.inbound.ingress.resolveStable({
+          ...params,
+          contextBinding: { agentId: route.agentId, sessionKey, messageId: input.id, inboundEventKind: "user_request" },
+        });
+        const ctxPayload = rt.channel.inbound.buildContext({
+          channelIngress,
+          channel: CHANNEL,
+          accountId,
+          messageId: input.id,
+          timestamp: input.timestamp,
+          from: `${CHANNEL}:${msg.sender.id}`,
+          sender: { id: msg.sender.id, name: senderName, username: msg.sender.username },
+          conversation: { kind, id: peerId, label, threadId, nativeChannelId: msg.room.id },
+          route: {
+            agentId: route.agentId,
+            dmScope: route.dmScope,
+            accountId,
+            routeSessionKey: sessionKey,
+            dispatchSessionKey: sessionKey,
+            parentSessionKey,
+          },
+          // Native ids ride here (case preserved); never parsed back out of session keys.
+          reply: { to: msg.conversationId, replyToId: threadId, messageThreadId: threadId },
+          message: { rawBody: input.rawText, commandBody: input.textForCommands, bodyForAgent: input.textForAgent },
+          access: {
+            // The bridge only forwards commands the sender may run.
+            commands: { authorized: msg.command ? true : Boolean(decision.commandAccess?.authorized) },
+            mentions: {
+              canDetectMention: true,
+              wasMentioned: Boolean(msg.mentions?.wasMentioned),
+              requireMention: Boolean(msg.mentions?.requireMention),
+            },
+          },
+        });
+        const typing = (on) => bridge.request("typing", { roomId: msg.room.id, threadId: msg.replyThread?.id ?? msg.threadId ?? undefined, on });
+        return {
+          cfg,
+          channel: CHANNEL,
+          accountId,
+          route: { agentId: route.agentId, dmScope: route.dmScope, sessionKey },
+          ctxPayload,
+          replyPipeline: {
+            typing: {
+              start: () => typing(true),
+              stop: () => typing(false),
+              onStartError: (err) => log.debug?.(`rocketchat[${accountId}]: typing failed: ${err?.message ?? err}`),
+            },
+          },
+          delivery: {
+            deliver: async (payload) => {
+              const text = replyText(payload);
+              if (!text) return { visibleReplySent: false, messageIds: [] };
+              // The bridge chunks and threads (replyThread comes back unchanged).
+              const result = await bridge.request("send", {
+                target: msg.conversationId,
+                text,
+                replyThread: msg.replyThread ?? null,
+              });
+              return { visibleReplySent: true, messageIds: result?.messageIds ?? [] };
+            },
+          },
+          record: { onRecordError: (err) => log.warn?.(`rocketchat[${accountId}]: session record failed: ${err?.message ?? err}`) },
+        };
+      },
+    },
+  });
+}
+
+function replyText(payload) {
+  const parts = [];
+  if (typeof payload?.text === "string" && payload.text.trim()) parts.push(payload.text);
+  const media = [payload?.mediaUrl, ...(payload?.mediaUrls ?? [])].filter((u) => typeof u === "string" && u);
+  for (const url of new Set(media)) parts.push(url);
+  return parts.join("\n");
+}
+
+/** A DM from a sender who still needs pairing: OpenClaw issues the code, the bridge posts it. */
+export async function issuePairing(env, params) {
+  const { rt, accountId, bridge, log } = env;
+  const sender = params.sender ?? {};
+  const pairing = createChannelPairingController({ core: rt, channel: CHANNEL, accountId });
+  await pairing.issueChallenge({
+    senderId: sender.id,
+    senderIdLine: `Your Rocket.Chat user id: ${sender.id}`,
+    meta: { name: sender.displayName ?? sender.username, username: sender.username },
+    sendPairingReply: async (text) => {
+      await bridge.request("send", { target: params.room?.id ?? `@${sender.username}`, text });
+    },
+    onReplyError: (err) => log.warn?.(`rocketchat[${accountId}]: pairing reply failed: ${err?.message ?? err}`),
+  });
+}
+
+/** Reactions, edits and deletes reach the agent as system events in the room's session. */
+export function enqueueRoomEvent(env, method, params) {
+  const { rt, cfg, accountId } = env;
+  const parsed = parseConversationId(params.conversationId);
+  const kind = parsed?.kind ?? chatKindOf(params.room?.kind);
+  const roomId = parsed?.roomId ?? params.room?.id;
+  if (!roomId) return;
+  const actor = params.user ?? params.sender ?? {};
+  const peerId = kind === "direct" ? (actor.id ?? roomId) : roomId;
+  const threadId = parsed?.threadId ?? params.threadId ?? undefined;
+  const { sessionKey } = sessionFor(rt, cfg, accountId, { kind, peerId, threadId });
+  const who = actor.username ? `@${actor.username}` : "someone";
+  let text;
+  let contextKey;
+  if (method === "reaction") {
+    text = `Rocket.Chat reaction ${params.action}: ${who} ${params.action === "removed" ? "removed" : "added"} :${params.emoji}: on message ${params.messageId}`;
+    contextKey = `rc:reaction:${params.messageId}:${params.emoji}:${actor.id ?? ""}:${params.action}`;
+  } else if (method === "messageEdited") {
+    text = `Rocket.Chat message edited by ${who} (message ${params.messageId}): ${params.text ?? ""}`;
+    contextKey = `rc:edit:${params.messageId}:${params.text ?? ""}`;
+  } else {
+    text = `Rocket.Chat message ${params.messageId} was deleted`;
+    contextKey = `rc:delete:${params.messageId}`;
+  }
+  rt.system.enqueueSystemEvent(text, { sessionKey, contextKey });
+}
