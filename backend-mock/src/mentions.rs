@@ -63,10 +63,18 @@ mod tests {
 
     #[test]
     fn reads_users_all_and_here_in_order_once() {
-        let got = parse_mentions("@alice ping @bot, also @all and @here and @bot again", lookup);
+        let got = parse_mentions(
+            "@alice ping @bot, also @all and @here and @bot again",
+            lookup,
+        );
         assert_eq!(
             got,
-            vec![user("A1", "alice"), user("B1", "bot"), Mention::All, Mention::Here]
+            vec![
+                user("A1", "alice"),
+                user("B1", "bot"),
+                Mention::All,
+                Mention::Here
+            ]
         );
     }
 
@@ -77,7 +85,13 @@ mod tests {
 
     #[test]
     fn trailing_punctuation_does_not_hide_a_mention() {
-        assert_eq!(parse_mentions("thanks @bot.", lookup), vec![user("B1", "bot")]);
-        assert_eq!(parse_mentions("(@alice)", lookup), vec![user("A1", "alice")]);
+        assert_eq!(
+            parse_mentions("thanks @bot.", lookup),
+            vec![user("B1", "bot")]
+        );
+        assert_eq!(
+            parse_mentions("(@alice)", lookup),
+            vec![user("A1", "alice")]
+        );
     }
 }

@@ -104,7 +104,9 @@ impl World {
     pub(crate) fn lock(&self) -> MutexGuard<'_, WorldState> {
         // A panic elsewhere while holding the lock leaves consistent data (every update
         // is made under one lock), so keep going rather than poisoning every test.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Adds a human user and returns its id.

@@ -1,1 +1,101 @@
-//! Placeholder; filled in by its issue.
+//! Backend-neutral conformance cases for [`channel_api::Channel`]. Every backend runs the
+//! same cases: the mock, Rocket.Chat against the simulator, and Rocket.Chat against a live
+//! server when one is configured.
+//!
+//! A backend's test file is two items:
+//!
+//! ```ignore
+//! async fn my_harness() -> Option<conformance::Harness> {
+//!     // start the backend, build the channel and a peer; None (after printing why) skips
+//! }
+//! conformance::channel_conformance!(my_harness);
+//! ```
+//!
+//! The macro expands to one `#[tokio::test]` per case (the backend needs `tokio` with
+//! `macros` and `rt-multi-thread` among its dev-dependencies).
+//!
+//! # Layout
+//! - [`harness`]: [`Harness`] (the channel under test, a [`Peer`], the test rooms, a run
+//!   id, [`Timeouts`]) and its helpers for waiting on events and on what the server holds.
+//! - [`peer`]: the [`Peer`] trait: another user who posts, reacts, edits, deletes and reads.
+//! - [`cases`]: the cases, one `pub async fn case(&Harness) -> CaseResult` each, grouped by
+//!   area (`send`, `receive`, `thread`, `reaction`, `lifecycle`, `rooms`).
+//! - [`live`]: env gating for runs against a live server (skip, or fail when required).
+//!
+//! # Rules the cases follow
+//! - Every text a case posts carries `h.run_id`; every inbound wait filters on it (or on a
+//!   message id that came from a post carrying it), so a shared live room is safe.
+//! - Every wait is bounded by `h.timeouts.event`. Nothing is timed: a negative ("this never
+//!   arrives") is checked with a sentinel the peer posts afterwards in the same room.
+//! - A case that needs a capability the backend lacks asserts `Error::Unsupported`.
+
+pub mod cases;
+pub mod harness;
+pub mod live;
+pub mod peer;
+
+pub use harness::{new_run_id, CaseError, CaseResult, Harness, TestRooms, Timeouts};
+pub use peer::{Peer, PeerMessage, PeerReaction};
+
+/// Expands to a module `channel_conformance` with one `#[tokio::test]` per case. The
+/// argument names an `async fn() -> Option<conformance::Harness>` in the calling module;
+/// `None` skips the case (the function prints why).
+#[macro_export]
+macro_rules! channel_conformance {
+    ($harness:ident) => {
+        mod channel_conformance {
+            use super::$harness;
+
+            // send
+            $crate::__case!($harness, send_to_room_is_seen_once);
+            $crate::__case!($harness, text_at_max_len_is_accepted);
+            $crate::__case!($harness, text_over_max_len_is_rejected);
+            $crate::__case!($harness, same_idempotency_key_posts_once);
+            $crate::__case!($harness, own_messages_never_come_back);
+            // thread
+            $crate::__case!($harness, reply_in_thread_lands_in_thread);
+            $crate::__case!($harness, inbound_thread_reply_carries_root);
+            // receive
+            $crate::__case!($harness, inbound_dm_arrives_as_direct);
+            $crate::__case!($harness, inbound_room_message_arrives_with_kind_and_author);
+            $crate::__case!($harness, mention_of_bot_is_in_payload);
+            $crate::__case!($harness, mention_all_and_here_are_in_payload);
+            $crate::__case!($harness, events_from_one_room_keep_order);
+            $crate::__case!($harness, peer_edit_arrives_as_message_edited);
+            $crate::__case!($harness, peer_delete_arrives_as_message_deleted);
+            $crate::__case!($harness, second_events_call_is_invalid);
+            // reaction
+            $crate::__case!($harness, peer_reaction_add_and_remove_arrive);
+            $crate::__case!($harness, channel_react_and_unreact_seen_by_peer);
+            // lifecycle
+            $crate::__case!($harness, channel_edit_is_seen_by_peer);
+            $crate::__case!($harness, channel_delete_removes_message);
+            $crate::__case!($harness, typing_on_and_off);
+            // rooms
+            $crate::__case!($harness, room_resolves_by_name_and_id);
+            $crate::__case!($harness, unknown_room_is_not_found);
+            $crate::__case!($harness, unknown_message_is_not_found);
+        }
+    };
+}
+
+/// One conformance case as a test. Used by [`channel_conformance!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __case {
+    ($harness:ident, $name:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            // The harness function already printed why it skipped.
+            let Some(h) = $harness().await else { return };
+            if let Err(error) = $crate::cases::$name(&h).await {
+                panic!(
+                    "conformance case {} failed (run id {}): {}",
+                    stringify!($name),
+                    h.run_id,
+                    error
+                );
+            }
+        }
+    };
+}
