@@ -1,0 +1,93 @@
+// A fake OpenAI-compatible model server for the end-to-end test.
+// - POST /v1/chat/completions: answers `PONG: <last user text>` (SSE when stream),
+//   or a long reply when the text contains LONGREPLY (12,000 characters).
+// - GET /v1/models: one model.
+// - GET /calls: every chat call so far ({n, text, prompt}) for assertions.
+// Usage: node fake-model.mjs <portFile>   (listens on 127.0.0.1:0, writes its port)
+import { createServer } from "node:http";
+import { writeFileSync } from "node:fs";
+
+const calls = [];
+
+/** The numbered, recognisable 12,000-character reply used by the chunking scenario. */
+export function longReply() {
+  let out = "";
+  for (let i = 0; out.length < 12000; i++) out += `[${String(i).padStart(4, "0")}] lorem ipsum dolor sit amet. `;
+  return out.slice(0, 12000);
+}
+
+function contentText(content) {
+  if (typeof content === "string") return content;
+  if (Array.isArray(content)) return content.map((p) => (typeof p === "string" ? p : p?.text ?? "")).join("");
+  return "";
+}
+
+/** The user's words: the last user message that is not OpenClaw's internal context block. */
+function userText(messages) {
+  const users = (messages ?? []).filter((m) => m.role === "user").map((m) => contentText(m.content));
+  const real = users.filter((t) => !t.includes("BEGIN_OPENCLAW_INTERNAL_CONTEXT"));
+  const last = real[real.length - 1] ?? users[users.length - 1] ?? "";
+  const fence = last.lastIndexOf("```\n\n");
+  return (fence >= 0 ? last.slice(fence + 5) : last).trim();
+}
+
+function reply(res, body, text) {
+  const id = `chatcmpl-${calls.length}`;
+  const base = { id, object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model: body.model ?? "echo-model" };
+  if (!body.stream) {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({
+      id, object: "chat.completion", created: base.created, model: base.model,
+      choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
+      usage: { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 },
+    }));
+    return;
+  }
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  const send = (o) => res.write(`data: ${JSON.stringify(o)}\n\n`);
+  send({ ...base, choices: [{ index: 0, delta: { role: "assistant" }, finish_reason: null }] });
+  send({ ...base, choices: [{ index: 0, delta: { content: text }, finish_reason: null }] });
+  send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
+  send({ ...base, choices: [], usage: { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 } });
+  res.write("data: [DONE]\n\n");
+  res.end();
+}
+
+const server = createServer((req, res) => {
+  let raw = "";
+  req.on("data", (c) => { raw += c; });
+  req.on("end", () => {
+    if (req.method === "GET" && req.url.startsWith("/v1/models")) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ object: "list", data: [{ id: "echo-model", object: "model", owned_by: "e2e" }] }));
+      return;
+    }
+    if (req.method === "GET" && req.url === "/calls") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(calls));
+      return;
+    }
+    if (req.method === "POST" && req.url.startsWith("/v1/chat/completions")) {
+      let body;
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        res.writeHead(400).end();
+        return;
+      }
+      const text = userText(body.messages);
+      const prompt = (body.messages ?? []).map((m) => contentText(m.content)).join("\n");
+      calls.push({ n: calls.length + 1, text, prompt });
+      reply(res, body, text.includes("LONGREPLY") ? longReply() : `PONG: ${text}`);
+      return;
+    }
+    res.writeHead(404).end();
+  });
+});
+
+server.listen(0, "127.0.0.1", () => {
+  const { port } = server.address();
+  if (process.argv[2]) writeFileSync(process.argv[2], String(port));
+  process.stderr.write(`fake model on 127.0.0.1:${port}\n`);
+});
+for (const sig of ["SIGTERM", "SIGINT"]) process.on(sig, () => server.close(() => process.exit(0)));

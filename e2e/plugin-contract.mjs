@@ -1,0 +1,190 @@
+// The plugin inside a real OpenClaw gateway, against a scripted bridge (fake-bridge.mjs)
+// instead of `bridge serve`: it checks the plugin's side of docs/bridge-protocol.md
+// (config line, dispatch, replies, pairing, commands, system events, fatal state,
+// accounts) without Rocket.Chat. Prints `N passed, M failed`; exits 1 on failure.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  E2E, Run, Suite, assert, assertEq, freePort, gatewayConfig, getJson, startFakeModel, startGateway, waitFor, NODE,
+} from "./lib/harness.mjs";
+import { writeFileSync, chmodSync } from "node:fs";
+
+const suite = new Suite("plugin-contract");
+const run = new Run("contract");
+const bridgeDir = join(run.dir, "bridges");
+await import("node:fs").then((fs) => fs.mkdirSync(bridgeDir, { recursive: true }));
+
+// The plugin runs `<bridgePath> serve`; a wrapper makes that the fake bridge under Node 24.
+const wrapper = join(run.dir, "fake-bridge.sh");
+writeFileSync(wrapper, `#!/bin/sh\nexec "${NODE}" "${join(E2E, "fake-bridge.mjs")}"\n`);
+chmodSync(wrapper, 0o755);
+
+const bridgeUrl = async (accountId) => {
+  const f = join(bridgeDir, `${accountId}.port`);
+  const port = await waitFor(`fake bridge ${accountId}`, () => existsSync(f) && readFileSync(f, "utf8"));
+  return `http://127.0.0.1:${port}`;
+};
+const notify = async (accountId, method, params) => {
+  const r = await fetch(`${await bridgeUrl(accountId)}/notify`, { method: "POST", body: JSON.stringify({ method, params }) });
+  assertEq(r.status, 200, "notify accepted");
+};
+const requests = async (accountId) => (await getJson(`${await bridgeUrl(accountId)}/requests`)).body;
+const sends = async (accountId) => (await requests(accountId)).filter((r) => r.method === "send");
+
+let seq = 0;
+function message({ account = "ops", kind = "direct", sender = "uAlice", username = "alice", room, text, thread = null, command = null, replyThread = null }) {
+  seq += 1;
+  const roomId = room ?? (kind === "direct" ? `${sender}botOps` : "GENERAL");
+  const ckind = kind === "direct" ? "direct" : kind === "private" ? "group" : "channel";
+  const conversationId = `rocketchat:${account}:${ckind}:${roomId}${thread ? `:thread:${thread}` : ""}`;
+  return {
+    conversationId,
+    messageId: `in${seq}AbC`,
+    timestamp: Date.now(),
+    room: { id: roomId, kind, name: kind === "direct" ? null : roomId.toLowerCase() },
+    threadId: thread,
+    sender: { id: sender, username, displayName: username, isBot: false },
+    text,
+    textForAgent: text.replace(/^@\S+\s*/, ""),
+    mentions: { wasMentioned: kind !== "direct", explicit: kind !== "direct", pattern: false, everyone: false, requireMention: kind !== "direct" },
+    command,
+    replyThread,
+  };
+}
+
+const model = await startFakeModel(run);
+const gatewayPort = await freePort();
+const config = gatewayConfig({
+  run,
+  gatewayPort,
+  modelPort: model.port,
+  channel: {
+    enabled: true,
+    bridgePath: wrapper,
+    serverUrl: "http://127.0.0.1:9",
+    dangerouslyAllowInsecure: true,
+    dmPolicy: "pairing",
+    textChunkLimit: 5000,
+    accounts: {
+      ops: { userId: "botOps", username: "opsbot", authToken: { source: "env", provider: "default", id: "RC_OPS_TOKEN" } },
+      dev: { userId: "botDev", username: "devbot", authToken: "dev-plain-token" },
+    },
+  },
+  agents: { list: [{ id: "ops", default: true }, { id: "dev" }] },
+  bindings: [
+    { agentId: "ops", match: { channel: "rocketchat", accountId: "ops" } },
+    { agentId: "dev", match: { channel: "rocketchat", accountId: "dev" } },
+  ],
+});
+const callsText = async () => (await model.calls()).map((c) => c.text);
+
+let failed = 0;
+try {
+  console.log(`run dir: ${run.dir}`);
+  await startGateway(run, { port: gatewayPort, config, env: { FAKE_BRIDGE_DIR: bridgeDir, RC_OPS_TOKEN: "ops-secret-token" } });
+
+  await suite.test("startAccount spawns one bridge per account with the merged config and resolved secret", async () => {
+    const ops = JSON.parse(await waitFor("ops config", () => existsSync(join(bridgeDir, "ops.config.json")) && readFileSync(join(bridgeDir, "ops.config.json"), "utf8")));
+    const dev = JSON.parse(await waitFor("dev config", () => existsSync(join(bridgeDir, "dev.config.json")) && readFileSync(join(bridgeDir, "dev.config.json"), "utf8")));
+    assertEq(ops.accountId, "ops", "ops accountId");
+    assertEq(ops.userId, "botOps", "ops userId");
+    assertEq(ops.serverUrl, "http://127.0.0.1:9", "channel-level key inherited");
+    assertEq(ops.authToken, `<${"ops-secret-token".length} chars>`, "env secret resolved");
+    assertEq(dev.authToken, `<${"dev-plain-token".length} chars>`, "plain secret passed");
+    assert(Array.isArray(ops.approvedSenders), "approvedSenders present");
+    assert(!("bridgePath" in ops) && !("accounts" in ops), "plugin-only keys are not passed");
+  });
+
+  await suite.test("an admitted DM is answered through bridge send, with one model call", async () => {
+    const before = (await model.calls()).length;
+    const m = message({ text: "hello there", replyThread: null });
+    await notify("ops", "message", m);
+    const send = await waitFor("reply send", async () => (await sends("ops")).find((s) => s.params.text?.includes("PONG: hello there")), { timeoutMs: 90_000 });
+    assertEq(send.params.target, m.conversationId, "reply targets the conversation");
+    assertEq((await model.calls()).length, before + 1, "one model call");
+  });
+
+  await suite.test("a thread message: reply carries replyThread back unchanged; typing on and off", async () => {
+    const m = message({ kind: "public", room: "GENERAL", text: "@opsbot in thread", thread: "RootMsgXyZ", replyThread: { id: "RootMsgXyZ", scope: "all" } });
+    await notify("ops", "message", m);
+    const send = await waitFor("thread reply", async () => (await sends("ops")).find((s) => s.params.text?.includes("PONG: in thread")), { timeoutMs: 60_000 });
+    assertEq(JSON.stringify(send.params.replyThread), JSON.stringify({ id: "RootMsgXyZ", scope: "all" }), "replyThread passed back");
+    const typing = (await requests("ops")).filter((r) => r.method === "typing" && r.params.roomId === "GENERAL");
+    assert(typing.some((t) => t.params.on === true) && typing.some((t) => t.params.on === false), `typing on and off (${JSON.stringify(typing)})`);
+    const acks = (await requests("ops")).filter((r) => r.method === "react" && r.params.messageId === m.messageId);
+    assertEq(acks.length, 1, "one ack reaction on the mention");
+    assertEq(acks[0].params.emoji, "eyes", "default ack emoji");
+  });
+
+  await suite.test("a `!status` command reaches OpenClaw as /status: answered, no model call", async () => {
+    const before = (await model.calls()).length;
+    const sendsBefore = (await sends("ops")).length;
+    const m = message({ kind: "public", room: "GENERAL", text: "@opsbot !status", command: { name: "status", arg: null, slash: "/status" } });
+    await notify("ops", "message", m);
+    const reply = await waitFor("status reply", async () => (await sends("ops")).slice(sendsBefore).find((s) => s.params.target === m.conversationId), { timeoutMs: 60_000 });
+    assert(!reply.params.text.startsWith("PONG"), `status answered by OpenClaw, got ${reply.params.text.slice(0, 200)}`);
+    assertEq((await model.calls()).length, before, "no model call for /status");
+  });
+
+  await suite.test("pairingRequired: the code goes to the DM room; approving feeds setApprovedSenders", async () => {
+    await notify("ops", "pairingRequired", { sender: { id: "uStrangerQ", username: "stranger", displayName: "Stranger" }, room: { id: "uStrangerQbotOps", kind: "direct" } });
+    const send = await waitFor("pairing reply", async () => (await sends("ops")).find((s) => s.params.target === "uStrangerQbotOps"), { timeoutMs: 30_000 });
+    const code = send.params.text.match(/\b([A-Z0-9]{6,10})\b/g)?.find((c) => /[0-9]/.test(c) || /^[A-Z]+$/.test(c));
+    assert(code, `a pairing code in ${JSON.stringify(send.params.text)}`);
+    const approve = run.cli(["pairing", "approve", "rocketchat", code, "--account", "ops"]);
+    assertEq(approve.code, 0, `pairing approve exit (${approve.stderr.slice(-500)} ${approve.stdout.slice(-500)})`);
+    const set = await waitFor("setApprovedSenders", async () => (await requests("ops")).find((r) => r.method === "setApprovedSenders" && r.params.userIds.includes("uStrangerQ")), { timeoutMs: 30_000 });
+    assert(set, "approved sender fed back with its case preserved");
+  });
+
+  await suite.test("a reaction becomes a system event the agent sees on its next turn", async () => {
+    await notify("ops", "reaction", {
+      action: "added", conversationId: "rocketchat:ops:channel:GENERAL:thread:RootMsgXyZ", room: { id: "GENERAL", kind: "public" },
+      messageId: "m2", emoji: "thumbsup", user: { id: "uAlice", username: "alice" }, messageAuthorId: "botOps",
+    });
+    const m = message({ kind: "public", room: "GENERAL", text: "@opsbot after reaction", thread: "RootMsgXyZ", replyThread: { id: "RootMsgXyZ", scope: "all" } });
+    await notify("ops", "message", m);
+    const call = await waitFor("model call after reaction", async () => (await model.calls()).find((c) => c.text.includes("after reaction")), { timeoutMs: 60_000 });
+    assert(/thumbsup/.test(call.prompt), "the reaction text is in the prompt");
+  });
+
+  await suite.test("a long reply is handed to the bridge whole (the bridge chunks)", async () => {
+    const m = message({ kind: "public", room: "GENERAL", text: "@opsbot LONGREPLY please", thread: "LongRoot1", replyThread: { id: "LongRoot1", scope: "all" } });
+    await notify("ops", "message", m);
+    const send = await waitFor("long reply", async () => (await sends("ops")).find((s) => s.params.replyThread?.id === "LongRoot1"), { timeoutMs: 60_000 });
+    assertEq(send.params.text.length, 12000, "one send with the full 12,000 characters");
+  });
+
+  await suite.test("the dev account is routed to the dev agent", async () => {
+    const m = message({ account: "dev", sender: "uBob", username: "bob", room: "uBobbotDev", text: "hi dev" });
+    await notify("dev", "message", m);
+    const send = await waitFor("dev reply", async () => (await sends("dev")).find((s) => s.params.text?.includes("PONG: hi dev")), { timeoutMs: 60_000 });
+    assertEq(send.params.target, m.conversationId, "dev reply targets its conversation");
+    const opsSends = (await sends("ops")).filter((s) => s.params.text?.includes("hi dev"));
+    assertEq(opsSends.length, 0, "ops bot does not answer");
+    const sessions = run.cli(["sessions", "--json", "--all-agents"]);
+    assert(/agent:dev:/.test(sessions.stdout) || sessions.code !== 0, "dev agent session exists (when the CLI lists sessions)");
+  });
+
+  await suite.test("connection fatal: status shows it and later messages are not dispatched", async () => {
+    await notify("ops", "connection", { state: "fatal", reason: "unauthorized: token revoked" });
+    const status = await waitFor("fatal status", async () => {
+      const r = run.cli(["channels", "status", "--json"]);
+      return /fatal/.test(r.stdout) ? r.stdout : false;
+    }, { timeoutMs: 60_000, intervalMs: 2000 });
+    assert(/token revoked/.test(status), "reason visible");
+    const before = (await model.calls()).length;
+    await notify("ops", "message", message({ text: "after fatal" }));
+    await new Promise((r) => setTimeout(r, 5000));
+    assertEq((await model.calls()).length, before, "no model call after fatal");
+  });
+} catch (err) {
+  console.log(`setup failed: ${err?.stack ?? err}`);
+  failed += 1;
+} finally {
+  await run.stop();
+}
+const { failed: f } = suite.summary();
+if (f + failed === 0) run.cleanup();
+else console.log(`logs kept in ${run.dir}`);
+process.exit(f + failed === 0 ? 0 : 1);
