@@ -32,6 +32,12 @@ impl MemoryPeer {
         self.post_in(room, text, None)
     }
 
+    /// Posts in the direct conversation with `other`, opening it if needed.
+    pub fn post_dm(&self, other: &UserId, text: &str) -> Result<MessageRef> {
+        let dm = self.world.create_dm(&self.user, other)?;
+        self.post(&dm, text)
+    }
+
     /// Posts into the thread of `parent` (a reply to a reply lands in the root's thread).
     pub fn reply(&self, room: &RoomId, parent: &MessageId, text: &str) -> Result<MessageRef> {
         self.post_in(room, text, Some(parent))

@@ -398,7 +398,8 @@ async fn dm_mentions_and_edits_reach_the_bot_with_the_payload_view() {
         dm,
         "one DM per pair"
     );
-    let posted = s.peer.post(&dm, "hi @bot").unwrap();
+    let posted = s.peer.post_dm(&s.bot, "hi @bot").unwrap();
+    assert_eq!(posted.room, dm);
     s.peer.edit(&posted, "hi @all").unwrap();
 
     let Some(Event::MessageCreated { message }) = next(&mut s.events).await else {

@@ -14,6 +14,20 @@
 //! The macro expands to one `#[tokio::test]` per case (the backend needs `tokio` with
 //! `macros` and `rt-multi-thread` among its dev-dependencies).
 //!
+//! # Writing a harness for a backend
+//! 1. Start the server (or read the live env, see [`live`]), build the channel under test
+//!    and a [`Peer`] logged in as a second user. Both must be members of a group room and
+//!    share a DM; pass them as [`TestRooms`].
+//! 2. `Harness::new(channel, peer, rooms, Timeouts::from_env())` takes the channel's event
+//!    stream, so build it before anything the case must see is posted. Every case gets a
+//!    fresh harness (one harness function call per test).
+//! 3. `Peer` notes: `messages`/`thread_messages` read what the *server* holds (history
+//!    and thread endpoints), never the channel's events; `reactions` gives emoji names
+//!    without colons (`eyes`, not `:eyes:`); errors map to [`channel_api::Error`]. The
+//!    mention helpers default to `@username`, `@all` and `@here`.
+//!
+//! `backend-mock/tests/conformance.rs` is a complete, small example.
+//!
 //! # Layout
 //! - [`harness`]: [`Harness`] (the channel under test, a [`Peer`], the test rooms, a run
 //!   id, [`Timeouts`]) and its helpers for waiting on events and on what the server holds.
