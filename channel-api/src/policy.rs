@@ -1,1 +1,1077 @@
-//! TODO(issue 2): policy semantics.
+//! The decision for each inbound event: dispatch, pairing required, skip or drop.
+//!
+//! Every non-dispatch carries a reason with a stable name ([`SkipReason::as_str`],
+//! [`DropReason::as_str`]) for logs and counters. *Drop* means the access policy refused
+//! the event; *skip* means it was admitted but is not for the agent (no mention, a command
+//! for another bot, a reaction the config does not notify).
+//!
+//! # Messages
+//! 1. The bot's own messages are dropped; other bots' unless `allowBots` (room entry first).
+//! 2. The sender must pass the room's policy:
+//!    - DMs: `dmPolicy` (`disabled` drops; `open` admits `allowFrom: ["*"]`; `allowlist`
+//!      admits `allowFrom` and approved pairings, drops the rest; `pairing` admits the same
+//!      and answers everyone else with [`Decision::PairingRequired`]).
+//!    - Group rooms: `groupPolicy` (`disabled` drops; `allowlist` needs a `rooms` entry);
+//!      a room entry with `enabled: false` drops; then the sender must be in the room's
+//!      `users` when set, else in `groupAllowFrom` when set.
+//! 3. Text that, after trimming and removing a leading `@bot`, starts with `!` is a
+//!    command ([`crate::command`]). In a group room that requires mentions it must start
+//!    with `@bot`, else it is skipped, so `!stop` does not stop every bot in the room.
+//!    Commands are answered in the same room and thread.
+//! 4. Group rooms need a mention (`requireMention`, room entry first; default on): an
+//!    explicit `@bot` in the payload's mentions, or a match of a `mentionPatterns` regex on
+//!    the text. `@all` / `@here` alone do not count (they would wake every bot). DMs never
+//!    need a mention.
+//! 5. A message with no text left for the agent is skipped.
+//!
+//! # Other events
+//! - Edits: the editor must pass steps 1–2 (no pairing challenge: unpaired is dropped).
+//! - Deletes: the room must pass the room gates of step 2 (the deleter is unknown); a
+//!   delete whose room kind is unknown is dropped (fail closed).
+//! - Reactions: `reactionNotifications` `off` skips all; otherwise the reactor must pass
+//!   step 2, then `own` keeps reactions on the bot's messages, `allowlist` keeps reactors
+//!   in `reactionAllowlist`, `all` keeps every one. The bot's own reactions are dropped.
+//! - Connection-state changes always pass through.
+//!
+//! ```
+//! use std::collections::HashSet;
+//! use channel_api::config::ChannelConfig;
+//! use channel_api::policy::{Decision, Dispatch, Policy};
+//! # use channel_api::*;
+//! # let message = Message {
+//! #     id: MessageId::new("M1"),
+//! #     room: RoomInfo { id: RoomId::new("D1"), kind: RoomKind::Direct, name: None },
+//! #     author: Author { id: UserId::new("U1"), username: "alice".into(), display_name: None, is_bot: false },
+//! #     text: "hello".into(), thread_root: None, mentions: vec![], timestamp: Timestamp(0), edited: false,
+//! # };
+//! let identity = Identity {
+//!     account: AccountId::new("default"),
+//!     user_id: UserId::new("BOT"),
+//!     username: "bot".into(),
+//! };
+//! let policy = Policy::new(ChannelConfig::default(), identity)?;
+//! let event = Event::MessageCreated { message };
+//!
+//! // `message` is a DM from U1; dmPolicy defaults to pairing.
+//! let decision = policy.decide(&HashSet::new(), &event);
+//! assert!(matches!(decision, Decision::PairingRequired { .. }));
+//!
+//! // Once the host has approved U1, the DM is dispatched.
+//! let approved = HashSet::from([UserId::new("U1")]);
+//! match policy.decide(&approved, &event) {
+//!     Decision::Dispatch(Dispatch::Message(inbound)) => {
+//!         assert_eq!(inbound.text, "hello");
+//!         assert_eq!(inbound.conversation.to_string(), "rocketchat:default:direct:D1");
+//!     }
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//! # Ok::<(), channel_api::config::ConfigError>(())
+//! ```
+
+use std::collections::HashSet;
+
+use regex::Regex;
+
+use crate::command::{self, CommandRequest};
+use crate::config::{ChannelConfig, ConfigError, DmPolicy, GroupPolicy, ReactionNotifications};
+use crate::event::{ConnectionState, Event};
+use crate::ids::{MessageId, RoomId, UserId};
+use crate::model::{Author, Identity, Message, Reaction, RoomInfo, RoomKind};
+use crate::session::ConversationId;
+use crate::threading::{self, ReplyPlan};
+
+/// What to do with one inbound event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Hand it to the host.
+    Dispatch(Dispatch),
+    /// An unknown DM sender under `dmPolicy: pairing`: the host issues a pairing challenge.
+    PairingRequired {
+        /// Who wrote.
+        sender: Author,
+        /// The DM room.
+        room: RoomId,
+    },
+    /// Admitted, but not for the agent (keep it as history context at most).
+    Skip(SkipReason),
+    /// Refused by the access policy.
+    Drop(DropReason),
+}
+
+impl Decision {
+    /// `dispatch`, `pairing_required`, `skip` or `drop`, for logs and counters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Decision::Dispatch(_) => "dispatch",
+            Decision::PairingRequired { .. } => "pairing_required",
+            Decision::Skip(_) => "skip",
+            Decision::Drop(_) => "drop",
+        }
+    }
+
+    /// The skip or drop reason's name, if any.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            Decision::Skip(reason) => Some(reason.as_str()),
+            Decision::Drop(reason) => Some(reason.as_str()),
+            Decision::Dispatch(_) | Decision::PairingRequired { .. } => None,
+        }
+    }
+}
+
+/// An admitted event, ready for the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dispatch {
+    /// A message for the agent, or a command.
+    Message(Box<Inbound>),
+    /// A message was edited.
+    Edited {
+        /// The message as it is now.
+        message: Box<Message>,
+        /// Its conversation (its thread, if in one).
+        conversation: ConversationId,
+    },
+    /// A message was deleted.
+    Deleted {
+        /// The room.
+        room: RoomId,
+        /// The deleted message.
+        message: MessageId,
+        /// The room's conversation.
+        conversation: ConversationId,
+    },
+    /// A reaction was added (`added`) or removed, and the config notifies it.
+    Reaction {
+        /// The reaction.
+        reaction: Box<Reaction>,
+        /// Added (`true`) or removed.
+        added: bool,
+        /// The room's conversation.
+        conversation: ConversationId,
+    },
+    /// The connection state changed.
+    ConnectionState(ConnectionState),
+}
+
+/// A dispatched message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    /// The message as received.
+    pub message: Message,
+    /// The text for the agent: trimmed, without a leading `@bot` / `@bot:`.
+    pub text: String,
+    /// How the bot was mentioned.
+    pub mention: MentionFacts,
+    /// The command, when the text is one. Never send a command to the model.
+    pub command: Option<CommandRequest>,
+    /// Where the answer goes (commands: the same room and thread).
+    pub reply: ReplyPlan,
+    /// The conversation (session) the message belongs to.
+    pub conversation: ConversationId,
+}
+
+/// How a message mentioned the bot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MentionFacts {
+    /// Whether it counts as a mention for gating (`explicit || pattern`).
+    pub was_mentioned: bool,
+    /// The payload's mentions include the bot.
+    pub explicit: bool,
+    /// A `mentionPatterns` regex matched the text.
+    pub pattern: bool,
+    /// The payload carries `@all` or `@here` (not a mention for gating).
+    pub everyone: bool,
+    /// The text starts with `@bot` (addresses a command).
+    pub leading: bool,
+    /// Whether the room required a mention (always `false` in DMs).
+    pub required: bool,
+}
+
+/// Why an admitted event is not for the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SkipReason {
+    /// A group message without a mention of the bot, in a room that requires one.
+    NotMentioned,
+    /// A command in a group room that requires mentions, not addressed with `@bot`.
+    CommandNotAddressed,
+    /// No text left for the agent.
+    EmptyText,
+    /// `reactionNotifications: off`.
+    ReactionNotificationsOff,
+    /// `reactionNotifications: own` and the message is not the bot's.
+    ReactionNotOnOwnMessage,
+    /// `reactionNotifications: allowlist` and the reactor is not in `reactionAllowlist`.
+    ReactorNotAllowlisted,
+}
+
+impl SkipReason {
+    /// A stable name for logs and counters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::NotMentioned => "not_mentioned",
+            SkipReason::CommandNotAddressed => "command_not_addressed",
+            SkipReason::EmptyText => "empty_text",
+            SkipReason::ReactionNotificationsOff => "reaction_notifications_off",
+            SkipReason::ReactionNotOnOwnMessage => "reaction_not_on_own_message",
+            SkipReason::ReactorNotAllowlisted => "reactor_not_allowlisted",
+        }
+    }
+}
+
+/// Why the access policy refused an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// The bot's own message.
+    OwnMessage,
+    /// The bot's own reaction.
+    OwnReaction,
+    /// Another bot's message, and `allowBots` is off.
+    BotMessage,
+    /// `dmPolicy: disabled`.
+    DmDisabled,
+    /// A DM sender not in `allowFrom` nor approved (`dmPolicy: allowlist` or `open`).
+    DmSenderNotAllowed,
+    /// A DM sender without an approved pairing, on an event that cannot start one.
+    DmSenderNotPaired,
+    /// `groupPolicy: disabled`.
+    GroupsDisabled,
+    /// `groupPolicy: allowlist` and the room has no `rooms` entry.
+    RoomNotAllowlisted,
+    /// The room's entry says `enabled: false`.
+    RoomDisabled,
+    /// The sender is not in the room's `users` / `groupAllowFrom`.
+    SenderNotAllowed,
+    /// A delete whose room kind the backend did not know.
+    RoomKindUnknown,
+    /// The ids cannot form a conversation id (a `:` or an empty id).
+    InvalidConversationId,
+    /// The config is invalid (only from [`decide`], which validates each call).
+    InvalidConfig,
+}
+
+impl DropReason {
+    /// A stable name for logs and counters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::OwnMessage => "own_message",
+            DropReason::OwnReaction => "own_reaction",
+            DropReason::BotMessage => "bot_message",
+            DropReason::DmDisabled => "dm_disabled",
+            DropReason::DmSenderNotAllowed => "dm_sender_not_allowed",
+            DropReason::DmSenderNotPaired => "dm_sender_not_paired",
+            DropReason::GroupsDisabled => "groups_disabled",
+            DropReason::RoomNotAllowlisted => "room_not_allowlisted",
+            DropReason::RoomDisabled => "room_disabled",
+            DropReason::SenderNotAllowed => "sender_not_allowed",
+            DropReason::RoomKindUnknown => "room_kind_unknown",
+            DropReason::InvalidConversationId => "invalid_conversation_id",
+            DropReason::InvalidConfig => "invalid_config",
+        }
+    }
+}
+
+/// A validated config with its mention patterns compiled, for one bot identity.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    config: ChannelConfig,
+    identity: Identity,
+    mention_patterns: Vec<Regex>,
+}
+
+/// One-off decision: validates `config` and compiles its patterns on every call (an
+/// invalid config drops with [`DropReason::InvalidConfig`]). Prefer [`Policy::decide`].
+pub fn decide(
+    config: &ChannelConfig,
+    identity: &Identity,
+    approved: &HashSet<UserId>,
+    event: &Event,
+) -> Decision {
+    let patterns = match config.validate().and_then(|()| config.compile_mention_patterns()) {
+        Ok(patterns) => patterns,
+        Err(_) => return Decision::Drop(DropReason::InvalidConfig),
+    };
+    Decider {
+        config,
+        identity,
+        patterns: &patterns,
+        approved,
+    }
+    .event(event)
+}
+
+impl Policy {
+    /// Validates the config and compiles its mention patterns.
+    pub fn new(config: ChannelConfig, identity: Identity) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let mention_patterns = config.compile_mention_patterns()?;
+        Ok(Self {
+            config,
+            identity,
+            mention_patterns,
+        })
+    }
+
+    /// The config.
+    pub fn config(&self) -> &ChannelConfig {
+        &self.config
+    }
+
+    /// The bot's identity.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The decision for one event. `approved` holds the DM senders whose pairing the host
+    /// (OpenClaw's pairing store) approved.
+    pub fn decide(&self, approved: &HashSet<UserId>, event: &Event) -> Decision {
+        Decider {
+            config: &self.config,
+            identity: &self.identity,
+            patterns: &self.mention_patterns,
+            approved,
+        }
+        .event(event)
+    }
+}
+
+/// Whether a sender passes the room's policy.
+enum Admission {
+    Allowed,
+    PairingRequired,
+    Denied(DropReason),
+}
+
+struct Decider<'a> {
+    config: &'a ChannelConfig,
+    identity: &'a Identity,
+    patterns: &'a [Regex],
+    approved: &'a HashSet<UserId>,
+}
+
+impl Decider<'_> {
+    fn event(&self, event: &Event) -> Decision {
+        match event {
+            Event::MessageCreated { message } => self.message(message),
+            Event::MessageEdited { message } => self.edit(message),
+            Event::MessageDeleted {
+                room,
+                room_kind,
+                message,
+            } => self.delete(room, *room_kind, message),
+            Event::ReactionAdded { reaction } => self.reaction(reaction, true),
+            Event::ReactionRemoved { reaction } => self.reaction(reaction, false),
+            Event::ConnectionStateChanged { state } => {
+                Decision::Dispatch(Dispatch::ConnectionState(state.clone()))
+            }
+        }
+    }
+
+    fn message(&self, message: &Message) -> Decision {
+        if let Some(reason) = self.author_filter(message) {
+            return Decision::Drop(reason);
+        }
+        match self.admit_sender(&message.room, Some(&message.author.id), &message.author.username) {
+            Admission::Allowed => {}
+            Admission::PairingRequired => {
+                return Decision::PairingRequired {
+                    sender: message.author.clone(),
+                    room: message.room.id.clone(),
+                }
+            }
+            Admission::Denied(reason) => return Decision::Drop(reason),
+        }
+        let (leading, text) = command::strip_leading_mention(&message.text, &self.identity.username);
+        let explicit = message.mentions_user(&self.identity.user_id);
+        let pattern = self.patterns.iter().any(|p| p.is_match(&message.text));
+        let required = self.require_mention(&message.room);
+        let mention = MentionFacts {
+            was_mentioned: explicit || pattern,
+            explicit,
+            pattern,
+            everyone: message.mentions_everyone(),
+            leading,
+            required,
+        };
+        let (command, reply) = match command::parse_command(text) {
+            Some(_) if required && !leading => {
+                return Decision::Skip(SkipReason::CommandNotAddressed)
+            }
+            Some(parsed) => {
+                let request =
+                    command::authorize(self.config, parsed, &message.author, message.room.kind);
+                (Some(request), ReplyPlan::in_place(message))
+            }
+            None if required && !mention.was_mentioned => {
+                return Decision::Skip(SkipReason::NotMentioned)
+            }
+            None if text.is_empty() => return Decision::Skip(SkipReason::EmptyText),
+            None => (None, threading::plan_reply(self.config, message)),
+        };
+        let thread = reply.session_thread().cloned();
+        let Some(conversation) = self.conversation(&message.room.id, message.room.kind, thread)
+        else {
+            return Decision::Drop(DropReason::InvalidConversationId);
+        };
+        Decision::Dispatch(Dispatch::Message(Box::new(Inbound {
+            message: message.clone(),
+            text: text.to_owned(),
+            mention,
+            command,
+            reply,
+            conversation,
+        })))
+    }
+
+    fn edit(&self, message: &Message) -> Decision {
+        if let Some(reason) = self.author_filter(message) {
+            return Decision::Drop(reason);
+        }
+        match self.admit_sender(&message.room, Some(&message.author.id), &message.author.username) {
+            Admission::Allowed => {}
+            Admission::PairingRequired => return Decision::Drop(DropReason::DmSenderNotPaired),
+            Admission::Denied(reason) => return Decision::Drop(reason),
+        }
+        let thread = message.thread_root.clone();
+        match self.conversation(&message.room.id, message.room.kind, thread) {
+            Some(conversation) => Decision::Dispatch(Dispatch::Edited {
+                message: Box::new(message.clone()),
+                conversation,
+            }),
+            None => Decision::Drop(DropReason::InvalidConversationId),
+        }
+    }
+
+    fn delete(&self, room: &RoomId, kind: Option<RoomKind>, message: &MessageId) -> Decision {
+        let Some(kind) = kind else {
+            return Decision::Drop(DropReason::RoomKindUnknown);
+        };
+        let info = RoomInfo {
+            id: room.clone(),
+            kind,
+            name: None,
+        };
+        let gate = if kind.is_direct() {
+            (self.config.dm_policy == DmPolicy::Disabled).then_some(DropReason::DmDisabled)
+        } else {
+            self.room_gate(&info)
+        };
+        if let Some(reason) = gate {
+            return Decision::Drop(reason);
+        }
+        match self.conversation(room, kind, None) {
+            Some(conversation) => Decision::Dispatch(Dispatch::Deleted {
+                room: room.clone(),
+                message: message.clone(),
+                conversation,
+            }),
+            None => Decision::Drop(DropReason::InvalidConversationId),
+        }
+    }
+
+    fn reaction(&self, reaction: &Reaction, added: bool) -> Decision {
+        let by_bot = reaction.user_id.as_ref() == Some(&self.identity.user_id)
+            || reaction.username == self.identity.username;
+        if by_bot {
+            return Decision::Drop(DropReason::OwnReaction);
+        }
+        let mode = self.config.reaction_notifications;
+        if mode == ReactionNotifications::Off {
+            return Decision::Skip(SkipReason::ReactionNotificationsOff);
+        }
+        match self.admit_sender(&reaction.room, reaction.user_id.as_ref(), &reaction.username) {
+            Admission::Allowed => {}
+            Admission::PairingRequired => return Decision::Drop(DropReason::DmSenderNotPaired),
+            Admission::Denied(reason) => return Decision::Drop(reason),
+        }
+        let skip = match mode {
+            ReactionNotifications::Own => (reaction.message_author.as_ref()
+                != Some(&self.identity.user_id))
+            .then_some(SkipReason::ReactionNotOnOwnMessage),
+            ReactionNotifications::Allowlist => (!self.config.list_allows(
+                &self.config.reaction_allowlist,
+                reaction.user_id.as_ref(),
+                Some(&reaction.username),
+            ))
+            .then_some(SkipReason::ReactorNotAllowlisted),
+            ReactionNotifications::All | ReactionNotifications::Off => None,
+        };
+        if let Some(reason) = skip {
+            return Decision::Skip(reason);
+        }
+        match self.conversation(&reaction.room.id, reaction.room.kind, None) {
+            Some(conversation) => Decision::Dispatch(Dispatch::Reaction {
+                reaction: Box::new(reaction.clone()),
+                added,
+                conversation,
+            }),
+            None => Decision::Drop(DropReason::InvalidConversationId),
+        }
+    }
+
+    /// The bot's own messages, and other bots' unless allowed.
+    fn author_filter(&self, message: &Message) -> Option<DropReason> {
+        if message.author.id == self.identity.user_id {
+            return Some(DropReason::OwnMessage);
+        }
+        let allow_bots = self
+            .config
+            .room_entry(&message.room)
+            .and_then(|entry| entry.config.allow_bots)
+            .unwrap_or(self.config.allow_bots);
+        (message.author.is_bot && !allow_bots).then_some(DropReason::BotMessage)
+    }
+
+    fn admit_sender(&self, room: &RoomInfo, id: Option<&UserId>, username: &str) -> Admission {
+        let config = self.config;
+        if room.kind.is_direct() {
+            let listed = config.list_allows(&config.allow_from, id, Some(username));
+            let approved = id.is_some_and(|id| self.approved.contains(id));
+            return match config.dm_policy {
+                DmPolicy::Disabled => Admission::Denied(DropReason::DmDisabled),
+                DmPolicy::Open | DmPolicy::Allowlist if listed || approved => Admission::Allowed,
+                DmPolicy::Open | DmPolicy::Allowlist => {
+                    Admission::Denied(DropReason::DmSenderNotAllowed)
+                }
+                DmPolicy::Pairing if listed || approved => Admission::Allowed,
+                DmPolicy::Pairing => Admission::PairingRequired,
+            };
+        }
+        if let Some(reason) = self.room_gate(room) {
+            return Admission::Denied(reason);
+        }
+        let room_users = config
+            .room_entry(room)
+            .map(|entry| entry.config.users.as_slice())
+            .filter(|users| !users.is_empty());
+        let senders = room_users.unwrap_or(&config.group_allow_from);
+        if senders.is_empty() || config.list_allows(senders, id, Some(username)) {
+            Admission::Allowed
+        } else {
+            Admission::Denied(DropReason::SenderNotAllowed)
+        }
+    }
+
+    /// `groupPolicy` and the room entry's `enabled`.
+    fn room_gate(&self, room: &RoomInfo) -> Option<DropReason> {
+        let entry = self.config.room_entry(room);
+        match (self.config.group_policy, entry) {
+            (GroupPolicy::Disabled, _) => Some(DropReason::GroupsDisabled),
+            (_, Some(entry)) if !entry.config.enabled => Some(DropReason::RoomDisabled),
+            (GroupPolicy::Allowlist, None) => Some(DropReason::RoomNotAllowlisted),
+            _ => None,
+        }
+    }
+
+    fn require_mention(&self, room: &RoomInfo) -> bool {
+        !room.kind.is_direct()
+            && self
+                .config
+                .room_entry(room)
+                .and_then(|entry| entry.config.require_mention)
+                .unwrap_or(self.config.require_mention)
+    }
+
+    fn conversation(
+        &self,
+        room: &RoomId,
+        kind: RoomKind,
+        thread: Option<MessageId>,
+    ) -> Option<ConversationId> {
+        ConversationId::new(self.identity.account.clone(), kind, room.clone(), thread).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{Command, CommandAccess, CommandDenial};
+    use crate::config::{ReplyToMode, RoomConfig};
+    use crate::ids::AccountId;
+    use crate::model::{Mention, MessageRef, Timestamp};
+    use crate::threading::ReplyTarget;
+    use serde_json::json;
+
+    fn identity() -> Identity {
+        Identity {
+            account: AccountId::new("default"),
+            user_id: UserId::new("BOT"),
+            username: "bot".into(),
+        }
+    }
+
+    fn author(id: &str) -> Author {
+        Author {
+            id: UserId::new(id),
+            username: id.to_lowercase(),
+            display_name: None,
+            is_bot: false,
+        }
+    }
+
+    fn room(kind: RoomKind) -> RoomInfo {
+        let (id, name) = match kind {
+            RoomKind::Direct => ("D1", None),
+            RoomKind::Public => ("R1", Some("general")),
+            RoomKind::Private => ("P1", Some("secret")),
+        };
+        RoomInfo {
+            id: RoomId::new(id),
+            kind,
+            name: name.map(str::to_owned),
+        }
+    }
+
+    /// A message; `@bot` in the text adds a payload mention of the bot, as servers do.
+    fn msg(kind: RoomKind, from: &str, text: &str) -> Message {
+        let mut mentions = Vec::new();
+        if text.contains("@bot") {
+            mentions.push(Mention::User {
+                id: UserId::new("BOT"),
+                username: "bot".into(),
+            });
+        }
+        if text.contains("@here") {
+            mentions.push(Mention::Here);
+        }
+        Message {
+            id: MessageId::new("M1"),
+            room: room(kind),
+            author: author(from),
+            text: text.into(),
+            thread_root: None,
+            mentions,
+            timestamp: Timestamp(1),
+            edited: false,
+        }
+    }
+
+    fn created(message: Message) -> Event {
+        Event::MessageCreated { message }
+    }
+
+    fn config(value: serde_json::Value) -> ChannelConfig {
+        ChannelConfig::from_value(value).unwrap()
+    }
+
+    fn label(decision: &Decision) -> String {
+        match decision.reason() {
+            Some(reason) => format!("{}:{reason}", decision.kind()),
+            None => decision.kind().to_owned(),
+        }
+    }
+
+    fn approved(ids: &[&str]) -> HashSet<UserId> {
+        ids.iter().map(|id| UserId::new(*id)).collect()
+    }
+
+    fn check(cases: Vec<(&str, ChannelConfig, HashSet<UserId>, Event, &str)>) {
+        for (name, config, approved, event, expected) in cases {
+            let policy = Policy::new(config.clone(), identity()).unwrap();
+            let decision = policy.decide(&approved, &event);
+            assert_eq!(label(&decision), expected, "{name}");
+            // The one-off function agrees.
+            assert_eq!(decide(&config, &identity(), &approved, &event), decision, "{name}");
+        }
+    }
+
+    #[test]
+    fn dm_policy() {
+        use RoomKind::Direct;
+        let none = approved(&[]);
+        let dm = |from| created(msg(Direct, from, "hello"));
+        check(vec![
+            ("pairing: unknown sender", config(json!({})), none.clone(), dm("U1"), "pairing_required"),
+            ("pairing: approved sender", config(json!({})), approved(&["U1"]), dm("U1"), "dispatch"),
+            ("pairing: allowFrom sender", config(json!({ "allowFrom": ["U1"] })), none.clone(), dm("U1"), "dispatch"),
+            ("pairing: other approved", config(json!({})), approved(&["U2"]), dm("U1"), "pairing_required"),
+            ("allowlist: listed", config(json!({ "dmPolicy": "allowlist", "allowFrom": ["U1"] })), none.clone(), dm("U1"), "dispatch"),
+            ("allowlist: approved counts", config(json!({ "dmPolicy": "allowlist" })), approved(&["U1"]), dm("U1"), "dispatch"),
+            ("allowlist: other", config(json!({ "dmPolicy": "allowlist", "allowFrom": ["U2"] })), none.clone(), dm("U1"), "drop:dm_sender_not_allowed"),
+            ("allowlist: name without flag", config(json!({ "dmPolicy": "allowlist", "allowFrom": ["u1"] })), none.clone(), dm("U1"), "drop:dm_sender_not_allowed"),
+            ("allowlist: name with flag", config(json!({ "dmPolicy": "allowlist", "allowFrom": ["u1"], "dangerouslyAllowNameMatching": true })), none.clone(), dm("U1"), "dispatch"),
+            ("open: anyone", config(json!({ "dmPolicy": "open", "allowFrom": ["*"] })), none.clone(), dm("U1"), "dispatch"),
+            ("disabled: listed too", config(json!({ "dmPolicy": "disabled", "allowFrom": ["U1"] })), approved(&["U1"]), dm("U1"), "drop:dm_disabled"),
+            // DMs never need a mention, and group settings do not apply to them.
+            ("dm ignores requireMention", config(json!({ "requireMention": true, "groupPolicy": "disabled" })), approved(&["U1"]), dm("U1"), "dispatch"),
+        ]);
+    }
+
+    #[test]
+    fn group_policy_rooms_and_senders() {
+        use RoomKind::{Private, Public};
+        let none = approved(&[]);
+        let at = |kind, from| created(msg(kind, from, "@bot hi"));
+        check(vec![
+            // The default allowlist with no rooms fails closed.
+            ("default: no rooms", config(json!({})), none.clone(), at(Public, "U1"), "drop:room_not_allowlisted"),
+            ("allowlist: room by id", config(json!({ "rooms": { "R1": {} } })), none.clone(), at(Public, "U1"), "dispatch"),
+            ("allowlist: room by name", config(json!({ "rooms": { "general": {} } })), none.clone(), at(Public, "U1"), "dispatch"),
+            ("allowlist: private by name", config(json!({ "rooms": { "secret": {} } })), none.clone(), at(Private, "U1"), "dispatch"),
+            ("allowlist: other room", config(json!({ "rooms": { "random": {} } })), none.clone(), at(Public, "U1"), "drop:room_not_allowlisted"),
+            // Approved DM pairings do not open group rooms.
+            ("approved is DM only", config(json!({})), approved(&["U1"]), at(Public, "U1"), "drop:room_not_allowlisted"),
+            ("open: any room", config(json!({ "groupPolicy": "open" })), none.clone(), at(Public, "U1"), "dispatch"),
+            ("open: disabled room", config(json!({ "groupPolicy": "open", "rooms": { "general": { "enabled": false } } })), none.clone(), at(Public, "U1"), "drop:room_disabled"),
+            ("allowlist: disabled room", config(json!({ "rooms": { "R1": { "enabled": false } } })), none.clone(), at(Public, "U1"), "drop:room_disabled"),
+            // The id entry wins over the name entry.
+            ("id wins over name", config(json!({ "rooms": { "R1": { "enabled": true }, "general": { "enabled": false } } })), none.clone(), at(Public, "U1"), "dispatch"),
+            ("id wins (disabled)", config(json!({ "rooms": { "R1": { "enabled": false }, "general": {} } })), none.clone(), at(Public, "U1"), "drop:room_disabled"),
+            ("disabled: listed room", config(json!({ "groupPolicy": "disabled", "rooms": { "R1": {} } })), none.clone(), at(Public, "U1"), "drop:groups_disabled"),
+            ("groupAllowFrom: listed", config(json!({ "groupPolicy": "open", "groupAllowFrom": ["U1"] })), none.clone(), at(Public, "U1"), "dispatch"),
+            ("groupAllowFrom: other", config(json!({ "groupPolicy": "open", "groupAllowFrom": ["U2"] })), none.clone(), at(Public, "U1"), "drop:sender_not_allowed"),
+            ("groupAllowFrom: name needs flag", config(json!({ "groupPolicy": "open", "groupAllowFrom": ["u1"] })), none.clone(), at(Public, "U1"), "drop:sender_not_allowed"),
+            ("groupAllowFrom: name with flag", config(json!({ "groupPolicy": "open", "groupAllowFrom": ["@u1"], "dangerouslyAllowNameMatching": true })), none.clone(), at(Public, "U1"), "dispatch"),
+            ("room users: listed", config(json!({ "rooms": { "R1": { "users": ["U1"] } } })), none.clone(), at(Public, "U1"), "dispatch"),
+            ("room users: other", config(json!({ "rooms": { "R1": { "users": ["U2"] } } })), none.clone(), at(Public, "U1"), "drop:sender_not_allowed"),
+            // A room's users override groupAllowFrom.
+            ("room users override", config(json!({ "groupAllowFrom": ["U2"], "rooms": { "R1": { "users": ["U1"] } } })), none.clone(), at(Public, "U1"), "dispatch"),
+            ("empty room users inherit", config(json!({ "groupAllowFrom": ["U2"], "rooms": { "R1": { "users": [] } } })), none.clone(), at(Public, "U1"), "drop:sender_not_allowed"),
+        ]);
+    }
+
+    #[test]
+    fn bots_and_own_messages() {
+        use RoomKind::{Direct, Public};
+        let open = json!({ "groupPolicy": "open", "dmPolicy": "open", "allowFrom": ["*"] });
+        let bot_msg = |kind| {
+            let mut m = msg(kind, "B2", "@bot hi");
+            m.author.is_bot = true;
+            created(m)
+        };
+        let with = |patch: serde_json::Value| {
+            let mut value = open.clone();
+            value.as_object_mut().unwrap().extend(patch.as_object().unwrap().clone());
+            config(value)
+        };
+        let none = approved(&[]);
+        check(vec![
+            ("own message", with(json!({})), none.clone(), created(msg(Public, "BOT", "@bot hi")), "drop:own_message"),
+            ("own message even with allowBots", with(json!({ "allowBots": true })), none.clone(), created(msg(Direct, "BOT", "hi")), "drop:own_message"),
+            ("other bot", with(json!({})), none.clone(), bot_msg(Public), "drop:bot_message"),
+            ("other bot in a DM", with(json!({})), none.clone(), bot_msg(Direct), "drop:bot_message"),
+            ("allowBots", with(json!({ "allowBots": true })), none.clone(), bot_msg(Public), "dispatch"),
+            ("room allowBots overrides", with(json!({ "rooms": { "R1": { "allowBots": true } } })), none.clone(), bot_msg(Public), "dispatch"),
+            ("room denies bots", with(json!({ "allowBots": true, "rooms": { "R1": { "allowBots": false } } })), none.clone(), bot_msg(Public), "drop:bot_message"),
+        ]);
+    }
+
+    #[test]
+    fn mention_gating() {
+        use RoomKind::Public;
+        let open = |extra: serde_json::Value| {
+            let mut value = json!({ "groupPolicy": "open" });
+            value.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            config(value)
+        };
+        let none = approved(&[]);
+        let text = |t| created(msg(Public, "U1", t));
+        let mut not_in_payload = msg(Public, "U1", "hi @bot");
+        not_in_payload.mentions.clear();
+        let mut other_user = msg(Public, "U1", "hi @alice");
+        other_user.mentions.push(Mention::User { id: UserId::new("UA"), username: "alice".into() });
+        check(vec![
+            ("no mention", open(json!({})), none.clone(), text("hello"), "skip:not_mentioned"),
+            ("payload mention", open(json!({})), none.clone(), text("hello @bot"), "dispatch"),
+            ("text only, not in payload", open(json!({})), none.clone(), created(not_in_payload), "skip:not_mentioned"),
+            ("another user mentioned", open(json!({})), none.clone(), created(other_user), "skip:not_mentioned"),
+            ("@here is not a mention", open(json!({})), none.clone(), text("@here standup"), "skip:not_mentioned"),
+            ("pattern", open(json!({ "mentionPatterns": ["(?i)\\bhey claw\\b"] })), none.clone(), text("Hey Claw, what's up"), "dispatch"),
+            ("pattern miss", open(json!({ "mentionPatterns": ["(?i)\\bhey claw\\b"] })), none.clone(), text("hey clawdia"), "skip:not_mentioned"),
+            ("requireMention off", open(json!({ "requireMention": false })), none.clone(), text("hello"), "dispatch"),
+            ("room requireMention off", open(json!({ "rooms": { "general": { "requireMention": false } } })), none.clone(), text("hello"), "dispatch"),
+            ("room requireMention on", open(json!({ "requireMention": false, "rooms": { "R1": { "requireMention": true } } })), none.clone(), text("hello"), "skip:not_mentioned"),
+            ("only a mention", open(json!({})), none.clone(), text("@bot"), "skip:empty_text"),
+            ("blank, no mention needed", open(json!({ "requireMention": false })), none.clone(), text("   "), "skip:empty_text"),
+        ]);
+    }
+
+    #[test]
+    fn commands_are_addressed_and_authorized() {
+        use RoomKind::{Direct, Public};
+        let open = |extra: serde_json::Value| {
+            let mut value = json!({ "groupPolicy": "open", "dmPolicy": "open", "allowFrom": ["*"] });
+            value.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            config(value)
+        };
+        let none = approved(&[]);
+        let text = |kind, from, t| created(msg(kind, from, t));
+        check(vec![
+            ("group: addressed", open(json!({})), none.clone(), text(Public, "U1", "@bot !status"), "dispatch"),
+            ("group: not addressed", open(json!({})), none.clone(), text(Public, "U1", "!stop"), "skip:command_not_addressed"),
+            // A mention elsewhere does not address a command.
+            ("group: trailing mention", open(json!({})), none.clone(), text(Public, "U1", "!stop @bot"), "skip:command_not_addressed"),
+            ("group: no mention needed", open(json!({ "requireMention": false })), none.clone(), text(Public, "U1", "!status"), "dispatch"),
+            ("dm: no mention needed", open(json!({})), none.clone(), text(Direct, "U1", "!stop"), "dispatch"),
+            // The normal policy comes first.
+            ("dm: unpaired", config(json!({})), none.clone(), text(Direct, "U1", "!status"), "pairing_required"),
+            ("group: sender not allowed", open(json!({ "groupAllowFrom": ["U2"] })), none.clone(), text(Public, "U1", "@bot !status"), "drop:sender_not_allowed"),
+        ]);
+
+        // (config, kind, text, expected command, expected access)
+        let ops = || open(json!({ "commandAllowFrom": ["OP"] }));
+        let model = |name: &str| Command::Model { name: name.into() };
+        let cases = vec![
+            (open(json!({})), Public, "U1", "@bot !status", Command::Status, CommandAccess::Allowed),
+            (open(json!({})), Public, "U1", "@bot: !stop", Command::Stop, CommandAccess::Denied(CommandDenial::NoOperatorsConfigured)),
+            (open(json!({})), Direct, "U1", "!stop", Command::Stop, CommandAccess::Allowed),
+            (open(json!({})), Direct, "U1", "@bot !model openai/gpt-5", model("openai/gpt-5"), CommandAccess::Allowed),
+            (ops(), Public, "OP", "@bot !model g5.2", model("g5.2"), CommandAccess::Allowed),
+            (ops(), Public, "U1", "@bot !model g5.2", model("g5.2"), CommandAccess::Denied(CommandDenial::NotAnOperator)),
+            (ops(), Direct, "U1", "!stop", Command::Stop, CommandAccess::Denied(CommandDenial::NotAnOperator)),
+            (open(json!({})), Public, "U1", "@bot !frobnicate", Command::Unknown { word: "frobnicate".into() }, CommandAccess::Allowed),
+        ];
+        for (config, kind, from, text, command, access) in cases {
+            let mut message = msg(kind, from, text);
+            message.thread_root = Some(MessageId::new("T1"));
+            let policy = Policy::new(config, identity()).unwrap();
+            let Decision::Dispatch(Dispatch::Message(inbound)) = policy.decide(&none, &created(message)) else {
+                panic!("{text:?} was not dispatched");
+            };
+            let request = inbound.command.expect("a command");
+            assert_eq!(request.command, command, "{text:?}");
+            assert_eq!(request.access, access, "{text:?}");
+            // Commands are answered in the same room and thread.
+            assert_eq!(inbound.reply.target, ReplyTarget::Thread(MessageId::new("T1")));
+            assert_eq!(inbound.conversation.thread().map(MessageId::as_str), Some("T1"));
+        }
+
+        // A top-level command is answered at the top level, even with replyToMode all.
+        let policy = Policy::new(open(json!({ "replyToMode": "all" })), identity()).unwrap();
+        let Decision::Dispatch(Dispatch::Message(inbound)) =
+            policy.decide(&none, &text(Public, "U1", "@bot !status"))
+        else {
+            panic!("not dispatched");
+        };
+        assert_eq!(inbound.reply.target, ReplyTarget::TopLevel);
+        assert_eq!(inbound.text, "!status");
+    }
+
+    #[test]
+    fn a_dispatched_message_carries_text_mentions_reply_and_conversation() {
+        let config = config(json!({
+            "groupPolicy": "open",
+            "mentionPatterns": ["(?i)claw"],
+            "replyToModeByChatType": { "channel": "first" },
+        }));
+        let policy = Policy::new(config, identity()).unwrap();
+        let mut message = msg(RoomKind::Public, "U1", "  @bot: hello claw @here ");
+        message.id = MessageId::new("AbC");
+        let Decision::Dispatch(Dispatch::Message(inbound)) =
+            policy.decide(&approved(&[]), &created(message.clone()))
+        else {
+            panic!("not dispatched");
+        };
+        assert_eq!(inbound.message, message);
+        assert_eq!(inbound.text, "hello claw @here");
+        assert_eq!(
+            inbound.mention,
+            MentionFacts {
+                was_mentioned: true,
+                explicit: true,
+                pattern: true,
+                everyone: true,
+                leading: true,
+                required: true,
+            }
+        );
+        assert_eq!(inbound.command, None);
+        assert_eq!(inbound.reply.target, ReplyTarget::FirstChunkInThread(MessageId::new("AbC")));
+        // A visible thread follows, so the conversation is that thread (case kept).
+        assert_eq!(inbound.conversation.to_string(), "rocketchat:default:channel:R1:thread:AbC");
+
+        // A threaded message stays in its thread; DMs need no mention and keep their text.
+        let mut threaded = msg(RoomKind::Public, "U1", "@bot more");
+        threaded.thread_root = Some(MessageId::new("Root1"));
+        let Decision::Dispatch(Dispatch::Message(inbound)) = policy.decide(&approved(&[]), &created(threaded)) else {
+            panic!("not dispatched");
+        };
+        assert_eq!(inbound.reply.target, ReplyTarget::Thread(MessageId::new("Root1")));
+        assert_eq!(inbound.conversation.to_string(), "rocketchat:default:channel:R1:thread:Root1");
+
+        let dm = msg(RoomKind::Direct, "U1", "hi there");
+        let Decision::Dispatch(Dispatch::Message(inbound)) = policy.decide(&approved(&["U1"]), &created(dm)) else {
+            panic!("not dispatched");
+        };
+        assert_eq!(inbound.text, "hi there");
+        assert!(!inbound.mention.required && !inbound.mention.was_mentioned);
+        assert_eq!(inbound.reply.target, ReplyTarget::TopLevel);
+        assert_eq!(inbound.conversation.to_string(), "rocketchat:default:direct:D1");
+    }
+
+    #[test]
+    fn pairing_required_names_the_sender_and_room() {
+        let policy = Policy::new(ChannelConfig::default(), identity()).unwrap();
+        let decision = policy.decide(&approved(&[]), &created(msg(RoomKind::Direct, "U1", "hi")));
+        assert_eq!(
+            decision,
+            Decision::PairingRequired {
+                sender: author("U1"),
+                room: RoomId::new("D1")
+            }
+        );
+    }
+
+    fn reaction(kind: RoomKind, by: &str, on_message_of: Option<&str>) -> Reaction {
+        let room = room(kind);
+        Reaction {
+            message: MessageRef {
+                room: room.id.clone(),
+                id: MessageId::new("M1"),
+            },
+            room,
+            message_author: on_message_of.map(UserId::new),
+            emoji: "thumbsup".into(),
+            username: by.to_lowercase(),
+            user_id: Some(UserId::new(by)),
+        }
+    }
+
+    #[test]
+    fn reactions_follow_reaction_notifications_and_room_policy() {
+        use RoomKind::{Direct, Public};
+        let with = |extra: serde_json::Value| {
+            let mut value = json!({ "groupPolicy": "open" });
+            value.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            config(value)
+        };
+        let added = |r| Event::ReactionAdded { reaction: r };
+        let removed = |r| Event::ReactionRemoved { reaction: r };
+        let none = approved(&[]);
+        let mut by_name_only = reaction(Public, "U1", Some("BOT"));
+        by_name_only.user_id = None;
+        check(vec![
+            ("own (default): on bot message", with(json!({})), none.clone(), added(reaction(Public, "U1", Some("BOT"))), "dispatch"),
+            ("own: removal too", with(json!({})), none.clone(), removed(reaction(Public, "U1", Some("BOT"))), "dispatch"),
+            ("own: on someone else's", with(json!({})), none.clone(), added(reaction(Public, "U1", Some("U2"))), "skip:reaction_not_on_own_message"),
+            ("own: author unknown", with(json!({})), none.clone(), added(reaction(Public, "U1", None)), "skip:reaction_not_on_own_message"),
+            ("off", with(json!({ "reactionNotifications": "off" })), none.clone(), added(reaction(Public, "U1", Some("BOT"))), "skip:reaction_notifications_off"),
+            ("all", with(json!({ "reactionNotifications": "all" })), none.clone(), added(reaction(Public, "U1", Some("U2"))), "dispatch"),
+            ("allowlist: listed", with(json!({ "reactionNotifications": "allowlist", "reactionAllowlist": ["U1"] })), none.clone(), added(reaction(Public, "U1", Some("U2"))), "dispatch"),
+            ("allowlist: other", with(json!({ "reactionNotifications": "allowlist", "reactionAllowlist": ["U2"] })), none.clone(), added(reaction(Public, "U1", Some("BOT"))), "skip:reactor_not_allowlisted"),
+            ("allowlist: name needs flag", with(json!({ "reactionNotifications": "allowlist", "reactionAllowlist": ["u1"] })), none.clone(), added(by_name_only.clone()), "skip:reactor_not_allowlisted"),
+            ("allowlist: name with flag", with(json!({ "reactionNotifications": "allowlist", "reactionAllowlist": ["u1"], "dangerouslyAllowNameMatching": true })), none.clone(), added(by_name_only), "dispatch"),
+            ("bot's own reaction", with(json!({ "reactionNotifications": "all" })), none.clone(), added(reaction(Public, "BOT", Some("U2"))), "drop:own_reaction"),
+            // The reactor must pass the room's normal policy.
+            ("reactor not allowed", with(json!({ "groupAllowFrom": ["U2"] })), none.clone(), added(reaction(Public, "U1", Some("BOT"))), "drop:sender_not_allowed"),
+            ("room not allowlisted", config(json!({})), none.clone(), added(reaction(Public, "U1", Some("BOT"))), "drop:room_not_allowlisted"),
+            ("dm: unpaired reactor", config(json!({})), none.clone(), added(reaction(Direct, "U1", Some("BOT"))), "drop:dm_sender_not_paired"),
+            ("dm: paired reactor", config(json!({})), approved(&["U1"]), added(reaction(Direct, "U1", Some("BOT"))), "dispatch"),
+            ("dm: disabled", config(json!({ "dmPolicy": "disabled" })), approved(&["U1"]), added(reaction(Direct, "U1", Some("BOT"))), "drop:dm_disabled"),
+        ]);
+
+        let policy = Policy::new(with(json!({})), identity()).unwrap();
+        let r = reaction(Public, "U1", Some("BOT"));
+        let decision = policy.decide(&none, &removed(r.clone()));
+        assert_eq!(
+            decision,
+            Decision::Dispatch(Dispatch::Reaction {
+                reaction: Box::new(r),
+                added: false,
+                conversation: ConversationId::parse("rocketchat:default:channel:R1").unwrap(),
+            })
+        );
+    }
+
+    #[test]
+    fn edits_deletes_and_connection_states() {
+        use RoomKind::{Direct, Private, Public};
+        let open = config(json!({ "groupPolicy": "open" }));
+        let edited = |m: Message| Event::MessageEdited { message: m };
+        let deleted = |room: &str, kind| Event::MessageDeleted {
+            room: RoomId::new(room),
+            room_kind: kind,
+            message: MessageId::new("M1"),
+        };
+        let none = approved(&[]);
+        let mut bot_edit = msg(Public, "B2", "x");
+        bot_edit.author.is_bot = true;
+        check(vec![
+            // Edits need no mention, but the editor must pass the policy.
+            ("edit in open room", open.clone(), none.clone(), edited(msg(Public, "U1", "no mention")), "dispatch"),
+            ("own edit", open.clone(), none.clone(), edited(msg(Public, "BOT", "x")), "drop:own_message"),
+            ("bot edit", open.clone(), none.clone(), edited(bot_edit), "drop:bot_message"),
+            ("edit, room closed", config(json!({})), none.clone(), edited(msg(Public, "U1", "x")), "drop:room_not_allowlisted"),
+            ("edit, unpaired DM", config(json!({})), none.clone(), edited(msg(Direct, "U1", "x")), "drop:dm_sender_not_paired"),
+            ("edit, paired DM", config(json!({})), approved(&["U1"]), edited(msg(Direct, "U1", "x")), "dispatch"),
+            ("delete in open room", open.clone(), none.clone(), deleted("R1", Some(Public)), "dispatch"),
+            ("delete, room closed", config(json!({})), none.clone(), deleted("P1", Some(Private)), "drop:room_not_allowlisted"),
+            ("delete, listed room id", config(json!({ "rooms": { "P1": {} } })), none.clone(), deleted("P1", Some(Private)), "dispatch"),
+            ("delete, disabled room", config(json!({ "groupPolicy": "open", "rooms": { "R1": { "enabled": false } } })), none.clone(), deleted("R1", Some(Public)), "drop:room_disabled"),
+            ("delete in DM", config(json!({})), none.clone(), deleted("D1", Some(Direct)), "dispatch"),
+            ("delete, DMs disabled", config(json!({ "dmPolicy": "disabled" })), none.clone(), deleted("D1", Some(Direct)), "drop:dm_disabled"),
+            ("delete, kind unknown", open.clone(), none.clone(), deleted("R1", None), "drop:room_kind_unknown"),
+            ("connection state", config(json!({})), none.clone(), Event::ConnectionStateChanged { state: ConnectionState::Active }, "dispatch"),
+        ]);
+
+        let policy = Policy::new(open, identity()).unwrap();
+        let mut message = msg(Public, "U1", "fixed");
+        message.thread_root = Some(MessageId::new("T9"));
+        let Decision::Dispatch(Dispatch::Edited { conversation, .. }) = policy.decide(&none, &edited(message)) else {
+            panic!("edit not dispatched");
+        };
+        assert_eq!(conversation.to_string(), "rocketchat:default:channel:R1:thread:T9");
+        let state = ConnectionState::Reconnecting { attempt: 2 };
+        let decision = policy.decide(&none, &Event::ConnectionStateChanged { state: state.clone() });
+        assert_eq!(decision, Decision::Dispatch(Dispatch::ConnectionState(state)));
+    }
+
+    #[test]
+    fn ids_that_cannot_form_a_conversation_are_dropped() {
+        let mut message = msg(RoomKind::Direct, "U1", "hi");
+        message.room.id = RoomId::new("bad:room");
+        let policy = Policy::new(ChannelConfig::default(), identity()).unwrap();
+        let decision = policy.decide(&approved(&["U1"]), &created(message));
+        assert_eq!(decision, Decision::Drop(DropReason::InvalidConversationId));
+    }
+
+    #[test]
+    fn an_invalid_config_is_refused_up_front_and_dropped_by_decide() {
+        let bad = ChannelConfig {
+            mention_patterns: vec!["(".into()],
+            ..ChannelConfig::default()
+        };
+        let err = Policy::new(bad.clone(), identity()).unwrap_err();
+        assert_eq!(err.field, "mentionPatterns[0]");
+        let event = created(msg(RoomKind::Direct, "U1", "hi"));
+        let decision = decide(&bad, &identity(), &approved(&["U1"]), &event);
+        assert_eq!(decision, Decision::Drop(DropReason::InvalidConfig));
+    }
+
+    #[test]
+    fn reason_names_are_stable_and_distinct() {
+        let skips = [
+            SkipReason::NotMentioned,
+            SkipReason::CommandNotAddressed,
+            SkipReason::EmptyText,
+            SkipReason::ReactionNotificationsOff,
+            SkipReason::ReactionNotOnOwnMessage,
+            SkipReason::ReactorNotAllowlisted,
+        ];
+        let drops = [
+            DropReason::OwnMessage,
+            DropReason::OwnReaction,
+            DropReason::BotMessage,
+            DropReason::DmDisabled,
+            DropReason::DmSenderNotAllowed,
+            DropReason::DmSenderNotPaired,
+            DropReason::GroupsDisabled,
+            DropReason::RoomNotAllowlisted,
+            DropReason::RoomDisabled,
+            DropReason::SenderNotAllowed,
+            DropReason::RoomKindUnknown,
+            DropReason::InvalidConversationId,
+            DropReason::InvalidConfig,
+        ];
+        let names: HashSet<&str> = skips
+            .iter()
+            .map(|r| r.as_str())
+            .chain(drops.iter().map(|r| r.as_str()))
+            .collect();
+        assert_eq!(names.len(), skips.len() + drops.len());
+        assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+        assert_eq!(SkipReason::NotMentioned.as_str(), "not_mentioned");
+        assert_eq!(DropReason::RoomNotAllowlisted.as_str(), "room_not_allowlisted");
+        assert_eq!(ReplyToMode::default(), ReplyToMode::Off);
+        assert_eq!(RoomConfig::default().enabled, true);
+    }
+}
