@@ -66,8 +66,8 @@ export async function startAccount(ctx) {
     ctx.setStatus({ ...ctx.getStatus(), running: false, configured: false, lastError: "authToken is missing or unresolved" });
     throw new Error(`rocketchat[${accountId}]: authToken is missing or could not be resolved`);
   }
-  const pairing = createChannelPairingController({ core: rt, channel: CHANNEL, accountId });
-  let approved = await pairing.readAllowFromStore().catch(() => []);
+  const readApproved = () => createChannelPairingController({ core: getRuntime() ?? rt, channel: CHANNEL, accountId }).readAllowFromStore();
+  let approved = await readApproved().catch(() => []);
 
   const binary = resolveBridgePath(account.config.bridgePath);
   const entry = { state: "connecting", reason: undefined, identity: undefined, bridge: undefined, stop: async () => {} };
@@ -76,7 +76,22 @@ export async function startAccount(ctx) {
   let resolveDone;
   const done = new Promise((r) => { resolveDone = r; });
 
-  const env = { rt, cfg, accountId, account, log, bridge: undefined };
+  // The runtime is looked up at each use: a plugin reload (e.g. after the CLI rewrites
+  // openclaw.json) retires the old runtime object while this account keeps running.
+  const env = {
+    get rt() { return getRuntime() ?? rt; },
+    get cfg() {
+      try {
+        return this.rt.config?.current?.() ?? cfg;
+      } catch {
+        return cfg;
+      }
+    },
+    accountId,
+    account,
+    log,
+    bridge: undefined,
+  };
   const onNotification = (method, params) => {
     switch (method) {
       case "ready":
@@ -140,7 +155,7 @@ export async function startAccount(ctx) {
 
   // OpenClaw owns the pairing store; keep the bridge's approved senders in step with it.
   const syncApprovals = async () => {
-    const now = await pairing.readAllowFromStore().catch(() => approved);
+    const now = await readApproved().catch(() => approved);
     if (!sameSet(now, approved)) {
       approved = now;
       await bridge.request("setApprovedSenders", { userIds: now }).catch((err) => log.warn?.(`rocketchat[${accountId}]: setApprovedSenders failed: ${err.message}`));
