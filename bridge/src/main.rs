@@ -1,2 +1,2 @@
-//! Placeholder; filled in by its issue.
+//! The `bridge` command line.
 fn main() {}

@@ -1,0 +1,1 @@
+//! `bridge doctor`: checks a configuration against a server.

@@ -1,0 +1,397 @@
+//! The requests the plugin sends (`send`, `react`, `probe`, ...): parsing their params,
+//! running them against the channel, and answering.
+
+use std::sync::Arc;
+
+use channel_api::session::ConversationId;
+use channel_api::threading::ReplyPlan;
+use channel_api::{MessageId, MessageRef, OutboundMessage, RoomId, RoomQuery, UserId};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::task::JoinSet;
+
+use crate::ordering::Turn;
+use crate::protocol::{
+    ConnectionParams, DeleteParams, EditParams, ProbeResult, ReactParams, ReplyScope,
+    SendParams, SendResult, SetApprovedSendersParams, TypingParams,
+};
+use crate::rpc::{self, Incoming, RpcError};
+use crate::server::Core;
+
+/// Whether the reader goes on after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Read the next line.
+    Continue,
+    /// `shutdown` was answered: stop reading.
+    Shutdown,
+}
+
+/// Starts one request. Quick bookkeeping requests are answered inline; anything that talks
+/// to the server runs as its own task so a slow send never holds up a probe.
+pub(crate) async fn dispatch(core: &Arc<Core>, incoming: Incoming, tasks: &mut JoinSet<()>) -> Flow {
+    let (id, method, params) = match incoming {
+        Incoming::Request { id, method, params } => (Some(id), method, params),
+        Incoming::Notification { method, params } => (None, method, params),
+    };
+    tracing::debug!(%method, "request");
+    match method.as_str() {
+        "shutdown" => {
+            respond(core, id.as_ref(), &method, Ok(json!({}))).await;
+            return Flow::Shutdown;
+        }
+        "stats" => {
+            let result = to_result(core.stats.snapshot());
+            respond(core, id.as_ref(), &method, result).await;
+        }
+        "setApprovedSenders" => {
+            let result = set_approved_senders(core, params);
+            respond(core, id.as_ref(), &method, result).await;
+        }
+        "send" => match parse::<SendParams>(params) {
+            Err(err) => respond(core, id.as_ref(), &method, Err(err)).await,
+            Ok(params) => {
+                // Take the room's turn now, in input order; wait for it in the task.
+                let turn = core.room_order.enqueue(&order_key(&params.target));
+                let core = core.clone();
+                tasks.spawn(async move {
+                    let result = send(&core, params, turn).await.and_then(to_result);
+                    respond(&core, id.as_ref(), "send", result).await;
+                });
+            }
+        },
+        "react" | "unreact" | "edit" | "delete" | "typing" | "probe" => {
+            let core = core.clone();
+            tasks.spawn(async move {
+                let result = run_simple(&core, &method, params).await;
+                respond(&core, id.as_ref(), &method, result).await;
+            });
+        }
+        other => {
+            let err = RpcError::method_not_found(other);
+            respond(core, id.as_ref(), other, Err(err)).await;
+        }
+    }
+    Flow::Continue
+}
+
+/// Writes the response of a request; for a notification (no id) only logs a failure.
+async fn respond(core: &Core, id: Option<&Value>, method: &str, result: Result<Value, RpcError>) {
+    if let Err(err) = &result {
+        tracing::warn!(method, code = err.code, reason = %err.message, "request failed");
+    }
+    let Some(id) = id else { return };
+    let line = match result {
+        Ok(value) => rpc::result_line(id, value),
+        Err(err) => rpc::error_line(id, &err),
+    };
+    core.emit(line).await;
+}
+
+fn parse<T: DeserializeOwned>(params: Value) -> Result<T, RpcError> {
+    serde_json::from_value(params).map_err(|e| RpcError::invalid_params(e.to_string()))
+}
+
+fn to_result<T: Serialize>(value: T) -> Result<Value, RpcError> {
+    serde_json::to_value(value).map_err(|e| RpcError::invalid_params(e.to_string()))
+}
+
+fn non_empty<'a>(field: &str, value: &'a str) -> Result<&'a str, RpcError> {
+    if value.trim().is_empty() {
+        Err(RpcError::invalid_params(format!("{field} must not be empty")))
+    } else {
+        Ok(value)
+    }
+}
+
+/// The requests that are one channel call each.
+async fn run_simple(core: &Core, method: &str, params: Value) -> Result<Value, RpcError> {
+    let outcome = match method {
+        "react" | "unreact" => {
+            let p: ReactParams = parse(params)?;
+            let message = message_ref(&p.room_id, &p.message_id)?;
+            let emoji = non_empty("emoji", p.emoji.trim().trim_matches(':'))?;
+            if method == "react" {
+                core.channel.react(&message, emoji).await
+            } else {
+                core.channel.unreact(&message, emoji).await
+            }
+        }
+        "edit" => {
+            let p: EditParams = parse(params)?;
+            let message = message_ref(&p.room_id, &p.message_id)?;
+            core.channel.edit(&message, &p.text).await
+        }
+        "delete" => {
+            let p: DeleteParams = parse(params)?;
+            let message = message_ref(&p.room_id, &p.message_id)?;
+            core.channel.delete(&message).await
+        }
+        "typing" => {
+            let p: TypingParams = parse(params)?;
+            let room = RoomId::new(non_empty("roomId", &p.room_id)?);
+            let thread = p.thread_id.filter(|t| !t.is_empty()).map(MessageId::new);
+            core.channel.set_typing(&room, thread, p.on).await
+        }
+        "probe" => return to_result(probe(core).await),
+        other => return Err(RpcError::method_not_found(other)),
+    };
+    match outcome {
+        Ok(()) => Ok(json!({})),
+        Err(err) => {
+            core.note_error(&err).await;
+            Err(err.into())
+        }
+    }
+}
+
+fn message_ref(room_id: &str, message_id: &str) -> Result<MessageRef, RpcError> {
+    Ok(MessageRef {
+        room: RoomId::new(non_empty("roomId", room_id)?),
+        id: MessageId::new(non_empty("messageId", message_id)?),
+    })
+}
+
+async fn probe(core: &Core) -> ProbeResult {
+    let state = ConnectionParams::from(&core.state()).state;
+    match &core.probe {
+        Some(probe) => {
+            let facts = probe.check().await;
+            ProbeResult {
+                reachable: facts.reachable,
+                token_valid: facts.token_valid && !core.is_fatal(),
+                server_version: facts.server_version,
+                state,
+            }
+        }
+        // Without a server check, the connection state is the best answer.
+        None => ProbeResult {
+            reachable: state == "active",
+            token_valid: !core.is_fatal(),
+            server_version: None,
+            state,
+        },
+    }
+}
+
+fn set_approved_senders(core: &Core, params: Value) -> Result<Value, RpcError> {
+    let p: SetApprovedSendersParams = parse(params)?;
+    let approved: std::collections::HashSet<UserId> = p
+        .user_ids
+        .into_iter()
+        .filter(|id| !id.trim().is_empty())
+        .map(UserId::new)
+        .collect();
+    let count = approved.len();
+    *core
+        .approved
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = approved;
+    tracing::info!(count, "approved DM senders replaced");
+    Ok(json!({ "count": count }))
+}
+
+// ----- send -----
+
+/// What a `send.target` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    /// A conversation id: the room, and its thread if it names one.
+    Conversation(ConversationId),
+    /// `#name`.
+    RoomName(String),
+    /// `@username`: the DM with that user.
+    User(String),
+    /// A bare room id.
+    RoomId(RoomId),
+}
+
+fn parse_target(target: &str) -> Result<Target, RpcError> {
+    let target = non_empty("target", target.trim())?;
+    if target.starts_with("rocketchat:") {
+        return ConversationId::parse(target)
+            .map(Target::Conversation)
+            .map_err(|e| RpcError::invalid_params(format!("target: {e}")));
+    }
+    if let Some(name) = target.strip_prefix('#') {
+        return Ok(Target::RoomName(non_empty("target", name)?.to_owned()));
+    }
+    if let Some(user) = target.strip_prefix('@') {
+        return Ok(Target::User(non_empty("target", user)?.to_owned()));
+    }
+    Ok(Target::RoomId(RoomId::new(target)))
+}
+
+/// The key that orders sends: the room id when the target shows it, else the target as
+/// written (`#name` and `@user` are resolved later, inside the turn).
+fn order_key(target: &str) -> String {
+    match parse_target(target) {
+        Ok(Target::Conversation(c)) => c.room().to_string(),
+        Ok(Target::RoomId(room)) => room.into_string(),
+        _ => target.trim().to_owned(),
+    }
+}
+
+async fn resolve_target(
+    core: &Core,
+    target: Target,
+) -> Result<(RoomId, Option<MessageId>), RpcError> {
+    match target {
+        Target::Conversation(c) => {
+            if c.account() != core.semantics.account() {
+                return Err(RpcError::invalid_params(format!(
+                    "target belongs to account {:?}, this bridge serves {:?}",
+                    c.account().as_str(),
+                    core.semantics.account().as_str()
+                )));
+            }
+            Ok((c.room().clone(), c.thread().cloned()))
+        }
+        Target::RoomId(room) => Ok((room, None)),
+        Target::RoomName(name) => {
+            let room = resolve(core, RoomQuery::Name(name)).await?;
+            Ok((room, None))
+        }
+        Target::User(username) => {
+            // A DM by username: the backend resolves `@name` to the direct room.
+            let room = resolve(core, RoomQuery::Name(format!("@{username}"))).await?;
+            Ok((room, None))
+        }
+    }
+}
+
+async fn resolve(core: &Core, query: RoomQuery) -> Result<RoomId, RpcError> {
+    match core.channel.resolve_room(&query).await {
+        Ok(info) => Ok(info.id),
+        Err(err) => {
+            core.note_error(&err).await;
+            Err(err.into())
+        }
+    }
+}
+
+/// The idempotency key of chunk `index`: the caller's key for the first chunk, then
+/// `<key>-<index>`, so a retried send reuses every chunk's id.
+fn chunk_key(key: &str, index: usize) -> MessageId {
+    if index == 0 {
+        MessageId::new(key)
+    } else {
+        MessageId::new(format!("{key}-{index}"))
+    }
+}
+
+async fn send(core: &Core, params: SendParams, mut turn: Turn) -> Result<SendResult, RpcError> {
+    let target = parse_target(&params.target)?;
+    turn.wait().await;
+    let (room, target_thread) = resolve_target(core, target).await?;
+    // `replyThread` wins, then `threadId`, then the thread in the conversation id.
+    let thread = match (params.reply_thread, params.thread_id) {
+        (Some(reply), _) => Some((MessageId::new(non_empty("replyThread.id", &reply.id)?), reply.scope)),
+        (None, Some(id)) if !id.is_empty() => Some((MessageId::new(id), ReplyScope::All)),
+        _ => target_thread.map(|root| (root, ReplyScope::All)),
+    };
+    let chunks = core.semantics.chunk(&params.text, core.capabilities.max_text_len);
+    if chunks.is_empty() {
+        return Err(RpcError::from(channel_api::Error::InvalidRequest {
+            reason: "text is empty".into(),
+        }));
+    }
+    let mut message_ids = Vec::with_capacity(chunks.len());
+    let mut thread_id = None;
+    for (index, chunk) in chunks.into_iter().enumerate() {
+        let mut message = OutboundMessage::new(room.clone(), chunk);
+        if let Some((root, scope)) = &thread {
+            if index == 0 || *scope == ReplyScope::All {
+                message = message.in_thread(root.clone());
+            }
+        }
+        if let Some(key) = &params.idempotency_key {
+            message = message.with_idempotency_key(chunk_key(key, index));
+        }
+        match core.channel.send(message).await {
+            Ok(sent) => {
+                if index == 0 {
+                    thread_id = sent.thread.map(MessageId::into_string);
+                }
+                message_ids.push(sent.message.id.into_string());
+            }
+            Err(err) => {
+                tracing::warn!(
+                    room = %room,
+                    posted = message_ids.len(),
+                    "send failed part-way; the chunks already posted stay"
+                );
+                core.note_error(&err).await;
+                return Err(err.into());
+            }
+        }
+    }
+    Ok(SendResult {
+        message_ids,
+        thread_id,
+    })
+}
+
+/// Posts a short answer from the core itself (a refused or unknown command) in the
+/// message's room and thread, after any send to that room already queued.
+pub(crate) fn spawn_answer(core: &Arc<Core>, plan: ReplyPlan, text: String) {
+    let mut turn = core.room_order.enqueue(plan.room.as_str());
+    let core = core.clone();
+    tokio::spawn(async move {
+        turn.wait().await;
+        for (index, chunk) in core
+            .semantics
+            .chunk(&text, core.capabilities.max_text_len)
+            .into_iter()
+            .enumerate()
+        {
+            if let Err(err) = core.channel.send(plan.outbound(index, chunk)).await {
+                tracing::warn!(room = %plan.room, error = %err, "could not post the core's answer");
+                core.note_error(&err).await;
+                return;
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_parsed() {
+        assert_eq!(
+            parse_target("#general").unwrap(),
+            Target::RoomName("general".into())
+        );
+        assert_eq!(parse_target("@alice").unwrap(), Target::User("alice".into()));
+        assert_eq!(
+            parse_target("GENERAL").unwrap(),
+            Target::RoomId(RoomId::new("GENERAL"))
+        );
+        let Target::Conversation(c) =
+            parse_target("rocketchat:default:channel:GENERAL:thread:AbC").unwrap()
+        else {
+            panic!("not a conversation")
+        };
+        assert_eq!(c.room().as_str(), "GENERAL");
+        assert_eq!(c.thread().map(MessageId::as_str), Some("AbC"));
+        for bad in ["", "  ", "#", "@", "rocketchat:default:nope:R1"] {
+            assert_eq!(parse_target(bad).unwrap_err().code, rpc::INVALID_PARAMS, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sends_are_ordered_by_room() {
+        assert_eq!(order_key("rocketchat:default:channel:R1:thread:T"), "R1");
+        assert_eq!(order_key("R1"), "R1");
+        assert_eq!(order_key("#general"), "#general");
+    }
+
+    #[test]
+    fn chunk_keys_are_stable() {
+        assert_eq!(chunk_key("k", 0).as_str(), "k");
+        assert_eq!(chunk_key("k", 2).as_str(), "k-2");
+    }
+}

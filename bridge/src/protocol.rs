@@ -1,0 +1,422 @@
+//! The wire shapes of the bridge protocol (`docs/bridge-protocol.md`): notification params,
+//! request params and results. Field names are the documented camelCase ones; these types
+//! are the contract with the plugin, so they are kept apart from `channel-api`'s types.
+
+use std::collections::BTreeMap;
+
+use channel_api::{Capabilities, RoomInfo, RoomKind};
+use serde::{Deserialize, Serialize};
+
+// ----- notifications, core -> plugin -----
+
+/// Notification method names.
+pub mod method {
+    /// The first connection is active.
+    pub const READY: &str = "ready";
+    /// A connection state change.
+    pub const CONNECTION: &str = "connection";
+    /// An admitted inbound message.
+    pub const MESSAGE: &str = "message";
+    /// A DM from a sender who needs pairing.
+    pub const PAIRING_REQUIRED: &str = "pairingRequired";
+    /// A reaction added or removed.
+    pub const REACTION: &str = "reaction";
+    /// A user edited a message.
+    pub const MESSAGE_EDITED: &str = "messageEdited";
+    /// A user deleted a message.
+    pub const MESSAGE_DELETED: &str = "messageDeleted";
+    /// The configuration line was rejected; the process exits with code 2.
+    pub const FATAL: &str = "fatal";
+}
+
+/// A room as the plugin sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomWire {
+    /// Room id.
+    pub id: String,
+    /// `direct`, `public` or `private`.
+    pub kind: RoomKind,
+    /// The room name; null for DMs.
+    pub name: Option<String>,
+}
+
+impl From<&RoomInfo> for RoomWire {
+    fn from(room: &RoomInfo) -> Self {
+        Self {
+            id: room.id.to_string(),
+            kind: room.kind,
+            name: room.name.clone(),
+        }
+    }
+}
+
+/// A message author.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SenderWire {
+    /// User id.
+    pub id: String,
+    /// Username.
+    pub username: String,
+    /// Display name, when known.
+    pub display_name: Option<String>,
+    /// Whether the author is a bot.
+    pub is_bot: bool,
+}
+
+impl From<&channel_api::Author> for SenderWire {
+    fn from(a: &channel_api::Author) -> Self {
+        Self {
+            id: a.id.to_string(),
+            username: a.username.clone(),
+            display_name: a.display_name.clone(),
+            is_bot: a.is_bot,
+        }
+    }
+}
+
+/// `ready` params.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadyParams {
+    /// Who the bridge is logged in as.
+    pub identity: IdentityWire,
+    /// What the backend can do.
+    pub capabilities: Capabilities,
+    /// The server's version, when the bridge could read it.
+    pub server_version: Option<String>,
+}
+
+/// The bot account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityWire {
+    /// OpenClaw account id.
+    pub account_id: String,
+    /// The bot's user id.
+    pub user_id: String,
+    /// The bot's username.
+    pub username: String,
+}
+
+/// `connection` params.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionParams {
+    /// `connecting`, `active`, `reconnecting` or `fatal`.
+    pub state: String,
+    /// Reconnect attempt, for `reconnecting`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// Why, for `fatal`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl From<&channel_api::ConnectionState> for ConnectionParams {
+    fn from(state: &channel_api::ConnectionState) -> Self {
+        use channel_api::ConnectionState as S;
+        let (state, attempt, reason) = match state {
+            S::Connecting => ("connecting", None, None),
+            S::Active => ("active", None, None),
+            S::Reconnecting { attempt } => ("reconnecting", Some(*attempt), None),
+            S::FatallyClosed { reason } => ("fatal", None, Some(reason.clone())),
+        };
+        Self {
+            state: state.into(),
+            attempt,
+            reason,
+        }
+    }
+}
+
+/// Mention facts of an admitted message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MentionsWire {
+    /// The message counts as addressed to the bot.
+    pub was_mentioned: bool,
+    /// The payload mentions the bot by user.
+    pub explicit: bool,
+    /// A configured mention pattern matched.
+    pub pattern: bool,
+    /// `@all` / `@here`.
+    pub everyone: bool,
+    /// Whether the room requires a mention.
+    pub require_mention: bool,
+}
+
+/// A `!` command the sender may run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandWire {
+    /// `status`, `model` or `stop`.
+    pub name: String,
+    /// The argument (`!model gpt-x` -> `gpt-x`).
+    pub arg: Option<String>,
+    /// The OpenClaw slash form, e.g. `/model gpt-x`.
+    pub slash: String,
+}
+
+/// Where a reply goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplyThreadWire {
+    /// The thread root id.
+    pub id: String,
+    /// `all` (every chunk in the thread) or `first` (only the first chunk).
+    pub scope: ReplyScope,
+}
+
+/// How much of a reply goes into the thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ReplyScope {
+    /// Every chunk.
+    All,
+    /// Only the first chunk; the rest go to the top level.
+    First,
+}
+
+/// `message` params: an admitted inbound message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageParams {
+    /// The session's conversation id.
+    pub conversation_id: String,
+    /// Message id.
+    pub message_id: String,
+    /// Server time, ms since the epoch.
+    pub timestamp: i64,
+    /// The room.
+    pub room: RoomWire,
+    /// The thread the message is in; null at top level.
+    pub thread_id: Option<String>,
+    /// The author.
+    pub sender: SenderWire,
+    /// The text as posted.
+    pub text: String,
+    /// The text with the bot mention stripped.
+    pub text_for_agent: String,
+    /// Mention facts.
+    pub mentions: MentionsWire,
+    /// The parsed command, when the sender may run it.
+    pub command: Option<CommandWire>,
+    /// Where the reply goes; null = top level.
+    pub reply_thread: Option<ReplyThreadWire>,
+}
+
+/// The sender of a DM that needs pairing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PairingSenderWire {
+    /// User id.
+    pub id: String,
+    /// Username.
+    pub username: String,
+    /// Display name, when known.
+    pub display_name: Option<String>,
+}
+
+/// The DM room of a pairing request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PairingRoomWire {
+    /// Room id.
+    pub id: String,
+    /// Always `direct` today.
+    pub kind: RoomKind,
+}
+
+/// `pairingRequired` params.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PairingRequiredParams {
+    /// Who wrote.
+    pub sender: PairingSenderWire,
+    /// Where.
+    pub room: PairingRoomWire,
+}
+
+/// The user who reacted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionUserWire {
+    /// Username.
+    pub username: String,
+    /// User id, when known.
+    pub id: Option<String>,
+}
+
+/// `reaction` params.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionParams {
+    /// `added` or `removed`.
+    pub action: String,
+    /// The conversation of the room (top level).
+    pub conversation_id: String,
+    /// The room.
+    pub room: RoomWire,
+    /// The message reacted to.
+    pub message_id: String,
+    /// Emoji name without colons.
+    pub emoji: String,
+    /// Who reacted.
+    pub user: ReactionUserWire,
+    /// Author of the message reacted to, when known.
+    pub message_author_id: Option<String>,
+}
+
+/// `messageEdited` params.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageEditedParams {
+    /// The conversation the message belongs to.
+    pub conversation_id: String,
+    /// The room.
+    pub room: RoomWire,
+    /// Message id.
+    pub message_id: String,
+    /// The thread it is in, if any.
+    pub thread_id: Option<String>,
+    /// The author.
+    pub sender: SenderWire,
+    /// The new text.
+    pub text: String,
+}
+
+/// `messageDeleted` params.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageDeletedParams {
+    /// The conversation of the room (top level).
+    pub conversation_id: String,
+    /// The room (`name` is null when the backend did not say).
+    pub room: RoomWire,
+    /// Message id.
+    pub message_id: String,
+}
+
+/// `fatal` params: a configuration value was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FatalParams {
+    /// The config key (dotted for nested keys).
+    pub field: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+// ----- requests, plugin -> core -----
+
+/// `send` params.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendParams {
+    /// A conversation id, a room id, `#room-name` or `@username`.
+    pub target: String,
+    /// The text, chunked by the core.
+    pub text: String,
+    /// Where the reply goes, as given in the `message` notification. Wins over the rest.
+    #[serde(default)]
+    pub reply_thread: Option<ReplyThreadWire>,
+    /// Post into this thread.
+    #[serde(default)]
+    pub thread_id: Option<String>,
+    /// Makes a retried send post once.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// `send` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendResult {
+    /// The posted chunks, in order.
+    pub message_ids: Vec<String>,
+    /// The thread of the first chunk, if any.
+    pub thread_id: Option<String>,
+}
+
+/// `react` / `unreact` params.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactParams {
+    /// The room of the message.
+    pub room_id: String,
+    /// The message.
+    pub message_id: String,
+    /// Emoji name (colons are tolerated and removed).
+    pub emoji: String,
+}
+
+/// `edit` params.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EditParams {
+    /// The room of the message.
+    pub room_id: String,
+    /// The message.
+    pub message_id: String,
+    /// The new text.
+    pub text: String,
+}
+
+/// `delete` params.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteParams {
+    /// The room of the message.
+    pub room_id: String,
+    /// The message.
+    pub message_id: String,
+}
+
+/// `typing` params.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypingParams {
+    /// The room.
+    pub room_id: String,
+    /// The thread, if any.
+    #[serde(default)]
+    pub thread_id: Option<String>,
+    /// Start (`true`) or stop.
+    pub on: bool,
+}
+
+/// `setApprovedSenders` params.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetApprovedSendersParams {
+    /// The full set of approved DM senders (replaces the previous set).
+    pub user_ids: Vec<String>,
+}
+
+/// `probe` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeResult {
+    /// The server answered.
+    pub reachable: bool,
+    /// The token was accepted.
+    pub token_valid: bool,
+    /// The server's version, when known.
+    pub server_version: Option<String>,
+    /// The connection state word (`connecting`, `active`, `reconnecting`, `fatal`).
+    pub state: String,
+}
+
+/// `stats` result.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatsResult {
+    /// Messages sent to the plugin.
+    pub admitted: u64,
+    /// Events not sent, by reason (normal: not addressed to the bot, ...).
+    pub skipped: BTreeMap<String, u64>,
+    /// Events refused, by reason (policy denial, own echo, after fatal, ...).
+    pub dropped: BTreeMap<String, u64>,
+}

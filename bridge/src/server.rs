@@ -1,0 +1,414 @@
+//! The JSON-RPC loop: reads requests from the input, runs them concurrently, pumps the
+//! channel's events through the policy, and writes responses and notifications as lines.
+//!
+//! Tasks:
+//! - the **reader** (the caller's task) parses each line and starts a handler per request;
+//!   sends take a per-room turn first so sends to one room post in input order;
+//! - the **event pump** turns channel events into notifications, counters and in-room
+//!   answers;
+//! - the **writer** owns the output and writes one line per message.
+//!
+//! End of input or a `shutdown` request stops the reader; in-flight requests get a grace
+//! period, then everything queued is written and `run` returns.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use channel_api::{Capabilities, Channel, ConnectionState, Event, EventStream, Identity, UserId};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+
+use crate::config::{AccountConfig, ConfigError};
+use crate::lines::{Line, LineReader, MAX_LINE_BYTES};
+use crate::ordering::KeyedOrder;
+use crate::probe::ServerProbe;
+use crate::protocol::{method, ConnectionParams, IdentityWire, ReadyParams};
+use crate::rpc::{self, Incoming, RpcError};
+use crate::semantics::{Inbound, Semantics};
+use crate::stats::Stats;
+use crate::{handlers, semantics};
+
+/// How many output lines may wait for the writer before producers wait.
+const OUTBOX_CAPACITY: usize = 1024;
+
+/// Why the bridge could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BridgeError {
+    /// The configuration was rejected.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// The channel refused to hand out its event stream.
+    #[error("the channel has no event stream: {0}")]
+    Channel(#[from] channel_api::Error),
+    /// Reading the input or writing the output failed.
+    #[error("stdio: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Knobs of one bridge run.
+#[derive(Debug, Clone)]
+pub struct BridgeOptions {
+    /// Answers `probe` and the `ready` server version. Without one, `probe` is answered
+    /// from the connection state alone.
+    pub probe: Option<Arc<dyn ServerProbe>>,
+    /// How long a shutdown waits for requests still running.
+    pub drain_timeout: Duration,
+}
+
+impl Default for BridgeOptions {
+    fn default() -> Self {
+        Self {
+            probe: None,
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Runs the bridge over `channel` until the input ends or a `shutdown` request arrives.
+///
+/// `config` is the already parsed configuration line; `input` carries the JSON-RPC lines
+/// that follow it and `output` receives responses and notifications.
+pub async fn run_bridge<C, R, W>(
+    channel: C,
+    config: &AccountConfig,
+    input: R,
+    output: W,
+) -> Result<(), BridgeError>
+where
+    C: Channel + 'static,
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    run_bridge_with(channel, config, BridgeOptions::default(), input, output).await
+}
+
+/// [`run_bridge`] with options.
+pub async fn run_bridge_with<C, R, W>(
+    channel: C,
+    config: &AccountConfig,
+    options: BridgeOptions,
+    input: R,
+    output: W,
+) -> Result<(), BridgeError>
+where
+    C: Channel + 'static,
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let reader = LineReader::new(BufReader::new(input), MAX_LINE_BYTES);
+    run_lines(channel, config, options, reader, output).await
+}
+
+/// The loop, over an already opened line reader (the serve path has read the config line
+/// from it).
+pub(crate) async fn run_lines<C, R, W>(
+    channel: C,
+    config: &AccountConfig,
+    options: BridgeOptions,
+    mut reader: LineReader<R>,
+    output: W,
+) -> Result<(), BridgeError>
+where
+    C: Channel + 'static,
+    R: AsyncBufRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let identity = channel.identity();
+    let semantics = Semantics::new(config, &identity);
+    let events = channel.events()?;
+
+    let (out_tx, out_rx) = mpsc::channel(OUTBOX_CAPACITY);
+    let (stop_writer, writer_stopped) = oneshot::channel();
+    let writer = tokio::spawn(write_lines(out_rx, writer_stopped, output));
+
+    let core = Arc::new(Core {
+        capabilities: channel.capabilities(),
+        channel: Box::new(channel),
+        identity,
+        semantics,
+        out: out_tx,
+        stats: Stats::default(),
+        approved: RwLock::new(config.approved_senders().iter().cloned().collect()),
+        state: Mutex::new(ConnectionState::Connecting),
+        fatal: AtomicBool::new(false),
+        ready_sent: AtomicBool::new(false),
+        room_order: KeyedOrder::default(),
+        probe: options.probe.clone(),
+    });
+
+    let mut tasks = JoinSet::new();
+    let pump = tokio::spawn(pump_events(core.clone(), events));
+
+    let result = read_requests(&core, &mut reader, &mut tasks).await;
+
+    // Let running requests finish (a send half-way through its chunks), then stop.
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(options.drain_timeout, drain).await.is_err() {
+        tracing::warn!("requests still running at shutdown were cancelled");
+        tasks.abort_all();
+    }
+    pump.abort();
+    let _ = pump.await;
+    drop(core);
+    let _ = stop_writer.send(());
+    match writer.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "writing the output failed"),
+        Err(e) => tracing::warn!(error = %e, "the output writer stopped"),
+    }
+    tracing::info!("bridge stopped");
+    result
+}
+
+/// Reads and dispatches lines until the input ends, a `shutdown` arrives or reading fails.
+async fn read_requests<R: AsyncBufRead + Unpin + Send>(
+    core: &Arc<Core>,
+    reader: &mut LineReader<R>,
+    tasks: &mut JoinSet<()>,
+) -> Result<(), BridgeError> {
+    loop {
+        let line = tokio::select! {
+            line = reader.next_line() => line?,
+            Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Err(e) = joined {
+                    tracing::error!(error = %e, "a request handler failed");
+                }
+                continue;
+            }
+        };
+        let text = match line {
+            None => {
+                tracing::info!("input closed; shutting down");
+                return Ok(());
+            }
+            Some(Line::Text(text)) => text,
+            Some(Line::TooLong) => {
+                core.reject_line(RpcError::invalid_request(format!(
+                    "line longer than {MAX_LINE_BYTES} bytes"
+                )))
+                .await;
+                continue;
+            }
+            Some(Line::NotUtf8) => {
+                core.reject_line(RpcError::parse("line is not UTF-8")).await;
+                continue;
+            }
+        };
+        if text.trim().is_empty() {
+            continue;
+        }
+        let incoming = match rpc::parse_line(&text) {
+            Ok(incoming) => incoming,
+            Err(err) => {
+                core.reject_line(err).await;
+                continue;
+            }
+        };
+        if handlers::dispatch(core, incoming, tasks).await == handlers::Flow::Shutdown {
+            tracing::info!("shutdown requested");
+            return Ok(());
+        }
+    }
+}
+
+/// Writes queued lines until told to stop, then writes what is still queued.
+async fn write_lines<W: AsyncWrite + Unpin>(
+    mut lines: mpsc::Receiver<String>,
+    mut stop: oneshot::Receiver<()>,
+    mut output: W,
+) -> std::io::Result<()> {
+    loop {
+        let line = tokio::select! {
+            biased;
+            line = lines.recv() => line,
+            _ = &mut stop => {
+                lines.close();
+                lines.recv().await
+            }
+        };
+        let Some(line) = line else { break };
+        output.write_all(line.as_bytes()).await?;
+        output.write_all(b"\n").await?;
+        if lines.is_empty() {
+            output.flush().await?;
+        }
+    }
+    output.flush().await
+}
+
+/// The state shared by the reader, the handlers and the event pump.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) channel: Box<dyn Channel>,
+    pub(crate) identity: Identity,
+    pub(crate) capabilities: Capabilities,
+    pub(crate) semantics: Semantics,
+    out: mpsc::Sender<String>,
+    pub(crate) stats: Stats,
+    /// DM senders approved through OpenClaw pairing (replaced by `setApprovedSenders`).
+    pub(crate) approved: RwLock<HashSet<UserId>>,
+    state: Mutex<ConnectionState>,
+    /// Set once the account is fatal; no `message` is sent after it.
+    fatal: AtomicBool,
+    ready_sent: AtomicBool,
+    /// Per-room turns, so sends (and in-room answers) to one room keep their order.
+    pub(crate) room_order: KeyedOrder,
+    pub(crate) probe: Option<Arc<dyn ServerProbe>>,
+}
+
+impl Core {
+    /// Queues one output line. Fails only when the writer has stopped (output closed).
+    pub(crate) async fn emit(&self, line: String) {
+        if self.out.send(line).await.is_err() {
+            tracing::debug!("output closed; line dropped");
+        }
+    }
+
+    /// Queues a notification.
+    pub(crate) async fn notify<P: Serialize>(&self, method: &str, params: &P) {
+        match serde_json::to_value(params) {
+            Ok(params) => self.emit(rpc::notification_line(method, params)).await,
+            Err(e) => tracing::error!(method, error = %e, "notification not serializable"),
+        }
+    }
+
+    /// Answers a line that is not a valid request.
+    async fn reject_line(&self, err: RpcError) {
+        tracing::warn!(code = err.code, reason = %err.message, "rejected an input line");
+        self.emit(rpc::error_line(&Value::Null, &err)).await;
+    }
+
+    /// The connection state now.
+    pub(crate) fn state(&self) -> ConnectionState {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether the account has stopped for good.
+    pub(crate) fn is_fatal(&self) -> bool {
+        self.fatal.load(Ordering::SeqCst)
+    }
+
+    /// The approved DM senders now.
+    pub(crate) fn approved(&self) -> HashSet<UserId> {
+        self.approved
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records a connection state and tells the plugin. Reports `fatal` once, and sends
+    /// `ready` on the first `active`.
+    pub(crate) async fn set_state(&self, state: ConnectionState) {
+        if state.is_fatal() && self.fatal.swap(true, Ordering::SeqCst) {
+            return; // already reported
+        }
+        if self.is_fatal() && !state.is_fatal() {
+            tracing::warn!(?state, "state change after fatal ignored");
+            return;
+        }
+        *self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = state.clone();
+        match &state {
+            ConnectionState::FatallyClosed { reason } => {
+                tracing::error!(%reason, "account stopped for good");
+            }
+            other => tracing::info!(state = ?other, "connection state"),
+        }
+        self.notify(method::CONNECTION, &ConnectionParams::from(&state))
+            .await;
+        if state == ConnectionState::Active && !self.ready_sent.swap(true, Ordering::SeqCst) {
+            let server_version = match &self.probe {
+                Some(probe) => probe.check().await.server_version,
+                None => None,
+            };
+            let ready = ReadyParams {
+                identity: IdentityWire {
+                    account_id: self.identity.account.to_string(),
+                    user_id: self.identity.user_id.to_string(),
+                    username: self.identity.username.clone(),
+                },
+                capabilities: self.capabilities,
+                server_version,
+            };
+            self.notify(method::READY, &ready).await;
+        }
+    }
+
+    /// A call failed with `err`: revoked credentials stop the account even if the backend
+    /// has not said so yet.
+    pub(crate) async fn note_error(&self, err: &channel_api::Error) {
+        if let channel_api::Error::Unauthorized { reason } = err {
+            self.set_state(ConnectionState::FatallyClosed {
+                reason: reason.clone(),
+            })
+            .await;
+        }
+    }
+}
+
+/// Turns channel events into notifications until the stream ends.
+async fn pump_events(core: Arc<Core>, mut events: EventStream) {
+    while let Some(event) = events.recv().await {
+        on_event(&core, event).await;
+    }
+    tracing::info!("the channel's event stream ended");
+}
+
+async fn on_event(core: &Arc<Core>, event: Event) {
+    if let Event::ConnectionStateChanged { state } = event {
+        core.set_state(state).await;
+        return;
+    }
+    if core.is_fatal() {
+        core.stats.dropped(semantics::AFTER_FATAL);
+        tracing::info!(reason = semantics::AFTER_FATAL, "event dropped");
+        return;
+    }
+    match core.semantics.classify(&event, &core.approved()) {
+        Inbound::Message(params) => {
+            core.stats.admitted();
+            tracing::info!(
+                message = %params.message_id,
+                room = %params.room.id,
+                sender = %params.sender.id,
+                "message admitted"
+            );
+            core.notify(method::MESSAGE, &params).await;
+        }
+        Inbound::Pairing(params) => {
+            tracing::info!(sender = %params.sender.id, "pairing required");
+            core.notify(method::PAIRING_REQUIRED, &params).await;
+        }
+        Inbound::Reaction(params) => core.notify(method::REACTION, &params).await,
+        Inbound::Edited(params) => core.notify(method::MESSAGE_EDITED, &params).await,
+        Inbound::Deleted(params) => core.notify(method::MESSAGE_DELETED, &params).await,
+        Inbound::Answer {
+            plan,
+            text,
+            reason,
+        } => {
+            core.stats.skipped(&reason);
+            tracing::info!(%reason, room = %plan.room, "answered in the room, not forwarded");
+            handlers::spawn_answer(core, plan, text);
+        }
+        Inbound::Skip(reason) => {
+            core.stats.skipped(&reason);
+            tracing::info!(%reason, room = ?event.room(), "event skipped");
+        }
+        Inbound::Drop(reason) => {
+            core.stats.dropped(&reason);
+            tracing::info!(%reason, room = ?event.room(), "event dropped");
+        }
+    }
+}
