@@ -1,1 +1,624 @@
-//! Placeholder; filled in by its issue.
+//! The Rocket.Chat 8.2.0 backend for the [`channel_api::Channel`] contract: realtime
+//! events over DDP (fastwebsockets + rustls), actions over REST (hyper + hyper-rustls).
+//!
+//! ```ignore
+//! let config = RocketChatConfig::from_json(json)?;          // validated; errors name the field
+//! let channel = RocketChatChannel::connect(config, AccountId::new("default")).await?;
+//! let mut events = channel.events()?;
+//! while let Some(event) = events.recv().await { /* ... */ }
+//! channel.shutdown().await;
+//! ```
+//!
+//! # Layout
+//! - [`config`]: [`RocketChatConfig`] (serde, camelCase keys), [`Secret`] (redacted),
+//!   `validate()`: `https`/`wss` only unless `dangerouslyAllowInsecure`.
+//! - `tls`: the rustls client config shared by REST and the socket: public roots plus an
+//!   optional `caFile`, or an explicit no-verification verifier under the insecure flag.
+//! - `rest`: the REST client (one keep-alive pool); any 401 trips the account's fatal
+//!   switch; 429 waits until `X-RateLimit-Reset` (absolute ms) and retries.
+//! - `ddp`: the realtime session task: `frame` (DDP frames), `socket` (TCP/TLS/upgrade),
+//!   `session` (login, subscriptions, catch-up after `ready`, heartbeat, reconnect with
+//!   backoff + jitter, the [`ConnectionState`] machine).
+//! - `mapping`: pure wire-document → [`Event`] mapping: room kinds, mentions from the
+//!   payload, threads, edits, deletes, reaction diffing, echo and duplicate filtering,
+//!   all with bounded caches. `wire` holds the lenient serde types it reads.
+//! - `fatal`: the one-way stop switch (REST 401, login refusal, shutdown).
+//! - `backoff`: reconnect delays and rate-limit reset parsing. `bounded`: the bounded map.
+//! - `error`: the private error and its mapping onto [`channel_api::Error`].
+//!
+//! # Tasks
+//! One session task per account reads the socket, maps frames and queues events; it
+//! answers pings and keeps its own heartbeat even when the consumer is slow (events wait
+//! in a queue; past a high cap the socket is no longer read, but pings continue). One
+//! re-validation task checks `/api/v1/me` every `revalidateIntervalSeconds`. Sends are
+//! serialized per account so a 429 wait keeps their order.
+
+pub mod config;
+
+mod backoff;
+mod bounded;
+mod ddp;
+mod error;
+mod fatal;
+mod mapping;
+mod rest;
+mod tls;
+mod wire;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use channel_api::{
+    AccountId, Capabilities, Channel, ConnectionState, Error, Event, EventStream, Identity,
+    MessageId, MessageRef, OutboundMessage, Result, RoomId, RoomInfo, RoomKind, RoomQuery,
+    SentMessage,
+};
+use rand::Rng;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+pub use config::{ConfigError, RocketChatConfig, RoomEntry, Secret, Timeouts};
+
+use crate::ddp::session::{Command, Session, SessionConfig};
+use crate::error::RcError;
+use crate::fatal::{Fatal, Stop};
+use crate::mapping::{room_kind, Mapper};
+use crate::rest::{Rest, RoomLookup};
+
+/// Rocket.Chat's default `Message_MaxAllowedSize`, in UTF-16 code units.
+pub const MAX_TEXT_LEN: usize = 5000;
+/// Events buffered in the channel between the session task and the consumer.
+const EVENT_BUFFER: usize = 1024;
+/// Attempts of one send when the connection breaks mid-request (same `_id` each time).
+const SEND_ATTEMPTS: u32 = 3;
+
+/// What [`probe`] found out about a server and a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeReport {
+    /// The server version `/api/info` gives (major.minor for non-admins).
+    pub server_version: String,
+    /// The user the token belongs to.
+    pub user_id: String,
+    /// That user's username.
+    pub username: String,
+    /// Whether `userId` and `username` in the config match the token's user.
+    pub identity_matches: bool,
+}
+
+/// Checks that the server is reachable, the token valid (`/api/v1/me`) and reads the
+/// server version (`/api/info`). Connects no socket and starts no task.
+pub async fn probe(config: &RocketChatConfig) -> Result<ProbeReport> {
+    config.validate().map_err(config_error)?;
+    let tls = tls::client_config(config).map_err(config_error)?;
+    let rest = Rest::new(config, tls, Fatal::new()).map_err(config_error)?;
+    let server_version = rest.server_version().await?;
+    let me = rest.me().await?;
+    Ok(ProbeReport {
+        identity_matches: me.id == config.user_id && me.username == config.username,
+        server_version,
+        user_id: me.id,
+        username: me.username,
+    })
+}
+
+fn config_error(e: ConfigError) -> Error {
+    Error::InvalidRequest {
+        reason: e.to_string(),
+    }
+}
+
+/// A logged-in Rocket.Chat bot account.
+pub struct RocketChatChannel {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    identity: Identity,
+    rest: Rest,
+    fatal: Fatal,
+    events: StdMutex<Option<mpsc::Receiver<Event>>>,
+    commands: mpsc::Sender<Command>,
+    state: watch::Receiver<ConnectionState>,
+    /// Sends go out one at a time, so a rate-limit wait keeps their order.
+    send_lock: tokio::sync::Mutex<()>,
+    tasks: StdMutex<Vec<JoinHandle<()>>>,
+    unresolved_rooms: Vec<String>,
+    allowed_rooms: Option<HashSet<String>>,
+    request_timeout: Duration,
+    reconnect_min: Duration,
+}
+
+impl std::fmt::Debug for RocketChatChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RocketChatChannel")
+            .field("identity", &self.inner.identity)
+            .field("state", &*self.inner.state.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RocketChatChannel {
+    /// Validates the config, checks the token over REST, resolves room names, then opens
+    /// the realtime session and returns once it is `Active` (logged in and subscribed).
+    ///
+    /// Errors: a bad config is `InvalidRequest` naming the field; a rejected token is
+    /// `Unauthorized`; an unreachable server or a refused certificate is `Disconnected`.
+    pub async fn connect(config: RocketChatConfig, account: AccountId) -> Result<Self> {
+        config.validate().map_err(config_error)?;
+        let url = config.parsed_url().map_err(config_error)?;
+        let tls = tls::client_config(&config).map_err(config_error)?;
+        let fatal = Fatal::new();
+        let rest = Rest::new(&config, tls.clone(), fatal.clone()).map_err(config_error)?;
+
+        let me = rest.me().await?;
+        if me.id != config.user_id {
+            return Err(Error::Unauthorized {
+                reason: "the token belongs to a different user than userId".into(),
+            });
+        }
+        if me.username != config.username {
+            tracing::warn!(configured = %config.username, actual = %me.username, "username differs from the token's user; using the server's");
+        }
+        let (allowed_rooms, unresolved_rooms) = resolve_allowlist(&rest, &config).await?;
+
+        let mut mapper = Mapper::new(&me.id, &me.username, 0);
+        mapper.set_allowed_rooms(allowed_rooms.clone());
+        let (tx, rx) = mpsc::channel(EVENT_BUFFER);
+        let (cmd_tx, cmd_rx) = mpsc::channel(64);
+        let (state_tx, state_rx) = watch::channel(ConnectionState::Connecting);
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let session = Session::new(
+            SessionConfig {
+                url,
+                tls,
+                user_id: me.id.clone(),
+                token: config.auth_token.clone(),
+                timeouts: config.timeouts.clone(),
+                max_frame_bytes: config.max_frame_bytes,
+            },
+            rest.clone(),
+            fatal.clone(),
+            mapper,
+            tx,
+            cmd_rx,
+            state_tx,
+            ready_tx,
+        );
+        let session_task = tokio::spawn(session.run());
+        let revalidate_task = tokio::spawn(revalidate(
+            rest.clone(),
+            fatal.clone(),
+            config.revalidate_interval,
+            me.id.clone(),
+        ));
+        let tasks = vec![session_task, revalidate_task];
+        let abort_all = |tasks: &[JoinHandle<()>]| tasks.iter().for_each(JoinHandle::abort);
+        match ready_rx.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                abort_all(&tasks);
+                return Err(e.into());
+            }
+            Err(_) => {
+                abort_all(&tasks);
+                return Err(Error::Disconnected {
+                    reason: "the session ended before it was ready".into(),
+                });
+            }
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                identity: Identity {
+                    account,
+                    user_id: channel_api::UserId::new(me.id),
+                    username: me.username,
+                },
+                rest,
+                fatal,
+                events: StdMutex::new(Some(rx)),
+                commands: cmd_tx,
+                state: state_rx,
+                send_lock: tokio::sync::Mutex::new(()),
+                tasks: StdMutex::new(tasks),
+                unresolved_rooms,
+                allowed_rooms,
+                request_timeout: config.timeouts.request,
+                reconnect_min: config.timeouts.reconnect_min,
+            }),
+        })
+    }
+
+    /// The current connection state.
+    pub fn state(&self) -> ConnectionState {
+        self.inner.state.borrow().clone()
+    }
+
+    /// Room allowlist names that did not resolve at startup (they are denied).
+    pub fn unresolved_rooms(&self) -> &[String] {
+        &self.inner.unresolved_rooms
+    }
+
+    /// The resolved room allowlist (`None`: every room).
+    pub fn allowed_rooms(&self) -> Option<&HashSet<String>> {
+        self.inner.allowed_rooms.as_ref()
+    }
+
+    /// Stops the account: closes the socket, stops the tasks, and ends the event stream
+    /// with `FatallyClosed { reason: "shut down" }`. Later calls return `Closed`.
+    pub async fn shutdown(&self) {
+        self.inner.fatal.trip(Stop::Shutdown);
+        let tasks: Vec<JoinHandle<()>> = match self.inner.tasks.lock() {
+            Ok(mut tasks) => tasks.drain(..).collect(),
+            Err(_) => Vec::new(),
+        };
+        for task in tasks {
+            // The session task ends by itself once it sees the switch; give it a moment.
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+
+    fn check_open(&self) -> std::result::Result<(), RcError> {
+        match self.inner.fatal.get() {
+            Some(stop) => Err(stop.error()),
+            None => Ok(()),
+        }
+    }
+
+    async fn send_once_or_confirm(
+        &self,
+        id: &str,
+        message: &OutboundMessage,
+    ) -> std::result::Result<Value, RcError> {
+        let rest = &self.inner.rest;
+        let rid = message.room.as_str();
+        let tmid = message.thread.as_ref().map(MessageId::as_str);
+        let mut last_error = None;
+        for attempt in 1..=SEND_ATTEMPTS {
+            match rest.send_message(id, rid, &message.text, tmid).await {
+                Ok(posted) => return Ok(posted),
+                Err(RcError::Api { status: 400, .. })
+                    if attempt > 1 || message.idempotency_key.is_some() =>
+                {
+                    // The `_id` may exist already (an earlier attempt whose answer got
+                    // lost): the server refuses the duplicate with a 400. Confirm.
+                    if let Some(existing) = self.confirm_delivered(id, rid).await? {
+                        return Ok(existing);
+                    }
+                    return Err(last_error.unwrap_or_else(|| {
+                        RcError::Invalid("chat.sendMessage refused the message".into())
+                    }));
+                }
+                Err(e @ RcError::Api { status: 400, .. }) => {
+                    // First attempt with our own fresh id: a plain refusal, unless the
+                    // id somehow exists (then it is ours and delivered).
+                    if let Some(existing) = self.confirm_delivered(id, rid).await? {
+                        return Ok(existing);
+                    }
+                    return Err(e);
+                }
+                Err(e @ (RcError::Transport(_) | RcError::Timeout(_))) => {
+                    tracing::info!(error = %e, attempt, "send interrupted; retrying with the same _id");
+                    last_error = Some(e);
+                    tokio::time::sleep(self.inner.reconnect_min.min(Duration::from_secs(2))).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        // Out of attempts: one last check whether an attempt landed after all.
+        if let Some(existing) = self.confirm_delivered(id, rid).await.ok().flatten() {
+            return Ok(existing);
+        }
+        Err(last_error.unwrap_or_else(|| RcError::Transport("send failed".into())))
+    }
+
+    /// Whether a message with our `_id` exists in `rid`, written by the bot.
+    async fn confirm_delivered(
+        &self,
+        id: &str,
+        rid: &str,
+    ) -> std::result::Result<Option<Value>, RcError> {
+        let found = self.inner.rest.get_message(id).await?;
+        Ok(found.filter(|m| {
+            m.get("rid").and_then(Value::as_str) == Some(rid)
+                && m.pointer("/u/_id").and_then(Value::as_str)
+                    == Some(self.inner.identity.user_id.as_str())
+        }))
+    }
+
+    async fn ddp_method(&self, name: &str, params: Value) -> std::result::Result<Value, RcError> {
+        if !matches!(*self.inner.state.borrow(), ConnectionState::Active) {
+            return Err(RcError::Transport("not connected".into()));
+        }
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .commands
+            .send(Command::Method {
+                name: name.to_owned(),
+                params,
+                reply,
+            })
+            .await
+            .map_err(|_| RcError::Closed("the session has ended".into()))?;
+        match tokio::time::timeout(self.inner.request_timeout, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(RcError::Transport("connection lost".into())),
+            Err(_) => Err(RcError::Timeout(name.to_owned())),
+        }
+    }
+}
+
+/// Meteor's `Random.id()`: 17 characters from an alphabet without look-alikes.
+fn random_id() -> String {
+    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz";
+    let mut rng = rand::rng();
+    (0..17)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+fn utf16_len(text: &str) -> usize {
+    text.encode_utf16().count()
+}
+
+fn room_info_of(room: &wire::WireRoom) -> Option<RoomInfo> {
+    let kind = room.t.as_deref().and_then(room_kind)?;
+    Some(RoomInfo {
+        id: RoomId::new(room.id.clone()),
+        kind,
+        name: if kind == RoomKind::Direct {
+            None
+        } else {
+            room.name.clone()
+        },
+    })
+}
+
+/// Resolves the allowlist: ids are checked to exist, names are looked up; anything that
+/// does not resolve is reported and left out (denied), never guessed.
+async fn resolve_allowlist(
+    rest: &Rest,
+    config: &RocketChatConfig,
+) -> Result<(Option<HashSet<String>>, Vec<String>)> {
+    if config.rooms.is_empty() {
+        return Ok((None, Vec::new()));
+    }
+    let mut allowed = HashSet::new();
+    let mut unresolved = Vec::new();
+    for entry in &config.rooms {
+        let (lookup, label) = match entry {
+            RoomEntry::Id(id) => (RoomLookup::Id(id), id.clone()),
+            RoomEntry::Name(name) => (RoomLookup::Name(name), format!("#{name}")),
+        };
+        match rest.room_info(lookup).await? {
+            Some(room) => {
+                allowed.insert(room.id);
+            }
+            None => {
+                tracing::warn!(room = %label, "allowlisted room not found; it is denied");
+                unresolved.push(label);
+            }
+        }
+    }
+    Ok((Some(allowed), unresolved))
+}
+
+/// Re-checks the token on a fixed cadence, so a silently revoked token stops the account
+/// within one interval (the REST client trips the fatal switch on 401).
+async fn revalidate(rest: Rest, fatal: Fatal, every: Duration, user_id: String) {
+    let mut stopped = fatal.subscribe();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stopped.changed() => return,
+        }
+        if fatal.get().is_some() {
+            return;
+        }
+        match rest.me().await {
+            Ok(me) if me.id == user_id => tracing::debug!("credentials re-validated"),
+            Ok(_) => {
+                fatal.trip(Stop::Unauthorized(
+                    "re-validation: the token now belongs to another user".into(),
+                ));
+                return;
+            }
+            Err(RcError::Unauthorized(_)) => return,
+            Err(RcError::Closed(_)) => return,
+            Err(e) => tracing::warn!(error = %e, "credential re-validation failed; will retry"),
+        }
+    }
+}
+
+#[async_trait]
+impl Channel for RocketChatChannel {
+    fn identity(&self) -> Identity {
+        self.inner.identity.clone()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            threads: true,
+            reactions: true,
+            edit: true,
+            delete: true,
+            typing: true,
+            resolve_by_name: true,
+            max_text_len: MAX_TEXT_LEN,
+        }
+    }
+
+    fn events(&self) -> Result<EventStream> {
+        let mut slot = self.inner.events.lock().map_err(|_| Error::Closed {
+            reason: "event stream lock poisoned".into(),
+        })?;
+        match slot.take() {
+            Some(rx) => Ok(EventStream::new(rx)),
+            None => Err(Error::InvalidRequest {
+                reason: "the event stream was already taken".into(),
+            }),
+        }
+    }
+
+    async fn send(&self, message: OutboundMessage) -> Result<SentMessage> {
+        self.check_open()?;
+        if message.text.trim().is_empty() {
+            return Err(Error::InvalidRequest {
+                reason: "message text is empty".into(),
+            });
+        }
+        let len = utf16_len(&message.text);
+        if len > MAX_TEXT_LEN {
+            return Err(Error::InvalidRequest {
+                reason: format!("message is {len} UTF-16 units; the limit is {MAX_TEXT_LEN}"),
+            });
+        }
+        let id = match &message.idempotency_key {
+            Some(key) => key.as_str().to_owned(),
+            None => random_id(),
+        };
+        let _order = self.inner.send_lock.lock().await;
+        let posted = self.send_once_or_confirm(&id, &message).await?;
+        let id = posted
+            .get("_id")
+            .and_then(Value::as_str)
+            .unwrap_or(&id)
+            .to_owned();
+        let thread = posted
+            .get("tmid")
+            .and_then(Value::as_str)
+            .map(MessageId::new)
+            .or(message.thread.clone());
+        Ok(SentMessage {
+            message: MessageRef {
+                room: message.room.clone(),
+                id: MessageId::new(id),
+            },
+            thread,
+        })
+    }
+
+    async fn react(&self, message: &MessageRef, emoji: &str) -> Result<()> {
+        self.check_open()?;
+        Ok(self
+            .inner
+            .rest
+            .react(message.id.as_str(), emoji, true)
+            .await?)
+    }
+
+    async fn unreact(&self, message: &MessageRef, emoji: &str) -> Result<()> {
+        self.check_open()?;
+        Ok(self
+            .inner
+            .rest
+            .react(message.id.as_str(), emoji, false)
+            .await?)
+    }
+
+    async fn edit(&self, message: &MessageRef, text: &str) -> Result<()> {
+        self.check_open()?;
+        let len = utf16_len(text);
+        if text.trim().is_empty() || len > MAX_TEXT_LEN {
+            return Err(Error::InvalidRequest {
+                reason: format!("edited text must be 1..={MAX_TEXT_LEN} UTF-16 units"),
+            });
+        }
+        Ok(self
+            .inner
+            .rest
+            .update(message.room.as_str(), message.id.as_str(), text)
+            .await?)
+    }
+
+    async fn delete(&self, message: &MessageRef) -> Result<()> {
+        self.check_open()?;
+        Ok(self
+            .inner
+            .rest
+            .delete(message.room.as_str(), message.id.as_str())
+            .await?)
+    }
+
+    async fn set_typing(&self, room: &RoomId, thread: Option<MessageId>, on: bool) -> Result<()> {
+        self.check_open()?;
+        let activity = if on {
+            json!(["user-typing"])
+        } else {
+            json!([])
+        };
+        let extras = match &thread {
+            Some(tmid) => json!({"tmid": tmid.as_str()}),
+            None => json!({}),
+        };
+        let params = json!([
+            format!("{}/user-activity", room.as_str()),
+            self.inner.identity.username,
+            activity,
+            extras
+        ]);
+        self.ddp_method("stream-notify-room", params).await?;
+        Ok(())
+    }
+
+    async fn resolve_room(&self, query: &RoomQuery) -> Result<RoomInfo> {
+        self.check_open()?;
+        let (lookup, what) = match query {
+            RoomQuery::Id(id) => (RoomLookup::Id(id.as_str()), format!("room {id}")),
+            RoomQuery::Name(name) => {
+                let name = name.trim_start_matches('#');
+                (RoomLookup::Name(name), format!("room #{name}"))
+            }
+        };
+        let found = self.inner.rest.room_info(lookup).await?;
+        found
+            .as_ref()
+            .and_then(room_info_of)
+            .ok_or(Error::NotFound { what })
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Dropping the channel without shutdown() still stops its tasks.
+        self.fatal.trip(Stop::Shutdown);
+        if let Ok(tasks) = self.tasks.lock() {
+            for task in tasks.iter() {
+                task.abort();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_ids_look_like_meteor_ids() {
+        let a = random_id();
+        assert_eq!(a.len(), 17);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(a, random_id());
+    }
+
+    #[test]
+    fn text_length_is_counted_in_utf16_units() {
+        assert_eq!(utf16_len("abc"), 3);
+        assert_eq!(utf16_len("😀"), 2);
+    }
+
+    #[test]
+    fn the_channel_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<RocketChatChannel>();
+    }
+}

@@ -1,0 +1,69 @@
+//! Reconnect delays (exponential with jitter) and rate-limit hints.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::Rng;
+
+/// The delay before reconnect attempt `attempt` (1-based): `min * 2^(attempt-1)`, capped at
+/// `max`, then scaled by a random factor in [0.5, 1.0] so many clients do not reconnect in
+/// lockstep.
+pub(crate) fn reconnect_delay(attempt: u32, min: Duration, max: Duration) -> Duration {
+    let factor: f64 = rand::rng().random_range(0.5..=1.0);
+    jittered(attempt, min, max, factor)
+}
+
+fn jittered(attempt: u32, min: Duration, max: Duration, factor: f64) -> Duration {
+    let exp = attempt.saturating_sub(1).min(20);
+    let base = min.saturating_mul(1u32 << exp).min(max);
+    base.mul_f64(factor.clamp(0.0, 1.0))
+}
+
+/// How long to wait for `X-RateLimit-Reset` (absolute epoch milliseconds, not seconds).
+/// A missing or unreadable header gives `None`; a reset in the past gives zero.
+pub(crate) fn wait_for_reset(header: Option<&str>, now: SystemTime) -> Option<Duration> {
+    let reset_ms: u64 = header?.trim().parse().ok()?;
+    let now_ms = u64::try_from(now.duration_since(UNIX_EPOCH).ok()?.as_millis()).ok()?;
+    Some(Duration::from_millis(reset_ms.saturating_sub(now_ms)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_double_then_cap() {
+        let min = Duration::from_millis(100);
+        let max = Duration::from_secs(2);
+        assert_eq!(jittered(1, min, max, 1.0), Duration::from_millis(100));
+        assert_eq!(jittered(2, min, max, 1.0), Duration::from_millis(200));
+        assert_eq!(jittered(4, min, max, 1.0), Duration::from_millis(800));
+        assert_eq!(jittered(10, min, max, 1.0), max);
+        assert_eq!(jittered(u32::MAX, min, max, 1.0), max);
+        assert_eq!(jittered(3, min, max, 0.5), Duration::from_millis(200));
+    }
+
+    #[test]
+    fn jitter_stays_within_half_to_full() {
+        let min = Duration::from_millis(1000);
+        for _ in 0..200 {
+            let d = reconnect_delay(1, min, Duration::from_secs(60));
+            assert!(d >= Duration::from_millis(500) && d <= min, "{d:?}");
+        }
+    }
+
+    #[test]
+    fn rate_limit_reset_is_absolute_milliseconds() {
+        let now = UNIX_EPOCH + Duration::from_millis(1_700_000_000_000);
+        assert_eq!(
+            wait_for_reset(Some("1700000002500"), now),
+            Some(Duration::from_millis(2_500))
+        );
+        // Already past: no wait.
+        assert_eq!(
+            wait_for_reset(Some("1699999999000"), now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(wait_for_reset(Some("soon"), now), None);
+        assert_eq!(wait_for_reset(None, now), None);
+    }
+}

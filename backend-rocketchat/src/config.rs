@@ -1,0 +1,603 @@
+//! The account configuration: where the server is, who the bot is, how much to trust the
+//! network, and the timeouts. Bad values are refused by [`RocketChatConfig::validate`] with
+//! an error that names the offending field (in its JSON spelling).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// A secret string (the personal access token). `Debug` and `Display` never show it, and it
+/// cannot be serialized: the only way to read it is [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself. Call only where it goes on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the secret is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([REDACTED])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret)
+    }
+}
+
+/// One room allowlist entry: by id (`{"id": "GENERAL"}`), by name (`{"name": "general"}`),
+/// or a bare string (`"#general"` is a name, anything else an id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomEntry {
+    /// A room id, taken as is.
+    Id(String),
+    /// A room name (without `#`), resolved to an id at startup.
+    Name(String),
+}
+
+impl<'de> Deserialize<'de> for RoomEntry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bare(String),
+            Id { id: String },
+            Name { name: String },
+        }
+        Ok(match Raw::deserialize(deserializer)? {
+            Raw::Bare(s) => match s.strip_prefix('#') {
+                Some(name) => RoomEntry::Name(name.to_owned()),
+                None => RoomEntry::Id(s),
+            },
+            Raw::Id { id } => RoomEntry::Id(id),
+            Raw::Name { name } => RoomEntry::Name(name.trim_start_matches('#').to_owned()),
+        })
+    }
+}
+
+/// Timeouts and intervals of the connection. JSON keys are in milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct Timeouts {
+    /// TCP + TLS + WebSocket handshake + DDP `connected` (`connectTimeoutMs`).
+    #[serde(rename = "connectTimeoutMs", with = "millis")]
+    pub connect: Duration,
+    /// One REST request, or one DDP method call (`requestTimeoutMs`).
+    #[serde(rename = "requestTimeoutMs", with = "millis")]
+    pub request: Duration,
+    /// Send a DDP ping after this much inbound silence (`pingAfterSilenceMs`).
+    #[serde(rename = "pingAfterSilenceMs", with = "millis")]
+    pub ping_after_silence: Duration,
+    /// After our ping, the socket is dead if nothing arrives within this (`pongTimeoutMs`).
+    #[serde(rename = "pongTimeoutMs", with = "millis")]
+    pub pong: Duration,
+    /// First reconnect delay; doubles per attempt (`reconnectMinDelayMs`).
+    #[serde(rename = "reconnectMinDelayMs", with = "millis")]
+    pub reconnect_min: Duration,
+    /// Longest reconnect delay (`reconnectMaxDelayMs`).
+    #[serde(rename = "reconnectMaxDelayMs", with = "millis")]
+    pub reconnect_max: Duration,
+    /// Longest wait a 429 may ask for before the call fails with `RateLimited` instead
+    /// (`maxRateLimitWaitMs`).
+    #[serde(rename = "maxRateLimitWaitMs", with = "millis")]
+    pub max_rate_limit_wait: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        // Ping/pong follow the official client: ping after 30 s of silence, dead at 60 s.
+        Self {
+            connect: Duration::from_secs(15),
+            request: Duration::from_secs(30),
+            ping_after_silence: Duration::from_secs(30),
+            pong: Duration::from_secs(30),
+            reconnect_min: Duration::from_secs(1),
+            reconnect_max: Duration::from_secs(60),
+            max_rate_limit_wait: Duration::from_secs(120),
+        }
+    }
+}
+
+/// The configuration of one bot account on one Rocket.Chat server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RocketChatConfig {
+    /// `https://chat.example.com` (`serverUrl`). `http://` needs `dangerouslyAllowInsecure`.
+    pub server_url: String,
+    /// The bot's user id (`userId`).
+    pub user_id: String,
+    /// The bot's username, for mention gating (`username`).
+    pub username: String,
+    /// The personal access token (`authToken`).
+    #[serde(alias = "pat")]
+    pub auth_token: Secret,
+    /// Allow `http://`/`ws://` and skip certificate checks. Local development only
+    /// (`dangerouslyAllowInsecure`).
+    #[serde(default)]
+    pub dangerously_allow_insecure: bool,
+    /// An extra PEM CA certificate to trust besides the public roots (`caFile`).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Rooms the bot listens in, by id or name (`rooms`). Empty: every room it can see.
+    #[serde(default)]
+    pub rooms: Vec<RoomEntry>,
+    /// How often the token is re-checked over REST (`revalidateIntervalSeconds`, default 300).
+    #[serde(
+        rename = "revalidateIntervalSeconds",
+        default = "default_revalidate",
+        with = "seconds"
+    )]
+    pub revalidate_interval: Duration,
+    /// Refuse inbound WebSocket messages larger than this many bytes (`maxFrameBytes`).
+    #[serde(default = "default_max_frame")]
+    pub max_frame_bytes: usize,
+    /// Timeouts and intervals (`timeouts`).
+    #[serde(default)]
+    pub timeouts: Timeouts,
+}
+
+fn default_revalidate() -> Duration {
+    Duration::from_secs(300)
+}
+
+fn default_max_frame() -> usize {
+    4 * 1024 * 1024
+}
+
+/// A configuration value that cannot be used. The message starts with the field's JSON name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct ConfigError {
+    /// The field, in its JSON spelling (`serverUrl`, `timeouts.pongTimeoutMs`, ...).
+    pub field: &'static str,
+    /// What is wrong with it (never contains the token).
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(field: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            field,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// The parts of `serverUrl` the clients need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ServerUrl {
+    /// Whether TLS is used.
+    pub(crate) tls: bool,
+    /// Host name or IP (without brackets).
+    pub(crate) host: String,
+    /// Port (defaulted from the scheme).
+    pub(crate) port: u16,
+    /// Path prefix without a trailing slash (`""` or `/chat`).
+    pub(crate) prefix: String,
+}
+
+impl ServerUrl {
+    /// `https://host:port/prefix` (or `http://`).
+    pub(crate) fn http_base(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.authority(), self.prefix)
+    }
+
+    /// `wss://host:port/prefix/websocket` (or `ws://`).
+    #[cfg(test)]
+    pub(crate) fn websocket(&self) -> String {
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}{}/websocket", self.authority(), self.prefix)
+    }
+
+    /// `host:port`, with IPv6 hosts in brackets.
+    pub(crate) fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl RocketChatConfig {
+    /// A config with the required fields and every default.
+    pub fn new(
+        server_url: impl Into<String>,
+        user_id: impl Into<String>,
+        username: impl Into<String>,
+        auth_token: Secret,
+    ) -> Self {
+        Self {
+            server_url: server_url.into(),
+            user_id: user_id.into(),
+            username: username.into(),
+            auth_token,
+            dangerously_allow_insecure: false,
+            ca_file: None,
+            rooms: Vec::new(),
+            revalidate_interval: default_revalidate(),
+            max_frame_bytes: default_max_frame(),
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    /// Parses a JSON config and validates it.
+    pub fn from_json(json: &str) -> Result<Self, ConfigError> {
+        // serde's message can quote the offending value, and that value may be the token:
+        // report only where the problem is.
+        let config: Self = serde_json::from_str(json).map_err(|e| {
+            ConfigError::new(
+                "config",
+                format!(
+                    "not a valid account config (line {}, column {}): {}",
+                    e.line(),
+                    e.column(),
+                    describe_serde_error(&e)
+                ),
+            )
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value; the error names the first bad field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.parsed_url()?;
+        if self.user_id.trim().is_empty() {
+            return Err(ConfigError::new("userId", "must not be empty"));
+        }
+        if self.username.trim().is_empty() {
+            return Err(ConfigError::new("username", "must not be empty"));
+        }
+        if self.username.starts_with('@') {
+            return Err(ConfigError::new("username", "give the name without '@'"));
+        }
+        if self.auth_token.is_empty() {
+            return Err(ConfigError::new("authToken", "must not be empty"));
+        }
+        if self
+            .auth_token
+            .expose()
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(ConfigError::new(
+                "authToken",
+                "contains whitespace or control characters",
+            ));
+        }
+        if let Some(path) = &self.ca_file {
+            if !path.is_file() {
+                return Err(ConfigError::new(
+                    "caFile",
+                    format!("{} is not a readable file", path.display()),
+                ));
+            }
+        }
+        for entry in &self.rooms {
+            let (RoomEntry::Id(v) | RoomEntry::Name(v)) = entry;
+            if v.trim().is_empty() {
+                return Err(ConfigError::new("rooms", "an entry is empty"));
+            }
+        }
+        if self.revalidate_interval < Duration::from_secs(1) {
+            return Err(ConfigError::new(
+                "revalidateIntervalSeconds",
+                "must be at least 1",
+            ));
+        }
+        if self.max_frame_bytes < 64 * 1024 {
+            return Err(ConfigError::new(
+                "maxFrameBytes",
+                "must be at least 65536 (a 5000-character message needs room)",
+            ));
+        }
+        let t = &self.timeouts;
+        let positive: [(&'static str, Duration); 6] = [
+            ("timeouts.connectTimeoutMs", t.connect),
+            ("timeouts.requestTimeoutMs", t.request),
+            ("timeouts.pingAfterSilenceMs", t.ping_after_silence),
+            ("timeouts.pongTimeoutMs", t.pong),
+            ("timeouts.reconnectMinDelayMs", t.reconnect_min),
+            ("timeouts.reconnectMaxDelayMs", t.reconnect_max),
+        ];
+        for (field, value) in positive {
+            if value.is_zero() {
+                return Err(ConfigError::new(field, "must be greater than 0"));
+            }
+        }
+        if t.reconnect_max < t.reconnect_min {
+            return Err(ConfigError::new(
+                "timeouts.reconnectMaxDelayMs",
+                "must not be below reconnectMinDelayMs",
+            ));
+        }
+        // The server closes a client that is silent for 30 s; ping well before that.
+        if t.ping_after_silence > Duration::from_secs(30) {
+            return Err(ConfigError::new(
+                "timeouts.pingAfterSilenceMs",
+                "must be at most 30000 (the server drops clients silent for 30 s)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The validated parts of `serverUrl`.
+    pub(crate) fn parsed_url(&self) -> Result<ServerUrl, ConfigError> {
+        parse_server_url(&self.server_url, self.dangerously_allow_insecure)
+    }
+}
+
+/// Names the kind of serde failure without echoing the input.
+fn describe_serde_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let text = e.to_string();
+    // Messages about fields ("missing field `x`", "unknown field `x`") are safe; messages
+    // about values ("invalid type: string \"...\"") may quote the token, so keep the kind.
+    if text.starts_with("missing field") || text.starts_with("unknown field") {
+        match text.find(" at line") {
+            Some(i) => text[..i].to_owned(),
+            None => text,
+        }
+    } else {
+        match e.classify() {
+            Category::Syntax | Category::Eof => "malformed JSON".to_owned(),
+            Category::Data => "a value has the wrong type or form".to_owned(),
+            Category::Io => "read error".to_owned(),
+        }
+    }
+}
+
+fn parse_server_url(raw: &str, allow_insecure: bool) -> Result<ServerUrl, ConfigError> {
+    const FIELD: &str = "serverUrl";
+    let raw = raw.trim();
+    let (scheme, rest) = raw
+        .split_once("://")
+        .ok_or_else(|| ConfigError::new(FIELD, "must start with https://"))?;
+    let tls = match scheme.to_ascii_lowercase().as_str() {
+        "https" | "wss" => true,
+        "http" | "ws" if allow_insecure => false,
+        "http" | "ws" => {
+            return Err(ConfigError::new(
+                FIELD,
+                format!("{scheme}:// requires dangerouslyAllowInsecure"),
+            ))
+        }
+        other => {
+            return Err(ConfigError::new(
+                FIELD,
+                format!("unsupported scheme {other}://; use https://"),
+            ))
+        }
+    };
+    if rest.contains('?') || rest.contains('#') || rest.contains('@') {
+        return Err(ConfigError::new(
+            FIELD,
+            "must not carry a query, fragment or credentials",
+        ));
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let (host, port) = split_host_port(authority)
+        .ok_or_else(|| ConfigError::new(FIELD, "has no valid host[:port]"))?;
+    let port = port.unwrap_or(if tls { 443 } else { 80 });
+    let mut prefix = path.trim_end_matches('/').to_owned();
+    // Accept a URL that already names the socket endpoint.
+    if let Some(p) = prefix.strip_suffix("/websocket") {
+        prefix = p.to_owned();
+    }
+    Ok(ServerUrl {
+        tls,
+        host,
+        port,
+        prefix,
+    })
+}
+
+fn split_host_port(authority: &str) -> Option<(String, Option<u16>)> {
+    if authority.is_empty() {
+        return None;
+    }
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p.parse().ok()?),
+            None if after.is_empty() => None,
+            None => return None,
+        };
+        return Some((host.to_owned(), port));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p.parse().ok()?)),
+        None => (authority, None),
+    };
+    let valid = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_');
+    valid.then(|| (host.to_owned(), port))
+}
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+mod seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "Zq7-very-secret-token-value-0123456789abcdef";
+
+    fn json(server: &str, extra: &str) -> String {
+        format!(
+            r#"{{"serverUrl":"{server}","userId":"bot1","username":"bot","authToken":"{TOKEN}"{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn secret_is_redacted_in_debug_and_display() {
+        let s = Secret::new(TOKEN);
+        assert!(!format!("{s:?}").contains(TOKEN));
+        assert!(!format!("{s}").contains(TOKEN));
+        let config = RocketChatConfig::from_json(&json("https://chat.example.com", "")).unwrap();
+        assert!(!format!("{config:?}").contains(TOKEN));
+        assert!(!format!("{config:#?}").contains(TOKEN));
+        assert_eq!(config.auth_token.expose(), TOKEN);
+    }
+
+    #[test]
+    fn https_loads_with_defaults() {
+        let c = RocketChatConfig::from_json(&json("https://chat.example.com/", "")).unwrap();
+        assert_eq!(c.revalidate_interval, Duration::from_secs(300));
+        assert!(!c.dangerously_allow_insecure);
+        let url = c.parsed_url().unwrap();
+        assert_eq!(url.http_base(), "https://chat.example.com:443");
+        assert_eq!(url.websocket(), "wss://chat.example.com:443/websocket");
+    }
+
+    #[test]
+    fn http_is_refused_without_the_flag_and_names_the_field() {
+        let err = RocketChatConfig::from_json(&json("http://127.0.0.1:3000", "")).unwrap_err();
+        assert_eq!(err.field, "serverUrl");
+        assert_eq!(
+            err.to_string(),
+            "serverUrl: http:// requires dangerouslyAllowInsecure"
+        );
+        let err = RocketChatConfig::from_json(&json("ws://127.0.0.1:3000", "")).unwrap_err();
+        assert_eq!(err.field, "serverUrl");
+        let ok = RocketChatConfig::from_json(&json(
+            "http://127.0.0.1:3000/chat",
+            r#","dangerouslyAllowInsecure":true"#,
+        ))
+        .unwrap();
+        let url = ok.parsed_url().unwrap();
+        assert_eq!(url.http_base(), "http://127.0.0.1:3000/chat");
+        assert_eq!(url.websocket(), "ws://127.0.0.1:3000/chat/websocket");
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let cases = [
+            (json("ftp://x", ""), "serverUrl"),
+            (json("https://", ""), "serverUrl"),
+            (json("https://a:b:c", ""), "serverUrl"),
+            (json("https://u:p@host", ""), "serverUrl"),
+            (
+                json("https://h", r#","revalidateIntervalSeconds":0"#),
+                "revalidateIntervalSeconds",
+            ),
+            (
+                json("https://h", r#","caFile":"/nonexistent/ca.pem""#),
+                "caFile",
+            ),
+            (
+                json("https://h", r#","timeouts":{"pongTimeoutMs":0}"#),
+                "timeouts.pongTimeoutMs",
+            ),
+            (
+                json(
+                    "https://h",
+                    r#","timeouts":{"reconnectMinDelayMs":5000,"reconnectMaxDelayMs":10}"#,
+                ),
+                "timeouts.reconnectMaxDelayMs",
+            ),
+            (json("https://h", r#","rooms":[""]"#), "rooms"),
+        ];
+        for (input, field) in cases {
+            let err = RocketChatConfig::from_json(&input).unwrap_err();
+            assert_eq!(err.field, field, "{input}: {err}");
+            assert!(err.to_string().starts_with(field), "{err}");
+            assert!(!err.to_string().contains(TOKEN));
+        }
+        let mut c = RocketChatConfig::new("https://h", "", "bot", Secret::new(TOKEN));
+        assert_eq!(c.validate().unwrap_err().field, "userId");
+        c.user_id = "u".into();
+        c.auth_token = Secret::new("");
+        assert_eq!(c.validate().unwrap_err().field, "authToken");
+    }
+
+    #[test]
+    fn type_errors_never_echo_the_token() {
+        // The token given where a bool is expected: serde would quote it.
+        let input = format!(
+            r#"{{"serverUrl":"https://h","userId":"u","username":"b","authToken":"x","dangerouslyAllowInsecure":"{TOKEN}"}}"#
+        );
+        let err = RocketChatConfig::from_json(&input).unwrap_err();
+        assert!(!err.to_string().contains(TOKEN), "{err}");
+        let err = RocketChatConfig::from_json(r#"{"serverUrl":"https://h"}"#).unwrap_err();
+        assert!(err.to_string().contains("missing field `userId`"), "{err}");
+    }
+
+    #[test]
+    fn room_entries_by_id_or_name() {
+        let c = RocketChatConfig::from_json(&json(
+            "https://h",
+            r##","rooms":["GENERAL","#ops",{"id":"abc"},{"name":"dev"}]"##,
+        ))
+        .unwrap();
+        assert_eq!(
+            c.rooms,
+            vec![
+                RoomEntry::Id("GENERAL".into()),
+                RoomEntry::Name("ops".into()),
+                RoomEntry::Id("abc".into()),
+                RoomEntry::Name("dev".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn timeouts_are_read_in_milliseconds() {
+        let c = RocketChatConfig::from_json(&json(
+            "https://h",
+            r#","revalidateIntervalSeconds":2,"timeouts":{"pingAfterSilenceMs":250,"pongTimeoutMs":500}"#,
+        ))
+        .unwrap();
+        assert_eq!(c.revalidate_interval, Duration::from_secs(2));
+        assert_eq!(c.timeouts.ping_after_silence, Duration::from_millis(250));
+        assert_eq!(c.timeouts.pong, Duration::from_millis(500));
+        assert_eq!(c.timeouts.connect, Timeouts::default().connect);
+    }
+}

@@ -1,0 +1,10 @@
+//! The Realtime API: DDP over a fastwebsockets client, TLS by rustls.
+//!
+//! - [`frame`]: DDP frames out and in (parsed leniently; malformed ones are a logged drop).
+//! - [`socket`]: TCP + TLS + WebSocket upgrade, split into read and write halves.
+//! - [`session`]: the per-account task: login, subscriptions, catch-up, heartbeat,
+//!   reconnect with backoff, and the connection state machine.
+
+pub(crate) mod frame;
+pub(crate) mod session;
+pub(crate) mod socket;

@@ -1,0 +1,810 @@
+//! The realtime session: one task per account that connects, logs in, subscribes, catches
+//! up, turns frames into events, keeps the heartbeat, and reconnects with backoff until the
+//! account stops.
+//!
+//! Per connection: `connect` → `connected` → `login {resume}` → room list over REST →
+//! subscriptions → all `ready` → catch-up (only on a reconnect, and only now, so the
+//! catch-up window overlaps the live stream) → `Active`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use channel_api::{ConnectionState, Event};
+use fastwebsockets::{Frame, OpCode, Payload};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot, watch, Mutex};
+use tokio::task::JoinHandle;
+use tokio::time::{sleep_until, timeout, Instant};
+
+use super::frame::{self, DdpError, Inbound};
+use super::socket::{self, WsRead, WsWrite};
+use crate::backoff::reconnect_delay;
+use crate::config::{Secret, ServerUrl, Timeouts};
+use crate::error::RcError;
+use crate::fatal::{Fatal, Stop};
+use crate::mapping::{room_kind, Mapper, RoomMeta};
+use crate::rest::Rest;
+
+/// Events waiting for a slow consumer, beyond the channel's own buffer. Above this the
+/// session stops reading the socket (TCP pushes back) but keeps pinging the server.
+const PENDING_CAP: usize = 10_000;
+/// Frames read ahead of the session loop.
+const FRAME_QUEUE: usize = 256;
+/// New messages are those stamped after start minus this (clock skew between us and the
+/// server must not turn a new message into an "old one updated").
+const NEW_MESSAGE_SLACK_MS: i64 = 5 * 60 * 1000;
+/// A catch-up starts this much before the newest stamp seen (same-millisecond neighbours).
+const CATCH_UP_OVERLAP_MS: i64 = 1_000;
+
+/// A request from the channel to the session (DDP method calls).
+#[derive(Debug)]
+pub(crate) enum Command {
+    Method {
+        name: String,
+        params: Value,
+        reply: oneshot::Sender<Result<Value, RcError>>,
+    },
+}
+
+/// What the session needs to know about the account.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionConfig {
+    pub(crate) url: ServerUrl,
+    pub(crate) tls: Arc<rustls::ClientConfig>,
+    pub(crate) user_id: String,
+    pub(crate) token: Secret,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) max_frame_bytes: usize,
+}
+
+/// How a connection ended.
+#[derive(Debug)]
+enum Outcome {
+    /// Lost: reconnect after a backoff (at least `wait` when the server asked for it).
+    Lost {
+        reason: String,
+        wait: Option<Duration>,
+    },
+    /// The account stopped.
+    Stopped(Stop),
+}
+
+impl Outcome {
+    fn lost(reason: impl Into<String>) -> Self {
+        Outcome::Lost {
+            reason: reason.into(),
+            wait: None,
+        }
+    }
+}
+
+/// The session task's state across connections.
+pub(crate) struct Session {
+    cfg: SessionConfig,
+    rest: Rest,
+    fatal: Fatal,
+    mapper: Mapper,
+    tx: mpsc::Sender<Event>,
+    pending: VecDeque<Event>,
+    commands: mpsc::Receiver<Command>,
+    state: watch::Sender<ConnectionState>,
+    ever_active: bool,
+    /// Local clock when the first connection became active (epoch ms).
+    started_ms: i64,
+    first_ready: Option<oneshot::Sender<Result<(), RcError>>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("user_id", &self.cfg.user_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One live WebSocket connection.
+struct Conn {
+    writer: Arc<Mutex<WsWrite>>,
+    frames: mpsc::Receiver<Result<Bytes, String>>,
+    reader: JoinHandle<()>,
+    next_id: u64,
+    write_timeout: Duration,
+    methods: HashMap<String, oneshot::Sender<Result<Value, RcError>>>,
+    /// Room id → the sub id of its `<rid>/deleteMessage` subscription.
+    room_subs: HashMap<String, String>,
+    last_inbound: Instant,
+    ping_deadline: Option<Instant>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.reader.abort();
+        for (_, reply) in self.methods.drain() {
+            let _ = reply.send(Err(RcError::Transport("connection lost".into())));
+        }
+    }
+}
+
+impl Conn {
+    fn start(mut read: WsRead, write: WsWrite, write_timeout: Duration) -> Self {
+        let writer = Arc::new(Mutex::new(write));
+        let (frames_tx, frames) = mpsc::channel(FRAME_QUEUE);
+        let obligated = writer.clone();
+        // The reader only reads: it answers WebSocket-level pings/closes through the shared
+        // writer and hands text frames over; the session does everything else.
+        let reader = tokio::spawn(async move {
+            loop {
+                let frame = read
+                    .read_frame(&mut |f: Frame<'_>| {
+                        let w = obligated.clone();
+                        async move { w.lock().await.write_frame(f).await }
+                    })
+                    .await;
+                let item = match frame {
+                    Ok(f) if f.opcode == OpCode::Text => Ok(Bytes::copy_from_slice(&f.payload)),
+                    Ok(f) if f.opcode == OpCode::Close => Err("closed by the server".to_owned()),
+                    Ok(_) => continue,
+                    Err(e) => Err(format!("socket error: {e}")),
+                };
+                let end = item.is_err();
+                if frames_tx.send(item).await.is_err() || end {
+                    return;
+                }
+            }
+        });
+        Self {
+            writer,
+            frames,
+            reader,
+            next_id: 0,
+            write_timeout,
+            methods: HashMap::new(),
+            room_subs: HashMap::new(),
+            last_inbound: Instant::now(),
+            ping_deadline: None,
+        }
+    }
+
+    fn new_id(&mut self, prefix: &str) -> String {
+        self.next_id += 1;
+        format!("{prefix}{}", self.next_id)
+    }
+
+    async fn send(&mut self, frame: &Value) -> Result<(), Outcome> {
+        let bytes = serde_json::to_vec(frame).map_err(|e| Outcome::lost(e.to_string()))?;
+        let write = async {
+            self.writer
+                .lock()
+                .await
+                .write_frame(Frame::text(Payload::Owned(bytes)))
+                .await
+        };
+        match timeout(self.write_timeout, write).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Outcome::lost(format!("write failed: {e}"))),
+            Err(_) => Err(Outcome::lost("write timed out")),
+        }
+    }
+
+    async fn close(&mut self) {
+        let close = async {
+            let mut w = self.writer.lock().await;
+            let _ = w.write_frame(Frame::close(1000, b"")).await;
+        };
+        let _ = timeout(Duration::from_secs(1), close).await;
+        self.reader.abort();
+    }
+
+    async fn method(&mut self, name: &str, params: Value) -> Result<String, Outcome> {
+        let id = self.new_id("m");
+        self.send(&frame::method(&id, name, params)).await?;
+        Ok(id)
+    }
+
+    async fn sub(&mut self, stream: &str, key: &str) -> Result<String, Outcome> {
+        let id = self.new_id("s");
+        self.send(&frame::sub(&id, stream, key)).await?;
+        Ok(id)
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Session {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        cfg: SessionConfig,
+        rest: Rest,
+        fatal: Fatal,
+        mapper: Mapper,
+        tx: mpsc::Sender<Event>,
+        commands: mpsc::Receiver<Command>,
+        state: watch::Sender<ConnectionState>,
+        first_ready: oneshot::Sender<Result<(), RcError>>,
+    ) -> Self {
+        Self {
+            cfg,
+            rest,
+            fatal,
+            mapper,
+            tx,
+            pending: VecDeque::new(),
+            commands,
+            state,
+            ever_active: false,
+            started_ms: now_ms(),
+            first_ready: Some(first_ready),
+        }
+    }
+
+    fn set_state(&mut self, state: ConnectionState) {
+        tracing::info!(?state, "connection state");
+        self.state.send_replace(state.clone());
+        self.pending
+            .push_back(Event::ConnectionStateChanged { state });
+    }
+
+    /// Runs until the account stops. The last event is `FatallyClosed`.
+    pub(crate) async fn run(mut self) {
+        self.set_state(ConnectionState::Connecting);
+        let mut fatal_rx = self.fatal.subscribe();
+        let mut attempt: u32 = 0;
+        let stop = loop {
+            match self.connect_and_serve(&mut attempt).await {
+                Outcome::Stopped(stop) => break stop,
+                Outcome::Lost { reason, wait } => {
+                    if !self.ever_active {
+                        // The first connection failed: connect() reports it; no retries
+                        // behind the caller's back.
+                        if let Some(ready) = self.first_ready.take() {
+                            let _ = ready.send(Err(RcError::Transport(reason)));
+                        }
+                        return;
+                    }
+                    attempt = attempt.saturating_add(1);
+                    tracing::warn!(%reason, attempt, "connection lost; reconnecting");
+                    self.set_state(ConnectionState::Reconnecting { attempt });
+                    let t = &self.cfg.timeouts;
+                    let delay = reconnect_delay(attempt, t.reconnect_min, t.reconnect_max)
+                        .max(wait.unwrap_or_default());
+                    let until = Instant::now() + delay;
+                    // Keep delivering queued events while we wait.
+                    if let Some(stop) = self.idle_until(until, &mut fatal_rx).await {
+                        break stop;
+                    }
+                }
+            }
+        };
+        if let Some(ready) = self.first_ready.take() {
+            let _ = ready.send(Err(stop.error()));
+        }
+        // Nothing more is processed or delivered: only the final state.
+        self.pending.clear();
+        let state = ConnectionState::FatallyClosed {
+            reason: stop.reason(),
+        };
+        self.state.send_replace(state.clone());
+        let _ = self.tx.send(Event::ConnectionStateChanged { state }).await;
+    }
+
+    /// Waits until `until`, delivering queued events and failing commands; returns early
+    /// with the reason if the account stops.
+    async fn idle_until(
+        &mut self,
+        until: Instant,
+        fatal_rx: &mut watch::Receiver<Option<Stop>>,
+    ) -> Option<Stop> {
+        loop {
+            if let Some(stop) = self.fatal.get() {
+                return Some(stop);
+            }
+            let tx = self.tx.clone();
+            tokio::select! {
+                biased;
+                _ = fatal_rx.changed() => {}
+                _ = sleep_until(until) => return None,
+                Some(cmd) = self.commands.recv() => {
+                    let Command::Method { reply, .. } = cmd;
+                    let _ = reply.send(Err(RcError::Transport("reconnecting".into())));
+                }
+                permit = tx.reserve(), if !self.pending.is_empty() => {
+                    if let (Ok(permit), Some(ev)) = (permit, self.pending.pop_front()) {
+                        permit.send(ev);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn connect_and_serve(&mut self, attempt: &mut u32) -> Outcome {
+        let mut fatal_rx = self.fatal.subscribe();
+        if let Some(stop) = self.fatal.get() {
+            return Outcome::Stopped(stop);
+        }
+        let t = self.cfg.timeouts.clone();
+        let opened = tokio::select! {
+            biased;
+            _ = fatal_rx.changed() => return self.stopped(),
+            r = timeout(t.connect, socket::open(&self.cfg.url, &self.cfg.tls, self.cfg.max_frame_bytes)) => r,
+        };
+        let (read, write) = match opened {
+            Ok(Ok(halves)) => halves,
+            Ok(Err(e)) => return Outcome::lost(e.to_string()),
+            Err(_) => return Outcome::lost("connect timed out"),
+        };
+        let mut conn = Conn::start(read, write, t.request);
+        match self.handshake(&mut conn, &mut fatal_rx).await {
+            Ok(early) => {
+                *attempt = 0;
+                self.ever_active = true;
+                self.set_state(ConnectionState::Active);
+                if let Some(ready) = self.first_ready.take() {
+                    let _ = ready.send(Ok(()));
+                }
+                for inbound in early {
+                    if let Err(outcome) = self.handle(&mut conn, inbound).await {
+                        return self.finish(&mut conn, outcome).await;
+                    }
+                }
+                let outcome = self.serve(&mut conn, &mut fatal_rx).await;
+                self.finish(&mut conn, outcome).await
+            }
+            Err(outcome) => self.finish(&mut conn, outcome).await,
+        }
+    }
+
+    fn stopped(&self) -> Outcome {
+        match self.fatal.get() {
+            Some(stop) => Outcome::Stopped(stop),
+            None => Outcome::lost("stop signal without a reason"),
+        }
+    }
+
+    async fn finish(&mut self, conn: &mut Conn, outcome: Outcome) -> Outcome {
+        // On a stop, close the socket at once; on a loss it is already gone or deaf.
+        conn.close().await;
+        outcome
+    }
+
+    /// Waits for the next frame, answering DDP pings on the way.
+    async fn next_frame(
+        &mut self,
+        conn: &mut Conn,
+        deadline: Instant,
+        fatal_rx: &mut watch::Receiver<Option<Stop>>,
+        what: &str,
+    ) -> Result<Inbound, Outcome> {
+        loop {
+            let item = tokio::select! {
+                biased;
+                _ = fatal_rx.changed() => return Err(self.stopped()),
+                item = conn.frames.recv() => item,
+                _ = sleep_until(deadline) => return Err(Outcome::lost(format!("{what} timed out"))),
+            };
+            let bytes = match item {
+                Some(Ok(bytes)) => bytes,
+                Some(Err(reason)) => return Err(Outcome::lost(reason)),
+                None => return Err(Outcome::lost("socket reader ended")),
+            };
+            conn.last_inbound = Instant::now();
+            conn.ping_deadline = None;
+            match frame::parse(&bytes) {
+                Ok(Inbound::Ping { id }) => conn.send(&frame::pong(id)).await?,
+                Ok(inbound) => return Ok(inbound),
+                Err(e) => tracing::debug!(reason = e.0, "dropping a malformed frame"),
+            }
+        }
+    }
+
+    /// connect → login → rooms → subscriptions ready → catch-up. Returns the live frames
+    /// that arrived meanwhile, to handle after the catch-up.
+    async fn handshake(
+        &mut self,
+        conn: &mut Conn,
+        fatal_rx: &mut watch::Receiver<Option<Stop>>,
+    ) -> Result<Vec<Inbound>, Outcome> {
+        let t = self.cfg.timeouts.clone();
+        conn.send(&frame::connect()).await?;
+        let deadline = Instant::now() + t.connect;
+        loop {
+            match self
+                .next_frame(conn, deadline, fatal_rx, "DDP connect")
+                .await?
+            {
+                Inbound::Connected => break,
+                Inbound::Failed => return Err(Outcome::lost("server refused DDP version 1")),
+                other => tracing::debug!(frame = ?kind_of(&other), "ignored before connected"),
+            }
+        }
+
+        // The login frame carries the token: it is never logged.
+        let login = conn
+            .method("login", json!([{"resume": self.cfg.token.expose()}]))
+            .await?;
+        let deadline = Instant::now() + t.request;
+        loop {
+            match self.next_frame(conn, deadline, fatal_rx, "login").await? {
+                Inbound::Result { id, result, error } if id == login => {
+                    if let Some(e) = error {
+                        return Err(self.login_refused(e));
+                    }
+                    let uid = result
+                        .as_ref()
+                        .and_then(|r| r.get("id"))
+                        .and_then(Value::as_str);
+                    if uid != Some(self.cfg.user_id.as_str()) {
+                        let reason =
+                            "login: the token belongs to a different user than userId".to_owned();
+                        self.fatal.trip(Stop::Unauthorized(reason));
+                        return Err(self.stopped());
+                    }
+                    break;
+                }
+                other => tracing::trace!(frame = ?kind_of(&other), "ignored during login"),
+            }
+        }
+
+        let rooms = self.refresh_rooms().await?;
+
+        let uid = self.cfg.user_id.clone();
+        let mut waiting: HashMap<String, String> = HashMap::new();
+        let id = conn.sub("stream-room-messages", "__my_messages__").await?;
+        waiting.insert(id, "__my_messages__".into());
+        for event in ["rooms-changed", "subscriptions-changed", "message"] {
+            let key = format!("{uid}/{event}");
+            let id = conn.sub("stream-notify-user", &key).await?;
+            waiting.insert(id, key);
+        }
+        for rid in &rooms {
+            let key = format!("{rid}/deleteMessage");
+            let id = conn.sub("stream-notify-room", &key).await?;
+            conn.room_subs.insert(rid.clone(), id.clone());
+            waiting.insert(id, key);
+        }
+
+        let mut early = Vec::new();
+        let deadline = Instant::now() + t.request;
+        while !waiting.is_empty() {
+            match self
+                .next_frame(conn, deadline, fatal_rx, "subscriptions")
+                .await?
+            {
+                Inbound::Ready { subs } => {
+                    for s in subs {
+                        waiting.remove(&s);
+                    }
+                }
+                Inbound::NoSub { id, error } if waiting.contains_key(&id) => {
+                    let key = waiting.remove(&id).unwrap_or_default();
+                    match error {
+                        Some(e) if e.is_rate_limit() => {
+                            return Err(Outcome::Lost {
+                                reason: format!("subscription {key} rate limited"),
+                                wait: e.time_to_reset,
+                            })
+                        }
+                        Some(e) => {
+                            tracing::warn!(%key, error = %e.error, "subscription refused");
+                            conn.room_subs.retain(|_, sid| *sid != id);
+                        }
+                        None => {}
+                    }
+                }
+                other => early.push(other),
+            }
+        }
+
+        if self.ever_active {
+            self.catch_up(&rooms).await?;
+        } else {
+            self.mapper
+                .set_new_after(self.started_ms - NEW_MESSAGE_SLACK_MS);
+        }
+        Ok(early)
+    }
+
+    fn login_refused(&mut self, e: DdpError) -> Outcome {
+        if e.is_rate_limit() {
+            return Outcome::Lost {
+                reason: "login rate limited".into(),
+                wait: e.time_to_reset,
+            };
+        }
+        // Any other login error is an auth failure: stop, no retry loop.
+        let reason = format!("login refused: {} {}", e.error, e.reason);
+        self.fatal
+            .trip(Stop::Unauthorized(reason.trim_end().to_owned()));
+        self.stopped()
+    }
+
+    /// Reloads the bot's rooms (kinds, names) over REST; returns their ids.
+    async fn refresh_rooms(&mut self) -> Result<Vec<String>, Outcome> {
+        match self.rest.rooms().await {
+            Ok(rooms) => {
+                let mut ids = Vec::with_capacity(rooms.len());
+                for room in rooms {
+                    if let Some(kind) = room.t.as_deref().and_then(room_kind) {
+                        self.mapper.note_room(
+                            &room.id,
+                            RoomMeta {
+                                kind,
+                                name: room.name.clone(),
+                            },
+                        );
+                        ids.push(room.id);
+                    }
+                }
+                Ok(ids)
+            }
+            Err(RcError::Unauthorized(_)) => Err(self.stopped()),
+            Err(e) => Err(Outcome::lost(format!("loading rooms: {e}"))),
+        }
+    }
+
+    /// Fetches what changed while we were away, per room, since the newest stamp seen.
+    /// Runs only after every subscription is ready, so nothing falls between the two.
+    async fn catch_up(&mut self, rooms: &[String]) -> Result<(), Outcome> {
+        let since = self
+            .mapper
+            .watermark()
+            .unwrap_or(self.started_ms)
+            .saturating_sub(CATCH_UP_OVERLAP_MS);
+        for rid in rooms {
+            match self.rest.sync_messages(rid, since).await {
+                Ok((updated, deleted)) => {
+                    for doc in &updated {
+                        let events = self.mapper.on_message(doc, None);
+                        self.pending.extend(events);
+                    }
+                    for id in deleted {
+                        if let Some(ev) = self.mapper.on_delete(rid, &id) {
+                            self.pending.push_back(ev);
+                        }
+                    }
+                }
+                Err(RcError::Unauthorized(_)) => return Err(self.stopped()),
+                Err(e) => {
+                    // Retrying the whole connection is better than a silent gap.
+                    return Err(Outcome::lost(format!("catch-up of {rid}: {e}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The live loop of one connection.
+    async fn serve(
+        &mut self,
+        conn: &mut Conn,
+        fatal_rx: &mut watch::Receiver<Option<Stop>>,
+    ) -> Outcome {
+        let t = self.cfg.timeouts.clone();
+        loop {
+            if let Some(stop) = self.fatal.get() {
+                return Outcome::Stopped(stop);
+            }
+            let backlogged = self.pending.len() >= PENDING_CAP;
+            let wake = match conn.ping_deadline {
+                Some(deadline) => deadline,
+                None => conn.last_inbound + t.ping_after_silence,
+            };
+            let tx = self.tx.clone();
+            let result: Result<(), Outcome> = tokio::select! {
+                biased;
+                _ = fatal_rx.changed() => Err(self.stopped()),
+                item = conn.frames.recv(), if !backlogged => match item {
+                    Some(Ok(bytes)) => {
+                        conn.last_inbound = Instant::now();
+                        conn.ping_deadline = None;
+                        match frame::parse(&bytes) {
+                            Ok(inbound) => self.handle(conn, inbound).await,
+                            Err(e) => {
+                                tracing::debug!(reason = e.0, "dropping a malformed frame");
+                                Ok(())
+                            }
+                        }
+                    }
+                    Some(Err(reason)) => Err(Outcome::lost(reason)),
+                    None => Err(Outcome::lost("socket reader ended")),
+                },
+                permit = tx.reserve(), if !self.pending.is_empty() => {
+                    if let (Ok(permit), Some(ev)) = (permit, self.pending.pop_front()) {
+                        permit.send(ev);
+                    }
+                    Ok(())
+                }
+                Some(cmd) = self.commands.recv() => self.command(conn, cmd).await,
+                _ = sleep_until(wake) => self.heartbeat(conn, backlogged).await,
+            };
+            if let Err(outcome) = result {
+                return outcome;
+            }
+        }
+    }
+
+    async fn heartbeat(&mut self, conn: &mut Conn, backlogged: bool) -> Result<(), Outcome> {
+        let t = &self.cfg.timeouts;
+        // Open but deaf: no frame at all since our ping. (When we stopped reading
+        // ourselves for a slow consumer, the silence is ours: ping again instead.)
+        if conn.ping_deadline.is_some() && !backlogged {
+            return Err(Outcome::lost("no answer to ping; the socket is deaf"));
+        }
+        let id = conn.new_id("hb");
+        conn.send(&frame::ping(&id)).await?;
+        let now = Instant::now();
+        conn.ping_deadline = Some(now + t.pong);
+        if backlogged {
+            conn.last_inbound = now;
+        }
+        Ok(())
+    }
+
+    async fn command(&mut self, conn: &mut Conn, cmd: Command) -> Result<(), Outcome> {
+        let Command::Method {
+            name,
+            params,
+            reply,
+        } = cmd;
+        let id = conn.method(&name, params).await?;
+        conn.methods.insert(id, reply);
+        Ok(())
+    }
+
+    async fn handle(&mut self, conn: &mut Conn, inbound: Inbound) -> Result<(), Outcome> {
+        match inbound {
+            Inbound::Ping { id } => conn.send(&frame::pong(id)).await?,
+            Inbound::Pong | Inbound::Connected | Inbound::Ready { .. } => {}
+            Inbound::Failed => return Err(Outcome::lost("server sent failed")),
+            Inbound::Ignored(kind) => tracing::trace!(%kind, "ignored frame"),
+            Inbound::Error { reason } => tracing::warn!(%reason, "DDP error frame"),
+            Inbound::NoSub { id, error } => {
+                if let Some(e) = error {
+                    tracing::warn!(sub = %id, error = %e.error, "subscription ended by the server");
+                }
+                conn.room_subs.retain(|_, sid| *sid != id);
+            }
+            Inbound::Result { id, result, error } => {
+                if let Some(reply) = conn.methods.remove(&id) {
+                    let outcome = match error {
+                        None => Ok(result.unwrap_or(Value::Null)),
+                        Some(e) if e.is_rate_limit() => Err(RcError::RateLimited {
+                            retry_after: e.time_to_reset,
+                        }),
+                        Some(e) => Err(RcError::Method {
+                            method: "method".into(),
+                            error: e.error,
+                            reason: e.reason,
+                        }),
+                    };
+                    let _ = reply.send(outcome);
+                }
+            }
+            Inbound::Stream {
+                collection,
+                event,
+                args,
+            } => self.stream_event(conn, &collection, &event, args).await?,
+        }
+        Ok(())
+    }
+
+    async fn stream_event(
+        &mut self,
+        conn: &mut Conn,
+        collection: &str,
+        event: &str,
+        args: Vec<Value>,
+    ) -> Result<(), Outcome> {
+        match collection {
+            "stream-room-messages" => {
+                let Some(doc) = args.first() else {
+                    tracing::debug!("dropping a message event without a document");
+                    return Ok(());
+                };
+                let events = self.mapper.on_message(doc, args.get(1));
+                self.pending.extend(events);
+            }
+            "stream-notify-room" => {
+                if let Some(rid) = event.strip_suffix("/deleteMessage") {
+                    match args
+                        .first()
+                        .and_then(|a| a.get("_id"))
+                        .and_then(Value::as_str)
+                    {
+                        Some(id) => {
+                            if let Some(ev) = self.mapper.on_delete(rid, id) {
+                                self.pending.push_back(ev);
+                            }
+                        }
+                        None => tracing::debug!("dropping a deleteMessage without _id"),
+                    }
+                }
+            }
+            "stream-notify-user" => {
+                let name = event.rsplit('/').next().unwrap_or("");
+                match name {
+                    "subscriptions-changed" | "rooms-changed" => {
+                        self.room_changed(conn, name, &args).await?
+                    }
+                    "message" => tracing::info!("the server sent the bot an ephemeral notice"),
+                    _ => tracing::trace!(%event, "ignored user event"),
+                }
+            }
+            other => tracing::trace!(collection = other, "ignored stream"),
+        }
+        Ok(())
+    }
+
+    /// Keeps the per-room delete subscriptions in step with the bot's rooms.
+    async fn room_changed(
+        &mut self,
+        conn: &mut Conn,
+        which: &str,
+        args: &[Value],
+    ) -> Result<(), Outcome> {
+        let action = args.first().and_then(Value::as_str).unwrap_or("");
+        let Some(doc) = args.get(1) else {
+            return Ok(());
+        };
+        // A subscription names its room in `rid`; a room is its own `_id`.
+        let rid = if which == "subscriptions-changed" {
+            doc.get("rid").and_then(Value::as_str)
+        } else {
+            doc.get("_id").and_then(Value::as_str)
+        };
+        let Some(rid) = rid.map(str::to_owned) else {
+            return Ok(());
+        };
+        if action == "removed" {
+            if which == "subscriptions-changed" {
+                if let Some(sid) = conn.room_subs.remove(&rid) {
+                    conn.send(&frame::unsub(&sid)).await?;
+                }
+                self.mapper.forget_room(&rid);
+            }
+            return Ok(());
+        }
+        if let Some(kind) = doc.get("t").and_then(Value::as_str).and_then(room_kind) {
+            let name = doc
+                .get(if which == "subscriptions-changed" && kind.is_direct() {
+                    "__none__"
+                } else {
+                    "name"
+                })
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .or_else(|| self.mapper.room(&rid).and_then(|m| m.name.clone()));
+            self.mapper.note_room(&rid, RoomMeta { kind, name });
+        }
+        if !conn.room_subs.contains_key(&rid) {
+            let sid = conn
+                .sub("stream-notify-room", &format!("{rid}/deleteMessage"))
+                .await?;
+            conn.room_subs.insert(rid, sid);
+        }
+        Ok(())
+    }
+}
+
+/// A frame's kind, for logs (never its content).
+fn kind_of(inbound: &Inbound) -> &'static str {
+    match inbound {
+        Inbound::Connected => "connected",
+        Inbound::Failed => "failed",
+        Inbound::Ping { .. } => "ping",
+        Inbound::Pong => "pong",
+        Inbound::Ready { .. } => "ready",
+        Inbound::NoSub { .. } => "nosub",
+        Inbound::Result { .. } => "result",
+        Inbound::Stream { .. } => "stream",
+        Inbound::Ignored(_) => "ignored",
+        Inbound::Error { .. } => "error",
+    }
+}

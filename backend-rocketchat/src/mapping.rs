@@ -1,0 +1,684 @@
+//! Wire message documents → [`Event`]s. Pure: no IO, so every rule is unit-tested here.
+//!
+//! Rocket.Chat re-broadcasts the full document on every mutation (edit, reaction, thread
+//! counter, URL preview), so the mapper keeps a bounded cache of what it has seen and
+//! decides per frame whether it is new, an edit, a delete, a reaction change or nothing.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use channel_api::{
+    Author, Event, Mention, Message, MessageId, MessageRef, Reaction, RoomId, RoomInfo, RoomKind,
+    Timestamp, UserId,
+};
+
+use crate::bounded::BoundedMap;
+use crate::wire::{WireMessage, WireRoomMeta};
+
+/// Cache sizes: enough for a busy day, small enough to stay flat.
+const MESSAGE_CACHE: usize = 10_000;
+const SEEN_CACHE: usize = 20_000;
+const ROOM_CACHE: usize = 10_000;
+
+/// What the mapper remembers about one room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RoomMeta {
+    pub(crate) kind: RoomKind,
+    pub(crate) name: Option<String>,
+}
+
+/// Maps a Rocket.Chat room type (`c`, `p`, `d`) to a kind. Livechat (`l`) and unknown types
+/// are not rooms the bot serves.
+pub(crate) fn room_kind(t: &str) -> Option<RoomKind> {
+    match t {
+        "c" => Some(RoomKind::Public),
+        "p" => Some(RoomKind::Private),
+        "d" => Some(RoomKind::Direct),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone)]
+struct CachedMessage {
+    author_id: String,
+    text: String,
+    edited_at: Option<i64>,
+    deleted: bool,
+    /// emoji name (without colons) → usernames.
+    reactions: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// Turns message frames into events, dropping echoes, duplicates and noise.
+#[derive(Debug)]
+pub(crate) struct Mapper {
+    self_id: String,
+    self_username: String,
+    /// Messages stamped before this (epoch ms) that we never saw are old: an update of one
+    /// is not a new message.
+    new_after: i64,
+    /// Rooms outside this set are ignored (direct rooms always pass). `None`: all rooms.
+    allowed_rooms: Option<HashSet<String>>,
+    messages: BoundedMap<String, CachedMessage>,
+    seen: BoundedMap<(String, i64), ()>,
+    rooms: BoundedMap<String, RoomMeta>,
+    /// Newest `_updatedAt` seen on any message: where a catch-up starts.
+    watermark: Option<i64>,
+}
+
+impl Mapper {
+    pub(crate) fn new(self_id: &str, self_username: &str, new_after: i64) -> Self {
+        Self {
+            self_id: self_id.to_owned(),
+            self_username: self_username.to_owned(),
+            new_after,
+            allowed_rooms: None,
+            messages: BoundedMap::new(MESSAGE_CACHE),
+            seen: BoundedMap::new(SEEN_CACHE),
+            rooms: BoundedMap::new(ROOM_CACHE),
+            watermark: None,
+        }
+    }
+
+    /// Restricts group-room events to these room ids (direct rooms always pass).
+    pub(crate) fn set_allowed_rooms(&mut self, rooms: Option<HashSet<String>>) {
+        self.allowed_rooms = rooms;
+    }
+
+    /// Remembers a room's kind and name (from `rooms.get`, `rooms-changed`, ...).
+    pub(crate) fn note_room(&mut self, id: &str, meta: RoomMeta) {
+        self.rooms.insert(id.to_owned(), meta);
+    }
+
+    pub(crate) fn forget_room(&mut self, id: &str) {
+        self.rooms.remove(&id.to_owned());
+    }
+
+    pub(crate) fn room(&self, id: &str) -> Option<&RoomMeta> {
+        self.rooms.get(&id.to_owned())
+    }
+
+    /// The newest `_updatedAt` seen, if any.
+    pub(crate) fn watermark(&self) -> Option<i64> {
+        self.watermark
+    }
+
+    /// Moves the "new message" line (the start of the first active connection).
+    pub(crate) fn set_new_after(&mut self, millis: i64) {
+        self.new_after = millis;
+    }
+
+    /// A message document from `__my_messages__` (with its room metadata) or from a
+    /// catch-up (without). Returns the events it means, possibly none.
+    pub(crate) fn on_message(
+        &mut self,
+        raw: &serde_json::Value,
+        meta: Option<&serde_json::Value>,
+    ) -> Vec<Event> {
+        let doc: WireMessage = match serde_json::from_value(raw.clone()) {
+            Ok(doc) => doc,
+            Err(e) => {
+                tracing::debug!(error = %e, "dropping a message frame that does not parse");
+                return Vec::new();
+            }
+        };
+        if let Some(meta) =
+            meta.and_then(|m| serde_json::from_value::<WireRoomMeta>(m.clone()).ok())
+        {
+            if let Some(kind) = meta.room_type.as_deref().and_then(room_kind) {
+                let name = meta
+                    .room_name
+                    .or_else(|| self.rooms.get(&doc.rid).and_then(|r| r.name.clone()));
+                self.note_room(&doc.rid, RoomMeta { kind, name });
+            } else if meta.room_type.is_some() {
+                tracing::debug!(rid = %doc.rid, "dropping a message from a livechat/unknown room type");
+                return Vec::new();
+            }
+        }
+        self.map_message(doc)
+    }
+
+    fn map_message(&mut self, doc: WireMessage) -> Vec<Event> {
+        if doc.hidden == Some(true) || doc.imported == Some(true) || doc.ephemeral == Some(true) {
+            tracing::debug!(id = %doc.id, "dropping a hidden, imported or ephemeral message");
+            return Vec::new();
+        }
+        let updated_at = doc
+            .updated_at
+            .as_ref()
+            .and_then(|d| d.millis())
+            .or_else(|| doc.ts.as_ref().and_then(|d| d.millis()))
+            .unwrap_or(0);
+        // The same document twice (a catch-up overlapping the live stream): once only.
+        if self.seen.insert((doc.id.clone(), updated_at), ()).is_some() {
+            tracing::trace!(id = %doc.id, "dropping a duplicate frame");
+            return Vec::new();
+        }
+        self.watermark = Some(self.watermark.map_or(updated_at, |w| w.max(updated_at)));
+
+        let room = self.room_info(&doc.rid);
+        if !self.room_allowed(&room) {
+            tracing::debug!(rid = %doc.rid, "dropping a message from a room outside the allowlist");
+            return Vec::new();
+        }
+        let own = doc.u.id == self.self_id;
+        let previous = self.messages.get(&doc.id).cloned();
+
+        match doc.t.as_deref() {
+            None => {}
+            Some("rm") => return self.tombstone(&doc, room, own, previous),
+            Some(other) => {
+                tracing::debug!(id = %doc.id, t = other, "dropping a system message");
+                return Vec::new();
+            }
+        }
+
+        let text = doc.msg.clone().unwrap_or_default();
+        let edited_at = doc.edited_at.as_ref().and_then(|d| d.millis());
+        let ts = doc
+            .ts
+            .as_ref()
+            .and_then(|d| d.millis())
+            .unwrap_or(updated_at);
+        let reactions = reactions_of(&doc);
+        self.messages.insert(
+            doc.id.clone(),
+            CachedMessage {
+                author_id: doc.u.id.clone(),
+                text: text.clone(),
+                edited_at,
+                deleted: false,
+                reactions: reactions.clone(),
+            },
+        );
+
+        let mut events = Vec::new();
+        let message = || to_message(&doc, room.clone(), text.clone(), ts, edited_at.is_some());
+        match &previous {
+            None => {
+                // Never seen: new, unless it is an update of something older than us.
+                if ts >= self.new_after {
+                    if !own {
+                        events.push(Event::MessageCreated { message: message() });
+                    }
+                    return events; // a new message's reactions are its baseline
+                }
+                if edited_at.is_some() && !own {
+                    events.push(Event::MessageEdited { message: message() });
+                }
+            }
+            Some(prev) => {
+                // Only an edit marker with different text is an edit: thread counters and
+                // URL previews also re-broadcast the document.
+                if edited_at.is_some() && edited_at != prev.edited_at && text != prev.text && !own {
+                    events.push(Event::MessageEdited { message: message() });
+                }
+            }
+        }
+        let before = previous.map(|p| p.reactions).unwrap_or_default();
+        events.extend(self.reaction_diff(&doc, &room, &before, &reactions));
+        events
+    }
+
+    fn tombstone(
+        &mut self,
+        doc: &WireMessage,
+        room: RoomInfo,
+        own: bool,
+        previous: Option<CachedMessage>,
+    ) -> Vec<Event> {
+        let already = previous.as_ref().is_some_and(|p| p.deleted);
+        self.messages.insert(
+            doc.id.clone(),
+            CachedMessage {
+                author_id: doc.u.id.clone(),
+                text: String::new(),
+                edited_at: None,
+                deleted: true,
+                reactions: BTreeMap::new(),
+            },
+        );
+        if already || own {
+            return Vec::new();
+        }
+        vec![Event::MessageDeleted {
+            room: room.id,
+            room_kind: Some(room.kind),
+            message: MessageId::new(doc.id.clone()),
+        }]
+    }
+
+    /// A `<rid>/deleteMessage` notification (hard delete).
+    pub(crate) fn on_delete(&mut self, rid: &str, message_id: &str) -> Option<Event> {
+        let key = message_id.to_owned();
+        let own = match self.messages.get_mut(&key) {
+            Some(cached) if cached.deleted => return None,
+            Some(cached) => {
+                cached.deleted = true;
+                cached.author_id == self.self_id
+            }
+            None => {
+                self.messages.insert(
+                    key,
+                    CachedMessage {
+                        author_id: String::new(),
+                        text: String::new(),
+                        edited_at: None,
+                        deleted: true,
+                        reactions: BTreeMap::new(),
+                    },
+                );
+                false
+            }
+        };
+        let room = self.room_info(rid);
+        if own || !self.room_allowed(&room) {
+            return None;
+        }
+        Some(Event::MessageDeleted {
+            room: room.id,
+            room_kind: self.rooms.get(&rid.to_owned()).map(|r| r.kind),
+            message: MessageId::new(message_id),
+        })
+    }
+
+    fn reaction_diff(
+        &self,
+        doc: &WireMessage,
+        room: &RoomInfo,
+        before: &BTreeMap<String, BTreeSet<String>>,
+        after: &BTreeMap<String, BTreeSet<String>>,
+    ) -> Vec<Event> {
+        let empty = BTreeSet::new();
+        let emojis: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+        let mut events = Vec::new();
+        for emoji in emojis {
+            let old = before.get(emoji).unwrap_or(&empty);
+            let new = after.get(emoji).unwrap_or(&empty);
+            let reaction = |username: &String| Reaction {
+                message: MessageRef {
+                    room: room.id.clone(),
+                    id: MessageId::new(doc.id.clone()),
+                },
+                room: room.clone(),
+                message_author: Some(UserId::new(doc.u.id.clone())),
+                emoji: emoji.clone(),
+                username: username.clone(),
+                user_id: None,
+            };
+            for user in new.difference(old).filter(|u| **u != self.self_username) {
+                events.push(Event::ReactionAdded {
+                    reaction: reaction(user),
+                });
+            }
+            for user in old.difference(new).filter(|u| **u != self.self_username) {
+                events.push(Event::ReactionRemoved {
+                    reaction: reaction(user),
+                });
+            }
+        }
+        events
+    }
+
+    fn room_info(&self, rid: &str) -> RoomInfo {
+        match self.rooms.get(&rid.to_owned()) {
+            Some(meta) => RoomInfo {
+                id: RoomId::new(rid),
+                kind: meta.kind,
+                name: meta.name.clone(),
+            },
+            // Unknown rooms are treated as groups: they then need a mention, the safe side.
+            None => RoomInfo {
+                id: RoomId::new(rid),
+                kind: RoomKind::Private,
+                name: None,
+            },
+        }
+    }
+
+    fn room_allowed(&self, room: &RoomInfo) -> bool {
+        room.kind.is_direct()
+            || self
+                .allowed_rooms
+                .as_ref()
+                .is_none_or(|set| set.contains(room.id.as_str()))
+    }
+}
+
+/// `reactions` as emoji name (colons stripped) → usernames.
+fn reactions_of(doc: &WireMessage) -> BTreeMap<String, BTreeSet<String>> {
+    doc.reactions
+        .iter()
+        .flatten()
+        .filter(|(_, r)| !r.usernames.is_empty())
+        .map(|(emoji, r)| {
+            (
+                emoji.trim_matches(':').to_owned(),
+                r.usernames.iter().cloned().collect(),
+            )
+        })
+        .collect()
+}
+
+fn to_message(doc: &WireMessage, room: RoomInfo, text: String, ts: i64, edited: bool) -> Message {
+    let mentions = doc
+        .mentions
+        .iter()
+        .flatten()
+        .filter_map(|m| match (m.id.as_deref(), m.kind.as_deref()) {
+            (Some("all"), None) => Some(Mention::All),
+            (Some("here"), None) => Some(Mention::Here),
+            (Some(id), Some("user") | None) => Some(Mention::User {
+                id: UserId::new(id),
+                username: m.username.clone().unwrap_or_default(),
+            }),
+            _ => None, // teams and anything unknown
+        })
+        .collect();
+    Message {
+        id: MessageId::new(doc.id.clone()),
+        room,
+        author: Author {
+            id: UserId::new(doc.u.id.clone()),
+            username: doc.u.username.clone(),
+            display_name: doc.u.name.clone(),
+            // `bot` on a message only marks webhook posts; it does not identify bot users.
+            is_bot: false,
+        },
+        text,
+        thread_root: doc.tmid.clone().map(MessageId::new),
+        mentions,
+        timestamp: Timestamp(ts),
+        edited,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    const BOT: &str = "botid";
+
+    fn mapper() -> Mapper {
+        Mapper::new(BOT, "bot", 1_000)
+    }
+
+    fn doc(id: &str, updated: i64, text: &str) -> Value {
+        json!({"_id": id, "rid": "R1", "msg": text, "ts": {"$date": 2_000},
+               "u": {"_id": "alice_id", "username": "alice", "name": "Alice"},
+               "_updatedAt": {"$date": updated}})
+    }
+
+    fn meta(t: &str) -> Value {
+        json!({"roomParticipant": true, "roomType": t, "roomName": "general"})
+    }
+
+    fn created(events: &[Event]) -> &Message {
+        match events {
+            [Event::MessageCreated { message }] => message,
+            other => panic!("expected one MessageCreated, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn new_message_maps_room_kind_author_thread_and_mentions() {
+        let mut m = mapper();
+        let mut d = doc("m1", 2_000, "@bot hi @all");
+        d["tmid"] = json!("root1");
+        d["mentions"] = json!([
+            {"_id": "botid", "username": "bot", "type": "user"},
+            {"_id": "all", "username": "all"},
+            {"_id": "here", "username": "here"},
+            {"_id": "team1", "name": "devs", "type": "team"}
+        ]);
+        let events = m.on_message(&d, Some(&meta("c")));
+        let msg = created(&events);
+        assert_eq!(msg.room.kind, RoomKind::Public);
+        assert_eq!(msg.room.name.as_deref(), Some("general"));
+        assert_eq!(msg.author.username, "alice");
+        assert_eq!(msg.thread_root, Some(MessageId::new("root1")));
+        assert_eq!(
+            msg.mentions,
+            vec![
+                Mention::User {
+                    id: UserId::new("botid"),
+                    username: "bot".into()
+                },
+                Mention::All,
+                Mention::Here
+            ]
+        );
+        assert!(msg.mentions_user(&UserId::new(BOT)));
+        assert_eq!(msg.timestamp, Timestamp(2_000));
+    }
+
+    #[test]
+    fn mentions_come_from_the_payload_not_the_text() {
+        let mut m = mapper();
+        let events = m.on_message(&doc("m1", 2_000, "@bot look"), Some(&meta("p")));
+        assert!(created(&events).mentions.is_empty());
+    }
+
+    #[test]
+    fn dm_and_private_kinds() {
+        let mut m = mapper();
+        let e = m.on_message(&doc("m1", 2_000, "x"), Some(&meta("d")));
+        assert_eq!(created(&e).room.kind, RoomKind::Direct);
+        let mut d = doc("m2", 2_000, "x");
+        d["rid"] = json!("R2");
+        let e = m.on_message(&d, Some(&meta("p")));
+        assert_eq!(created(&e).room.kind, RoomKind::Private);
+        let mut d = doc("m3", 2_000, "x");
+        d["rid"] = json!("R3");
+        assert!(m.on_message(&d, Some(&meta("l"))).is_empty());
+    }
+
+    #[test]
+    fn own_echo_hidden_and_system_messages_are_dropped() {
+        let mut m = mapper();
+        let mut own = doc("m1", 2_000, "mine");
+        own["u"] = json!({"_id": BOT, "username": "bot"});
+        assert!(m.on_message(&own, Some(&meta("c"))).is_empty());
+        let mut hidden = doc("m2", 2_000, "x");
+        hidden["_hidden"] = json!(true);
+        assert!(m.on_message(&hidden, Some(&meta("c"))).is_empty());
+        let mut join = doc("m3", 2_000, "alice");
+        join["t"] = json!("uj");
+        assert!(m.on_message(&join, Some(&meta("c"))).is_empty());
+    }
+
+    #[test]
+    fn duplicates_are_delivered_once() {
+        let mut m = mapper();
+        assert_eq!(
+            m.on_message(&doc("m1", 2_000, "x"), Some(&meta("c"))).len(),
+            1
+        );
+        // The same document again, from the live stream or a catch-up (no meta).
+        assert!(m
+            .on_message(&doc("m1", 2_000, "x"), Some(&meta("c")))
+            .is_empty());
+        assert!(m.on_message(&doc("m1", 2_000, "x"), None).is_empty());
+        assert_eq!(m.watermark(), Some(2_000));
+    }
+
+    #[test]
+    fn edit_needs_edited_at_and_new_text() {
+        let mut m = mapper();
+        m.on_message(&doc("m1", 2_000, "hello"), Some(&meta("c")));
+        // Thread counter update: new _updatedAt, no edit marker.
+        let mut counters = doc("m1", 2_100, "hello");
+        counters["tcount"] = json!(1);
+        assert!(m.on_message(&counters, Some(&meta("c"))).is_empty());
+        // URL preview enrichment.
+        let mut urls = doc("m1", 2_200, "hello");
+        urls["urls"] = json!([{"url": "https://x"}]);
+        assert!(m.on_message(&urls, Some(&meta("c"))).is_empty());
+        // A real edit.
+        let mut edited = doc("m1", 2_300, "hello again");
+        edited["editedAt"] = json!({"$date": 2_300});
+        let events = m.on_message(&edited, Some(&meta("c")));
+        match events.as_slice() {
+            [Event::MessageEdited { message }] => {
+                assert_eq!(message.text, "hello again");
+                assert!(message.edited);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Re-broadcast of the edited document for a reaction: no second edit.
+        let mut again = edited.clone();
+        again["_updatedAt"] = json!({"$date": 2_400});
+        assert!(m.on_message(&again, Some(&meta("c"))).is_empty());
+    }
+
+    #[test]
+    fn reactions_are_diffed_per_user() {
+        let mut m = mapper();
+        m.on_message(&doc("m1", 2_000, "x"), Some(&meta("c")));
+        let mut r1 = doc("m1", 2_100, "x");
+        r1["reactions"] = json!({":thumbsup:": {"usernames": ["carol", "bot"]}});
+        let events = m.on_message(&r1, Some(&meta("c")));
+        match events.as_slice() {
+            [Event::ReactionAdded { reaction }] => {
+                assert_eq!(reaction.emoji, "thumbsup");
+                assert_eq!(reaction.username, "carol");
+                assert_eq!(reaction.message_author, Some(UserId::new("alice_id")));
+                assert_eq!(reaction.message.id, MessageId::new("m1"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // carol removes hers, dave adds a heart; the bot's own removal is silent.
+        let mut r2 = doc("m1", 2_200, "x");
+        r2["reactions"] = json!({":heart:": {"usernames": ["dave"]}});
+        let events = m.on_message(&r2, Some(&meta("c")));
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(events.iter().any(|e| matches!(e, Event::ReactionAdded { reaction } if reaction.username == "dave" && reaction.emoji == "heart")));
+        assert!(events.iter().any(|e| matches!(e, Event::ReactionRemoved { reaction } if reaction.username == "carol" && reaction.emoji == "thumbsup")));
+        // The key disappears when the last user un-reacts.
+        let r3 = doc("m1", 2_300, "x");
+        let events = m.on_message(&r3, Some(&meta("c")));
+        assert!(
+            matches!(events.as_slice(), [Event::ReactionRemoved { reaction }] if reaction.username == "dave")
+        );
+    }
+
+    #[test]
+    fn reactions_on_own_messages_are_reported() {
+        let mut m = mapper();
+        let mut own = doc("m1", 2_000, "mine");
+        own["u"] = json!({"_id": BOT, "username": "bot"});
+        assert!(m.on_message(&own, Some(&meta("c"))).is_empty());
+        own["_updatedAt"] = json!({"$date": 2_100});
+        own["reactions"] = json!({":tada:": {"usernames": ["alice"]}});
+        let events = m.on_message(&own, Some(&meta("c")));
+        assert!(
+            matches!(events.as_slice(), [Event::ReactionAdded { reaction }] if reaction.message_author == Some(UserId::new(BOT)))
+        );
+    }
+
+    #[test]
+    fn deletes_from_notify_room_and_tombstones_once() {
+        let mut m = mapper();
+        m.on_message(&doc("m1", 2_000, "x"), Some(&meta("c")));
+        let e = m.on_delete("R1", "m1");
+        assert!(
+            matches!(e, Some(Event::MessageDeleted { ref message, room_kind: Some(RoomKind::Public), .. }) if message.as_str() == "m1")
+        );
+        assert!(m.on_delete("R1", "m1").is_none());
+
+        m.on_message(&doc("m2", 2_000, "x"), Some(&meta("c")));
+        let mut tomb = doc("m2", 2_500, "");
+        tomb["t"] = json!("rm");
+        tomb["editedAt"] = json!({"$date": 2_500});
+        let events = m.on_message(&tomb, Some(&meta("c")));
+        assert!(
+            matches!(events.as_slice(), [Event::MessageDeleted { message, .. }] if message.as_str() == "m2")
+        );
+        tomb["_updatedAt"] = json!({"$date": 2_600});
+        assert!(m.on_message(&tomb, Some(&meta("c"))).is_empty());
+    }
+
+    #[test]
+    fn own_deletes_are_silent() {
+        let mut m = mapper();
+        let mut own = doc("m1", 2_000, "mine");
+        own["u"] = json!({"_id": BOT, "username": "bot"});
+        m.on_message(&own, Some(&meta("c")));
+        assert!(m.on_delete("R1", "m1").is_none());
+    }
+
+    #[test]
+    fn catch_up_documents_with_iso_dates_map_too() {
+        let mut m = mapper();
+        m.note_room(
+            "R1",
+            RoomMeta {
+                kind: RoomKind::Direct,
+                name: None,
+            },
+        );
+        let d = json!({"_id": "m9", "rid": "R1", "msg": "while you were away",
+            "ts": "2026-01-02T03:04:05.678Z", "_updatedAt": "2026-01-02T03:04:05.678Z",
+            "u": {"_id": "alice_id", "username": "alice"}});
+        let events = m.on_message(&d, None);
+        let msg = created(&events);
+        assert_eq!(msg.room.kind, RoomKind::Direct);
+        assert_eq!(msg.timestamp, Timestamp(1_767_323_045_678));
+    }
+
+    #[test]
+    fn old_messages_updated_are_not_new() {
+        let mut m = Mapper::new(BOT, "bot", 10_000);
+        // A reaction on a message from before we started: no MessageCreated.
+        let mut d = doc("old", 20_000, "x");
+        d["reactions"] = json!({":eyes:": {"usernames": ["alice"]}});
+        let events = m.on_message(&d, Some(&meta("c")));
+        assert!(
+            matches!(events.as_slice(), [Event::ReactionAdded { .. }]),
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn allowlist_filters_group_rooms_but_not_dms() {
+        let mut m = mapper();
+        m.set_allowed_rooms(Some(["R1".to_owned()].into_iter().collect()));
+        let mut other = doc("m1", 2_000, "x");
+        other["rid"] = json!("R2");
+        assert!(m.on_message(&other, Some(&meta("c"))).is_empty());
+        let mut dm = doc("m2", 2_000, "x");
+        dm["rid"] = json!("D1");
+        assert_eq!(m.on_message(&dm, Some(&meta("d"))).len(), 1);
+        assert_eq!(
+            m.on_message(&doc("m3", 2_000, "x"), Some(&meta("c"))).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn malformed_documents_are_dropped_not_panicked() {
+        let mut m = mapper();
+        for bad in [
+            json!(null),
+            json!({"_id": 5}),
+            json!({"_id": "x", "rid": "R"}),
+            json!([1, 2]),
+        ] {
+            assert!(m.on_message(&bad, Some(&meta("c"))).is_empty());
+        }
+        assert!(
+            m.on_message(&doc("m1", 2_000, "x"), Some(&json!("nonsense")))
+                .len()
+                == 1
+        );
+    }
+
+    #[test]
+    fn caches_stay_bounded() {
+        let mut m = mapper();
+        for i in 0..(SEEN_CACHE + 500) {
+            m.on_message(&doc(&format!("m{i}"), 2_000, "x"), Some(&meta("c")));
+        }
+        assert!(m.messages.len() <= MESSAGE_CACHE);
+        assert!(m.seen.len() <= SEEN_CACHE);
+    }
+}

@@ -1,0 +1,439 @@
+//! The REST client: one keep-alive connection pool (hyper-util's client over hyper-rustls),
+//! the auth headers, the error envelope, 401 → fatal, and 429 → wait for
+//! `X-RateLimit-Reset` and retry.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+
+use crate::backoff::wait_for_reset;
+use crate::config::{RocketChatConfig, Secret};
+use crate::error::RcError;
+use crate::fatal::{Fatal, Stop};
+use crate::wire::{format_iso, WireRoom};
+
+/// How many 429s one call waits out before it gives up with `RateLimited`.
+const MAX_RATE_LIMIT_RETRIES: u32 = 5;
+/// Responses larger than this are refused (a message document is a few KB).
+const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// A REST client for one account. Cheap to clone; clones share the connection pool.
+#[derive(Clone)]
+pub(crate) struct Rest {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    base: String,
+    user_id: String,
+    token: Secret,
+    request_timeout: Duration,
+    max_rate_limit_wait: Duration,
+    fatal: Fatal,
+}
+
+impl std::fmt::Debug for Rest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rest")
+            .field("base", &self.base)
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who the token belongs to (`/api/v1/me`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Me {
+    pub(crate) id: String,
+    pub(crate) username: String,
+}
+
+impl Rest {
+    pub(crate) fn new(
+        config: &RocketChatConfig,
+        tls: Arc<rustls::ClientConfig>,
+        fatal: Fatal,
+    ) -> Result<Self, crate::config::ConfigError> {
+        let url = config.parsed_url()?;
+        let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config((*tls).clone());
+        let https = if url.tls {
+            builder.https_only().enable_http1().build()
+        } else {
+            builder.https_or_http().enable_http1().build()
+        };
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(https);
+        Ok(Self {
+            client,
+            base: url.http_base(),
+            user_id: config.user_id.clone(),
+            token: config.auth_token.clone(),
+            request_timeout: config.timeouts.request,
+            max_rate_limit_wait: config.timeouts.max_rate_limit_wait,
+            fatal,
+        })
+    }
+
+    /// Calls `/api/v1/<endpoint>` (or `/api/<endpoint>` when it starts with `/`).
+    /// Returns the parsed body of a 2xx with `success` not false.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        endpoint: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Value, RcError> {
+        let mut rate_limited = 0;
+        loop {
+            if let Some(stop) = self.fatal.get() {
+                return Err(stop.error());
+            }
+            let (status, headers, bytes) =
+                self.request_once(&method, endpoint, query, body).await?;
+            let name = endpoint.trim_start_matches('/');
+            if status == StatusCode::UNAUTHORIZED {
+                let reason = format!("{name}: HTTP 401: the server rejected the token");
+                // Any 401 stops the account: close the socket, no more events.
+                self.fatal.trip(Stop::Unauthorized(reason.clone()));
+                return Err(RcError::Unauthorized(reason));
+            }
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                let reset = headers
+                    .get("x-ratelimit-reset")
+                    .and_then(|v| v.to_str().ok());
+                let wait =
+                    wait_for_reset(reset, SystemTime::now()).unwrap_or(Duration::from_secs(1));
+                rate_limited += 1;
+                if rate_limited > MAX_RATE_LIMIT_RETRIES || wait > self.max_rate_limit_wait {
+                    return Err(RcError::RateLimited {
+                        retry_after: Some(wait),
+                    });
+                }
+                tracing::info!(
+                    endpoint = name,
+                    wait_ms = wait.as_millis() as u64,
+                    "rate limited; waiting for the reset"
+                );
+                // A little slack: the reset is the server's clock, not ours.
+                tokio::time::sleep(wait + Duration::from_millis(50)).await;
+                continue;
+            }
+            return parse_body(name, status, &bytes);
+        }
+    }
+
+    async fn request_once(
+        &self,
+        method: &Method,
+        endpoint: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, http::HeaderMap, Bytes), RcError> {
+        let path = match endpoint.strip_prefix('/') {
+            Some(p) => format!("{}/api/{p}", self.base),
+            None => format!("{}/api/v1/{endpoint}", self.base),
+        };
+        let uri = if query.is_empty() {
+            path
+        } else {
+            let q = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(query)
+                .finish();
+            format!("{path}?{q}")
+        };
+        let mut token = HeaderValue::from_str(self.token.expose())
+            .map_err(|_| RcError::Invalid("authToken is not a valid header value".into()))?;
+        token.set_sensitive(true);
+        let user = HeaderValue::from_str(&self.user_id)
+            .map_err(|_| RcError::Invalid("userId is not a valid header value".into()))?;
+        let payload = match body {
+            Some(v) => {
+                Bytes::from(serde_json::to_vec(v).map_err(|e| RcError::Invalid(e.to_string()))?)
+            }
+            None => Bytes::new(),
+        };
+        let mut req = Request::builder()
+            .method(method.clone())
+            .uri(&uri)
+            .header("accept", "application/json")
+            .header("x-user-id", user)
+            .header("x-auth-token", token);
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let req = req
+            .body(Full::new(payload))
+            .map_err(|e| RcError::Invalid(format!("bad request for {endpoint}: {e}")))?;
+        let name = endpoint.trim_start_matches('/').to_owned();
+        let fut = async {
+            let resp = self.client.request(req).await.map_err(|e| {
+                RcError::Transport(format!("{name}: {}", describe_client_error(&e)))
+            })?;
+            let (parts, body) = resp.into_parts();
+            let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
+            let bytes = limited
+                .collect()
+                .await
+                .map_err(|e| RcError::Transport(format!("{name}: reading the body: {e}")))?
+                .to_bytes();
+            Ok::<_, RcError>((parts.status, parts.headers, bytes))
+        };
+        tokio::time::timeout(self.request_timeout, fut)
+            .await
+            .map_err(|_| RcError::Timeout(name.clone()))?
+    }
+
+    /// `GET /api/v1/me`: checks the token and says whose it is.
+    pub(crate) async fn me(&self) -> Result<Me, RcError> {
+        let v = self.call(Method::GET, "me", &[], None).await?;
+        let id = str_field(&v, "_id").ok_or_else(|| RcError::BadResponse("me: no _id".into()))?;
+        Ok(Me {
+            id,
+            username: str_field(&v, "username").unwrap_or_default(),
+        })
+    }
+
+    /// `GET /api/info` (no auth needed): the server version, as far as it tells.
+    pub(crate) async fn server_version(&self) -> Result<String, RcError> {
+        let v = self.call(Method::GET, "/info", &[], None).await?;
+        Ok(v.pointer("/info/version")
+            .and_then(Value::as_str)
+            .or_else(|| v.get("version").and_then(Value::as_str))
+            .unwrap_or("unknown")
+            .to_owned())
+    }
+
+    /// `POST chat.sendMessage` with a client-chosen `_id`.
+    pub(crate) async fn send_message(
+        &self,
+        id: &str,
+        rid: &str,
+        text: &str,
+        tmid: Option<&str>,
+    ) -> Result<Value, RcError> {
+        let mut message = json!({"_id": id, "rid": rid, "msg": text});
+        if let Some(tmid) = tmid {
+            message["tmid"] = json!(tmid);
+        }
+        let v = self
+            .call(
+                Method::POST,
+                "chat.sendMessage",
+                &[],
+                Some(&json!({"message": message})),
+            )
+            .await?;
+        v.get("message")
+            .cloned()
+            .ok_or_else(|| RcError::BadResponse("chat.sendMessage: no message".into()))
+    }
+
+    /// `GET chat.getMessage`; `Ok(None)` when the server says it does not exist.
+    pub(crate) async fn get_message(&self, id: &str) -> Result<Option<Value>, RcError> {
+        match self
+            .call(Method::GET, "chat.getMessage", &[("msgId", id)], None)
+            .await
+        {
+            Ok(v) => Ok(v.get("message").cloned().filter(|m| !m.is_null())),
+            Err(RcError::Api {
+                status: 400 | 404, ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST chat.react` with `shouldReact`, so repeating it changes nothing.
+    pub(crate) async fn react(&self, msg_id: &str, emoji: &str, on: bool) -> Result<(), RcError> {
+        let emoji = format!(":{}:", emoji.trim_matches(':'));
+        self.call(
+            Method::POST,
+            "chat.react",
+            &[],
+            Some(&json!({"messageId": msg_id, "emoji": emoji, "shouldReact": on})),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `POST chat.update`.
+    pub(crate) async fn update(&self, rid: &str, msg_id: &str, text: &str) -> Result<(), RcError> {
+        self.call(
+            Method::POST,
+            "chat.update",
+            &[],
+            Some(&json!({"roomId": rid, "msgId": msg_id, "text": text})),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `POST chat.delete`.
+    pub(crate) async fn delete(&self, rid: &str, msg_id: &str) -> Result<(), RcError> {
+        self.call(
+            Method::POST,
+            "chat.delete",
+            &[],
+            Some(&json!({"roomId": rid, "msgId": msg_id})),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `GET rooms.get`: every room the bot is subscribed to.
+    pub(crate) async fn rooms(&self) -> Result<Vec<WireRoom>, RcError> {
+        let v = self.call(Method::GET, "rooms.get", &[], None).await?;
+        Ok(v.get("update")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| serde_json::from_value::<WireRoom>(r.clone()).ok())
+            .collect())
+    }
+
+    /// `GET rooms.info` by id or name. `Ok(None)` when the room does not exist or is hidden.
+    pub(crate) async fn room_info(&self, by: RoomLookup<'_>) -> Result<Option<WireRoom>, RcError> {
+        let query = match by {
+            RoomLookup::Id(id) => [("roomId", id)],
+            RoomLookup::Name(name) => [("roomName", name)],
+        };
+        match self.call(Method::GET, "rooms.info", &query, None).await {
+            Ok(v) => Ok(v
+                .get("room")
+                .and_then(|r| serde_json::from_value::<WireRoom>(r.clone()).ok())),
+            Err(RcError::Api {
+                status: 400 | 403 | 404,
+                ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET chat.syncMessages`: what changed in a room since `since` (epoch ms). Returns
+    /// the updated documents (oldest first) and the ids deleted.
+    pub(crate) async fn sync_messages(
+        &self,
+        rid: &str,
+        since: i64,
+    ) -> Result<(Vec<Value>, Vec<String>), RcError> {
+        let since = format_iso(since);
+        let v = self
+            .call(
+                Method::GET,
+                "chat.syncMessages",
+                &[("roomId", rid), ("lastUpdate", since.as_str())],
+                None,
+            )
+            .await?;
+        let result = v.get("result").unwrap_or(&v);
+        let mut updated: Vec<Value> = result
+            .get("updated")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        updated.sort_by_key(|m| {
+            m.get("_updatedAt")
+                .and_then(|d| serde_json::from_value::<crate::wire::WireDate>(d.clone()).ok())
+                .and_then(|d| d.millis())
+                .unwrap_or(0)
+        });
+        let deleted = result
+            .get("deleted")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|d| str_field(d, "_id"))
+            .collect();
+        Ok((updated, deleted))
+    }
+}
+
+/// How [`Rest::room_info`] looks a room up.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RoomLookup<'a> {
+    Id(&'a str),
+    Name(&'a str),
+}
+
+fn str_field(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// hyper's error chain without anything from the request (it holds no headers anyway).
+fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
+    use std::error::Error as _;
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// The Rocket.Chat envelope: `success:false` or a non-2xx is an `Api` error carrying
+/// `error`/`errorType`.
+fn parse_body(endpoint: &str, status: StatusCode, bytes: &[u8]) -> Result<Value, RcError> {
+    let parsed: Option<Value> = serde_json::from_slice(bytes).ok();
+    let failed = !status.is_success()
+        || parsed
+            .as_ref()
+            .and_then(|v| v.get("success"))
+            .and_then(Value::as_bool)
+            == Some(false);
+    if !failed {
+        return parsed.ok_or_else(|| {
+            RcError::BadResponse(format!("{endpoint}: HTTP {status}: body is not JSON"))
+        });
+    }
+    let error_type = parsed.as_ref().and_then(|v| str_field(v, "errorType"));
+    let message = parsed
+        .as_ref()
+        .and_then(|v| str_field(v, "error").or_else(|| str_field(v, "message")))
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+    Err(RcError::Api {
+        endpoint: endpoint.to_owned(),
+        status: status.as_u16(),
+        error_type,
+        message,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_failures_become_api_errors() {
+        let err = parse_body(
+            "chat.update",
+            StatusCode::BAD_REQUEST,
+            br#"{"success":false,"error":"Message editing not allowed [error-action-not-allowed]","errorType":"error-action-not-allowed"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            RcError::Api {
+                endpoint: "chat.update".into(),
+                status: 400,
+                error_type: Some("error-action-not-allowed".into()),
+                message: "Message editing not allowed [error-action-not-allowed]".into()
+            }
+        );
+        // success:false with 200.
+        assert!(parse_body("x", StatusCode::OK, br#"{"success":false}"#).is_err());
+        // Not JSON at all.
+        assert!(matches!(
+            parse_body("x", StatusCode::OK, b"<html>"),
+            Err(RcError::BadResponse(_))
+        ));
+        let ok = parse_body("x", StatusCode::OK, br#"{"success":true,"a":1}"#).unwrap();
+        assert_eq!(ok["a"], 1);
+    }
+}
