@@ -189,7 +189,11 @@ mod tests {
             (r#"{"textChunkLimit":1}"#, "textChunkLimit"),
         ];
         for (line, field) in cases {
-            assert_eq!(AccountConfig::from_line(line).unwrap_err().field, field, "{line}");
+            assert_eq!(
+                AccountConfig::from_line(line).unwrap_err().field,
+                field,
+                "{line}"
+            );
         }
         let err = AccountConfig::from_line(r#"{"authToken":"SECRET-TOKEN" oops}"#).unwrap_err();
         assert_eq!(err.field, "config");

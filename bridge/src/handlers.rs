@@ -13,8 +13,8 @@ use tokio::task::JoinSet;
 
 use crate::ordering::Turn;
 use crate::protocol::{
-    ConnectionParams, DeleteParams, EditParams, ProbeResult, ReactParams, ReplyScope,
-    SendParams, SendResult, SetApprovedSendersParams, TypingParams,
+    ConnectionParams, DeleteParams, EditParams, ProbeResult, ReactParams, ReplyScope, SendParams,
+    SendResult, SetApprovedSendersParams, TypingParams,
 };
 use crate::rpc::{self, Incoming, RpcError};
 use crate::server::Core;
@@ -30,7 +30,11 @@ pub(crate) enum Flow {
 
 /// Starts one request. Quick bookkeeping requests are answered inline; anything that talks
 /// to the server runs as its own task so a slow send never holds up a probe.
-pub(crate) async fn dispatch(core: &Arc<Core>, incoming: Incoming, tasks: &mut JoinSet<()>) -> Flow {
+pub(crate) async fn dispatch(
+    core: &Arc<Core>,
+    incoming: Incoming,
+    tasks: &mut JoinSet<()>,
+) -> Flow {
     let (id, method, params) = match incoming {
         Incoming::Request { id, method, params } => (Some(id), method, params),
         Incoming::Notification { method, params } => (None, method, params),
@@ -99,7 +103,9 @@ fn to_result<T: Serialize>(value: T) -> Result<Value, RpcError> {
 
 fn non_empty<'a>(field: &str, value: &'a str) -> Result<&'a str, RpcError> {
     if value.trim().is_empty() {
-        Err(RpcError::invalid_params(format!("{field} must not be empty")))
+        Err(RpcError::invalid_params(format!(
+            "{field} must not be empty"
+        )))
     } else {
         Ok(value)
     }
@@ -287,11 +293,16 @@ async fn send(core: &Core, params: SendParams, mut turn: Turn) -> Result<SendRes
     let (room, target_thread) = resolve_target(core, target).await?;
     // `replyThread` wins, then `threadId`, then the thread in the conversation id.
     let thread = match (params.reply_thread, params.thread_id) {
-        (Some(reply), _) => Some((MessageId::new(non_empty("replyThread.id", &reply.id)?), reply.scope)),
+        (Some(reply), _) => Some((
+            MessageId::new(non_empty("replyThread.id", &reply.id)?),
+            reply.scope,
+        )),
         (None, Some(id)) if !id.is_empty() => Some((MessageId::new(id), ReplyScope::All)),
         _ => target_thread.map(|root| (root, ReplyScope::All)),
     };
-    let chunks = core.semantics.chunk(&params.text, core.capabilities.max_text_len);
+    let chunks = core
+        .semantics
+        .chunk(&params.text, core.capabilities.max_text_len);
     if chunks.is_empty() {
         return Err(RpcError::from(channel_api::Error::InvalidRequest {
             reason: "text is empty".into(),
@@ -365,7 +376,10 @@ mod tests {
             parse_target("#general").unwrap(),
             Target::RoomName("general".into())
         );
-        assert_eq!(parse_target("@alice").unwrap(), Target::User("alice".into()));
+        assert_eq!(
+            parse_target("@alice").unwrap(),
+            Target::User("alice".into())
+        );
         assert_eq!(
             parse_target("GENERAL").unwrap(),
             Target::RoomId(RoomId::new("GENERAL"))
@@ -378,7 +392,11 @@ mod tests {
         assert_eq!(c.room().as_str(), "GENERAL");
         assert_eq!(c.thread().map(MessageId::as_str), Some("AbC"));
         for bad in ["", "  ", "#", "@", "rocketchat:default:nope:R1"] {
-            assert_eq!(parse_target(bad).unwrap_err().code, rpc::INVALID_PARAMS, "{bad:?}");
+            assert_eq!(
+                parse_target(bad).unwrap_err().code,
+                rpc::INVALID_PARAMS,
+                "{bad:?}"
+            );
         }
     }
 

@@ -46,7 +46,9 @@ impl KeyedOrder {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if tails.len() >= PRUNE_AT {
             // A queue whose last turn is finished can be forgotten.
-            tails.retain(|_, tail| matches!(tail.try_recv(), Err(oneshot::error::TryRecvError::Empty)));
+            tails.retain(|_, tail| {
+                matches!(tail.try_recv(), Err(oneshot::error::TryRecvError::Empty))
+            });
         }
         let previous = tails.insert(key.to_owned(), rx);
         Turn {

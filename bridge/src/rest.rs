@@ -92,7 +92,11 @@ pub struct RestClient {
 impl RestClient {
     /// A client for `server_url`. `http://` and unverified certificates only with
     /// `insecure`; `ca_file` adds a PEM CA to the public roots.
-    pub fn new(server_url: &str, insecure: bool, ca_file: Option<&Path>) -> Result<Self, RestError> {
+    pub fn new(
+        server_url: &str,
+        insecure: bool,
+        ca_file: Option<&Path>,
+    ) -> Result<Self, RestError> {
         let uri: Uri = server_url
             .trim()
             .parse()
@@ -245,8 +249,8 @@ fn tls_config(insecure: bool, ca_file: Option<&Path>) -> Result<ClientConfig, Re
             .map_err(|e| RestError::TlsSetup(format!("caFile {}: {e}", path.display())))?;
         let mut added = 0;
         for cert in certs {
-            let cert = cert
-                .map_err(|e| RestError::TlsSetup(format!("caFile {}: {e}", path.display())))?;
+            let cert =
+                cert.map_err(|e| RestError::TlsSetup(format!("caFile {}: {e}", path.display())))?;
             roots
                 .add(cert)
                 .map_err(|e| RestError::TlsSetup(format!("caFile {}: {e}", path.display())))?;
@@ -284,7 +288,12 @@ impl ServerCertVerifier for NoVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -293,7 +302,12 @@ impl ServerCertVerifier for NoVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

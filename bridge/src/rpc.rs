@@ -223,12 +223,21 @@ mod tests {
             ("{\"jsonrpc\":\"2.0\",", PARSE_ERROR),
             ("[1,2]", INVALID_REQUEST),
             ("42", INVALID_REQUEST),
-            (r#"{"jsonrpc":"1.0","id":1,"method":"probe"}"#, INVALID_REQUEST),
+            (
+                r#"{"jsonrpc":"1.0","id":1,"method":"probe"}"#,
+                INVALID_REQUEST,
+            ),
             (r#"{"id":1,"method":"probe"}"#, INVALID_REQUEST),
             (r#"{"jsonrpc":"2.0","id":1}"#, INVALID_REQUEST),
             (r#"{"jsonrpc":"2.0","id":1,"method":5}"#, INVALID_REQUEST),
-            (r#"{"jsonrpc":"2.0","id":{},"method":"probe"}"#, INVALID_REQUEST),
-            (r#"{"jsonrpc":"2.0","id":1,"method":"x","params":[1]}"#, INVALID_REQUEST),
+            (
+                r#"{"jsonrpc":"2.0","id":{},"method":"probe"}"#,
+                INVALID_REQUEST,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"method":"x","params":[1]}"#,
+                INVALID_REQUEST,
+            ),
         ];
         for (line, code) in cases {
             assert_eq!(parse_line(line).unwrap_err().code, code, "{line}");
@@ -249,7 +258,10 @@ mod tests {
         let rpc = RpcError::from(channel_api::Error::Unauthorized {
             reason: "revoked".into(),
         });
-        assert_eq!((rpc.code, rpc.kind, rpc.retryable), (-32002, "unauthorized", false));
+        assert_eq!(
+            (rpc.code, rpc.kind, rpc.retryable),
+            (-32002, "unauthorized", false)
+        );
     }
 
     #[test]

@@ -4,19 +4,22 @@
 
 use std::collections::HashSet;
 
+use channel_api::chunk::chunk_text;
+use channel_api::command::{Command, CommandAccess, CommandAction, CommandRequest};
 use channel_api::config::ChannelConfig;
-use channel_api::session::ConversationId;
-use channel_api::threading::{self, ReplyPlan};
-use channel_api::{AccountId, Event, Identity, Message, MessageId, RoomId, RoomKind, UserId};
+use channel_api::policy::{Decision, Dispatch, Policy};
+use channel_api::threading::{ReplyPlan, ReplyTarget};
+use channel_api::{AccountId, Event, Identity, Message, UserId};
 
-use crate::config::AccountConfig;
+use crate::config::{AccountConfig, ConfigError};
 use crate::protocol::{
-    MessageDeletedParams, MessageEditedParams, MessageParams, PairingRequiredParams,
-    ReactionParams, RoomWire,
+    CommandWire, MentionsWire, MessageDeletedParams, MessageEditedParams, MessageParams,
+    PairingRequiredParams, PairingRoomWire, PairingSenderWire, ReactionParams, ReactionUserWire,
+    ReplyScope, ReplyThreadWire, RoomWire, SenderWire,
 };
 
 /// The drop reason for events that arrive after the account went fatal.
-pub(crate) const AFTER_FATAL: &str = "account-fatal";
+pub(crate) const AFTER_FATAL: &str = "account_fatal";
 
 /// What the bridge does with one inbound event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,18 +53,23 @@ pub(crate) enum Inbound {
 #[derive(Debug)]
 pub(crate) struct Semantics {
     account: AccountId,
-    bot: UserId,
-    config: ChannelConfig,
+    policy: Policy,
 }
 
 impl Semantics {
-    /// Parses the policy keys of the configuration line.
-    pub(crate) fn new(config: &AccountConfig, identity: &Identity) -> Self {
-        Self {
+    /// The policy for `config`, deciding as the bot `identity` (under the configured
+    /// account id).
+    pub(crate) fn new(config: &AccountConfig, identity: &Identity) -> Result<Self, ConfigError> {
+        let identity = Identity {
             account: config.account_id().clone(),
-            bot: identity.user_id.clone(),
-            config: config.channel().clone(),
-        }
+            ..identity.clone()
+        };
+        let policy = Policy::new(config.channel().clone(), identity)
+            .map_err(|e| ConfigError::new(e.field.clone(), e.problem.to_string()))?;
+        Ok(Self {
+            account: config.account_id().clone(),
+            policy,
+        })
     }
 
     /// The account this bridge serves.
@@ -71,60 +79,153 @@ impl Semantics {
 
     /// The policy configuration.
     pub(crate) fn config(&self) -> &ChannelConfig {
-        &self.config
+        self.policy.config()
     }
 
-    /// The conversation id of a room, or of a thread in it.
-    pub(crate) fn conversation_id(
-        &self,
-        kind: RoomKind,
-        room: &RoomId,
-        thread: Option<&MessageId>,
-    ) -> String {
-        match ConversationId::new(self.account.clone(), kind, room.clone(), thread.cloned()) {
-            Ok(id) => id.to_string(),
-            // Only ids with ':' fail; keep the grammar's shape so the plugin can still route.
-            Err(e) => {
-                tracing::warn!(error = %e, "a conversation id component is not representable");
-                format!(
-                    "rocketchat:{}:{}:{}",
-                    self.account,
-                    kind.chat_type(),
-                    room.as_str().replace(':', "_")
-                )
-            }
-        }
-    }
-
-    /// Decides what to do with one event (never called with connection state changes).
+    /// Decides what to do with one event: `channel-api`'s decision, in wire shapes.
     pub(crate) fn classify(&self, event: &Event, approved: &HashSet<UserId>) -> Inbound {
-        let _ = (approved, &self.bot, &event);
-        // PENDING(channel-api policy): wired in when `channel_api::policy` lands.
-        Inbound::Drop("policy-pending".into())
+        match self.policy.decide(approved, event) {
+            Decision::Dispatch(Dispatch::Message(inbound)) => admitted(*inbound),
+            Decision::Dispatch(Dispatch::Edited {
+                message,
+                conversation,
+            }) => Inbound::Edited(MessageEditedParams {
+                conversation_id: conversation.to_string(),
+                room: RoomWire::from(&message.room),
+                message_id: message.id.to_string(),
+                thread_id: message.thread_root.as_ref().map(ToString::to_string),
+                sender: SenderWire::from(&message.author),
+                text: message.text.clone(),
+            }),
+            Decision::Dispatch(Dispatch::Deleted {
+                room,
+                message,
+                conversation,
+            }) => Inbound::Deleted(MessageDeletedParams {
+                conversation_id: conversation.to_string(),
+                room: RoomWire {
+                    id: room.to_string(),
+                    kind: conversation.kind(),
+                    name: None,
+                },
+                message_id: message.to_string(),
+            }),
+            Decision::Dispatch(Dispatch::Reaction {
+                reaction,
+                added,
+                conversation,
+            }) => Inbound::Reaction(ReactionParams {
+                action: if added { "added" } else { "removed" }.to_owned(),
+                conversation_id: conversation.to_string(),
+                room: RoomWire::from(&reaction.room),
+                message_id: reaction.message.id.to_string(),
+                emoji: reaction.emoji.clone(),
+                user: ReactionUserWire {
+                    username: reaction.username.clone(),
+                    id: reaction.user_id.as_ref().map(ToString::to_string),
+                },
+                message_author_id: reaction.message_author.as_ref().map(ToString::to_string),
+            }),
+            // State changes are handled before the policy is asked.
+            Decision::Dispatch(Dispatch::ConnectionState(_)) => {
+                Inbound::Skip("connection_state".to_owned())
+            }
+            Decision::PairingRequired { sender, room } => Inbound::Pairing(PairingRequiredParams {
+                sender: PairingSenderWire {
+                    id: sender.id.to_string(),
+                    username: sender.username.clone(),
+                    display_name: sender.display_name.clone(),
+                },
+                room: PairingRoomWire {
+                    id: room.to_string(),
+                    kind: channel_api::RoomKind::Direct,
+                },
+            }),
+            Decision::Skip(reason) => Inbound::Skip(reason.as_str().to_owned()),
+            Decision::Drop(reason) => Inbound::Drop(reason.as_str().to_owned()),
+        }
     }
 
     /// Splits outbound text into chunks that fit both `textChunkLimit` and the backend's
-    /// limit (0 = no backend limit).
+    /// limit (0 = the backend states none). Blank text gives no chunk.
     pub(crate) fn chunk(&self, text: &str, backend_max: usize) -> Vec<String> {
-        let _limit = match backend_max {
-            0 => self.config.text_chunk_limit,
-            max => self.config.text_chunk_limit.min(max),
+        let limit = match backend_max {
+            0 => self.config().text_chunk_limit,
+            max => self.config().text_chunk_limit.min(max),
         };
-        // PENDING(channel-api chunk): wired in when `channel_api::chunk` lands.
-        if text.trim().is_empty() {
-            Vec::new()
-        } else {
-            vec![text.to_owned()]
-        }
+        chunk_text(text, limit)
     }
+}
 
-    /// The reply plan for an admitted message.
-    pub(crate) fn reply_plan(&self, message: &Message) -> ReplyPlan {
-        threading::plan_reply(&self.config, message)
+/// An admitted message: a `message` notification, or, for a command the core answers
+/// itself (refused, unknown, usage), that answer.
+fn admitted(inbound: channel_api::policy::Inbound) -> Inbound {
+    let command = match &inbound.command {
+        None => None,
+        Some(request) => match request.action() {
+            CommandAction::Forward { slash } => Some(command_wire(request, slash)),
+            CommandAction::Reply { text } => {
+                return Inbound::Answer {
+                    plan: inbound.reply,
+                    text,
+                    reason: answer_reason(request),
+                }
+            }
+        },
+    };
+    let message: &Message = &inbound.message;
+    Inbound::Message(Box::new(MessageParams {
+        conversation_id: inbound.conversation.to_string(),
+        message_id: message.id.to_string(),
+        timestamp: message.timestamp.as_millis(),
+        room: RoomWire::from(&message.room),
+        thread_id: message.thread_root.as_ref().map(ToString::to_string),
+        sender: SenderWire::from(&message.author),
+        text: message.text.clone(),
+        text_for_agent: inbound.text.clone(),
+        mentions: MentionsWire {
+            was_mentioned: inbound.mention.was_mentioned,
+            explicit: inbound.mention.explicit,
+            pattern: inbound.mention.pattern,
+            everyone: inbound.mention.everyone,
+            require_mention: inbound.mention.required,
+        },
+        command,
+        reply_thread: reply_thread(&inbound.reply),
+    }))
+}
+
+fn command_wire(request: &CommandRequest, slash: String) -> CommandWire {
+    let arg = match &request.command {
+        Command::Model { name } => Some(name.clone()),
+        _ => None,
+    };
+    CommandWire {
+        name: request.command.as_str().to_owned(),
+        arg,
+        slash,
     }
+}
 
-    /// The room as the wire shows it.
-    pub(crate) fn room_wire(room: &channel_api::RoomInfo) -> RoomWire {
-        RoomWire::from(room)
+/// The skip reason counted for a command the core answered itself.
+fn answer_reason(request: &CommandRequest) -> String {
+    match request.access {
+        CommandAccess::Denied(denial) => format!("command_denied_{}", denial.as_str()),
+        CommandAccess::Allowed => format!("command_{}", request.command.as_str()),
+    }
+}
+
+/// The `replyThread` the plugin passes back in `send`.
+fn reply_thread(plan: &ReplyPlan) -> Option<ReplyThreadWire> {
+    match &plan.target {
+        ReplyTarget::TopLevel => None,
+        ReplyTarget::Thread(root) => Some(ReplyThreadWire {
+            id: root.to_string(),
+            scope: ReplyScope::All,
+        }),
+        ReplyTarget::FirstChunkInThread(root) => Some(ReplyThreadWire {
+            id: root.to_string(),
+            scope: ReplyScope::First,
+        }),
     }
 }

@@ -90,7 +90,10 @@ async fn read_config<R: tokio::io::AsyncBufRead + Unpin>(
         Ok(Some(Line::TooLong)) => Err(ConfigError::new("config", "the line is too long")),
         Ok(Some(Line::NotUtf8)) => Err(ConfigError::new("config", "the line is not UTF-8")),
         Ok(None) => Err(missing()),
-        Err(e) => Err(ConfigError::new("config", format!("cannot read stdin: {e}"))),
+        Err(e) => Err(ConfigError::new(
+            "config",
+            format!("cannot read stdin: {e}"),
+        )),
     }
 }
 

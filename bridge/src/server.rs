@@ -28,7 +28,7 @@ use crate::lines::{Line, LineReader, MAX_LINE_BYTES};
 use crate::ordering::KeyedOrder;
 use crate::probe::ServerProbe;
 use crate::protocol::{method, ConnectionParams, IdentityWire, ReadyParams};
-use crate::rpc::{self, Incoming, RpcError};
+use crate::rpc::{self, RpcError};
 use crate::semantics::{Inbound, Semantics};
 use crate::stats::Stats;
 use crate::{handlers, semantics};
@@ -120,7 +120,7 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let identity = channel.identity();
-    let semantics = Semantics::new(config, &identity);
+    let semantics = Semantics::new(config, &identity)?;
     let events = channel.events()?;
 
     let (out_tx, out_rx) = mpsc::channel(OUTBOX_CAPACITY);
@@ -149,7 +149,10 @@ where
 
     // Let running requests finish (a send half-way through its chunks), then stop.
     let drain = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(options.drain_timeout, drain).await.is_err() {
+    if tokio::time::timeout(options.drain_timeout, drain)
+        .await
+        .is_err()
+    {
         tracing::warn!("requests still running at shutdown were cancelled");
         tasks.abort_all();
     }
@@ -393,11 +396,7 @@ async fn on_event(core: &Arc<Core>, event: Event) {
         Inbound::Reaction(params) => core.notify(method::REACTION, &params).await,
         Inbound::Edited(params) => core.notify(method::MESSAGE_EDITED, &params).await,
         Inbound::Deleted(params) => core.notify(method::MESSAGE_DELETED, &params).await,
-        Inbound::Answer {
-            plan,
-            text,
-            reason,
-        } => {
+        Inbound::Answer { plan, text, reason } => {
             core.stats.skipped(&reason);
             tracing::info!(%reason, room = %plan.room, "answered in the room, not forwarded");
             handlers::spawn_answer(core, plan, text);

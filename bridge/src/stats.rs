@@ -4,8 +4,8 @@ use std::sync::Mutex;
 
 use crate::protocol::StatsResult;
 
-/// Admitted / skipped / dropped counters. Skip and drop reasons are short kebab-case words
-/// from the policy (`not-mentioned`, `group-policy-disabled`, ...).
+/// Admitted / skipped / dropped counters. Skip and drop reasons are short snake_case words
+/// from the policy (`not_mentioned`, `room_not_allowlisted`, ...).
 #[derive(Debug, Default)]
 pub struct Stats {
     inner: Mutex<StatsResult>,

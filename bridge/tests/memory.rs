@@ -1,0 +1,578 @@
+//! The JSON-RPC loop over in-memory pipes, driving an in-memory chat world.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use backend_mock::{MemoryChannel, MemoryPeer, World};
+use bridge::{run_bridge, AccountConfig, BridgeError};
+use channel_api::{
+    AccountId, Capabilities, Channel, ConnectionState, EventStream, Identity, MessageId,
+    MessageRef, OutboundMessage, RoomId, RoomInfo, RoomQuery, SentMessage, UserId,
+};
+use common::{join, Client};
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+
+/// A world with a bot, two humans (alice; op, the operator), a public room and a bridge.
+struct Setup {
+    world: World,
+    bot: UserId,
+    alice: MemoryPeer,
+    op: MemoryPeer,
+    room: RoomId,
+    channel: Arc<MemoryChannel>,
+    client: Client,
+    bridge: JoinHandle<Result<(), BridgeError>>,
+}
+
+fn world() -> (World, UserId, UserId, UserId, RoomId) {
+    let world = World::new();
+    let bot = world.add_bot("bot");
+    let alice = world.add_user("alice");
+    let op = world.add_user("op");
+    let room = world
+        .create_public_room("general", &[&bot, &alice, &op])
+        .unwrap();
+    (world, bot, alice, op, room)
+}
+
+async fn setup_with(extra: Value) -> Setup {
+    let (world, bot, alice, op, room) = world();
+    let mut config = json!({
+        "accountId": "default",
+        "serverUrl": "https://chat.example",
+        "userId": bot.as_str(),
+        "username": "bot",
+        "authToken": "SECRET-TOKEN-123",
+        "groupPolicy": "open",
+        "commandAllowFrom": [op.as_str()],
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        config[k] = v.clone();
+    }
+    let config = AccountConfig::from_value(config).unwrap();
+    let channel = Arc::new(world.channel_for(&bot, AccountId::new("default")).unwrap());
+    let (client, bridge_in, bridge_out) = Client::pipes();
+    let bridge = {
+        let channel = channel.clone();
+        tokio::spawn(async move { run_bridge(channel, &config, bridge_in, bridge_out).await })
+    };
+    Setup {
+        alice: world.peer(&alice).unwrap(),
+        op: world.peer(&op).unwrap(),
+        world,
+        bot,
+        room,
+        channel,
+        client,
+        bridge,
+    }
+}
+
+async fn setup() -> Setup {
+    setup_with(json!({})).await
+}
+
+fn texts(messages: &[channel_api::Message]) -> Vec<String> {
+    messages.iter().map(|m| m.text.clone()).collect()
+}
+
+#[tokio::test]
+async fn an_admitted_message_is_notified_exactly_once() {
+    let mut s = setup().await;
+    let posted = s.alice.post(&s.room, "@bot hello there").unwrap();
+    let m = s.client.notification("message").await;
+    assert_eq!(
+        m["conversationId"],
+        json!(format!("rocketchat:default:channel:{}", s.room))
+    );
+    assert_eq!(m["messageId"], json!(posted.id.as_str()));
+    assert_eq!(m["textForAgent"], json!("hello there"));
+    assert_eq!(m["text"], json!("@bot hello there"));
+    assert_eq!(m["room"]["kind"], json!("public"));
+    assert_eq!(m["room"]["name"], json!("general"));
+    assert_eq!(m["sender"]["username"], json!("alice"));
+    assert_eq!(m["mentions"]["wasMentioned"], json!(true));
+    assert_eq!(m["mentions"]["requireMention"], json!(true));
+    assert_eq!(m["command"], Value::Null);
+    assert_eq!(m["replyThread"], Value::Null);
+    assert_eq!(m["threadId"], Value::Null);
+
+    // The next message notification is the next message, not a repeat.
+    s.alice.post(&s.room, "@bot second").unwrap();
+    let next = s.client.notification("message").await;
+    assert_eq!(next["textForAgent"], json!("second"));
+    let stats = s.client.call("stats", json!({})).await;
+    assert_eq!(stats["result"]["admitted"], json!(2));
+    assert!(s.client.take_backlog("message").is_empty());
+}
+
+#[tokio::test]
+async fn a_room_message_without_mention_is_skipped_and_counted() {
+    let mut s = setup().await;
+    s.alice.post(&s.room, "just chatting").unwrap();
+    s.alice.post(&s.room, "@bot now you").unwrap();
+    // Events are handled in order: the first message notification is the mentioned one.
+    let m = s.client.notification("message").await;
+    assert_eq!(m["textForAgent"], json!("now you"));
+    let stats = s.client.call("stats", json!({})).await;
+    assert_eq!(stats["result"]["skipped"]["not_mentioned"], json!(1));
+    assert_eq!(stats["result"]["admitted"], json!(1));
+}
+
+#[tokio::test]
+async fn a_thread_message_is_answered_in_its_thread() {
+    let mut s = setup_with(json!({"replyToMode": "all"})).await;
+    let root = s.alice.post(&s.room, "@bot start").unwrap();
+    let first = s.client.notification("message").await;
+    assert_eq!(
+        first["replyThread"],
+        json!({"id": root.id.as_str(), "scope": "all"})
+    );
+    assert_eq!(
+        first["conversationId"],
+        json!(format!(
+            "rocketchat:default:channel:{}:thread:{}",
+            s.room, root.id
+        ))
+    );
+    s.alice.reply(&s.room, &root.id, "@bot inside").unwrap();
+    let inside = s.client.notification("message").await;
+    assert_eq!(inside["threadId"], json!(root.id.as_str()));
+    // The plugin passes replyThread back unchanged.
+    let sent = s
+        .client
+        .call(
+            "send",
+            json!({"target": inside["conversationId"], "text": "answer", "replyThread": inside["replyThread"]}),
+        )
+        .await;
+    assert_eq!(sent["result"]["threadId"], json!(root.id.as_str()));
+    let thread = s.alice.thread(&s.room, &root.id).unwrap();
+    assert_eq!(texts(&thread).last().map(String::as_str), Some("answer"));
+}
+
+#[tokio::test]
+async fn a_dm_from_an_unknown_sender_needs_pairing_until_approved() {
+    let mut s = setup().await;
+    s.alice.post_dm(&s.bot, "hi bot").unwrap();
+    let pairing = s.client.notification("pairingRequired").await;
+    assert_eq!(pairing["sender"]["id"], json!(s.alice.id().as_str()));
+    assert_eq!(pairing["sender"]["username"], json!("alice"));
+    assert_eq!(pairing["room"]["kind"], json!("direct"));
+
+    let set = s
+        .client
+        .call(
+            "setApprovedSenders",
+            json!({"userIds": [s.alice.id().as_str()]}),
+        )
+        .await;
+    assert_eq!(set["result"], json!({"count": 1}));
+
+    s.alice.post_dm(&s.bot, "approved now").unwrap();
+    let m = s.client.notification("message").await;
+    assert_eq!(m["textForAgent"], json!("approved now"));
+    assert_eq!(m["room"]["kind"], json!("direct"));
+    assert_eq!(m["room"]["id"], pairing["room"]["id"]);
+    assert!(m["conversationId"]
+        .as_str()
+        .unwrap()
+        .starts_with("rocketchat:default:direct:"));
+    assert!(s.client.take_backlog("message").is_empty());
+}
+
+#[tokio::test]
+async fn stop_from_a_non_operator_is_refused_in_the_room_and_not_forwarded() {
+    let mut s = setup().await;
+    s.alice.post(&s.room, "@bot !stop").unwrap();
+    // The operator's !stop and a plain mention follow; the first notification must be the
+    // operator's command, so alice's was not forwarded.
+    s.op.post(&s.room, "@bot !stop").unwrap();
+    let m = s.client.notification("message").await;
+    assert_eq!(m["sender"]["username"], json!("op"));
+    assert_eq!(
+        m["command"],
+        json!({"name": "stop", "arg": null, "slash": "/stop"})
+    );
+    // The refusal was posted by the bot in the room.
+    let answer = wait_for_bot_message(&s, |text| text.contains("not allowed")).await;
+    assert!(answer.text.starts_with("!stop"), "{}", answer.text);
+    assert_eq!(answer.thread_root, None);
+    let stats = s.client.call("stats", json!({})).await;
+    assert_eq!(
+        stats["result"]["skipped"]["command_denied_not_an_operator"],
+        json!(1)
+    );
+}
+
+#[tokio::test]
+async fn status_is_forwarded_and_unknown_commands_are_answered_in_the_thread() {
+    let mut s = setup().await;
+    let root = s.alice.post(&s.room, "@bot topic").unwrap();
+    let _ = s.client.notification("message").await;
+    s.alice
+        .reply(&s.room, &root.id, "@bot !frobnicate")
+        .unwrap();
+    s.alice.post(&s.room, "@bot !status").unwrap();
+    let m = s.client.notification("message").await;
+    assert_eq!(m["command"]["slash"], json!("/status"));
+    let answer = wait_for_bot_message(&s, |text| text.contains("Unknown command")).await;
+    assert_eq!(answer.thread_root.as_ref(), Some(&root.id));
+}
+
+async fn wait_for_bot_message(s: &Setup, matches: impl Fn(&str) -> bool) -> channel_api::Message {
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    loop {
+        let found = s
+            .world
+            .messages(&s.room)
+            .unwrap()
+            .into_iter()
+            .find(|m| m.author.id == s.bot && matches(&m.text));
+        if let Some(m) = found {
+            return m;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the bot did not answer"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_long_send_is_chunked_in_order_into_the_thread() {
+    let mut s = setup().await;
+    let root = s.alice.post(&s.room, "@bot write a lot").unwrap();
+    let _ = s.client.notification("message").await;
+    // 120 numbered lines, 12,000 characters in all.
+    let mut lines: Vec<String> = (0..120)
+        .map(|i| format!("{i:03}{}", "x".repeat(96)))
+        .collect();
+    lines[119].push('!');
+    let text = lines.join("\n");
+    assert_eq!(text.chars().count(), 12_000);
+    let target = format!("rocketchat:default:channel:{}:thread:{}", s.room, root.id);
+    let sent = s
+        .client
+        .call("send", json!({"target": target, "text": text}))
+        .await;
+    let ids = sent["result"]["messageIds"].as_array().unwrap().clone();
+    assert_eq!(ids.len(), 3, "{sent}");
+    assert_eq!(sent["result"]["threadId"], json!(root.id.as_str()));
+
+    let thread = s.alice.thread(&s.room, &root.id).unwrap();
+    let chunks: Vec<_> = thread.iter().filter(|m| m.author.id == s.bot).collect();
+    let chunk_ids: Vec<Value> = chunks.iter().map(|m| json!(m.id.as_str())).collect();
+    assert_eq!(chunk_ids, ids, "posted in order, in the thread");
+    for chunk in &chunks {
+        assert!(chunk.text.encode_utf16().count() <= 5000);
+    }
+    let joined: Vec<&str> = chunks.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(joined.join("\n"), text, "nothing lost, nothing reordered");
+}
+
+#[tokio::test]
+async fn send_targets_and_actions_reach_the_world() {
+    let mut s = setup().await;
+    let by_name = s
+        .client
+        .call("send", json!({"target": "#general", "text": "by name"}))
+        .await;
+    let id = by_name["result"]["messageIds"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let by_id = s
+        .client
+        .call(
+            "send",
+            json!({"target": s.room.as_str(), "text": "by id", "idempotencyKey": "key-1"}),
+        )
+        .await;
+    assert_eq!(by_id["result"]["messageIds"], json!(["key-1"]));
+    let again = s
+        .client
+        .call(
+            "send",
+            json!({"target": s.room.as_str(), "text": "by id", "idempotencyKey": "key-1"}),
+        )
+        .await;
+    assert_eq!(again["result"]["messageIds"], json!(["key-1"]));
+    assert_eq!(
+        texts(&s.world.messages(&s.room).unwrap()),
+        vec!["by name", "by id"],
+        "a retried send posts once"
+    );
+
+    let room = s.room.as_str();
+    let ok = json!({});
+    let r = s
+        .client
+        .call(
+            "react",
+            json!({"roomId": room, "messageId": id, "emoji": ":eyes:"}),
+        )
+        .await;
+    assert_eq!(r["result"], ok);
+    let msg = MessageRef {
+        room: s.room.clone(),
+        id: MessageId::new(id.clone()),
+    };
+    assert_eq!(s.world.reactions(&msg).unwrap()[0].emoji, "eyes");
+    let r = s
+        .client
+        .call(
+            "unreact",
+            json!({"roomId": room, "messageId": id, "emoji": "eyes"}),
+        )
+        .await;
+    assert_eq!(r["result"], ok);
+    assert!(s.world.reactions(&msg).unwrap().is_empty());
+    let r = s
+        .client
+        .call(
+            "edit",
+            json!({"roomId": room, "messageId": id, "text": "edited"}),
+        )
+        .await;
+    assert_eq!(r["result"], ok);
+    assert_eq!(s.world.message(&msg.id).unwrap().text, "edited");
+    let r = s
+        .client
+        .call("typing", json!({"roomId": room, "on": true}))
+        .await;
+    assert_eq!(r["result"], ok);
+    assert!(s.world.is_typing(&s.room, &s.bot));
+    let r = s
+        .client
+        .call("delete", json!({"roomId": room, "messageId": id}))
+        .await;
+    assert_eq!(r["result"], ok);
+    assert!(s.world.message(&msg.id).is_none());
+
+    // Failures are JSON-RPC errors with the documented codes.
+    let r = s
+        .client
+        .call("send", json!({"target": "#nope", "text": "x"}))
+        .await;
+    assert_eq!(r["error"]["code"], json!(-32001));
+    assert_eq!(r["error"]["data"]["kind"], json!("notFound"));
+    let r = s
+        .client
+        .call("send", json!({"target": room, "text": "   "}))
+        .await;
+    assert_eq!(r["error"]["code"], json!(-32008));
+    let r = s.client.call("send", json!({"text": "no target"})).await;
+    assert_eq!(r["error"]["code"], json!(-32602));
+    let r = s
+        .client
+        .call(
+            "send",
+            json!({"target": "rocketchat:other:channel:R1", "text": "x"}),
+        )
+        .await;
+    assert_eq!(r["error"]["code"], json!(-32602));
+    let r = s.client.call("nope", json!({})).await;
+    assert_eq!(r["error"]["code"], json!(-32601));
+}
+
+#[tokio::test]
+async fn reactions_edits_and_deletes_are_notified() {
+    let mut s = setup_with(json!({"reactionNotifications": "all"})).await;
+    let posted = s.alice.post(&s.room, "@bot react to this").unwrap();
+    let _ = s.client.notification("message").await;
+    s.op.react(&posted, "thumbsup").unwrap();
+    let r = s.client.notification("reaction").await;
+    assert_eq!(r["action"], json!("added"));
+    assert_eq!(r["emoji"], json!("thumbsup"));
+    assert_eq!(r["messageId"], json!(posted.id.as_str()));
+    assert_eq!(r["user"]["username"], json!("op"));
+    s.alice.edit(&posted, "@bot edited").unwrap();
+    let e = s.client.notification("messageEdited").await;
+    assert_eq!(e["text"], json!("@bot edited"));
+    s.alice.delete(&posted).unwrap();
+    let d = s.client.notification("messageDeleted").await;
+    assert_eq!(d["messageId"], json!(posted.id.as_str()));
+}
+
+#[tokio::test]
+async fn connection_states_ready_and_fatal_are_reported() {
+    let mut s = setup().await;
+    s.channel.emit_connection_state(ConnectionState::Active);
+    let c = s.client.notification("connection").await;
+    assert_eq!(c, json!({"state": "active"}));
+    let ready = s.client.notification("ready").await;
+    assert_eq!(ready["identity"]["accountId"], json!("default"));
+    assert_eq!(ready["identity"]["username"], json!("bot"));
+    assert_eq!(ready["capabilities"]["maxTextLen"], json!(5000));
+    let probe = s.client.call("probe", json!({})).await;
+    assert_eq!(probe["result"]["state"], json!("active"));
+    assert_eq!(probe["result"]["tokenValid"], json!(true));
+
+    s.channel.revoke_credentials("token revoked");
+    let c = s.client.notification("connection").await;
+    assert_eq!(c, json!({"state": "fatal", "reason": "token revoked"}));
+    let r = s
+        .client
+        .call("send", json!({"target": s.room.as_str(), "text": "x"}))
+        .await;
+    assert_eq!(r["error"]["code"], json!(-32002));
+    let probe = s.client.call("probe", json!({})).await;
+    assert_eq!(probe["result"]["state"], json!("fatal"));
+    assert_eq!(probe["result"]["tokenValid"], json!(false));
+    // Fatal is reported once, even though the send failed with Unauthorized too.
+    assert!(s.client.take_backlog("connection").is_empty());
+}
+
+#[tokio::test]
+async fn garbage_gets_errors_and_the_loop_continues() {
+    let mut s = setup().await;
+    s.client.write_line("this is not json").await;
+    let e = s.client.read().await.unwrap();
+    assert_eq!(e["error"]["code"], json!(-32700));
+    assert_eq!(e["id"], Value::Null);
+    for line in [
+        r#"[1,2,3]"#,
+        r#""just a string""#,
+        r#"{"jsonrpc":"1.0","id":1,"method":"stats"}"#,
+        r#"{"jsonrpc":"2.0","id":1}"#,
+    ] {
+        s.client.write_line(line).await;
+        let e = s.client.read().await.unwrap();
+        assert_eq!(e["error"]["code"], json!(-32600), "{line}");
+        assert_eq!(e["id"], Value::Null);
+    }
+    s.client.write_line("\u{1F600}{{{").await;
+    assert_eq!(
+        s.client.read().await.unwrap()["error"]["code"],
+        json!(-32700)
+    );
+    let r = s.client.call("stats", json!({})).await;
+    assert_eq!(r["result"]["admitted"], json!(0));
+}
+
+#[tokio::test]
+async fn eof_stops_the_bridge_cleanly() {
+    let mut s = setup().await;
+    let _ = s.client.call("stats", json!({})).await;
+    s.client.close_input();
+    join(s.bridge).await.unwrap();
+    assert!(
+        s.client.read().await.is_none(),
+        "output is closed after the loop ends"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_answers_then_stops() {
+    let mut s = setup().await;
+    let r = s.client.call("shutdown", json!({})).await;
+    assert_eq!(r["result"], json!({}));
+    join(s.bridge).await.unwrap();
+    assert!(s.client.read().await.is_none());
+}
+
+// ----- concurrency: a channel whose sends of "SLOW..." wait for a gate -----
+
+#[derive(Debug)]
+struct Gated {
+    inner: Arc<MemoryChannel>,
+    gate: Arc<tokio::sync::Semaphore>,
+}
+
+#[async_trait]
+impl Channel for Gated {
+    fn identity(&self) -> Identity {
+        self.inner.identity()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    fn events(&self) -> channel_api::Result<EventStream> {
+        self.inner.events()
+    }
+    async fn send(&self, message: OutboundMessage) -> channel_api::Result<SentMessage> {
+        if message.text.starts_with("SLOW") {
+            self.gate.acquire().await.unwrap().forget();
+        }
+        self.inner.send(message).await
+    }
+    async fn react(&self, m: &MessageRef, e: &str) -> channel_api::Result<()> {
+        self.inner.react(m, e).await
+    }
+    async fn unreact(&self, m: &MessageRef, e: &str) -> channel_api::Result<()> {
+        self.inner.unreact(m, e).await
+    }
+    async fn edit(&self, m: &MessageRef, t: &str) -> channel_api::Result<()> {
+        self.inner.edit(m, t).await
+    }
+    async fn delete(&self, m: &MessageRef) -> channel_api::Result<()> {
+        self.inner.delete(m).await
+    }
+    async fn set_typing(
+        &self,
+        r: &RoomId,
+        t: Option<MessageId>,
+        on: bool,
+    ) -> channel_api::Result<()> {
+        self.inner.set_typing(r, t, on).await
+    }
+    async fn resolve_room(&self, q: &RoomQuery) -> channel_api::Result<RoomInfo> {
+        self.inner.resolve_room(q).await
+    }
+}
+
+#[tokio::test]
+async fn a_slow_send_blocks_neither_probes_nor_other_rooms_but_keeps_its_rooms_order() {
+    let (world, bot, alice, _op, room) = world();
+    let other = world.create_public_room("other", &[&bot, &alice]).unwrap();
+    let config = AccountConfig::from_value(json!({"groupPolicy": "open"})).unwrap();
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let channel = Gated {
+        inner: Arc::new(world.channel_for(&bot, AccountId::new("default")).unwrap()),
+        gate: gate.clone(),
+    };
+    let (mut client, bridge_in, bridge_out) = Client::pipes();
+    let bridge =
+        tokio::spawn(async move { run_bridge(channel, &config, bridge_in, bridge_out).await });
+
+    let slow = client
+        .start(
+            "send",
+            json!({"target": room.as_str(), "text": "SLOW first"}),
+        )
+        .await;
+    let queued = client
+        .start("send", json!({"target": room.as_str(), "text": "second"}))
+        .await;
+    // While the first send waits: a probe, and a send to another room, are answered.
+    let probe = client.call("probe", json!({})).await;
+    assert!(probe["result"].is_object());
+    let elsewhere = client
+        .call(
+            "send",
+            json!({"target": other.as_str(), "text": "elsewhere"}),
+        )
+        .await;
+    assert!(elsewhere["result"]["messageIds"][0].is_string());
+    assert!(
+        world.messages(&room).unwrap().is_empty(),
+        "second waits for first"
+    );
+
+    gate.add_permits(1);
+    let first = client.response(slow).await;
+    let second = client.response(queued).await;
+    assert!(first["result"].is_object() && second["result"].is_object());
+    assert_eq!(
+        texts(&world.messages(&room).unwrap()),
+        vec!["SLOW first", "second"]
+    );
+    client.close_input();
+    join(bridge).await.unwrap();
+}
