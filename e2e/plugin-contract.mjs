@@ -70,7 +70,7 @@ const config = gatewayConfig({
       dev: { userId: "botDev", username: "devbot", authToken: "dev-plain-token" },
     },
   },
-  agents: { list: [{ id: "ops", default: true }, { id: "dev" }] },
+  agents: { entries: { ops: {}, dev: {} } },
   bindings: [
     { agentId: "ops", match: { channel: "rocketchat", accountId: "ops" } },
     { agentId: "dev", match: { channel: "rocketchat", accountId: "dev" } },

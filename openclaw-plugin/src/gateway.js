@@ -47,6 +47,23 @@ function sameSet(a, b) {
   return b.every((x) => s.has(x));
 }
 
+/**
+ * OpenClaw's state database can be briefly owned by another of its processes (startup
+ * migrations, a CLI command); the turn fails before it starts and is safe to retry.
+ */
+async function dispatchWithRetry(env, msg) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await dispatchMessage(env, msg);
+    } catch (err) {
+      const transient = /Contention/.test(String(err?.name)) || /another OpenClaw process owns/.test(String(err?.message));
+      if (!transient || attempt >= 8) throw err;
+      env.log.info?.(`rocketchat[${env.accountId}]: state busy, retrying message ${msg.messageId} (attempt ${attempt})`);
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
+}
+
 export async function startAccount(ctx) {
   const { cfg, accountId, account, abortSignal } = ctx;
   const log = ctx.log ?? {};
@@ -113,7 +130,7 @@ export async function startAccount(ctx) {
       case "message":
         if (entry.state === "fatal") return;
         patch({ lastInboundAt: Date.now(), lastMessageAt: Date.now() });
-        dispatchMessage(env, params).catch((err) => log.error?.(`rocketchat[${accountId}]: dispatch failed: ${err?.stack ?? err}`));
+        dispatchWithRetry(env, params).catch((err) => log.error?.(`rocketchat[${accountId}]: dispatch failed: ${err?.stack ?? err}`));
         break;
       case "pairingRequired":
         issuePairing(env, params).catch((err) => log.error?.(`rocketchat[${accountId}]: pairing failed: ${err?.message ?? err}`));

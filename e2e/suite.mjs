@@ -1,0 +1,257 @@
+// The end-to-end test: Rocket.Chat users (the simulator) <-> bridge <-> plugin <-> a real
+// OpenClaw gateway <-> a fake model. Every scenario asserts what the users see in the
+// simulator (messages, threads) and how many model calls were made.
+// Prints `N passed, M failed`; exits 1 on any failure.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import {
+  REPO, Run, Suite, assert, assertEq, freePort, gatewayConfig, startFakeModel, startGateway, waitFor, sleep, rssTreeKiB,
+} from "./lib/harness.mjs";
+import { longReply } from "./fake-model.mjs";
+
+const TARGET = process.env.CARGO_TARGET_DIR ?? join(REPO, "target");
+const profile = ["release", "debug"].find((p) => existsSync(join(TARGET, p, "bridge")) && existsSync(join(TARGET, p, "rocketchat-sim")));
+if (!profile) {
+  console.log(`e2e: bridge and rocketchat-sim binaries not found under ${TARGET}/{release,debug}`);
+  console.log("e2e: 0 passed, 1 failed");
+  process.exit(1);
+}
+const BRIDGE = join(TARGET, profile, "bridge");
+const SIM = join(TARGET, profile, "rocketchat-sim");
+
+const suite = new Suite("e2e");
+const run = new Run("e2e");
+const CHUNK_LIMIT = 5000;
+
+// ---- the simulator -------------------------------------------------------------
+const seed = {
+  users: [
+    { username: "opsbot", name: "Ops Bot", bot: true, pats: [{ name: "openclaw" }] },
+    { username: "devbot", name: "Dev Bot", bot: true, pats: [{ name: "openclaw" }] },
+    { username: "alice", name: "Alice" },
+    { username: "bob", name: "Bob" },
+    { username: "carol", name: "Carol (operator)" },
+    { username: "stranger", name: "Stranger" },
+  ],
+  rooms: [
+    { name: "team", type: "c", creator: "alice", members: ["opsbot", "devbot", "alice", "bob", "carol"] },
+    { dm: ["stranger", "opsbot"] },
+    { dm: ["alice", "devbot"] },
+  ],
+};
+
+async function startSim() {
+  const seedPath = join(run.dir, "seed.json");
+  (await import("node:fs")).writeFileSync(seedPath, JSON.stringify(seed));
+  const child = run.spawn("sim-stderr", SIM, ["--port", "0", "--seed", seedPath, "--no-rate-limits", "--no-2fa"]);
+  child.stdout.unpipe();
+  const line = await new Promise((resolveLine, rejectLine) => {
+    const rl = createInterface({ input: child.stdout });
+    rl.once("line", resolveLine);
+    child.once("exit", (code) => rejectLine(new Error(`rocketchat-sim exited with ${code}; see ${child.logPath}`)));
+  });
+  const info = JSON.parse(line);
+  const control = async (name, body = {}) => {
+    const r = await fetch(`${info.controlUrl}${name}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const json = await r.json();
+    if (!json.ok) throw new Error(`sim ${name}: ${json.error}`);
+    return json;
+  };
+  return { info, control, pid: child.pid };
+}
+
+// ---- helpers over the simulator ----------------------------------------------
+let sim;
+const user = (name) => sim.info.seed.users[name];
+const uid = (name) => user(name).userId;
+const room = (key) => sim.info.seed.rooms[key];
+const messages = async (roomId) => (await sim.control("messages", { roomId })).messages;
+const post = async (as, roomId, text, tmid) => (await sim.control("post", { userId: uid(as), roomId, text, ...(tmid ? { tmid } : {}) })).messageId;
+const byBot = (msgs, bot) => msgs.filter((m) => m.u?.username === bot && !m.t);
+const after = (msgs, id) => {
+  const i = msgs.findIndex((m) => m._id === id);
+  return i < 0 ? [] : msgs.slice(i + 1);
+};
+
+/** Waits for `bot`'s messages in `roomId` after message `afterId` matching `pred`. */
+async function botReplies(roomId, afterId, bot, pred = () => true, timeoutMs = 90_000) {
+  return waitFor(`@${bot} reply in ${roomId}`, async () => {
+    const found = byBot(after(await messages(roomId), afterId), bot).filter(pred);
+    return found.length ? found : false;
+  }, { timeoutMs, intervalMs: 500 });
+}
+
+/** No reply from `bot` after `afterId` within a quiet period (not a timing assertion: a bound). */
+async function assertNoReply(roomId, afterId, bot, quietMs = 8000) {
+  await sleep(quietMs);
+  const found = byBot(after(await messages(roomId), afterId), bot);
+  assertEq(found.length, 0, `no reply from @${bot} (got ${JSON.stringify(found.map((m) => m.msg.slice(0, 80)))})`);
+}
+
+// ---- run ---------------------------------------------------------------------
+let setupFailed = false;
+let peakKiB = 0;
+let sampler;
+try {
+  console.log(`run dir: ${run.dir} (binaries: ${profile})`);
+  sim = await startSim();
+  const model = await startFakeModel(run);
+  const calls = async () => (await model.calls()).length;
+  const gatewayPort = await freePort();
+  const config = gatewayConfig({
+    run,
+    gatewayPort,
+    modelPort: model.port,
+    channel: {
+      enabled: true,
+      bridgePath: BRIDGE,
+      serverUrl: sim.info.baseUrl,
+      dangerouslyAllowInsecure: true,
+      dmPolicy: "pairing",
+      groupPolicy: "open",
+      requireMention: true,
+      textChunkLimit: CHUNK_LIMIT,
+      commandAllowFrom: [uid("carol")],
+      reactionNotifications: "own",
+      revalidateIntervalSeconds: 5,
+      accounts: {
+        ops: { userId: uid("opsbot"), username: "opsbot", authToken: { source: "env", provider: "default", id: "RC_OPS_TOKEN" } },
+        dev: {
+          userId: uid("devbot"), username: "devbot", authToken: { source: "env", provider: "default", id: "RC_DEV_TOKEN" },
+          dmPolicy: "allowlist", allowFrom: [uid("alice")],
+        },
+      },
+    },
+    agents: { entries: { ops: {}, dev: {} } },
+    bindings: [
+      { agentId: "ops", match: { channel: "rocketchat", accountId: "ops" } },
+      { agentId: "dev", match: { channel: "rocketchat", accountId: "dev" } },
+    ],
+  });
+  const gw = await startGateway(run, {
+    port: gatewayPort,
+    config,
+    env: { RC_OPS_TOKEN: user("opsbot").pats.openclaw, RC_DEV_TOKEN: user("devbot").pats.openclaw, RUST_LOG: process.env.RUST_LOG ?? "info" },
+  });
+  sampler = setInterval(() => {
+    peakKiB = Math.max(peakKiB, rssTreeKiB(gw.pid) + rssTreeKiB(sim.pid));
+  }, 1000);
+  // Both bots are online once each bridge reports its connection active.
+  await waitFor("both bridges active", () => {
+    const log = readFileSync(gw.logPath, "utf8");
+    return /bridge ready as @opsbot/.test(log) && /bridge ready as @devbot/.test(log);
+  }, { timeoutMs: 90_000, intervalMs: 500 });
+  const team = room("team");
+
+  await suite.test("1. a DM from an unknown user gets a pairing code and no model call; after approval the next DM is answered", async () => {
+    const dm = room("dm:stranger:opsbot");
+    const before = await calls();
+    const first = await post("stranger", dm, "hello, who are you?");
+    const [challenge] = await botReplies(dm, first, "opsbot");
+    const code = challenge.msg.match(/\b[A-Z0-9]{8}\b/)?.[0] ?? challenge.msg.match(/\b[A-Z0-9]{6,10}\b/)?.[0];
+    assert(code, `pairing code in ${JSON.stringify(challenge.msg)}`);
+    assertEq(await calls(), before, "no model call for a stranger");
+    const approve = run.cli(["pairing", "approve", "rocketchat", code, "--account", "ops"]);
+    assertEq(approve.code, 0, `openclaw pairing approve (${approve.stdout.slice(-300)} ${approve.stderr.slice(-300)})`);
+    // The plugin feeds the approval to the bridge (polled); retry the DM until it is admitted.
+    const second = await waitFor("approved DM answered", async () => {
+      const id = await post("stranger", dm, "ping after approval");
+      const got = await botReplies(dm, id, "opsbot", (m) => m.msg.includes("PONG: ping after approval"), 10_000).catch(() => null);
+      return got;
+    }, { timeoutMs: 90_000, intervalMs: 100 });
+    assert(second.length >= 1, "answered after approval");
+  });
+
+  await suite.test("2. room: no mention -> no model call; @mention -> answer; in a thread -> answer in that thread", async () => {
+    const before = await calls();
+    const plain = await post("alice", team, "just chatting, no bot here");
+    await assertNoReply(team, plain, "opsbot");
+    assertEq(await calls(), before, "no model call without a mention");
+    const mention = await post("alice", team, "@opsbot hello room");
+    const [answer] = await botReplies(team, mention, "opsbot", (m) => m.msg.includes("PONG:"));
+    assert(answer.msg.includes("hello room"), `answer echoes (${answer.msg})`);
+    assertEq(await calls(), before + 1, "one model call");
+    const root = await post("bob", team, "a thread root without mention");
+    const inThread = await post("alice", team, "@opsbot inside the thread", root);
+    const [threaded] = await botReplies(team, inThread, "opsbot", (m) => m.msg.includes("inside the thread"));
+    assertEq(threaded.tmid, root, "the answer lands in the thread");
+  });
+
+  await suite.test("3. !status answered with no model call; !stop refused for a non-operator, accepted for an operator", async () => {
+    const before = await calls();
+    const status = await post("alice", team, "@opsbot !status");
+    const [statusReply] = await botReplies(team, status, "opsbot");
+    assert(!statusReply.msg.startsWith("PONG"), `status reply is not a model answer (${statusReply.msg.slice(0, 120)})`);
+    const refusedMsg = await post("bob", team, "@opsbot !stop");
+    const [refusal] = await botReplies(team, refusedMsg, "opsbot");
+    const accepted = await post("carol", team, "@opsbot !stop");
+    const [acceptance] = await botReplies(team, accepted, "opsbot");
+    assert(acceptance.msg !== refusal.msg, `operator reply differs from the refusal (${refusal.msg} / ${acceptance.msg})`);
+    assertEq(await calls(), before, "no model call for commands");
+  });
+
+  await suite.test("4. a reaction on the bot's message reaches the agent as a system event", async () => {
+    const q = await post("alice", team, "@opsbot react to this");
+    const [answer] = await botReplies(team, q, "opsbot", (m) => m.msg.includes("react to this"));
+    await sim.control("react", { userId: uid("alice"), messageId: answer._id, emoji: ":tada:" });
+    await sleep(2000);
+    const next = await post("alice", team, "@opsbot what happened?", answer.tmid ?? undefined);
+    await botReplies(team, next, "opsbot", (m) => m.msg.includes("what happened"));
+    const call = (await model.calls()).find((c) => c.text.includes("what happened"));
+    assert(call && /tada/.test(call.prompt), "the reaction is in the agent's prompt");
+  });
+
+  await suite.test("5. a 12,000-character reply arrives as chunks of at most 5000 characters, in order, in the thread", async () => {
+    const root = await post("bob", team, "long answers go here");
+    const ask = await post("alice", team, "@opsbot LONGREPLY now", root);
+    const chunks = await waitFor("all chunks", async () => {
+      const got = byBot(after(await messages(team), ask), "opsbot").filter((m) => m.tmid === root);
+      const total = got.reduce((n, m) => n + m.msg.length, 0);
+      return total >= 11_900 ? got : false;
+    }, { timeoutMs: 90_000, intervalMs: 500 });
+    assert(chunks.length >= 3, `at least 3 chunks (got ${chunks.length})`);
+    for (const c of chunks) assert(c.msg.length <= CHUNK_LIMIT, `chunk of ${c.msg.length} <= ${CHUNK_LIMIT}`);
+    const squash = (s) => s.replace(/\s+/g, "");
+    assertEq(squash(chunks.map((c) => c.msg).join("")), squash(longReply()), "chunks reassemble the reply in order");
+  });
+
+  await suite.test("7. two bots bound to two agents: a mention is answered by that bot only; a DM to the other is answered by it", async () => {
+    const before = await calls();
+    const q = await post("alice", team, "@devbot only dev please");
+    const [devAnswer] = await botReplies(team, q, "devbot", (m) => m.msg.includes("only dev please"));
+    assert(devAnswer, "devbot answered");
+    await assertNoReply(team, q, "opsbot", 5000);
+    const dm = room("dm:alice:devbot");
+    const d = await post("alice", dm, "dm for dev");
+    await botReplies(dm, d, "devbot", (m) => m.msg.includes("PONG: dm for dev"));
+    assertEq(await calls(), before + 2, "two model calls");
+    const log = readFileSync(join(run.dir, "gateway.log"), "utf8");
+    assert(/session:agent:dev:/.test(log), "the dev agent ran the turns");
+  });
+
+  await suite.test("6. revoking the bot's PAT: the account reports fatal and nothing more is dispatched", async () => {
+    await sim.control("removePat", { userId: uid("opsbot"), name: "openclaw" });
+    const status = await waitFor("fatal in channels status", async () => {
+      const r = run.cli(["channels", "status", "--json"]);
+      return /fatal/i.test(r.stdout) ? r.stdout : false;
+    }, { timeoutMs: 90_000, intervalMs: 2000 });
+    assert(/fatal/i.test(status), "fatal reported");
+    const before = await calls();
+    const q = await post("alice", team, "@opsbot are you there?");
+    await assertNoReply(team, q, "opsbot");
+    assertEq(await calls(), before, "no model call after revocation");
+  });
+} catch (err) {
+  setupFailed = true;
+  console.log(`setup failed: ${err?.stack ?? err}`);
+} finally {
+  clearInterval(sampler);
+  await run.stop();
+}
+if (peakKiB) console.log(`peak RSS (gateway tree + simulator): ${(peakKiB / 1024).toFixed(0)} MiB`);
+const { failed } = suite.summary();
+const total = failed + (setupFailed ? 1 : 0);
+if (total === 0) run.cleanup();
+else console.log(`logs kept in ${run.dir}`);
+process.exit(total === 0 ? 0 : 1);
