@@ -107,7 +107,10 @@ fn fence_marker(line: &str) -> Option<(&str, &str)> {
     if line.len() - unindented.len() > 3 {
         return None;
     }
-    let fence_char = unindented.chars().next().filter(|c| matches!(c, '`' | '~'))?;
+    let fence_char = unindented
+        .chars()
+        .next()
+        .filter(|c| matches!(c, '`' | '~'))?;
     let after = unindented.trim_start_matches(fence_char);
     let marker = &unindented[..unindented.len() - after.len()];
     (marker.len() >= 3).then_some((marker, after))
@@ -192,7 +195,8 @@ fn next_piece<'a>(text: &'a str, pos: usize, fences: &FenceCheckpoint, limit: us
     let mut budget = limit.saturating_sub(reopen_len);
     while budget >= MIN_LIMIT {
         let Some(cut) = choose_cut(rest, first_content, budget) else {
-            break;
+            // Only indentation fits after the fence line: drop the indentation instead.
+            return Next::SkipIndentation(pos + first_content);
         };
         let body = rest[..cut].trim_end();
         if cut == rest.len() {
@@ -242,7 +246,11 @@ fn choose_cut(rest: &str, first_content: usize, budget: usize) -> Option<usize> 
     // A cut at `p` drops the whitespace at `p`, so `p` may be the first character past the
     // window. Break characters are ASCII, so every match is a character boundary.
     let bytes = rest.as_bytes();
-    let last = |is_break: &dyn Fn(usize) -> bool| (first_content + 1..=window_end).rev().find(|&p| is_break(p));
+    let last = |is_break: &dyn Fn(usize) -> bool| {
+        (first_content + 1..=window_end)
+            .rev()
+            .find(|&p| is_break(p))
+    };
     let paragraph = |p: usize| {
         bytes[p] == b'\n'
             && match bytes.get(p + 1) {
@@ -347,14 +355,32 @@ mod tests {
             (
                 "intro\n\n```\nl1\nl2\nl3\n```\noutro",
                 12,
-                &["intro", "```\nl1\n```", "```\nl2\n```", "```\nl3\n```", "outro"],
+                &[
+                    "intro",
+                    "```\nl1\n```",
+                    "```\nl2\n```",
+                    "```\nl3\n```",
+                    "outro",
+                ],
             ),
             // Tilde fences, longer markers, indentation inside the block.
-            ("~~~~ py\n  a\n  b\n~~~~", 16, &["~~~~ py\n  a\n~~~~", "~~~~py\n  b\n~~~~"]),
+            (
+                "~~~~ py\n  a\n  b\n~~~~",
+                16,
+                &["~~~~ py\n  a\n~~~~", "~~~~py\n  b\n~~~~"],
+            ),
             // A closed block needs nothing added.
-            ("```\nx\n```\n\nafter text", 10, &["```\nx\n```", "after text"]),
+            (
+                "```\nx\n```\n\nafter text",
+                10,
+                &["```\nx\n```", "after text"],
+            ),
             // A cut right after the opening line closes the (empty) block and reopens it.
-            ("```sh\n\nls -la /tmp", 14, &["```sh\n```", "```sh\nls\n```", "```sh\n-la /tmp"]),
+            (
+                "```sh\n\nls -la /tmp",
+                14,
+                &["```sh\n```", "```sh\nls\n```", "```sh\n-la /tmp"],
+            ),
             // Inline triple backticks are not a fence.
             ("```a``` b c d", 8, &["```a```", "b c d"]),
         ];
@@ -375,8 +401,16 @@ mod tests {
     fn a_limit_too_small_for_the_fence_lines_goes_undecorated() {
         let text = "```a-very-long-info-string\nxx yy\n```";
         let pieces = split(text, 8);
-        assert!(pieces.iter().all(|p| utf16_len(&p.render()) <= 8), "{pieces:?}");
-        let joined: String = pieces.iter().map(|p| p.body).collect::<String>().split_whitespace().collect();
+        assert!(
+            pieces.iter().all(|p| utf16_len(&p.render()) <= 8),
+            "{pieces:?}"
+        );
+        let joined: String = pieces
+            .iter()
+            .map(|p| p.body)
+            .collect::<String>()
+            .split_whitespace()
+            .collect();
         let original: String = text.split_whitespace().collect();
         assert_eq!(joined, original);
     }
@@ -384,6 +418,11 @@ mod tests {
     #[test]
     fn only_indentation_fitting_is_dropped_not_looped_on() {
         assert_eq!(chunk_text("x\n        abc", 4), ["x", "abc"]);
+        // Inside a fence, the indentation goes rather than the fence lines.
+        assert_eq!(
+            chunk_text("```\nab\n      cd", 10),
+            ["```\nab\n```", "```\ncd"]
+        );
     }
 
     #[test]

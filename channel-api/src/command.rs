@@ -260,7 +260,11 @@ mod tests {
             ("", false, ""),
         ];
         for (text, addressed, rest) in cases {
-            assert_eq!(strip_leading_mention(text, "bot"), (addressed, rest), "{text:?}");
+            assert_eq!(
+                strip_leading_mention(text, "bot"),
+                (addressed, rest),
+                "{text:?}"
+            );
         }
         assert_eq!(strip_leading_mention("@ hi", ""), (false, "@ hi"));
     }
@@ -297,10 +301,22 @@ mod tests {
     fn commands_map_to_openclaw_slash_forms() {
         let cases = [
             (Command::Status, Some("/status"), false, "status"),
-            (Command::Model { name: "g5.2".into() }, Some("/model g5.2"), true, "model"),
+            (
+                Command::Model {
+                    name: "g5.2".into(),
+                },
+                Some("/model g5.2"),
+                true,
+                "model",
+            ),
             (Command::Stop, Some("/stop"), true, "stop"),
             (Command::ModelWithoutName, None, false, "model_without_name"),
-            (Command::Unknown { word: "x".into() }, None, false, "unknown"),
+            (
+                Command::Unknown { word: "x".into() },
+                None,
+                false,
+                "unknown",
+            ),
         ];
         for (command, slash, operator, name) in cases {
             assert_eq!(command.slash_form().as_deref(), slash, "{command:?}");
@@ -340,22 +356,64 @@ mod tests {
             (&no_ops, Command::Status, "U1", group, Allowed),
             (&ops, Command::Status, "U1", group, Allowed),
             // No operators configured: denied in groups, allowed in DMs.
-            (&no_ops, Command::Stop, "U1", group, Denied(NoOperatorsConfigured)),
-            (&no_ops, Command::Stop, "U1", private, Denied(NoOperatorsConfigured)),
-            (&no_ops, Command::Model { name: "x".into() }, "U1", group, Denied(NoOperatorsConfigured)),
+            (
+                &no_ops,
+                Command::Stop,
+                "U1",
+                group,
+                Denied(NoOperatorsConfigured),
+            ),
+            (
+                &no_ops,
+                Command::Stop,
+                "U1",
+                private,
+                Denied(NoOperatorsConfigured),
+            ),
+            (
+                &no_ops,
+                Command::Model { name: "x".into() },
+                "U1",
+                group,
+                Denied(NoOperatorsConfigured),
+            ),
             (&no_ops, Command::Stop, "U1", dm, Allowed),
-            (&no_ops, Command::Model { name: "x".into() }, "U1", dm, Allowed),
+            (
+                &no_ops,
+                Command::Model { name: "x".into() },
+                "U1",
+                dm,
+                Allowed,
+            ),
             // Operators configured: only they may, in groups and DMs alike.
             (&ops, Command::Stop, "OP", group, Allowed),
-            (&ops, Command::Model { name: "x".into() }, "OP", group, Allowed),
+            (
+                &ops,
+                Command::Model { name: "x".into() },
+                "OP",
+                group,
+                Allowed,
+            ),
             (&ops, Command::Stop, "U1", group, Denied(NotAnOperator)),
             (&ops, Command::Stop, "U1", dm, Denied(NotAnOperator)),
-            (&ops, Command::Model { name: "x".into() }, "U1", dm, Denied(NotAnOperator)),
+            (
+                &ops,
+                Command::Model { name: "x".into() },
+                "U1",
+                dm,
+                Denied(NotAnOperator),
+            ),
             // Names match only with dangerouslyAllowNameMatching.
             (&by_name, Command::Stop, "OP", group, Allowed),
             // Answered directly, never operator-gated.
             (&no_ops, Command::ModelWithoutName, "U1", group, Allowed),
-            (&no_ops, Command::Unknown { word: "x".into() }, "U1", group, Allowed),
+            (
+                &no_ops,
+                Command::Unknown { word: "x".into() },
+                "U1",
+                group,
+                Allowed,
+            ),
         ];
         for (config, command, who, kind, expected) in cases {
             let request = authorize(config, command.clone(), &sender(who), kind);
@@ -375,12 +433,17 @@ mod tests {
     #[test]
     fn actions_forward_or_answer() {
         let request = |command, access| CommandRequest { command, access };
-        let forward = |slash: &str| CommandAction::Forward { slash: slash.into() };
+        let forward = |slash: &str| CommandAction::Forward {
+            slash: slash.into(),
+        };
         let allowed = CommandAccess::Allowed;
         let denied = CommandAccess::Denied(CommandDenial::NotAnOperator);
         let cases = [
             (request(Command::Status, allowed), forward("/status")),
-            (request(Command::Model { name: "a/b".into() }, allowed), forward("/model a/b")),
+            (
+                request(Command::Model { name: "a/b".into() }, allowed),
+                forward("/model a/b"),
+            ),
             (request(Command::Stop, allowed), forward("/stop")),
         ];
         for (request, expected) in cases {
@@ -390,8 +453,16 @@ mod tests {
             CommandAction::Reply { text } => text,
             other => panic!("expected a reply, got {other:?}"),
         };
-        let unknown = reply(request(Command::Unknown { word: "halp".into() }, allowed));
-        assert!(unknown.contains("!halp") && unknown.contains(KNOWN_COMMANDS), "{unknown}");
+        let unknown = reply(request(
+            Command::Unknown {
+                word: "halp".into(),
+            },
+            allowed,
+        ));
+        assert!(
+            unknown.contains("!halp") && unknown.contains(KNOWN_COMMANDS),
+            "{unknown}"
+        );
         let usage = reply(request(Command::ModelWithoutName, allowed));
         assert!(usage.contains("!model <name>"), "{usage}");
         assert!(reply(request(Command::Stop, denied)).contains("!stop is not allowed"));

@@ -349,7 +349,12 @@ impl ChannelConfig {
     /// Whether `list` admits the user: `"*"`, the user id (optionally `rocketchat:`-prefixed),
     /// or, with `dangerouslyAllowNameMatching`, the username (optionally `@`-prefixed,
     /// case-insensitive).
-    pub fn list_allows(&self, list: &[String], id: Option<&UserId>, username: Option<&str>) -> bool {
+    pub fn list_allows(
+        &self,
+        list: &[String],
+        id: Option<&UserId>,
+        username: Option<&str>,
+    ) -> bool {
         list.iter().any(|entry| {
             let entry = entry.trim();
             if entry == "*" {
@@ -369,14 +374,20 @@ impl ChannelConfig {
 
 fn check_entries(field: &str, list: &[String]) -> Result<(), ConfigError> {
     match list.iter().position(|e| e.trim().is_empty()) {
-        Some(i) => Err(ConfigError::new(format!("{field}[{i}]"), ConfigProblem::Empty)),
+        Some(i) => Err(ConfigError::new(
+            format!("{field}[{i}]"),
+            ConfigProblem::Empty,
+        )),
         None => Ok(()),
     }
 }
 
 fn path_error(err: serde_path_to_error::Error<serde_json::Error>) -> ConfigError {
     let field = err.path().to_string();
-    ConfigError::new(field, ConfigProblem::Malformed(err.into_inner().to_string()))
+    ConfigError::new(
+        field,
+        ConfigProblem::Malformed(err.into_inner().to_string()),
+    )
 }
 
 #[cfg(test)]
@@ -437,9 +448,15 @@ mod tests {
         assert_eq!(config.reply_to_mode, ReplyToMode::First);
         let by_type = &config.reply_to_mode_by_chat_type;
         assert_eq!(by_type.for_kind(RoomKind::Direct), Some(ReplyToMode::Off));
-        assert_eq!(by_type.for_kind(RoomKind::Private), Some(ReplyToMode::First));
+        assert_eq!(
+            by_type.for_kind(RoomKind::Private),
+            Some(ReplyToMode::First)
+        );
         assert_eq!(by_type.for_kind(RoomKind::Public), Some(ReplyToMode::All));
-        assert_eq!(config.reaction_notifications, ReactionNotifications::Allowlist);
+        assert_eq!(
+            config.reaction_notifications,
+            ReactionNotifications::Allowlist
+        );
         assert_eq!(config.reaction_allowlist, ["U4"]);
         assert_eq!(config.text_chunk_limit, 4000);
     }
@@ -455,24 +472,77 @@ mod tests {
     fn invalid_configs_name_the_offending_field() {
         let cases = [
             (json!({ "dmPolicy": "open" }), "allowFrom", "requires \"*\""),
-            (json!({ "dmPolicy": "open", "allowFrom": ["U1"] }), "allowFrom", "requires"),
-            (json!({ "dmPolicy": "sometimes" }), "dmPolicy", "unknown variant"),
-            (json!({ "groupPolicy": "pairing" }), "groupPolicy", "unknown variant"),
-            (json!({ "rooms": { "general": { "replyToMode": "sometimes" } } }),
-                "rooms.general.replyToMode", "unknown variant"),
-            (json!({ "replyToModeByChatType": { "channel": "never" } }),
-                "replyToModeByChatType.channel", "unknown variant"),
-            (json!({ "reactionNotifications": "some" }), "reactionNotifications", "unknown"),
-            (json!({ "mentionPatterns": ["ok", "(unclosed"] }), "mentionPatterns[1]", "regex"),
-            (json!({ "textChunkLimit": 10 }), "textChunkLimit", "at least 64"),
-            (json!({ "textChunkLimit": -1 }), "textChunkLimit", "invalid value"),
-            (json!({ "requireMention": "yes" }), "requireMention", "invalid type"),
+            (
+                json!({ "dmPolicy": "open", "allowFrom": ["U1"] }),
+                "allowFrom",
+                "requires",
+            ),
+            (
+                json!({ "dmPolicy": "sometimes" }),
+                "dmPolicy",
+                "unknown variant",
+            ),
+            (
+                json!({ "groupPolicy": "pairing" }),
+                "groupPolicy",
+                "unknown variant",
+            ),
+            (
+                json!({ "rooms": { "general": { "replyToMode": "sometimes" } } }),
+                "rooms.general.replyToMode",
+                "unknown variant",
+            ),
+            (
+                json!({ "replyToModeByChatType": { "channel": "never" } }),
+                "replyToModeByChatType.channel",
+                "unknown variant",
+            ),
+            (
+                json!({ "reactionNotifications": "some" }),
+                "reactionNotifications",
+                "unknown",
+            ),
+            (
+                json!({ "mentionPatterns": ["ok", "(unclosed"] }),
+                "mentionPatterns[1]",
+                "regex",
+            ),
+            (
+                json!({ "textChunkLimit": 10 }),
+                "textChunkLimit",
+                "at least 64",
+            ),
+            (
+                json!({ "textChunkLimit": -1 }),
+                "textChunkLimit",
+                "invalid value",
+            ),
+            (
+                json!({ "requireMention": "yes" }),
+                "requireMention",
+                "invalid type",
+            ),
             (json!({ "allowFrom": ["U1", " "] }), "allowFrom[1]", "empty"),
-            (json!({ "groupAllowFrom": [""] }), "groupAllowFrom[0]", "empty"),
-            (json!({ "commandAllowFrom": [""] }), "commandAllowFrom[0]", "empty"),
-            (json!({ "reactionAllowlist": [""] }), "reactionAllowlist[0]", "empty"),
-            (json!({ "rooms": { "general": { "users": ["U1", ""] } } }),
-                "rooms.general.users[1]", "empty"),
+            (
+                json!({ "groupAllowFrom": [""] }),
+                "groupAllowFrom[0]",
+                "empty",
+            ),
+            (
+                json!({ "commandAllowFrom": [""] }),
+                "commandAllowFrom[0]",
+                "empty",
+            ),
+            (
+                json!({ "reactionAllowlist": [""] }),
+                "reactionAllowlist[0]",
+                "empty",
+            ),
+            (
+                json!({ "rooms": { "general": { "users": ["U1", ""] } } }),
+                "rooms.general.users[1]",
+                "empty",
+            ),
             (json!({ "rooms": { "": {} } }), "rooms", "empty"),
         ];
         for (value, field, problem) in cases {
@@ -541,7 +611,11 @@ mod tests {
         ];
         for (config, entries, id, expected) in cases {
             let got = config.list_allows(&entries, id, Some("alice"));
-            assert_eq!(got, expected, "{entries:?} {id:?} names={}", config.dangerously_allow_name_matching);
+            assert_eq!(
+                got, expected,
+                "{entries:?} {id:?} names={}",
+                config.dangerously_allow_name_matching
+            );
         }
     }
 }

@@ -286,7 +286,10 @@ pub fn decide(
     approved: &HashSet<UserId>,
     event: &Event,
 ) -> Decision {
-    let patterns = match config.validate().and_then(|()| config.compile_mention_patterns()) {
+    let patterns = match config
+        .validate()
+        .and_then(|()| config.compile_mention_patterns())
+    {
         Ok(patterns) => patterns,
         Err(_) => return Decision::Drop(DropReason::InvalidConfig),
     };
@@ -370,7 +373,11 @@ impl Decider<'_> {
         if let Some(reason) = self.author_filter(message) {
             return Decision::Drop(reason);
         }
-        match self.admit_sender(&message.room, Some(&message.author.id), &message.author.username) {
+        match self.admit_sender(
+            &message.room,
+            Some(&message.author.id),
+            &message.author.username,
+        ) {
             Admission::Allowed => {}
             Admission::PairingRequired => {
                 return Decision::PairingRequired {
@@ -380,7 +387,8 @@ impl Decider<'_> {
             }
             Admission::Denied(reason) => return Decision::Drop(reason),
         }
-        let (leading, text) = command::strip_leading_mention(&message.text, &self.identity.username);
+        let (leading, text) =
+            command::strip_leading_mention(&message.text, &self.identity.username);
         let explicit = message.mentions_user(&self.identity.user_id);
         let pattern = self.patterns.iter().any(|p| p.is_match(&message.text));
         let required = self.require_mention(&message.room);
@@ -426,7 +434,11 @@ impl Decider<'_> {
         if let Some(reason) = self.author_filter(message) {
             return Decision::Drop(reason);
         }
-        match self.admit_sender(&message.room, Some(&message.author.id), &message.author.username) {
+        match self.admit_sender(
+            &message.room,
+            Some(&message.author.id),
+            &message.author.username,
+        ) {
             Admission::Allowed => {}
             Admission::PairingRequired => return Decision::Drop(DropReason::DmSenderNotPaired),
             Admission::Denied(reason) => return Decision::Drop(reason),
@@ -478,7 +490,11 @@ impl Decider<'_> {
         if mode == ReactionNotifications::Off {
             return Decision::Skip(SkipReason::ReactionNotificationsOff);
         }
-        match self.admit_sender(&reaction.room, reaction.user_id.as_ref(), &reaction.username) {
+        match self.admit_sender(
+            &reaction.room,
+            reaction.user_id.as_ref(),
+            &reaction.username,
+        ) {
             Admission::Allowed => {}
             Admission::PairingRequired => return Decision::Drop(DropReason::DmSenderNotPaired),
             Admission::Denied(reason) => return Decision::Drop(reason),
@@ -670,7 +686,11 @@ mod tests {
             let decision = policy.decide(&approved, &event);
             assert_eq!(label(&decision), expected, "{name}");
             // The one-off function agrees.
-            assert_eq!(decide(&config, &identity(), &approved, &event), decision, "{name}");
+            assert_eq!(
+                decide(&config, &identity(), &approved, &event),
+                decision,
+                "{name}"
+            );
         }
     }
 
@@ -680,19 +700,93 @@ mod tests {
         let none = approved(&[]);
         let dm = |from| created(msg(Direct, from, "hello"));
         check(vec![
-            ("pairing: unknown sender", config(json!({})), none.clone(), dm("U1"), "pairing_required"),
-            ("pairing: approved sender", config(json!({})), approved(&["U1"]), dm("U1"), "dispatch"),
-            ("pairing: allowFrom sender", config(json!({ "allowFrom": ["U1"] })), none.clone(), dm("U1"), "dispatch"),
-            ("pairing: other approved", config(json!({})), approved(&["U2"]), dm("U1"), "pairing_required"),
-            ("allowlist: listed", config(json!({ "dmPolicy": "allowlist", "allowFrom": ["U1"] })), none.clone(), dm("U1"), "dispatch"),
-            ("allowlist: approved counts", config(json!({ "dmPolicy": "allowlist" })), approved(&["U1"]), dm("U1"), "dispatch"),
-            ("allowlist: other", config(json!({ "dmPolicy": "allowlist", "allowFrom": ["U2"] })), none.clone(), dm("U1"), "drop:dm_sender_not_allowed"),
-            ("allowlist: name without flag", config(json!({ "dmPolicy": "allowlist", "allowFrom": ["u1"] })), none.clone(), dm("U1"), "drop:dm_sender_not_allowed"),
-            ("allowlist: name with flag", config(json!({ "dmPolicy": "allowlist", "allowFrom": ["u1"], "dangerouslyAllowNameMatching": true })), none.clone(), dm("U1"), "dispatch"),
-            ("open: anyone", config(json!({ "dmPolicy": "open", "allowFrom": ["*"] })), none.clone(), dm("U1"), "dispatch"),
-            ("disabled: listed too", config(json!({ "dmPolicy": "disabled", "allowFrom": ["U1"] })), approved(&["U1"]), dm("U1"), "drop:dm_disabled"),
+            (
+                "pairing: unknown sender",
+                config(json!({})),
+                none.clone(),
+                dm("U1"),
+                "pairing_required",
+            ),
+            (
+                "pairing: approved sender",
+                config(json!({})),
+                approved(&["U1"]),
+                dm("U1"),
+                "dispatch",
+            ),
+            (
+                "pairing: allowFrom sender",
+                config(json!({ "allowFrom": ["U1"] })),
+                none.clone(),
+                dm("U1"),
+                "dispatch",
+            ),
+            (
+                "pairing: other approved",
+                config(json!({})),
+                approved(&["U2"]),
+                dm("U1"),
+                "pairing_required",
+            ),
+            (
+                "allowlist: listed",
+                config(json!({ "dmPolicy": "allowlist", "allowFrom": ["U1"] })),
+                none.clone(),
+                dm("U1"),
+                "dispatch",
+            ),
+            (
+                "allowlist: approved counts",
+                config(json!({ "dmPolicy": "allowlist" })),
+                approved(&["U1"]),
+                dm("U1"),
+                "dispatch",
+            ),
+            (
+                "allowlist: other",
+                config(json!({ "dmPolicy": "allowlist", "allowFrom": ["U2"] })),
+                none.clone(),
+                dm("U1"),
+                "drop:dm_sender_not_allowed",
+            ),
+            (
+                "allowlist: name without flag",
+                config(json!({ "dmPolicy": "allowlist", "allowFrom": ["u1"] })),
+                none.clone(),
+                dm("U1"),
+                "drop:dm_sender_not_allowed",
+            ),
+            (
+                "allowlist: name with flag",
+                config(
+                    json!({ "dmPolicy": "allowlist", "allowFrom": ["u1"], "dangerouslyAllowNameMatching": true }),
+                ),
+                none.clone(),
+                dm("U1"),
+                "dispatch",
+            ),
+            (
+                "open: anyone",
+                config(json!({ "dmPolicy": "open", "allowFrom": ["*"] })),
+                none.clone(),
+                dm("U1"),
+                "dispatch",
+            ),
+            (
+                "disabled: listed too",
+                config(json!({ "dmPolicy": "disabled", "allowFrom": ["U1"] })),
+                approved(&["U1"]),
+                dm("U1"),
+                "drop:dm_disabled",
+            ),
             // DMs never need a mention, and group settings do not apply to them.
-            ("dm ignores requireMention", config(json!({ "requireMention": true, "groupPolicy": "disabled" })), approved(&["U1"]), dm("U1"), "dispatch"),
+            (
+                "dm ignores requireMention",
+                config(json!({ "requireMention": true, "groupPolicy": "disabled" })),
+                approved(&["U1"]),
+                dm("U1"),
+                "dispatch",
+            ),
         ]);
     }
 
@@ -703,29 +797,155 @@ mod tests {
         let at = |kind, from| created(msg(kind, from, "@bot hi"));
         check(vec![
             // The default allowlist with no rooms fails closed.
-            ("default: no rooms", config(json!({})), none.clone(), at(Public, "U1"), "drop:room_not_allowlisted"),
-            ("allowlist: room by id", config(json!({ "rooms": { "R1": {} } })), none.clone(), at(Public, "U1"), "dispatch"),
-            ("allowlist: room by name", config(json!({ "rooms": { "general": {} } })), none.clone(), at(Public, "U1"), "dispatch"),
-            ("allowlist: private by name", config(json!({ "rooms": { "secret": {} } })), none.clone(), at(Private, "U1"), "dispatch"),
-            ("allowlist: other room", config(json!({ "rooms": { "random": {} } })), none.clone(), at(Public, "U1"), "drop:room_not_allowlisted"),
+            (
+                "default: no rooms",
+                config(json!({})),
+                none.clone(),
+                at(Public, "U1"),
+                "drop:room_not_allowlisted",
+            ),
+            (
+                "allowlist: room by id",
+                config(json!({ "rooms": { "R1": {} } })),
+                none.clone(),
+                at(Public, "U1"),
+                "dispatch",
+            ),
+            (
+                "allowlist: room by name",
+                config(json!({ "rooms": { "general": {} } })),
+                none.clone(),
+                at(Public, "U1"),
+                "dispatch",
+            ),
+            (
+                "allowlist: private by name",
+                config(json!({ "rooms": { "secret": {} } })),
+                none.clone(),
+                at(Private, "U1"),
+                "dispatch",
+            ),
+            (
+                "allowlist: other room",
+                config(json!({ "rooms": { "random": {} } })),
+                none.clone(),
+                at(Public, "U1"),
+                "drop:room_not_allowlisted",
+            ),
             // Approved DM pairings do not open group rooms.
-            ("approved is DM only", config(json!({})), approved(&["U1"]), at(Public, "U1"), "drop:room_not_allowlisted"),
-            ("open: any room", config(json!({ "groupPolicy": "open" })), none.clone(), at(Public, "U1"), "dispatch"),
-            ("open: disabled room", config(json!({ "groupPolicy": "open", "rooms": { "general": { "enabled": false } } })), none.clone(), at(Public, "U1"), "drop:room_disabled"),
-            ("allowlist: disabled room", config(json!({ "rooms": { "R1": { "enabled": false } } })), none.clone(), at(Public, "U1"), "drop:room_disabled"),
+            (
+                "approved is DM only",
+                config(json!({})),
+                approved(&["U1"]),
+                at(Public, "U1"),
+                "drop:room_not_allowlisted",
+            ),
+            (
+                "open: any room",
+                config(json!({ "groupPolicy": "open" })),
+                none.clone(),
+                at(Public, "U1"),
+                "dispatch",
+            ),
+            (
+                "open: disabled room",
+                config(
+                    json!({ "groupPolicy": "open", "rooms": { "general": { "enabled": false } } }),
+                ),
+                none.clone(),
+                at(Public, "U1"),
+                "drop:room_disabled",
+            ),
+            (
+                "allowlist: disabled room",
+                config(json!({ "rooms": { "R1": { "enabled": false } } })),
+                none.clone(),
+                at(Public, "U1"),
+                "drop:room_disabled",
+            ),
             // The id entry wins over the name entry.
-            ("id wins over name", config(json!({ "rooms": { "R1": { "enabled": true }, "general": { "enabled": false } } })), none.clone(), at(Public, "U1"), "dispatch"),
-            ("id wins (disabled)", config(json!({ "rooms": { "R1": { "enabled": false }, "general": {} } })), none.clone(), at(Public, "U1"), "drop:room_disabled"),
-            ("disabled: listed room", config(json!({ "groupPolicy": "disabled", "rooms": { "R1": {} } })), none.clone(), at(Public, "U1"), "drop:groups_disabled"),
-            ("groupAllowFrom: listed", config(json!({ "groupPolicy": "open", "groupAllowFrom": ["U1"] })), none.clone(), at(Public, "U1"), "dispatch"),
-            ("groupAllowFrom: other", config(json!({ "groupPolicy": "open", "groupAllowFrom": ["U2"] })), none.clone(), at(Public, "U1"), "drop:sender_not_allowed"),
-            ("groupAllowFrom: name needs flag", config(json!({ "groupPolicy": "open", "groupAllowFrom": ["u1"] })), none.clone(), at(Public, "U1"), "drop:sender_not_allowed"),
-            ("groupAllowFrom: name with flag", config(json!({ "groupPolicy": "open", "groupAllowFrom": ["@u1"], "dangerouslyAllowNameMatching": true })), none.clone(), at(Public, "U1"), "dispatch"),
-            ("room users: listed", config(json!({ "rooms": { "R1": { "users": ["U1"] } } })), none.clone(), at(Public, "U1"), "dispatch"),
-            ("room users: other", config(json!({ "rooms": { "R1": { "users": ["U2"] } } })), none.clone(), at(Public, "U1"), "drop:sender_not_allowed"),
+            (
+                "id wins over name",
+                config(
+                    json!({ "rooms": { "R1": { "enabled": true }, "general": { "enabled": false } } }),
+                ),
+                none.clone(),
+                at(Public, "U1"),
+                "dispatch",
+            ),
+            (
+                "id wins (disabled)",
+                config(json!({ "rooms": { "R1": { "enabled": false }, "general": {} } })),
+                none.clone(),
+                at(Public, "U1"),
+                "drop:room_disabled",
+            ),
+            (
+                "disabled: listed room",
+                config(json!({ "groupPolicy": "disabled", "rooms": { "R1": {} } })),
+                none.clone(),
+                at(Public, "U1"),
+                "drop:groups_disabled",
+            ),
+            (
+                "groupAllowFrom: listed",
+                config(json!({ "groupPolicy": "open", "groupAllowFrom": ["U1"] })),
+                none.clone(),
+                at(Public, "U1"),
+                "dispatch",
+            ),
+            (
+                "groupAllowFrom: other",
+                config(json!({ "groupPolicy": "open", "groupAllowFrom": ["U2"] })),
+                none.clone(),
+                at(Public, "U1"),
+                "drop:sender_not_allowed",
+            ),
+            (
+                "groupAllowFrom: name needs flag",
+                config(json!({ "groupPolicy": "open", "groupAllowFrom": ["u1"] })),
+                none.clone(),
+                at(Public, "U1"),
+                "drop:sender_not_allowed",
+            ),
+            (
+                "groupAllowFrom: name with flag",
+                config(
+                    json!({ "groupPolicy": "open", "groupAllowFrom": ["@u1"], "dangerouslyAllowNameMatching": true }),
+                ),
+                none.clone(),
+                at(Public, "U1"),
+                "dispatch",
+            ),
+            (
+                "room users: listed",
+                config(json!({ "rooms": { "R1": { "users": ["U1"] } } })),
+                none.clone(),
+                at(Public, "U1"),
+                "dispatch",
+            ),
+            (
+                "room users: other",
+                config(json!({ "rooms": { "R1": { "users": ["U2"] } } })),
+                none.clone(),
+                at(Public, "U1"),
+                "drop:sender_not_allowed",
+            ),
             // A room's users override groupAllowFrom.
-            ("room users override", config(json!({ "groupAllowFrom": ["U2"], "rooms": { "R1": { "users": ["U1"] } } })), none.clone(), at(Public, "U1"), "dispatch"),
-            ("empty room users inherit", config(json!({ "groupAllowFrom": ["U2"], "rooms": { "R1": { "users": [] } } })), none.clone(), at(Public, "U1"), "drop:sender_not_allowed"),
+            (
+                "room users override",
+                config(json!({ "groupAllowFrom": ["U2"], "rooms": { "R1": { "users": ["U1"] } } })),
+                none.clone(),
+                at(Public, "U1"),
+                "dispatch",
+            ),
+            (
+                "empty room users inherit",
+                config(json!({ "groupAllowFrom": ["U2"], "rooms": { "R1": { "users": [] } } })),
+                none.clone(),
+                at(Public, "U1"),
+                "drop:sender_not_allowed",
+            ),
         ]);
     }
 
@@ -740,18 +960,63 @@ mod tests {
         };
         let with = |patch: serde_json::Value| {
             let mut value = open.clone();
-            value.as_object_mut().unwrap().extend(patch.as_object().unwrap().clone());
+            value
+                .as_object_mut()
+                .unwrap()
+                .extend(patch.as_object().unwrap().clone());
             config(value)
         };
         let none = approved(&[]);
         check(vec![
-            ("own message", with(json!({})), none.clone(), created(msg(Public, "BOT", "@bot hi")), "drop:own_message"),
-            ("own message even with allowBots", with(json!({ "allowBots": true })), none.clone(), created(msg(Direct, "BOT", "hi")), "drop:own_message"),
-            ("other bot", with(json!({})), none.clone(), bot_msg(Public), "drop:bot_message"),
-            ("other bot in a DM", with(json!({})), none.clone(), bot_msg(Direct), "drop:bot_message"),
-            ("allowBots", with(json!({ "allowBots": true })), none.clone(), bot_msg(Public), "dispatch"),
-            ("room allowBots overrides", with(json!({ "rooms": { "R1": { "allowBots": true } } })), none.clone(), bot_msg(Public), "dispatch"),
-            ("room denies bots", with(json!({ "allowBots": true, "rooms": { "R1": { "allowBots": false } } })), none.clone(), bot_msg(Public), "drop:bot_message"),
+            (
+                "own message",
+                with(json!({})),
+                none.clone(),
+                created(msg(Public, "BOT", "@bot hi")),
+                "drop:own_message",
+            ),
+            (
+                "own message even with allowBots",
+                with(json!({ "allowBots": true })),
+                none.clone(),
+                created(msg(Direct, "BOT", "hi")),
+                "drop:own_message",
+            ),
+            (
+                "other bot",
+                with(json!({})),
+                none.clone(),
+                bot_msg(Public),
+                "drop:bot_message",
+            ),
+            (
+                "other bot in a DM",
+                with(json!({})),
+                none.clone(),
+                bot_msg(Direct),
+                "drop:bot_message",
+            ),
+            (
+                "allowBots",
+                with(json!({ "allowBots": true })),
+                none.clone(),
+                bot_msg(Public),
+                "dispatch",
+            ),
+            (
+                "room allowBots overrides",
+                with(json!({ "rooms": { "R1": { "allowBots": true } } })),
+                none.clone(),
+                bot_msg(Public),
+                "dispatch",
+            ),
+            (
+                "room denies bots",
+                with(json!({ "allowBots": true, "rooms": { "R1": { "allowBots": false } } })),
+                none.clone(),
+                bot_msg(Public),
+                "drop:bot_message",
+            ),
         ]);
     }
 
@@ -760,7 +1025,10 @@ mod tests {
         use RoomKind::Public;
         let open = |extra: serde_json::Value| {
             let mut value = json!({ "groupPolicy": "open" });
-            value.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            value
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
             config(value)
         };
         let none = approved(&[]);
@@ -768,20 +1036,97 @@ mod tests {
         let mut not_in_payload = msg(Public, "U1", "hi @bot");
         not_in_payload.mentions.clear();
         let mut other_user = msg(Public, "U1", "hi @alice");
-        other_user.mentions.push(Mention::User { id: UserId::new("UA"), username: "alice".into() });
+        other_user.mentions.push(Mention::User {
+            id: UserId::new("UA"),
+            username: "alice".into(),
+        });
         check(vec![
-            ("no mention", open(json!({})), none.clone(), text("hello"), "skip:not_mentioned"),
-            ("payload mention", open(json!({})), none.clone(), text("hello @bot"), "dispatch"),
-            ("text only, not in payload", open(json!({})), none.clone(), created(not_in_payload), "skip:not_mentioned"),
-            ("another user mentioned", open(json!({})), none.clone(), created(other_user), "skip:not_mentioned"),
-            ("@here is not a mention", open(json!({})), none.clone(), text("@here standup"), "skip:not_mentioned"),
-            ("pattern", open(json!({ "mentionPatterns": ["(?i)\\bhey claw\\b"] })), none.clone(), text("Hey Claw, what's up"), "dispatch"),
-            ("pattern miss", open(json!({ "mentionPatterns": ["(?i)\\bhey claw\\b"] })), none.clone(), text("hey clawdia"), "skip:not_mentioned"),
-            ("requireMention off", open(json!({ "requireMention": false })), none.clone(), text("hello"), "dispatch"),
-            ("room requireMention off", open(json!({ "rooms": { "general": { "requireMention": false } } })), none.clone(), text("hello"), "dispatch"),
-            ("room requireMention on", open(json!({ "requireMention": false, "rooms": { "R1": { "requireMention": true } } })), none.clone(), text("hello"), "skip:not_mentioned"),
-            ("only a mention", open(json!({})), none.clone(), text("@bot"), "skip:empty_text"),
-            ("blank, no mention needed", open(json!({ "requireMention": false })), none.clone(), text("   "), "skip:empty_text"),
+            (
+                "no mention",
+                open(json!({})),
+                none.clone(),
+                text("hello"),
+                "skip:not_mentioned",
+            ),
+            (
+                "payload mention",
+                open(json!({})),
+                none.clone(),
+                text("hello @bot"),
+                "dispatch",
+            ),
+            (
+                "text only, not in payload",
+                open(json!({})),
+                none.clone(),
+                created(not_in_payload),
+                "skip:not_mentioned",
+            ),
+            (
+                "another user mentioned",
+                open(json!({})),
+                none.clone(),
+                created(other_user),
+                "skip:not_mentioned",
+            ),
+            (
+                "@here is not a mention",
+                open(json!({})),
+                none.clone(),
+                text("@here standup"),
+                "skip:not_mentioned",
+            ),
+            (
+                "pattern",
+                open(json!({ "mentionPatterns": ["(?i)\\bhey claw\\b"] })),
+                none.clone(),
+                text("Hey Claw, what's up"),
+                "dispatch",
+            ),
+            (
+                "pattern miss",
+                open(json!({ "mentionPatterns": ["(?i)\\bhey claw\\b"] })),
+                none.clone(),
+                text("hey clawdia"),
+                "skip:not_mentioned",
+            ),
+            (
+                "requireMention off",
+                open(json!({ "requireMention": false })),
+                none.clone(),
+                text("hello"),
+                "dispatch",
+            ),
+            (
+                "room requireMention off",
+                open(json!({ "rooms": { "general": { "requireMention": false } } })),
+                none.clone(),
+                text("hello"),
+                "dispatch",
+            ),
+            (
+                "room requireMention on",
+                open(
+                    json!({ "requireMention": false, "rooms": { "R1": { "requireMention": true } } }),
+                ),
+                none.clone(),
+                text("hello"),
+                "skip:not_mentioned",
+            ),
+            (
+                "only a mention",
+                open(json!({})),
+                none.clone(),
+                text("@bot"),
+                "skip:empty_text",
+            ),
+            (
+                "blank, no mention needed",
+                open(json!({ "requireMention": false })),
+                none.clone(),
+                text("   "),
+                "skip:empty_text",
+            ),
         ]);
     }
 
@@ -789,50 +1134,162 @@ mod tests {
     fn commands_are_addressed_and_authorized() {
         use RoomKind::{Direct, Public};
         let open = |extra: serde_json::Value| {
-            let mut value = json!({ "groupPolicy": "open", "dmPolicy": "open", "allowFrom": ["*"] });
-            value.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            let mut value =
+                json!({ "groupPolicy": "open", "dmPolicy": "open", "allowFrom": ["*"] });
+            value
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
             config(value)
         };
         let none = approved(&[]);
         let text = |kind, from, t| created(msg(kind, from, t));
         check(vec![
-            ("group: addressed", open(json!({})), none.clone(), text(Public, "U1", "@bot !status"), "dispatch"),
-            ("group: not addressed", open(json!({})), none.clone(), text(Public, "U1", "!stop"), "skip:command_not_addressed"),
+            (
+                "group: addressed",
+                open(json!({})),
+                none.clone(),
+                text(Public, "U1", "@bot !status"),
+                "dispatch",
+            ),
+            (
+                "group: not addressed",
+                open(json!({})),
+                none.clone(),
+                text(Public, "U1", "!stop"),
+                "skip:command_not_addressed",
+            ),
             // A mention elsewhere does not address a command.
-            ("group: trailing mention", open(json!({})), none.clone(), text(Public, "U1", "!stop @bot"), "skip:command_not_addressed"),
-            ("group: no mention needed", open(json!({ "requireMention": false })), none.clone(), text(Public, "U1", "!status"), "dispatch"),
-            ("dm: no mention needed", open(json!({})), none.clone(), text(Direct, "U1", "!stop"), "dispatch"),
+            (
+                "group: trailing mention",
+                open(json!({})),
+                none.clone(),
+                text(Public, "U1", "!stop @bot"),
+                "skip:command_not_addressed",
+            ),
+            (
+                "group: no mention needed",
+                open(json!({ "requireMention": false })),
+                none.clone(),
+                text(Public, "U1", "!status"),
+                "dispatch",
+            ),
+            (
+                "dm: no mention needed",
+                open(json!({})),
+                none.clone(),
+                text(Direct, "U1", "!stop"),
+                "dispatch",
+            ),
             // The normal policy comes first.
-            ("dm: unpaired", config(json!({})), none.clone(), text(Direct, "U1", "!status"), "pairing_required"),
-            ("group: sender not allowed", open(json!({ "groupAllowFrom": ["U2"] })), none.clone(), text(Public, "U1", "@bot !status"), "drop:sender_not_allowed"),
+            (
+                "dm: unpaired",
+                config(json!({})),
+                none.clone(),
+                text(Direct, "U1", "!status"),
+                "pairing_required",
+            ),
+            (
+                "group: sender not allowed",
+                open(json!({ "groupAllowFrom": ["U2"] })),
+                none.clone(),
+                text(Public, "U1", "@bot !status"),
+                "drop:sender_not_allowed",
+            ),
         ]);
 
         // (config, kind, text, expected command, expected access)
         let ops = || open(json!({ "commandAllowFrom": ["OP"] }));
         let model = |name: &str| Command::Model { name: name.into() };
         let cases = vec![
-            (open(json!({})), Public, "U1", "@bot !status", Command::Status, CommandAccess::Allowed),
-            (open(json!({})), Public, "U1", "@bot: !stop", Command::Stop, CommandAccess::Denied(CommandDenial::NoOperatorsConfigured)),
-            (open(json!({})), Direct, "U1", "!stop", Command::Stop, CommandAccess::Allowed),
-            (open(json!({})), Direct, "U1", "@bot !model openai/gpt-5", model("openai/gpt-5"), CommandAccess::Allowed),
-            (ops(), Public, "OP", "@bot !model g5.2", model("g5.2"), CommandAccess::Allowed),
-            (ops(), Public, "U1", "@bot !model g5.2", model("g5.2"), CommandAccess::Denied(CommandDenial::NotAnOperator)),
-            (ops(), Direct, "U1", "!stop", Command::Stop, CommandAccess::Denied(CommandDenial::NotAnOperator)),
-            (open(json!({})), Public, "U1", "@bot !frobnicate", Command::Unknown { word: "frobnicate".into() }, CommandAccess::Allowed),
+            (
+                open(json!({})),
+                Public,
+                "U1",
+                "@bot !status",
+                Command::Status,
+                CommandAccess::Allowed,
+            ),
+            (
+                open(json!({})),
+                Public,
+                "U1",
+                "@bot: !stop",
+                Command::Stop,
+                CommandAccess::Denied(CommandDenial::NoOperatorsConfigured),
+            ),
+            (
+                open(json!({})),
+                Direct,
+                "U1",
+                "!stop",
+                Command::Stop,
+                CommandAccess::Allowed,
+            ),
+            (
+                open(json!({})),
+                Direct,
+                "U1",
+                "@bot !model openai/gpt-5",
+                model("openai/gpt-5"),
+                CommandAccess::Allowed,
+            ),
+            (
+                ops(),
+                Public,
+                "OP",
+                "@bot !model g5.2",
+                model("g5.2"),
+                CommandAccess::Allowed,
+            ),
+            (
+                ops(),
+                Public,
+                "U1",
+                "@bot !model g5.2",
+                model("g5.2"),
+                CommandAccess::Denied(CommandDenial::NotAnOperator),
+            ),
+            (
+                ops(),
+                Direct,
+                "U1",
+                "!stop",
+                Command::Stop,
+                CommandAccess::Denied(CommandDenial::NotAnOperator),
+            ),
+            (
+                open(json!({})),
+                Public,
+                "U1",
+                "@bot !frobnicate",
+                Command::Unknown {
+                    word: "frobnicate".into(),
+                },
+                CommandAccess::Allowed,
+            ),
         ];
         for (config, kind, from, text, command, access) in cases {
             let mut message = msg(kind, from, text);
             message.thread_root = Some(MessageId::new("T1"));
             let policy = Policy::new(config, identity()).unwrap();
-            let Decision::Dispatch(Dispatch::Message(inbound)) = policy.decide(&none, &created(message)) else {
+            let Decision::Dispatch(Dispatch::Message(inbound)) =
+                policy.decide(&none, &created(message))
+            else {
                 panic!("{text:?} was not dispatched");
             };
             let request = inbound.command.expect("a command");
             assert_eq!(request.command, command, "{text:?}");
             assert_eq!(request.access, access, "{text:?}");
             // Commands are answered in the same room and thread.
-            assert_eq!(inbound.reply.target, ReplyTarget::Thread(MessageId::new("T1")));
-            assert_eq!(inbound.conversation.thread().map(MessageId::as_str), Some("T1"));
+            assert_eq!(
+                inbound.reply.target,
+                ReplyTarget::Thread(MessageId::new("T1"))
+            );
+            assert_eq!(
+                inbound.conversation.thread().map(MessageId::as_str),
+                Some("T1")
+            );
         }
 
         // A top-level command is answered at the top level, even with replyToMode all.
@@ -875,27 +1332,46 @@ mod tests {
             }
         );
         assert_eq!(inbound.command, None);
-        assert_eq!(inbound.reply.target, ReplyTarget::FirstChunkInThread(MessageId::new("AbC")));
+        assert_eq!(
+            inbound.reply.target,
+            ReplyTarget::FirstChunkInThread(MessageId::new("AbC"))
+        );
         // A visible thread follows, so the conversation is that thread (case kept).
-        assert_eq!(inbound.conversation.to_string(), "rocketchat:default:channel:R1:thread:AbC");
+        assert_eq!(
+            inbound.conversation.to_string(),
+            "rocketchat:default:channel:R1:thread:AbC"
+        );
 
         // A threaded message stays in its thread; DMs need no mention and keep their text.
         let mut threaded = msg(RoomKind::Public, "U1", "@bot more");
         threaded.thread_root = Some(MessageId::new("Root1"));
-        let Decision::Dispatch(Dispatch::Message(inbound)) = policy.decide(&approved(&[]), &created(threaded)) else {
+        let Decision::Dispatch(Dispatch::Message(inbound)) =
+            policy.decide(&approved(&[]), &created(threaded))
+        else {
             panic!("not dispatched");
         };
-        assert_eq!(inbound.reply.target, ReplyTarget::Thread(MessageId::new("Root1")));
-        assert_eq!(inbound.conversation.to_string(), "rocketchat:default:channel:R1:thread:Root1");
+        assert_eq!(
+            inbound.reply.target,
+            ReplyTarget::Thread(MessageId::new("Root1"))
+        );
+        assert_eq!(
+            inbound.conversation.to_string(),
+            "rocketchat:default:channel:R1:thread:Root1"
+        );
 
         let dm = msg(RoomKind::Direct, "U1", "hi there");
-        let Decision::Dispatch(Dispatch::Message(inbound)) = policy.decide(&approved(&["U1"]), &created(dm)) else {
+        let Decision::Dispatch(Dispatch::Message(inbound)) =
+            policy.decide(&approved(&["U1"]), &created(dm))
+        else {
             panic!("not dispatched");
         };
         assert_eq!(inbound.text, "hi there");
         assert!(!inbound.mention.required && !inbound.mention.was_mentioned);
         assert_eq!(inbound.reply.target, ReplyTarget::TopLevel);
-        assert_eq!(inbound.conversation.to_string(), "rocketchat:default:direct:D1");
+        assert_eq!(
+            inbound.conversation.to_string(),
+            "rocketchat:default:direct:D1"
+        );
     }
 
     #[test]
@@ -931,7 +1407,10 @@ mod tests {
         use RoomKind::{Direct, Public};
         let with = |extra: serde_json::Value| {
             let mut value = json!({ "groupPolicy": "open" });
-            value.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            value
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
             config(value)
         };
         let added = |r| Event::ReactionAdded { reaction: r };
@@ -940,23 +1419,121 @@ mod tests {
         let mut by_name_only = reaction(Public, "U1", Some("BOT"));
         by_name_only.user_id = None;
         check(vec![
-            ("own (default): on bot message", with(json!({})), none.clone(), added(reaction(Public, "U1", Some("BOT"))), "dispatch"),
-            ("own: removal too", with(json!({})), none.clone(), removed(reaction(Public, "U1", Some("BOT"))), "dispatch"),
-            ("own: on someone else's", with(json!({})), none.clone(), added(reaction(Public, "U1", Some("U2"))), "skip:reaction_not_on_own_message"),
-            ("own: author unknown", with(json!({})), none.clone(), added(reaction(Public, "U1", None)), "skip:reaction_not_on_own_message"),
-            ("off", with(json!({ "reactionNotifications": "off" })), none.clone(), added(reaction(Public, "U1", Some("BOT"))), "skip:reaction_notifications_off"),
-            ("all", with(json!({ "reactionNotifications": "all" })), none.clone(), added(reaction(Public, "U1", Some("U2"))), "dispatch"),
-            ("allowlist: listed", with(json!({ "reactionNotifications": "allowlist", "reactionAllowlist": ["U1"] })), none.clone(), added(reaction(Public, "U1", Some("U2"))), "dispatch"),
-            ("allowlist: other", with(json!({ "reactionNotifications": "allowlist", "reactionAllowlist": ["U2"] })), none.clone(), added(reaction(Public, "U1", Some("BOT"))), "skip:reactor_not_allowlisted"),
-            ("allowlist: name needs flag", with(json!({ "reactionNotifications": "allowlist", "reactionAllowlist": ["u1"] })), none.clone(), added(by_name_only.clone()), "skip:reactor_not_allowlisted"),
-            ("allowlist: name with flag", with(json!({ "reactionNotifications": "allowlist", "reactionAllowlist": ["u1"], "dangerouslyAllowNameMatching": true })), none.clone(), added(by_name_only), "dispatch"),
-            ("bot's own reaction", with(json!({ "reactionNotifications": "all" })), none.clone(), added(reaction(Public, "BOT", Some("U2"))), "drop:own_reaction"),
+            (
+                "own (default): on bot message",
+                with(json!({})),
+                none.clone(),
+                added(reaction(Public, "U1", Some("BOT"))),
+                "dispatch",
+            ),
+            (
+                "own: removal too",
+                with(json!({})),
+                none.clone(),
+                removed(reaction(Public, "U1", Some("BOT"))),
+                "dispatch",
+            ),
+            (
+                "own: on someone else's",
+                with(json!({})),
+                none.clone(),
+                added(reaction(Public, "U1", Some("U2"))),
+                "skip:reaction_not_on_own_message",
+            ),
+            (
+                "own: author unknown",
+                with(json!({})),
+                none.clone(),
+                added(reaction(Public, "U1", None)),
+                "skip:reaction_not_on_own_message",
+            ),
+            (
+                "off",
+                with(json!({ "reactionNotifications": "off" })),
+                none.clone(),
+                added(reaction(Public, "U1", Some("BOT"))),
+                "skip:reaction_notifications_off",
+            ),
+            (
+                "all",
+                with(json!({ "reactionNotifications": "all" })),
+                none.clone(),
+                added(reaction(Public, "U1", Some("U2"))),
+                "dispatch",
+            ),
+            (
+                "allowlist: listed",
+                with(json!({ "reactionNotifications": "allowlist", "reactionAllowlist": ["U1"] })),
+                none.clone(),
+                added(reaction(Public, "U1", Some("U2"))),
+                "dispatch",
+            ),
+            (
+                "allowlist: other",
+                with(json!({ "reactionNotifications": "allowlist", "reactionAllowlist": ["U2"] })),
+                none.clone(),
+                added(reaction(Public, "U1", Some("BOT"))),
+                "skip:reactor_not_allowlisted",
+            ),
+            (
+                "allowlist: name needs flag",
+                with(json!({ "reactionNotifications": "allowlist", "reactionAllowlist": ["u1"] })),
+                none.clone(),
+                added(by_name_only.clone()),
+                "skip:reactor_not_allowlisted",
+            ),
+            (
+                "allowlist: name with flag",
+                with(
+                    json!({ "reactionNotifications": "allowlist", "reactionAllowlist": ["u1"], "dangerouslyAllowNameMatching": true }),
+                ),
+                none.clone(),
+                added(by_name_only),
+                "dispatch",
+            ),
+            (
+                "bot's own reaction",
+                with(json!({ "reactionNotifications": "all" })),
+                none.clone(),
+                added(reaction(Public, "BOT", Some("U2"))),
+                "drop:own_reaction",
+            ),
             // The reactor must pass the room's normal policy.
-            ("reactor not allowed", with(json!({ "groupAllowFrom": ["U2"] })), none.clone(), added(reaction(Public, "U1", Some("BOT"))), "drop:sender_not_allowed"),
-            ("room not allowlisted", config(json!({})), none.clone(), added(reaction(Public, "U1", Some("BOT"))), "drop:room_not_allowlisted"),
-            ("dm: unpaired reactor", config(json!({})), none.clone(), added(reaction(Direct, "U1", Some("BOT"))), "drop:dm_sender_not_paired"),
-            ("dm: paired reactor", config(json!({})), approved(&["U1"]), added(reaction(Direct, "U1", Some("BOT"))), "dispatch"),
-            ("dm: disabled", config(json!({ "dmPolicy": "disabled" })), approved(&["U1"]), added(reaction(Direct, "U1", Some("BOT"))), "drop:dm_disabled"),
+            (
+                "reactor not allowed",
+                with(json!({ "groupAllowFrom": ["U2"] })),
+                none.clone(),
+                added(reaction(Public, "U1", Some("BOT"))),
+                "drop:sender_not_allowed",
+            ),
+            (
+                "room not allowlisted",
+                config(json!({})),
+                none.clone(),
+                added(reaction(Public, "U1", Some("BOT"))),
+                "drop:room_not_allowlisted",
+            ),
+            (
+                "dm: unpaired reactor",
+                config(json!({})),
+                none.clone(),
+                added(reaction(Direct, "U1", Some("BOT"))),
+                "drop:dm_sender_not_paired",
+            ),
+            (
+                "dm: paired reactor",
+                config(json!({})),
+                approved(&["U1"]),
+                added(reaction(Direct, "U1", Some("BOT"))),
+                "dispatch",
+            ),
+            (
+                "dm: disabled",
+                config(json!({ "dmPolicy": "disabled" })),
+                approved(&["U1"]),
+                added(reaction(Direct, "U1", Some("BOT"))),
+                "drop:dm_disabled",
+            ),
         ]);
 
         let policy = Policy::new(with(json!({})), identity()).unwrap();
@@ -987,32 +1564,131 @@ mod tests {
         bot_edit.author.is_bot = true;
         check(vec![
             // Edits need no mention, but the editor must pass the policy.
-            ("edit in open room", open.clone(), none.clone(), edited(msg(Public, "U1", "no mention")), "dispatch"),
-            ("own edit", open.clone(), none.clone(), edited(msg(Public, "BOT", "x")), "drop:own_message"),
-            ("bot edit", open.clone(), none.clone(), edited(bot_edit), "drop:bot_message"),
-            ("edit, room closed", config(json!({})), none.clone(), edited(msg(Public, "U1", "x")), "drop:room_not_allowlisted"),
-            ("edit, unpaired DM", config(json!({})), none.clone(), edited(msg(Direct, "U1", "x")), "drop:dm_sender_not_paired"),
-            ("edit, paired DM", config(json!({})), approved(&["U1"]), edited(msg(Direct, "U1", "x")), "dispatch"),
-            ("delete in open room", open.clone(), none.clone(), deleted("R1", Some(Public)), "dispatch"),
-            ("delete, room closed", config(json!({})), none.clone(), deleted("P1", Some(Private)), "drop:room_not_allowlisted"),
-            ("delete, listed room id", config(json!({ "rooms": { "P1": {} } })), none.clone(), deleted("P1", Some(Private)), "dispatch"),
-            ("delete, disabled room", config(json!({ "groupPolicy": "open", "rooms": { "R1": { "enabled": false } } })), none.clone(), deleted("R1", Some(Public)), "drop:room_disabled"),
-            ("delete in DM", config(json!({})), none.clone(), deleted("D1", Some(Direct)), "dispatch"),
-            ("delete, DMs disabled", config(json!({ "dmPolicy": "disabled" })), none.clone(), deleted("D1", Some(Direct)), "drop:dm_disabled"),
-            ("delete, kind unknown", open.clone(), none.clone(), deleted("R1", None), "drop:room_kind_unknown"),
-            ("connection state", config(json!({})), none.clone(), Event::ConnectionStateChanged { state: ConnectionState::Active }, "dispatch"),
+            (
+                "edit in open room",
+                open.clone(),
+                none.clone(),
+                edited(msg(Public, "U1", "no mention")),
+                "dispatch",
+            ),
+            (
+                "own edit",
+                open.clone(),
+                none.clone(),
+                edited(msg(Public, "BOT", "x")),
+                "drop:own_message",
+            ),
+            (
+                "bot edit",
+                open.clone(),
+                none.clone(),
+                edited(bot_edit),
+                "drop:bot_message",
+            ),
+            (
+                "edit, room closed",
+                config(json!({})),
+                none.clone(),
+                edited(msg(Public, "U1", "x")),
+                "drop:room_not_allowlisted",
+            ),
+            (
+                "edit, unpaired DM",
+                config(json!({})),
+                none.clone(),
+                edited(msg(Direct, "U1", "x")),
+                "drop:dm_sender_not_paired",
+            ),
+            (
+                "edit, paired DM",
+                config(json!({})),
+                approved(&["U1"]),
+                edited(msg(Direct, "U1", "x")),
+                "dispatch",
+            ),
+            (
+                "delete in open room",
+                open.clone(),
+                none.clone(),
+                deleted("R1", Some(Public)),
+                "dispatch",
+            ),
+            (
+                "delete, room closed",
+                config(json!({})),
+                none.clone(),
+                deleted("P1", Some(Private)),
+                "drop:room_not_allowlisted",
+            ),
+            (
+                "delete, listed room id",
+                config(json!({ "rooms": { "P1": {} } })),
+                none.clone(),
+                deleted("P1", Some(Private)),
+                "dispatch",
+            ),
+            (
+                "delete, disabled room",
+                config(json!({ "groupPolicy": "open", "rooms": { "R1": { "enabled": false } } })),
+                none.clone(),
+                deleted("R1", Some(Public)),
+                "drop:room_disabled",
+            ),
+            (
+                "delete in DM",
+                config(json!({})),
+                none.clone(),
+                deleted("D1", Some(Direct)),
+                "dispatch",
+            ),
+            (
+                "delete, DMs disabled",
+                config(json!({ "dmPolicy": "disabled" })),
+                none.clone(),
+                deleted("D1", Some(Direct)),
+                "drop:dm_disabled",
+            ),
+            (
+                "delete, kind unknown",
+                open.clone(),
+                none.clone(),
+                deleted("R1", None),
+                "drop:room_kind_unknown",
+            ),
+            (
+                "connection state",
+                config(json!({})),
+                none.clone(),
+                Event::ConnectionStateChanged {
+                    state: ConnectionState::Active,
+                },
+                "dispatch",
+            ),
         ]);
 
         let policy = Policy::new(open, identity()).unwrap();
         let mut message = msg(Public, "U1", "fixed");
         message.thread_root = Some(MessageId::new("T9"));
-        let Decision::Dispatch(Dispatch::Edited { conversation, .. }) = policy.decide(&none, &edited(message)) else {
+        let Decision::Dispatch(Dispatch::Edited { conversation, .. }) =
+            policy.decide(&none, &edited(message))
+        else {
             panic!("edit not dispatched");
         };
-        assert_eq!(conversation.to_string(), "rocketchat:default:channel:R1:thread:T9");
+        assert_eq!(
+            conversation.to_string(),
+            "rocketchat:default:channel:R1:thread:T9"
+        );
         let state = ConnectionState::Reconnecting { attempt: 2 };
-        let decision = policy.decide(&none, &Event::ConnectionStateChanged { state: state.clone() });
-        assert_eq!(decision, Decision::Dispatch(Dispatch::ConnectionState(state)));
+        let decision = policy.decide(
+            &none,
+            &Event::ConnectionStateChanged {
+                state: state.clone(),
+            },
+        );
+        assert_eq!(
+            decision,
+            Decision::Dispatch(Dispatch::ConnectionState(state))
+        );
     }
 
     #[test]
@@ -1068,10 +1744,15 @@ mod tests {
             .chain(drops.iter().map(|r| r.as_str()))
             .collect();
         assert_eq!(names.len(), skips.len() + drops.len());
-        assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+        assert!(names
+            .iter()
+            .all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
         assert_eq!(SkipReason::NotMentioned.as_str(), "not_mentioned");
-        assert_eq!(DropReason::RoomNotAllowlisted.as_str(), "room_not_allowlisted");
+        assert_eq!(
+            DropReason::RoomNotAllowlisted.as_str(),
+            "room_not_allowlisted"
+        );
         assert_eq!(ReplyToMode::default(), ReplyToMode::Off);
-        assert_eq!(RoomConfig::default().enabled, true);
+        assert!(RoomConfig::default().enabled);
     }
 }

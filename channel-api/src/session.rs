@@ -254,9 +254,18 @@ mod tests {
     #[test]
     fn ids_render_in_the_grammar_and_parse_back() {
         let cases = [
-            (id("default", RoomKind::Direct, "aBcD", None), "rocketchat:default:direct:aBcD"),
-            (id("default", RoomKind::Public, "GENERAL", None), "rocketchat:default:channel:GENERAL"),
-            (id("ops-bot_2", RoomKind::Private, "Grp1", None), "rocketchat:ops-bot_2:group:Grp1"),
+            (
+                id("default", RoomKind::Direct, "aBcD", None),
+                "rocketchat:default:direct:aBcD",
+            ),
+            (
+                id("default", RoomKind::Public, "GENERAL", None),
+                "rocketchat:default:channel:GENERAL",
+            ),
+            (
+                id("ops-bot_2", RoomKind::Private, "Grp1", None),
+                "rocketchat:ops-bot_2:group:Grp1",
+            ),
             (
                 id("default", RoomKind::Public, "GENERAL", Some("AbCdEf123XyZ")),
                 "rocketchat:default:channel:GENERAL:thread:AbCdEf123XyZ",
@@ -272,7 +281,10 @@ mod tests {
     #[test]
     fn a_thread_conversation_knows_its_room_conversation() {
         let thread = id("a", RoomKind::Public, "R", Some("T"));
-        assert_eq!(thread.room_conversation(), id("a", RoomKind::Public, "R", None));
+        assert_eq!(
+            thread.room_conversation(),
+            id("a", RoomKind::Public, "R", None)
+        );
         assert_eq!(thread.thread().map(MessageId::as_str), Some("T"));
         assert_eq!(thread.room().as_str(), "R");
         assert_eq!(thread.account().as_str(), "a");
@@ -284,26 +296,72 @@ mod tests {
         use SessionError::*;
         let cases: Vec<(&str, SessionError)> = vec![
             ("", WrongPrefix { found: "".into() }),
-            ("slack:default:channel:R", WrongPrefix { found: "slack".into() }),
-            ("RocketChat:default:channel:R", WrongPrefix { found: "RocketChat".into() }),
+            (
+                "slack:default:channel:R",
+                WrongPrefix {
+                    found: "slack".into(),
+                },
+            ),
+            (
+                "RocketChat:default:channel:R",
+                WrongPrefix {
+                    found: "RocketChat".into(),
+                },
+            ),
             ("rocketchat", Missing { what: "account id" }),
             ("rocketchat::channel:R", Empty { what: "account id" }),
             ("rocketchat:default", Missing { what: "room kind" }),
-            ("rocketchat:default:room:R", UnknownKind { found: "room".into() }),
-            ("rocketchat:default:Channel:R", UnknownKind { found: "Channel".into() }),
+            (
+                "rocketchat:default:room:R",
+                UnknownKind {
+                    found: "room".into(),
+                },
+            ),
+            (
+                "rocketchat:default:Channel:R",
+                UnknownKind {
+                    found: "Channel".into(),
+                },
+            ),
             ("rocketchat:default:channel", Missing { what: "room id" }),
             ("rocketchat:default:channel:", Empty { what: "room id" }),
-            ("rocketchat:default:channel:R:thread", Missing { what: "thread root id" }),
-            ("rocketchat:default:channel:R:thread:", Empty { what: "thread root id" }),
-            ("rocketchat:default:channel:R:reply:T", NotAThread { found: "reply".into() }),
-            ("rocketchat:default:channel:R:", NotAThread { found: "".into() }),
-            ("rocketchat:default:channel:R:thread:T:x", ExtraSegments { rest: "x".into() }),
-            ("rocketchat:default:channel:R:thread:T:", ExtraSegments { rest: "".into() }),
+            (
+                "rocketchat:default:channel:R:thread",
+                Missing {
+                    what: "thread root id",
+                },
+            ),
+            (
+                "rocketchat:default:channel:R:thread:",
+                Empty {
+                    what: "thread root id",
+                },
+            ),
+            (
+                "rocketchat:default:channel:R:reply:T",
+                NotAThread {
+                    found: "reply".into(),
+                },
+            ),
+            (
+                "rocketchat:default:channel:R:",
+                NotAThread { found: "".into() },
+            ),
+            (
+                "rocketchat:default:channel:R:thread:T:x",
+                ExtraSegments { rest: "x".into() },
+            ),
+            (
+                "rocketchat:default:channel:R:thread:T:",
+                ExtraSegments { rest: "".into() },
+            ),
         ];
         for (text, expected) in cases {
             assert_eq!(ConversationId::parse(text), Err(expected), "{text:?}");
         }
-        let message = ConversationId::parse("slack:x:channel:R").unwrap_err().to_string();
+        let message = ConversationId::parse("slack:x:channel:R")
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("rocketchat:"), "{message}");
     }
 
@@ -318,20 +376,40 @@ mod tests {
             )
         };
         let cases = [
-            (build("", "R", None), SessionError::Empty { what: "account id" }),
-            (build("a", "", None), SessionError::Empty { what: "room id" }),
-            (build("a", "R", Some("")), SessionError::Empty { what: "thread root id" }),
+            (
+                build("", "R", None),
+                SessionError::Empty { what: "account id" },
+            ),
+            (
+                build("a", "", None),
+                SessionError::Empty { what: "room id" },
+            ),
+            (
+                build("a", "R", Some("")),
+                SessionError::Empty {
+                    what: "thread root id",
+                },
+            ),
             (
                 build("a:b", "R", None),
-                SessionError::ColonInComponent { what: "account id", found: "a:b".into() },
+                SessionError::ColonInComponent {
+                    what: "account id",
+                    found: "a:b".into(),
+                },
             ),
             (
                 build("a", "R:1", None),
-                SessionError::ColonInComponent { what: "room id", found: "R:1".into() },
+                SessionError::ColonInComponent {
+                    what: "room id",
+                    found: "R:1".into(),
+                },
             ),
             (
                 build("a", "R", Some("T:1")),
-                SessionError::ColonInComponent { what: "thread root id", found: "T:1".into() },
+                SessionError::ColonInComponent {
+                    what: "thread root id",
+                    found: "T:1".into(),
+                },
             ),
         ];
         for (result, expected) in cases {

@@ -155,7 +155,11 @@ mod tests {
             let plan = ReplyPlan::new(mode, &message(RoomKind::Public, root));
             assert_eq!(plan.room.as_str(), "R1");
             for (index, thread) in expected.iter().enumerate() {
-                assert_eq!(plan.thread_for_chunk(index), thread.as_ref(), "{mode:?} {root:?} #{index}");
+                assert_eq!(
+                    plan.thread_for_chunk(index),
+                    thread.as_ref(),
+                    "{mode:?} {root:?} #{index}"
+                );
                 let outbound = plan.outbound(index, "x");
                 assert_eq!(&outbound.thread, thread, "{mode:?} {root:?} #{index}");
                 assert_eq!(outbound.room.as_str(), "R1");
@@ -180,9 +184,15 @@ mod tests {
             channel: Some(ReplyToMode::All),
         };
         let room = |mode| {
-            [("general".to_string(), RoomConfig { reply_to_mode: mode, ..RoomConfig::default() })]
-                .into_iter()
-                .collect()
+            [(
+                "general".to_string(),
+                RoomConfig {
+                    reply_to_mode: mode,
+                    ..RoomConfig::default()
+                },
+            )]
+            .into_iter()
+            .collect()
         };
         let config = |global, by_type: &ReplyToModeByChatType, rooms| ChannelConfig {
             reply_to_mode: global,
@@ -192,21 +202,57 @@ mod tests {
         };
         let none = ReplyToModeByChatType::default();
         let cases = [
-            (config(ReplyToMode::Off, &none, Default::default()), RoomKind::Public, ReplyToMode::Off),
-            (config(ReplyToMode::All, &none, Default::default()), RoomKind::Public, ReplyToMode::All),
-            (config(ReplyToMode::Off, &by_type, Default::default()), RoomKind::Public, ReplyToMode::All),
-            (config(ReplyToMode::Off, &by_type, Default::default()), RoomKind::Direct, ReplyToMode::First),
+            (
+                config(ReplyToMode::Off, &none, Default::default()),
+                RoomKind::Public,
+                ReplyToMode::Off,
+            ),
+            (
+                config(ReplyToMode::All, &none, Default::default()),
+                RoomKind::Public,
+                ReplyToMode::All,
+            ),
+            (
+                config(ReplyToMode::Off, &by_type, Default::default()),
+                RoomKind::Public,
+                ReplyToMode::All,
+            ),
+            (
+                config(ReplyToMode::Off, &by_type, Default::default()),
+                RoomKind::Direct,
+                ReplyToMode::First,
+            ),
             // No `group` override: the account's mode.
-            (config(ReplyToMode::All, &by_type, Default::default()), RoomKind::Private, ReplyToMode::All),
+            (
+                config(ReplyToMode::All, &by_type, Default::default()),
+                RoomKind::Private,
+                ReplyToMode::All,
+            ),
             // The room entry wins over the chat type.
-            (config(ReplyToMode::Off, &by_type, room(Some(ReplyToMode::Off))), RoomKind::Public, ReplyToMode::Off),
-            (config(ReplyToMode::Off, &none, room(Some(ReplyToMode::First))), RoomKind::Private, ReplyToMode::First),
+            (
+                config(ReplyToMode::Off, &by_type, room(Some(ReplyToMode::Off))),
+                RoomKind::Public,
+                ReplyToMode::Off,
+            ),
+            (
+                config(ReplyToMode::Off, &none, room(Some(ReplyToMode::First))),
+                RoomKind::Private,
+                ReplyToMode::First,
+            ),
             // A room entry without replyToMode falls through.
-            (config(ReplyToMode::Off, &by_type, room(None)), RoomKind::Public, ReplyToMode::All),
+            (
+                config(ReplyToMode::Off, &by_type, room(None)),
+                RoomKind::Public,
+                ReplyToMode::All,
+            ),
         ];
         for (config, kind, expected) in cases {
             let msg = message(kind, None);
-            assert_eq!(resolve_reply_to_mode(&config, &msg.room), expected, "{kind:?} {config:?}");
+            assert_eq!(
+                resolve_reply_to_mode(&config, &msg.room),
+                expected,
+                "{kind:?} {config:?}"
+            );
             assert_eq!(plan_reply(&config, &msg), ReplyPlan::new(expected, &msg));
         }
     }
