@@ -486,7 +486,22 @@ impl Channel for RocketChatChannel {
             None => random_id(),
         };
         let _order = self.inner.send_lock.lock().await;
-        let posted = self.send_once_or_confirm(&id, &message).await?;
+        let posted = match self.send_once_or_confirm(&id, &message).await {
+            Ok(posted) => posted,
+            Err(e @ RcError::Api { status: 400, .. }) => {
+                // A refused thread reply: say NotFound when the root does not exist (the
+                // server's own error for that case is not pinned down).
+                if let Some(root) = &message.thread {
+                    if self.inner.rest.get_message(root.as_str()).await?.is_none() {
+                        return Err(Error::NotFound {
+                            what: format!("thread root {root}"),
+                        });
+                    }
+                }
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
         let id = posted
             .get("_id")
             .and_then(Value::as_str)

@@ -1,0 +1,294 @@
+//! Test support: a simulator with a bot and a peer user, the bot's config, and a small
+//! REST client acting as the peer (real protocol, not the simulator's control handle).
+
+#![allow(clippy::unwrap_used, dead_code, unreachable_pub)]
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use backend_rocketchat::{RocketChatConfig, Secret};
+use bytes::Bytes;
+use channel_api::{Error, MessageId, MessageRef, Result, RoomId, UserId};
+use conformance::{Peer, PeerMessage, PeerReaction};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use rocketchat_sim::{RoomKind, SimConfig, SimHandle, Simulator, UserKind};
+use serde_json::{json, Value};
+
+/// A running simulator with a bot, a peer, a public room both are in, and their DM.
+pub struct World {
+    pub sim: SimHandle,
+    pub bot_id: String,
+    pub bot_token: String,
+    pub peer_id: String,
+    pub peer_token: String,
+    pub room: String,
+    pub room_name: String,
+    pub dm: String,
+}
+
+pub async fn world() -> World {
+    world_with(SimConfig::default()).await
+}
+
+pub async fn world_with(config: SimConfig) -> World {
+    let sim = Simulator::start(config).await.unwrap();
+    let bot_id = sim.create_user("bot", UserKind::Bot).unwrap();
+    let bot_token = sim.create_pat(&bot_id, "bridge").unwrap();
+    let peer_id = sim.create_user("alice", UserKind::Human).unwrap();
+    let peer_token = sim.create_pat(&peer_id, "peer").unwrap();
+    let room = sim
+        .create_room(RoomKind::Public, "dev", &peer_id, &[&bot_id])
+        .unwrap();
+    let dm = sim.create_dm(&bot_id, &peer_id).unwrap();
+    World {
+        sim,
+        bot_id,
+        bot_token,
+        peer_id,
+        peer_token,
+        room,
+        room_name: "dev".into(),
+        dm,
+    }
+}
+
+impl World {
+    /// The bot's config: plain http to the simulator (so the insecure flag), short
+    /// timeouts so failures show quickly.
+    pub fn config(&self) -> RocketChatConfig {
+        let mut c = RocketChatConfig::new(
+            self.sim.base_url(),
+            self.bot_id.clone(),
+            "bot",
+            Secret::new(self.bot_token.clone()),
+        );
+        c.dangerously_allow_insecure = true;
+        c.timeouts.connect = Duration::from_secs(5);
+        c.timeouts.request = Duration::from_secs(5);
+        c.timeouts.reconnect_min = Duration::from_millis(50);
+        c.timeouts.reconnect_max = Duration::from_millis(500);
+        c
+    }
+
+    pub fn peer(&self) -> RestPeer {
+        RestPeer::new(
+            &self.sim.base_url(),
+            &self.peer_id,
+            "alice",
+            &self.peer_token,
+        )
+    }
+}
+
+/// The peer user, speaking REST to the server like any client.
+#[derive(Debug, Clone)]
+pub struct RestPeer {
+    client: Client<HttpConnector, Full<Bytes>>,
+    base: String,
+    user_id: String,
+    username: String,
+    token: String,
+}
+
+impl RestPeer {
+    pub fn new(base: &str, user_id: &str, username: &str, token: &str) -> Self {
+        Self {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            base: base.trim_end_matches('/').to_owned(),
+            user_id: user_id.into(),
+            username: username.into(),
+            token: token.into(),
+        }
+    }
+
+    pub async fn call(&self, method: &str, endpoint: &str, body: Option<Value>) -> Result<Value> {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(format!("{}/api/v1/{endpoint}", self.base))
+            .header("x-user-id", &self.user_id)
+            .header("x-auth-token", &self.token)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(
+                body.map(|b| b.to_string()).unwrap_or_default(),
+            )))
+            .unwrap();
+        let resp = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| Error::Disconnected {
+                reason: e.to_string(),
+            })?;
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if status.is_success() && v["success"] != json!(false) {
+            return Ok(v);
+        }
+        let text = v["error"].as_str().unwrap_or("").to_owned();
+        Err(match status.as_u16() {
+            401 => Error::Unauthorized { reason: text },
+            404 => Error::NotFound { what: text },
+            _ if text.contains("not found") || text.contains("No message found") => {
+                Error::NotFound { what: text }
+            }
+            _ => Error::Backend {
+                backend: "peer",
+                message: format!("{endpoint}: {status}: {text}"),
+            },
+        })
+    }
+
+    async fn room_messages(&self, room: &RoomId) -> Result<Vec<Value>> {
+        let v = self
+            .call(
+                "GET",
+                &format!(
+                    "chat.syncMessages?roomId={}&lastUpdate=1970-01-01T00:00:00.000Z",
+                    room.as_str()
+                ),
+                None,
+            )
+            .await?;
+        let mut docs: Vec<Value> = v["result"]["updated"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        docs.retain(|d| d.get("t").is_none());
+        docs.sort_by_key(|d| d["ts"].as_str().map(str::to_owned).unwrap_or_default());
+        Ok(docs)
+    }
+}
+
+fn peer_message(d: &Value) -> PeerMessage {
+    PeerMessage {
+        id: MessageId::new(d["_id"].as_str().unwrap_or_default()),
+        text: d["msg"].as_str().unwrap_or_default().to_owned(),
+        thread: d["tmid"].as_str().map(MessageId::new),
+        author: UserId::new(d["u"]["_id"].as_str().unwrap_or_default()),
+    }
+}
+
+#[async_trait]
+impl Peer for RestPeer {
+    fn user_id(&self) -> UserId {
+        UserId::new(self.user_id.clone())
+    }
+
+    fn username(&self) -> String {
+        self.username.clone()
+    }
+
+    async fn post(
+        &self,
+        room: &RoomId,
+        text: &str,
+        thread: Option<&MessageId>,
+    ) -> Result<MessageRef> {
+        let mut message = json!({"rid": room.as_str(), "msg": text});
+        if let Some(t) = thread {
+            message["tmid"] = json!(t.as_str());
+        }
+        let v = self
+            .call(
+                "POST",
+                "chat.sendMessage",
+                Some(json!({"message": message})),
+            )
+            .await?;
+        Ok(MessageRef {
+            room: room.clone(),
+            id: MessageId::new(v["message"]["_id"].as_str().unwrap_or_default()),
+        })
+    }
+
+    async fn react(&self, message: &MessageRef, emoji: &str) -> Result<()> {
+        self.call(
+            "POST",
+            "chat.react",
+            Some(json!({"messageId": message.id.as_str(), "emoji": emoji, "shouldReact": true})),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn unreact(&self, message: &MessageRef, emoji: &str) -> Result<()> {
+        self.call(
+            "POST",
+            "chat.react",
+            Some(json!({"messageId": message.id.as_str(), "emoji": emoji, "shouldReact": false})),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn edit(&self, message: &MessageRef, text: &str) -> Result<()> {
+        self.call(
+            "POST",
+            "chat.update",
+            Some(json!({"roomId": message.room.as_str(), "msgId": message.id.as_str(), "text": text})),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn delete(&self, message: &MessageRef) -> Result<()> {
+        self.call(
+            "POST",
+            "chat.delete",
+            Some(json!({"roomId": message.room.as_str(), "msgId": message.id.as_str()})),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn messages(&self, room: &RoomId) -> Result<Vec<PeerMessage>> {
+        Ok(self
+            .room_messages(room)
+            .await?
+            .iter()
+            .map(peer_message)
+            .collect())
+    }
+
+    async fn thread_messages(&self, room: &RoomId, root: &MessageId) -> Result<Vec<PeerMessage>> {
+        Ok(self
+            .room_messages(room)
+            .await?
+            .iter()
+            .filter(|d| d["tmid"].as_str() == Some(root.as_str()))
+            .map(peer_message)
+            .collect())
+    }
+
+    async fn reactions(&self, message: &MessageRef) -> Result<Vec<PeerReaction>> {
+        let v = self
+            .call(
+                "GET",
+                &format!("chat.getMessage?msgId={}", message.id.as_str()),
+                None,
+            )
+            .await?;
+        let mut out = Vec::new();
+        if let Some(map) = v["message"]["reactions"].as_object() {
+            for (emoji, r) in map {
+                let usernames: Vec<String> = r["usernames"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|u| u.as_str().map(str::to_owned))
+                    .collect();
+                if !usernames.is_empty() {
+                    out.push(PeerReaction {
+                        emoji: emoji.trim_matches(':').to_owned(),
+                        usernames,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
