@@ -1,0 +1,245 @@
+//! The JSON control API: `POST /_sim/<control>` with a JSON body, loopback only, enabled by
+//! `SimConfig::control_http` (the binary turns it on). Replies `{"ok":true,...}` or 400
+//! `{"ok":false,"error":"..."}`. The controls mirror [`crate::SimHandle`]; see the crate docs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::StatusCode;
+use serde_json::{json, Map, Value};
+
+use crate::config::RateRule;
+use crate::control::{PostOptions, SimHandle};
+use crate::error::SimError;
+use crate::server::Core;
+use crate::world::{RoomKind, UserKind};
+
+fn s<'a>(body: &'a Value, key: &str) -> Result<&'a str, SimError> {
+    body.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| SimError::Rejected(format!("missing string field '{key}'")))
+}
+
+fn b(body: &Value, key: &str, default: bool) -> bool {
+    body.get(key).and_then(Value::as_bool).unwrap_or(default)
+}
+
+fn rule(body: &Value) -> Option<RateRule> {
+    if b(body, "off", false) {
+        return None;
+    }
+    Some(RateRule {
+        limit: body.get("limit").and_then(Value::as_u64).unwrap_or(10) as u32,
+        window: Duration::from_millis(
+            body.get("windowMs")
+                .and_then(Value::as_u64)
+                .unwrap_or(60_000),
+        ),
+    })
+}
+
+/// Handles one control call.
+pub(crate) async fn handle(core: &Arc<Core>, name: &str, body: Value) -> (StatusCode, Value) {
+    let sim = SimHandle { core: core.clone() };
+    match run(&sim, name, &body).await {
+        Ok(Value::Object(mut o)) => {
+            o.insert("ok".into(), json!(true));
+            (StatusCode::OK, Value::Object(o))
+        }
+        Ok(_) => (StatusCode::OK, json!({"ok": true})),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            json!({"ok": false, "error": e.to_string()}),
+        ),
+    }
+}
+
+async fn run(sim: &SimHandle, name: &str, body: &Value) -> Result<Value, SimError> {
+    match name {
+        "info" => Ok(json!({"baseUrl": sim.base_url(), "wsUrl": sim.ws_url()})),
+        "createUser" => {
+            let username = s(body, "username")?;
+            let kind = if b(body, "bot", false) {
+                UserKind::Bot
+            } else {
+                UserKind::Human
+            };
+            let roles: Vec<String> = match body.get("roles").and_then(Value::as_array) {
+                Some(r) => r
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect(),
+                None if kind == UserKind::Bot => vec!["bot".into(), "user".into()],
+                None => vec!["user".into()],
+            };
+            let name = body.get("name").and_then(Value::as_str).unwrap_or(username);
+            let password = body
+                .get("password")
+                .and_then(Value::as_str)
+                .unwrap_or(username);
+            let id = sim.create_user_full(username, name, kind, roles, Some(password))?;
+            Ok(json!({"userId": id}))
+        }
+        "userId" => {
+            let username = s(body, "username")?;
+            let id = sim
+                .user_id(username)
+                .ok_or_else(|| SimError::NotFound(format!("user {username}")))?;
+            Ok(json!({"userId": id}))
+        }
+        "createPat" => {
+            let name = body.get("name").and_then(Value::as_str).unwrap_or("sim");
+            Ok(json!({"token": sim.create_pat(s(body, "userId")?, name)?}))
+        }
+        "removePat" => {
+            sim.remove_pat(s(body, "userId")?, s(body, "name")?)?;
+            Ok(json!({}))
+        }
+        "setActive" => {
+            let uid = s(body, "userId")?;
+            if b(body, "active", true) {
+                sim.activate_user(uid)?;
+            } else {
+                sim.deactivate_user(uid)?;
+            }
+            Ok(json!({}))
+        }
+        "createRoom" => {
+            let kind = match body.get("type").and_then(Value::as_str).unwrap_or("c") {
+                "p" => RoomKind::Private,
+                _ => RoomKind::Public,
+            };
+            let members: Vec<&str> = body
+                .get("members")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let rid = sim.create_room(kind, s(body, "name")?, s(body, "creator")?, &members)?;
+            Ok(json!({"roomId": rid}))
+        }
+        "createDm" => Ok(json!({"roomId": sim.create_dm(s(body, "a")?, s(body, "b")?)?})),
+        "addMember" => {
+            let added = sim.add_member(s(body, "roomId")?, s(body, "userId")?)?;
+            Ok(json!({"added": added}))
+        }
+        "post" => {
+            let opts = PostOptions {
+                id: body.get("id").and_then(Value::as_str).map(str::to_owned),
+                tmid: body.get("tmid").and_then(Value::as_str).map(str::to_owned),
+                tshow: b(body, "tshow", false),
+                extra: body
+                    .get("extra")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_else(Map::new),
+            };
+            let mid = sim.post_with(
+                s(body, "userId")?,
+                s(body, "roomId")?,
+                s(body, "text")?,
+                opts,
+            )?;
+            Ok(json!({"messageId": mid}))
+        }
+        "react" => {
+            let (uid, mid, emoji) = (s(body, "userId")?, s(body, "messageId")?, s(body, "emoji")?);
+            if b(body, "add", true) {
+                sim.react(uid, mid, emoji)?;
+            } else {
+                sim.unreact(uid, mid, emoji)?;
+            }
+            Ok(json!({}))
+        }
+        "edit" => {
+            sim.edit(s(body, "userId")?, s(body, "messageId")?, s(body, "text")?)?;
+            Ok(json!({}))
+        }
+        "delete" => {
+            sim.delete(s(body, "userId")?, s(body, "messageId")?)?;
+            Ok(json!({}))
+        }
+        "typing" => {
+            sim.typing(s(body, "userId")?, s(body, "roomId")?, b(body, "on", true))?;
+            Ok(json!({}))
+        }
+        "messages" => {
+            let msgs: Vec<Value> = sim
+                .messages(s(body, "roomId")?)
+                .iter()
+                .map(crate::util::to_rest)
+                .collect();
+            Ok(json!({"messages": msgs}))
+        }
+        "message" => Ok(
+            json!({"message": sim.message(s(body, "messageId")?).map(|m| crate::util::to_rest(&m))}),
+        ),
+        "sessionCount" => Ok(json!({"count": sim.session_count(s(body, "userId")?)})),
+        "dropSockets" => {
+            let after = body.get("afterFrames").and_then(Value::as_u64).unwrap_or(0) as u32;
+            sim.drop_sockets_after(s(body, "userId")?, after);
+            Ok(json!({}))
+        }
+        "deaf" => {
+            sim.set_deaf(s(body, "userId")?, b(body, "on", true));
+            Ok(json!({}))
+        }
+        "latency" => {
+            let ms = body.get("ms").and_then(Value::as_u64).unwrap_or(0);
+            sim.set_latency(Duration::from_millis(ms));
+            Ok(json!({}))
+        }
+        "inject429" => {
+            sim.inject_429(body.get("count").and_then(Value::as_u64).unwrap_or(1) as u32);
+            Ok(json!({}))
+        }
+        "restRateLimit" => {
+            sim.set_rest_rate_limit(rule(body), b(body, "bots", false));
+            Ok(json!({}))
+        }
+        "ddpRateLimit" => {
+            sim.set_ddp_rate_limit(rule(body));
+            Ok(json!({}))
+        }
+        "ddpTooManyRequests" => {
+            sim.set_ddp_too_many_requests(b(body, "on", true));
+            Ok(json!({}))
+        }
+        "dropNextSendResponse" => {
+            sim.drop_next_send_response();
+            Ok(json!({}))
+        }
+        "silentRevocation" => {
+            sim.set_silent_revocation(b(body, "on", true));
+            Ok(json!({}))
+        }
+        "twoFactor" => {
+            sim.set_two_factor(b(body, "on", true));
+            Ok(json!({}))
+        }
+        "firehose" => {
+            let uid = s(body, "userId")?;
+            let count = body.get("count").and_then(Value::as_u64).unwrap_or(100) as usize;
+            let rids: Vec<String> = match body.get("roomIds").and_then(Value::as_array) {
+                Some(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect(),
+                None => vec!["GENERAL".to_owned()],
+            };
+            let report = sim.firehose(uid, &rids, count).await?;
+            Ok(json!({"messageIds": report.message_ids}))
+        }
+        "restart" => {
+            // Restart after this response is written; the connection serving it is dropped.
+            let sim = sim.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                if let Err(e) = sim.restart().await {
+                    tracing::error!("restart failed: {e}");
+                }
+            });
+            Ok(json!({}))
+        }
+        other => Err(SimError::NotFound(format!("control '{other}'"))),
+    }
+}
