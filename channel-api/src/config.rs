@@ -39,7 +39,7 @@ use crate::ids::UserId;
 use crate::model::{RoomInfo, RoomKind};
 
 /// Rocket.Chat's default `Message_MaxAllowedSize`, in UTF-16 code units.
-pub const DEFAULT_TEXT_CHUNK_LIMIT: usize = 5000;
+pub const DEFAULT_TEXT_CHUNK_LIMIT: usize = crate::chunk::DEFAULT_LIMIT;
 
 /// The smallest accepted `textChunkLimit`: room for a reopened code fence and some text.
 pub const MIN_TEXT_CHUNK_LIMIT: usize = 64;

@@ -1418,6 +1418,9 @@ mod tests {
         let none = approved(&[]);
         let mut by_name_only = reaction(Public, "U1", Some("BOT"));
         by_name_only.user_id = None;
+        // Rocket.Chat keys reactions by username: the bot's own is known by name too.
+        let mut bot_by_name = reaction(Public, "BOT", Some("U2"));
+        bot_by_name.user_id = None;
         check(vec![
             (
                 "own (default): on bot message",
@@ -1496,6 +1499,13 @@ mod tests {
                 with(json!({ "reactionNotifications": "all" })),
                 none.clone(),
                 added(reaction(Public, "BOT", Some("U2"))),
+                "drop:own_reaction",
+            ),
+            (
+                "bot's own reaction, by name",
+                with(json!({ "reactionNotifications": "all" })),
+                none.clone(),
+                added(bot_by_name),
                 "drop:own_reaction",
             ),
             // The reactor must pass the room's normal policy.
