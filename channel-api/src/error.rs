@@ -107,16 +107,78 @@ mod tests {
     #[test]
     fn retryable_and_fatal_are_classified() {
         let cases: Vec<(Error, bool, bool)> = vec![
-            (Error::NotFound { what: "room".into() }, false, false),
-            (Error::Unauthorized { reason: "revoked".into() }, false, true),
-            (Error::PermissionDenied { what: "post".into() }, false, false),
-            (Error::RateLimited { retry_after: Some(Duration::from_secs(1)) }, true, false),
-            (Error::Unsupported { operation: "edit", backend: "x" }, false, false),
-            (Error::Disconnected { reason: "eof".into() }, true, false),
-            (Error::Timeout { operation: "send".into() }, true, false),
-            (Error::InvalidRequest { reason: "empty".into() }, false, false),
-            (Error::Closed { reason: "stopped".into() }, false, true),
-            (Error::Backend { backend: "x", message: "boom".into() }, false, false),
+            (
+                Error::NotFound {
+                    what: "room".into(),
+                },
+                false,
+                false,
+            ),
+            (
+                Error::Unauthorized {
+                    reason: "revoked".into(),
+                },
+                false,
+                true,
+            ),
+            (
+                Error::PermissionDenied {
+                    what: "post".into(),
+                },
+                false,
+                false,
+            ),
+            (
+                Error::RateLimited {
+                    retry_after: Some(Duration::from_secs(1)),
+                },
+                true,
+                false,
+            ),
+            (
+                Error::Unsupported {
+                    operation: "edit",
+                    backend: "x",
+                },
+                false,
+                false,
+            ),
+            (
+                Error::Disconnected {
+                    reason: "eof".into(),
+                },
+                true,
+                false,
+            ),
+            (
+                Error::Timeout {
+                    operation: "send".into(),
+                },
+                true,
+                false,
+            ),
+            (
+                Error::InvalidRequest {
+                    reason: "empty".into(),
+                },
+                false,
+                false,
+            ),
+            (
+                Error::Closed {
+                    reason: "stopped".into(),
+                },
+                false,
+                true,
+            ),
+            (
+                Error::Backend {
+                    backend: "x",
+                    message: "boom".into(),
+                },
+                false,
+                false,
+            ),
         ];
         for (err, retryable, fatal) in cases {
             assert_eq!(err.is_retryable(), retryable, "{err}");
