@@ -426,3 +426,153 @@ async fn probe_reports_version_and_identity() {
     assert!(report.identity_matches);
     assert!(report.server_version.starts_with('8'), "{report:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletes_in_a_room_joined_later_arrive() {
+    let w = support::world().await;
+    let (channel, mut events) = connect(&w).await;
+    let later = w
+        .sim
+        .create_room(rocketchat_sim::RoomKind::Private, "later", &w.peer_id, &[])
+        .unwrap();
+    w.sim.add_member(&later, &w.bot_id).unwrap();
+    // The peer posts (the bot sees it, so its delete subscription for the room is live
+    // once this arrives: frames are processed in order), then deletes it.
+    w.sim.post(&w.peer_id, &later, "soon gone").unwrap();
+    let (event, _) = until(&mut events, "soon gone", is_created("soon gone")).await;
+    let Event::MessageCreated { message } = event else {
+        unreachable!()
+    };
+    assert_eq!(message.room.kind, RoomKind::Private);
+    // A DDP round trip: the server handles a session's frames in order, so once this
+    // answers, the delete subscription sent on joining is in place.
+    channel
+        .set_typing(&RoomId::new(later.clone()), None, false)
+        .await
+        .unwrap();
+    w.sim.delete(&w.peer_id, message.id.as_str()).unwrap();
+    let (deleted, _) = until(&mut events, "the delete", |e| {
+        matches!(e, Event::MessageDeleted { .. })
+    })
+    .await;
+    assert_eq!(
+        deleted,
+        Event::MessageDeleted {
+            room: RoomId::new(later.clone()),
+            room_kind: Some(RoomKind::Private),
+            message: message.id.clone(),
+        }
+    );
+    channel.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_frame_is_refused_and_the_message_still_arrives_once() {
+    let w = support::world().await;
+    let mut config = w.config();
+    config.max_frame_bytes = 64 * 1024;
+    let (channel, mut events) = connect_with(config).await;
+    until(
+        &mut events,
+        "Active",
+        is_state(|s| *s == ConnectionState::Active),
+    )
+    .await;
+    let mut extra = serde_json::Map::new();
+    extra.insert(
+        "customFields".into(),
+        serde_json::json!({"blob": "x".repeat(200 * 1024)}),
+    );
+    w.sim
+        .post_with(
+            &w.peer_id,
+            &w.room,
+            "huge",
+            rocketchat_sim::PostOptions {
+                extra,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    // The socket refuses the frame and is replaced; the catch-up (REST) brings it.
+    let (_, before) = until(&mut events, "huge", is_created("huge")).await;
+    assert!(
+        before.iter().any(is_state(|s| matches!(
+            s,
+            ConnectionState::Reconnecting { .. }
+        ))),
+        "{before:?}"
+    );
+    w.sim.post(&w.peer_id, &w.room, "small").unwrap();
+    let (_, rest) = until(&mut events, "small", is_created("small")).await;
+    assert!(
+        rest.iter().all(|e| created_text(e) != Some("huge")),
+        "{rest:?}"
+    );
+    channel.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_consumer_does_not_kill_the_heartbeat() {
+    let w = support::world_with(rocketchat_sim::SimConfig {
+        heartbeat_interval: Duration::from_millis(200),
+        heartbeat_timeout: Duration::from_millis(200),
+        ..rocketchat_sim::SimConfig::default()
+    })
+    .await;
+    let (channel, mut events) = connect(&w).await;
+    // More messages than the channel buffers, while nobody reads, for several heartbeats.
+    let count = 1_500;
+    for i in 0..count {
+        w.sim
+            .post(&w.peer_id, &w.room, &format!("load {i}"))
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    w.sim.post(&w.peer_id, &w.room, "last").unwrap();
+    let (_, before) = until(&mut events, "last", is_created("last")).await;
+    let loads: Vec<&str> = before
+        .iter()
+        .filter_map(created_text)
+        .filter(|t| t.starts_with("load"))
+        .collect();
+    assert_eq!(loads.len(), count);
+    assert!(
+        !before.iter().any(is_state(|s| matches!(
+            s,
+            ConnectionState::Reconnecting { .. }
+        ))),
+        "the connection dropped while the consumer was slow"
+    );
+    channel.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_subscriptions_are_retried_after_the_reset() {
+    let w = support::world().await;
+    let (channel, mut events) = connect(&w).await;
+    until(
+        &mut events,
+        "Active",
+        is_state(|s| *s == ConnectionState::Active),
+    )
+    .await;
+    w.sim.set_ddp_too_many_requests(true);
+    w.sim.drop_sockets(&w.bot_id);
+    until(
+        &mut events,
+        "a second attempt",
+        is_state(|s| matches!(s, ConnectionState::Reconnecting { attempt } if *attempt >= 2)),
+    )
+    .await;
+    w.sim.set_ddp_too_many_requests(false);
+    until(
+        &mut events,
+        "Active again",
+        is_state(|s| *s == ConnectionState::Active),
+    )
+    .await;
+    w.sim.post(&w.peer_id, &w.room, "through").unwrap();
+    until(&mut events, "through", is_created("through")).await;
+    channel.shutdown().await;
+}
