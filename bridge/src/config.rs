@@ -40,6 +40,8 @@ pub const CONNECTION_KEYS: &[&str] = &[
     "dangerouslyAllowInsecure",
     "caFile",
     "revalidateIntervalSeconds",
+    "maxFrameBytes",
+    "timeouts",
 ];
 
 /// The parsed configuration line.

@@ -302,7 +302,7 @@ async fn send(core: &Core, params: SendParams, mut turn: Turn) -> Result<SendRes
     };
     let chunks = core
         .semantics
-        .chunk(&params.text, core.capabilities.max_text_len);
+        .chunk(&params.text, core.channel.capabilities().max_text_len);
     if chunks.is_empty() {
         return Err(RpcError::from(channel_api::Error::InvalidRequest {
             reason: "text is empty".into(),
@@ -353,7 +353,7 @@ pub(crate) fn spawn_answer(core: &Arc<Core>, plan: ReplyPlan, text: String) {
         turn.wait().await;
         for (index, chunk) in core
             .semantics
-            .chunk(&text, core.capabilities.max_text_len)
+            .chunk(&text, core.channel.capabilities().max_text_len)
             .into_iter()
             .enumerate()
         {

@@ -14,6 +14,8 @@
 //!   ids and chunking.
 //! - [`serve`]: the `serve` entry point: reads and validates the configuration line,
 //!   builds the channel, runs the loop.
+//! - [`rocketchat`]: the Rocket.Chat channel and probe for `serve`.
+//! - [`deferred`]: connects a backend in the background, retrying until it is up.
 //! - [`config`]: the configuration line.
 //! - [`protocol`]: the wire shapes (notifications, params, results).
 //! - [`rpc`]: JSON-RPC framing and the error codes.
@@ -22,8 +24,12 @@
 //! - [`stats`]: admitted / skipped / dropped counters.
 //! - [`rest`], [`probe`]: a small REST client for `probe` and `doctor`.
 //! - [`doctor`]: `bridge doctor`, checks a configuration against a server.
+//! - [`sim`]: `bridge sim`, the simulator with a demo seed.
+//! - [`demo`]: `bridge demo`, the simulator, a scripted human and an echo agent.
 
 pub mod config;
+pub mod deferred;
+pub mod demo;
 pub mod doctor;
 mod handlers;
 pub mod lines;
@@ -31,10 +37,12 @@ pub mod ordering;
 pub mod probe;
 pub mod protocol;
 pub mod rest;
+pub mod rocketchat;
 pub mod rpc;
 mod semantics;
 pub mod serve;
 pub mod server;
+pub mod sim;
 pub mod stats;
 
 pub use config::{AccountConfig, ConfigError};

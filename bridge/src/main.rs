@@ -1,2 +1,194 @@
-//! The `bridge` command line.
-fn main() {}
+//! The `bridge` command line: `serve` (what the OpenClaw plugin runs), `doctor`, `sim`
+//! and `demo`. See `bridge --help`.
+
+use std::io::{IsTerminal, Read, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde_json::Value;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bridge",
+    version,
+    about = "The Rocket.Chat channel core for OpenClaw: the plugin's bridge process, and tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one bot account: the first stdin line is the account configuration (JSON),
+    /// then newline-delimited JSON-RPC 2.0 on stdin/stdout (docs/bridge-protocol.md).
+    /// Logs go to stderr (RUST_LOG sets the level; default info).
+    Serve,
+    /// Check a configuration against its server: URL and TLS, version, token, rooms, and
+    /// optionally a test post. The token is read from the file's authToken, else from
+    /// stdin with --token-stdin, else from the RC_TOKEN environment variable.
+    Doctor {
+        /// The configuration file (the same JSON object `serve` reads).
+        #[arg(long)]
+        config: PathBuf,
+        /// Post a test message in this room (id or #name).
+        #[arg(long, value_name = "ROOM")]
+        post_test_message: Option<String>,
+        /// Read the token from the first line of stdin.
+        #[arg(long)]
+        token_stdin: bool,
+    },
+    /// Run the Rocket.Chat simulator with a demo seed (a bot, a human, a room, a DM) and
+    /// print the connection details and a ready-to-use bridge configuration.
+    Sim {
+        /// Port to listen on (0 = any free port).
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+        /// Address to bind.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: IpAddr,
+    },
+    /// See it work: the simulator, a scripted human and an echo agent in one process.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Serve => "info",
+        // The transcript is the output; the simulator's insecure-TLS warning is expected.
+        Command::Demo => "error",
+        _ => "warn",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("bridge: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Serve => serve().await,
+            Command::Doctor {
+                config,
+                post_test_message,
+                token_stdin,
+            } => doctor(&config, post_test_message.as_deref(), token_stdin).await,
+            Command::Sim { port, host } => sim(SocketAddr::new(host, port)).await,
+            Command::Demo => demo().await,
+        }
+    });
+    // stdin is read on a blocking thread that may still be waiting for a line: do not let
+    // the runtime wait for it.
+    runtime.shutdown_background();
+    ExitCode::from(code)
+}
+
+async fn serve() -> u8 {
+    let outcome = bridge::serve::serve(
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        bridge::rocketchat::connect,
+    )
+    .await;
+    u8::try_from(outcome.exit_code()).unwrap_or(1)
+}
+
+fn print(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+async fn doctor(path: &PathBuf, post_to: Option<&str>, token_stdin: bool) -> u8 {
+    let mut config = match read_config_file(path) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("bridge doctor: {e}");
+            return 2;
+        }
+    };
+    let has_token = config.get("authToken").is_some_and(Value::is_string);
+    if !has_token {
+        let token = if token_stdin {
+            let mut line = String::new();
+            let _ = std::io::stdin().read_to_string(&mut line);
+            line.lines().next().unwrap_or_default().trim().to_owned()
+        } else {
+            std::env::var("RC_TOKEN").unwrap_or_default()
+        };
+        if token.is_empty() {
+            eprintln!(
+                "bridge doctor: no token: put authToken in {}, pass it on stdin with --token-stdin, or set RC_TOKEN",
+                path.display()
+            );
+            return 2;
+        }
+        config["authToken"] = Value::String(token);
+    }
+    let report = bridge::doctor::run_doctor(config, post_to).await;
+    print(&report.render());
+    if report.ok() {
+        0
+    } else {
+        1
+    }
+}
+
+fn read_config_file(path: &PathBuf) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{} is not JSON (line {}, column {})",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    if value.is_object() {
+        Ok(value)
+    } else {
+        Err(format!("{} must hold one JSON object", path.display()))
+    }
+}
+
+async fn sim(bind: SocketAddr) -> u8 {
+    let world = match bridge::sim::DemoSim::start(bind).await {
+        Ok(world) => world,
+        Err(e) => {
+            eprintln!("bridge sim: {e}");
+            return 1;
+        }
+    };
+    print(&world.describe());
+    print("\nRunning; Ctrl-C to stop.\n");
+    let _ = tokio::signal::ctrl_c().await;
+    world.sim.shutdown().await;
+    0
+}
+
+async fn demo() -> u8 {
+    match bridge::demo::run_demo(Box::new(std::io::stdout())).await {
+        Ok(_) => 0,
+        Err(e) => {
+            eprintln!("bridge demo failed: {e}");
+            1
+        }
+    }
+}

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use channel_api::{Capabilities, Channel, ConnectionState, Event, EventStream, Identity, UserId};
+use channel_api::{Channel, ConnectionState, Event, EventStream, Identity, UserId};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
@@ -128,14 +128,13 @@ where
     let writer = tokio::spawn(write_lines(out_rx, writer_stopped, output));
 
     let core = Arc::new(Core {
-        capabilities: channel.capabilities(),
         channel: Box::new(channel),
         identity,
         semantics,
         out: out_tx,
         stats: Stats::default(),
         approved: RwLock::new(config.approved_senders().iter().cloned().collect()),
-        state: Mutex::new(ConnectionState::Connecting),
+        state: Mutex::new(None),
         fatal: AtomicBool::new(false),
         ready_sent: AtomicBool::new(false),
         room_order: KeyedOrder::default(),
@@ -250,13 +249,13 @@ async fn write_lines<W: AsyncWrite + Unpin>(
 pub(crate) struct Core {
     pub(crate) channel: Box<dyn Channel>,
     pub(crate) identity: Identity,
-    pub(crate) capabilities: Capabilities,
     pub(crate) semantics: Semantics,
     out: mpsc::Sender<String>,
     pub(crate) stats: Stats,
     /// DM senders approved through OpenClaw pairing (replaced by `setApprovedSenders`).
     pub(crate) approved: RwLock<HashSet<UserId>>,
-    state: Mutex<ConnectionState>,
+    /// The last state reported; `None` before the first.
+    state: Mutex<Option<ConnectionState>>,
     /// Set once the account is fatal; no `message` is sent after it.
     fatal: AtomicBool,
     ready_sent: AtomicBool,
@@ -293,6 +292,7 @@ impl Core {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+            .unwrap_or(ConnectionState::Connecting)
     }
 
     /// Whether the account has stopped for good.
@@ -318,10 +318,18 @@ impl Core {
             tracing::warn!(?state, "state change after fatal ignored");
             return;
         }
-        *self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = state.clone();
+        {
+            let mut current = self
+                .state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // The host hears of changes only (a first connection may report `connecting`
+            // from two layers).
+            if current.as_ref() == Some(&state) {
+                return;
+            }
+            *current = Some(state.clone());
+        }
         match &state {
             ConnectionState::FatallyClosed { reason } => {
                 tracing::error!(%reason, "account stopped for good");
@@ -341,7 +349,7 @@ impl Core {
                     user_id: self.identity.user_id.to_string(),
                     username: self.identity.username.clone(),
                 },
-                capabilities: self.capabilities,
+                capabilities: self.channel.capabilities(),
                 server_version,
             };
             self.notify(method::READY, &ready).await;
