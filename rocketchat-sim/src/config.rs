@@ -80,6 +80,10 @@ pub struct SimConfig {
     /// Revocation switch: removing a PAT or deactivating a user leaves open sockets open (REST
     /// still answers 401). Default false (sockets are closed with no DDP frame).
     pub silent_revocation: bool,
+    /// 401 bodies keep the legacy `status`/`message` keys (`applyBreakingChanges` off, which 8.x
+    /// almost certainly is: [unconfirmed]). When false, 401 is `{"success":false,"error":...}`.
+    /// Default true.
+    pub legacy_auth_bodies: bool,
     /// Admin user created at start (username, password), roles `admin` + `user`. Default `admin`/`admin`.
     pub admin: Option<(String, String)>,
 }
@@ -111,6 +115,7 @@ impl Default for SimConfig {
                 window: Duration::from_secs(10),
             }),
             silent_revocation: false,
+            legacy_auth_bodies: true,
             admin: Some(("admin".to_owned(), "admin".to_owned())),
         }
     }

@@ -173,28 +173,34 @@ impl State {
                 origin,
             } => {
                 let key = format!("{rid}/{event}");
-                let frame = stream_frame("stream-notify-room", &key, &args);
+                let mut frame = None;
                 for (sid, s) in &self.sessions {
                     if origin.as_deref() == Some(sid.as_str()) || s.user_id.is_none() {
                         continue;
                     }
                     for sub in s.subs.values() {
                         if sub.stream == "stream-notify-room" && sub.key == key {
-                            s.send(frame.clone());
+                            let f = frame.get_or_insert_with(|| {
+                                stream_frame("stream-notify-room", &key, &args)
+                            });
+                            s.send(f.clone());
                         }
                     }
                 }
             }
             Emit::NotifyUser { uid, event, args } => {
                 let key = format!("{uid}/{event}");
-                let frame = stream_frame("stream-notify-user", &key, &args);
+                let mut frame = None;
                 for s in self.sessions.values() {
                     if s.user_id.as_deref() != Some(uid.as_str()) {
                         continue;
                     }
                     for sub in s.subs.values() {
                         if sub.stream == "stream-notify-user" && sub.key == key {
-                            s.send(frame.clone());
+                            let f = frame.get_or_insert_with(|| {
+                                stream_frame("stream-notify-user", &key, &args)
+                            });
+                            s.send(f.clone());
                         }
                     }
                 }

@@ -92,13 +92,15 @@ fn failure_text(text: &str) -> Response<Body> {
     failure(&OpError::plain(text))
 }
 
-/// The legacy 401 body (`applyBreakingChanges` off in 8.x).
-fn unauthorized() -> Response<Body> {
-    json_response(
-        StatusCode::UNAUTHORIZED,
-        &json!({"success": false, "error": "You must be logged in to do this.",
-            "status": "error", "message": "You must be logged in to do this."}),
-    )
+/// The 401 body: legacy (`applyBreakingChanges` off in 8.x) or the 9.0 shape.
+fn unauthorized(legacy: bool) -> Response<Body> {
+    let body = if legacy {
+        json!({"success": false, "error": "You must be logged in to do this.",
+            "status": "error", "message": "You must be logged in to do this."})
+    } else {
+        json!({"success": false, "error": "You must be logged in to do this."})
+    };
+    json_response(StatusCode::UNAUTHORIZED, &body)
 }
 
 fn forbidden() -> Response<Body> {
@@ -194,7 +196,7 @@ pub(crate) async fn handle_v1(shared: &Arc<Shared>, req: Req) -> Reply {
     };
     let public = matches!(req.route.as_str(), "login");
     let mut resp = match (&user, public) {
-        (None, false) => unauthorized(),
+        (None, false) => unauthorized(shared.config.legacy_auth_bodies),
         _ => {
             if req.route == "chat.sendMessage" && st.faults.drop_next_send_response {
                 if let Some(u) = &user {
@@ -348,7 +350,7 @@ pub(crate) fn info(shared: &Arc<Shared>, headers: &HeaderMap) -> Response<Body> 
 
 fn me(st: &State, uid: &str) -> Response<Body> {
     let Some(Value::Object(mut doc)) = st.world.user_doc(uid) else {
-        return unauthorized();
+        return not_found();
     };
     if let Some(email) = st.world.user(uid).and_then(|u| u.email.clone()) {
         doc.insert("email".into(), json!(email));
@@ -485,7 +487,7 @@ fn resolve_target(st: &mut State, target: &str, uid: &str) -> Result<String, OpE
         .ok_or_else(invalid)?;
     if room.kind == RoomKind::Public && !st.world.is_member(&room.id, uid) {
         st.world.join(&room.id, uid, false);
-        st.world.insert_system(&room.id, uid, "uj");
+        st.world.insert_system(&room.id, uid, uid, "uj");
     }
     Ok(room.id)
 }
@@ -974,7 +976,7 @@ fn room_invite(st: &mut State, req: &Req, caller: &User, kind: RoomKind) -> Resp
             return failure(&OpError::meteor("error-invalid-user", "Invalid user"));
         }
         if st.world.join(&room.id, id, false) {
-            st.world.insert_system(&room.id, id, "au");
+            st.world.insert_system(&room.id, &caller.id, id, "au");
         }
     }
     success(json!({what: st.world.room_doc(&room.id)}))

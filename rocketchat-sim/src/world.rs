@@ -450,14 +450,16 @@ impl World {
                 room.updated_at = now;
             }
         }
+        // Tokens go first (unsetLoginTokens closes the sockets), then the userData event, which
+        // therefore only reaches sockets left open by the silent-revocation switch.
+        self.emits.push(Emit::CloseUser {
+            uid: uid.to_owned(),
+        });
         self.emits.push(Emit::NotifyUser {
             uid: uid.to_owned(),
             event: "userData".to_owned(),
             args: vec![json!({"type": "updated", "id": uid,
                 "diff": {"services.resume.loginTokens": [], "active": false}, "unset": {}})],
-        });
-        self.emits.push(Emit::CloseUser {
-            uid: uid.to_owned(),
         });
         Ok(())
     }
@@ -954,18 +956,40 @@ impl World {
             .or_default()
             .push(id.clone());
         self.messages.insert(id, doc.clone());
-        self.emits.push(Emit::Message { rid, doc });
+        self.emits.push(Emit::Message {
+            rid: rid.clone(),
+            doc,
+        });
+        // The room's lastMessage changed: members hear `rooms-changed` "updated".
+        if let Some(room_doc) = self.room_doc(&rid) {
+            let members = self
+                .rooms
+                .get(&rid)
+                .map(|r| r.members.clone())
+                .unwrap_or_default();
+            for uid in members {
+                self.emits.push(Emit::NotifyUser {
+                    uid,
+                    event: "rooms-changed".to_owned(),
+                    args: vec![json!("updated"), room_doc.clone()],
+                });
+            }
+        }
     }
 
-    /// A system message (`uj` on auto-join).
-    pub(crate) fn insert_system(&mut self, rid: &str, uid: &str, t: &str) {
-        let Some(user) = self.users.get(uid).cloned() else {
+    /// A system message: `uj` (join, actor = subject) or `au` (added by `actor`); `msg` holds
+    /// the subject's username.
+    pub(crate) fn insert_system(&mut self, rid: &str, actor: &str, subject: &str, t: &str) {
+        let (Some(actor), Some(subject)) = (
+            self.users.get(actor).cloned(),
+            self.users.get(subject).cloned(),
+        ) else {
             return;
         };
         let now = self.now();
         let doc = json!({
-            "_id": random_id(), "rid": rid, "msg": user.username, "t": t, "ts": ejson_date(now),
-            "u": user.user_ref(), "groupable": false, "_updatedAt": ejson_date(now),
+            "_id": random_id(), "rid": rid, "msg": subject.username, "t": t, "ts": ejson_date(now),
+            "u": actor.user_ref(), "groupable": false, "_updatedAt": ejson_date(now),
         });
         self.insert_message(doc);
     }
