@@ -251,6 +251,19 @@ impl Session {
             .push_back(Event::ConnectionStateChanged { state });
     }
 
+    /// Hands the oldest queued event to the consumer. If the consumer is gone, nobody
+    /// will ever read the queue: empty it (and keep it empty) instead of spinning.
+    fn deliver(&mut self, permit: Result<mpsc::Permit<'_, Event>, mpsc::error::SendError<()>>) {
+        match permit {
+            Ok(permit) => {
+                if let Some(event) = self.pending.pop_front() {
+                    permit.send(event);
+                }
+            }
+            Err(_) => self.pending.clear(),
+        }
+    }
+
     /// Runs until the account stops. The last event is `FatallyClosed`.
     pub(crate) async fn run(mut self) {
         self.set_state(ConnectionState::Connecting);
@@ -314,11 +327,7 @@ impl Session {
                     let Command::Method { reply, .. } = cmd;
                     let _ = reply.send(Err(RcError::Transport("reconnecting".into())));
                 }
-                permit = tx.reserve(), if !self.pending.is_empty() => {
-                    if let (Ok(permit), Some(ev)) = (permit, self.pending.pop_front()) {
-                        permit.send(ev);
-                    }
-                }
+                permit = tx.reserve(), if !self.pending.is_empty() => self.deliver(permit),
             }
         }
     }
@@ -615,9 +624,7 @@ impl Session {
                     None => Err(Outcome::lost("socket reader ended")),
                 },
                 permit = tx.reserve(), if !self.pending.is_empty() => {
-                    if let (Ok(permit), Some(ev)) = (permit, self.pending.pop_front()) {
-                        permit.send(ev);
-                    }
+                    self.deliver(permit);
                     Ok(())
                 }
                 Some(cmd) = self.commands.recv() => self.command(conn, cmd).await,
