@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The live conformance kit, proved against the simulator: the very path a real Rocket.Chat
+# 8.2.0 takes (deploy/README.md), with the simulator as the server.
+#
+#   1. build and start the `rocketchat-sim` binary on a free port (REST/DDP rate limiters
+#      off, as deploy/docker-compose.yml sets them; 2FA stays on);
+#   2. run `rc-provision` against it twice: a fresh run, then a second one that must reuse
+#      the same users, rooms and DM (only the PATs change);
+#   3. eval the printed RC_TEST_* environment and run
+#      `CONFORMANCE_REQUIRE_LIVE=1 cargo test -p backend-rocketchat --test conformance_live`;
+#   4. check that the run cleaned up after itself (no user messages left in the test rooms).
+#
+# Exits non-zero on any failure; the simulator is stopped on exit. Needs cargo and python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "== live-conformance: $*" >&2; }
+fail() { echo "live-conformance: FAILED: $*" >&2; exit 1; }
+
+target_dir="${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')}"
+
+say "building rocketchat-sim and rc-provision"
+cargo build --quiet -p rocketchat-sim -p rc-provision --bins
+sim_bin="$target_dir/debug/rocketchat-sim"
+provision_bin="$target_dir/debug/rc-provision"
+
+work="$(mktemp -d)"
+sim_pid=""
+cleanup() {
+    if [[ -n "$sim_pid" ]]; then
+        kill "$sim_pid" 2>/dev/null || true
+        wait "$sim_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+say "starting the simulator"
+"$sim_bin" --port 0 --no-rate-limits >"$work/sim.out" 2>"$work/sim.err" &
+sim_pid=$!
+for _ in $(seq 1 200); do
+    [[ -s "$work/sim.out" ]] && break
+    kill -0 "$sim_pid" 2>/dev/null || { cat "$work/sim.err" >&2; fail "the simulator exited"; }
+    sleep 0.1
+done
+[[ -s "$work/sim.out" ]] || fail "the simulator printed no address"
+url="$(head -n1 "$work/sim.out" | python3 -c 'import json, sys; print(json.load(sys.stdin)["baseUrl"])')"
+say "simulator at $url"
+
+# The simulator's admin is admin/admin. The password goes through the environment, never argv.
+provision() {
+    RC_ADMIN_PASSWORD=admin "$provision_bin" --url "$url" --insecure --admin-user admin
+}
+
+say "provisioning (fresh)"
+first="$(provision)" || fail "rc-provision (fresh run)"
+eval "$first"
+ids=(RC_TEST_BOT_USER_ID RC_TEST_PEER_USER_ID RC_TEST_ROOM_ID RC_TEST_PRIVATE_ROOM_ID RC_TEST_DM_ROOM_ID)
+declare -A fresh
+for name in "${ids[@]}"; do
+    [[ -n "${!name:-}" ]] || fail "the fresh run printed no $name"
+    fresh[$name]="${!name}"
+done
+fresh_token="$RC_TEST_BOT_TOKEN"
+
+say "provisioning again (must reuse everything)"
+second="$(provision)" || fail "rc-provision (second run)"
+eval "$second"
+for name in "${ids[@]}"; do
+    [[ "${!name}" == "${fresh[$name]}" ]] ||
+        fail "$name changed between runs (${fresh[$name]} -> ${!name}): not idempotent"
+done
+[[ "$RC_TEST_BOT_TOKEN" != "$fresh_token" ]] || fail "the second run did not regenerate the bot's PAT"
+say "idempotent: same user, room and DM ids; PATs regenerated"
+
+say "running the conformance suite through the RC_TEST_* path"
+CONFORMANCE_REQUIRE_LIVE=1 cargo test -p backend-rocketchat --test conformance_live ||
+    fail "conformance_live"
+
+say "checking that the run cleaned up its messages"
+for room in "$RC_TEST_ROOM_ID" "$RC_TEST_DM_ROOM_ID"; do
+    left="$(URL="$url" ROOM="$room" python3 - <<'EOF'
+import json, os, urllib.request
+req = urllib.request.Request(
+    os.environ["URL"] + "/_sim/messages",
+    data=json.dumps({"roomId": os.environ["ROOM"]}).encode(),
+    headers={"content-type": "application/json"},
+)
+reply = json.load(urllib.request.urlopen(req, timeout=30))
+messages = reply.get("messages", [])
+# System messages (joins, ...) have a type `t`; everything else was posted by the run.
+print(sum(1 for m in messages if not m.get("t")))
+EOF
+)" || fail "reading room $room from the simulator"
+    [[ "$left" == "0" ]] || fail "$left message(s) left behind in room $room"
+done
+
+say "OK"
