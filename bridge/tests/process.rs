@@ -1,0 +1,378 @@
+//! `bridge` as a real child process: `serve` against the simulator, `doctor`, `demo`.
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bridge::sim::DemoSim;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_bridge");
+/// Generous: only there so a broken test fails instead of hanging.
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn start_sim() -> DemoSim {
+    DemoSim::start(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap()
+}
+
+/// A running `bridge serve` with its pipes; stderr is collected in the background.
+struct Serve {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Lines<BufReader<ChildStdout>>,
+    stderr: Arc<Mutex<String>>,
+    stderr_task: tokio::task::JoinHandle<()>,
+}
+
+impl Serve {
+    fn spawn(rust_log: &str) -> Self {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .env("RUST_LOG", rust_log)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut err = child.stderr.take().unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let stderr_task = tokio::spawn(async move {
+            let mut buf = String::new();
+            let _ = err.read_to_string(&mut buf).await;
+            sink.lock().unwrap().push_str(&buf);
+        });
+        Self {
+            child,
+            stdin,
+            stdout,
+            stderr,
+            stderr_task,
+        }
+    }
+
+    async fn write(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(line.as_bytes()).await.unwrap();
+        stdin.write_all(b"\n").await.unwrap();
+        stdin.flush().await.unwrap();
+    }
+
+    async fn read(&mut self) -> Option<Value> {
+        let line = tokio::time::timeout(WAIT, self.stdout.next_line())
+            .await
+            .expect("no output in time")
+            .unwrap()?;
+        Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON {line:?}: {e}")))
+    }
+
+    /// Reads until a line matches; returns it.
+    async fn until(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let v = self
+                .read()
+                .await
+                .unwrap_or_else(|| panic!("output ended before {what}"));
+            if pred(&v) {
+                return v;
+            }
+        }
+    }
+
+    async fn notification(&mut self, method: &str) -> Value {
+        self.until(method, |v| v["method"] == json!(method)).await["params"].clone()
+    }
+
+    /// Closes stdin and returns (exit code, remaining stdout lines, stderr).
+    async fn finish(mut self) -> (Option<i32>, Vec<Value>, String) {
+        self.stdin = None;
+        let mut rest = Vec::new();
+        while let Some(v) = self.read().await {
+            rest.push(v);
+        }
+        let status = tokio::time::timeout(WAIT, self.child.wait())
+            .await
+            .expect("the bridge did not exit")
+            .unwrap();
+        tokio::time::timeout(WAIT, self.stderr_task)
+            .await
+            .unwrap()
+            .unwrap();
+        let stderr = self.stderr.lock().unwrap().clone();
+        (status.code(), rest, stderr)
+    }
+}
+
+#[tokio::test]
+async fn serve_receives_sends_and_goes_fatal_on_revocation() {
+    let world = start_sim().await;
+    let mut bridge = Serve::spawn("trace");
+    bridge.write(&world.bridge_config().to_string()).await;
+    let ready = bridge.notification("ready").await;
+    assert_eq!(ready["identity"]["userId"], json!(world.bot_id));
+    assert_eq!(ready["serverVersion"], json!("8.2"));
+
+    // A peer's mention reaches the plugin as one `message` line.
+    let posted = world
+        .sim
+        .post(&world.human_id, &world.room_id, "@bot hello from the sim")
+        .unwrap();
+    let m = bridge.notification("message").await;
+    assert_eq!(m["messageId"], json!(posted));
+    assert_eq!(m["textForAgent"], json!("hello from the sim"));
+    assert_eq!(
+        m["conversationId"],
+        json!(format!("rocketchat:demo:channel:{}", world.room_id))
+    );
+
+    // A send posts to the simulator, in the thread asked for.
+    let request = json!({"jsonrpc": "2.0", "id": 7, "method": "send",
+        "params": {"target": m["conversationId"], "text": "reply from the bridge", "threadId": posted}});
+    bridge.write(&request.to_string()).await;
+    let response = bridge
+        .until("the send response", |v| v["id"] == json!(7))
+        .await;
+    let id = response["result"]["messageIds"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stored = world
+        .sim
+        .message(&id)
+        .expect("the message is on the server");
+    assert_eq!(stored["msg"], json!("reply from the bridge"));
+    assert_eq!(stored["tmid"], json!(posted));
+    assert_eq!(stored["u"]["_id"], json!(world.bot_id));
+
+    // Revocation: fatal, and no message after it.
+    world.sim.remove_pat(&world.bot_id, "bridge").unwrap();
+    let fatal = bridge
+        .until("connection fatal", |v| {
+            v["method"] == json!("connection") && v["params"]["state"] == json!("fatal")
+        })
+        .await;
+    assert!(fatal["params"]["reason"].is_string());
+    world
+        .sim
+        .post(&world.human_id, &world.room_id, "@bot are you there?")
+        .unwrap();
+    let probe = json!({"jsonrpc": "2.0", "id": 8, "method": "probe"});
+    bridge.write(&probe.to_string()).await;
+    let probed = bridge
+        .until("the probe response", |v| v["id"] == json!(8))
+        .await;
+    assert_eq!(probed["result"]["state"], json!("fatal"));
+    assert_eq!(probed["result"]["tokenValid"], json!(false));
+
+    let (code, rest, stderr) = bridge.finish().await;
+    assert_eq!(code, Some(0), "EOF is a clean exit; stderr:\n{stderr}");
+    assert!(
+        rest.iter().all(|v| v["method"] != json!("message")),
+        "no message after fatal: {rest:?}"
+    );
+    assert!(!stderr.is_empty(), "trace logs were written");
+    assert!(
+        !stderr.contains(&world.bot_token),
+        "the token appears in the logs"
+    );
+    world.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_bad_config_line_is_a_fatal_naming_the_field_and_exit_2() {
+    let cases = [
+        (
+            json!({"serverUrl": "http://127.0.0.1:1", "userId": "u", "username": "bot", "authToken": "SECRET-TOKEN"}).to_string(),
+            "serverUrl",
+        ),
+        (
+            json!({"serverUrl": "https://chat.example", "userId": "u", "username": "bot", "authToken": "SECRET-TOKEN", "dmPolicy": "sometimes"}).to_string(),
+            "dmPolicy",
+        ),
+        ("{not json, SECRET-TOKEN".to_owned(), "config"),
+    ];
+    for (line, field) in cases {
+        let mut bridge = Serve::spawn("debug");
+        bridge.write(&line).await;
+        let fatal = bridge.notification("fatal").await;
+        assert_eq!(fatal["field"], json!(field), "{line}");
+        let (code, _, stderr) = bridge.finish().await;
+        assert_eq!(code, Some(2), "{line}");
+        assert!(!stderr.contains("SECRET-TOKEN"), "{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn serve_keeps_answering_while_the_server_is_unreachable() {
+    // Nothing listens on this port: the bridge reports reconnecting and still answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut bridge = Serve::spawn("info");
+    let config = json!({"serverUrl": format!("http://127.0.0.1:{port}"), "dangerouslyAllowInsecure": true,
+        "userId": "u", "username": "bot", "authToken": "t"});
+    bridge.write(&config.to_string()).await;
+    let c = bridge.notification("connection").await;
+    assert_eq!(c["state"], json!("connecting"));
+    let c = bridge.notification("connection").await;
+    assert_eq!(c["state"], json!("reconnecting"));
+    assert_eq!(c["attempt"], json!(1));
+    bridge
+        .write(
+            r#"{"jsonrpc":"2.0","id":1,"method":"send","params":{"target":"GENERAL","text":"x"}}"#,
+        )
+        .await;
+    let r = bridge
+        .until("the send response", |v| v["id"] == json!(1))
+        .await;
+    assert_eq!(r["error"]["data"]["kind"], json!("disconnected"));
+    assert_eq!(r["error"]["data"]["retryable"], json!(true));
+    bridge
+        .write(r#"{"jsonrpc":"2.0","id":2,"method":"shutdown"}"#)
+        .await;
+    let r = bridge
+        .until("the shutdown response", |v| v["id"] == json!(2))
+        .await;
+    assert_eq!(r["result"], json!({}));
+    let (code, _, _) = bridge.finish().await;
+    assert_eq!(code, Some(0));
+}
+
+// ----- doctor -----
+
+fn write_config(name: &str, config: &Value) -> std::path::PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("bridge-doctor-{}-{name}.json", std::process::id()));
+    std::fs::write(&path, config.to_string()).unwrap();
+    path
+}
+
+async fn doctor(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("doctor").args(args).stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = tokio::time::timeout(WAIT, cmd.output())
+        .await
+        .expect("doctor did not finish")
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn doctor_passes_a_good_config_and_posts_a_test_message() {
+    let world = start_sim().await;
+    let path = write_config("good", &world.bridge_config());
+    let (code, out) = doctor(
+        &[
+            "--config",
+            path.to_str().unwrap(),
+            "--post-test-message",
+            "#demo",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("✓ version"), "{out}");
+    assert!(out.contains("Rocket.Chat 8.2"), "{out}");
+    assert!(out.contains("✓ token"), "{out}");
+    assert!(out.contains("✓ rooms.demo"), "{out}");
+    assert!(out.contains("✓ post"), "{out}");
+    let posted = world.sim.messages(&world.room_id).into_iter().any(|m| {
+        m["msg"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("bridge doctor")
+    });
+    assert!(posted, "the test message is on the server");
+    world.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn doctor_reports_a_bad_token_and_unknown_rooms() {
+    let world = start_sim().await;
+    // The token comes from RC_TOKEN when the file has none; this one is wrong.
+    let mut config = world.bridge_config();
+    config.as_object_mut().unwrap().remove("authToken");
+    let path = write_config("badtoken", &config);
+    let (code, out) = doctor(
+        &["--config", path.to_str().unwrap()],
+        &[("RC_TOKEN", "WRONG-TOKEN-XYZ")],
+    )
+    .await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("✗ token"), "{out}");
+    assert!(
+        !out.contains("WRONG-TOKEN-XYZ"),
+        "the token is not printed: {out}"
+    );
+
+    let mut config = world.bridge_config();
+    config["rooms"] = json!({"demo": {}, "no-such-room": {}});
+    let path = write_config("rooms", &config);
+    let (code, out) = doctor(&["--config", path.to_str().unwrap()], &[]).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("✓ rooms.demo"), "{out}");
+    assert!(out.contains("✗ rooms.no-such-room"), "{out}");
+    world.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn doctor_reports_an_unreachable_server() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let config = json!({"serverUrl": format!("http://127.0.0.1:{port}"), "dangerouslyAllowInsecure": true,
+        "userId": "u", "username": "bot", "authToken": "t"});
+    let path = write_config("unreachable", &config);
+    let (code, out) = doctor(&["--config", path.to_str().unwrap()], &[]).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("✗ server"), "{out}");
+}
+
+// ----- demo -----
+
+#[tokio::test]
+async fn demo_runs_to_completion_and_shows_each_behaviour() {
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        Command::new(BIN).arg("demo").output(),
+    )
+    .await
+    .expect("the demo did not finish")
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for marker in [
+        "alice: hello everyone",
+        "skipped by the bridge (not_mentioned)",
+        "bot: echo: hello",
+        "▸ thread  bot: echo: and in a thread?",
+        "agent: reaction :thumbsup: added by alice",
+        "agent: command /status",
+        "bot: Status:",
+        "bot: !stop is not allowed for you here.",
+        "Done: 3 messages admitted",
+    ] {
+        assert!(text.contains(marker), "missing {marker:?} in:\n{text}");
+    }
+}
