@@ -123,6 +123,12 @@ impl Mapper {
         if let Some(meta) =
             meta.and_then(|m| serde_json::from_value::<WireRoomMeta>(m.clone()).ok())
         {
+            // Public rooms the bot never joined are delivered too; like a Slack bot, it
+            // only listens where it is a member.
+            if meta.room_participant == Some(false) {
+                tracing::debug!(rid = %doc.rid, "dropping a message from a room the bot is not in");
+                return Vec::new();
+            }
             if let Some(kind) = meta.room_type.as_deref().and_then(room_kind) {
                 let name = meta
                     .room_name
@@ -456,6 +462,15 @@ mod tests {
         let mut m = mapper();
         let events = m.on_message(&doc("m1", 2_000, "@bot look"), Some(&meta("p")));
         assert!(created(&events).mentions.is_empty());
+    }
+
+    #[test]
+    fn rooms_the_bot_is_not_in_are_ignored() {
+        let mut m = mapper();
+        let outsider = json!({"roomParticipant": false, "roomType": "c", "roomName": "random"});
+        assert!(m
+            .on_message(&doc("m1", 2_000, "x"), Some(&outsider))
+            .is_empty());
     }
 
     #[test]

@@ -113,6 +113,8 @@ pub(crate) struct WireMessage {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct WireRoomMeta {
     #[serde(default)]
+    pub(crate) room_participant: Option<bool>,
+    #[serde(default)]
     pub(crate) room_type: Option<String>,
     #[serde(default)]
     pub(crate) room_name: Option<String>,

@@ -576,3 +576,26 @@ async fn rate_limited_subscriptions_are_retried_after_the_reset() {
     until(&mut events, "through", is_created("through")).await;
     channel.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_rooms_the_bot_is_not_in_stay_silent() {
+    let w = support::world().await;
+    let (channel, mut events) = connect(&w).await;
+    let elsewhere = w
+        .sim
+        .create_room(
+            rocketchat_sim::RoomKind::Public,
+            "elsewhere",
+            &w.peer_id,
+            &[],
+        )
+        .unwrap();
+    w.sim.post(&w.peer_id, &elsewhere, "not a member").unwrap();
+    w.sim.post(&w.peer_id, &w.room, "member").unwrap();
+    let (_, before) = until(&mut events, "member", is_created("member")).await;
+    assert!(
+        before.iter().all(|e| created_text(e).is_none()),
+        "{before:?}"
+    );
+    channel.shutdown().await;
+}
