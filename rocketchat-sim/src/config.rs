@@ -58,6 +58,9 @@ pub struct SimConfig {
     pub show_deleted_status: bool,
     /// `Message_MaxAllowedSize` in UTF-16 code units. Default 5000.
     pub max_message_size: usize,
+    /// URL-preview enrichment: a message containing URLs gets a follow-up update (`urls[].meta`,
+    /// new `_updatedAt`) right after its insert, as OEmbed does. Default true.
+    pub url_previews: bool,
     /// `UI_Use_Real_Name`: typing writes must carry the user's `name` instead of `username`. Default false.
     pub use_real_name: bool,
     /// DDP `sendMessage` accepts only the newer whitelist of keys (`Match.Error` on `attachments`,
@@ -77,6 +80,9 @@ pub struct SimConfig {
     /// DDP limiter per connection per method/sub name (streams `stream-*` get 4x calls over 4x the
     /// window). Default 10 / 10 s. `None` turns it off.
     pub ddp_rate_limit: Option<RateRule>,
+    /// DDP `sendMessage`'s own rule for users without `send-many-messages` (not admin/bot/app).
+    /// Default 5 / 1 s. `None` turns it off.
+    pub send_message_rate_limit: Option<RateRule>,
     /// Revocation switch: removing a PAT or deactivating a user leaves open sockets open (REST
     /// still answers 401). Default false (sockets are closed with no DDP frame).
     pub silent_revocation: bool,
@@ -101,6 +107,7 @@ impl Default for SimConfig {
             not_allowed_message_bracketed: true,
             show_deleted_status: false,
             max_message_size: 5000,
+            url_previews: true,
             use_real_name: false,
             strict_send_message_check: true,
             two_factor_enabled: true,
@@ -113,6 +120,10 @@ impl Default for SimConfig {
             ddp_rate_limit: Some(RateRule {
                 limit: 10,
                 window: Duration::from_secs(10),
+            }),
+            send_message_rate_limit: Some(RateRule {
+                limit: 5,
+                window: Duration::from_secs(1),
             }),
             silent_revocation: false,
             legacy_auth_bodies: true,

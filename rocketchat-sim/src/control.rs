@@ -284,6 +284,19 @@ impl SimHandle {
         })
     }
 
+    /// Pins a message as `uid` (update with `pinned*` plus a `message_pinned` system message).
+    pub fn pin(&self, uid: &str, mid: &str) -> Result<(), SimError> {
+        self.with(|st| st.world.pin(uid, mid))
+            .map(|_| ())
+            .map_err(SimError::from)
+    }
+
+    /// Removes a user from a room: `subscriptions-changed` "removed", and the user's `<rid>`
+    /// message-stream subscriptions are dropped silently. Returns false if not a member.
+    pub fn remove_member(&self, rid: &str, uid: &str) -> bool {
+        self.with(|st| st.world.leave(rid, uid))
+    }
+
     /// Sends a typing event (`<rid>/user-activity`) as `uid` to every subscriber.
     pub fn typing(&self, uid: &str, rid: &str, typing: bool) -> Result<(), SimError> {
         self.with(|st| {

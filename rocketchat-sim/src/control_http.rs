@@ -158,6 +158,13 @@ async fn run(sim: &SimHandle, name: &str, body: &Value) -> Result<Value, SimErro
             sim.delete(s(body, "userId")?, s(body, "messageId")?)?;
             Ok(json!({}))
         }
+        "pin" => {
+            sim.pin(s(body, "userId")?, s(body, "messageId")?)?;
+            Ok(json!({}))
+        }
+        "removeMember" => {
+            Ok(json!({"removed": sim.remove_member(s(body, "roomId")?, s(body, "userId")?)}))
+        }
         "typing" => {
             sim.typing(s(body, "userId")?, s(body, "roomId")?, b(body, "on", true))?;
             Ok(json!({}))

@@ -389,6 +389,105 @@ impl Processor {
         None
     }
 
+    /// `sendMessage`'s own rule: 5 per second unless the user has `send-many-messages`
+    /// (roles admin, bot, app).
+    fn send_message_limited(&self) -> Option<Duration> {
+        let rule = self.shared.config.send_message_rate_limit?;
+        let mut st = self.shared.lock();
+        let uid = st.sessions.get(&self.sid)?.user_id.clone()?;
+        let exempt = st
+            .world
+            .user(&uid)
+            .is_some_and(|u| u.has_role("admin") || u.has_role("bot") || u.has_role("app"));
+        if exempt {
+            return None;
+        }
+        let window = rule.window;
+        let entry = st.sessions.get_mut(&self.sid)?;
+        let now = Instant::now();
+        let calls = entry
+            .calls
+            .entry("sendMessage#own-rule".to_owned())
+            .or_default();
+        calls.retain(|t| now.duration_since(*t) < window);
+        if calls.len() >= rule.limit as usize {
+            let oldest = calls.first().copied().unwrap_or(now);
+            return Some(window.saturating_sub(now.duration_since(oldest)));
+        }
+        calls.push(now);
+        None
+    }
+
+    /// DDP `updateMessage`: only some keys may change, and a message cannot become a reply.
+    fn update_message(&self, params: &[Value]) -> Result<Option<Value>, Value> {
+        const EDITABLE: &[&str] = &[
+            "tshow",
+            "alias",
+            "attachments",
+            "avatar",
+            "emoji",
+            "msg",
+            "customFields",
+            "content",
+            "e2eMentions",
+        ];
+        let Some(uid) = self.user_id() else {
+            return Err(error_object(
+                json!("error-invalid-user"),
+                "Invalid user",
+                Some(json!({"method": "updateMessage"})),
+            ));
+        };
+        let Some(message) = params.first().and_then(Value::as_object) else {
+            return Err(match_failed());
+        };
+        let (Some(mid), Some(rid)) = (
+            message.get("_id").and_then(Value::as_str),
+            message.get("rid").and_then(Value::as_str),
+        ) else {
+            return Err(match_failed());
+        };
+        self.shared.with(|st| {
+            let Some(original) = st.world.message(mid).cloned() else {
+                return Err(error_object(
+                    json!("error-action-not-allowed"),
+                    "Not allowed",
+                    Some(json!({"method": "updateMessage"})),
+                ));
+            };
+            if message.get("tmid").is_some_and(|t| !t.is_null()) && original.get("tmid").is_none() {
+                return Err(error_object(
+                    json!("error-message-change-to-thread"),
+                    "Cannot update message to a thread",
+                    Some(json!({"method": "updateMessage"})),
+                ));
+            }
+            for (k, v) in message {
+                if k == "_id" || k == "rid" || EDITABLE.contains(&k.as_str()) {
+                    continue;
+                }
+                if original.get(k) != Some(v) {
+                    return Err(error_object(
+                        json!("error-invalid-update-key"),
+                        &format!("Cannot update key {k}"),
+                        Some(json!({"method": "updateMessage"})),
+                    ));
+                }
+            }
+            let text = message
+                .get("msg")
+                .and_then(Value::as_str)
+                .or_else(|| original.get("msg").and_then(Value::as_str))
+                .unwrap_or_default()
+                .to_owned();
+            let custom = message.get("customFields").cloned();
+            st.world
+                .edit(&uid, rid, mid, &text, custom)
+                .map(|_| None)
+                .map_err(|e| op_error_object(&e))
+        })
+    }
+
     fn user_id(&self) -> Option<String> {
         self.shared
             .lock()
@@ -419,6 +518,7 @@ impl Processor {
                 | "stream-notify-room"
                 | "loadMissedMessages"
                 | "sendMessage"
+                | "updateMessage"
         );
         if !known {
             // Unknown method: result first, then updated (the fence is armed after).
@@ -427,7 +527,12 @@ impl Processor {
             self.send(json!({"msg": "updated", "methods": [id]}));
             return;
         }
-        let outcome = match self.rate_limited(name) {
+        let limited = self.rate_limited(name).or_else(|| {
+            (name == "sendMessage")
+                .then(|| self.send_message_limited())
+                .flatten()
+        });
+        let outcome = match limited {
             Some(reset) => Err(too_many_requests(reset)),
             None => match name {
                 "login" => self.login(&params),
@@ -441,6 +546,7 @@ impl Processor {
                 "setReaction" => self.set_reaction(&params),
                 "stream-notify-room" => self.notify_room_write(&params),
                 "loadMissedMessages" => self.load_missed(&params),
+                "updateMessage" => self.update_message(&params),
                 _ => self.send_message(&params),
             },
         };

@@ -111,6 +111,7 @@ impl Shared {
         let mut world = World::new(WorldSettings {
             show_deleted_status: config.show_deleted_status,
             max_message_size: config.max_message_size,
+            url_previews: config.url_previews,
         });
         if let Some((username, password)) = &config.admin {
             let _ = world.create_user(
@@ -212,6 +213,15 @@ impl State {
                 for s in self.sessions.values() {
                     if s.token_hash.as_deref() == Some(hashed.as_str()) {
                         let _ = s.out.send(Out::Close);
+                    }
+                }
+            }
+            Emit::Left { rid, uid } => {
+                for s in self.sessions.values_mut() {
+                    if s.user_id.as_deref() == Some(uid.as_str()) {
+                        s.subs.retain(|_, sub| {
+                            !(sub.stream == "stream-room-messages" && sub.key == rid)
+                        });
                     }
                 }
             }

@@ -39,7 +39,7 @@
 //! concatenated), `add_member(rid, uid)`. `GENERAL` and user `rocket.cat` exist at start, and
 //! an admin (`admin`/`admin` by default, `SimConfig::admin`).
 //! Messages (as another user): `post`, `post_reply`, `post_with(PostOptions)` -> message id,
-//! `react`, `unreact`, `edit`, `delete`, `typing(uid, rid, on)`; read back with
+//! `react`, `unreact`, `edit`, `delete`, `pin`, `typing(uid, rid, on)`, `remove_member(rid, uid)`; read back with
 //! `messages(rid)` (stored documents, DDP form) and `message(mid)`.
 //! Faults: `drop_sockets(uid)`, `drop_sockets_after(uid, n)`, `set_deaf(uid, on)`,
 //! `set_latency(d)`, `inject_429(n)`, `set_rest_rate_limit(rule, include_bots)`,
@@ -56,7 +56,7 @@
 //! "c"|"p", name, creator, members?:[uid]} -> {roomId}`, `createDm {a, b}`, `addMember {roomId,
 //! userId}`, `post {userId, roomId, text, tmid?, id?, tshow?, extra?} -> {messageId}`, `react
 //! {userId, messageId, emoji, add?}`, `edit {userId, messageId, text}`, `delete {userId,
-//! messageId}`, `typing {userId, roomId, on?}`, `messages {roomId}` (REST form), `message
+//! messageId}`, `typing {userId, roomId, on?}`, `pin {userId, messageId}`, `removeMember {roomId, userId}`, `messages {roomId}` (REST form), `message
 //! {messageId}`, `sessionCount {userId}`, `dropSockets {userId, afterFrames?}`, `deaf {userId,
 //! on?}`, `latency {ms}`, `inject429 {count}`, `restRateLimit {limit?, windowMs?, bots?, off?}`,
 //! `ddpRateLimit {limit?, windowMs?, off?}`, `ddpTooManyRequests {on?}`,
@@ -64,7 +64,8 @@
 //! roomIds?, count?} -> {messageIds}`, `restart {}`.
 //!
 //! # Not simulated
-//! The message-parser `md` AST, URL previews, file uploads, pins/stars, teams, E2EE, livechat,
+//! The message-parser `md` AST, real URL preview metadata (the follow-up update is simulated
+//! with empty `meta`), file uploads, stars, teams, E2EE, livechat,
 //! `Message_KeepHistory`, permissions beyond the roles named in the reference.
 
 pub mod config;

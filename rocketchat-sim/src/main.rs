@@ -80,6 +80,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.no_rate_limits {
         config.rest_rate_limit = None;
         config.ddp_rate_limit = None;
+        config.send_message_rate_limit = None;
     }
     if let (Some(cert_pem), Some(key_pem)) = (args.tls_cert, args.tls_key) {
         config.tls = Some(TlsFiles { cert_pem, key_pem });

@@ -299,6 +299,16 @@ fn route(shared: &Arc<Shared>, st: &mut State, req: &Req, user: &User) -> Respon
         (Method::POST, "chat.react") => chat_react(st, req, uid),
         (Method::POST, "chat.update") => chat_update(st, req, uid),
         (Method::POST, "chat.delete") => chat_delete(st, req, uid),
+        (Method::POST, "chat.pinMessage") => match body_str(req, "messageId") {
+            Some(mid) => match st.world.pin(uid, mid) {
+                Ok(system) => success(json!({"message": system})),
+                Err(e) => failure(&e),
+            },
+            None => failure(&OpError::meteor(
+                "error-messageid-param-not-provided",
+                "The required \"messageId\" param is missing.",
+            )),
+        },
         (Method::GET, "chat.getMessage") => chat_get_message(st, req, uid),
         (Method::GET, "chat.syncMessages") => chat_sync(st, req, uid),
         (Method::GET, "rooms.info") => room_info(st, req, uid, None, "room"),

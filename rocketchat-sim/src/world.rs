@@ -34,6 +34,8 @@ pub(crate) enum Emit {
     CloseToken { hashed: String },
     /// Close every socket of this user.
     CloseUser { uid: String },
+    /// The user left the room: drop its sessions' `<rid>` stream subscriptions, no `nosub`.
+    Left { rid: String, uid: String },
 }
 
 /// A failure the way Rocket.Chat throws it.
@@ -204,6 +206,7 @@ pub(crate) struct SendInput {
 pub(crate) struct WorldSettings {
     pub(crate) show_deleted_status: bool,
     pub(crate) max_message_size: usize,
+    pub(crate) url_previews: bool,
 }
 
 /// The whole server state.
@@ -218,6 +221,25 @@ pub(crate) struct World {
     trash: Vec<Trashed>,
     emits: Vec<Emit>,
     last_ms: i64,
+}
+
+/// URLs in message text, as the server's URL parser finds them (http/https).
+fn extract_urls(text: &str) -> Vec<String> {
+    use std::sync::OnceLock;
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    let re =
+        RE.get_or_init(|| regex::Regex::new(r"https?://[^\s<>]+").expect("static regex compiles"));
+    let mut out: Vec<String> = Vec::new();
+    for m in re.find_iter(text) {
+        let url = m
+            .as_str()
+            .trim_end_matches(['.', ',', ')', '>', '!', '?'])
+            .to_owned();
+        if !out.contains(&url) {
+            out.push(url);
+        }
+    }
+    out
 }
 
 fn str_field<'a>(doc: &'a Value, key: &str) -> Option<&'a str> {
@@ -929,13 +951,112 @@ impl World {
         }
         doc.insert("mentions".into(), Value::Array(mentions));
         doc.insert("channels".into(), Value::Array(channels));
+        let urls = extract_urls(&input.msg);
+        if !urls.is_empty() {
+            let list: Vec<Value> = urls.iter().map(|u| json!({"url": u})).collect();
+            doc.insert("urls".into(), Value::Array(list));
+        }
         doc.insert("_updatedAt".into(), ejson_date(now));
         let doc = Value::Object(doc);
         self.insert_message(doc.clone());
         if let Some(tmid) = tmid {
             self.bump_thread_root(&tmid, uid, ts);
         }
+        if !urls.is_empty() && self.settings.url_previews {
+            self.enrich_urls(&id);
+        }
         Ok(Some(doc))
+    }
+
+    /// URL-preview enrichment: the follow-up update that fills `urls[].meta` (OEmbed runs after
+    /// the insert). Nothing is fetched; `meta` stays empty, but the update and its new
+    /// `_updatedAt` are broadcast like the real one, so clients see the same id twice.
+    fn enrich_urls(&mut self, mid: &str) {
+        let now = self.now();
+        let Some(obj) = self.messages.get_mut(mid).and_then(Value::as_object_mut) else {
+            return;
+        };
+        if let Some(Value::Array(urls)) = obj.get_mut("urls") {
+            for u in urls.iter_mut() {
+                if let Some(o) = u.as_object_mut() {
+                    o.insert("meta".into(), json!({}));
+                }
+            }
+        }
+        obj.insert("_updatedAt".into(), ejson_date(now));
+        let doc = Value::Object(obj.clone());
+        self.emit_update(doc);
+    }
+
+    /// Pins a message: `pinned`, `pinnedAt`, `pinnedBy` (an update), plus a `message_pinned`
+    /// system message quoting it. Returns the system message.
+    pub(crate) fn pin(&mut self, uid: &str, mid: &str) -> Result<Value, OpError> {
+        let user = self
+            .users
+            .get(uid)
+            .cloned()
+            .ok_or_else(|| OpError::meteor("error-invalid-user", "Invalid user"))?;
+        let original = self.messages.get(mid).cloned().ok_or_else(|| {
+            OpError::meteor(
+                "error-invalid-message",
+                "Message you are pinning was not found",
+            )
+        })?;
+        let rid = str_field(&original, "rid").unwrap_or_default().to_owned();
+        if !self.can_access(&rid, uid) {
+            return Err(OpError::meteor("not-authorized", "Not Authorized"));
+        }
+        let now = self.now();
+        if let Some(obj) = self.messages.get_mut(mid).and_then(Value::as_object_mut) {
+            obj.insert("pinned".into(), json!(true));
+            obj.insert("pinnedAt".into(), ejson_date(now));
+            obj.insert(
+                "pinnedBy".into(),
+                json!({"_id": user.id, "username": user.username}),
+            );
+            obj.insert("_updatedAt".into(), ejson_date(now));
+            let doc = Value::Object(obj.clone());
+            self.emit_update(doc);
+        }
+        let author = original.get("u").cloned().unwrap_or(Value::Null);
+        let system = json!({
+            "_id": random_id(), "rid": rid, "msg": "", "t": "message_pinned", "ts": ejson_date(now),
+            "u": user.user_ref(), "groupable": false, "_updatedAt": ejson_date(now),
+            "attachments": [{
+                "text": original.get("msg").cloned().unwrap_or(json!("")),
+                "author_name": author.get("username").cloned().unwrap_or(Value::Null),
+                "ts": original.get("ts").cloned().unwrap_or(Value::Null),
+                "message_link": format!("/{rid}?msg={mid}"),
+            }],
+        });
+        self.insert_message(system.clone());
+        Ok(system)
+    }
+
+    /// Removes a user from a room: subscription gone (`subscriptions-changed` "removed"); the hub
+    /// silently drops that user's `<rid>` stream subscriptions.
+    pub(crate) fn leave(&mut self, rid: &str, uid: &str) -> bool {
+        let Some(sub) = self.subs.remove(&(rid.to_owned(), uid.to_owned())) else {
+            return false;
+        };
+        let now = self.now();
+        if let Some(room) = self.rooms.get_mut(rid) {
+            room.members.retain(|m| m != uid);
+            room.updated_at = now;
+        }
+        self.emits.push(Emit::NotifyUser {
+            uid: uid.to_owned(),
+            event: "subscriptions-changed".to_owned(),
+            args: vec![
+                json!("removed"),
+                json!({"_id": sub.id, "u": {"_id": uid}, "rid": rid}),
+            ],
+        });
+        self.emits.push(Emit::Left {
+            rid: rid.to_owned(),
+            uid: uid.to_owned(),
+        });
+        true
     }
 
     /// Inserts a finished document and broadcasts it.

@@ -455,3 +455,166 @@ async fn load_missed_messages_returns_newer_ones() {
     assert_eq!(list[0]["_id"], json!(m2));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn handshake_timeout_closes_silent_sockets() {
+    let sim = start_with(SimConfig {
+        handshake_timeout: Duration::from_millis(200),
+        ..SimConfig::default()
+    })
+    .await;
+    let mut ws = Ws::open(&sim).await;
+    assert_eq!(ws.expect_closed().await, Vec::<serde_json::Value>::new());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn use_collection_sends_an_added_frame() {
+    let sim = start().await;
+    let (_uid, token) = bot(&sim, "bot");
+    let mut ws = Ws::logged_in(&sim, &token).await;
+    ws.send(
+        json!({"msg": "sub", "id": "c", "name": "stream-room-messages",
+        "params": ["__my_messages__", {"useCollection": true, "args": []}]}),
+    )
+    .await;
+    assert_eq!(
+        ws.recv().await,
+        json!({"msg": "added", "collection": "stream-room-messages", "id": "id",
+            "fields": {"eventName": "__my_messages__"}})
+    );
+    assert_eq!(ws.recv().await, json!({"msg": "ready", "subs": ["c"]}));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn url_preview_is_a_follow_up_update_of_the_same_message() {
+    let sim = start().await;
+    let (_uid, token) = bot(&sim, "bot");
+    let alice = sim.create_user("alice", UserKind::Human).unwrap();
+    let mut ws = Ws::logged_in(&sim, &token).await;
+    ws.sub_my_messages().await;
+    let mid = sim
+        .post(&alice, "GENERAL", "see https://example.com/x.")
+        .unwrap();
+    let first = ws.next_event("stream-room-messages").await["fields"]["args"][0].clone();
+    let second = ws.next_event("stream-room-messages").await["fields"]["args"][0].clone();
+    assert_eq!(first["_id"], json!(mid));
+    assert_eq!(second["_id"], json!(mid));
+    assert_eq!(first["urls"], json!([{"url": "https://example.com/x"}]));
+    assert_eq!(
+        second["urls"],
+        json!([{"url": "https://example.com/x", "meta": {}}])
+    );
+    assert!(second["_updatedAt"]["$date"].as_i64() > first["_updatedAt"]["$date"].as_i64());
+    assert_eq!(second["ts"], first["ts"]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn pin_rebroadcasts_and_inserts_a_system_message() {
+    let sim = start().await;
+    let (uid, token) = bot(&sim, "bot");
+    let mid = sim.post(&uid, "GENERAL", "pin me").unwrap();
+    let mut ws = Ws::logged_in(&sim, &token).await;
+    ws.sub_my_messages().await;
+    sim.pin(&uid, &mid).unwrap();
+    let upd = ws.next_event("stream-room-messages").await["fields"]["args"][0].clone();
+    assert_eq!(upd["_id"], json!(mid));
+    assert_eq!(upd["pinned"], true);
+    let sys = ws.next_event("stream-room-messages").await["fields"]["args"][0].clone();
+    assert_eq!(sys["t"], "message_pinned");
+    assert_eq!(sys["attachments"][0]["text"], "pin me");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn leaving_a_room_drops_its_stream_silently() {
+    let sim = start().await;
+    let (bot_id, token) = bot(&sim, "bot");
+    let alice = sim.create_user("alice", UserKind::Human).unwrap();
+    let rid = sim
+        .create_room(RoomKind::Private, "p", &alice, &[&bot_id])
+        .unwrap();
+    let mut ws = Ws::logged_in(&sim, &token).await;
+    assert_eq!(
+        ws.sub("r", "stream-room-messages", json!([rid, false]))
+            .await["msg"],
+        "ready"
+    );
+    assert!(sim.remove_member(&rid, &bot_id));
+    sim.post(&alice, &rid, "after leaving").unwrap();
+    ws.expect_silence(Duration::from_millis(200)).await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn update_message_method_edits_and_rejects_other_keys() {
+    let sim = start().await;
+    let (uid, token) = bot(&sim, "bot");
+    let mid = sim.post(&uid, "GENERAL", "v1").unwrap();
+    let root = sim.post(&uid, "GENERAL", "root").unwrap();
+    let mut ws = Ws::logged_in(&sim, &token).await;
+    let r = ws
+        .call(
+            "updateMessage",
+            json!([{"_id": mid, "rid": "GENERAL", "msg": "v2"}]),
+        )
+        .await;
+    assert!(r.get("error").is_none(), "{r}");
+    assert_eq!(sim.message(&mid).unwrap()["msg"], "v2");
+    let r = ws
+        .call(
+            "updateMessage",
+            json!([{"_id": mid, "rid": "GENERAL", "msg": "v3", "pinned": true}]),
+        )
+        .await;
+    assert_eq!(r["error"]["error"], "error-invalid-update-key");
+    let r = ws
+        .call(
+            "updateMessage",
+            json!([{"_id": mid, "rid": "GENERAL", "msg": "v3", "tmid": root}]),
+        )
+        .await;
+    assert_eq!(r["error"]["error"], "error-message-change-to-thread");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn send_message_own_rule_limits_humans_not_bots() {
+    let rule = rocketchat_sim::RateRule {
+        limit: 2,
+        window: Duration::from_secs(60),
+    };
+    let sim = start_with(SimConfig {
+        send_message_rate_limit: Some(rule),
+        ..SimConfig::default()
+    })
+    .await;
+    let alice = sim.create_user("alice", UserKind::Human).unwrap();
+    let atok = sim.create_pat(&alice, "t").unwrap();
+    let (_b, btok) = bot(&sim, "bot");
+    let mut human = Ws::logged_in(&sim, &atok).await;
+    let mut botws = Ws::logged_in(&sim, &btok).await;
+    for i in 0..3 {
+        let r = human
+            .call(
+                "sendMessage",
+                json!([{"rid": "GENERAL", "msg": format!("h{i}")}]),
+            )
+            .await;
+        if i < 2 {
+            assert!(r.get("error").is_none(), "{r}");
+        } else {
+            assert_eq!(r["error"]["error"], "too-many-requests");
+        }
+        let r = botws
+            .call(
+                "sendMessage",
+                json!([{"rid": "GENERAL", "msg": format!("b{i}")}]),
+            )
+            .await;
+        assert!(r.get("error").is_none(), "{r}");
+    }
+    sim.shutdown().await;
+}
