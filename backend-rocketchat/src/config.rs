@@ -1,6 +1,27 @@
 //! The account configuration: where the server is, who the bot is, how much to trust the
 //! network, and the timeouts. Bad values are refused by [`RocketChatConfig::validate`] with
 //! an error that names the offending field (in its JSON spelling).
+//!
+//! | key | type | default | meaning |
+//! |---|---|---|---|
+//! | `serverUrl` | string | required | `https://host[:port][/prefix]`; `http://` needs the insecure flag |
+//! | `userId` | string | required | the bot's user id |
+//! | `username` | string | required | the bot's username (no `@`) |
+//! | `authToken` (alias `pat`) | string | required | the personal access token; never logged |
+//! | `dangerouslyAllowInsecure` | bool | `false` | allow `http`/`ws` and skip certificate checks |
+//! | `caFile` | path | none | extra PEM CA(s) trusted besides the public roots |
+//! | `rooms` | array | `[]` (all) | allowlist: `"id"`, `"#name"`, `{"id":..}` or `{"name":..}` |
+//! | `revalidateIntervalSeconds` | int | `300` | how often `/api/v1/me` re-checks the token |
+//! | `maxFrameBytes` | int | 4 MiB | larger inbound WebSocket messages are refused |
+//! | `timeouts.connectTimeoutMs` | int | 15000 | TCP + TLS + upgrade + DDP `connected` |
+//! | `timeouts.requestTimeoutMs` | int | 30000 | one REST request or DDP method call |
+//! | `timeouts.pingAfterSilenceMs` | int | 30000 | ping after this much inbound silence (max 30000) |
+//! | `timeouts.pongTimeoutMs` | int | 30000 | no frame this long after our ping: the socket is dead |
+//! | `timeouts.reconnectMinDelayMs` | int | 1000 | first reconnect delay (doubles, with jitter) |
+//! | `timeouts.reconnectMaxDelayMs` | int | 60000 | reconnect delay cap |
+//! | `timeouts.maxRateLimitWaitMs` | int | 120000 | longer 429 waits fail with `RateLimited` |
+//!
+//! Unknown keys are refused, so a typo does not silently fall back to a default.
 
 use std::fmt;
 use std::path::PathBuf;
