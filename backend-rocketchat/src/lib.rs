@@ -45,6 +45,63 @@ mod rest;
 mod tls;
 mod wire;
 
+/// Entry points for fuzzing and property tests (`fuzz/`, `tests/reliability_props.rs`):
+/// untrusted bytes through the DDP frame decoder and the message mapper. Not a supported API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::ddp::frame::{self, Inbound};
+    use crate::mapping::Mapper;
+
+    /// Decodes one inbound DDP text frame. `true` if it was accepted, `false` if it is a
+    /// logged drop (malformed). Must never panic.
+    pub fn ddp_frame(bytes: &[u8]) -> bool {
+        frame::parse(bytes).is_ok()
+    }
+
+    /// Feeds frames in order through the decoder and one mapper (as the session does for
+    /// `stream-room-messages` and `<rid>/deleteMessage`); returns the number of events.
+    /// Must never panic.
+    pub fn map_frames<'a>(frames: impl IntoIterator<Item = &'a [u8]>) -> usize {
+        let mut mapper = Mapper::new("bot-id", "bot", 0);
+        let mut events = 0;
+        for bytes in frames {
+            let Ok(Inbound::Stream {
+                collection,
+                event,
+                args,
+                ..
+            }) = frame::parse(bytes)
+            else {
+                continue;
+            };
+            if collection == "stream-room-messages" {
+                if let Some(doc) = args.first() {
+                    events += mapper.on_message(doc, args.get(1)).len();
+                }
+            } else if let Some(rid) = event.strip_suffix("/deleteMessage") {
+                let id = args
+                    .first()
+                    .and_then(|a| a.get("_id"))
+                    .and_then(|v| v.as_str());
+                if let Some(id) = id {
+                    events += usize::from(mapper.on_delete(rid, id).is_some());
+                }
+            }
+        }
+        events
+    }
+
+    /// Maps message documents (JSON bytes each, as a catch-up delivers them) through one
+    /// mapper; returns the number of events. Must never panic.
+    pub fn map_documents<'a>(docs: impl IntoIterator<Item = &'a [u8]>) -> usize {
+        let mut mapper = Mapper::new("bot-id", "bot", 0);
+        docs.into_iter()
+            .filter_map(|bytes| serde_json::from_slice::<serde_json::Value>(bytes).ok())
+            .map(|doc| mapper.on_message(&doc, None).len())
+            .sum()
+    }
+}
+
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
