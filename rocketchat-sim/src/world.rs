@@ -303,9 +303,21 @@ impl World {
 
     /// Strictly increasing epoch ms, so every mutation gets a new `_updatedAt`.
     pub(crate) fn now(&mut self) -> i64 {
-        let now = now_ms().max(self.last_ms + 1);
+        // Non-decreasing, never ahead of the wall clock for long (a firehose must not drift).
+        let now = now_ms().max(self.last_ms);
         self.last_ms = now;
         now
+    }
+
+    /// The `_updatedAt` for a new write of an existing message: now, but strictly after its
+    /// previous `_updatedAt`, so every mutation is visibly newer.
+    fn stamp_for(&mut self, mid: &str) -> i64 {
+        let prev = self
+            .messages
+            .get(mid)
+            .and_then(|m| date_field(m, "_updatedAt"))
+            .unwrap_or(0);
+        self.now().max(prev + 1)
     }
 
     pub(crate) fn take_emits(&mut self) -> Vec<Emit> {
@@ -972,7 +984,7 @@ impl World {
     /// the insert). Nothing is fetched; `meta` stays empty, but the update and its new
     /// `_updatedAt` are broadcast like the real one, so clients see the same id twice.
     fn enrich_urls(&mut self, mid: &str) {
-        let now = self.now();
+        let now = self.stamp_for(mid);
         let Some(obj) = self.messages.get_mut(mid).and_then(Value::as_object_mut) else {
             return;
         };
@@ -1006,7 +1018,7 @@ impl World {
         if !self.can_access(&rid, uid) {
             return Err(OpError::meteor("not-authorized", "Not Authorized"));
         }
-        let now = self.now();
+        let now = self.stamp_for(mid);
         if let Some(obj) = self.messages.get_mut(mid).and_then(Value::as_object_mut) {
             obj.insert("pinned".into(), json!(true));
             obj.insert("pinnedAt".into(), ejson_date(now));
@@ -1117,7 +1129,7 @@ impl World {
 
     /// threads `reply()`: tcount += 1, tlm, replies gains the author (and the root's author first).
     fn bump_thread_root(&mut self, tmid: &str, uid: &str, ts: i64) {
-        let now = self.now();
+        let now = self.stamp_for(tmid);
         let Some(root) = self.messages.get_mut(tmid) else {
             return;
         };
@@ -1199,7 +1211,7 @@ impl World {
             .map(|u| json!({"_id": u.id, "username": u.username}))
             .unwrap_or(Value::Null);
         let (mentions, channels) = self.mentions_for(text);
-        let now = self.now();
+        let now = self.stamp_for(mid);
         let Some(obj) = self.messages.get_mut(mid).and_then(Value::as_object_mut) else {
             return Err(OpError::plain("error-invalid-message"));
         };
@@ -1239,7 +1251,7 @@ impl World {
         }
         let summary =
             json!({"_id": mid, "rid": rid, "u": msg.get("u").cloned().unwrap_or(Value::Null)});
-        let now = self.now();
+        let now = self.stamp_for(mid);
         let is_root = msg.get("tcount").and_then(Value::as_u64).unwrap_or(0) > 0;
         if self.settings.show_deleted_status || is_root {
             let editor = self
@@ -1279,6 +1291,7 @@ impl World {
         }
         // A deleted reply decrements its root's tcount.
         if let Some(tmid) = str_field(&msg, "tmid") {
+            let now = self.stamp_for(tmid);
             if let Some(obj) = self.messages.get_mut(tmid).and_then(Value::as_object_mut) {
                 let tcount = obj.get("tcount").and_then(Value::as_u64).unwrap_or(0);
                 obj.insert("tcount".into(), json!(tcount.saturating_sub(1)));
@@ -1324,7 +1337,7 @@ impl World {
         if !self.can_access(&rid, uid) {
             return Err(OpError::meteor("not-authorized", "Not Authorized"));
         }
-        let now = self.now();
+        let now = self.stamp_for(mid);
         let Some(obj) = self.messages.get_mut(mid).and_then(Value::as_object_mut) else {
             return Err(OpError::meteor(
                 "error-message-not-found",

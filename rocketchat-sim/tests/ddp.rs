@@ -445,6 +445,8 @@ async fn load_missed_messages_returns_newer_ones() {
     let alice = sim.create_user("alice", UserKind::Human).unwrap();
     let m1 = sim.post(&alice, "GENERAL", "one").unwrap();
     let ts1 = sim.message(&m1).unwrap()["ts"]["$date"].as_i64().unwrap();
+    // Let the clock move on so the second message has a later ts (ms resolution).
+    tokio::time::sleep(Duration::from_millis(5)).await;
     let m2 = sim.post(&alice, "GENERAL", "two").unwrap();
     let mut ws = Ws::logged_in(&sim, &token).await;
     let r = ws
