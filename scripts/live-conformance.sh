@@ -10,9 +10,23 @@
 #      `CONFORMANCE_REQUIRE_LIVE=1 cargo test -p backend-rocketchat --test conformance_live`;
 #   4. check that the run cleaned up after itself (no user messages left in the test rooms).
 #
-# Exits non-zero on any failure; the simulator is stopped on exit. Needs cargo and python3.
+# `--tls`: the same over https/wss, with a local certificate made by the openssl one-liner
+# of deploy/README.md and trusted through `rc-provision --ca-file` (RC_TEST_CA_FILE).
+#
+# Exits non-zero on any failure; the simulator is stopped on exit. Needs cargo and python3
+# (and openssl for --tls).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+tls=0
+case "${1:-}" in
+    "") ;;
+    --tls) tls=1 ;;
+    *) echo "usage: $0 [--tls]" >&2; exit 2 ;;
+esac
+
+# Only what this script provisions may reach the tests.
+for name in $(compgen -v RC_TEST_ || true); do unset "$name"; done
 
 say() { echo "== live-conformance: $*" >&2; }
 fail() { echo "live-conformance: FAILED: $*" >&2; exit 1; }
@@ -36,8 +50,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
+sim_args=(--port 0 --no-rate-limits)
+provision_args=(--insecure)
+if ((tls)); then
+    say "making a local certificate (deploy/README.md)"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=localhost" \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -addext "basicConstraints=critical,CA:FALSE" \
+        -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null || fail "openssl"
+    sim_args+=(--tls-cert "$work/cert.pem" --tls-key "$work/key.pem")
+    provision_args=(--ca-file "$work/cert.pem")
+fi
+
 say "starting the simulator"
-"$sim_bin" --port 0 --no-rate-limits >"$work/sim.out" 2>"$work/sim.err" &
+"$sim_bin" "${sim_args[@]}" >"$work/sim.out" 2>"$work/sim.err" &
 sim_pid=$!
 for _ in $(seq 1 200); do
     [[ -s "$work/sim.out" ]] && break
@@ -50,7 +75,7 @@ say "simulator at $url"
 
 # The simulator's admin is admin/admin. The password goes through the environment, never argv.
 provision() {
-    RC_ADMIN_PASSWORD=admin "$provision_bin" --url "$url" --insecure --admin-user admin
+    RC_ADMIN_PASSWORD=admin "$provision_bin" --url "$url" "${provision_args[@]}" --admin-user admin
 }
 
 say "provisioning (fresh)"
@@ -80,15 +105,18 @@ CONFORMANCE_REQUIRE_LIVE=1 cargo test -p backend-rocketchat --test conformance_l
 
 say "checking that the run cleaned up its messages"
 for room in "$RC_TEST_ROOM_ID" "$RC_TEST_DM_ROOM_ID"; do
-    left="$(URL="$url" ROOM="$room" python3 - <<'EOF'
-import json, os, urllib.request
+    left="$(URL="$url" ROOM="$room" CA="${RC_TEST_CA_FILE:-}" python3 - <<'EOF'
+import json, os, ssl, urllib.request
+context = ssl.create_default_context(cafile=os.environ["CA"] or None)
 req = urllib.request.Request(
     os.environ["URL"] + "/_sim/messages",
     data=json.dumps({"roomId": os.environ["ROOM"]}).encode(),
     headers={"content-type": "application/json"},
 )
-reply = json.load(urllib.request.urlopen(req, timeout=30))
-messages = reply.get("messages", [])
+reply = json.load(urllib.request.urlopen(req, timeout=30, context=context))
+if reply.get("ok") is not True or not isinstance(reply.get("messages"), list):
+    raise SystemExit(f"unexpected control reply: {reply}")
+messages = reply["messages"]
 # System messages (joins, ...) have a type `t`; everything else was posted by the run.
 print(sum(1 for m in messages if not m.get("t")))
 EOF

@@ -24,6 +24,7 @@
 //! of its run from the test room and the DM: the peer's own with the peer's token, the
 //! bot's with the bot's token. It runs on a separate thread with its own runtime and
 //! clients, so it works from any runtime; failures are printed, never panicked on.
+//! `RC_TEST_KEEP_MESSAGES=1` turns the cleanup off (to look at a run's messages).
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
@@ -161,11 +162,12 @@ impl LiveEnv {
 
     /// The peer for one run: it deletes the run's messages when dropped.
     pub fn peer(&self, run_id: &str) -> LivePeer {
+        let keep = std::env::var("RC_TEST_KEEP_MESSAGES").is_ok_and(|v| v.trim() == "1");
         LivePeer {
             rest: LiveRest::new(self, &self.peer_user_id, &self.peer_token),
             username: self.peer_username.clone(),
             since: iso_millis(SystemTime::now() - HISTORY_WINDOW),
-            cleanup: Some(Cleanup {
+            cleanup: (!keep).then(|| Cleanup {
                 env: self.clone(),
                 run_id: run_id.to_owned(),
                 posted: Arc::new(Mutex::new(Vec::new())),
