@@ -579,8 +579,20 @@ impl Session {
                     }
                 }
                 Err(RcError::Unauthorized(_)) => return Err(self.stopped()),
+                Err(RcError::RateLimited { retry_after }) => {
+                    return Err(Outcome::Lost {
+                        reason: format!("catch-up of {rid} rate limited"),
+                        wait: retry_after,
+                    });
+                }
+                Err(e @ RcError::Api { .. }) => {
+                    // The server refuses this room (left it meanwhile, no access): a
+                    // reconnect would not change that, so skip it loudly.
+                    tracing::warn!(%rid, error = %e, "catch-up refused for a room; skipped");
+                }
                 Err(e) => {
-                    // Retrying the whole connection is better than a silent gap.
+                    // A broken connection: retrying the whole connection is better than a
+                    // silent gap.
                     return Err(Outcome::lost(format!("catch-up of {rid}: {e}")));
                 }
             }
