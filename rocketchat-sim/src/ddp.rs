@@ -568,17 +568,25 @@ impl Processor {
 
     /// `login {resume}`: Meteor's resume handler accepts PATs (no `when`, so they never expire).
     fn login(&self, params: &[Value]) -> Result<Option<Value>, Value> {
-        let Some(token) = params
-            .first()
+        let options = params.first();
+        let (token, login_type) = match options
             .and_then(|p| p.get("resume"))
             .and_then(Value::as_str)
-        else {
-            return Err(error_object(
-                json!(400),
-                "Unrecognized options for login request",
-                None,
-            ));
+        {
+            Some(token) => (token.to_owned(), "resume"),
+            None => match options.and_then(|p| self.password_login(p)) {
+                Some(Ok(token)) => (token, "password"),
+                Some(Err(e)) => return Err(e),
+                None => {
+                    return Err(error_object(
+                        json!(400),
+                        "Unrecognized options for login request",
+                        None,
+                    ))
+                }
+            },
         };
+        let token = token.as_str();
         let mut st = self.shared.lock();
         let Some(user) = st.world.user_by_token(token).cloned() else {
             return Err(logged_out());
@@ -620,8 +628,41 @@ impl Processor {
             json!({"$date": created + 90 * 24 * 3600 * 1000})
         };
         Ok(Some(
-            json!({"id": user.id, "token": token, "tokenExpires": expires, "type": "resume"}),
+            json!({"id": user.id, "token": token, "tokenExpires": expires, "type": login_type}),
         ))
+    }
+
+    /// Meteor `accounts-password`: `{user: {username|email}, password: {digest, algorithm:
+    /// "sha-256"}}`. `None` when the options are not a password login; on success a new
+    /// login token (which the resume path then logs in with).
+    fn password_login(&self, options: &Value) -> Option<Result<String, Value>> {
+        let who = options.get("user")?;
+        let digest = options.get("password")?.get("digest")?.as_str()?;
+        let wrong = || error_object(json!(403), "Incorrect password", None);
+        let mut st = self.shared.lock();
+        let username = who.get("username").and_then(Value::as_str);
+        let email = who.get("email").and_then(Value::as_str);
+        let uid = st
+            .world
+            .users
+            .values()
+            .find(|u| {
+                username == Some(u.username.as_str())
+                    || (email.is_some() && email == u.email.as_deref())
+            })
+            .filter(|u| u.active)
+            .filter(|u| {
+                u.password
+                    .as_deref()
+                    .map(crate::util::sha256_hex)
+                    .as_deref()
+                    == Some(digest)
+            })
+            .map(|u| u.id.clone());
+        let Some(uid) = uid else {
+            return Some(Err(wrong()));
+        };
+        Some(st.world.create_login_token(&uid).ok_or_else(wrong))
     }
 
     fn set_reaction(&self, params: &[Value]) -> Result<Option<Value>, Value> {

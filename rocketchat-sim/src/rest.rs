@@ -429,6 +429,13 @@ fn chat_send_message(st: &mut State, req: &Req, uid: &str) -> Response<Body> {
     let Some(rid) = message.get("rid").and_then(Value::as_str) else {
         return failure_text("The 'rid' property on the message object is missing.");
     };
+    if message
+        .get("t")
+        .and_then(Value::as_str)
+        .is_some_and(is_system_type)
+    {
+        return failure_text("Cannot send system messages using 'chat.sendMessage'");
+    }
     let mut extra = message.clone();
     for k in [
         "_id",
@@ -475,6 +482,63 @@ fn chat_send_message(st: &mut State, req: &Req, uid: &str) -> Response<Body> {
             failure(&e)
         }
     }
+}
+
+/// `MessageTypes.isSystemMessage` for the types of reference section 3.3 (`e2e` and `rm` are
+/// message states rather than system events a client could forge, so they pass through).
+fn is_system_type(t: &str) -> bool {
+    const SYSTEM: &[&str] = &[
+        "uj",
+        "ui",
+        "uir",
+        "ul",
+        "ru",
+        "au",
+        "mute_unmute",
+        "r",
+        "ut",
+        "wm",
+        "subscription-role-added",
+        "subscription-role-removed",
+        "room-archived",
+        "room-unarchived",
+        "room_changed_privacy",
+        "room_changed_description",
+        "room_changed_announcement",
+        "room_changed_avatar",
+        "room_changed_topic",
+        "room_e2e_enabled",
+        "room_e2e_disabled",
+        "user-muted",
+        "user-unmuted",
+        "user-banned",
+        "user-unbanned",
+        "room-removed-read-only",
+        "room-set-read-only",
+        "room-allowed-reacting",
+        "room-disallowed-reacting",
+        "command",
+        "videoconf",
+        "message_pinned",
+        "message_pinned_e2e",
+        "new-moderator",
+        "moderator-removed",
+        "new-owner",
+        "owner-removed",
+        "new-leader",
+        "leader-removed",
+        "discussion-created",
+        "removed-user-from-team",
+        "added-user-to-team",
+        "ult",
+        "user-converted-to-team",
+        "user-converted-to-channel",
+        "user-removed-room-from-team",
+        "user-deleted-room-from-team",
+        "user-added-room-to-team",
+        "ujt",
+    ];
+    SYSTEM.contains(&t) || t.starts_with("livechat") || t.starts_with("omnichannel")
 }
 
 /// Resolves a `chat.postMessage` target to a room id, auto-joining public channels.
