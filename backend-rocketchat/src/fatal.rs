@@ -62,3 +62,24 @@ impl Fatal {
         self.tx.subscribe()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_reason_wins_and_stays() {
+        let fatal = Fatal::new();
+        let mut rx = fatal.subscribe();
+        assert_eq!(fatal.get(), None);
+        assert!(fatal.trip(Stop::Unauthorized("REST 401".into())));
+        assert!(!fatal.trip(Stop::Shutdown));
+        assert_eq!(fatal.get(), Some(Stop::Unauthorized("REST 401".into())));
+        assert!(rx.has_changed().unwrap());
+        assert!(matches!(
+            fatal.get().unwrap().error(),
+            crate::error::RcError::Unauthorized(_)
+        ));
+        assert_eq!(Stop::Shutdown.reason(), "shut down");
+    }
+}

@@ -107,3 +107,37 @@ impl ServerCertVerifier for NoVerification {
         self.0.signature_verification_algorithms.supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn config_with_ca(contents: &str) -> (RocketChatConfig, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!(
+            "rc-tls-unit-{}-{}.pem",
+            std::process::id(),
+            contents.len()
+        ));
+        std::fs::write(&path, contents).unwrap();
+        let mut c = RocketChatConfig::new("https://h", "u", "b", Secret::new("t"));
+        c.ca_file = Some(path.clone());
+        (c, path)
+    }
+
+    #[test]
+    fn a_ca_file_without_certificates_is_refused_naming_the_field() {
+        let (config, path) = config_with_ca("not a certificate\n");
+        let err = client_config(&config).unwrap_err();
+        assert_eq!(err.field, "caFile");
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn the_insecure_flag_installs_no_alpn_and_builds() {
+        let mut c = RocketChatConfig::new("http://h", "u", "b", Secret::new("t"));
+        c.dangerously_allow_insecure = true;
+        let tls = client_config(&c).unwrap();
+        assert!(tls.alpn_protocols.is_empty());
+    }
+}
