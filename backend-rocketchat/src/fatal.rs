@@ -70,7 +70,7 @@ mod tests {
     #[test]
     fn the_first_reason_wins_and_stays() {
         let fatal = Fatal::new();
-        let mut rx = fatal.subscribe();
+        let rx = fatal.subscribe();
         assert_eq!(fatal.get(), None);
         assert!(fatal.trip(Stop::Unauthorized("REST 401".into())));
         assert!(!fatal.trip(Stop::Shutdown));
