@@ -69,7 +69,7 @@ pub enum ProvisionError {
         username: String,
     },
     /// 2FA is required for PAT calls and the password code was refused.
-    #[error("{call} for {username:?}: the server requires two-factor authentication and refused the password code ({detail}); set Accounts_TwoFactorAuthentication_Enabled=false or Accounts_TwoFactorAuthentication_Enforce_Password_Fallback=true")]
+    #[error("{call} for {username:?}: the server requires two-factor authentication and refused the password code ({detail}); set Accounts_TwoFactorAuthentication_Enabled=false (or keep Accounts_TwoFactorAuthentication_Enforce_Password_Fallback=true and Accounts_TwoFactorAuthentication_By_Email_Auto_Opt_In=false)")]
     TwoFactorRefused {
         /// The call.
         call: String,

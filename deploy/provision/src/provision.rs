@@ -180,12 +180,22 @@ pub struct Provisioned {
 }
 
 /// The password of a provisioned user: derived from the admin password and the username
-/// (hex SHA-256 of a labelled string), so a second run can log in as the users it created
+/// (SHA-256 of a labelled string), so a second run can log in as the users it created
 /// without keeping any state, and nothing new needs to be kept secret (whoever knows the
 /// admin password controls these users anyway).
+///
+/// It passes Rocket.Chat's password policy at its strictest defaults (8.x: at least 14
+/// characters, a lowercase letter, an uppercase letter, a digit and a symbol, and no
+/// character three times in a row): `Rp1-` followed by 32 characters alternating between
+/// a letter and a digit.
 pub fn derive_password(admin_password: &str, username: &str) -> String {
     let digest = Sha256::digest(format!("rc-provision/v1\n{admin_password}\n{username}"));
-    format!("Rp1-{}", hex(&digest))
+    let mut password = String::from("Rp1-");
+    for byte in &digest[..16] {
+        password.push(char::from(b'a' + (byte >> 4)));
+        password.push(char::from(b'0' + (byte & 0x0f) % 10));
+    }
+    password
 }
 
 /// The `x-2fa-code` for the `password` method: lowercase hex SHA-256 of the password.
@@ -385,8 +395,14 @@ async fn ensure_user(
         ),
     };
     let session = login(api, username, &password).await.map_err(|e| match e {
-        LoginError::Refused | LoginError::TwoFactor => ProvisionError::UserLoginRefused {
+        LoginError::Refused => ProvisionError::UserLoginRefused {
             username: username.to_owned(),
+        },
+        // E.g. e-mail 2FA, which 8.x turns on for new users when 2FA is enabled.
+        LoginError::TwoFactor => ProvisionError::TwoFactorRefused {
+            call: "login".into(),
+            username: username.to_owned(),
+            detail: "totp-required".into(),
         },
         LoginError::Other(e) => e,
     })?;
@@ -659,6 +675,31 @@ mod tests {
         assert_ne!(a, derive_password("admin-pw", "conformance-peer"));
         assert_ne!(a, derive_password("other-pw", "conformance-bot"));
         assert!(!a.contains("admin-pw"));
+    }
+
+    #[test]
+    fn derived_passwords_pass_the_strict_password_policy() {
+        for user in [
+            "conformance-bot",
+            "conformance-peer",
+            "a",
+            "b",
+            "c",
+            "d",
+            "e",
+        ] {
+            let p = derive_password("secret", user);
+            assert!(p.len() >= 14, "{p}");
+            assert!(p.chars().any(|c| c.is_ascii_lowercase()), "{p}");
+            assert!(p.chars().any(|c| c.is_ascii_uppercase()), "{p}");
+            assert!(p.chars().any(|c| c.is_ascii_digit()), "{p}");
+            assert!(p.chars().any(|c| !c.is_ascii_alphanumeric()), "{p}");
+            let chars: Vec<char> = p.chars().collect();
+            assert!(
+                chars.windows(3).all(|w| !(w[0] == w[1] && w[1] == w[2])),
+                "three in a row: {p}"
+            );
+        }
     }
 
     #[test]

@@ -338,7 +338,8 @@ async fn an_untrusted_certificate_is_a_tls_error_and_ca_file_fixes_it() {
 
 type Routes = HashMap<&'static str, (u16, Value)>;
 
-/// A server that answers each path with a fixed status and JSON body (404 otherwise).
+/// A server that answers each path with a fixed status and JSON body (404 otherwise). A
+/// key `"<path> <user>"` answers only requests whose JSON body has that `user`.
 async fn scripted(routes: Routes) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -354,11 +355,19 @@ async fn scripted(routes: Routes) -> String {
                     let routes = routes.clone();
                     async move {
                         let path = req.uri().path().to_owned();
-                        let _ = req.into_body().collect().await;
-                        let (status, body) = routes.get(path.as_str()).cloned().unwrap_or((
-                            404,
-                            json!({"success": false, "error": "Resource not found"}),
-                        ));
+                        let sent = req.into_body().collect().await.unwrap().to_bytes();
+                        // A login is routed by its user too: "<path> <user>" first.
+                        let user = serde_json::from_slice::<Value>(&sent)
+                            .ok()
+                            .and_then(|v| v.get("user").and_then(Value::as_str).map(str::to_owned));
+                        let by_user = user.map(|u| format!("{path} {u}"));
+                        let (status, body) = by_user
+                            .and_then(|key| routes.get(key.as_str()).cloned())
+                            .or_else(|| routes.get(path.as_str()).cloned())
+                            .unwrap_or((
+                                404,
+                                json!({"success": false, "error": "Resource not found"}),
+                            ));
                         let response = Response::builder()
                             .status(status)
                             .header("content-type", "application/json")
@@ -460,4 +469,31 @@ async fn an_admin_with_totp_is_a_clear_error() {
         "{err:?}"
     );
     assert_eq!(err.exit_code(), 5);
+}
+
+#[tokio::test]
+async fn a_user_login_that_needs_a_code_is_a_two_factor_error() {
+    // 8.x with 2FA on opts new users into e-mail 2FA: their password login asks for a code.
+    let mut routes = two_factor_routes();
+    routes.insert(
+        "/api/v1/login conformance-bot",
+        (
+            401,
+            json!({"status": "error", "error": "totp-required", "message": "TOTP Required",
+                   "details": {"method": "email"}}),
+        ),
+    );
+    let url = scripted(routes).await;
+    let err = provision(&settings(&url, "pw")).await.unwrap_err();
+    assert!(
+        matches!(err, ProvisionError::TwoFactorRefused { ref call, ref username, .. }
+            if call == "login" && username == "conformance-bot"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("Accounts_TwoFactorAuthentication_Enabled=false"),
+        "{err}"
+    );
+    assert_eq!(err.exit_code(), 6);
 }
