@@ -599,3 +599,91 @@ async fn public_rooms_the_bot_is_not_in_stay_silent() {
     );
     channel.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_and_deletes_while_away_are_caught_up() {
+    let w = support::world().await;
+    let mut config = w.config();
+    config.timeouts.reconnect_min = Duration::from_millis(400);
+    config.timeouts.reconnect_max = Duration::from_millis(800);
+    let (channel, mut events) = connect_with(config).await;
+    let keep = w.sim.post(&w.peer_id, &w.room, "to be edited").unwrap();
+    let gone = w.sim.post(&w.peer_id, &w.room, "to be deleted").unwrap();
+    until(&mut events, "second", is_created("to be deleted")).await;
+
+    w.sim.drop_sockets(&w.bot_id);
+    w.sim.edit(&w.peer_id, &keep, "edited while away").unwrap();
+    w.sim.delete(&w.peer_id, &gone).unwrap();
+
+    until(
+        &mut events,
+        "Reconnecting",
+        is_state(|s| matches!(s, ConnectionState::Reconnecting { .. })),
+    )
+    .await;
+    let (_, caught_up) = until(
+        &mut events,
+        "Active again",
+        is_state(|s| *s == ConnectionState::Active),
+    )
+    .await;
+    assert!(
+        caught_up.iter().any(|e| matches!(e, Event::MessageEdited { message } if message.id.as_str() == keep && message.text == "edited while away")),
+        "{caught_up:?}"
+    );
+    assert!(
+        caught_up.iter().any(
+            |e| matches!(e, Event::MessageDeleted { message, .. } if message.as_str() == gone)
+        ),
+        "{caught_up:?}"
+    );
+    channel.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_on_any_rest_call_stops_the_account_at_once() {
+    let w = support::world().await;
+    // Re-validation is far away: only the send can notice.
+    let (channel, mut events) = connect(&w).await;
+    until(
+        &mut events,
+        "Active",
+        is_state(|s| *s == ConnectionState::Active),
+    )
+    .await;
+    w.sim.set_silent_revocation(true);
+    w.sim.remove_pat(&w.bot_id, "bridge").unwrap();
+
+    let err = channel
+        .send_text(&RoomId::new(w.room.clone()), "after revocation")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+    let (event, _) = until(
+        &mut events,
+        "FatallyClosed",
+        is_state(ConnectionState::is_fatal),
+    )
+    .await;
+    let Event::ConnectionStateChanged {
+        state: ConnectionState::FatallyClosed { reason },
+    } = event
+    else {
+        unreachable!()
+    };
+    assert!(reason.contains("chat.sendMessage"), "{reason}");
+    w.sim.post(&w.peer_id, &w.room, "unseen").unwrap();
+    assert_eq!(
+        tokio::time::timeout(WAIT, events.recv()).await.unwrap(),
+        None
+    );
+    let missing = channel_api::MessageRef {
+        room: RoomId::new(w.room.clone()),
+        id: channel_api::MessageId::new("x"),
+    };
+    let again = channel.react(&missing, "eyes").await;
+    assert!(
+        matches!(again, Err(Error::Unauthorized { .. })),
+        "{again:?}"
+    );
+}
