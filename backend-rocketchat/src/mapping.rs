@@ -11,6 +11,8 @@ use channel_api::{
     Timestamp, UserId,
 };
 
+use serde::Deserialize;
+
 use crate::bounded::BoundedMap;
 use crate::wire::{WireMessage, WireRoomMeta};
 
@@ -113,7 +115,7 @@ impl Mapper {
         raw: &serde_json::Value,
         meta: Option<&serde_json::Value>,
     ) -> Vec<Event> {
-        let doc: WireMessage = match serde_json::from_value(raw.clone()) {
+        let doc = match WireMessage::deserialize(raw) {
             Ok(doc) => doc,
             Err(e) => {
                 tracing::debug!(error = %e, "dropping a message frame that does not parse");
