@@ -762,20 +762,17 @@ impl Processor {
         Ok(None)
     }
 
+    /// `loadMissedMessages(rid, start)`: `check(rid, String)`, `check(start, Date)`; `false`
+    /// without access (no login means no access); else visible messages with `ts > start`,
+    /// sorted `ts: -1` (apps/meteor/server/methods/loadMissedMessages.ts, 7.x/8.x).
     fn load_missed(&self, params: &[Value]) -> Result<Option<Value>, Value> {
-        let Some(uid) = self.user_id() else {
-            return Err(error_object(
-                json!("error-invalid-user"),
-                "Invalid user",
-                Some(json!({"method": "loadMissedMessages"})),
-            ));
-        };
         let (Some(rid), Some(since)) = (
             params.first().and_then(Value::as_str),
             params.get(1).and_then(read_ejson_date),
         ) else {
             return Err(match_failed());
         };
+        let uid = self.user_id().unwrap_or_default();
         let st = self.shared.lock();
         if !st.world.can_access(rid, &uid) {
             return Ok(Some(json!(false)));
@@ -915,6 +912,15 @@ impl Processor {
             self.send(json!({"msg": "nosub", "id": id, "error": self.not_allowed()}));
             return;
         };
+        if key.is_empty() {
+            // streamer.module.ts `_publish`: `throw new MeteorError('invalid-event-name')`.
+            self.send(
+                json!({"msg": "nosub", "id": id, "error": {"isClientSafe": true,
+                "error": "invalid-event-name", "message": "[invalid-event-name]",
+                "errorType": "Meteor.Error"}}),
+            );
+            return;
+        }
         let use_collection = params
             .get(1)
             .and_then(|p| p.get("useCollection"))
@@ -958,6 +964,8 @@ impl Processor {
         self.send(json!({"msg": "ready", "subs": [id]}));
     }
 
+    /// `MeteorError('not-allowed')` from core-services, whose `toJSON` gives
+    /// `message: "[not-allowed]"` and no `reason` (packages/core-services/src/MeteorError.ts).
     fn not_allowed(&self) -> Value {
         let message = if self.shared.config.not_allowed_message_bracketed {
             "[not-allowed]"

@@ -377,3 +377,40 @@ async fn ddp_password_login_returns_a_real_expiry() {
     assert_eq!(r["error"]["error"], 403);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn empty_event_name_is_invalid() {
+    let sim = start().await;
+    let (_uid, token) = bot(&sim, "bot");
+    let mut ws = Ws::logged_in(&sim, &token).await;
+    let r = ws
+        .sub("e", "stream-room-messages", json!(["", false]))
+        .await;
+    assert_eq!(r["error"]["error"], "invalid-event-name");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn load_missed_messages_without_access_is_false() {
+    let sim = start().await;
+    let alice = sim.create_user("alice", UserKind::Human).unwrap();
+    let secret = sim
+        .create_room(RoomKind::Private, "secret", &alice, &[])
+        .unwrap();
+    let (_uid, token) = bot(&sim, "bot");
+    let mut ws = Ws::logged_in(&sim, &token).await;
+    let r = ws
+        .call("loadMissedMessages", json!([secret, {"$date": 0}]))
+        .await;
+    assert_eq!(r["result"], false);
+    let r = ws.call("loadMissedMessages", json!([secret, 0])).await;
+    assert_eq!(r["error"]["reason"], "Match failed");
+    let mut anon = Ws::open(&sim).await;
+    anon.connect().await;
+    assert_eq!(
+        anon.call("loadMissedMessages", json!(["GENERAL", {"$date": 0}]))
+            .await["result"],
+        false
+    );
+    sim.shutdown().await;
+}
