@@ -614,9 +614,14 @@ impl Processor {
             s.token_hash = Some(hashed);
         }
         drop(st);
-        // The universal publication pushes the user's own document (no sub, no ready).
+        // The universal publication pushes the user's own document (no sub, no ready). Its
+        // projection is Meteor's defaults plus RC's `getBaseUserFields(true)` minus `status`
+        // (apps/meteor/app/authentication/server/startup/index.js), so no `type`/`createdAt`.
         if let Some(Value::Object(mut fields)) = doc {
-            fields.remove("_id");
+            for k in ["_id", "status", "type", "createdAt"] {
+                fields.remove(k);
+            }
+            fields.insert("settings".into(), json!({"preferences": {}}));
             self.send(
                 json!({"msg": "added", "collection": "users", "id": user.id, "fields": fields}),
             );
