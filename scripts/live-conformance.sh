@@ -42,6 +42,11 @@ provision_bin="$target_dir/debug/rc-provision"
 work="$(mktemp -d)"
 sim_pid=""
 cleanup() {
+    local status=$?
+    if ((status != 0)) && [[ -s "$work/sim.err" ]]; then
+        echo "--- last lines of the simulator's log:" >&2
+        tail -n 40 "$work/sim.err" >&2
+    fi
     if [[ -n "$sim_pid" ]]; then
         kill "$sim_pid" 2>/dev/null || true
         wait "$sim_pid" 2>/dev/null || true
