@@ -70,7 +70,7 @@ const config = gatewayConfig({
       dev: { userId: "botDev", username: "devbot", authToken: "dev-plain-token" },
     },
   },
-  agents: { entries: { ops: {}, dev: {} } },
+  agents: { entries: { ops: {}, dev: {} }, defaults: { systemAgent: { agentId: "ops" } } },
   bindings: [
     { agentId: "ops", match: { channel: "rocketchat", accountId: "ops" } },
     { agentId: "dev", match: { channel: "rocketchat", accountId: "dev" } },

@@ -123,7 +123,7 @@ try {
         },
       },
     },
-    agents: { entries: { ops: {}, dev: {} } },
+    agents: { entries: { ops: {}, dev: {} }, defaults: { systemAgent: { agentId: "ops" } } },
     bindings: [
       { agentId: "ops", match: { channel: "rocketchat", accountId: "ops" } },
       { agentId: "dev", match: { channel: "rocketchat", accountId: "dev" } },

@@ -152,7 +152,7 @@ export function gatewayConfig({ run, gatewayPort, modelPort, channel, agents, bi
         },
       },
     },
-    agents: { defaults: { model: { primary: "fake/echo-model" } }, ...(agents ?? {}) },
+    agents: { ...(agents ?? {}), defaults: { model: { primary: "fake/echo-model" }, ...(agents?.defaults ?? {}) } },
     ...(bindings ? { bindings } : {}),
     ...extra,
   };
