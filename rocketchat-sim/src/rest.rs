@@ -692,24 +692,35 @@ fn chat_get_message(st: &State, req: &Req, uid: &str) -> Response<Body> {
     success(json!({"message": msg}))
 }
 
-/// `chat.syncMessages?roomId&lastUpdate`: errors go through `API.v1.failure(e.message)`, so
-/// the body is the Meteor message without `errorType` (chat.ts, 7.x/8.x).
+/// `chat.syncMessages?roomId&lastUpdate` (8.x chat.ts: `validateParams` then thrown
+/// `Meteor.Error`s, so the bodies carry `errorType`; `messages/get` -> `handleWithoutPagination`:
+/// `_updatedAt > lastUpdate` sorted `ts: -1`, plus trash `{_id, _deletedAt}`). The cursor mode
+/// (`type` + `next`/`previous` + `count`) is not simulated and answers a plain 400.
 fn chat_sync(st: &State, req: &Req, uid: &str) -> Response<Body> {
     let Some(rid) = query(req, "roomId") else {
-        return failure_text(
-            "The required \"roomId\" query param is missing. [error-roomId-param-not-provided]",
-        );
+        return failure(&OpError::meteor(
+            "invalid-params",
+            "must have required property 'roomId'",
+        ));
     };
-    let Some(last) = query(req, "lastUpdate") else {
-        return failure_text("The required \"lastUpdate\" query param is missing. [error-lastUpdate-param-not-provided]");
+    let last = query(req, "lastUpdate");
+    if last.is_none() && query(req, "type").is_none() {
+        return failure(&OpError::meteor(
+            "error-param-required",
+            "The \"type\" or \"lastUpdate\" parameters must be provided",
+        ));
+    }
+    let Some(last) = last else {
+        return failure_text("rocketchat-sim: the chat.syncMessages cursor mode is not simulated");
     };
     let Some(since) = parse_date_ms(last) else {
-        return failure_text(
-            "The \"lastUpdate\" query parameter must be a valid date. [error-roomId-param-invalid]",
-        );
+        return failure(&OpError::meteor(
+            "error-lastUpdate-param-invalid",
+            "The \"lastUpdate\" query parameter must be a valid date",
+        ));
     };
     if !st.world.can_access(rid, uid) {
-        return failure_text("Not allowed [error-not-allowed]");
+        return failure(&OpError::meteor("error-not-allowed", "Not allowed"));
     }
     let (updated, deleted) = st.world.sync(rid, since);
     success(json!({"result": {"updated": updated, "deleted": deleted}}))

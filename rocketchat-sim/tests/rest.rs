@@ -446,6 +446,16 @@ async fn sync_messages_reports_updates_and_deletes() {
     )
     .await;
     assert_eq!(r.status, 400);
+    assert_eq!(r.body["errorType"], "error-param-required");
+    let r = http(
+        &sim,
+        "GET",
+        "/api/v1/chat.syncMessages?roomId=GENERAL&lastUpdate=nope",
+        Some((&uid, &token)),
+        None,
+    )
+    .await;
+    assert_eq!(r.body["errorType"], "error-lastUpdate-param-invalid");
     sim.shutdown().await;
 }
 
