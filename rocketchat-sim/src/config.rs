@@ -90,6 +90,9 @@ pub struct SimConfig {
     /// almost certainly is: [unconfirmed]). When false, 401 is `{"success":false,"error":...}`.
     /// Default true.
     pub legacy_auth_bodies: bool,
+    /// The 400 `error` text for a `chat.sendMessage` retry with an existing `_id` (a Node
+    /// TypeError; the exact text depends on the Node version: [unconfirmed]).
+    pub duplicate_send_error: String,
     /// Admin user created at start (username, password), roles `admin` + `user`. Default `admin`/`admin`.
     pub admin: Option<(String, String)>,
 }
@@ -127,6 +130,8 @@ impl Default for SimConfig {
             }),
             silent_revocation: false,
             legacy_auth_bodies: true,
+            duplicate_send_error: "Cannot read properties of undefined (reading 'starred')"
+                .to_owned(),
             admin: Some(("admin".to_owned(), "admin".to_owned())),
         }
     }

@@ -294,7 +294,7 @@ fn route(shared: &Arc<Shared>, st: &mut State, req: &Req, user: &User) -> Respon
     match (req.method.clone(), req.route.as_str()) {
         (Method::GET, "me") => me(st, uid),
         (Method::POST, "login") => login(st, req),
-        (Method::POST, "chat.sendMessage") => chat_send_message(st, req, uid),
+        (Method::POST, "chat.sendMessage") => chat_send_message(shared, st, req, uid),
         (Method::POST, "chat.postMessage") => chat_post_message(st, req, uid),
         (Method::POST, "chat.react") => chat_react(st, req, uid),
         (Method::POST, "chat.update") => chat_update(st, req, uid),
@@ -422,7 +422,7 @@ fn login(st: &mut State, req: &Req) -> Response<Body> {
     )
 }
 
-fn chat_send_message(st: &mut State, req: &Req, uid: &str) -> Response<Body> {
+fn chat_send_message(shared: &Shared, st: &mut State, req: &Req, uid: &str) -> Response<Body> {
     let Some(message) = req.body.get("message").and_then(Value::as_object) else {
         return invalid_params("must have required property 'message'");
     };
@@ -472,7 +472,7 @@ fn chat_send_message(st: &mut State, req: &Req, uid: &str) -> Response<Body> {
         Ok(Some(doc)) => success(json!({"message": doc})),
         // sendMessage() returned undefined for an existing _id; normalizeMessagesForUser then
         // throws a TypeError (reference 4.3, [derived]). Nothing was inserted.
-        Ok(None) => failure_text("Cannot read properties of undefined (reading 'starred')"),
+        Ok(None) => failure_text(&shared.config.duplicate_send_error),
         Err(e) => {
             let text = match &e {
                 OpError::Meteor { reason, .. } => reason.clone(),

@@ -414,3 +414,35 @@ async fn load_missed_messages_without_access_is_false() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn duplicate_send_error_text_is_configurable() {
+    let sim = start_with(SimConfig {
+        duplicate_send_error: "TypeError: other".into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let (uid, token) = bot(&sim, "bot");
+    let body = json!({"message": {"_id": "dup-0000000001", "rid": "GENERAL", "msg": "x"}});
+    http(
+        &sim,
+        "POST",
+        "/api/v1/chat.sendMessage",
+        Some((&uid, &token)),
+        Some(body.clone()),
+    )
+    .await;
+    let r = http(
+        &sim,
+        "POST",
+        "/api/v1/chat.sendMessage",
+        Some((&uid, &token)),
+        Some(body),
+    )
+    .await;
+    assert_eq!(
+        r.body,
+        json!({"success": false, "error": "TypeError: other"})
+    );
+    sim.shutdown().await;
+}
