@@ -56,6 +56,9 @@ pub struct SimConfig {
     pub not_allowed_message_bracketed: bool,
     /// `Message_ShowDeletedStatus`: deletes leave a `t:"rm"` tombstone. Default false.
     pub show_deleted_status: bool,
+    /// `Message_KeepHistory`: without show-deleted-status, deletes hide the document
+    /// (`_hidden: true`) instead of removing it; `<rid>/deleteMessage` is still emitted. Default false.
+    pub keep_history: bool,
     /// `Message_MaxAllowedSize` in UTF-16 code units. Default 5000.
     pub max_message_size: usize,
     /// URL-preview enrichment: a message containing URLs gets a follow-up update (`urls[].meta`,
@@ -109,6 +112,7 @@ impl Default for SimConfig {
             invalid_json_reply: InvalidJsonReply::ParseError,
             not_allowed_message_bracketed: true,
             show_deleted_status: false,
+            keep_history: false,
             max_message_size: 5000,
             url_previews: true,
             use_real_name: false,

@@ -326,9 +326,9 @@ impl SimHandle {
         self.core.shared.lock().world.messages_of(rid)
     }
 
-    /// One stored message in DDP form.
+    /// One stored message in DDP form (hidden ones included, with `_hidden: true`).
     pub fn message(&self, mid: &str) -> Option<Value> {
-        self.core.shared.lock().world.message(mid).cloned()
+        self.core.shared.lock().world.stored_message(mid).cloned()
     }
 
     // ------------------------------------------------------------------ faults and load

@@ -110,6 +110,7 @@ impl Shared {
     pub(crate) fn new(config: SimConfig) -> Arc<Self> {
         let mut world = World::new(WorldSettings {
             show_deleted_status: config.show_deleted_status,
+            keep_history: config.keep_history,
             max_message_size: config.max_message_size,
             url_previews: config.url_previews,
         });

@@ -205,6 +205,7 @@ pub(crate) struct SendInput {
 #[derive(Debug, Clone)]
 pub(crate) struct WorldSettings {
     pub(crate) show_deleted_status: bool,
+    pub(crate) keep_history: bool,
     pub(crate) max_message_size: usize,
     pub(crate) url_previews: bool,
 }
@@ -240,6 +241,11 @@ fn extract_urls(text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// Not `_hidden` (hidden documents are never broadcast or listed).
+fn is_visible(m: &Value) -> bool {
+    m.get("_hidden").and_then(Value::as_bool) != Some(true)
 }
 
 fn str_field<'a>(doc: &'a Value, key: &str) -> Option<&'a str> {
@@ -822,7 +828,13 @@ impl World {
 
     // ---------------------------------------------------------------- messages
 
+    /// A visible message (hidden ones count as gone).
     pub(crate) fn message(&self, mid: &str) -> Option<&Value> {
+        self.messages.get(mid).filter(|m| is_visible(m))
+    }
+
+    /// A stored message, hidden or not (control read-back).
+    pub(crate) fn stored_message(&self, mid: &str) -> Option<&Value> {
         self.messages.get(mid)
     }
 
@@ -1273,15 +1285,24 @@ impl World {
                 self.emit_update(doc);
             }
         } else {
-            self.messages.remove(mid);
-            if let Some(ids) = self.room_messages.get_mut(rid) {
-                ids.retain(|id| id != mid);
+            if self.settings.keep_history {
+                // Message_KeepHistory: the document stays, hidden (never broadcast, not in the
+                // trash, so chat.syncMessages does not report it as deleted).
+                if let Some(obj) = self.messages.get_mut(mid).and_then(Value::as_object_mut) {
+                    obj.insert("_hidden".into(), json!(true));
+                    obj.insert("_updatedAt".into(), ejson_date(now));
+                }
+            } else {
+                self.messages.remove(mid);
+                if let Some(ids) = self.room_messages.get_mut(rid) {
+                    ids.retain(|id| id != mid);
+                }
+                self.trash.push(Trashed {
+                    id: mid.to_owned(),
+                    rid: rid.to_owned(),
+                    deleted_at: now,
+                });
             }
-            self.trash.push(Trashed {
-                id: mid.to_owned(),
-                rid: rid.to_owned(),
-                deleted_at: now,
-            });
             self.emits.push(Emit::NotifyRoom {
                 rid: rid.to_owned(),
                 event: "deleteMessage".to_owned(),
@@ -1404,6 +1425,7 @@ impl World {
         let mut updated: Vec<Value> = self
             .messages_of(rid)
             .into_iter()
+            .filter(is_visible)
             .filter(|m| date_field(m, "_updatedAt").unwrap_or(0) > since)
             .collect();
         updated.sort_by_key(|m| std::cmp::Reverse(date_field(m, "ts").unwrap_or(0)));
@@ -1421,6 +1443,7 @@ impl World {
         let mut out: Vec<Value> = self
             .messages_of(rid)
             .into_iter()
+            .filter(is_visible)
             .filter(|m| date_field(m, "ts").unwrap_or(0) > since)
             .collect();
         out.sort_by_key(|m| std::cmp::Reverse(date_field(m, "ts").unwrap_or(0)));

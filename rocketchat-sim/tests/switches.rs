@@ -446,3 +446,49 @@ async fn duplicate_send_error_text_is_configurable() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn keep_history_hides_instead_of_removing() {
+    let sim = start_with(SimConfig {
+        keep_history: true,
+        ..SimConfig::default()
+    })
+    .await;
+    let (uid, token) = bot(&sim, "bot");
+    let mid = sim.post(&uid, "GENERAL", "to hide").unwrap();
+    let mut ws = Ws::logged_in(&sim, &token).await;
+    ws.sub_my_messages().await;
+    assert_eq!(
+        ws.sub(
+            "d",
+            "stream-notify-room",
+            json!(["GENERAL/deleteMessage", false])
+        )
+        .await["msg"],
+        "ready"
+    );
+    sim.delete(&uid, &mid).unwrap();
+    let ev = ws.recv().await;
+    assert_eq!(ev["collection"], "stream-notify-room");
+    ws.expect_silence(Duration::from_millis(200)).await;
+    assert_eq!(sim.message(&mid).unwrap()["_hidden"], true);
+    let r = http(
+        &sim,
+        "GET",
+        &format!("/api/v1/chat.getMessage?msgId={mid}"),
+        Some((&uid, &token)),
+        None,
+    )
+    .await;
+    assert_eq!(r.body, json!({"success": false}));
+    let r = http(
+        &sim,
+        "GET",
+        "/api/v1/chat.syncMessages?roomId=GENERAL&lastUpdate=2000-01-01T00:00:00.000Z",
+        Some((&uid, &token)),
+        None,
+    )
+    .await;
+    assert_eq!(r.body["result"], json!({"updated": [], "deleted": []}));
+    sim.shutdown().await;
+}
