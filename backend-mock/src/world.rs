@@ -432,6 +432,9 @@ impl WorldState {
             }),
             timestamp: stored.timestamp,
             edited: stored.edited,
+            // Facts about a receiving bot: set per receiver in `fan_out`.
+            reply_to_bot: false,
+            bot_in_thread: false,
         })
     }
 

@@ -42,6 +42,8 @@ fn inbound(id: &str, thread_root: Option<&str>) -> Message {
         mentions: Vec::new(),
         timestamp: Timestamp(1),
         edited: false,
+        reply_to_bot: false,
+        bot_in_thread: false,
     }
 }
 

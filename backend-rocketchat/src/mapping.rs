@@ -396,6 +396,8 @@ fn to_message(doc: &WireMessage, room: RoomInfo, text: String, ts: i64, edited: 
         mentions,
         timestamp: Timestamp(ts),
         edited,
+        reply_to_bot: false,
+        bot_in_thread: false,
     }
 }
 

@@ -9,6 +9,8 @@
 //! | `dmPolicy` | `pairing` (`open` requires `"*"` in `allowFrom`) |
 //! | `groupPolicy` | `allowlist` (no `rooms` entry: the room is closed) |
 //! | `requireMention` | `true` |
+//! | `implicitMentions.replyToBot` | `true` (a thread reply under the bot's message is a mention) |
+//! | `implicitMentions.threadParticipation` | `true` (a follow-up in a thread the bot replied in is a mention) |
 //! | `allowBots` | `false` |
 //! | `replyToMode` | `off` |
 //! | `reactionNotifications` | `own` |
@@ -123,6 +125,48 @@ impl ReplyToModeByChatType {
     }
 }
 
+/// `implicitMentions`: messages that count as a mention of the bot without an `@bot`
+/// (Slack's keys). They only matter in group rooms that require a mention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ImplicitMentions {
+    /// A thread reply whose root the bot wrote (`Message::reply_to_bot`).
+    pub reply_to_bot: bool,
+    /// A thread reply in a thread the bot has replied in (`Message::bot_in_thread`).
+    pub thread_participation: bool,
+}
+
+impl Default for ImplicitMentions {
+    fn default() -> Self {
+        Self {
+            reply_to_bot: true,
+            thread_participation: true,
+        }
+    }
+}
+
+/// `rooms.<room>.implicitMentions`: per-room overrides; unset keys take the account value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ImplicitMentionsOverride {
+    /// Overrides `implicitMentions.replyToBot`.
+    pub reply_to_bot: Option<bool>,
+    /// Overrides `implicitMentions.threadParticipation`.
+    pub thread_participation: Option<bool>,
+}
+
+impl ImplicitMentionsOverride {
+    /// `base` with this override's set keys applied.
+    pub fn apply(&self, base: ImplicitMentions) -> ImplicitMentions {
+        ImplicitMentions {
+            reply_to_bot: self.reply_to_bot.unwrap_or(base.reply_to_bot),
+            thread_participation: self
+                .thread_participation
+                .unwrap_or(base.thread_participation),
+        }
+    }
+}
+
 /// One entry of `rooms`, keyed by room id or room name. Unset keys fall back to the
 /// account-wide value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +182,8 @@ pub struct RoomConfig {
     pub reply_to_mode: Option<ReplyToMode>,
     /// Overrides `allowBots`.
     pub allow_bots: Option<bool>,
+    /// Overrides keys of `implicitMentions`.
+    pub implicit_mentions: ImplicitMentionsOverride,
 }
 
 impl Default for RoomConfig {
@@ -148,6 +194,7 @@ impl Default for RoomConfig {
             users: Vec::new(),
             reply_to_mode: None,
             allow_bots: None,
+            implicit_mentions: ImplicitMentionsOverride::default(),
         }
     }
 }
@@ -170,6 +217,8 @@ pub struct ChannelConfig {
     pub require_mention: bool,
     /// Regexes that also count as a mention of the bot when they match the text.
     pub mention_patterns: Vec<String>,
+    /// Which thread facts count as a mention of the bot.
+    pub implicit_mentions: ImplicitMentions,
     /// Hear other bots' messages.
     pub allow_bots: bool,
     /// Per-room entries, keyed by room id or room name (the id wins).
@@ -198,6 +247,7 @@ impl Default for ChannelConfig {
             dangerously_allow_name_matching: false,
             require_mention: true,
             mention_patterns: Vec::new(),
+            implicit_mentions: ImplicitMentions::default(),
             allow_bots: false,
             rooms: BTreeMap::new(),
             command_allow_from: Vec::new(),
@@ -346,6 +396,14 @@ impl ChannelConfig {
             .map(|(key, config)| RoomEntry { key, config })
     }
 
+    /// The `implicitMentions` switches for a room: its entry's overrides over the account's.
+    pub fn implicit_mentions_for(&self, room: &RoomInfo) -> ImplicitMentions {
+        match self.room_entry(room) {
+            Some(entry) => entry.config.implicit_mentions.apply(self.implicit_mentions),
+            None => self.implicit_mentions,
+        }
+    }
+
     /// Whether `list` admits the user: `"*"`, the user id (optionally `rocketchat:`-prefixed),
     /// or, with `dangerouslyAllowNameMatching`, the username (optionally `@`-prefixed,
     /// case-insensitive).
@@ -409,6 +467,37 @@ mod tests {
         assert_eq!(config.reaction_notifications, ReactionNotifications::Own);
         assert_eq!(config.text_chunk_limit, 5000);
         assert!(config.rooms.is_empty());
+        assert!(config.implicit_mentions.reply_to_bot);
+        assert!(config.implicit_mentions.thread_participation);
+    }
+
+    #[test]
+    fn implicit_mentions_resolve_room_over_account_key_by_key() {
+        let info = |id: &str| RoomInfo {
+            id: RoomId::new(id),
+            kind: RoomKind::Public,
+            name: None,
+        };
+        let config = ChannelConfig::from_value(json!({
+            "implicitMentions": { "replyToBot": false },
+            "rooms": {
+                "R1": { "implicitMentions": { "replyToBot": true, "threadParticipation": false } },
+                "R2": { "implicitMentions": { "threadParticipation": false } },
+                "R3": {},
+            }
+        }))
+        .unwrap();
+        let switches = |id| {
+            let m = config.implicit_mentions_for(&info(id));
+            (m.reply_to_bot, m.thread_participation)
+        };
+        assert_eq!(switches("R1"), (true, false));
+        assert_eq!(switches("R2"), (false, false));
+        assert_eq!(switches("R3"), (false, true));
+        assert_eq!(switches("R4"), (false, true)); // no entry: the account's
+        let err = ChannelConfig::from_value(json!({ "implicitMentions": { "replyToBot": "yes" } }))
+            .unwrap_err();
+        assert_eq!(err.field, "implicitMentions.replyToBot");
     }
 
     #[test]

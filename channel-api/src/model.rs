@@ -108,6 +108,16 @@ pub struct Message {
     pub timestamp: Timestamp,
     /// Whether the message has been edited.
     pub edited: bool,
+    /// A fact about the receiving bot that the payload alone does not give: the message is
+    /// a thread reply whose root the bot wrote. Backends compute it from what they have seen
+    /// (or fetched); `false` when unknown. Feeds `implicitMentions.replyToBot`.
+    #[serde(default)]
+    pub reply_to_bot: bool,
+    /// A fact about the receiving bot: the message is a thread reply in a thread where the
+    /// bot has posted a reply (the root alone does not count; that is `reply_to_bot`).
+    /// `false` when unknown. Feeds `implicitMentions.threadParticipation`.
+    #[serde(default)]
+    pub bot_in_thread: bool,
 }
 
 impl Message {

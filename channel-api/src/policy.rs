@@ -20,8 +20,12 @@
 //!    Commands are answered in the same room and thread.
 //! 4. Group rooms need a mention (`requireMention`, room entry first; default on): an
 //!    explicit `@bot` in the payload's mentions, or a match of a `mentionPatterns` regex on
-//!    the text. `@all` / `@here` alone do not count (they would wake every bot). DMs never
-//!    need a mention.
+//!    the text, or an implicit mention (`implicitMentions`, room entry first, each key on by
+//!    default): `replyToBot` counts a thread reply under the bot's message
+//!    ([`Message::reply_to_bot`]), `threadParticipation` a follow-up in a thread the bot
+//!    replied in ([`Message::bot_in_thread`]). `@all` / `@here` alone do not count (they
+//!    would wake every bot). DMs never need a mention. An implicit mention does not address
+//!    a command (step 3 still needs the leading `@bot`).
 //! 5. A message with no text left for the agent is skipped.
 //!
 //! # Other events
@@ -43,6 +47,7 @@
 //! #     room: RoomInfo { id: RoomId::new("D1"), kind: RoomKind::Direct, name: None },
 //! #     author: Author { id: UserId::new("U1"), username: "alice".into(), display_name: None, is_bot: false },
 //! #     text: "hello".into(), thread_root: None, mentions: vec![], timestamp: Timestamp(0), edited: false,
+//! #     reply_to_bot: false, bot_in_thread: false,
 //! # };
 //! let identity = Identity {
 //!     account: AccountId::new("default"),
@@ -173,12 +178,15 @@ pub struct Inbound {
 /// How a message mentioned the bot.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MentionFacts {
-    /// Whether it counts as a mention for gating (`explicit || pattern`).
+    /// Whether it counts as a mention for gating (`explicit || pattern || implicit`).
     pub was_mentioned: bool,
     /// The payload's mentions include the bot.
     pub explicit: bool,
     /// A `mentionPatterns` regex matched the text.
     pub pattern: bool,
+    /// An enabled `implicitMentions` switch matched: a reply in the bot's thread
+    /// (`replyToBot`) or a follow-up in a thread the bot replied in (`threadParticipation`).
+    pub implicit: bool,
     /// The payload carries `@all` or `@here` (not a mention for gating).
     pub everyone: bool,
     /// The text starts with `@bot` (addresses a command).
@@ -391,11 +399,13 @@ impl Decider<'_> {
             command::strip_leading_mention(&message.text, &self.identity.username);
         let explicit = message.mentions_user(&self.identity.user_id);
         let pattern = self.patterns.iter().any(|p| p.is_match(&message.text));
+        let implicit = self.implicit_mention(message);
         let required = self.require_mention(&message.room);
         let mention = MentionFacts {
-            was_mentioned: explicit || pattern,
+            was_mentioned: explicit || pattern || implicit,
             explicit,
             pattern,
+            implicit,
             everyone: message.mentions_everyone(),
             leading,
             required,
@@ -587,6 +597,13 @@ impl Decider<'_> {
                 .unwrap_or(self.config.require_mention)
     }
 
+    /// Whether the backend's thread facts count as a mention under `implicitMentions`.
+    fn implicit_mention(&self, message: &Message) -> bool {
+        let switches = self.config.implicit_mentions_for(&message.room);
+        (switches.reply_to_bot && message.reply_to_bot)
+            || (switches.thread_participation && message.bot_in_thread)
+    }
+
     fn conversation(
         &self,
         room: &RoomId,
@@ -658,6 +675,8 @@ mod tests {
             mentions,
             timestamp: Timestamp(1),
             edited: false,
+            reply_to_bot: false,
+            bot_in_thread: false,
         }
     }
 
@@ -1131,6 +1150,150 @@ mod tests {
     }
 
     #[test]
+    fn implicit_mentions() {
+        use RoomKind::{Direct, Public};
+        let open = |extra: serde_json::Value| {
+            let mut value =
+                json!({ "groupPolicy": "open", "dmPolicy": "open", "allowFrom": ["*"] });
+            value
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            config(value)
+        };
+        let none = approved(&[]);
+        // A thread reply with the backend's facts set as given.
+        let reply = |kind, text: &str, to_bot: bool, in_thread: bool| {
+            let mut m = msg(kind, "U1", text);
+            m.thread_root = Some(MessageId::new("ROOT"));
+            m.reply_to_bot = to_bot;
+            m.bot_in_thread = in_thread;
+            created(m)
+        };
+        let off_both =
+            json!({ "implicitMentions": { "replyToBot": false, "threadParticipation": false } });
+        check(vec![
+            (
+                "reply to bot, default on",
+                open(json!({})),
+                none.clone(),
+                reply(Public, "thanks", true, false),
+                "dispatch",
+            ),
+            (
+                "reply to bot, replyToBot off",
+                open(json!({ "implicitMentions": { "replyToBot": false } })),
+                none.clone(),
+                reply(Public, "thanks", true, false),
+                "skip:not_mentioned",
+            ),
+            (
+                "reply to bot, only threadParticipation off",
+                open(json!({ "implicitMentions": { "threadParticipation": false } })),
+                none.clone(),
+                reply(Public, "thanks", true, false),
+                "dispatch",
+            ),
+            (
+                "bot in thread, default on",
+                open(json!({})),
+                none.clone(),
+                reply(Public, "and also", false, true),
+                "dispatch",
+            ),
+            (
+                "bot in thread, threadParticipation off",
+                open(json!({ "implicitMentions": { "threadParticipation": false } })),
+                none.clone(),
+                reply(Public, "and also", false, true),
+                "skip:not_mentioned",
+            ),
+            (
+                "bot in thread, only replyToBot off",
+                open(json!({ "implicitMentions": { "replyToBot": false } })),
+                none.clone(),
+                reply(Public, "and also", false, true),
+                "dispatch",
+            ),
+            (
+                "both facts, both off",
+                open(off_both.clone()),
+                none.clone(),
+                reply(Public, "hm", true, true),
+                "skip:not_mentioned",
+            ),
+            (
+                "both off, explicit mention still counts",
+                open(off_both.clone()),
+                none.clone(),
+                reply(Public, "@bot hm", true, true),
+                "dispatch",
+            ),
+            (
+                "no facts: a thread the bot is not in",
+                open(json!({})),
+                none.clone(),
+                reply(Public, "chatter", false, false),
+                "skip:not_mentioned",
+            ),
+            (
+                "room override turns replyToBot off",
+                open(json!({ "rooms": { "R1": { "implicitMentions": { "replyToBot": false } } } })),
+                none.clone(),
+                reply(Public, "thanks", true, false),
+                "skip:not_mentioned",
+            ),
+            (
+                "room override turns it back on",
+                open(
+                    json!({ "implicitMentions": { "threadParticipation": false },
+                          "rooms": { "general": { "implicitMentions": { "threadParticipation": true } } } }),
+                ),
+                none.clone(),
+                reply(Public, "and also", false, true),
+                "dispatch",
+            ),
+            (
+                "an implicit mention does not address a command",
+                open(json!({})),
+                none.clone(),
+                reply(Public, "!stop", true, true),
+                "skip:command_not_addressed",
+            ),
+            (
+                "an addressed command in the bot's thread",
+                open(json!({})),
+                none.clone(),
+                reply(Public, "@bot !status", true, true),
+                "dispatch",
+            ),
+            (
+                "DMs need no mention either way",
+                open(off_both),
+                none.clone(),
+                reply(Direct, "hi", false, false),
+                "dispatch",
+            ),
+        ]);
+
+        // The facts reach the dispatched message.
+        let policy = Policy::new(
+            open(json!({ "implicitMentions": { "replyToBot": false } })),
+            identity(),
+        )
+        .unwrap();
+        let facts = |event: &Event| match policy.decide(&none, event) {
+            Decision::Dispatch(Dispatch::Message(inbound)) => Some(inbound.mention),
+            _ => None,
+        };
+        let dispatched = facts(&reply(Public, "and also", true, true)).unwrap();
+        assert!(dispatched.implicit && dispatched.was_mentioned && dispatched.required);
+        assert!(!dispatched.explicit && !dispatched.pattern && !dispatched.leading);
+        let explicit = facts(&reply(Public, "@bot hi", true, false)).unwrap();
+        assert!(!explicit.implicit && explicit.explicit && explicit.was_mentioned);
+    }
+
+    #[test]
     fn commands_are_addressed_and_authorized() {
         use RoomKind::{Direct, Public};
         let open = |extra: serde_json::Value| {
@@ -1326,6 +1489,7 @@ mod tests {
                 was_mentioned: true,
                 explicit: true,
                 pattern: true,
+                implicit: false,
                 everyone: true,
                 leading: true,
                 required: true,
