@@ -35,6 +35,9 @@
 //! - Public rooms are visible to everyone; private rooms and DMs to members; posting needs
 //!   membership. An invisible or unknown room or message is `NotFound`.
 //! - A reply to a reply lands in the root's thread.
+//! - A thread message a channel receives says whether that channel's user wrote the root
+//!   (`reply_to_bot`) and whether it has replied in the thread (`bot_in_thread`); the
+//!   world knows every author, so these facts are exact (no cache, no restart gap).
 //! - Only the author may edit or delete a message (`PermissionDenied` otherwise).
 //! - Text must be non-empty and at most [`MAX_TEXT_LEN`] UTF-16 units (`InvalidRequest`).
 //! - An idempotency key becomes the message id; sending it again by the same author

@@ -470,22 +470,44 @@ impl WorldState {
         Ok(self.room_messages(room, thread))
     }
 
-    /// Delivers an event to every channel that can see the room, except the actor's own.
+    /// Delivers an event to every channel that can see the room, except the actor's own,
+    /// with the receiver's thread facts set on messages.
     fn fan_out(&mut self, actor: &UserId, room: &RoomId, event: &Event) {
-        let listeners: Vec<u64> = self
+        let listeners: Vec<(u64, Event)> = self
             .subscribers
             .iter()
             .filter(|(_, sub)| &sub.user != actor && self.can_see(room, &sub.user))
-            .map(|(number, _)| *number)
+            .map(|(number, sub)| (*number, self.for_receiver(event, &sub.user)))
             .collect();
-        for number in listeners {
+        for (number, event) in listeners {
             if let Some(sub) = self.subscribers.get(&number) {
-                if sub.tx.send(event.clone()).is_err() {
+                if sub.tx.send(event).is_err() {
                     // The channel was dropped; stop feeding it.
                     self.subscribers.remove(&number);
                 }
             }
         }
+    }
+
+    /// The event as `receiver` sees it: a thread message carries whether `receiver` wrote
+    /// the root (`reply_to_bot`) and whether `receiver` has replied in the thread
+    /// (`bot_in_thread`).
+    fn for_receiver(&self, event: &Event, receiver: &UserId) -> Event {
+        let mut event = event.clone();
+        if let Event::MessageCreated { message } | Event::MessageEdited { message } = &mut event {
+            if let Some(root) = &message.thread_root {
+                message.reply_to_bot = self
+                    .messages
+                    .get(root)
+                    .is_some_and(|stored| &stored.author == receiver);
+                message.bot_in_thread = self.messages.values().any(|stored| {
+                    stored.thread_root.as_ref() == Some(root)
+                        && &stored.author == receiver
+                        && stored.id != message.id
+                });
+            }
+        }
+        event
     }
 
     pub(crate) fn post(&mut self, request: PostRequest<'_>) -> Result<SentMessage> {

@@ -428,3 +428,56 @@ async fn events_can_be_taken_once() {
         Error::InvalidRequest { .. }
     ));
 }
+
+/// The first `MessageCreated` for `id` on a stream (events before it are skipped).
+async fn created(events: &mut EventStream, id: &channel_api::MessageId) -> channel_api::Message {
+    loop {
+        match next(events).await {
+            Some(Event::MessageCreated { message }) if &message.id == id => return message,
+            Some(_) => {}
+            None => panic!("stream ended before message {id}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn thread_facts_are_computed_for_each_receiving_bot() {
+    let mut s = setup();
+    let other_bot = s.world.add_bot("otherbot");
+    s.world.add_member(&s.room, &other_bot).unwrap();
+    let other = s
+        .world
+        .channel_for(&other_bot, AccountId::new("other"))
+        .unwrap();
+    let mut other_events = other.events().unwrap();
+
+    // The bot writes a root; alice replies under it.
+    let root = s.channel.send_text(&s.room, "bot root").await.unwrap();
+    let reply = s.peer.reply(&s.room, &root.message.id, "reply").unwrap();
+    let to_bot = created(&mut s.events, &reply.id).await;
+    let to_other = created(&mut other_events, &reply.id).await;
+    assert!(to_bot.reply_to_bot && !to_bot.bot_in_thread);
+    assert!(!to_other.reply_to_bot && !to_other.bot_in_thread);
+
+    // The other bot replies in the thread; alice follows up.
+    other
+        .reply_in_thread(&s.room, &root.message.id, "other bot joins")
+        .await
+        .unwrap();
+    let follow_up = s
+        .peer
+        .reply(&s.room, &root.message.id, "follow-up")
+        .unwrap();
+    let to_bot = created(&mut s.events, &follow_up.id).await;
+    let to_other = created(&mut other_events, &follow_up.id).await;
+    assert!(to_bot.reply_to_bot && !to_bot.bot_in_thread, "{to_bot:?}");
+    assert!(
+        !to_other.reply_to_bot && to_other.bot_in_thread,
+        "{to_other:?}"
+    );
+
+    // A top-level message carries neither fact.
+    let plain = s.peer.post(&s.room, "plain").unwrap();
+    let seen = created(&mut s.events, &plain.id).await;
+    assert!(!seen.reply_to_bot && !seen.bot_in_thread);
+}
