@@ -35,7 +35,8 @@ pub enum InvalidJsonReply {
 }
 
 /// Simulator configuration. `SimConfig::default()` is a stock 8.2.0 server on 127.0.0.1:0.
-#[derive(Debug, Clone)]
+/// `Debug` leaves the admin password out.
+#[derive(Clone)]
 pub struct SimConfig {
     /// Address to bind. Default `127.0.0.1:0` (a free port).
     pub bind: SocketAddr,
@@ -100,6 +101,40 @@ pub struct SimConfig {
     pub admin: Option<(String, String)>,
 }
 
+impl std::fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("bind", &self.bind)
+            .field("tls", &self.tls)
+            .field("control_http", &self.control_http)
+            .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("heartbeat_timeout", &self.heartbeat_timeout)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("invalid_json_reply", &self.invalid_json_reply)
+            .field(
+                "not_allowed_message_bracketed",
+                &self.not_allowed_message_bracketed,
+            )
+            .field("show_deleted_status", &self.show_deleted_status)
+            .field("keep_history", &self.keep_history)
+            .field("max_message_size", &self.max_message_size)
+            .field("url_previews", &self.url_previews)
+            .field("use_real_name", &self.use_real_name)
+            .field("strict_send_message_check", &self.strict_send_message_check)
+            .field("two_factor_enabled", &self.two_factor_enabled)
+            .field("two_factor_remember", &self.two_factor_remember)
+            .field("rest_rate_limit", &self.rest_rate_limit)
+            .field("rest_rate_limit_bots", &self.rest_rate_limit_bots)
+            .field("ddp_rate_limit", &self.ddp_rate_limit)
+            .field("send_message_rate_limit", &self.send_message_rate_limit)
+            .field("silent_revocation", &self.silent_revocation)
+            .field("legacy_auth_bodies", &self.legacy_auth_bodies)
+            .field("duplicate_send_error", &self.duplicate_send_error)
+            .field("admin", &self.admin.as_ref().map(|(user, _)| user))
+            .finish()
+    }
+}
+
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
@@ -138,5 +173,21 @@ impl Default for SimConfig {
                 .to_owned(),
             admin: Some(("admin".to_owned(), "admin".to_owned())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_leaves_the_admin_password_out() {
+        let config = SimConfig {
+            admin: Some(("root".into(), "hunter2-secret".into())),
+            ..SimConfig::default()
+        };
+        let text = format!("{config:?}");
+        assert!(text.contains("root"));
+        assert!(!text.contains("hunter2-secret"));
     }
 }

@@ -108,7 +108,7 @@ impl std::fmt::Debug for Token {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct User {
     pub(crate) id: String,
     pub(crate) username: String,
@@ -121,6 +121,20 @@ pub(crate) struct User {
     pub(crate) tokens: Vec<Token>,
     pub(crate) created_at: i64,
     pub(crate) updated_at: i64,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // No password, no token hashes.
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("kind", &self.kind)
+            .field("roles", &self.roles)
+            .field("active", &self.active)
+            .field("tokens", &self.tokens)
+            .finish_non_exhaustive()
+    }
 }
 
 impl User {
@@ -1478,5 +1492,35 @@ impl World {
             args,
             origin,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_holds_no_secrets() {
+        let mut world = World::new(WorldSettings {
+            show_deleted_status: false,
+            keep_history: false,
+            max_message_size: 5000,
+            url_previews: true,
+        });
+        let uid = world
+            .create_user(
+                "u",
+                "U",
+                UserKind::Human,
+                vec!["user".into()],
+                Some("pw-secret-1".into()),
+                None,
+            )
+            .unwrap();
+        let token = world.create_pat(&uid, "t", false).unwrap();
+        let text = format!("{world:?}");
+        assert!(!text.contains("pw-secret-1"));
+        assert!(!text.contains(&token));
+        assert!(!text.contains(&hash_token(&token)));
     }
 }
