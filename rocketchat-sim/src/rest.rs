@@ -20,8 +20,7 @@ use crate::world::{OpError, RoomKind, SendInput, User, UserKind};
 /// The body type every simulator response uses.
 pub(crate) type Body = Full<Bytes>;
 
-/// A parsed REST request.
-#[derive(Debug)]
+/// A parsed REST request. `Debug` shows only method and route (headers carry tokens).
 pub(crate) struct Req {
     pub(crate) method: Method,
     /// Path after `/api/v1/` (e.g. `chat.sendMessage`).
@@ -30,6 +29,15 @@ pub(crate) struct Req {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Value,
     pub(crate) peer: SocketAddr,
+}
+
+impl std::fmt::Debug for Req {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Req")
+            .field("method", &self.method)
+            .field("route", &self.route)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the router decided: a response, or drop the connection without one.
