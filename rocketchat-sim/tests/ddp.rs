@@ -620,3 +620,33 @@ async fn send_message_own_rule_limits_humans_not_bots() {
     }
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn frames_are_processed_in_order_and_pings_bypass_the_queue() {
+    let sim = start().await;
+    let (_uid, token) = bot(&sim, "bot");
+    let mut ws = Ws::logged_in(&sim, &token).await;
+    sim.set_latency(Duration::from_millis(300));
+    for id in ["a", "b"] {
+        ws.send(
+            json!({"msg": "method", "id": id, "method": "loadMissedMessages",
+            "params": ["GENERAL", {"$date": 0}]}),
+        )
+        .await;
+    }
+    ws.send(json!({"msg": "ping", "id": "p"})).await;
+    // The ping overtakes both queued methods; the methods answer in order.
+    assert_eq!(ws.recv().await, json!({"msg": "pong", "id": "p"}));
+    let order: Vec<String> = {
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            let v = ws.recv().await;
+            if v["msg"] == "result" {
+                seen.push(v["id"].as_str().unwrap().to_owned());
+            }
+        }
+        seen
+    };
+    assert_eq!(order, vec!["a", "b"]);
+    sim.shutdown().await;
+}

@@ -655,3 +655,23 @@ async fn rest_rate_limit_429_with_absolute_reset() {
     }
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn post_message_to_a_user_uses_the_dm() {
+    let sim = start().await;
+    let (uid, token) = bot(&sim, "bot");
+    let alice = sim.create_user("alice", UserKind::Human).unwrap();
+    let r = http(
+        &sim,
+        "POST",
+        "/api/v1/chat.postMessage",
+        Some((&uid, &token)),
+        Some(json!({"channel": "@alice", "text": "psst"})),
+    )
+    .await;
+    let mut ids = [uid.clone(), alice.clone()];
+    ids.sort();
+    assert_eq!(r.body["message"]["rid"], json!(ids.concat()));
+    assert_eq!(r.body["channel"], "@alice");
+    sim.shutdown().await;
+}
