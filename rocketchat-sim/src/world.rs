@@ -1000,10 +1000,67 @@ impl World {
         if let Some(tmid) = tmid {
             self.bump_thread_root(&tmid, uid, ts);
         }
+        self.notify_recipients(&doc, &user);
         if !urls.is_empty() && self.settings.url_previews {
             self.enrich_urls(&id);
         }
         Ok(Some(doc))
+    }
+
+    /// Desktop notifications (`<uid>/notification`) for DM members and for mentioned members of
+    /// other rooms, never the sender, with default preferences (mentions and DMs). Shape per
+    /// core-typings `INotificationDesktop`; title/text follow `sendNotificationsOnMessage` [derived].
+    fn notify_recipients(&mut self, doc: &Value, sender: &User) {
+        let Some(room) = str_field(doc, "rid")
+            .and_then(|rid| self.rooms.get(rid))
+            .cloned()
+        else {
+            return;
+        };
+        let msg = str_field(doc, "msg").unwrap_or_default().to_owned();
+        let mentioned: Vec<String> = doc
+            .get("mentions")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m.get("_id").and_then(Value::as_str).map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let everyone = mentioned.iter().any(|m| m == "all" || m == "here");
+        let (title, text, name) = match room.kind {
+            RoomKind::Direct => (
+                sender.username.clone(),
+                msg.clone(),
+                sender.username.clone(),
+            ),
+            _ => {
+                let name = room.name.clone().unwrap_or_default();
+                (name.clone(), format!("{}: {msg}", sender.username), name)
+            }
+        };
+        let mut payload = json!({
+            "_id": doc.get("_id").cloned().unwrap_or(Value::Null),
+            "rid": room.id,
+            "sender": {"_id": sender.id, "username": sender.username, "name": sender.name},
+            "type": room.kind.letter(),
+            "name": name,
+            "message": {"msg": msg},
+        });
+        if let (Some(tmid), Some(p)) = (doc.get("tmid"), payload.as_object_mut()) {
+            p.insert("tmid".into(), tmid.clone());
+        }
+        let notification = json!({"title": title, "text": text, "payload": payload});
+        for uid in room.members.iter().filter(|m| **m != sender.id) {
+            let wanted = room.kind == RoomKind::Direct || everyone || mentioned.contains(uid);
+            if wanted {
+                self.emits.push(Emit::NotifyUser {
+                    uid: uid.clone(),
+                    event: "notification".to_owned(),
+                    args: vec![notification.clone()],
+                });
+            }
+        }
     }
 
     /// URL-preview enrichment: the follow-up update that fills `urls[].meta` (OEmbed runs after

@@ -492,3 +492,41 @@ async fn keep_history_hides_instead_of_removing() {
     assert_eq!(r.body["result"], json!({"updated": [], "deleted": []}));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn desktop_notifications_for_mentions_and_dms_only() {
+    let sim = start().await;
+    let (uid, token) = bot(&sim, "bot");
+    let alice = sim.create_user("alice", UserKind::Human).unwrap();
+    let room = sim
+        .create_room(RoomKind::Public, "r", &alice, &[&uid])
+        .unwrap();
+    let dm = sim.create_dm(&alice, &uid).unwrap();
+    let mut ws = Ws::logged_in(&sim, &token).await;
+    assert_eq!(
+        ws.sub(
+            "n",
+            "stream-notify-user",
+            json!([format!("{uid}/notification"), false])
+        )
+        .await["msg"],
+        "ready"
+    );
+    sim.post(&alice, &room, "no mention").unwrap();
+    let mid = sim.post(&alice, &room, "hey @bot").unwrap();
+    let ev = ws.next_event("stream-notify-user").await;
+    let n = &ev["fields"]["args"][0];
+    assert_eq!(n["payload"]["_id"], json!(mid));
+    assert_eq!(n["payload"]["sender"]["username"], "alice");
+    assert_eq!(n["payload"]["type"], "c");
+    sim.post(&alice, &dm, "direct").unwrap();
+    let ev = ws.next_event("stream-notify-user").await;
+    assert_eq!(
+        ev["fields"]["args"][0]["payload"]["message"]["msg"],
+        "direct"
+    );
+    // The sender is never notified of its own message.
+    sim.post(&uid, &dm, "mine @bot").unwrap();
+    ws.expect_silence(Duration::from_millis(200)).await;
+    sim.shutdown().await;
+}
