@@ -71,6 +71,7 @@ const config = gatewayConfig({
     },
   },
   agents: { entries: { ops: {}, dev: {} }, defaults: { systemAgent: { agentId: "ops" } } },
+  extra: { commands: { allowFrom: { rocketchat: ["*"] } } },
   bindings: [
     { agentId: "ops", match: { channel: "rocketchat", accountId: "ops" } },
     { agentId: "dev", match: { channel: "rocketchat", accountId: "dev" } },
@@ -160,6 +161,16 @@ try {
     const reply = await waitFor("status reply", async () => (await sends("ops")).slice(sendsBefore).find((s) => s.params.target === m.conversationId), { timeoutMs: 60_000 });
     assert(!reply.params.text.startsWith("PONG"), `status answered by OpenClaw, got ${reply.params.text.slice(0, 200)}`);
     assertEq((await model.calls()).length, before, "no model call for /status");
+  });
+
+  await suite.test("slash text that is not a bridge command goes to the agent as text", async () => {
+    const before = (await model.calls()).length;
+    const m = message({ kind: "public", room: "GENERAL", text: "@opsbot /status", command: null });
+    m.textForAgent = "/status";
+    await notify("ops", "message", m);
+    const reply = await waitFor("model answer", async () => (await sends("ops")).find((s) => s.params.text?.includes("PONG: /status")), { timeoutMs: 60_000 });
+    assert(reply, "answered by the model");
+    assertEq((await model.calls()).length, before + 1, "one model call");
   });
 
   await suite.test("pairingRequired: the code goes to the DM room; approving feeds setApprovedSenders", async () => {

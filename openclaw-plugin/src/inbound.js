@@ -143,7 +143,7 @@ export async function dispatchMessage(env, msg) {
           message: { rawBody: input.rawText, commandBody: input.textForCommands, bodyForAgent: input.textForAgent },
           access: {
             // The bridge only forwards commands the sender may run.
-            commands: { authorized: msg.command ? true : Boolean(decision.commandAccess?.authorized) },
+            commands: { authorized: Boolean(msg.command) },
             mentions: {
               canDetectMention: true,
               wasMentioned: Boolean(msg.mentions?.wasMentioned),
@@ -151,6 +151,10 @@ export async function dispatchMessage(env, msg) {
             },
           },
         });
+        // `!` commands are the bridge's: it forwards only those the sender may run, as
+        // `/name`. Any other text is never interpreted as an OpenClaw command, so slash
+        // text typed by users cannot get around the bridge's commandAllowFrom.
+        if (!msg.command) ctxPayload.CommandInterpretationSuppressed = true;
         const typing = (on) => bridge.request("typing", { roomId: msg.room.id, threadId: msg.replyThread?.id ?? msg.threadId ?? undefined, on });
         return {
           cfg,
