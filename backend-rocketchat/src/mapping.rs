@@ -3,6 +3,16 @@
 //! Rocket.Chat re-broadcasts the full document on every mutation (edit, reaction, thread
 //! counter, URL preview), so the mapper keeps a bounded cache of what it has seen and
 //! decides per frame whether it is new, an edit, a delete, a reaction change or nothing.
+//!
+//! # Thread facts (implicit mentions)
+//! A thread message says whether the bot wrote its root (`reply_to_bot`) and whether the
+//! bot has replied in its thread (`bot_in_thread`). The mapper learns both from documents
+//! it sees, in two bounded sets: the ids of the bot's own messages (its echoes on the
+//! stream and in catch-ups) and the roots of threads the bot replied in (its own replies'
+//! `tmid`, and a root update whose `replies` lists the bot while someone else wrote the
+//! root). Known gap: a thread from before this process started is unknown until its root
+//! is seen again (a root update follows every new reply, so from the second follow-up on)
+//! or the bot posts in it; until then both facts are `false`, the safe side.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -20,6 +30,9 @@ use crate::wire::{WireMessage, WireRoomMeta};
 const MESSAGE_CACHE: usize = 10_000;
 const SEEN_CACHE: usize = 20_000;
 const ROOM_CACHE: usize = 10_000;
+/// The bot's own message ids (possible thread roots) and the threads it replied in.
+const OWN_MESSAGE_CACHE: usize = 10_000;
+const BOT_THREAD_CACHE: usize = 10_000;
 
 /// What the mapper remembers about one room.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +75,10 @@ pub(crate) struct Mapper {
     messages: BoundedMap<String, CachedMessage>,
     seen: BoundedMap<(String, i64), ()>,
     rooms: BoundedMap<String, RoomMeta>,
+    /// Ids of messages the bot wrote: a reply under one is `reply_to_bot`.
+    own_messages: BoundedMap<String, ()>,
+    /// Roots of threads the bot replied in: a reply there is `bot_in_thread`.
+    bot_threads: BoundedMap<String, ()>,
     /// Newest `_updatedAt` seen on any message: where a catch-up starts.
     watermark: Option<i64>,
 }
@@ -76,6 +93,8 @@ impl Mapper {
             messages: BoundedMap::new(MESSAGE_CACHE),
             seen: BoundedMap::new(SEEN_CACHE),
             rooms: BoundedMap::new(ROOM_CACHE),
+            own_messages: BoundedMap::new(OWN_MESSAGE_CACHE),
+            bot_threads: BoundedMap::new(BOT_THREAD_CACHE),
             watermark: None,
         }
     }
@@ -168,6 +187,7 @@ impl Mapper {
             return Vec::new();
         }
         let own = doc.u.id == self.self_id;
+        self.learn_thread_facts(&doc, own);
         let previous = self.messages.get(&doc.id).cloned();
 
         match doc.t.as_deref() {
@@ -199,7 +219,12 @@ impl Mapper {
         );
 
         let mut events = Vec::new();
-        let message = || to_message(&doc, room.clone(), text.clone(), ts, edited_at.is_some());
+        let facts = self.thread_facts(&doc);
+        let message = || {
+            let mut message = to_message(&doc, room.clone(), text.clone(), ts, edited_at.is_some());
+            (message.reply_to_bot, message.bot_in_thread) = facts;
+            message
+        };
         match &previous {
             None => {
                 // Never seen: new, unless it is an update of something older than us.
@@ -224,6 +249,31 @@ impl Mapper {
         let before = previous.map(|p| p.reactions).unwrap_or_default();
         events.extend(self.reaction_diff(&doc, &room, &before, &reactions));
         events
+    }
+
+    /// Remembers what a document says about the bot's messages and threads.
+    fn learn_thread_facts(&mut self, doc: &WireMessage, own: bool) {
+        if own {
+            self.own_messages.insert(doc.id.clone(), ());
+            if let Some(root) = &doc.tmid {
+                self.bot_threads.insert(root.clone(), ());
+            }
+        } else if doc.tmid.is_none() && doc.replies.iter().flatten().any(|id| *id == self.self_id) {
+            // `replies` also lists the root's author, so only someone else's root proves
+            // that the bot replied.
+            self.bot_threads.insert(doc.id.clone(), ());
+        }
+    }
+
+    /// `(reply_to_bot, bot_in_thread)` for a document; both `false` outside threads.
+    fn thread_facts(&self, doc: &WireMessage) -> (bool, bool) {
+        match &doc.tmid {
+            Some(root) => (
+                self.own_messages.get(root).is_some(),
+                self.bot_threads.get(root).is_some(),
+            ),
+            None => (false, false),
+        }
     }
 
     fn tombstone(
@@ -699,5 +749,105 @@ mod tests {
         }
         assert!(m.messages.len() <= MESSAGE_CACHE);
         assert!(m.seen.len() <= SEEN_CACHE);
+    }
+
+    /// A document by `author` (`BOT` or alice), optionally in thread `tmid`.
+    fn by(author: &str, id: &str, updated: i64, tmid: Option<&str>) -> Value {
+        let mut d = doc(id, updated, "text");
+        if author == BOT {
+            d["u"] = json!({"_id": BOT, "username": "bot"});
+        }
+        if let Some(root) = tmid {
+            d["tmid"] = json!(root);
+        }
+        d
+    }
+
+    fn facts(events: &[Event]) -> (bool, bool) {
+        let message = created(events);
+        (message.reply_to_bot, message.bot_in_thread)
+    }
+
+    #[test]
+    fn a_reply_under_the_bots_own_message_is_reply_to_bot() {
+        let mut m = mapper();
+        // The bot's root comes back as its own echo (no event), and is remembered.
+        assert!(m
+            .on_message(&by(BOT, "root", 2_000, None), Some(&meta("c")))
+            .is_empty());
+        let e = m.on_message(&by("alice", "r1", 2_001, Some("root")), Some(&meta("c")));
+        assert_eq!(facts(&e), (true, false));
+        // The root's counter update (replies lists the bot as the root's author) does not
+        // make the bot a participant.
+        let mut root = by(BOT, "root", 2_002, None);
+        root["tcount"] = json!(1);
+        root["replies"] = json!([BOT, "alice_id"]);
+        m.on_message(&root, Some(&meta("c")));
+        let e = m.on_message(&by("alice", "r2", 2_003, Some("root")), Some(&meta("c")));
+        assert_eq!(facts(&e), (true, false));
+        // Someone else's thread, and a top-level message: neither fact.
+        let e = m.on_message(&by("alice", "r3", 2_004, Some("other")), Some(&meta("c")));
+        assert_eq!(facts(&e), (false, false));
+        let e = m.on_message(&by("alice", "top", 2_005, None), Some(&meta("c")));
+        assert_eq!(facts(&e), (false, false));
+    }
+
+    #[test]
+    fn a_follow_up_after_the_bots_reply_is_bot_in_thread() {
+        let mut m = mapper();
+        let e = m.on_message(&by("alice", "root", 2_000, None), Some(&meta("c")));
+        assert_eq!(facts(&e), (false, false));
+        let e = m.on_message(&by("alice", "r1", 2_001, Some("root")), Some(&meta("c")));
+        assert_eq!(facts(&e), (false, false));
+        // The bot's reply comes back as its echo.
+        assert!(m
+            .on_message(&by(BOT, "b1", 2_002, Some("root")), Some(&meta("c")))
+            .is_empty());
+        let e = m.on_message(&by("alice", "r2", 2_003, Some("root")), Some(&meta("c")));
+        assert_eq!(facts(&e), (false, true));
+        // An edit in that thread carries the facts too.
+        let mut edited = by("alice", "r2", 2_010, Some("root"));
+        edited["msg"] = json!("changed");
+        edited["editedAt"] = json!({"$date": 2_010});
+        match m.on_message(&edited, Some(&meta("c"))).as_slice() {
+            [Event::MessageEdited { message }] => assert!(message.bot_in_thread),
+            other => panic!("expected one edit, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_root_update_listing_the_bot_teaches_an_old_thread() {
+        // An old thread (from before a restart): alice's root, the bot replied back then.
+        let mut m = mapper();
+        let e = m.on_message(&by("alice", "r1", 2_000, Some("old")), Some(&meta("c")));
+        assert_eq!(facts(&e), (false, false)); // not known yet: the safe side
+        let mut root = by("alice", "old", 2_001, None);
+        root["ts"] = json!({"$date": 500}); // older than the mapper: an update, not new
+        root["tcount"] = json!(5);
+        root["replies"] = json!(["alice_id", BOT]);
+        assert!(m.on_message(&root, Some(&meta("c"))).is_empty());
+        let e = m.on_message(&by("alice", "r2", 2_002, Some("old")), Some(&meta("c")));
+        assert_eq!(facts(&e), (false, true));
+    }
+
+    #[test]
+    fn thread_fact_caches_stay_bounded() {
+        let mut m = mapper();
+        for i in 0..(OWN_MESSAGE_CACHE + 500) {
+            let id = format!("b{i}");
+            m.on_message(
+                &by(BOT, &id, 2_000, Some(&format!("t{i}"))),
+                Some(&meta("c")),
+            );
+        }
+        assert!(m.own_messages.len() <= OWN_MESSAGE_CACHE);
+        assert!(m.bot_threads.len() <= BOT_THREAD_CACHE);
+        // The newest are still known.
+        let last = OWN_MESSAGE_CACHE + 499;
+        let e = m.on_message(
+            &by("alice", "x", 2_001, Some(&format!("b{last}"))),
+            Some(&meta("c")),
+        );
+        assert_eq!(facts(&e), (true, false));
     }
 }

@@ -94,6 +94,9 @@ pub(crate) struct WireMessage {
     pub(crate) t: Option<String>,
     #[serde(default)]
     pub(crate) tmid: Option<String>,
+    /// On a thread root: ids of the users who replied (plus the root's author).
+    #[serde(default)]
+    pub(crate) replies: Option<Vec<String>>,
     #[serde(default)]
     pub(crate) mentions: Option<Vec<WireMention>>,
     #[serde(default)]

@@ -33,7 +33,7 @@
 //!   id, [`Timeouts`]) and its helpers for waiting on events and on what the server holds.
 //! - [`peer`]: the [`Peer`] trait: another user who posts, reacts, edits, deletes and reads.
 //! - [`cases`]: the cases, one `pub async fn case(&Harness) -> CaseResult` each, grouped by
-//!   area (`send`, `receive`, `thread`, `reaction`, `lifecycle`, `rooms`).
+//!   area (`send`, `receive`, `thread`, `implicit`, `reaction`, `lifecycle`, `rooms`).
 //! - [`live`]: env gating for runs against a live server (skip, or fail when required).
 //!
 //! # Rules the cases follow
@@ -69,6 +69,10 @@ macro_rules! channel_conformance {
             // thread
             $crate::__case!($harness, reply_in_thread_lands_in_thread);
             $crate::__case!($harness, inbound_thread_reply_carries_root);
+            // implicit mentions (thread facts)
+            $crate::__case!($harness, reply_under_bot_message_is_reply_to_bot);
+            $crate::__case!($harness, follow_up_after_bot_reply_is_bot_in_thread);
+            $crate::__case!($harness, message_outside_bot_threads_has_no_thread_facts);
             // receive
             $crate::__case!($harness, inbound_dm_arrives_as_direct);
             $crate::__case!($harness, inbound_room_message_arrives_with_kind_and_author);

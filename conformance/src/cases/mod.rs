@@ -14,6 +14,7 @@ macro_rules! ensure {
     };
 }
 
+mod implicit;
 mod lifecycle;
 mod reaction;
 mod receive;
@@ -21,6 +22,7 @@ mod rooms;
 mod send;
 mod thread;
 
+pub use implicit::*;
 pub use lifecycle::*;
 pub use reaction::*;
 pub use receive::*;
