@@ -270,9 +270,9 @@ impl RocketChatConfig {
     pub fn from_json(json: &str) -> Result<Self, ConfigError> {
         // serde's message can quote the offending value, and that value may be the token:
         // report only where the problem is.
-        let config: Self = serde_json::from_str(json).map_err(|e| {
+        let not_valid = |field: &'static str, e: serde_json::Error| {
             ConfigError::new(
-                "config",
+                field,
                 format!(
                     "not a valid account config (line {}, column {}): {}",
                     e.line(),
@@ -280,7 +280,14 @@ impl RocketChatConfig {
                     describe_serde_error(&e)
                 ),
             )
+        };
+        let mut de = serde_json::Deserializer::from_str(json);
+        // The path names the key a wrong-typed value sits under (never the value itself).
+        let config: Self = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let field = field_of(&e.path().to_string());
+            not_valid(field, e.into_inner())
         })?;
+        de.end().map_err(|e| not_valid("config", e))?;
         config.validate()?;
         Ok(config)
     }
@@ -371,6 +378,42 @@ impl RocketChatConfig {
     pub(crate) fn parsed_url(&self) -> Result<ServerUrl, ConfigError> {
         parse_server_url(&self.server_url, self.dangerously_allow_insecure)
     }
+}
+
+/// The config's keys, most specific first, to name the field a serde path points into.
+const KEYS: &[&str] = &[
+    "serverUrl",
+    "userId",
+    "username",
+    "authToken",
+    "pat",
+    "dangerouslyAllowInsecure",
+    "caFile",
+    "rooms",
+    "revalidateIntervalSeconds",
+    "maxFrameBytes",
+    "timeouts.connectTimeoutMs",
+    "timeouts.requestTimeoutMs",
+    "timeouts.pingAfterSilenceMs",
+    "timeouts.pongTimeoutMs",
+    "timeouts.reconnectMinDelayMs",
+    "timeouts.reconnectMaxDelayMs",
+    "timeouts.maxRateLimitWaitMs",
+    "timeouts",
+];
+
+/// The config key a serde path (`timeouts.pongTimeoutMs`, `rooms[2]`) falls under;
+/// `config` for the whole object (a missing key, a syntax error).
+fn field_of(path: &str) -> &'static str {
+    KEYS.iter()
+        .copied()
+        .find(|k| {
+            path == *k
+                || path
+                    .strip_prefix(k)
+                    .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+        })
+        .unwrap_or("config")
 }
 
 /// Names the kind of serde failure without echoing the input.
@@ -488,6 +531,32 @@ mod seconds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wrong_typed_value_names_its_field_without_quoting_it() {
+        let base = r#""serverUrl":"https://chat.example","userId":"u","username":"b","authToken":"SECRET-TOKEN""#;
+        for (extra, field) in [
+            (
+                r#""revalidateIntervalSeconds":"SECRET-TOKEN""#,
+                "revalidateIntervalSeconds",
+            ),
+            (
+                r#""timeouts":{"pongTimeoutMs":"SECRET-TOKEN"}"#,
+                "timeouts.pongTimeoutMs",
+            ),
+            (r#""rooms":[1]"#, "rooms"),
+            (
+                r#""dangerouslyAllowInsecure":"yes""#,
+                "dangerouslyAllowInsecure",
+            ),
+        ] {
+            let err = RocketChatConfig::from_json(&format!("{{{base},{extra}}}")).unwrap_err();
+            assert_eq!(err.field, field, "{err}");
+            assert!(!err.to_string().contains("SECRET"), "{err}");
+        }
+        let err = RocketChatConfig::from_json(&format!("{{{base}}} trailing")).unwrap_err();
+        assert_eq!(err.field, "config");
+    }
 
     const TOKEN: &str = "Zq7-very-secret-token-value-0123456789abcdef";
 

@@ -416,7 +416,7 @@ async fn storm_every_message_once_and_in_room_order() {
         .collect();
     drop_points.sort_unstable();
     let mut next_drop = 0;
-    let mut sent_per_room = vec![0usize; STORM_ROOMS];
+    let mut sent_per_room = [0usize; STORM_ROOMS];
     let start = Instant::now();
     for i in 0..STORM_MESSAGES {
         let mut due = next_drop < drop_points.len() && drop_points[next_drop] <= i;
@@ -459,7 +459,7 @@ async fn storm_every_message_once_and_in_room_order() {
     let duplicates = got.iter().filter(|m| !seen.insert(**m)).count();
     let missing = STORM_MESSAGES - seen.len();
     let mut out_of_order = 0;
-    let mut last: Vec<Option<usize>> = vec![None; STORM_ROOMS];
+    let mut last: [Option<usize>; STORM_ROOMS] = [None; STORM_ROOMS];
     for &(room, seq) in &got {
         if last[room].is_some_and(|l| seq <= l) {
             out_of_order += 1;
@@ -474,10 +474,887 @@ async fn storm_every_message_once_and_in_room_order() {
         got.len(),
         wall.as_secs_f64()
     );
-    assert!(armed >= 50 && drops >= 50, "only {armed} drops armed, {drops} fired");
+    assert!(
+        armed >= 50 && drops >= 50,
+        "only {armed} drops armed, {drops} fired"
+    );
     assert_eq!(duplicates, 0);
     assert_eq!(missing, 0);
     assert_eq!(out_of_order, 0);
     channel.shutdown().await;
     sim.shutdown().await;
+}
+
+// ------------------------------------------------------------------ 2. deaf socket, restart
+
+/// Reads events until `want` created messages with `prefix` arrived; returns their texts in
+/// arrival order (every copy) and all events read.
+async fn collect_created(
+    events: &mut EventStream,
+    prefix: &str,
+    want: usize,
+) -> (Vec<String>, Vec<Event>) {
+    let mut texts = Vec::new();
+    let mut all = Vec::new();
+    tokio::time::timeout(WAIT, async {
+        while texts.len() < want {
+            let e = events.recv().await.expect("stream ended");
+            if let Some(t) = created_text(&e).filter(|t| t.starts_with(prefix)) {
+                texts.push(t.to_owned());
+            }
+            all.push(e);
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("timed out: {} of {want} {prefix:?} messages", texts.len()));
+    (texts, all)
+}
+
+/// The server stops sending (pings included) without closing: the backend's own heartbeat
+/// (ping after `pingAfterSilence`, deaf after `pong` more) finds it, reconnects, and the
+/// catch-up brings the messages posted into the deaf socket, once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deaf_socket_detected_by_the_heartbeat_and_nothing_missed() {
+    let ping = Duration::from_millis(300);
+    let pong = Duration::from_millis(300);
+    // The server's own heartbeat is slow, so only ours can find the deaf socket in time.
+    let w = support::world_with(SimConfig {
+        heartbeat_interval: Duration::from_secs(10),
+        heartbeat_timeout: Duration::from_secs(10),
+        ..SimConfig::default()
+    })
+    .await;
+    let mut config = w.config();
+    config.timeouts.ping_after_silence = ping;
+    config.timeouts.pong = pong;
+    let (channel, mut events) = connect(config).await;
+    w.sim.post(&w.peer_id, &w.room, "live before").unwrap();
+    until(&mut events, "live before", |e| {
+        created_text(e) == Some("live before")
+    })
+    .await;
+
+    w.sim.set_deaf(&w.bot_id, true);
+    let deaf_at = Instant::now();
+    for i in 0..20 {
+        w.sim
+            .post(&w.peer_id, &w.room, &format!("deaf {i}"))
+            .unwrap();
+    }
+    let (_, before) = until(
+        &mut events,
+        "Reconnecting",
+        is_state(|s| matches!(s, ConnectionState::Reconnecting { .. })),
+    )
+    .await;
+    let detected = deaf_at.elapsed();
+    assert!(
+        before.iter().all(|e| created_text(e).is_none()),
+        "the deaf socket delivered: {before:?}"
+    );
+    let (texts, _) = collect_created(&mut events, "deaf ", 20).await;
+    w.sim.post(&w.peer_id, &w.room, "deaf-fence").unwrap();
+    let (_, rest) = until(&mut events, "fence", |e| {
+        created_text(e) == Some("deaf-fence")
+    })
+    .await;
+    let late: Vec<&str> = rest.iter().filter_map(created_text).collect();
+    let expected: Vec<String> = (0..20).map(|i| format!("deaf {i}")).collect();
+    println!(
+        "deaf socket: detected after {} ms (ping {} ms + pong {} ms; server heartbeat 10 s), \
+         posted while deaf 20, delivered {} (+{} late copies)",
+        detected.as_millis(),
+        ping.as_millis(),
+        pong.as_millis(),
+        texts.len(),
+        late.len()
+    );
+    assert_eq!(texts, expected);
+    assert!(late.is_empty(), "late copies: {late:?}");
+    // Found by our heartbeat, not by the server giving up on the socket.
+    assert!(detected < Duration::from_secs(10), "{detected:?}");
+    channel.shutdown().await;
+}
+
+/// The server restarts with its state kept (same port, same database): the backend
+/// reconnects and catches up what was posted while it was away, once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_restart_reconnects_and_catches_up() {
+    let w = support::world().await;
+    let mut config = w.config();
+    config.timeouts.reconnect_min = Duration::from_millis(300);
+    config.timeouts.reconnect_max = Duration::from_millis(600);
+    let (channel, mut events) = connect(config).await;
+    w.sim.post(&w.peer_id, &w.room, "up").unwrap();
+    until(&mut events, "up", |e| created_text(e) == Some("up")).await;
+
+    let restarted_at = Instant::now();
+    w.sim.restart().await.unwrap();
+    for i in 0..10 {
+        w.sim
+            .post(&w.peer_id, &w.room, &format!("away {i}"))
+            .unwrap();
+    }
+    let (_, _) = until(
+        &mut events,
+        "Reconnecting",
+        is_state(|s| matches!(s, ConnectionState::Reconnecting { .. })),
+    )
+    .await;
+    let (texts, all) = collect_created(&mut events, "away ", 10).await;
+    let back = restarted_at.elapsed();
+    // Caught-up messages come before the session says Active again.
+    let mut late_events = Vec::new();
+    if !all.iter().any(is_state(|s| *s == ConnectionState::Active)) {
+        let (_, before) = until(
+            &mut events,
+            "Active",
+            is_state(|s| *s == ConnectionState::Active),
+        )
+        .await;
+        late_events = before;
+    }
+    w.sim.post(&w.peer_id, &w.room, "restart-fence").unwrap();
+    let (_, rest) = until(&mut events, "fence", |e| {
+        created_text(e) == Some("restart-fence")
+    })
+    .await;
+    let late: Vec<&str> = late_events
+        .iter()
+        .chain(&rest)
+        .filter_map(created_text)
+        .collect();
+    println!(
+        "server restart: caught up 10 of 10 messages posted while down, {} ms after the restart, \
+         {} late copies, {} socket(s) open",
+        back.as_millis(),
+        late.len(),
+        w.sim.session_count(&w.bot_id)
+    );
+    assert_eq!(
+        texts,
+        (0..10).map(|i| format!("away {i}")).collect::<Vec<_>>()
+    );
+    assert!(late.is_empty(), "{late:?}");
+    assert_eq!(w.sim.session_count(&w.bot_id), 1);
+    channel.shutdown().await;
+}
+
+// ------------------------------------------------------------------ 3. revocation
+
+/// A bystander account: a peer posts, it must receive; it sends, the send must succeed.
+async fn bystander_works(
+    sim: &SimHandle,
+    peer: &str,
+    room: &str,
+    channel: &RocketChatChannel,
+    events: &mut EventStream,
+    step: &str,
+) {
+    let text = format!("bystander {step}");
+    sim.post(peer, room, &text).unwrap();
+    until(events, &text, |e| created_text(e) == Some(text.as_str())).await;
+    channel
+        .send_text(
+            &RoomId::new(room.to_owned()),
+            &format!("bystander reply {step}"),
+        )
+        .await
+        .unwrap();
+}
+
+/// Three ways a token dies, each stopping its account at once while a fourth account in
+/// the same server keeps receiving and sending:
+/// - PAT removed: the server closes the socket, the one re-login is refused, the account is
+///   fatal; no further WebSocket (login) is attempted, nothing is delivered after.
+/// - Silent revocation (socket left open): the REST re-check finds it within its cadence.
+/// - Silent revocation and a 401 on an ordinary REST call: the socket is closed at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_stops_only_the_revoked_account() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let peer = sim.create_user("alice", UserKind::Human).unwrap();
+    let removed = account(&sim, "removed-bot");
+    let silent = account(&sim, "silent-bot");
+    let rest401 = account(&sim, "rest401-bot");
+    let bystander = account(&sim, "bystander-bot");
+    let room = sim
+        .create_room(
+            RoomKind::Public,
+            "shared",
+            &peer,
+            &[&removed.id, &silent.id, &rest401.id, &bystander.id],
+        )
+        .unwrap();
+    let proxy = FaultProxy::start(sim.addr()).await;
+    let cadence = Duration::from_secs(1);
+
+    let (_removed_ch, mut removed_ev) = connect(config_for(&proxy.base_url(), &removed)).await;
+    let mut silent_cfg = config_for(&sim.base_url(), &silent);
+    silent_cfg.revalidate_interval = cadence;
+    let (_silent_ch, mut silent_ev) = connect(silent_cfg).await;
+    let (rest401_ch, mut rest401_ev) = connect(config_for(&sim.base_url(), &rest401)).await;
+    let (by_ch, mut by_ev) = connect(config_for(&sim.base_url(), &bystander)).await;
+    bystander_works(&sim, &peer, &room, &by_ch, &mut by_ev, "start").await;
+
+    // PAT removed.
+    let sockets_before = proxy.websockets.load(Ordering::SeqCst);
+    sim.remove_pat(&removed.id, "bridge").unwrap();
+    for i in 0..5 {
+        sim.post(&peer, &room, &format!("after removal {i}"))
+            .unwrap();
+    }
+    let (fatal, before) = until(
+        &mut removed_ev,
+        "FatallyClosed",
+        is_state(ConnectionState::is_fatal),
+    )
+    .await;
+    let Event::ConnectionStateChanged {
+        state: ConnectionState::FatallyClosed { reason },
+    } = fatal
+    else {
+        unreachable!()
+    };
+    assert!(reason.contains("login refused"), "{reason}");
+    assert!(!reason.contains(&removed.token));
+    let leaked: Vec<&str> = before
+        .iter()
+        .filter_map(created_text)
+        .filter(|t| t.starts_with("after removal"))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "delivered after the revocation: {leaked:?}"
+    );
+    // Several reconnect backoffs later: still no further login attempt.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let login_attempts = proxy.websockets.load(Ordering::SeqCst) - sockets_before;
+    assert_eq!(
+        tokio::time::timeout(WAIT, removed_ev.recv()).await.unwrap(),
+        None,
+        "an event after the fatal state"
+    );
+    assert_eq!(sim.session_count(&removed.id), 0);
+    assert!(
+        login_attempts <= 1,
+        "{login_attempts} logins after the revocation"
+    );
+    bystander_works(&sim, &peer, &room, &by_ch, &mut by_ev, "after removal").await;
+
+    // Silent revocation, caught by the re-check.
+    sim.set_silent_revocation(true);
+    sim.remove_pat(&silent.id, "bridge").unwrap();
+    let revoked_at = Instant::now();
+    assert_eq!(sim.session_count(&silent.id), 1, "the socket stays open");
+    let (fatal, _) = until(
+        &mut silent_ev,
+        "FatallyClosed",
+        is_state(ConnectionState::is_fatal),
+    )
+    .await;
+    let caught = revoked_at.elapsed();
+    assert!(format!("{fatal:?}").contains("401"), "{fatal:?}");
+    eventually("the silent account's socket to close", || {
+        sim.session_count(&silent.id) == 0
+    })
+    .await;
+    assert_eq!(
+        tokio::time::timeout(WAIT, silent_ev.recv()).await.unwrap(),
+        None
+    );
+    bystander_works(&sim, &peer, &room, &by_ch, &mut by_ev, "after silent").await;
+
+    // Silent revocation, found by an ordinary REST call: the socket closes at once.
+    sim.remove_pat(&rest401.id, "bridge").unwrap();
+    assert_eq!(sim.session_count(&rest401.id), 1);
+    let sent = rest401_ch
+        .send_text(&RoomId::new(room.clone()), "with a dead token")
+        .await;
+    let refused_at = Instant::now();
+    assert!(matches!(sent, Err(Error::Unauthorized { .. })), "{sent:?}");
+    eventually("the 401 account's socket to close", || {
+        sim.session_count(&rest401.id) == 0
+    })
+    .await;
+    let closed_after = refused_at.elapsed();
+    until(
+        &mut rest401_ev,
+        "FatallyClosed",
+        is_state(ConnectionState::is_fatal),
+    )
+    .await;
+    assert_eq!(
+        tokio::time::timeout(WAIT, rest401_ev.recv()).await.unwrap(),
+        None
+    );
+    sim.set_silent_revocation(false);
+    bystander_works(&sim, &peer, &room, &by_ch, &mut by_ev, "after 401").await;
+    assert!(stored_texts(&sim, &room, "with a dead token").is_empty());
+
+    println!(
+        "revocation: PAT removed -> fatal after {login_attempts} login attempt(s), 0 events after; \
+         silent revocation caught by the re-check after {} ms (cadence {} ms); \
+         REST 401 -> socket closed {} ms later; bystander account sent and received 4 of 4",
+        caught.as_millis(),
+        cadence.as_millis(),
+        closed_after.as_millis()
+    );
+    by_ch.shutdown().await;
+    sim.shutdown().await;
+}
+
+// ------------------------------------------------------------------ 4. rate limits
+
+/// 200 sends against a REST limit of 10 per 200 ms (the stock 10 per minute, shrunk): all
+/// delivered in order with no duplicate, each 429 waited out until `X-RateLimit-Reset`
+/// (so about one 429 per window, not a retry storm). DDP `too-many-requests` on typing
+/// (`stream-notify-room`) surfaces as `RateLimited` with the server's `timeToReset`, and a
+/// caller that waits that long gets through every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_waited_out_in_order() {
+    let w = support::world().await;
+    let proxy = FaultProxy::start(w.sim.addr()).await;
+    let mut config = w.config();
+    config.server_url = proxy.base_url();
+    let (channel, _events) = connect(config).await;
+    let window = Duration::from_millis(200);
+    w.sim
+        .set_rest_rate_limit(Some(RateRule { limit: 10, window }), true);
+    let room = RoomId::new(w.room.clone());
+    let start = Instant::now();
+    for i in 0..200 {
+        channel
+            .send_text(&room, &format!("burst {i:03}"))
+            .await
+            .unwrap();
+    }
+    let wall = start.elapsed();
+    w.sim.set_rest_rate_limit(None, false);
+    let stored = stored_texts(&w.sim, &w.room, "burst ");
+    let expected: Vec<String> = (0..200).map(|i| format!("burst {i:03}")).collect();
+    let refusals = proxy.rest_429.load(Ordering::SeqCst);
+    println!(
+        "REST rate limit: 200 sends at 10 per {} ms: stored {} in order={} duplicates={}, \
+         429s={refusals} (about one per window when waits follow X-RateLimit-Reset), wall {:.2}s",
+        window.as_millis(),
+        stored.len(),
+        stored == expected,
+        stored.len() - stored.iter().collect::<HashSet<_>>().len(),
+        wall.as_secs_f64()
+    );
+    assert_eq!(stored, expected);
+    assert!(refusals >= 10, "the limit never bit: {refusals}");
+    // Retrying without waiting for the reset would meet hundreds of 429s.
+    assert!(
+        refusals <= 40,
+        "{refusals} 429s: the waits ignore X-RateLimit-Reset"
+    );
+
+    // DDP: 2 per 100 ms per method; `stream-*` names get 4x: 8 per 400 ms.
+    let ddp_window = Duration::from_millis(100);
+    w.sim.set_ddp_rate_limit(Some(RateRule {
+        limit: 2,
+        window: ddp_window,
+    }));
+    let mut limited = 0;
+    let mut longest_wait = Duration::ZERO;
+    for i in 0..200 {
+        loop {
+            match channel.set_typing(&room, None, i % 2 == 0).await {
+                Ok(()) => break,
+                Err(Error::RateLimited { retry_after }) => {
+                    let wait = retry_after.expect("too-many-requests without timeToReset");
+                    assert!(wait <= ddp_window * 4, "{wait:?}");
+                    longest_wait = longest_wait.max(wait);
+                    limited += 1;
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => panic!("typing {i}: {e:?}"),
+            }
+        }
+    }
+    w.sim.set_ddp_rate_limit(None);
+    println!(
+        "DDP rate limit: 200 typing calls at 8 per 400 ms: all accepted, {limited} refusals, \
+         each with timeToReset (longest {} ms)",
+        longest_wait.as_millis()
+    );
+    // One refusal per window at most: the waits come from timeToReset.
+    assert!(limited >= 10, "the limit never bit: {limited}");
+    assert!(limited <= 200 / 8 + 5, "{limited} refusals for 200 calls");
+    channel.shutdown().await;
+}
+
+// ------------------------------------------------------------------ 5. idempotent sends
+
+/// Sends whose response is lost after the server stored the message: each is retried with
+/// the same `_id` and stored exactly once; a caller retrying with its idempotency key after
+/// a success posts nothing new either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_send_responses_post_exactly_once() {
+    let w = support::world().await;
+    let (channel, _events) = connect(w.config()).await;
+    let room = RoomId::new(w.room.clone());
+    for i in 0..20 {
+        w.sim.drop_next_send_response();
+        let text = format!("once {i:02}");
+        let message = if i % 2 == 0 {
+            OutboundMessage::new(room.clone(), text.as_str())
+        } else {
+            OutboundMessage::new(room.clone(), text.as_str())
+                .with_idempotency_key(format!("idemKey{i:02}xxxxxx"))
+        };
+        let sent = channel.send(message.clone()).await.unwrap();
+        if message.idempotency_key.is_some() {
+            // The caller did not trust the answer and sends again with the same key.
+            let again = channel.send(message).await.unwrap();
+            assert_eq!(again.message.id, sent.message.id);
+        }
+    }
+    let stored = stored_texts(&w.sim, &w.room, "once ");
+    let expected: Vec<String> = (0..20).map(|i| format!("once {i:02}")).collect();
+    println!(
+        "idempotent sends: 20 sends with the response dropped after storing (10 also re-sent \
+         with their key): stored {} of 20, duplicates {}",
+        stored.len(),
+        stored.len() - stored.iter().collect::<HashSet<_>>().len()
+    );
+    assert_eq!(stored, expected);
+    channel.shutdown().await;
+}
+
+// ------------------------------------------------------------------ 6. bad input on the wire
+
+/// Peak resident memory of this process (`VmHWM`), in KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// A frame header announcing 1 TiB (and nothing after it): the backend refuses it from the
+/// header alone (no allocation, no waiting for the payload), replaces the socket, and the
+/// message posted meanwhile still arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_frame_header_is_refused_without_allocating() {
+    let w = support::world().await;
+    let proxy = FaultProxy::start(w.sim.addr()).await;
+    let mut config = w.config();
+    config.server_url = proxy.base_url();
+    let limit = config.max_frame_bytes;
+    let (channel, mut events) = connect(config).await;
+    w.sim.post(&w.peer_id, &w.room, "before").unwrap();
+    until(&mut events, "before", |e| created_text(e) == Some("before")).await;
+
+    let rss_before = peak_rss_kib();
+    let announced: u64 = 1 << 40;
+    let mut header = vec![0x81, 127];
+    header.extend_from_slice(&announced.to_be_bytes());
+    proxy.inject(header);
+    let (_, before) = until(
+        &mut events,
+        "Reconnecting",
+        is_state(|s| matches!(s, ConnectionState::Reconnecting { .. })),
+    )
+    .await;
+    assert!(
+        before.iter().all(|e| created_text(e).is_none()),
+        "{before:?}"
+    );
+    w.sim.post(&w.peer_id, &w.room, "after").unwrap();
+    let (_, between) = until(&mut events, "after", |e| created_text(e) == Some("after")).await;
+    let growth = peak_rss_kib().saturating_sub(rss_before);
+    println!(
+        "oversized frame: header announcing {announced} bytes (limit {limit}) refused, socket \
+         replaced, peak RSS grew {growth} KiB, message after it delivered once"
+    );
+    assert!(between.iter().all(|e| created_text(e) != Some("before")));
+    // Allocating the announced payload (or even the limit) would show here.
+    assert!(growth < 64 * 1024, "peak RSS grew {growth} KiB");
+    channel.shutdown().await;
+}
+
+/// Malformed JSON, an unknown `msg` type and frames missing required fields are dropped
+/// with a log line naming why; the connection stays up and the next real message arrives.
+// Single-threaded, so the thread-local subscriber sees every task of the backend.
+#[tokio::test]
+async fn malformed_frames_are_logged_drops() {
+    let (capture, _guard) = capture_traces();
+    let w = support::world().await;
+    let proxy = FaultProxy::start(w.sim.addr()).await;
+    let mut config = w.config();
+    config.server_url = proxy.base_url();
+    let (channel, mut events) = connect(config).await;
+    let bad: [&[u8]; 7] = [
+        b"{not json",
+        br#"{"msg":"no-such-type","x":1}"#,
+        br#"{"no":"msg"}"#,
+        br#"{"msg":"result"}"#,
+        br#"{"msg":"changed","collection":"stream-room-messages","fields":{"args":[]}}"#,
+        br#"{"msg":"changed","collection":"stream-room-messages","fields":{"eventName":"__my_messages__","args":[{"_id":"x1","msg":"no rid"}]}}"#,
+        br#"{"msg":"changed","collection":"stream-room-messages","fields":{"eventName":"__my_messages__","args":[]}}"#,
+    ];
+    for frame in bad {
+        proxy.inject(ws_text(frame));
+    }
+    w.sim.post(&w.peer_id, &w.room, "still here").unwrap();
+    let (_, before) = until(&mut events, "still here", |e| {
+        created_text(e) == Some("still here")
+    })
+    .await;
+    assert!(
+        !before.iter().any(is_state(|s| !matches!(
+            s,
+            ConnectionState::Connecting | ConnectionState::Active
+        ))),
+        "the connection dropped over bad frames: {before:?}"
+    );
+    channel.shutdown().await;
+    let logs = capture.text();
+    let expected = [
+        ("not JSON", "dropping a malformed frame"),
+        ("no msg field", "dropping a malformed frame"),
+        ("result without id", "dropping a malformed frame"),
+        (
+            "stream event without eventName",
+            "dropping a malformed frame",
+        ),
+        ("dropping a message frame that does not parse", ""),
+        ("dropping a message event without a document", ""),
+        ("no-such-type", "ignored frame"),
+    ];
+    let mut found = 0;
+    for (reason, line) in expected {
+        let hit = logs.lines().any(|l| l.contains(reason) && l.contains(line));
+        assert!(hit, "no log line for {reason:?}");
+        found += 1;
+    }
+    println!(
+        "malformed frames: {} injected, {found} logged drops, connection kept",
+        bad.len()
+    );
+}
+
+/// A bad config is refused before anything connects, and the error names the field.
+#[test]
+fn an_invalid_config_names_the_field() {
+    let base = json_config(&[]);
+    assert!(RocketChatConfig::from_json(&base).is_ok(), "{base}");
+    let cases: [(&str, &str, &str); 9] = [
+        ("serverUrl", r#""ftp://chat.example""#, "serverUrl"),
+        ("serverUrl", r#""http://chat.example""#, "serverUrl"),
+        ("serverUrl", r#""ws://chat.example""#, "serverUrl"),
+        ("userId", r#""""#, "userId"),
+        ("username", r#""@bot""#, "username"),
+        ("authToken", r#""has space""#, "authToken"),
+        (
+            "revalidateIntervalSeconds",
+            "0",
+            "revalidateIntervalSeconds",
+        ),
+        ("maxFrameBytes", "1024", "maxFrameBytes"),
+        ("caFile", r#""/no/such/ca.pem""#, "caFile"),
+    ];
+    for (key, value, field) in cases {
+        let json = json_config(&[(key, value)]);
+        let err = RocketChatConfig::from_json(&json).unwrap_err();
+        assert_eq!(err.field, field, "{key}={value}: {err}");
+        assert!(err.to_string().contains(field), "{err}");
+    }
+    // A value of the wrong type, and a missing key: the message says which key.
+    for (json, key) in [
+        (
+            json_config(&[("revalidateIntervalSeconds", r#""soon""#)]),
+            "revalidateIntervalSeconds",
+        ),
+        (base.replace(r#""userId":"uid","#, ""), "userId"),
+    ] {
+        let err = RocketChatConfig::from_json(&json).unwrap_err();
+        assert!(err.to_string().contains(key), "{key}: {err}");
+    }
+    let json = json_config(&[("timeouts", r#"{"pongTimeoutMs":"soon"}"#)]);
+    let err = RocketChatConfig::from_json(&json).unwrap_err();
+    assert_eq!(err.field, "timeouts.pongTimeoutMs", "{err}");
+    println!("invalid config: 12 bad configs refused, each naming its field");
+}
+
+/// A minimal valid config as JSON, with some keys replaced (raw JSON values).
+fn json_config(overrides: &[(&str, &str)]) -> String {
+    let mut fields: Vec<(String, String)> = [
+        ("serverUrl", r#""https://chat.example""#),
+        ("userId", r#""uid""#),
+        ("username", r#""bot""#),
+        ("authToken", r#""tok-123""#),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    for (k, v) in overrides {
+        match fields.iter_mut().find(|(fk, _)| fk == k) {
+            Some(f) => f.1 = (*v).to_owned(),
+            None => fields.push(((*k).to_owned(), (*v).to_owned())),
+        }
+    }
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!(r#""{k}":{v}"#))
+        .collect();
+    format!("{{{}}}", body.join(","))
+}
+
+// ------------------------------------------------------------------ 7. TLS
+
+struct Pki {
+    dir: std::path::PathBuf,
+    ca_key: rcgen::KeyPair,
+    ca_params: rcgen::CertificateParams,
+    ca_pem: std::path::PathBuf,
+}
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "rc-reliability-{tag}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(dir: &std::path::Path, name: &str, pem: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, pem).unwrap();
+    path
+}
+
+fn make_ca(tag: &str) -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, KeyUsagePurpose};
+    let dir = temp_dir(tag);
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let ca_pem = write(&dir, "ca.pem", &ca_cert.pem());
+    Pki {
+        dir,
+        ca_key,
+        ca_params,
+        ca_pem,
+    }
+}
+
+/// A server certificate signed by the CA, for `names`, optionally already expired.
+fn server_cert(pki: &Pki, tag: &str, names: &[&str], expired: bool) -> rocketchat_sim::TlsFiles {
+    let mut params =
+        rcgen::CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+            .unwrap();
+    if expired {
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    }
+    let key = rcgen::KeyPair::generate().unwrap();
+    let issuer = rcgen::Issuer::from_params(&pki.ca_params, &pki.ca_key);
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    rocketchat_sim::TlsFiles {
+        cert_pem: write(&pki.dir, &format!("{tag}.pem"), &cert.pem()),
+        key_pem: write(&pki.dir, &format!("{tag}-key.pem"), &key.serialize_pem()),
+    }
+}
+
+/// Connects to a TLS simulator serving `tls` with a CA file (and no insecure flag).
+async fn tls_connect(
+    tls: rocketchat_sim::TlsFiles,
+    ca_file: Option<std::path::PathBuf>,
+) -> Result<(), Error> {
+    let w = support::world_with(SimConfig {
+        tls: Some(tls),
+        ..SimConfig::default()
+    })
+    .await;
+    let mut config = w.config();
+    config.dangerously_allow_insecure = false;
+    config.ca_file = ca_file;
+    let result = RocketChatChannel::connect(config, AccountId::new("default")).await;
+    let out = match result {
+        Ok(channel) => {
+            channel.shutdown().await;
+            Ok(())
+        }
+        Err(e) => Err(e),
+    };
+    w.sim.shutdown().await;
+    out
+}
+
+fn assert_certificate_refused(what: &str, result: &Result<(), Error>) {
+    match result {
+        Err(Error::Disconnected { reason }) => assert!(
+            reason.to_lowercase().contains("certificate"),
+            "{what}: {reason}"
+        ),
+        other => panic!("{what}: expected a refused certificate, got {other:?}"),
+    }
+}
+
+/// Plain `ws://` is refused without `dangerouslyAllowInsecure`; a self-signed certificate
+/// is refused unless it is the configured CA; an expired certificate and one for another
+/// host name are refused even when their CA is configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_refuses_what_it_cannot_verify() {
+    let w = support::world().await;
+    let mut config = w.config();
+    config.dangerously_allow_insecure = false;
+    config.server_url = w.sim.ws_url().trim_end_matches("/websocket").to_owned();
+    assert!(config.server_url.starts_with("ws://"));
+    match RocketChatChannel::connect(config, AccountId::new("default")).await {
+        Err(Error::InvalidRequest { reason }) => {
+            assert!(reason.starts_with("serverUrl"), "{reason}")
+        }
+        other => panic!("ws:// without the flag: {other:?}"),
+    }
+    w.sim.shutdown().await;
+
+    // Self-signed: the certificate is its own issuer.
+    let dir = temp_dir("self-signed");
+    let params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let self_signed = rocketchat_sim::TlsFiles {
+        cert_pem: write(&dir, "self.pem", &cert.pem()),
+        key_pem: write(&dir, "self-key.pem", &key.serialize_pem()),
+    };
+    let refused = tls_connect(self_signed.clone(), None).await;
+    assert_certificate_refused("self-signed", &refused);
+    let trusted = tls_connect(self_signed.clone(), Some(self_signed.cert_pem.clone())).await;
+    assert!(
+        trusted.is_ok(),
+        "self-signed, configured as the CA: {trusted:?}"
+    );
+
+    let pki = make_ca("reliability");
+    let expired = server_cert(&pki, "expired", &["127.0.0.1", "localhost"], true);
+    let result = tls_connect(expired, Some(pki.ca_pem.clone())).await;
+    assert_certificate_refused("expired", &result);
+    let expired_reason = format!("{result:?}");
+
+    let other_host = server_cert(&pki, "other-host", &["chat.example.invalid"], false);
+    let result = tls_connect(other_host, Some(pki.ca_pem.clone())).await;
+    assert_certificate_refused("hostname mismatch", &result);
+    let mismatch_reason = format!("{result:?}");
+
+    // The control: a valid certificate from the same CA is accepted.
+    let good = server_cert(&pki, "good", &["127.0.0.1", "localhost"], false);
+    let ok = tls_connect(good, Some(pki.ca_pem.clone())).await;
+    assert!(
+        ok.is_ok(),
+        "valid certificate from the configured CA: {ok:?}"
+    );
+    println!(
+        "TLS: ws:// refused without the flag; self-signed refused, trusted as caFile; \
+         expired refused ({expired_reason}); hostname mismatch refused ({mismatch_reason}); \
+         valid CA-signed certificate accepted"
+    );
+    let _ = std::fs::remove_dir_all(&pki.dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ------------------------------------------------------------------ 8. secrets
+
+/// A whole session at trace level: connect, login, sends, typing, a rate-limit wait, a lost
+/// send response, a reconnect, a wrong token, and finally the PAT's revocation. The token
+/// appears in no log line, no error message and no `Debug` output.
+// Single-threaded, so the thread-local subscriber sees every task of the backend.
+#[tokio::test]
+async fn the_pat_never_appears_in_logs_errors_or_debug_output() {
+    let (capture, _guard) = capture_traces();
+    let w = support::world().await;
+    let token = w.bot_token.clone();
+    let mut config = w.config();
+    config.timeouts.reconnect_min = Duration::from_millis(10);
+    let mut outputs: Vec<String> = vec![format!("{config:?}"), format!("{:?}", config.auth_token)];
+    let (channel, mut events) = connect(config.clone()).await;
+    outputs.push(format!("{channel:?}"));
+    let room = RoomId::new(w.room.clone());
+    channel.send_text(&room, "hello").await.unwrap();
+    channel.set_typing(&room, None, true).await.unwrap();
+    // A 429 whose reset is near (the stock window is a minute).
+    w.sim.set_rest_rate_limit(
+        Some(RateRule {
+            limit: 10,
+            window: Duration::from_millis(100),
+        }),
+        true,
+    );
+    w.sim.inject_429(1);
+    channel.send_text(&room, "after a 429").await.unwrap();
+    w.sim.set_rest_rate_limit(None, false);
+    w.sim.drop_next_send_response();
+    channel.send_text(&room, "lost answer").await.unwrap();
+    w.sim.drop_sockets(&w.bot_id);
+    let (_, seen) = until(
+        &mut events,
+        "Reconnecting",
+        is_state(|s| matches!(s, ConnectionState::Reconnecting { .. })),
+    )
+    .await;
+    outputs.extend(seen.iter().map(|e| format!("{e:?}")));
+    let (_, seen) = until(
+        &mut events,
+        "Active",
+        is_state(|s| *s == ConnectionState::Active),
+    )
+    .await;
+    outputs.extend(seen.iter().map(|e| format!("{e:?}")));
+
+    let mut wrong = config.clone();
+    wrong.auth_token = Secret::new(format!("{token}x"));
+    let err = RocketChatChannel::connect(wrong, AccountId::new("default"))
+        .await
+        .unwrap_err();
+    outputs.push(format!("{err} {err:?}"));
+    let bad_json = format!(
+        r#"{{"serverUrl":"http://x","userId":"u","username":"b","authToken":"{token}","revalidateIntervalSeconds":"{token}"}}"#
+    );
+    let err = RocketChatConfig::from_json(&bad_json).unwrap_err();
+    outputs.push(format!("{err} {err:?}"));
+
+    w.sim.remove_pat(&w.bot_id, "bridge").unwrap();
+    let (fatal, seen) = until(
+        &mut events,
+        "FatallyClosed",
+        is_state(ConnectionState::is_fatal),
+    )
+    .await;
+    outputs.push(format!("{fatal:?}"));
+    outputs.extend(seen.iter().map(|e| format!("{e:?}")));
+    let err = channel.send_text(&room, "after").await.unwrap_err();
+    outputs.push(format!("{err} {err:?}"));
+    outputs.push(format!("{channel:?}"));
+    channel.shutdown().await;
+
+    let logs = capture.text();
+    assert!(logs.contains("connection state"), "nothing was captured");
+    let leaks_in_logs = logs.lines().filter(|l| l.contains(&token)).count();
+    let leaks_elsewhere = outputs.iter().filter(|o| o.contains(&token)).count();
+    println!(
+        "secrets: {} trace lines and {} error/Debug strings checked, token found in {} and {}",
+        logs.lines().count(),
+        outputs.len(),
+        leaks_in_logs,
+        leaks_elsewhere
+    );
+    assert_eq!(leaks_in_logs, 0, "the token leaked into the trace output");
+    assert_eq!(leaks_elsewhere, 0, "the token leaked: {outputs:?}");
 }
