@@ -4,11 +4,12 @@
 #    e2e/.tools (skipped when present).
 # 2. The Rust binaries: `cargo build -p bridge -p rocketchat-sim` into <repo>/target
 #    (or $CARGO_TARGET_DIR).
-# 3. plugin-contract.mjs (plugin + gateway + a scripted bridge), then suite.mjs
+# 3. the plugin's unit tests (node --test), plugin-contract.mjs (plugin + gateway + a
+#    scripted bridge), then suite.mjs
 #    (simulator + bridge + plugin + gateway + fake model).
 # Prints `N passed, M failed`; exits non-zero on any failure.
 # Env: E2E_SKIP_BUILD=1 uses existing binaries; E2E_KEEP=1 keeps the run directories;
-#      E2E_ONLY=contract|suite runs one part.
+#      E2E_ONLY=unit|contract|suite runs one part.
 set -euo pipefail
 
 E2E="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -78,7 +79,26 @@ run_part() {
     [[ "${f:-0}" == "0" ]] && total_failed=$((total_failed + 1))
   fi
 }
-[[ "${E2E_ONLY:-}" != "suite" ]] && run_part "plugin contract (scripted bridge)" plugin-contract.mjs
-[[ "${E2E_ONLY:-}" != "contract" ]] && run_part "end-to-end (simulator + bridge)" suite.mjs
+run_unit() {
+  local out rc p f
+  out="$(mktemp)"
+  log "running plugin unit tests"
+  set +e
+  (cd "$REPO/openclaw-plugin" && "$NODE" --test test/*.test.js) >"$out" 2>&1
+  rc=$?
+  set -e
+  p="$(sed -nE 's/^ℹ pass ([0-9]+)$/\1/p' "$out")"
+  f="$(sed -nE 's/^ℹ fail ([0-9]+)$/\1/p' "$out")"
+  grep -E '^(✔|✖)' "$out" || true
+  echo "plugin-unit: ${p:-0} passed, ${f:-0} failed"
+  rm -f "$out"
+  total_passed=$((total_passed + ${p:-0}))
+  total_failed=$((total_failed + ${f:-0}))
+  if [[ $rc -ne 0 ]]; then status=1; [[ "${f:-0}" == "0" ]] && total_failed=$((total_failed + 1)); fi
+  return 0
+}
+[[ -z "${E2E_ONLY:-}" || "${E2E_ONLY:-}" == "unit" ]] && run_unit
+[[ "${E2E_ONLY:-}" != "suite" && "${E2E_ONLY:-}" != "unit" ]] && run_part "plugin contract (scripted bridge)" plugin-contract.mjs
+[[ "${E2E_ONLY:-}" != "contract" && "${E2E_ONLY:-}" != "unit" ]] && run_part "end-to-end (simulator + bridge)" suite.mjs
 echo "$total_passed passed, $total_failed failed"
 exit $status
