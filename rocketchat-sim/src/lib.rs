@@ -65,8 +65,26 @@
 //!
 //! # Not simulated
 //! The message-parser `md` AST, real URL preview metadata (the follow-up update is simulated
-//! with empty `meta`), file uploads, stars, teams, E2EE, livechat,
-//! `Message_KeepHistory`, permissions beyond the roles named in the reference.
+//! with empty `meta`), file uploads, stars, teams, discussions, E2EE, livechat, permessage-deflate
+//! (frames are uncompressed), the per-IP / per-user DDP rate rules (only per connection and
+//! `sendMessage`'s own rule), `Message_MaxAll`, real-name substitution in broadcasts,
+//! message edit history, and permissions beyond the roles named in the reference (admin may
+//! create users and edit or delete anything; authors edit and delete their own messages).
+//!
+//! # REST routes
+//! `GET /api/info`; `/api/v1/`: `login`, `me`, `chat.sendMessage`, `chat.postMessage`,
+//! `chat.react`, `chat.update`, `chat.delete`, `chat.pinMessage`, `chat.getMessage`,
+//! `chat.syncMessages` (`lastUpdate` and the cursor mode), `rooms.info`, `rooms.get`,
+//! `channels.info`, `groups.info`, `im.create` / `dm.create`, `subscriptions.getOne`,
+//! `users.info`, `users.create`, `users.generatePersonalAccessToken`,
+//! `users.removePersonalAccessToken`, `users.getPersonalAccessTokens`, `users.setActiveStatus`,
+//! `channels.create`, `groups.create`, `channels.invite`, `groups.invite`.
+//!
+//! # DDP
+//! Methods: `login` (resume or password digest), `logout`, `setReaction`, `sendMessage`,
+//! `updateMessage`, `loadMissedMessages`, `stream-notify-room` (typing writes). Publications:
+//! `stream-room-messages`, `stream-notify-room`, `stream-notify-user`, `stream-notify-logged`,
+//! `stream-notify-all` (the last two accept subscriptions and deliver nothing).
 
 pub mod config;
 mod control;

@@ -700,10 +700,11 @@ fn chat_get_message(st: &State, req: &Req, uid: &str) -> Response<Body> {
     success(json!({"message": msg}))
 }
 
-/// `chat.syncMessages?roomId&lastUpdate` (8.x chat.ts: `validateParams` then thrown
-/// `Meteor.Error`s, so the bodies carry `errorType`; `messages/get` -> `handleWithoutPagination`:
-/// `_updatedAt > lastUpdate` sorted `ts: -1`, plus trash `{_id, _deletedAt}`). The cursor mode
-/// (`type` + `next`/`previous` + `count`) is not simulated and answers a plain 400.
+/// `chat.syncMessages` (8.x chat.ts + `messages/get` `getMessageHistory`): `validateParams`,
+/// then thrown `Meteor.Error`s (bodies carry `errorType`). With `lastUpdate`
+/// (`handleWithoutPagination`): `_updatedAt > lastUpdate` sorted `ts: -1`, plus trash
+/// `{_id, _deletedAt}`. With `type` + `next`/`previous` (+ `count`, default 20): one cursor page.
+/// `type` alone falls through to channel history, whose result has neither list.
 fn chat_sync(st: &State, req: &Req, uid: &str) -> Response<Body> {
     let Some(rid) = query(req, "roomId") else {
         return failure(&OpError::meteor(
@@ -712,26 +713,75 @@ fn chat_sync(st: &State, req: &Req, uid: &str) -> Response<Body> {
         ));
     };
     let last = query(req, "lastUpdate");
-    if last.is_none() && query(req, "type").is_none() {
+    let kind = query(req, "type");
+    let (next, previous) = (query(req, "next"), query(req, "previous"));
+    if last.is_none() && kind.is_none() {
         return failure(&OpError::meteor(
             "error-param-required",
             "The \"type\" or \"lastUpdate\" parameters must be provided",
         ));
     }
-    let Some(last) = last else {
-        return failure_text("rocketchat-sim: the chat.syncMessages cursor mode is not simulated");
-    };
-    let Some(since) = parse_date_ms(last) else {
-        return failure(&OpError::meteor(
-            "error-lastUpdate-param-invalid",
-            "The \"lastUpdate\" query parameter must be a valid date",
-        ));
+    let since = match last.map(parse_date_ms) {
+        Some(None) => {
+            return failure(&OpError::meteor(
+                "error-lastUpdate-param-invalid",
+                "The \"lastUpdate\" query parameter must be a valid date",
+            ))
+        }
+        Some(Some(ms)) => Some(ms),
+        None => None,
     };
     if !st.world.can_access(rid, uid) {
-        return failure(&OpError::meteor("error-not-allowed", "Not allowed"));
+        return failure(&OpError::meteor_with(
+            "error-not-allowed",
+            "Not allowed",
+            json!({"method": "messages/get"}),
+        ));
     }
-    let (updated, deleted) = st.world.sync(rid, since);
-    success(json!({"result": {"updated": updated, "deleted": deleted}}))
+    if kind.is_some_and(|t| t != "UPDATED" && t != "DELETED") {
+        return failure(&OpError::meteor(
+            "error-type-param-not-supported",
+            "The \"type\" parameter must be either \"UPDATED\" or \"DELETED\"",
+        ));
+    }
+    if next.is_some() && previous.is_some() {
+        return failure(&OpError::meteor(
+            "error-cursor-conflict",
+            "You cannot provide both \"next\" and \"previous\" parameters",
+        ));
+    }
+    if (next.is_some() || previous.is_some()) && since.is_some() {
+        return failure(&OpError::meteor(
+            "error-cursor-and-lastUpdate-conflict",
+            "The attributes \"next\", \"previous\" and \"lastUpdate\" cannot be used together",
+        ));
+    }
+    if let Some(since) = since {
+        let (updated, deleted) = st.world.sync(rid, since);
+        return success(json!({"result": {"updated": updated, "deleted": deleted}}));
+    }
+    if next.is_none() && previous.is_none() {
+        return success(json!({"result": {"updated": [], "deleted": []}}));
+    }
+    // extractTimestampFromCursor throws a plain Error on a bad cursor.
+    let parse = |c: Option<&str>| c.map(|c| c.parse::<i64>().ok());
+    let (next, previous) = match (parse(next), parse(previous)) {
+        (Some(None), _) | (_, Some(None)) => return failure_text("Invalid Date"),
+        (n, p) => (n.flatten(), p.flatten()),
+    };
+    let count = query(req, "count")
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(20);
+    let deleted = kind == Some("DELETED");
+    let (page, next_cursor, previous_cursor) =
+        st.world.sync_cursor(rid, deleted, count, next, previous);
+    let (updated, deleted) = if deleted {
+        (vec![], page)
+    } else {
+        (page, vec![])
+    };
+    success(json!({"result": {"updated": updated, "deleted": deleted,
+        "cursor": {"next": next_cursor, "previous": previous_cursor}}}))
 }
 
 fn find_room(st: &State, req: &Req) -> Option<crate::world::Room> {

@@ -1509,6 +1509,86 @@ impl World {
         (updated, deleted)
     }
 
+    /// `messages/get` cursor mode (`handleCursorPagination`): `UPDATED` pages visible documents
+    /// by `_updatedAt`, `DELETED` pages the trash by `_deletedAt` (as `{_id, _deletedAt}`);
+    /// ascending after `next`, descending before `previous`; `count + 1` fetched to detect more.
+    /// Returns the page and the `next` / `previous` cursors (ms as strings).
+    pub(crate) fn sync_cursor(
+        &self,
+        rid: &str,
+        deleted: bool,
+        count: usize,
+        next: Option<i64>,
+        previous: Option<i64>,
+    ) -> (Vec<Value>, Option<String>, Option<String>) {
+        let mut items: Vec<(i64, Value)> = if deleted {
+            self.trash
+                .iter()
+                .filter(|t| t.rid == rid)
+                .map(|t| {
+                    (
+                        t.deleted_at,
+                        json!({"_id": t.id, "_deletedAt": ejson_date(t.deleted_at)}),
+                    )
+                })
+                .collect()
+        } else {
+            self.messages_of(rid)
+                .into_iter()
+                .filter(is_visible)
+                .map(|m| (date_field(&m, "_updatedAt").unwrap_or(0), m))
+                .collect()
+        };
+        match (next, previous) {
+            (Some(n), _) => {
+                items.retain(|(at, _)| *at > n);
+                items.sort_by_key(|(at, _)| *at);
+            }
+            (None, Some(p)) => {
+                items.retain(|(at, _)| *at < p);
+                items.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+            }
+            (None, None) => items.sort_by_key(|(at, _)| *at),
+        }
+        if next.is_some() || previous.is_some() {
+            items.truncate(count + 1);
+        }
+        let cursor = |i: usize| items.get(i).map(|(at, _)| at.to_string());
+        let len = items.len();
+        let more = len > count;
+        // mountNextCursor / mountPreviousCursor, case by case.
+        let next_cursor = if len == 0 {
+            None
+        } else if previous.is_some() {
+            cursor(0)
+        } else if next.is_some() && !more {
+            None
+        } else if next.is_some() {
+            cursor(len - 2)
+        } else {
+            cursor(len - 1)
+        };
+        let previous_cursor = if len == 0 {
+            None
+        } else if next.is_some() {
+            cursor(0)
+        } else if previous.is_some() && !more {
+            None
+        } else if previous.is_some() {
+            cursor(len - 2)
+        } else {
+            cursor(0)
+        };
+        if more {
+            items.pop();
+        }
+        (
+            items.into_iter().map(|(_, v)| v).collect(),
+            next_cursor,
+            previous_cursor,
+        )
+    }
+
     /// `loadMissedMessages`: messages with `ts` after `since`, newest first.
     pub(crate) fn missed(&self, rid: &str, since: i64) -> Vec<Value> {
         let mut out: Vec<Value> = self

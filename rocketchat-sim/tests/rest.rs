@@ -675,3 +675,58 @@ async fn post_message_to_a_user_uses_the_dm() {
     assert_eq!(r.body["channel"], "@alice");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn sync_messages_cursor_mode_pages_by_updated_at() {
+    let sim = start().await;
+    let (uid, token) = bot(&sim, "bot");
+    // Cursors are millisecond timestamps: messages sharing one ms would be skipped (as on a
+    // real server), so space the posts out.
+    let mut ids: Vec<String> = Vec::new();
+    for i in 0..5 {
+        ids.push(sim.post(&uid, "GENERAL", &format!("m{i}")).unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    let get = |q: String| {
+        let path = format!("/api/v1/chat.syncMessages?roomId=GENERAL&{q}");
+        let sim = sim.clone();
+        let (uid, token) = (uid.clone(), token.clone());
+        async move { http(&sim, "GET", &path, Some((&uid, &token)), None).await }
+    };
+    let r = get("type=UPDATED&next=0&count=2".into()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let page: Vec<Value> = r.body["result"]["updated"].as_array().unwrap().clone();
+    assert_eq!(page.len(), 2);
+    assert_eq!(page[0]["_id"], json!(ids[0]));
+    assert_eq!(page[1]["_id"], json!(ids[1]));
+    let next = r.body["result"]["cursor"]["next"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut seen: Vec<Value> = page;
+    let mut cursor = Some(next);
+    while let Some(c) = cursor {
+        let r = get(format!("type=UPDATED&next={c}&count=2")).await;
+        seen.extend(
+            r.body["result"]["updated"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .cloned(),
+        );
+        cursor = r.body["result"]["cursor"]["next"]
+            .as_str()
+            .map(str::to_owned);
+    }
+    let seen_ids: Vec<&str> = seen.iter().map(|m| m["_id"].as_str().unwrap()).collect();
+    assert_eq!(seen_ids, ids.iter().map(String::as_str).collect::<Vec<_>>());
+    sim.delete(&uid, &ids[0]).unwrap();
+    let r = get("type=DELETED&next=0&count=10".into()).await;
+    assert_eq!(r.body["result"]["deleted"][0]["_id"], json!(ids[0]));
+    assert!(r.body["result"]["cursor"]["next"].is_null());
+    let r = get("type=BOGUS&next=0".into()).await;
+    assert_eq!(r.body["errorType"], "error-type-param-not-supported");
+    let r = get("type=UPDATED&next=0&previous=1".into()).await;
+    assert_eq!(r.body["errorType"], "error-cursor-conflict");
+    sim.shutdown().await;
+}
