@@ -1,6 +1,6 @@
 //! `SimConfig`: every knob of the simulator, with defaults that match a stock Rocket.Chat 8.2.0.
 //!
-//! Where the protocol reference marks a behaviour [unconfirmed], the likeliest behaviour is the
+//! Where the protocol reference marks a behaviour \[unconfirmed\], the likeliest behaviour is the
 //! default and the alternative is a switch here.
 
 use std::net::SocketAddr;
@@ -50,10 +50,10 @@ pub struct SimConfig {
     pub heartbeat_timeout: Duration,
     /// Close sockets that have not sent `connect` after this long. Default 45 s.
     pub handshake_timeout: Duration,
-    /// Answer to unparseable JSON ([unconfirmed] which one 8.2.0 sends). Default `ParseError`.
+    /// Answer to unparseable JSON (\[unconfirmed\] which one 8.2.0 sends). Default `ParseError`.
     pub invalid_json_reply: InvalidJsonReply,
     /// `nosub` for a refused stream read: `message` is `"[not-allowed]"` when true (core-services
-    /// `MeteorError` formatting), `"not-allowed"` when false. [unconfirmed] Default true.
+    /// `MeteorError` formatting), `"not-allowed"` when false. \[unconfirmed\] Default true.
     pub not_allowed_message_bracketed: bool,
     /// `Message_ShowDeletedStatus`: deletes leave a `t:"rm"` tombstone. Default false.
     pub show_deleted_status: bool,
@@ -91,11 +91,11 @@ pub struct SimConfig {
     /// still answers 401). Default false (sockets are closed with no DDP frame).
     pub silent_revocation: bool,
     /// 401 bodies keep the legacy `status`/`message` keys (`applyBreakingChanges` off, which 8.x
-    /// almost certainly is: [unconfirmed]). When false, 401 is `{"success":false,"error":...}`.
+    /// almost certainly is: \[unconfirmed\]). When false, 401 is `{"success":false,"error":...}`.
     /// Default true.
     pub legacy_auth_bodies: bool,
     /// The 400 `error` text for a `chat.sendMessage` retry with an existing `_id` (a Node
-    /// TypeError; the exact text depends on the Node version: [unconfirmed]).
+    /// TypeError; the exact text depends on the Node version: \[unconfirmed\]).
     pub duplicate_send_error: String,
     /// Admin user created at start (username, password), roles `admin` + `user`. Default `admin`/`admin`.
     pub admin: Option<(String, String)>,

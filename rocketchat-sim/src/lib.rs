@@ -16,7 +16,7 @@
 //! ```
 //!
 //! # Layout
-//! - [`config`]: [`SimConfig`], every switch (defaults = stock 8.2.0; [unconfirmed] points of the
+//! - [`config`]: [`SimConfig`], every switch (defaults = stock 8.2.0; \[unconfirmed\] points of the
 //!   reference are switches).
 //! - `world`: users, tokens (stored as sha256-base64), rooms, subscriptions, messages, and every
 //!   mutation (send, edit, delete, react, threads, mentions); mutations record broadcasts.
