@@ -769,8 +769,10 @@ fn chat_sync(st: &State, req: &Req, uid: &str) -> Response<Body> {
         (Some(None), _) | (_, Some(None)) => return failure_text("Invalid Date"),
         (n, p) => (n.flatten(), p.flatten()),
     };
+    // `...(count && { count })`: a missing or zero count means the default 20.
     let count = query(req, "count")
         .and_then(|c| c.parse::<usize>().ok())
+        .filter(|c| *c > 0)
         .unwrap_or(20);
     let deleted = kind == Some("DELETED");
     let (page, next_cursor, previous_cursor) =

@@ -1555,6 +1555,7 @@ impl World {
         }
         let cursor = |i: usize| items.get(i).map(|(at, _)| at.to_string());
         let len = items.len();
+        let count = count.max(1);
         let more = len > count;
         // mountNextCursor / mountPreviousCursor, case by case.
         let next_cursor = if len == 0 {
