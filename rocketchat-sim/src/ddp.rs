@@ -857,25 +857,38 @@ impl Processor {
             ts: message.get("ts").and_then(read_ejson_date),
             extra,
         };
+        if message
+            .get("t")
+            .and_then(Value::as_str)
+            .is_some_and(crate::rest::is_system_type)
+        {
+            // A plain Error outside the try: not client-safe, so Meteor sends a 500.
+            return Err(error_object(json!(500), "Internal server error", None));
+        }
         self.shared.with(|st| match st.world.send(&uid, input) {
             Ok(doc) => Ok(doc),
+            // Rethrown as `Meteor.Error(error.error || error.message, error.reason, {method})`;
+            // a plain Error has no reason, so the message is just `[code]`.
             Err(e) if matches!(e.code(), "error-not-allowed" | "restricted-workspace") => {
-                let reason = match &e {
-                    OpError::Meteor { reason, .. } => reason.clone(),
-                    OpError::Plain(_) => "Not allowed".to_owned(),
-                };
-                Err(error_object(
-                    json!(e.code()),
-                    &reason,
-                    Some(json!({"method": "sendMessage"})),
-                ))
+                let mut err = json!({"isClientSafe": true, "error": e.code(),
+                    "details": {"method": "sendMessage"}, "errorType": "Meteor.Error"});
+                if let Some(o) = err.as_object_mut() {
+                    match &e {
+                        OpError::Meteor { reason, .. } => {
+                            o.insert("reason".into(), json!(reason));
+                            o.insert("message".into(), json!(format!("{reason} [{}]", e.code())));
+                        }
+                        OpError::Plain(_) => {
+                            o.insert("message".into(), json!(format!("[{}]", e.code())));
+                        }
+                    }
+                }
+                Err(err)
             }
+            // Everything else is swallowed: no result, no error (room-check failures already
+            // produced an ephemeral message in the world).
             Err(e) => {
-                let text = match &e {
-                    OpError::Meteor { reason, .. } => reason.clone(),
-                    OpError::Plain(t) => t.clone(),
-                };
-                st.world.ephemeral(&uid, &rid, &text);
+                tracing::debug!(code = e.code(), "DDP sendMessage error swallowed");
                 Ok(None)
             }
         })

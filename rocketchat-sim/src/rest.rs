@@ -481,20 +481,13 @@ fn chat_send_message(shared: &Shared, st: &mut State, req: &Req, uid: &str) -> R
         // sendMessage() returned undefined for an existing _id; normalizeMessagesForUser then
         // throws a TypeError (reference 4.3, [derived]). Nothing was inserted.
         Ok(None) => failure_text(&shared.config.duplicate_send_error),
-        Err(e) => {
-            let text = match &e {
-                OpError::Meteor { reason, .. } => reason.clone(),
-                OpError::Plain(t) => t.clone(),
-            };
-            st.world.ephemeral(uid, rid, &text);
-            failure(&e)
-        }
+        Err(e) => failure(&e),
     }
 }
 
 /// `MessageTypes.isSystemMessage` for the types of reference section 3.3 (`e2e` and `rm` are
 /// message states rather than system events a client could forge, so they pass through).
-fn is_system_type(t: &str) -> bool {
+pub(crate) fn is_system_type(t: &str) -> bool {
     const SYSTEM: &[&str] = &[
         "uj",
         "ui",

@@ -257,6 +257,17 @@ fn extract_urls(text: &str) -> Vec<String> {
     out
 }
 
+/// What `i18n.t(err.error || err.message)` shows for the room-check failures.
+fn ephemeral_text(e: &OpError) -> String {
+    match e.code() {
+        "error-not-allowed" => "Not allowed".to_owned(),
+        "error-invalid-room" => "Invalid room".to_owned(),
+        "room_is_blocked" => "This room is blocked".to_owned(),
+        "room_is_archived" => "This room is archived".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
 /// Not `_hidden` (hidden documents are never broadcast or listed).
 fn is_visible(m: &Value) -> bool {
     m.get("_hidden").and_then(Value::as_bool) != Some(true)
@@ -946,28 +957,38 @@ impl World {
             Some(ts) if (ts - now).abs() <= 10_000 => ts,
             _ => now,
         };
-        self.check_can_send(&input.rid, uid)?;
+        // Threads never nest: a tmid that points at a reply is rewritten to its root, and the
+        // reply goes to the parent's room. An unknown parent is not an error (executeSendMessage:
+        // `message.tmid = parentMessage?.tmid || message.tmid; rid = parentMessage?.rid`).
+        let mut input = input;
+        let tmid = match &input.tmid {
+            Some(tmid) => match self.messages.get(tmid) {
+                Some(parent) => {
+                    if let Some(prid) = str_field(parent, "rid") {
+                        input.rid = prid.to_owned();
+                    }
+                    Some(
+                        str_field(parent, "tmid")
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| tmid.clone()),
+                    )
+                }
+                None => Some(tmid.clone()),
+            },
+            None => None,
+        };
+        // Room checks run inside executeSendMessage's try: failures also reach the sender as
+        // an ephemeral `<uid>/message` before they are rethrown.
+        if let Err(e) = self.check_can_send(&input.rid, uid) {
+            let text = ephemeral_text(&e);
+            self.ephemeral(uid, &input.rid, &text);
+            return Err(e);
+        }
         if let Some(id) = &input.id {
             if self.messages.contains_key(id) {
                 return Ok(None);
             }
         }
-        // Threads never nest: a tmid that points at a reply is rewritten to its root.
-        let tmid = match &input.tmid {
-            Some(tmid) => {
-                let parent = self
-                    .messages
-                    .get(tmid)
-                    .filter(|m| str_field(m, "rid") == Some(input.rid.as_str()))
-                    .ok_or_else(|| OpError::meteor("error-invalid-message", "Invalid message"))?;
-                Some(
-                    str_field(parent, "tmid")
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| tmid.clone()),
-                )
-            }
-            None => None,
-        };
         let (mentions, channels) = self.mentions_for(&input.msg);
         let id = input.id.clone().unwrap_or_else(random_id);
         let mut doc = Map::new();

@@ -396,19 +396,36 @@ async fn notify_user_gets_subscription_and_room_changes() {
 async fn ddp_send_message_swallows_errors_into_ephemeral() {
     let sim = start().await;
     let (bot_id, token) = bot(&sim, "bot");
+    let alice = sim.create_user("alice", UserKind::Human).unwrap();
+    let atok = sim.create_pat(&alice, "a").unwrap();
+    let r = http(
+        &sim,
+        "POST",
+        "/api/v1/channels.create",
+        Some((&alice, &atok)),
+        Some(json!({"name": "announcements", "readOnly": true})),
+    )
+    .await;
+    let ro = r.body["channel"]["_id"].as_str().unwrap().to_owned();
+    let secret = sim
+        .create_room(RoomKind::Private, "secret", &alice, &[])
+        .unwrap();
     let mut ws = Ws::logged_in(&sim, &token).await;
+    let key = format!("{bot_id}/message");
     assert_eq!(
-        ws.sub(
-            "e",
-            "stream-notify-user",
-            json!([format!("{bot_id}/message"), false])
-        )
-        .await["msg"],
+        ws.sub("e", "stream-notify-user", json!([key, false])).await["msg"],
         "ready"
     );
+    // Oversize fails before executeSendMessage's try: swallowed, no ephemeral.
     let long = "x".repeat(5001);
     let r = ws
         .call("sendMessage", json!([{"rid": "GENERAL", "msg": long}]))
+        .await;
+    assert!(r.get("result").is_none() && r.get("error").is_none(), "{r}");
+    ws.expect_silence(Duration::from_millis(200)).await;
+    // A read-only room fails inside it: ephemeral from rocket.cat, then swallowed.
+    let r = ws
+        .call("sendMessage", json!([{"rid": ro, "msg": "hi"}]))
         .await;
     assert!(r.get("result").is_none() && r.get("error").is_none(), "{r}");
     let ev = ws.next_event("stream-notify-user").await;
@@ -418,7 +435,20 @@ async fn ddp_send_message_swallows_errors_into_ephemeral() {
         json!({"_id": "rocket.cat", "username": "rocket.cat"})
     );
     assert_eq!(eph["private"], true);
-    assert_eq!(eph["rid"], "GENERAL");
+    assert_eq!(eph["rid"], json!(ro));
+    assert_eq!(
+        eph["msg"],
+        "You can't send messages because the room is readonly."
+    );
+    // No access is rethrown, without a reason.
+    let r = ws
+        .call("sendMessage", json!([{"rid": secret, "msg": "hi"}]))
+        .await;
+    assert_eq!(
+        r["error"],
+        json!({"isClientSafe": true, "error": "error-not-allowed", "message": "[error-not-allowed]",
+            "details": {"method": "sendMessage"}, "errorType": "Meteor.Error"})
+    );
     // A good send returns the message.
     let r = ws
         .call(
@@ -427,7 +457,7 @@ async fn ddp_send_message_swallows_errors_into_ephemeral() {
         )
         .await;
     assert_eq!(r["result"]["_id"], "client-id-1");
-    // Unknown keys fail the strict check.
+    // Unknown keys fail the strict check; system types are a 500.
     let r = ws
         .call(
             "sendMessage",
@@ -435,6 +465,13 @@ async fn ddp_send_message_swallows_errors_into_ephemeral() {
         )
         .await;
     assert_eq!(r["error"]["error"], 400);
+    let r = ws
+        .call(
+            "sendMessage",
+            json!([{"rid": "GENERAL", "msg": "ok", "t": "uj"}]),
+        )
+        .await;
+    assert_eq!(r["error"]["error"], 500);
     sim.shutdown().await;
 }
 

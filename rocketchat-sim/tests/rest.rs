@@ -155,6 +155,37 @@ async fn send_message_validation() {
 }
 
 #[tokio::test]
+async fn replies_go_to_the_parent_room_and_unknown_parents_are_kept() {
+    let sim = start().await;
+    let (uid, token) = bot(&sim, "bot");
+    let alice = sim.create_user("alice", UserKind::Human).unwrap();
+    let other = sim
+        .create_room(RoomKind::Public, "other", &alice, &[&uid])
+        .unwrap();
+    let root = sim.post(&alice, &other, "root elsewhere").unwrap();
+    let r = http(
+        &sim,
+        "POST",
+        "/api/v1/chat.sendMessage",
+        Some((&uid, &token)),
+        Some(json!({"message": {"rid": "GENERAL", "msg": "reply", "tmid": root}})),
+    )
+    .await;
+    assert_eq!(r.body["message"]["rid"], json!(other));
+    let r = http(
+        &sim,
+        "POST",
+        "/api/v1/chat.sendMessage",
+        Some((&uid, &token)),
+        Some(json!({"message": {"rid": "GENERAL", "msg": "orphan", "tmid": "no-such-root"}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["message"]["tmid"], "no-such-root");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn threads_bump_root_and_flatten_nested_tmid() {
     let sim = start().await;
     let (uid, token) = bot(&sim, "bot");
