@@ -820,6 +820,9 @@ impl Processor {
         {
             return Err(match_failed());
         }
+        if !typed_fields_match(message) {
+            return Err(match_failed());
+        }
         let rid = match message.get("rid") {
             Some(Value::String(r)) => r.clone(),
             _ => return Err(match_failed()),
@@ -1006,6 +1009,22 @@ impl Processor {
         }
         self.send(nosub);
     }
+}
+
+/// The `Match.Maybe(...)` types of DDP `sendMessage`'s `check()`: null and absent pass.
+fn typed_fields_match(message: &Map<String, Value>) -> bool {
+    message.iter().all(|(k, v)| {
+        if v.is_null() {
+            return true;
+        }
+        match k.as_str() {
+            "_id" | "rid" | "msg" | "tmid" | "t" | "e2e" => v.is_string(),
+            "tshow" | "groupable" | "sentByEmail" => v.is_boolean(),
+            "bot" | "content" | "e2eMentions" | "customFields" | "federation" => v.is_object(),
+            "ts" => read_ejson_date(v).is_some(),
+            _ => true,
+        }
+    })
 }
 
 /// Meteor heartbeat: ping after `interval` of inbound silence, close after `timeout` more.

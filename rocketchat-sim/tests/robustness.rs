@@ -47,6 +47,9 @@ async fn malformed_method_params_get_errors_and_the_session_survives() {
     for (method, params) in calls {
         let r = ws.call(method, params.clone()).await;
         assert_eq!(r["msg"], "result", "{method} {params}: {r}");
+        if method == "sendMessage" {
+            assert_eq!(r["error"]["reason"], "Match failed", "{params}: {r}");
+        }
     }
     for params in [json!([null]), json!([1, {"useCollection": "x"}]), json!([])] {
         let r = ws.sub("s", "stream-room-messages", params).await;
