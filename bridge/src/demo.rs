@@ -168,7 +168,7 @@ async fn agent(
                 let text = params["textForAgent"].as_str().unwrap_or_default();
                 let reply = match params["command"]["slash"].as_str() {
                     Some("/status") => {
-                        transcript.line("         → agent: command /status".to_string());
+                        transcript.line("         → agent: command /status");
                         "Status: echo agent, model echo-1, no run in progress.".to_owned()
                     }
                     Some(slash) => {

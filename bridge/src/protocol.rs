@@ -141,6 +141,10 @@ pub struct MentionsWire {
     pub explicit: bool,
     /// A configured mention pattern matched.
     pub pattern: bool,
+    /// An `implicitMentions` switch matched (a reply in the bot's thread, or a follow-up
+    /// in a thread the bot replied in).
+    #[serde(default)]
+    pub implicit: bool,
     /// `@all` / `@here`.
     pub everyone: bool,
     /// Whether the room requires a mention.

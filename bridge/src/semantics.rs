@@ -187,6 +187,7 @@ fn admitted(inbound: channel_api::policy::Inbound) -> Inbound {
             was_mentioned: inbound.mention.was_mentioned,
             explicit: inbound.mention.explicit,
             pattern: inbound.mention.pattern,
+            implicit: inbound.mention.implicit,
             everyone: inbound.mention.everyone,
             require_mention: inbound.mention.required,
         },
