@@ -631,6 +631,13 @@ fn chat_react(st: &mut State, req: &Req, uid: &str) -> Response<Body> {
             "The required \"emoji\" param is missing.",
         ));
     };
+    // chat.ts looks the message up itself before executeSetReaction.
+    if st.world.message(mid).is_none() {
+        return failure(&OpError::meteor(
+            "error-message-not-found",
+            "Message not found",
+        ));
+    }
     let should = req.body.get("shouldReact").and_then(Value::as_bool);
     match st.world.react(uid, mid, emoji, should) {
         Ok(()) => success(json!({})),

@@ -1425,30 +1425,38 @@ impl World {
         emoji: &str,
         should_react: Option<bool>,
     ) -> Result<(), OpError> {
-        let user = self
-            .users
-            .get(uid)
-            .ok_or_else(|| OpError::meteor("error-invalid-user", "Invalid user"))?
-            .clone();
-        let msg = self
-            .messages
-            .get(mid)
-            .ok_or_else(|| OpError::meteor("error-message-not-found", "Message not found"))?;
-        let rid = str_field(msg, "rid").unwrap_or_default().to_owned();
-        let name = emoji.trim_matches(':');
+        // executeSetReaction (8.x): emoji first, then user, message, room access; every
+        // error carries `details.method = "setReaction"`. Any emoji-like name is accepted (the
+        // emoji list is not simulated).
+        let details = || json!({"method": "setReaction"});
+        let name = emoji.replace(':', "");
         if name.is_empty()
             || !name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '-'))
         {
-            return Err(OpError::meteor(
+            return Err(OpError::meteor_with(
                 "error-not-allowed",
                 "Invalid emoji provided.",
+                details(),
             ));
         }
         let key = format!(":{name}:");
+        let user = self
+            .users
+            .get(uid)
+            .ok_or_else(|| OpError::meteor_with("error-invalid-user", "Invalid user", details()))?
+            .clone();
+        let msg = self
+            .message(mid)
+            .ok_or_else(|| OpError::meteor_with("error-not-allowed", "Not allowed", details()))?;
+        let rid = str_field(msg, "rid").unwrap_or_default().to_owned();
         if !self.can_access(&rid, uid) {
-            return Err(OpError::meteor("not-authorized", "Not Authorized"));
+            return Err(OpError::meteor_with(
+                "not-authorized",
+                "Not Authorized",
+                details(),
+            ));
         }
         let now = self.stamp_for(mid);
         let Some(obj) = self.messages.get_mut(mid).and_then(Value::as_object_mut) else {

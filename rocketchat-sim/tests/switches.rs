@@ -530,3 +530,23 @@ async fn desktop_notifications_for_mentions_and_dms_only() {
     ws.expect_silence(Duration::from_millis(200)).await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn set_reaction_errors_follow_execute_set_reaction() {
+    let sim = start().await;
+    let (_uid, token) = bot(&sim, "bot");
+    let alice = sim.create_user("alice", UserKind::Human).unwrap();
+    let secret = sim
+        .create_room(RoomKind::Private, "secret", &alice, &[])
+        .unwrap();
+    let hidden = sim.post(&alice, &secret, "x").unwrap();
+    let mut ws = Ws::logged_in(&sim, &token).await;
+    let r = ws.call("setReaction", json!([":+1:", "nope"])).await;
+    assert_eq!(r["error"]["error"], "error-not-allowed");
+    assert_eq!(r["error"]["details"], json!({"method": "setReaction"}));
+    let r = ws.call("setReaction", json!([":+1:", hidden])).await;
+    assert_eq!(r["error"]["error"], "not-authorized");
+    let r = ws.call("setReaction", json!([":no such:", hidden])).await;
+    assert_eq!(r["error"]["reason"], "Invalid emoji provided.");
+    sim.shutdown().await;
+}
