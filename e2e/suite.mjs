@@ -161,6 +161,21 @@ try {
   }, { timeoutMs: 90_000, intervalMs: 500 });
   const team = room("team");
 
+  await suite.test("0. channels status: both accounts running and connected; the probe reaches the server", async () => {
+    let lastOut = "";
+    const r = await waitFor("connected status", async () => {
+      const out = run.cli(["channels", "status", "--channel", "rocketchat", "--probe", "--json"]);
+      lastOut = out.stdout + out.stderr;
+      const accounts = JSON.parse(out.stdout.slice(out.stdout.indexOf("{"))).channelAccounts?.rocketchat ?? [];
+      return accounts.length === 2 && accounts.every((a) => a.running && a.connected) ? accounts : false;
+    }, { timeoutMs: 90_000, intervalMs: 2000 }).catch((err) => {
+      throw new Error(`${err.message}; last status output: ${lastOut.slice(0, 1500)}`);
+    });
+    for (const a of r) {
+      assert(a.probe?.ok === true && a.probe?.tokenValid === true, `${a.accountId} probe ok (${JSON.stringify(a.probe)})`);
+    }
+  });
+
   await suite.test("1. a DM from an unknown user gets a pairing code and no model call; after approval the next DM is answered", async () => {
     const dm = room("dm:stranger:opsbot");
     const before = await calls();
@@ -267,11 +282,17 @@ try {
   await suite.test("6. revoking the bot's PAT: the account reports fatal and nothing more is dispatched", async () => {
     await settle(model);
     await sim.control("removePat", { userId: uid("opsbot"), name: "openclaw" });
-    const status = await waitFor("fatal in channels status", async () => {
-      const r = run.cli(["channels", "status", "--json"]);
-      return /fatal/i.test(r.stdout) ? r.stdout : false;
+    const accounts = await waitFor("ops fatal in channels status", async () => {
+      const r = run.cli(["channels", "status", "--channel", "rocketchat", "--json"]);
+      const list = JSON.parse(r.stdout.slice(r.stdout.indexOf("{"))).channelAccounts?.rocketchat ?? [];
+      const ops = list.find((a) => a.accountId === "ops");
+      return /fatal/i.test(ops?.lastError ?? "") ? list : false;
     }, { timeoutMs: 90_000, intervalMs: 2000 });
-    assert(/fatal/i.test(status), "fatal reported");
+    const ops = accounts.find((a) => a.accountId === "ops");
+    const dev = accounts.find((a) => a.accountId === "dev");
+    console.log(`     ops status: connected=${ops.connected} lastError=${JSON.stringify(ops.lastError)}`);
+    assert(ops.connected === false, "ops is not connected");
+    assert(dev?.connected === true, "the other account is unaffected");
     const before = await calls();
     const q = await post("alice", team, "@opsbot are you there?");
     await assertNoReply(team, q, "opsbot");
