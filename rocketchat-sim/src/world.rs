@@ -1273,8 +1273,15 @@ impl World {
         }
     }
 
-    fn is_admin(&self, uid: &str) -> bool {
+    /// `edit-message` / `delete-message`: roles admin, owner, moderator. Room owners (the
+    /// creator's subscription) and admins may edit or delete anyone's message in the room;
+    /// others only their own (`hasPermission || (Message_AllowEditing && editOwn)`).
+    fn can_moderate(&self, uid: &str, rid: &str) -> bool {
         self.users.get(uid).is_some_and(|u| u.has_role("admin"))
+            || self
+                .subs
+                .get(&(rid.to_owned(), uid.to_owned()))
+                .is_some_and(|s| s.owner)
     }
 
     /// `chat.update` / `updateMessage`. Identical text is a no-op (no event).
@@ -1299,7 +1306,7 @@ impl World {
             .get("u")
             .and_then(|u| u.get("_id"))
             .and_then(Value::as_str);
-        if author != Some(uid) && !self.is_admin(uid) {
+        if author != Some(uid) && !self.can_moderate(uid, rid) {
             return Err(OpError::meteor(
                 "error-action-not-allowed",
                 "Message editing not allowed",
@@ -1350,7 +1357,7 @@ impl World {
             .get("u")
             .and_then(|u| u.get("_id"))
             .and_then(Value::as_str);
-        if author != Some(uid) && !self.is_admin(uid) {
+        if author != Some(uid) && !self.can_moderate(uid, rid) {
             return Err(OpError::meteor("error-action-not-allowed", "Not allowed"));
         }
         let summary =

@@ -550,3 +550,22 @@ async fn set_reaction_errors_follow_execute_set_reaction() {
     assert_eq!(r["error"]["reason"], "Invalid emoji provided.");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn room_owners_may_edit_and_delete_others_messages() {
+    let sim = start().await;
+    let (uid, _token) = bot(&sim, "bot");
+    let alice = sim.create_user("alice", UserKind::Human).unwrap();
+    let carol = sim.create_user("carol", UserKind::Human).unwrap();
+    let room = sim
+        .create_room(RoomKind::Public, "owned", &uid, &[&alice, &carol])
+        .unwrap();
+    let m = sim.post(&alice, &room, "hers").unwrap();
+    assert!(sim.edit(&carol, &m, "not yours").is_err());
+    sim.edit(&uid, &m, "moderated").unwrap();
+    assert_eq!(sim.message(&m).unwrap()["msg"], "moderated");
+    assert!(sim.delete(&carol, &m).is_err());
+    sim.delete(&uid, &m).unwrap();
+    assert!(sim.message(&m).is_none());
+    sim.shutdown().await;
+}
