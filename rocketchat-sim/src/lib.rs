@@ -68,8 +68,9 @@
 //! with empty `meta`), file uploads, stars, teams, discussions, E2EE, livechat, permessage-deflate
 //! (frames are uncompressed), the per-IP / per-user DDP rate rules (only per connection and
 //! `sendMessage`'s own rule), `Message_MaxAll`, real-name substitution in broadcasts,
-//! message edit history, and permissions beyond the roles named in the reference (admin may
-//! create users and edit or delete anything; authors edit and delete their own messages).
+//! message edit history, the emoji list (any emoji-like name is accepted), and permissions
+//! beyond the roles named in the reference (admins create users and edit or delete anything;
+//! room owners edit or delete anything in their room; authors edit and delete their own).
 //!
 //! # REST routes
 //! `GET /api/info`; `/api/v1/`: `login`, `me`, `chat.sendMessage`, `chat.postMessage`,
