@@ -304,8 +304,14 @@ mod tests {
             ConnectionState::Reconnecting { attempt: 2 }
         );
         // Connected: the backend's events flow through, and calls work.
+        while deferred.connected().is_none() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         world.peer(&alice).unwrap().post(&room, "@bot hi").unwrap();
-        let event = events.recv().await.unwrap();
+        let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("no event in time")
+            .unwrap();
         assert!(matches!(event, Event::MessageCreated { .. }), "{event:?}");
         deferred
             .send(OutboundMessage::new(room.clone(), "now"))
