@@ -215,7 +215,11 @@ enum Target {
 
 fn parse_target(target: &str) -> Result<Target, RpcError> {
     let target = non_empty("target", target.trim())?;
-    if target.starts_with("rocketchat:") {
+    if let Some(rest) = target.strip_prefix("rocketchat:") {
+        // `rocketchat:<roomId>`: a room id with the channel prefix OpenClaw targets carry.
+        if !rest.is_empty() && !rest.contains(':') {
+            return Ok(Target::RoomId(RoomId::new(rest)));
+        }
         return ConversationId::parse(target)
             .map(Target::Conversation)
             .map_err(|e| RpcError::invalid_params(format!("target: {e}")));
@@ -384,6 +388,10 @@ mod tests {
             parse_target("GENERAL").unwrap(),
             Target::RoomId(RoomId::new("GENERAL"))
         );
+        assert_eq!(
+            parse_target("rocketchat:GENERAL").unwrap(),
+            Target::RoomId(RoomId::new("GENERAL"))
+        );
         let Target::Conversation(c) =
             parse_target("rocketchat:default:channel:GENERAL:thread:AbC").unwrap()
         else {
@@ -391,7 +399,14 @@ mod tests {
         };
         assert_eq!(c.room().as_str(), "GENERAL");
         assert_eq!(c.thread().map(MessageId::as_str), Some("AbC"));
-        for bad in ["", "  ", "#", "@", "rocketchat:default:nope:R1"] {
+        for bad in [
+            "",
+            "  ",
+            "#",
+            "@",
+            "rocketchat:",
+            "rocketchat:default:nope:R1",
+        ] {
             assert_eq!(
                 parse_target(bad).unwrap_err().code,
                 rpc::INVALID_PARAMS,
