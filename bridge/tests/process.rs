@@ -376,3 +376,41 @@ async fn demo_runs_to_completion_and_shows_each_behaviour() {
         assert!(text.contains(marker), "missing {marker:?} in:\n{text}");
     }
 }
+
+// ----- sim -----
+
+#[tokio::test]
+async fn sim_prints_a_config_that_doctor_accepts() {
+    let mut sim = Command::new(BIN)
+        .args(["sim", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(sim.stdout.take().unwrap()).lines();
+    let mut printed = String::new();
+    let config: Value = loop {
+        let line = tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .expect("sim printed nothing in time")
+            .unwrap()
+            .unwrap_or_else(|| panic!("sim output ended:\n{printed}"));
+        printed.push_str(&line);
+        printed.push('\n');
+        let trimmed = line.trim();
+        if trimmed.starts_with('{') {
+            break serde_json::from_str(trimmed).unwrap();
+        }
+    };
+    assert!(
+        printed.contains("simulator listening on http://127.0.0.1:"),
+        "{printed}"
+    );
+    assert!(printed.contains("@alice"), "{printed}");
+    assert_eq!(config["username"], json!("bot"));
+    let path = write_config("from-sim", &config);
+    let (code, out) = doctor(&["--config", path.to_str().unwrap()], &[]).await;
+    assert_eq!(code, Some(0), "{out}");
+    sim.kill().await.unwrap();
+}
