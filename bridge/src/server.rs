@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use channel_api::{Channel, ConnectionState, Event, EventStream, Identity, UserId};
+use channel_api::{Channel, ConnectionState, Event, EventStream, UserId};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
@@ -129,7 +129,6 @@ where
 
     let core = Arc::new(Core {
         channel: Box::new(channel),
-        identity,
         semantics,
         out: out_tx,
         stats: Stats::default(),
@@ -248,7 +247,6 @@ async fn write_lines<W: AsyncWrite + Unpin>(
 #[derive(Debug)]
 pub(crate) struct Core {
     pub(crate) channel: Box<dyn Channel>,
-    pub(crate) identity: Identity,
     pub(crate) semantics: Semantics,
     out: mpsc::Sender<String>,
     pub(crate) stats: Stats,
@@ -343,11 +341,13 @@ impl Core {
                 Some(probe) => probe.check().await.server_version,
                 None => None,
             };
+            // Asked now: a backend connected in the background knows the server's answer.
+            let identity = self.channel.identity();
             let ready = ReadyParams {
                 identity: IdentityWire {
-                    account_id: self.identity.account.to_string(),
-                    user_id: self.identity.user_id.to_string(),
-                    username: self.identity.username.clone(),
+                    account_id: self.semantics.account().to_string(),
+                    user_id: identity.user_id.to_string(),
+                    username: identity.username,
                 },
                 capabilities: self.channel.capabilities(),
                 server_version,
