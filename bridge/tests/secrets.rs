@@ -1,0 +1,236 @@
+//! Issue 6, secrets: `bridge serve` as a child process through a whole session at trace
+//! level (connect, login, a message in, sends, typing, a dropped socket and the reconnect,
+//! errors, and the PAT's revocation). The token reaches the bridge only on stdin: it is in
+//! neither its argv nor its environment (`/proc/<pid>/cmdline`, `/proc/<pid>/environ`), and
+//! in no line it writes to stdout or stderr.
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rocketchat_sim::{RoomKind, SimConfig, Simulator, UserKind};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_bridge");
+/// Generous: only there so a broken test fails instead of hanging.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A running `bridge serve`; every stdout line is kept (raw) besides being parsed.
+struct Serve {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Lines<BufReader<ChildStdout>>,
+    raw_stdout: Vec<String>,
+    stderr: Arc<Mutex<String>>,
+    stderr_task: tokio::task::JoinHandle<()>,
+}
+
+impl Serve {
+    fn spawn(rust_log: &str) -> Self {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .env("RUST_LOG", rust_log)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut err = child.stderr.take().unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let stderr_task = tokio::spawn(async move {
+            let mut buf = String::new();
+            let _ = err.read_to_string(&mut buf).await;
+            sink.lock().unwrap().push_str(&buf);
+        });
+        Self {
+            child,
+            stdin,
+            stdout,
+            raw_stdout: Vec::new(),
+            stderr,
+            stderr_task,
+        }
+    }
+
+    async fn write(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(line.as_bytes()).await.unwrap();
+        stdin.write_all(b"\n").await.unwrap();
+        stdin.flush().await.unwrap();
+    }
+
+    async fn read(&mut self) -> Option<Value> {
+        let line = tokio::time::timeout(WAIT, self.stdout.next_line())
+            .await
+            .expect("no output in time")
+            .unwrap()?;
+        self.raw_stdout.push(line.clone());
+        Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON {line:?}: {e}")))
+    }
+
+    async fn until(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let v = self
+                .read()
+                .await
+                .unwrap_or_else(|| panic!("output ended before {what}"));
+            if pred(&v) {
+                return v;
+            }
+        }
+    }
+
+    async fn call(&mut self, id: u64, method: &str, params: Value) -> Value {
+        let request = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        self.write(&request.to_string()).await;
+        self.until(method, |v| v["id"] == json!(id)).await
+    }
+
+    fn proc_file(&self, name: &str) -> Vec<u8> {
+        let pid = self.child.id().unwrap();
+        std::fs::read(format!("/proc/{pid}/{name}")).unwrap()
+    }
+
+    /// Closes stdin; returns (exit code, stderr).
+    async fn finish(mut self) -> (Option<i32>, String) {
+        self.stdin = None;
+        while self.read().await.is_some() {}
+        let status = tokio::time::timeout(WAIT, self.child.wait())
+            .await
+            .expect("the bridge did not exit")
+            .unwrap();
+        tokio::time::timeout(WAIT, self.stderr_task)
+            .await
+            .unwrap()
+            .unwrap();
+        let stderr = self.stderr.lock().unwrap().clone();
+        (status.code(), stderr)
+    }
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+fn is_connection(state: &'static str) -> impl Fn(&Value) -> bool {
+    move |v| v["method"] == json!("connection") && v["params"]["state"] == json!(state)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pat_is_in_no_argv_environment_log_or_output() {
+    let sim = Simulator::start(SimConfig {
+        rest_rate_limit: None,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let bot = sim.create_user("bot", UserKind::Bot).unwrap();
+    let token = sim.create_pat(&bot, "bridge").unwrap();
+    let alice = sim.create_user("alice", UserKind::Human).unwrap();
+    let room = sim
+        .create_room(RoomKind::Public, "ops", &alice, &[&bot])
+        .unwrap();
+    let config = json!({
+        "accountId": "secrets",
+        "serverUrl": sim.base_url(),
+        "dangerouslyAllowInsecure": true,
+        "userId": bot,
+        "username": "bot",
+        "authToken": token,
+        "rooms": {"ops": {}},
+    });
+
+    let mut bridge = Serve::spawn("trace");
+    bridge.write(&config.to_string()).await;
+    bridge
+        .until("ready", |v| v["method"] == json!("ready"))
+        .await;
+
+    // Argv and environment, read while the bridge holds the token.
+    let cmdline = bridge.proc_file("cmdline");
+    let environ = bridge.proc_file("environ");
+    assert!(contains(&cmdline, "serve"), "could not read the argv");
+    assert!(
+        contains(&environ, "RUST_LOG=trace"),
+        "could not read the environment"
+    );
+    assert!(!contains(&cmdline, &token), "the token is in argv");
+    assert!(
+        !contains(&environ, &token),
+        "the token is in the environment"
+    );
+
+    // A message in, a send, typing, a send that fails.
+    let posted = sim.post(&alice, &room, "@bot status?").unwrap();
+    let m = bridge
+        .until("the message", |v| v["method"] == json!("message"))
+        .await;
+    assert_eq!(m["params"]["messageId"], json!(posted));
+    let r = bridge
+        .call(1, "send", json!({"target": room, "text": "all good"}))
+        .await;
+    assert!(r["result"]["messageIds"][0].is_string(), "{r}");
+    let r = bridge
+        .call(2, "typing", json!({"roomId": room, "on": true}))
+        .await;
+    assert_eq!(r["result"], json!({}), "{r}");
+    let r = bridge
+        .call(3, "send", json!({"target": "no-such-room", "text": "x"}))
+        .await;
+    assert!(r["error"].is_object(), "{r}");
+
+    // A dropped socket: the reconnect logs in again with the same token.
+    sim.drop_sockets(&bot);
+    bridge
+        .until("reconnecting", is_connection("reconnecting"))
+        .await;
+    bridge.until("active again", is_connection("active")).await;
+    let r = bridge
+        .call(4, "send", json!({"target": room, "text": "back"}))
+        .await;
+    assert!(r["result"]["messageIds"][0].is_string(), "{r}");
+
+    // Revocation: fatal, and the errors after it.
+    sim.remove_pat(&bot, "bridge").unwrap();
+    bridge.until("fatal", is_connection("fatal")).await;
+    let r = bridge
+        .call(5, "send", json!({"target": room, "text": "too late"}))
+        .await;
+    assert!(r["error"].is_object(), "{r}");
+    let r = bridge.call(6, "probe", json!({})).await;
+    assert_eq!(r["result"]["tokenValid"], json!(false), "{r}");
+
+    let cmdline_late = bridge.proc_file("cmdline");
+    let environ_late = bridge.proc_file("environ");
+    let stdout_lines = bridge.raw_stdout.clone();
+    let (code, stderr) = bridge.finish().await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let stderr_lines = stderr.lines().count();
+    assert!(
+        stderr.contains("TRACE") || stderr.contains("trace"),
+        "no trace output"
+    );
+    let leaks_stdout = stdout_lines.iter().filter(|l| l.contains(&token)).count();
+    let leaks_stderr = stderr.lines().filter(|l| l.contains(&token)).count();
+    println!(
+        "bridge secrets: argv and environment checked twice, {} stdout lines and {stderr_lines} \
+         stderr (trace) lines: token found in argv 0, environment 0, stdout {leaks_stdout}, \
+         stderr {leaks_stderr}",
+        stdout_lines.len()
+    );
+    assert!(!contains(&cmdline_late, &token));
+    assert!(!contains(&environ_late, &token));
+    assert_eq!(leaks_stdout, 0, "the token is in a protocol line");
+    assert_eq!(leaks_stderr, 0, "the token is in the logs");
+    sim.shutdown().await;
+}
