@@ -236,6 +236,7 @@ async fn script(world: &DemoSim, t: &Transcript) -> Result<DemoReport, DemoError
     let (bridge_out, client_out) = tokio::io::duplex(1 << 16);
     let options = BridgeOptions {
         probe: connected.probe,
+        direct: connected.direct,
         ..BridgeOptions::default()
     };
     let bridge = tokio::spawn(async move {

@@ -264,8 +264,16 @@ async fn resolve_target(
             Ok((room, None))
         }
         Target::User(username) => {
-            // A DM by username: the backend resolves `@name` to the direct room.
-            let room = resolve(core, RoomQuery::Name(format!("@{username}"))).await?;
+            let room = match &core.direct {
+                Some(direct) => match direct.open(&username).await {
+                    Ok(room) => room,
+                    Err(err) => {
+                        core.note_error(&err).await;
+                        return Err(err.into());
+                    }
+                },
+                None => resolve(core, RoomQuery::Name(format!("@{username}"))).await?,
+            };
             Ok((room, None))
         }
     }

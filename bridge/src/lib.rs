@@ -22,7 +22,8 @@
 //! - [`lines`]: bounded line reading.
 //! - [`ordering`]: per-room ordering of sends.
 //! - [`stats`]: admitted / skipped / dropped counters.
-//! - [`rest`], [`probe`]: a small REST client for `probe` and `doctor`.
+//! - [`rest`], [`probe`], [`direct`]: a small REST client for `probe`, `doctor` and
+//!   opening DMs by username.
 //! - [`doctor`]: `bridge doctor`, checks a configuration against a server.
 //! - [`sim`]: `bridge sim`, the simulator with a demo seed.
 //! - [`demo`]: `bridge demo`, the simulator, a scripted human and an echo agent.
@@ -30,6 +31,7 @@
 pub mod config;
 pub mod deferred;
 pub mod demo;
+pub mod direct;
 pub mod doctor;
 mod handlers;
 pub mod lines;

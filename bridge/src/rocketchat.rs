@@ -1,5 +1,6 @@
 //! Running the bridge over Rocket.Chat: the backend's config from the configuration line,
-//! the channel (connected in the background, see [`crate::deferred`]) and the probe.
+//! the channel (connected in the background, see [`crate::deferred`]), the probe, and DMs
+//! by username (`im.create`).
 
 use std::sync::Arc;
 
@@ -9,7 +10,9 @@ use channel_api::{Error, Identity, UserId};
 
 use crate::config::{AccountConfig, ConfigError};
 use crate::deferred::{Backoff, DeferredChannel};
+use crate::direct::RestDirectRooms;
 use crate::probe::{ProbeFacts, ServerProbe};
+use crate::rest::{RestClient, Token};
 use crate::serve::Connected;
 
 /// The backend's configuration: the connection keys of the line, validated. Errors name
@@ -36,6 +39,14 @@ pub async fn connect(
         max: rc.timeouts.reconnect_max,
     };
     let probe = Arc::new(RocketChatProbe { config: rc.clone() });
+    let rest = RestClient::new(
+        &rc.server_url,
+        rc.dangerously_allow_insecure,
+        rc.ca_file.as_deref(),
+    )
+    .map_err(|e| ConfigError::new("serverUrl", e.to_string()))?
+    .with_auth(rc.user_id.clone(), Token::new(rc.auth_token.expose()));
+    let direct = Arc::new(RestDirectRooms::new(rest));
     let account = config.account_id().clone();
     let channel = DeferredChannel::start(identity, backoff, move || {
         RocketChatChannel::connect(rc.clone(), account.clone())
@@ -43,6 +54,7 @@ pub async fn connect(
     Ok(Connected {
         channel,
         probe: Some(probe),
+        direct: Some(direct),
     })
 }
 

@@ -11,6 +11,7 @@ use channel_api::Channel;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::config::{AccountConfig, ConfigError};
+use crate::direct::DirectRooms;
 use crate::lines::{Line, LineReader, MAX_LINE_BYTES};
 use crate::probe::ServerProbe;
 use crate::protocol::{method, FatalParams};
@@ -24,6 +25,8 @@ pub struct Connected<C> {
     pub channel: C,
     /// Answers `probe`; `None` answers from the connection state.
     pub probe: Option<Arc<dyn ServerProbe>>,
+    /// Opens DMs for `send` to `@username`; `None` asks the channel.
+    pub direct: Option<Arc<dyn DirectRooms>>,
 }
 
 /// How a `serve` run ended.
@@ -70,6 +73,7 @@ where
     };
     let options = BridgeOptions {
         probe: connected.probe,
+        direct: connected.direct,
         ..BridgeOptions::default()
     };
     match run_lines(connected.channel, &config, options, reader, output).await {

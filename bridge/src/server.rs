@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use crate::config::{AccountConfig, ConfigError};
+use crate::direct::DirectRooms;
 use crate::lines::{Line, LineReader, MAX_LINE_BYTES};
 use crate::ordering::KeyedOrder;
 use crate::probe::ServerProbe;
@@ -57,6 +58,9 @@ pub struct BridgeOptions {
     /// Answers `probe` and the `ready` server version. Without one, `probe` is answered
     /// from the connection state alone.
     pub probe: Option<Arc<dyn ServerProbe>>,
+    /// Opens DMs for `send` to `@username`. Without one, the channel is asked to resolve
+    /// the room name `@username`.
+    pub direct: Option<Arc<dyn DirectRooms>>,
     /// How long a shutdown waits for requests still running.
     pub drain_timeout: Duration,
 }
@@ -65,6 +69,7 @@ impl Default for BridgeOptions {
     fn default() -> Self {
         Self {
             probe: None,
+            direct: None,
             drain_timeout: Duration::from_secs(10),
         }
     }
@@ -138,6 +143,7 @@ where
         ready_sent: AtomicBool::new(false),
         room_order: KeyedOrder::default(),
         probe: options.probe.clone(),
+        direct: options.direct.clone(),
     });
 
     let mut tasks = JoinSet::new();
@@ -260,6 +266,7 @@ pub(crate) struct Core {
     /// Per-room turns, so sends (and in-room answers) to one room keep their order.
     pub(crate) room_order: KeyedOrder,
     pub(crate) probe: Option<Arc<dyn ServerProbe>>,
+    pub(crate) direct: Option<Arc<dyn DirectRooms>>,
 }
 
 impl Core {

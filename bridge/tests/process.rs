@@ -153,6 +153,30 @@ async fn serve_receives_sends_and_goes_fatal_on_revocation() {
     assert_eq!(stored["tmid"], json!(posted));
     assert_eq!(stored["u"]["_id"], json!(world.bot_id));
 
+    // `@username` opens (or finds) the DM with that user.
+    let request = json!({"jsonrpc": "2.0", "id": 9, "method": "send",
+        "params": {"target": "@alice", "text": "a word in private"}});
+    bridge.write(&request.to_string()).await;
+    let response = bridge
+        .until("the DM send response", |v| v["id"] == json!(9))
+        .await;
+    let id = response["result"]["messageIds"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(world.sim.message(&id).unwrap()["rid"], json!(world.dm_id));
+    let request = json!({"jsonrpc": "2.0", "id": 10, "method": "send",
+        "params": {"target": "@nobody-here", "text": "x"}});
+    bridge.write(&request.to_string()).await;
+    let response = bridge
+        .until("the unknown user response", |v| v["id"] == json!(10))
+        .await;
+    assert_eq!(
+        response["error"]["data"]["kind"],
+        json!("notFound"),
+        "{response}"
+    );
+
     // Revocation: fatal, and no message after it.
     world.sim.remove_pat(&world.bot_id, "bridge").unwrap();
     let fatal = bridge

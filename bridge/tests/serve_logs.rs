@@ -69,6 +69,7 @@ fn serve_runs_a_session_and_never_logs_the_token() {
             Ok(Connected {
                 channel,
                 probe: None,
+                direct: None,
             })
         }));
         let config = json!({"serverUrl": "https://chat.example", "userId": bot.as_str(),
