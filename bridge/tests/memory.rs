@@ -576,3 +576,148 @@ async fn a_slow_send_blocks_neither_probes_nor_other_rooms_but_keeps_its_rooms_o
     client.close_input();
     join(bridge).await.unwrap();
 }
+
+// ----- a scripted event stream: the bridge's own guarantee after fatal -----
+
+#[derive(Debug)]
+struct Scripted {
+    events: std::sync::Mutex<Option<EventStream>>,
+}
+
+fn unsupported<T>() -> channel_api::Result<T> {
+    Err(channel_api::Error::Unsupported {
+        operation: "anything",
+        backend: "scripted",
+    })
+}
+
+#[async_trait]
+impl Channel for Scripted {
+    fn identity(&self) -> Identity {
+        Identity {
+            account: AccountId::new("default"),
+            user_id: UserId::new("BOT"),
+            username: "bot".into(),
+        }
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            threads: true,
+            reactions: true,
+            edit: true,
+            delete: true,
+            typing: true,
+            resolve_by_name: true,
+            max_text_len: 5000,
+        }
+    }
+    fn events(&self) -> channel_api::Result<EventStream> {
+        Ok(self.events.lock().unwrap().take().unwrap())
+    }
+    async fn send(&self, _: OutboundMessage) -> channel_api::Result<SentMessage> {
+        unsupported()
+    }
+    async fn react(&self, _: &MessageRef, _: &str) -> channel_api::Result<()> {
+        unsupported()
+    }
+    async fn unreact(&self, _: &MessageRef, _: &str) -> channel_api::Result<()> {
+        unsupported()
+    }
+    async fn edit(&self, _: &MessageRef, _: &str) -> channel_api::Result<()> {
+        unsupported()
+    }
+    async fn delete(&self, _: &MessageRef) -> channel_api::Result<()> {
+        unsupported()
+    }
+    async fn set_typing(
+        &self,
+        _: &RoomId,
+        _: Option<MessageId>,
+        _: bool,
+    ) -> channel_api::Result<()> {
+        unsupported()
+    }
+    async fn resolve_room(&self, _: &RoomQuery) -> channel_api::Result<RoomInfo> {
+        unsupported()
+    }
+}
+
+fn mention(id: &str, text: &str) -> channel_api::Event {
+    channel_api::Event::MessageCreated {
+        message: channel_api::Message {
+            id: MessageId::new(id),
+            room: RoomInfo {
+                id: RoomId::new("R1"),
+                kind: channel_api::RoomKind::Public,
+                name: Some("general".into()),
+            },
+            author: channel_api::Author {
+                id: UserId::new("U1"),
+                username: "alice".into(),
+                display_name: None,
+                is_bot: false,
+            },
+            text: text.into(),
+            thread_root: None,
+            mentions: vec![channel_api::Mention::User {
+                id: UserId::new("BOT"),
+                username: "bot".into(),
+            }],
+            timestamp: channel_api::Timestamp(1_700_000_000_000),
+            edited: false,
+            reply_to_bot: false,
+            bot_in_thread: false,
+        },
+    }
+}
+
+#[tokio::test]
+async fn nothing_is_dispatched_after_fatal_even_if_the_backend_sends_more() {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let channel = Scripted {
+        events: std::sync::Mutex::new(Some(EventStream::new(rx))),
+    };
+    let config = AccountConfig::from_value(json!({"groupPolicy": "open"})).unwrap();
+    let (mut client, bridge_in, bridge_out) = Client::pipes();
+    let bridge =
+        tokio::spawn(async move { run_bridge(channel, &config, bridge_in, bridge_out).await });
+    let state = |state| channel_api::Event::ConnectionStateChanged { state };
+    tx.send(state(ConnectionState::Active)).await.unwrap();
+    tx.send(mention("M1", "@bot before")).await.unwrap();
+    tx.send(state(ConnectionState::FatallyClosed {
+        reason: "revoked".into(),
+    }))
+    .await
+    .unwrap();
+    tx.send(mention("M2", "@bot after")).await.unwrap();
+    tx.send(state(ConnectionState::Active)).await.unwrap();
+
+    let m = client.notification("message").await;
+    assert_eq!(m["messageId"], json!("M1"));
+    let active = client.notification("connection").await;
+    assert_eq!(active["state"], json!("active"));
+    let fatal = client.notification("connection").await;
+    assert_eq!(fatal, json!({"state": "fatal", "reason": "revoked"}));
+    // Wait until the bridge has handled the late message, then look at everything written.
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    loop {
+        let stats = client.call("stats", json!({})).await;
+        if stats["result"]["dropped"]["account_fatal"] == json!(1) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{stats}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(
+        client.take_backlog("message").is_empty(),
+        "a message after fatal"
+    );
+    assert!(
+        client.take_backlog("connection").is_empty(),
+        "no state after fatal"
+    );
+    let probe = client.call("probe", json!({})).await;
+    assert_eq!(probe["result"]["state"], json!("fatal"));
+    client.close_input();
+    join(bridge).await.unwrap();
+}
