@@ -85,7 +85,7 @@ pub(crate) struct Malformed(pub(crate) &'static str);
 
 /// Parses one text frame.
 pub(crate) fn parse(text: &[u8]) -> Result<Inbound, Malformed> {
-    let v: Value = serde_json::from_slice(text).map_err(|_| Malformed("not JSON"))?;
+    let mut v: Value = serde_json::from_slice(text).map_err(|_| Malformed("not JSON"))?;
     let msg = v
         .get("msg")
         .and_then(Value::as_str)
@@ -132,11 +132,11 @@ pub(crate) fn parse(text: &[u8]) -> Result<Inbound, Malformed> {
                 .and_then(Value::as_str)
                 .ok_or(Malformed("stream event without eventName"))?
                 .to_owned();
-            let args = fields
-                .get("args")
-                .and_then(Value::as_array)
-                .cloned()
-                .ok_or(Malformed("stream event without args"))?;
+            // Moved out, not cloned: the documents are the bulk of the frame.
+            let args = match v.pointer_mut("/fields/args").map(Value::take) {
+                Some(Value::Array(args)) => args,
+                _ => return Err(Malformed("stream event without args")),
+            };
             Inbound::Stream {
                 collection,
                 event,
