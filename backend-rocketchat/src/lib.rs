@@ -119,6 +119,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{ConfigError, RocketChatConfig, RoomEntry, Secret, Timeouts};
 
+use crate::bounded::BoundedMap;
 use crate::ddp::session::{Command, Session, SessionConfig};
 use crate::error::RcError;
 use crate::fatal::{Fatal, Stop};
@@ -131,6 +132,8 @@ pub const MAX_TEXT_LEN: usize = 5000;
 const EVENT_BUFFER: usize = 1024;
 /// Attempts of one send when the connection breaks mid-request (same `_id` each time).
 const SEND_ATTEMPTS: u32 = 3;
+/// How many confirmed thread roots `send` remembers (see `check_thread_root`).
+const KNOWN_ROOTS_CAPACITY: usize = 4096;
 
 /// What [`probe`] found out about a server and a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,6 +189,8 @@ struct Inner {
     allowed_rooms: Option<HashSet<String>>,
     request_timeout: Duration,
     reconnect_min: Duration,
+    /// Thread roots already confirmed to exist in a room (root id -> room id). Bounded.
+    known_roots: StdMutex<BoundedMap<String, String>>,
 }
 
 impl std::fmt::Debug for RocketChatChannel {
@@ -284,6 +289,7 @@ impl RocketChatChannel {
                 allowed_rooms,
                 request_timeout: config.timeouts.request,
                 reconnect_min: config.timeouts.reconnect_min,
+                known_roots: StdMutex::new(BoundedMap::new(KNOWN_ROOTS_CAPACITY)),
             }),
         })
     }
@@ -389,6 +395,39 @@ impl RocketChatChannel {
                 && m.pointer("/u/_id").and_then(Value::as_str)
                     == Some(self.inner.identity.user_id.as_str())
         }))
+    }
+
+    /// Refuses a thread reply whose root does not exist in the target room.
+    ///
+    /// Rocket.Chat 8.x accepts a reply to an unknown `tmid` (and moves a reply into its
+    /// parent's room): `executeSendMessage` keeps `parentMessage?.tmid || message.tmid` and
+    /// `rid = parentMessage?.rid`. Without this check a reply to a deleted root would post an
+    /// orphan, or land in another room. Confirmed roots are cached (bounded), so a
+    /// conversation costs one `chat.getMessage` per thread, not one per reply.
+    async fn check_thread_root(&self, room: &RoomId, root: &MessageId) -> Result<()> {
+        let cached = self
+            .inner
+            .known_roots
+            .lock()
+            .ok()
+            .and_then(|roots| roots.get(&root.as_str().to_owned()).cloned());
+        if cached.as_deref() == Some(room.as_str()) {
+            return Ok(());
+        }
+        let found = self.inner.rest.get_message(root.as_str()).await?;
+        let root_room = found
+            .as_ref()
+            .and_then(|m| m.get("rid"))
+            .and_then(Value::as_str);
+        if root_room != Some(room.as_str()) {
+            return Err(Error::NotFound {
+                what: format!("thread root {root} in room {room}"),
+            });
+        }
+        if let Ok(mut roots) = self.inner.known_roots.lock() {
+            roots.insert(root.as_str().to_owned(), room.as_str().to_owned());
+        }
+        Ok(())
     }
 
     async fn ddp_method(&self, name: &str, params: Value) -> std::result::Result<Value, RcError> {
@@ -542,23 +581,11 @@ impl Channel for RocketChatChannel {
             Some(key) => key.as_str().to_owned(),
             None => random_id(),
         };
+        if let Some(root) = &message.thread {
+            self.check_thread_root(&message.room, root).await?;
+        }
         let _order = self.inner.send_lock.lock().await;
-        let posted = match self.send_once_or_confirm(&id, &message).await {
-            Ok(posted) => posted,
-            Err(e @ RcError::Api { status: 400, .. }) => {
-                // A refused thread reply: say NotFound when the root does not exist (the
-                // server's own error for that case is not pinned down).
-                if let Some(root) = &message.thread {
-                    if self.inner.rest.get_message(root.as_str()).await?.is_none() {
-                        return Err(Error::NotFound {
-                            what: format!("thread root {root}"),
-                        });
-                    }
-                }
-                return Err(e.into());
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let posted = self.send_once_or_confirm(&id, &message).await?;
         let id = posted
             .get("_id")
             .and_then(Value::as_str)
