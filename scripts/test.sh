@@ -20,7 +20,7 @@ step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "cargo test --workspace"
-cargo test --workspace --all-features
+cargo test --workspace --all-features --no-fail-fast
 
 step "Rocket.Chat's ddp-client against the simulator"
 cargo build -q -p rocketchat-sim
