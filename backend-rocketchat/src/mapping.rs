@@ -10,9 +10,12 @@
 //! it sees, in two bounded sets: the ids of the bot's own messages (its echoes on the
 //! stream and in catch-ups) and the roots of threads the bot replied in (its own replies'
 //! `tmid`, and a root update whose `replies` lists the bot while someone else wrote the
-//! root). Known gap: a thread from before this process started is unknown until its root
-//! is seen again (a root update follows every new reply, so from the second follow-up on)
-//! or the bot posts in it; until then both facts are `false`, the safe side.
+//! root). A thread whose root this process has never seen (one from before a restart) is
+//! looked up once: the session fetches the root (`chat.getMessage`, which carries `u` and
+//! `replies`) before mapping the reply ([`Mapper::unknown_thread_root`],
+//! [`Mapper::learn_root`]), and the answer, or its absence, is remembered in a bounded
+//! set, so a thread costs at most one REST call per process. If that lookup fails, the
+//! facts stay `false` (the safe side) until the root's next update arrives.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -33,6 +36,8 @@ const ROOM_CACHE: usize = 10_000;
 /// The bot's own message ids (possible thread roots) and the threads it replied in.
 const OWN_MESSAGE_CACHE: usize = 10_000;
 const BOT_THREAD_CACHE: usize = 10_000;
+/// Thread roots already fetched (or given up on): each is looked up once.
+const LOOKED_UP_CACHE: usize = 10_000;
 
 /// What the mapper remembers about one room.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +84,8 @@ pub(crate) struct Mapper {
     own_messages: BoundedMap<String, ()>,
     /// Roots of threads the bot replied in: a reply there is `bot_in_thread`.
     bot_threads: BoundedMap<String, ()>,
+    /// Thread roots fetched over REST already, whatever the answer.
+    looked_up: BoundedMap<String, ()>,
     /// Newest `_updatedAt` seen on any message: where a catch-up starts.
     watermark: Option<i64>,
 }
@@ -95,6 +102,7 @@ impl Mapper {
             rooms: BoundedMap::new(ROOM_CACHE),
             own_messages: BoundedMap::new(OWN_MESSAGE_CACHE),
             bot_threads: BoundedMap::new(BOT_THREAD_CACHE),
+            looked_up: BoundedMap::new(LOOKED_UP_CACHE),
             watermark: None,
         }
     }
@@ -262,6 +270,53 @@ impl Mapper {
             // `replies` also lists the root's author, so only someone else's root proves
             // that the bot replied.
             self.bot_threads.insert(doc.id.clone(), ());
+        }
+    }
+
+    /// The root id of a thread message (a raw stream document and its room metadata) whose
+    /// thread facts this process cannot know from what it has seen: the root was never
+    /// seen, is not the bot's, is not a thread the bot replied in, and was not looked up
+    /// yet. `None` for the bot's own messages, DMs (no mention gating there) and rooms
+    /// whose messages are dropped anyway.
+    pub(crate) fn unknown_thread_root(
+        &self,
+        raw: &serde_json::Value,
+        meta: Option<&serde_json::Value>,
+    ) -> Option<String> {
+        let root = raw.get("tmid")?.as_str()?;
+        let author = raw.get("u")?.get("_id")?.as_str()?;
+        let rid = raw.get("rid")?.as_str()?;
+        if author == self.self_id
+            || meta.and_then(|m| m.get("roomParticipant")) == Some(&serde_json::Value::Bool(false))
+        {
+            return None;
+        }
+        let direct_by_meta = meta
+            .and_then(|m| m.get("roomType"))
+            .and_then(serde_json::Value::as_str)
+            == Some("d");
+        let room = self.room_info(rid);
+        if direct_by_meta || room.kind.is_direct() || !self.room_allowed(&room) {
+            return None;
+        }
+        let root = root.to_owned();
+        let known = self.messages.get(&root).is_some()
+            || self.own_messages.get(&root).is_some()
+            || self.bot_threads.get(&root).is_some()
+            || self.looked_up.get(&root).is_some();
+        (!known).then_some(root)
+    }
+
+    /// Learns the thread facts of a root fetched over REST (`None`: not found or the
+    /// lookup failed). Emits no event; the root is not looked up again.
+    pub(crate) fn learn_root(&mut self, root: &str, fetched: Option<&serde_json::Value>) {
+        self.looked_up.insert(root.to_owned(), ());
+        let Some(doc) = fetched.and_then(|raw| WireMessage::deserialize(raw).ok()) else {
+            return;
+        };
+        if doc.id == root && doc.tmid.is_none() {
+            let own = doc.u.id == self.self_id;
+            self.learn_thread_facts(&doc, own);
         }
     }
 
@@ -831,6 +886,63 @@ mod tests {
     }
 
     #[test]
+    fn an_unseen_root_is_looked_up_once_and_teaches_the_facts() {
+        let mut m = mapper();
+        let reply = by("alice", "r1", 2_000, Some("old"));
+        assert_eq!(
+            m.unknown_thread_root(&reply, Some(&meta("c"))),
+            Some("old".to_owned())
+        );
+        // The fetched root: alice's, and the bot replied in it before the restart.
+        let mut root = by("alice", "old", 2_000, None);
+        root["replies"] = json!(["alice_id", BOT]);
+        m.learn_root("old", Some(&root));
+        assert_eq!(m.unknown_thread_root(&reply, Some(&meta("c"))), None);
+        let e = m.on_message(&reply, Some(&meta("c")));
+        assert_eq!(facts(&e), (false, true));
+
+        // A bot's root from before the restart.
+        let reply = by("alice", "r2", 2_001, Some("botroot"));
+        assert!(m.unknown_thread_root(&reply, Some(&meta("c"))).is_some());
+        m.learn_root("botroot", Some(&by(BOT, "botroot", 1_000, None)));
+        let e = m.on_message(&reply, Some(&meta("c")));
+        assert_eq!(facts(&e), (true, false));
+
+        // A failed lookup is not retried, and the facts stay false.
+        let reply = by("alice", "r3", 2_002, Some("gone"));
+        assert!(m.unknown_thread_root(&reply, Some(&meta("c"))).is_some());
+        m.learn_root("gone", None);
+        assert_eq!(m.unknown_thread_root(&reply, Some(&meta("c"))), None);
+        let e = m.on_message(&reply, Some(&meta("c")));
+        assert_eq!(facts(&e), (false, false));
+    }
+
+    #[test]
+    fn no_lookup_for_seen_roots_own_messages_dms_or_other_rooms() {
+        let mut m = mapper();
+        m.on_message(&by("alice", "seen", 2_000, None), Some(&meta("c")));
+        let in_seen = by("alice", "r1", 2_001, Some("seen"));
+        assert_eq!(m.unknown_thread_root(&in_seen, Some(&meta("c"))), None);
+        let own = by(BOT, "b1", 2_002, Some("x"));
+        assert_eq!(m.unknown_thread_root(&own, Some(&meta("c"))), None);
+        let outsider = json!({"roomParticipant": false, "roomType": "c"});
+        let r = by("alice", "r2", 2_003, Some("x"));
+        assert_eq!(m.unknown_thread_root(&r, Some(&outsider)), None);
+        let mut dm = by("alice", "r3", 2_004, Some("x"));
+        dm["rid"] = json!("D1");
+        m.note_room(
+            "D1",
+            RoomMeta {
+                kind: RoomKind::Direct,
+                name: None,
+            },
+        );
+        assert_eq!(m.unknown_thread_root(&dm, Some(&meta("d"))), None);
+        m.set_allowed_rooms(Some(HashSet::from(["R9".to_owned()])));
+        assert_eq!(m.unknown_thread_root(&r, Some(&meta("c"))), None);
+    }
+
+    #[test]
     fn thread_fact_caches_stay_bounded() {
         let mut m = mapper();
         for i in 0..(OWN_MESSAGE_CACHE + 500) {
@@ -842,6 +954,10 @@ mod tests {
         }
         assert!(m.own_messages.len() <= OWN_MESSAGE_CACHE);
         assert!(m.bot_threads.len() <= BOT_THREAD_CACHE);
+        for i in 0..(LOOKED_UP_CACHE + 500) {
+            m.learn_root(&format!("old{i}"), None);
+        }
+        assert!(m.looked_up.len() <= LOOKED_UP_CACHE);
         // The newest are still known.
         let last = OWN_MESSAGE_CACHE + 499;
         let e = m.on_message(

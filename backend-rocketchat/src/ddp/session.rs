@@ -37,6 +37,8 @@ const FRAME_QUEUE: usize = 256;
 const NEW_MESSAGE_SLACK_MS: i64 = 5 * 60 * 1000;
 /// A catch-up starts this much before the newest stamp seen (same-millisecond neighbours).
 const CATCH_UP_OVERLAP_MS: i64 = 1_000;
+/// The longest the event loop waits for a thread root it has never seen (once per thread).
+const ROOT_LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A request from the channel to the session (DDP method calls).
 #[derive(Debug)]
@@ -714,6 +716,24 @@ impl Session {
         Ok(())
     }
 
+    /// Fetches a thread root this process never saw (a thread from before a restart), so a
+    /// reply there still says whether the bot wrote the root or replied in the thread. The
+    /// mapper asks once per thread; a failure or timeout only leaves those facts `false`.
+    async fn look_up_root(&mut self, root: &str) {
+        let fetched = match timeout(ROOT_LOOKUP_TIMEOUT, self.rest.get_message(root)).await {
+            Ok(Ok(doc)) => doc,
+            Ok(Err(e)) => {
+                tracing::debug!(%root, error = %e, "thread root lookup failed; its thread facts stay unknown");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(%root, "thread root lookup timed out; its thread facts stay unknown");
+                None
+            }
+        };
+        self.mapper.learn_root(root, fetched.as_ref());
+    }
+
     async fn stream_event(
         &mut self,
         conn: &mut Conn,
@@ -727,6 +747,9 @@ impl Session {
                     tracing::debug!("dropping a message event without a document");
                     return Ok(());
                 };
+                if let Some(root) = self.mapper.unknown_thread_root(doc, args.get(1)) {
+                    self.look_up_root(&root).await;
+                }
                 let events = self.mapper.on_message(doc, args.get(1));
                 self.pending.extend(events);
             }

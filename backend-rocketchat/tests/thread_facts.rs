@@ -1,0 +1,93 @@
+//! Thread facts for threads from before the bot (re)started: the first reply in such a
+//! thread already says whether the bot wrote the root or replied in the thread, because
+//! the backend looks the root up once (`chat.getMessage`, which carries `u` and `replies`).
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use backend_rocketchat::RocketChatChannel;
+use channel_api::{AccountId, Channel, ConnectionState, Event, EventStream, Message};
+
+/// Only turns a hang into a failure.
+const HANG: Duration = Duration::from_secs(20);
+
+async fn next_event(events: &mut EventStream) -> Event {
+    tokio::time::timeout(HANG, events.recv())
+        .await
+        .expect("no event arrived")
+        .expect("the stream ended")
+}
+
+async fn wait_active(events: &mut EventStream) {
+    loop {
+        if let Event::ConnectionStateChanged {
+            state: ConnectionState::Active,
+        } = next_event(events).await
+        {
+            return;
+        }
+    }
+}
+
+async fn created(events: &mut EventStream, id: &str) -> Message {
+    loop {
+        if let Event::MessageCreated { message } = next_event(events).await {
+            if message.id.as_str() == id {
+                return message;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_replies_in_threads_from_before_the_start_carry_the_facts() {
+    let w = support::world().await;
+    let (bot, peer, room) = (&w.bot_id, &w.peer_id, &w.room);
+    // Before the bot connects: its own root, a peer thread it replied in, and a peer thread
+    // it never touched.
+    let bot_root = w.sim.post(bot, room, "bot root from yesterday").unwrap();
+    let joined = w
+        .sim
+        .post(peer, room, "peer thread the bot joined")
+        .unwrap();
+    w.sim
+        .post_reply(bot, room, &joined, "bot reply from yesterday")
+        .unwrap();
+    let untouched = w
+        .sim
+        .post(peer, room, "peer thread without the bot")
+        .unwrap();
+    w.sim
+        .post_reply(peer, room, &untouched, "old chatter")
+        .unwrap();
+
+    let channel = RocketChatChannel::connect(w.config(), AccountId::new("default"))
+        .await
+        .unwrap();
+    let mut events = channel.events().unwrap();
+    wait_active(&mut events).await;
+
+    let id = w.sim.post_reply(peer, room, &bot_root, "thanks").unwrap();
+    let m = created(&mut events, &id).await;
+    assert!(m.reply_to_bot && !m.bot_in_thread, "{m:?}");
+
+    let id = w.sim.post_reply(peer, room, &joined, "follow-up").unwrap();
+    let m = created(&mut events, &id).await;
+    assert!(!m.reply_to_bot && m.bot_in_thread, "{m:?}");
+
+    let id = w
+        .sim
+        .post_reply(peer, room, &untouched, "more chatter")
+        .unwrap();
+    let m = created(&mut events, &id).await;
+    assert!(!m.reply_to_bot && !m.bot_in_thread, "{m:?}");
+
+    // Later replies in the same threads keep their facts.
+    let id = w.sim.post_reply(peer, room, &joined, "again").unwrap();
+    let m = created(&mut events, &id).await;
+    assert!(m.bot_in_thread, "{m:?}");
+    channel.shutdown().await;
+}
