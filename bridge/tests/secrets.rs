@@ -234,3 +234,36 @@ async fn the_pat_is_in_no_argv_environment_log_or_output() {
     assert_eq!(leaks_stderr, 0, "the token is in the logs");
     sim.shutdown().await;
 }
+
+/// A configuration line whose wrong-typed value is the token itself: `fatal` names the
+/// field, the process exits 2, and neither stdout nor stderr quotes the token.
+#[tokio::test]
+async fn a_bad_config_value_is_fatal_naming_the_field_not_the_token() {
+    let token = "SECRET-TOKEN-7f3a9c";
+    let cases = [
+        ("revalidateIntervalSeconds", json!(token)),
+        ("timeouts", json!({"pongTimeoutMs": token})),
+        ("maxFrameBytes", json!(10)),
+    ];
+    for (key, value) in cases {
+        let mut line = json!({"serverUrl": "https://chat.example", "userId": "u",
+            "username": "bot", "authToken": token});
+        line[key] = value;
+        let mut bridge = Serve::spawn("trace");
+        bridge.write(&line.to_string()).await;
+        let fatal = bridge
+            .until("fatal", |v| v["method"] == json!("fatal"))
+            .await;
+        let field = fatal["params"]["field"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(field.starts_with(key), "{key}: {fatal}");
+        let stdout = bridge.raw_stdout.clone();
+        let (code, stderr) = bridge.finish().await;
+        assert_eq!(code, Some(2), "{key}: {stderr}");
+        assert!(stdout.iter().all(|l| !l.contains(token)), "{stdout:?}");
+        assert!(!stderr.contains(token), "{stderr}");
+    }
+    println!("bridge config: 3 bad values (2 of them the token) -> fatal naming the field, exit 2, token quoted nowhere");
+}
