@@ -118,6 +118,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub use config::{ConfigError, RocketChatConfig, RoomEntry, Secret, Timeouts};
+pub use tls::tls_client_config;
 
 use crate::bounded::BoundedMap;
 use crate::ddp::session::{Command, Session, SessionConfig};

@@ -11,8 +11,21 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 
 use crate::config::{ConfigError, RocketChatConfig};
 
-/// Builds the TLS client config. ALPN is left empty (HTTP/1.1 for both REST and WebSocket).
+/// Builds the TLS client config from the account config. ALPN is left empty (HTTP/1.1 for
+/// both REST and WebSocket).
 pub(crate) fn client_config(config: &RocketChatConfig) -> Result<Arc<ClientConfig>, ConfigError> {
+    tls_client_config(config.dangerously_allow_insecure, config.ca_file.as_deref())
+}
+
+/// The one place that decides how a Rocket.Chat server's certificate is checked: the
+/// public (webpki) roots plus the PEM certificates in `ca_file`, or, only when
+/// `dangerously_allow_insecure`, no verification at all. The bridge's `doctor`, the
+/// provisioning tool and the live test peer use it too, so they trust exactly what the
+/// channel trusts.
+pub fn tls_client_config(
+    dangerously_allow_insecure: bool,
+    ca_file: Option<&std::path::Path>,
+) -> Result<Arc<ClientConfig>, ConfigError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -20,7 +33,7 @@ pub(crate) fn client_config(config: &RocketChatConfig) -> Result<Arc<ClientConfi
             field: "serverUrl",
             problem: format!("TLS setup failed: {e}"),
         })?;
-    let tls = if config.dangerously_allow_insecure {
+    let tls = if dangerously_allow_insecure {
         tracing::warn!("dangerouslyAllowInsecure: server certificates are NOT verified");
         builder
             .dangerous()
@@ -29,7 +42,7 @@ pub(crate) fn client_config(config: &RocketChatConfig) -> Result<Arc<ClientConfi
     } else {
         let mut roots = RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(path) = &config.ca_file {
+        if let Some(path) = ca_file {
             add_ca_file(&mut roots, path)?;
         }
         builder.with_root_certificates(roots).with_no_client_auth()

@@ -45,8 +45,6 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
 use serde_json::{json, Value};
 
 /// Every variable a live run needs (the optional ones are not listed).
@@ -630,28 +628,13 @@ impl Cleanup {
     }
 }
 
-/// Public roots plus the CA file (a bad file is reported by the bot's config check too).
+/// The bot's own trust rules (public roots plus the CA file), so the peer trusts exactly
+/// what the channel under test trusts.
 fn tls_config(ca_file: Option<&std::path::Path>) -> rustls::ClientConfig {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = ca_file {
-        match CertificateDer::pem_file_iter(path) {
-            Ok(certs) => {
-                for cert in certs.flatten() {
-                    if let Err(e) = roots.add(cert) {
-                        eprintln!("live peer: {}: unusable certificate: {e}", path.display());
-                    }
-                }
-            }
-            Err(e) => eprintln!("live peer: cannot read {}: {e}", path.display()),
-        }
+    match backend_rocketchat::tls_client_config(false, ca_file) {
+        Ok(config) => (*config).clone(),
+        Err(e) => panic!("live peer: TLS setup: {e}"),
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth()
 }
 
 fn now_millis() -> u64 {

@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,8 +12,6 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
 use serde_json::Value;
 
 use crate::error::ProvisionError;
@@ -260,32 +257,12 @@ fn rustls_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     rustls_error(inner)
 }
 
-/// Public roots plus the certificates in `ca_file`.
+/// Public roots plus the certificates in `ca_file`: the channel's own trust rules
+/// (`backend_rocketchat::tls_client_config`), so provisioning trusts what the bot trusts.
 fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, ProvisionError> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = ca_file {
-        let bad = |reason: String| {
-            ProvisionError::Usage(format!("--ca-file {}: {reason}", path.display()))
-        };
-        let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| bad(e.to_string()))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| bad(e.to_string()))?;
-        if certs.is_empty() {
-            return Err(bad("no PEM certificate in the file".into()));
-        }
-        for cert in certs {
-            roots.add(cert).map_err(|e| bad(e.to_string()))?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ProvisionError::Usage(format!("TLS setup: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(config)
+    backend_rocketchat::tls_client_config(false, ca_file)
+        .map(|config| (*config).clone())
+        .map_err(|e| ProvisionError::Usage(format!("--ca-file: {}", e.problem)))
 }
 
 #[cfg(test)]
