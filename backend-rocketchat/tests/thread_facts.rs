@@ -91,3 +91,37 @@ async fn first_replies_in_threads_from_before_the_start_carry_the_facts() {
     assert!(m.bot_in_thread, "{m:?}");
     channel.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_caught_up_after_a_reconnect_carry_the_facts_too() {
+    let w = support::world().await;
+    let (bot, peer, room) = (&w.bot_id, &w.peer_id, &w.room);
+    let bot_root = w.sim.post(bot, room, "bot root from yesterday").unwrap();
+    let joined = w
+        .sim
+        .post(peer, room, "peer thread the bot joined")
+        .unwrap();
+    w.sim
+        .post_reply(bot, room, &joined, "bot reply from yesterday")
+        .unwrap();
+
+    let mut config = w.config();
+    // Long enough that the replies below are posted while the bot is away.
+    config.timeouts.reconnect_min = Duration::from_millis(400);
+    config.timeouts.reconnect_max = Duration::from_millis(800);
+    let channel = RocketChatChannel::connect(config, AccountId::new("default"))
+        .await
+        .unwrap();
+    let mut events = channel.events().unwrap();
+    wait_active(&mut events).await;
+
+    w.sim.drop_sockets(bot);
+    let to_bot = w.sim.post_reply(peer, room, &bot_root, "thanks").unwrap();
+    let follow_up = w.sim.post_reply(peer, room, &joined, "follow-up").unwrap();
+
+    let m = created(&mut events, &to_bot).await;
+    assert!(m.reply_to_bot && !m.bot_in_thread, "{m:?}");
+    let m = created(&mut events, &follow_up).await;
+    assert!(!m.reply_to_bot && m.bot_in_thread, "{m:?}");
+    channel.shutdown().await;
+}

@@ -571,6 +571,9 @@ impl Session {
             match self.rest.sync_messages(rid, since).await {
                 Ok((updated, deleted)) => {
                     for doc in &updated {
+                        if let Some(root) = self.mapper.unknown_thread_root(doc, None) {
+                            self.look_up_root(&root).await;
+                        }
                         let events = self.mapper.on_message(doc, None);
                         self.pending.extend(events);
                     }
