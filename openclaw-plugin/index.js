@@ -146,10 +146,14 @@ export const rocketchatPlugin = createChatChannelPlugin({
     text: {
       idLabel: "Rocket.Chat user id",
       message: "You are approved. Send your message again.",
-      // The bridge learns about the approval from the pairing store (polled).
-      notify: async ({ id }) => {
-        for (const entry of registry().values()) await entry.syncApprovals?.().catch(() => {});
-        void id;
+      // The bridge learns about the approval from the pairing store (also polled); the
+      // sender gets the notice in the DM room where the code was sent.
+      notify: async ({ id, accountId, message }) => {
+        for (const [acct, entry] of registry()) {
+          if (accountId && acct !== accountId) continue;
+          await entry.syncApprovals?.().catch(() => {});
+          await entry.notifyApproved?.(id, message);
+        }
       },
     },
   },

@@ -108,6 +108,7 @@ export async function startAccount(ctx) {
     account,
     log,
     bridge: undefined,
+    pairingRooms: new Map(),
   };
   const onNotification = (method, params) => {
     switch (method) {
@@ -180,6 +181,12 @@ export async function startAccount(ctx) {
   };
   const timer = setInterval(() => { syncApprovals().catch(() => {}); }, APPROVALS_POLL_MS);
   entry.syncApprovals = syncApprovals;
+  /** Tell an approved sender, in the DM room where the pairing code went (if known). */
+  entry.notifyApproved = async (senderId, text) => {
+    const roomId = env.pairingRooms.get(senderId);
+    if (!roomId) return;
+    await bridge.request("send", { target: roomId, text }).catch((err) => log.warn?.(`rocketchat[${accountId}]: approval notice failed: ${err.message}`));
+  };
 
   let stopping = false;
   entry.stop = async () => {

@@ -201,6 +201,8 @@ function replyText(payload) {
 export async function issuePairing(env, params) {
   const { rt, accountId, bridge, log } = env;
   const sender = params.sender ?? {};
+  // Remembered so an approval notice can go to the same DM room.
+  if (sender.id && params.room?.id) env.pairingRooms?.set(sender.id, params.room.id);
   const pairing = createChannelPairingController({ core: rt, channel: CHANNEL, accountId });
   await pairing.issueChallenge({
     senderId: sender.id,
