@@ -36,6 +36,8 @@ use crate::{handlers, semantics};
 
 /// How many output lines may wait for the writer before producers wait.
 const OUTBOX_CAPACITY: usize = 1024;
+/// Queued output lines are written together up to about this many bytes.
+const WRITE_BATCH_BYTES: usize = 64 * 1024;
 
 /// Why the bridge could not run.
 #[derive(Debug, thiserror::Error)]
@@ -230,6 +232,7 @@ async fn write_lines<W: AsyncWrite + Unpin>(
     mut stop: oneshot::Receiver<()>,
     mut output: W,
 ) -> std::io::Result<()> {
+    let mut batch = Vec::with_capacity(WRITE_BATCH_BYTES);
     loop {
         let line = tokio::select! {
             biased;
@@ -240,8 +243,18 @@ async fn write_lines<W: AsyncWrite + Unpin>(
             }
         };
         let Some(line) = line else { break };
-        output.write_all(line.as_bytes()).await?;
-        output.write_all(b"\n").await?;
+        // Lines already queued go out in one write: each write to stdout is a system call
+        // (and through tokio's stdout a hop to the blocking pool), so a burst of events
+        // costs one write, not one per line.
+        batch.clear();
+        batch.extend_from_slice(line.as_bytes());
+        batch.push(b'\n');
+        while batch.len() < WRITE_BATCH_BYTES {
+            let Ok(line) = lines.try_recv() else { break };
+            batch.extend_from_slice(line.as_bytes());
+            batch.push(b'\n');
+        }
+        output.write_all(&batch).await?;
         if lines.is_empty() {
             output.flush().await?;
         }
