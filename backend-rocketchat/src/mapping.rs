@@ -46,6 +46,18 @@ pub(crate) struct RoomMeta {
     pub(crate) name: Option<String>,
 }
 
+/// A fingerprint of what the mapper reads from a version of a message (text, edit marker,
+/// reactions, type), so that two versions stamped in the same millisecond differ.
+fn fingerprint(doc: &WireMessage) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    doc.msg.hash(&mut h);
+    doc.edited_at.as_ref().and_then(|d| d.millis()).hash(&mut h);
+    reactions_of(doc).hash(&mut h);
+    doc.t.hash(&mut h);
+    h.finish()
+}
+
 /// Maps a Rocket.Chat room type (`c`, `p`, `d`) to a kind. Livechat (`l`) and unknown types
 /// are not rooms the bot serves.
 pub(crate) fn room_kind(t: &str) -> Option<RoomKind> {
@@ -65,6 +77,8 @@ struct CachedMessage {
     deleted: bool,
     /// emoji name (without colons) → usernames.
     reactions: BTreeMap<String, BTreeSet<String>>,
+    /// `_updatedAt` of the version cached (epoch ms; 0 for a delete we only heard of).
+    updated_at: i64,
 }
 
 /// Turns message frames into events, dropping echoes, duplicates and noise.
@@ -78,7 +92,9 @@ pub(crate) struct Mapper {
     /// Rooms outside this set are ignored (direct rooms always pass). `None`: all rooms.
     allowed_rooms: Option<HashSet<String>>,
     messages: BoundedMap<String, CachedMessage>,
-    seen: BoundedMap<(String, i64), ()>,
+    /// (id, `_updatedAt`, content fingerprint) of every version mapped: two changes in the
+    /// same millisecond (two reactions, a post and its edit) are two versions.
+    seen: BoundedMap<(String, i64, u64), ()>,
     rooms: BoundedMap<String, RoomMeta>,
     /// Ids of messages the bot wrote: a reply under one is `reply_to_bot`.
     own_messages: BoundedMap<String, ()>,
@@ -183,11 +199,21 @@ impl Mapper {
             .or_else(|| doc.ts.as_ref().and_then(|d| d.millis()))
             .unwrap_or(0);
         // The same document twice (a catch-up overlapping the live stream): once only.
-        if self.seen.insert((doc.id.clone(), updated_at), ()).is_some() {
+        let version = (doc.id.clone(), updated_at, fingerprint(&doc));
+        if self.seen.insert(version, ()).is_some() {
             tracing::trace!(id = %doc.id, "dropping a duplicate frame");
             return Vec::new();
         }
         self.watermark = Some(self.watermark.map_or(updated_at, |w| w.max(updated_at)));
+        // A version older than the one we hold (a live frame queued during the handshake,
+        // handled after the newer catch-up), or any version of a deleted message, would
+        // undo changes already delivered.
+        if let Some(cached) = self.messages.get(&doc.id) {
+            if cached.deleted || updated_at < cached.updated_at {
+                tracing::trace!(id = %doc.id, "dropping an older version of a message");
+                return Vec::new();
+            }
+        }
 
         let room = self.room_info(&doc.rid);
         if !self.room_allowed(&room) {
@@ -223,6 +249,7 @@ impl Mapper {
                 edited_at,
                 deleted: false,
                 reactions: reactions.clone(),
+                updated_at,
             },
         );
 
@@ -240,7 +267,12 @@ impl Mapper {
                     if !own {
                         events.push(Event::MessageCreated { message: message() });
                     }
-                    return events; // a new message's reactions are its baseline
+                    // Live, a new message has no reactions yet; one first seen with
+                    // reactions comes from a catch-up, and they were added while we were
+                    // away: report them after the message.
+                    let none = BTreeMap::new();
+                    events.extend(self.reaction_diff(&doc, &room, &none, &reactions));
+                    return events;
                 }
                 if edited_at.is_some() && !own {
                     events.push(Event::MessageEdited { message: message() });
@@ -347,6 +379,7 @@ impl Mapper {
                 edited_at: None,
                 deleted: true,
                 reactions: BTreeMap::new(),
+                updated_at: 0,
             },
         );
         if already || own {
@@ -377,6 +410,7 @@ impl Mapper {
                         edited_at: None,
                         deleted: true,
                         reactions: BTreeMap::new(),
+                        updated_at: 0,
                     },
                 );
                 false
@@ -807,6 +841,55 @@ mod tests {
     }
 
     /// A document by `author` (`BOT` or alice), optionally in thread `tmid`.
+    #[test]
+    fn reactions_a_new_message_arrives_with_are_reported() {
+        // First seen in a catch-up, reacted to while we were away.
+        let mut m = mapper();
+        let mut d = doc("m1", 2_500, "x");
+        d["reactions"] = json!({":eyes:": {"usernames": ["carol"]}});
+        let events = m.on_message(&d, None);
+        match events.as_slice() {
+            [Event::MessageCreated { .. }, Event::ReactionAdded { reaction }] => {
+                assert_eq!(reaction.username, "carol");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn two_versions_in_the_same_millisecond_are_both_mapped() {
+        let mut m = mapper();
+        m.on_message(&doc("m1", 2_000, "x"), Some(&meta("c")));
+        let mut r = doc("m1", 2_000, "x");
+        r["reactions"] = json!({":eyes:": {"usernames": ["carol"]}});
+        let events = m.on_message(&r, Some(&meta("c")));
+        assert!(
+            matches!(events.as_slice(), [Event::ReactionAdded { .. }]),
+            "{events:?}"
+        );
+        assert!(
+            m.on_message(&r, Some(&meta("c"))).is_empty(),
+            "a true duplicate"
+        );
+    }
+
+    #[test]
+    fn an_older_version_after_a_newer_one_changes_nothing() {
+        let mut m = mapper();
+        m.on_message(&doc("m1", 2_000, "x"), Some(&meta("c")));
+        let mut newer = doc("m1", 2_200, "x");
+        newer["reactions"] = json!({":eyes:": {"usernames": ["carol"]}});
+        assert_eq!(m.on_message(&newer, None).len(), 1);
+        // A live frame from before the catch-up, handled after it.
+        let older = doc("m1", 2_100, "x");
+        assert!(m.on_message(&older, Some(&meta("c"))).is_empty());
+        // And a deleted message stays deleted.
+        assert!(m.on_delete("R1", "m1").is_some());
+        assert!(m
+            .on_message(&doc("m1", 2_300, "y"), Some(&meta("c")))
+            .is_empty());
+    }
+
     fn by(author: &str, id: &str, updated: i64, tmid: Option<&str>) -> Value {
         let mut d = doc(id, updated, "text");
         if author == BOT {

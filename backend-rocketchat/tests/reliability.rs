@@ -1358,3 +1358,274 @@ async fn the_pat_never_appears_in_logs_errors_or_debug_output() {
     assert_eq!(leaks_in_logs, 0, "the token leaked into the trace output");
     assert_eq!(leaks_elsewhere, 0, "the token leaked: {outputs:?}");
 }
+
+// ------------------------------------------------------------------ 1b. mutation storm
+
+const MUTATION_SEED: u64 = 0x5EED_0002;
+const MUTATION_OPS: usize = 2_000;
+const MUTATION_DROPS: usize = 25;
+
+/// What the consumer believes about one message, rebuilt from events alone.
+#[derive(Debug, Default)]
+struct Seen {
+    created: usize,
+    text: String,
+    deleted: bool,
+    reactions: HashSet<(String, String)>,
+}
+
+/// Posts, edits, reactions, unreactions and deletes from 3 peers over 4 rooms while the
+/// bot's socket is dropped 25 times at seeded random points: the state the consumer builds
+/// from events alone (created once, final text, deleted or not, who reacted with what)
+/// equals the server's at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "known bug: about 1 delete in 100 made while the socket drops is never reported (docs/reliability.md)"]
+async fn mutation_storm_events_rebuild_the_server_state() {
+    let mut rng = StdRng::seed_from_u64(MUTATION_SEED);
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let bot = account(&sim, "mutation-bot");
+    let peers: Vec<String> = (0..3)
+        .map(|i| {
+            sim.create_user(&format!("mpeer{i}"), UserKind::Human)
+                .unwrap()
+        })
+        .collect();
+    let rooms: Vec<String> = (0..4)
+        .map(|i| {
+            sim.create_room(
+                RoomKind::Public,
+                &format!("mut{i}"),
+                &peers[0],
+                &[&peers[1], &peers[2], &bot.id],
+            )
+            .unwrap()
+        })
+        .collect();
+    let (channel, mut events) = connect(config_for(&sim.base_url(), &bot)).await;
+    let losses = Arc::new(AtomicUsize::new(0));
+    let actives = Arc::new(AtomicUsize::new(0));
+    let consumer = {
+        let (losses, actives) = (losses.clone(), actives.clone());
+        tokio::spawn(async move {
+            let mut seen: HashMap<String, Seen> = HashMap::new();
+            let mut unknown = 0usize;
+            let mut deletes_of_undelivered = 0usize;
+            let mut fences = 0;
+            while let Some(e) = events.recv().await {
+                match e {
+                    Event::MessageCreated { message } if message.text == "fence" => {
+                        fences += 1;
+                        if fences == 4 {
+                            return (seen, unknown, deletes_of_undelivered);
+                        }
+                    }
+                    Event::MessageCreated { message } => {
+                        let s = seen.entry(message.id.as_str().to_owned()).or_default();
+                        s.created += 1;
+                        s.text = message.text;
+                    }
+                    Event::MessageEdited { message } => match seen.get_mut(message.id.as_str()) {
+                        Some(s) => s.text = message.text,
+                        None => {
+                            unknown += 1;
+                            if std::env::var("RELIABILITY_DEBUG").is_ok() {
+                                eprintln!("edited but never created: {:?}", message.id);
+                            }
+                        }
+                    },
+                    Event::MessageDeleted { message, .. } => match seen.get_mut(message.as_str()) {
+                        Some(s) => s.deleted = true,
+                        // Posted and deleted while the bot was away: the catch-up reports
+                        // the delete of a message it never delivered. Harmless.
+                        None => deletes_of_undelivered += 1,
+                    },
+                    Event::ReactionAdded { reaction } => {
+                        match seen.get_mut(reaction.message.id.as_str()) {
+                            Some(s) => {
+                                s.reactions.insert((reaction.emoji, reaction.username));
+                            }
+                            None => unknown += 1,
+                        }
+                    }
+                    Event::ReactionRemoved { reaction } => {
+                        match seen.get_mut(reaction.message.id.as_str()) {
+                            Some(s) => {
+                                if !s
+                                    .reactions
+                                    .remove(&(reaction.emoji.clone(), reaction.username.clone()))
+                                {
+                                    unknown += 1;
+                                    if std::env::var("RELIABILITY_DEBUG").is_ok() {
+                                        eprintln!("removed but never added: {reaction:?}");
+                                    }
+                                }
+                            }
+                            None => unknown += 1,
+                        }
+                    }
+                    Event::ConnectionStateChanged {
+                        state: ConnectionState::Reconnecting { .. },
+                    } => {
+                        losses.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Event::ConnectionStateChanged {
+                        state: ConnectionState::Active,
+                    } => {
+                        actives.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Event::ConnectionStateChanged { state } if state.is_fatal() => {
+                        panic!("the account stopped: {state:?}")
+                    }
+                    _ => {}
+                }
+            }
+            panic!("the stream ended");
+        })
+    };
+
+    // (message id, author) of live messages; deleted ones move to `gone`.
+    let mut live: Vec<(String, String)> = Vec::new();
+    let mut gone: Vec<String> = Vec::new();
+    let mut counts = [0usize; 5];
+    let drops_wanted = if std::env::var("RELIABILITY_NO_DROPS").is_ok() {
+        0
+    } else {
+        MUTATION_DROPS
+    };
+    let mut drop_points: Vec<usize> = (0..drops_wanted)
+        .map(|_| rng.random_range(0..MUTATION_OPS))
+        .collect();
+    drop_points.sort_unstable();
+    let mut next_drop = 0;
+    for i in 0..MUTATION_OPS {
+        let mut due = next_drop < drop_points.len() && drop_points[next_drop] <= i;
+        if due {
+            let lost = losses.load(Ordering::SeqCst);
+            if lost >= next_drop && actives.load(Ordering::SeqCst) > lost {
+                sim.drop_sockets_after(&bot.id, rng.random_range(0..20));
+                next_drop += 1;
+                due = false;
+            }
+        }
+        let op = if live.is_empty() {
+            0
+        } else {
+            rng.random_range(0..20)
+        };
+        match op {
+            0..=8 => {
+                let author = peers[rng.random_range(0..peers.len())].clone();
+                let room = &rooms[rng.random_range(0..rooms.len())];
+                let id = sim.post(&author, room, &format!("m{i}")).unwrap();
+                live.push((id, author));
+                counts[0] += 1;
+            }
+            9..=12 => {
+                let (id, author) = &live[rng.random_range(0..live.len())];
+                sim.edit(author, id, &format!("m{i} edited")).unwrap();
+                counts[1] += 1;
+            }
+            13..=16 => {
+                let (id, _) = &live[rng.random_range(0..live.len())];
+                let who = &peers[rng.random_range(0..peers.len())];
+                let emoji = [":+1:", ":eyes:"][rng.random_range(0..2)];
+                sim.react(who, id, emoji).unwrap();
+                counts[2] += 1;
+            }
+            17..=18 => {
+                let (id, _) = &live[rng.random_range(0..live.len())];
+                let who = &peers[rng.random_range(0..peers.len())];
+                let emoji = [":+1:", ":eyes:"][rng.random_range(0..2)];
+                sim.unreact(who, id, emoji).unwrap();
+                counts[3] += 1;
+            }
+            _ => {
+                let (id, author) = live.swap_remove(rng.random_range(0..live.len()));
+                sim.delete(&author, &id).unwrap();
+                gone.push(id);
+                counts[4] += 1;
+            }
+        }
+        if due || i % 10 == 9 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    for room in &rooms {
+        sim.post(&peers[0], room, "fence").unwrap();
+    }
+    let (seen, unknown, deletes_of_undelivered) =
+        tokio::time::timeout(Duration::from_secs(120), consumer)
+            .await
+            .expect("the consumer did not see every fence in time")
+            .unwrap();
+
+    let mut wrong_text = 0;
+    let mut wrong_reactions = 0;
+    let mut missing = 0;
+    for (id, _) in &live {
+        let server = sim.message(id).unwrap();
+        let Some(s) = seen.get(id) else {
+            missing += 1;
+            continue;
+        };
+        if s.deleted || server["msg"].as_str() != Some(s.text.as_str()) {
+            wrong_text += 1;
+        }
+        let mut expected = HashSet::new();
+        if let Some(map) = server["reactions"].as_object() {
+            for (emoji, r) in map {
+                for user in r["usernames"].as_array().into_iter().flatten() {
+                    expected.insert((
+                        emoji.trim_matches(':').to_owned(),
+                        user.as_str().unwrap().to_owned(),
+                    ));
+                }
+            }
+        }
+        if expected != s.reactions {
+            wrong_reactions += 1;
+            if std::env::var("RELIABILITY_DEBUG").is_ok() {
+                eprintln!(
+                    "reactions of {id}: server {expected:?} seen {:?} ts {} updated {}",
+                    s.reactions, server["ts"], server["_updatedAt"]
+                );
+            }
+        }
+    }
+    let not_deleted = gone
+        .iter()
+        .filter(|id| seen.get(*id).is_some_and(|s| !s.deleted))
+        .inspect(|id| {
+            if std::env::var("RELIABILITY_DEBUG").is_ok() {
+                eprintln!("deleted on the server, not for the consumer: {id}");
+            }
+        })
+        .count();
+    let duplicates: usize = seen.values().map(|s| s.created.saturating_sub(1)).sum();
+    let drops = losses.load(Ordering::SeqCst);
+    println!(
+        "mutation storm: {} posts, {} edits, {} reactions, {} unreactions, {} deletes, {drops} \
+         drops (armed {next_drop}): duplicates={duplicates} missing={missing} \
+         wrong_text={wrong_text} wrong_reactions={wrong_reactions} deletes_missed={not_deleted} \
+         events_for_unknown_messages={unknown} (deletes of undelivered messages \
+         {deletes_of_undelivered}) seed={MUTATION_SEED:#x}",
+        counts[0], counts[1], counts[2], counts[3], counts[4]
+    );
+    assert!(
+        next_drop >= 20 && drops >= 20,
+        "{next_drop} armed, {drops} fired"
+    );
+    assert_eq!(
+        (
+            duplicates,
+            missing,
+            wrong_text,
+            wrong_reactions,
+            not_deleted,
+            unknown
+        ),
+        (0, 0, 0, 0, 0, 0)
+    );
+    channel.shutdown().await;
+    sim.shutdown().await;
+}
