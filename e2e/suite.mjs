@@ -233,8 +233,8 @@ try {
     assert(/not allowed/i.test(refusal.msg), `bob is refused (${refusal.msg})`);
     assert(!failure.test(acceptance.msg), `carol's !stop is accepted by OpenClaw (${acceptance.msg})`);
     assert(acceptance.msg !== refusal.msg, `operator reply differs from the refusal (${refusal.msg} / ${acceptance.msg})`);
-    const model = await post("carol", team, "@opsbot !model fake/echo-model");
-    const [modelReply] = await botReplies(team, model, "opsbot");
+    const modelCmd = await post("carol", team, "@opsbot !model fake/echo-model");
+    const [modelReply] = await botReplies(team, modelCmd, "opsbot");
     console.log(`     !model fake/echo-model (carol) -> ${JSON.stringify(modelReply.msg.slice(0, 160))}`);
     assert(!modelReply.msg.startsWith("PONG") && !failure.test(modelReply.msg), `!model handled by OpenClaw (${modelReply.msg})`);
     assertEq(await calls(), before, "no model call for commands");
