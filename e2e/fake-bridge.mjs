@@ -44,7 +44,7 @@ const lines = createInterface({ input: process.stdin });
 lines.on("line", (line) => {
   const msg = JSON.parse(line);
   if (!config) {
-    config = { ...msg, authToken: `<${String(msg.authToken ?? "").length} chars>` };
+    config = { ...msg, authToken: `<${String(msg.authToken ?? "").length} chars>`, pid: process.pid };
     start();
     return;
   }

@@ -31,6 +31,15 @@ const notify = async (accountId, method, params) => {
 const requests = async (accountId) => (await getJson(`${await bridgeUrl(accountId)}/requests`)).body;
 const sends = async (accountId) => (await requests(accountId)).filter((r) => r.method === "send");
 
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 let seq = 0;
 function message({ account = "ops", kind = "direct", sender = "uAlice", username = "alice", room, text, thread = null, command = null, replyThread = null }) {
   seq += 1;
@@ -238,6 +247,18 @@ try {
     }
   });
 
+  await suite.test("`openclaw plugins reload` stops each bridge child and starts a new one", async () => {
+    const pidOf = (id) => JSON.parse(readFileSync(join(bridgeDir, `${id}.config.json`), "utf8")).pid;
+    const before = { ops: pidOf("ops"), dev: pidOf("dev") };
+    const r = run.cli(["plugins", "reload", "rocketchat"]);
+    assertEq(r.code, 0, `plugins reload (${r.stdout.slice(-300)} ${r.stderr.slice(-300)})`);
+    for (const id of ["ops", "dev"]) {
+      await waitFor(`new ${id} bridge`, () => pidOf(id) !== before[id], { timeoutMs: 60_000 });
+      await waitFor(`old ${id} bridge gone`, () => !alive(before[id]), { timeoutMs: 30_000 });
+      assert(alive(pidOf(id)), `new ${id} bridge running`);
+    }
+  });
+
   await suite.test("connection fatal: status shows it and later messages are not dispatched", async () => {
     await notify("ops", "connection", { state: "fatal", reason: "unauthorized: token revoked" });
     const status = await waitFor("fatal status", async () => {
@@ -256,6 +277,14 @@ try {
 } finally {
   await run.stop();
 }
+await suite.test("stopping the gateway leaves no bridge process behind", async () => {
+  for (const id of ["ops", "dev"]) {
+    const f = join(bridgeDir, `${id}.config.json`);
+    if (!existsSync(f)) continue;
+    const pid = JSON.parse(readFileSync(f, "utf8")).pid;
+    await waitFor(`${id} bridge exit`, () => !alive(pid), { timeoutMs: 15_000 });
+  }
+});
 const { failed: f } = suite.summary();
 if (f + failed === 0) run.cleanup();
 else console.log(`logs kept in ${run.dir}`);
