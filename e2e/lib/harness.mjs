@@ -114,7 +114,8 @@ export class Run {
   }
 
   cleanup() {
-    if (!process.env.E2E_KEEP) rmSync(this.dir, { recursive: true, force: true });
+    // Retries: the gateway's helper processes may still be writing state for a moment.
+    if (!process.env.E2E_KEEP) rmSync(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 300 });
   }
 }
 
