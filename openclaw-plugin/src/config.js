@@ -9,7 +9,7 @@ export const DEFAULT_ACCOUNT_ID = "default";
 const BRIDGE_KEYS = [
   "serverUrl", "userId", "username", "authToken", "dangerouslyAllowInsecure", "caFile",
   "dmPolicy", "allowFrom", "groupPolicy", "groupAllowFrom", "dangerouslyAllowNameMatching",
-  "requireMention", "mentionPatterns", "allowBots", "rooms", "commandAllowFrom",
+  "requireMention", "mentionPatterns", "implicitMentions", "allowBots", "rooms", "commandAllowFrom",
   "replyToMode", "replyToModeByChatType", "reactionNotifications", "reactionAllowlist",
   "textChunkLimit", "revalidateIntervalSeconds",
 ];
