@@ -431,11 +431,13 @@ async fn on_event(core: &Arc<Core>, event: Event) {
         }
         Inbound::Skip(reason) => {
             core.stats.skipped(&reason);
-            tracing::info!(%reason, room = ?event.room(), "event skipped");
+            // Per event at debug: on a busy server nearly every message is skipped, and a
+            // log line each costs more than deciding (`stats` keeps the counts).
+            tracing::debug!(%reason, room = ?event.room(), "event skipped");
         }
         Inbound::Drop(reason) => {
             core.stats.dropped(&reason);
-            tracing::info!(%reason, room = ?event.room(), "event dropped");
+            tracing::debug!(%reason, room = ?event.room(), "event dropped");
         }
     }
 }
