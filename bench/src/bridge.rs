@@ -59,7 +59,9 @@ struct Bridge {
 
 impl Bridge {
     /// Spawns the bridge, writes the configuration line and waits for `ready`.
-    async fn start(exe: &Path, sim: &Sim, filter: Filter) -> Res<Self> {
+    /// `log`: the child's `RUST_LOG`; `None` leaves the default (`info`) and drains stderr
+    /// line by line, as the plugin does.
+    async fn start(exe: &Path, sim: &Sim, filter: Filter, log: Option<&str>) -> Res<Self> {
         let mut config = json!({
             "accountId": "bench",
             "serverUrl": sim.base_url(),
@@ -75,14 +77,24 @@ impl Bridge {
             c.extend(p);
         }
         let started = Instant::now();
-        let mut child = Command::new(exe)
+        let mut command = Command::new(exe);
+        command
             .arg("serve")
-            .env("RUST_LOG", CHILD_LOG)
+            .env_remove("RUST_LOG")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()?;
+            .kill_on_drop(true);
+        match log {
+            Some(level) => command.env("RUST_LOG", level).stderr(Stdio::null()),
+            None => command.stderr(Stdio::piped()),
+        };
+        let mut child = command.spawn()?;
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(_)) = lines.next_line().await {}
+            });
+        }
         let pid = child.id().ok_or("the bridge exited at once")?;
         let mut stdin = child.stdin.take().ok_or("no stdin")?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
@@ -168,6 +180,8 @@ impl Bridge {
 /// Start-up and idle memory.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Startup {
+    /// `RocketChatChannel::connect` in this process (no process start, no bridge).
+    pub(crate) connect_in_process: Vec<Duration>,
     pub(crate) to_active: Vec<Duration>,
     pub(crate) to_ready: Vec<Duration>,
     pub(crate) idle: Rss,
@@ -191,8 +205,19 @@ pub(crate) fn startup(client_rt: &Runtime, exe: &Path) -> Res<Startup> {
     let sim = Sim::start(10)?;
     let out = client_rt.block_on(async {
         let mut out = Startup::default();
+        for _ in 0..STARTS {
+            let config = crate::inbound::backend_config(&sim, &[])?;
+            let t0 = Instant::now();
+            let channel = backend_rocketchat::RocketChatChannel::connect(
+                config,
+                channel_api::AccountId::new("bench"),
+            )
+            .await?;
+            out.connect_in_process.push(t0.elapsed());
+            channel.shutdown().await;
+        }
         for i in 0..STARTS {
-            let bridge = Bridge::start(exe, &sim, Filter::AdmitAll).await?;
+            let bridge = Bridge::start(exe, &sim, Filter::AdmitAll, Some(CHILD_LOG)).await?;
             out.to_active.push(bridge.to_active);
             out.to_ready.push(bridge.to_ready);
             if i == 0 {
@@ -208,16 +233,22 @@ pub(crate) fn startup(client_rt: &Runtime, exe: &Path) -> Res<Startup> {
     out
 }
 
-/// `messages` over `rooms` rooms through one bridge, in chunks, every message admitted.
+/// `messages` over `rooms` rooms through one bridge, in chunks.
 pub(crate) fn long_run(
     client_rt: &Runtime,
     exe: &Path,
     rooms: usize,
     messages: usize,
+    filter: Filter,
+    log: Option<&str>,
 ) -> Res<LongRun> {
     let sim = Sim::start(rooms)?;
+    let expected_per_chunk = |chunk: usize| match filter {
+        Filter::AdmitAll => chunk,
+        _ => chunk / rooms,
+    };
     let result = (|| {
-        let mut bridge = client_rt.block_on(Bridge::start(exe, &sim, Filter::AdmitAll))?;
+        let mut bridge = client_rt.block_on(Bridge::start(exe, &sim, filter, log))?;
         let chunk = messages / CHUNKS;
         let mut run = LongRun {
             rooms,
@@ -234,7 +265,7 @@ pub(crate) fn long_run(
             }
             let cpu0 = process_cpu(bridge.pid);
             let t0 = Instant::now();
-            client_rt.block_on(bridge.read_messages(chunk))?;
+            client_rt.block_on(bridge.read_messages(expected_per_chunk(chunk)))?;
             run.read.wall += t0.elapsed();
             run.read.cpu += process_cpu(bridge.pid).saturating_sub(cpu0);
             run.read.messages += chunk;
@@ -263,11 +294,22 @@ pub(crate) fn run_all(
         median(s.to_ready.clone()).as_secs_f64() * 1e3,
     );
     println!(
+        "- for comparison, `RocketChatChannel::connect` in process (REST me + rooms, socket, DDP connect, login, subscriptions ready): median {:.1} ms",
+        median(s.connect_in_process.clone()).as_secs_f64() * 1e3
+    );
+    println!(
         "- idle, connected: peak RSS (VmHWM) {}, RSS now {}",
         mib(s.idle.peak_kib),
         mib(s.idle.now_kib)
     );
-    let run = long_run(client_rt, exe, sizes.memory_rooms, sizes.memory_messages)?;
+    let run = long_run(
+        client_rt,
+        exe,
+        sizes.memory_rooms,
+        sizes.memory_messages,
+        Filter::AdmitAll,
+        Some(CHILD_LOG),
+    )?;
     println!(
         "- end to end (simulator -> bridge -> `message` lines on stdout), {} rooms, all admitted:",
         run.rooms
@@ -277,6 +319,16 @@ pub(crate) fn run_all(
     println!("- RSS during the run (messages: RSS / peak):");
     for (n, r) in &run.samples {
         println!("    {n:>9}: {} / {}", mib(r.now_kib), mib(r.peak_kib));
+    }
+    for (label, filter) in [
+        ("all admitted", Filter::AdmitAll),
+        ("99% skipped by the policy", Filter::PolicyAllowlist),
+    ] {
+        let r = long_run(client_rt, exe, 100, sizes.inbound, filter, None)?;
+        println!(
+            "- end to end, 100 rooms, {label}, default log level (info), stderr drained as the plugin does:"
+        );
+        crate::print_read(&r.read, baseline);
     }
     let half = run.samples.len() / 2;
     if let (Some((_, mid)), Some((_, end))) =

@@ -215,8 +215,14 @@ fn print_machine(quick: bool) {
                 .and_then(|v| v.parse::<u64>().ok())
         })
         .unwrap_or(0);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
     println!(
-        "# bench ({} mode): {cores} cores, CPU {model}, memory {}",
+        "# bench ({} mode): {cores} cores, CPU {model}, memory {}, load average {load}",
         if quick { "quick" } else { "full" },
         measure::mib(mem)
     );
