@@ -100,6 +100,9 @@ impl Core {
                 },
                 Some(_) = conns.join_next(), if !conns.is_empty() => continue,
             };
+            // Node's http server (Rocket.Chat) turns Nagle off; with it on, a reply of two
+            // small frames (`result` + `updated`, `added` + `ready`) waits for a delayed ACK.
+            let _ = stream.set_nodelay(true);
             let core = self.clone();
             conns.spawn(async move {
                 match core.tls.clone() {
