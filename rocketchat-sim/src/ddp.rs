@@ -102,7 +102,12 @@ pub(crate) async fn serve(shared: Arc<Shared>, fut: UpgradeFut) {
         },
     );
 
-    let (rx, tx) = ws.split(tokio::io::split);
+    // Buffered writes: the writer flushes when its queue is empty, so a burst of frames
+    // (a firehose) costs one system call per buffer, not one per frame.
+    let (rx, tx) = ws.split(|s| {
+        let (r, w) = tokio::io::split(s);
+        (r, tokio::io::BufWriter::with_capacity(64 * 1024, w))
+    });
     let mut rx = FragmentCollectorRead::new(rx);
     let mut writer = tokio::spawn(write_loop(tx, out_rx, ctl.clone()));
     let (in_tx, in_rx) = mpsc::unbounded_channel::<Value>();
@@ -180,7 +185,15 @@ async fn write_loop<S>(
 ) where
     S: tokio::io::AsyncWrite + Unpin,
 {
-    while let Some(out) = rx.recv().await {
+    loop {
+        // Nothing more queued: what is buffered goes out now.
+        if rx.is_empty() && tx.flush().await.is_err() {
+            return;
+        }
+        let Some(out) = rx.recv().await else {
+            let _ = tx.flush().await;
+            return;
+        };
         let result = match out {
             Out::Text(text) => {
                 if ctl.deaf.load(Ordering::SeqCst) {
@@ -188,12 +201,14 @@ async fn write_loop<S>(
                 }
                 let left = ctl.drop_after.load(Ordering::SeqCst);
                 if left == 0 {
+                    let _ = tx.flush().await;
                     return;
                 }
                 let r = tx
                     .write_frame(Frame::text(Payload::Owned(text.into_bytes())))
                     .await;
                 if left > 0 && ctl.drop_after.fetch_sub(1, Ordering::SeqCst) == 1 {
+                    let _ = tx.flush().await;
                     return;
                 }
                 r
@@ -204,9 +219,14 @@ async fn write_loop<S>(
             }
             Out::Close => {
                 let _ = tx.write_frame(Frame::close(1000, b"")).await;
+                let _ = tx.flush().await;
                 return;
             }
-            Out::Drop => return,
+            Out::Drop => {
+                // Frames queued before the drop were sent before it, as without the buffer.
+                let _ = tx.flush().await;
+                return;
+            }
         };
         if result.is_err() {
             return;
