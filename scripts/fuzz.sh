@@ -8,6 +8,8 @@
 # never built that way). With a nightly toolchain, `cargo +nightly fuzz run <target>` works too.
 set -euo pipefail
 cd "$(dirname "$0")/../backend-rocketchat/fuzz"
+# Its own target dir: the fuzz build uses other compiler flags than the workspace build.
+export CARGO_TARGET_DIR="$PWD/target"
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --version 0.13.2 --locked
 fi
