@@ -161,15 +161,7 @@ pub(crate) fn in_process(
         Filter::BackendAllowlist => n / rooms,
         _ => n,
     };
-    let streamed = std::env::var_os("BENCH_STREAM").is_some();
-    let produce = if streamed {
-        Duration::ZERO
-    } else {
-        produce(sim, n)?
-    };
-    if streamed {
-        drop(sim.firehose(n));
-    }
+    let produce = produce(sim, n)?;
     let approved: HashSet<UserId> = HashSet::new();
     let mut figures = client_rt.block_on(async {
         let cpu0 = thread_cpu();
