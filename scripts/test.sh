@@ -5,7 +5,7 @@
 #      simulator's frame-level tests, the reliability proofs, the bridge's process tests)
 #   3. Rocket.Chat's own @rocket.chat/ddp-client against the simulator
 #   4. the live-conformance kit (provisioning + the live harness) against the simulator
-#   5. bounded fuzzing (30 s per target)
+#   5. the benchmark in quick mode, bounded fuzzing (30 s per target)
 #   6. the end-to-end suite with a real OpenClaw gateway
 # It installs what it needs (Node 24 from PyPI, npm packages pinned by lockfiles).
 set -euo pipefail
@@ -29,6 +29,10 @@ bash rocketchat-sim/ddp-client-check/run.sh "$CARGO_TARGET_DIR/debug/rocketchat-
 step "live-conformance kit against the simulator (http, then https/wss)"
 bash scripts/live-conformance.sh
 bash scripts/live-conformance.sh --tls
+
+step "benchmark in quick mode (proves it runs; figures: docs/performance.md)"
+cargo build -q --release -p bridge -p bench
+"$CARGO_TARGET_DIR/release/bench" all --quick
 
 step "bounded fuzzing of the DDP frame decoder and the message mapper"
 bash scripts/fuzz.sh
