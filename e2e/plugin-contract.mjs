@@ -187,6 +187,8 @@ try {
     const send = await waitFor("pairing reply", async () => (await sends("ops")).find((s) => s.params.target === "uStrangerQbotOps"), { timeoutMs: 30_000 });
     const code = send.params.text.match(/\b([A-Z0-9]{6,10})\b/g)?.find((c) => /[0-9]/.test(c) || /^[A-Z]+$/.test(c));
     assert(code, `a pairing code in ${JSON.stringify(send.params.text)}`);
+    const portFile = (account) => join(bridgeDir, `${account}.port`);
+    const portsBefore = Object.fromEntries(["ops", "dev"].map((a) => [a, readFileSync(portFile(a), "utf8")]));
     const approve = run.cli(["pairing", "approve", "rocketchat", code, "--account", "ops"]);
     assertEq(approve.code, 0, `pairing approve exit (${approve.stderr.slice(-500)} ${approve.stdout.slice(-500)})`);
     // Either the running bridge is told (setApprovedSenders), or, when OpenClaw restarted the
@@ -196,6 +198,19 @@ try {
       const cfg = JSON.parse(readFileSync(join(bridgeDir, "ops.config.json"), "utf8"));
       return told || cfg.approvedSenders?.includes("uStrangerQ");
     }, { timeoutMs: 30_000 });
+    // The first approval makes the CLI write `commands.ownerAllowFrom`, and the gateway
+    // restarts the channel once its runs are done (a deferred hot reload). Wait for the
+    // new bridges, so later tests do not talk to a child that is being stopped.
+    const gatewayLog = join(run.dir, "gateway.log");
+    await waitFor("the channel reload after the CLI rewrote the config", () =>
+      readFileSync(gatewayLog, "utf8").includes("config hot reload applied"), { timeoutMs: 60_000 });
+    for (const account of ["ops", "dev"]) {
+      await waitFor(`the restarted ${account} bridge`, async () => {
+        const port = readFileSync(portFile(account), "utf8");
+        if (port === portsBefore[account]) return false;
+        return (await getJson(`http://127.0.0.1:${port}/requests`)).status === 200;
+      }, { timeoutMs: 30_000 });
+    }
   });
 
   await suite.test("a reaction becomes a system event the agent sees on its next turn", async () => {
