@@ -6,9 +6,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use channel_api::{
-    AccountId, Capabilities, Channel, ConnectionState, Error, Event, EventStream, Identity,
-    MessageId, MessageRef, OutboundMessage, Result, RoomId, RoomInfo, RoomQuery, SentMessage,
-    UserId,
+    AccountId, Attachment, Capabilities, Channel, ConnectionState, Error, Event, EventStream,
+    HistoryQuery, Identity, Message, MessageId, MessageRef, OutboundFile, OutboundMessage, Result,
+    RoomId, RoomInfo, RoomQuery, SentMessage, UserId,
 };
 use tokio::sync::mpsc;
 
@@ -194,6 +194,8 @@ impl Channel for MemoryChannel {
             typing: true,
             resolve_by_name: true,
             max_text_len: MAX_TEXT_LEN,
+            files: false,
+            history: false,
         }
     }
 
@@ -271,5 +273,26 @@ impl Channel for MemoryChannel {
             RoomQuery::Id(id) => world.visible_room(id, &self.user),
             RoomQuery::Name(name) => world.visible_room_by_name(name, &self.user),
         }
+    }
+
+    async fn download(&self, _attachment: &Attachment, _max_bytes: u64) -> Result<Vec<u8>> {
+        Err(Error::Unsupported {
+            operation: "download",
+            backend: "memory",
+        })
+    }
+
+    async fn send_file(&self, _file: OutboundFile) -> Result<SentMessage> {
+        Err(Error::Unsupported {
+            operation: "send_file",
+            backend: "memory",
+        })
+    }
+
+    async fn history(&self, _query: &HistoryQuery) -> Result<Vec<Message>> {
+        Err(Error::Unsupported {
+            operation: "history",
+            backend: "memory",
+        })
     }
 }

@@ -435,6 +435,7 @@ impl WorldState {
             // Facts about a receiving bot: set per receiver in `fan_out`.
             reply_to_bot: false,
             bot_in_thread: false,
+            attachments: Vec::new(),
         })
     }
 

@@ -108,9 +108,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use channel_api::{
-    AccountId, Capabilities, Channel, ConnectionState, Error, Event, EventStream, Identity,
-    MessageId, MessageRef, OutboundMessage, Result, RoomId, RoomInfo, RoomKind, RoomQuery,
-    SentMessage,
+    AccountId, Attachment, Capabilities, Channel, ConnectionState, Error, Event, EventStream,
+    HistoryQuery, Identity, Message, MessageId, MessageRef, OutboundFile, OutboundMessage, Result,
+    RoomId, RoomInfo, RoomKind, RoomQuery, SentMessage,
 };
 use rand::Rng;
 use serde_json::{json, Value};
@@ -550,6 +550,8 @@ impl Channel for RocketChatChannel {
             typing: true,
             resolve_by_name: true,
             max_text_len: MAX_TEXT_LEN,
+            files: false,
+            history: false,
         }
     }
 
@@ -683,6 +685,27 @@ impl Channel for RocketChatChannel {
             .as_ref()
             .and_then(room_info_of)
             .ok_or(Error::NotFound { what })
+    }
+
+    async fn download(&self, _attachment: &Attachment, _max_bytes: u64) -> Result<Vec<u8>> {
+        Err(Error::Unsupported {
+            operation: "download",
+            backend: "rocketchat",
+        })
+    }
+
+    async fn send_file(&self, _file: OutboundFile) -> Result<SentMessage> {
+        Err(Error::Unsupported {
+            operation: "send_file",
+            backend: "rocketchat",
+        })
+    }
+
+    async fn history(&self, _query: &HistoryQuery) -> Result<Vec<Message>> {
+        Err(Error::Unsupported {
+            operation: "history",
+            backend: "rocketchat",
+        })
     }
 }
 

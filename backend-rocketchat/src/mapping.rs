@@ -537,6 +537,7 @@ fn to_message(doc: &WireMessage, room: RoomInfo, text: String, ts: i64, edited: 
         edited,
         reply_to_bot: false,
         bot_in_thread: false,
+        attachments: Vec::new(),
     }
 }
 

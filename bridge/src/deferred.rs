@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use channel_api::{
-    Capabilities, Channel, ConnectionState, Error, Event, EventStream, Identity, MessageId,
-    MessageRef, OutboundMessage, Result, RoomId, RoomInfo, RoomQuery, SentMessage,
+    Attachment, Capabilities, Channel, ConnectionState, Error, Event, EventStream, HistoryQuery,
+    Identity, Message, MessageId, MessageRef, OutboundFile, OutboundMessage, Result, RoomId,
+    RoomInfo, RoomQuery, SentMessage,
 };
 use rand::Rng;
 use tokio::sync::mpsc;
@@ -192,6 +193,8 @@ impl<C: Channel + 'static> Channel for DeferredChannel<C> {
                 typing: false,
                 resolve_by_name: false,
                 max_text_len: 0,
+                files: false,
+                history: false,
             },
         }
     }
@@ -232,6 +235,18 @@ impl<C: Channel + 'static> Channel for DeferredChannel<C> {
 
     async fn resolve_room(&self, query: &RoomQuery) -> Result<RoomInfo> {
         self.get()?.resolve_room(query).await
+    }
+
+    async fn download(&self, attachment: &Attachment, max_bytes: u64) -> Result<Vec<u8>> {
+        self.get()?.download(attachment, max_bytes).await
+    }
+
+    async fn send_file(&self, file: OutboundFile) -> Result<SentMessage> {
+        self.get()?.send_file(file).await
+    }
+
+    async fn history(&self, query: &HistoryQuery) -> Result<Vec<Message>> {
+        self.get()?.history(query).await
     }
 }
 

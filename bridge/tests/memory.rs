@@ -525,6 +525,22 @@ impl Channel for Gated {
     async fn resolve_room(&self, q: &RoomQuery) -> channel_api::Result<RoomInfo> {
         self.inner.resolve_room(q).await
     }
+    async fn download(
+        &self,
+        a: &channel_api::Attachment,
+        max: u64,
+    ) -> channel_api::Result<Vec<u8>> {
+        self.inner.download(a, max).await
+    }
+    async fn send_file(&self, f: channel_api::OutboundFile) -> channel_api::Result<SentMessage> {
+        self.inner.send_file(f).await
+    }
+    async fn history(
+        &self,
+        q: &channel_api::HistoryQuery,
+    ) -> channel_api::Result<Vec<channel_api::Message>> {
+        self.inner.history(q).await
+    }
 }
 
 #[tokio::test]
@@ -609,6 +625,8 @@ impl Channel for Scripted {
             typing: true,
             resolve_by_name: true,
             max_text_len: 5000,
+            files: false,
+            history: false,
         }
     }
     fn events(&self) -> channel_api::Result<EventStream> {
@@ -640,6 +658,18 @@ impl Channel for Scripted {
     async fn resolve_room(&self, _: &RoomQuery) -> channel_api::Result<RoomInfo> {
         unsupported()
     }
+    async fn download(&self, _: &channel_api::Attachment, _: u64) -> channel_api::Result<Vec<u8>> {
+        unsupported()
+    }
+    async fn send_file(&self, _: channel_api::OutboundFile) -> channel_api::Result<SentMessage> {
+        unsupported()
+    }
+    async fn history(
+        &self,
+        _: &channel_api::HistoryQuery,
+    ) -> channel_api::Result<Vec<channel_api::Message>> {
+        unsupported()
+    }
 }
 
 fn mention(id: &str, text: &str) -> channel_api::Event {
@@ -667,6 +697,7 @@ fn mention(id: &str, text: &str) -> channel_api::Event {
             edited: false,
             reply_to_bot: false,
             bot_in_thread: false,
+            attachments: Vec::new(),
         },
     }
 }

@@ -8,7 +8,8 @@ use crate::error::Result;
 use crate::event::EventStream;
 use crate::ids::{MessageId, RoomId};
 use crate::model::{
-    Capabilities, Identity, MessageRef, OutboundMessage, RoomInfo, RoomQuery, SentMessage,
+    Attachment, Capabilities, HistoryQuery, Identity, Message, MessageRef, OutboundFile,
+    OutboundMessage, RoomInfo, RoomQuery, SentMessage,
 };
 
 /// One logged-in bot account on one chat backend.
@@ -57,6 +58,19 @@ pub trait Channel: Send + Sync + Debug {
 
     /// Finds a room by id or by name. Unknown rooms are `Error::NotFound`.
     async fn resolve_room(&self, query: &RoomQuery) -> Result<RoomInfo>;
+
+    /// Fetches an attachment's bytes with the bot's credentials. Anything over `max_bytes`
+    /// is `Error::TooLarge`, found without reading past the limit.
+    async fn download(&self, attachment: &Attachment, max_bytes: u64) -> Result<Vec<u8>>;
+
+    /// Uploads a file into a room or a thread, with an optional caption. Returns what was
+    /// posted. A file over the server's limit is `Error::TooLarge`.
+    async fn send_file(&self, file: OutboundFile) -> Result<SentMessage>;
+
+    /// Past messages of a room or of a thread, oldest first (see [`HistoryQuery`]). The
+    /// bot's own messages are included (they are part of the conversation); hidden and
+    /// system messages are not.
+    async fn history(&self, query: &HistoryQuery) -> Result<Vec<Message>>;
 }
 
 /// Conveniences for every [`Channel`]. Do not implement this yourself.
@@ -112,5 +126,14 @@ impl<T: Channel + ?Sized> Channel for std::sync::Arc<T> {
     }
     async fn resolve_room(&self, query: &RoomQuery) -> Result<RoomInfo> {
         (**self).resolve_room(query).await
+    }
+    async fn download(&self, attachment: &Attachment, max_bytes: u64) -> Result<Vec<u8>> {
+        (**self).download(attachment, max_bytes).await
+    }
+    async fn send_file(&self, file: OutboundFile) -> Result<SentMessage> {
+        (**self).send_file(file).await
+    }
+    async fn history(&self, query: &HistoryQuery) -> Result<Vec<Message>> {
+        (**self).history(query).await
     }
 }

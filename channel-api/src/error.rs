@@ -61,6 +61,16 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A file is larger than the limit the caller or the server set. Do not retry.
+    #[error("{what} is too large ({size} bytes; the limit is {limit} bytes)")]
+    TooLarge {
+        /// What was refused, e.g. `file "report.pdf"`.
+        what: String,
+        /// Its size in bytes, as far as it is known (at least `limit + 1`).
+        size: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// The channel has shut down (fatally closed or stopped). Nothing more will work.
     #[error("channel closed: {reason}")]
     Closed {

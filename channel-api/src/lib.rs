@@ -40,6 +40,6 @@ pub use error::{Error, Result};
 pub use event::{ConnectionState, Event, EventStream};
 pub use ids::{AccountId, MessageId, RoomId, UserId};
 pub use model::{
-    Author, Capabilities, Identity, Mention, Message, MessageRef, OutboundMessage, Reaction,
-    RoomInfo, RoomKind, RoomQuery, SentMessage, Timestamp,
+    Attachment, Author, Capabilities, HistoryQuery, Identity, Mention, Message, MessageRef,
+    OutboundFile, OutboundMessage, Reaction, RoomInfo, RoomKind, RoomQuery, SentMessage, Timestamp,
 };

@@ -118,6 +118,73 @@ pub struct Message {
     /// `false` when unknown. Feeds `implicitMentions.threadParticipation`.
     #[serde(default)]
     pub bot_in_thread: bool,
+    /// Files attached to the message (images, documents), in payload order. Fetch their
+    /// bytes with [`crate::Channel::download`].
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to an inbound message. The bytes are not carried: a consumer that wants
+/// them calls [`crate::Channel::download`] with a size limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attachment {
+    /// The backend's file id (Rocket.Chat: `files[]._id`).
+    pub id: String,
+    /// The file name as uploaded.
+    pub name: String,
+    /// The MIME type the server recorded, e.g. `image/png`.
+    pub mime_type: Option<String>,
+    /// Size in bytes, as the payload gives it (a download still enforces its own limit).
+    pub size: Option<u64>,
+    /// Where the backend fetches it from: opaque to callers (Rocket.Chat: the
+    /// server-relative `/file-upload/<id>/<name>` path).
+    pub url: String,
+}
+
+/// A file to upload into a room or a thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboundFile {
+    /// Target room.
+    pub room: RoomId,
+    /// Post inside this thread (the root's id).
+    pub thread: Option<MessageId>,
+    /// File name shown in the room.
+    pub name: String,
+    /// MIME type, e.g. `image/png`.
+    pub mime_type: String,
+    /// The bytes.
+    #[serde(skip)]
+    pub data: Vec<u8>,
+    /// Text posted with the file, if any.
+    pub caption: Option<String>,
+}
+
+/// Which past messages [`crate::Channel::history`] returns. Either way the result is oldest
+/// first and never longer than `limit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "scope")]
+pub enum HistoryQuery {
+    /// The latest `limit` messages of a room (top level and thread replies, as the server
+    /// lists them) posted strictly before `before` when given.
+    Room {
+        /// The room.
+        room: RoomId,
+        /// Only messages older than this.
+        before: Option<Timestamp>,
+        /// At most this many.
+        limit: usize,
+    },
+    /// The start of a thread: its root, then its first replies, `limit` messages in all.
+    Thread {
+        /// The room the thread is in.
+        room: RoomId,
+        /// The thread's root message.
+        root: MessageId,
+        /// At most this many, root included.
+        limit: usize,
+    },
 }
 
 impl Message {
@@ -261,4 +328,9 @@ pub struct Capabilities {
     pub resolve_by_name: bool,
     /// Longest text one message may carry, in UTF-16 code units.
     pub max_text_len: usize,
+    /// Files can be downloaded ([`crate::Channel::download`]) and uploaded
+    /// ([`crate::Channel::send_file`]).
+    pub files: bool,
+    /// Past messages can be read ([`crate::Channel::history`]).
+    pub history: bool,
 }

@@ -47,7 +47,7 @@
 //! #     room: RoomInfo { id: RoomId::new("D1"), kind: RoomKind::Direct, name: None },
 //! #     author: Author { id: UserId::new("U1"), username: "alice".into(), display_name: None, is_bot: false },
 //! #     text: "hello".into(), thread_root: None, mentions: vec![], timestamp: Timestamp(0), edited: false,
-//! #     reply_to_bot: false, bot_in_thread: false,
+//! #     reply_to_bot: false, bot_in_thread: false, attachments: vec![],
 //! # };
 //! let identity = Identity {
 //!     account: AccountId::new("default"),
@@ -677,6 +677,7 @@ mod tests {
             edited: false,
             reply_to_bot: false,
             bot_in_thread: false,
+            attachments: Vec::new(),
         }
     }
 
