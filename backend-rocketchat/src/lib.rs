@@ -189,6 +189,8 @@ struct Inner {
     unresolved_rooms: Vec<String>,
     allowed_rooms: Option<HashSet<String>>,
     request_timeout: Duration,
+    /// Longest `too-many-requests` wait a DDP method takes before failing.
+    max_rate_limit_wait: Duration,
     reconnect_min: Duration,
     /// Thread roots already confirmed to exist in a room (root id -> room id). Bounded.
     known_roots: StdMutex<BoundedMap<String, String>>,
@@ -289,6 +291,7 @@ impl RocketChatChannel {
                 unresolved_rooms,
                 allowed_rooms,
                 request_timeout: config.timeouts.request,
+                max_rate_limit_wait: config.timeouts.max_rate_limit_wait,
                 reconnect_min: config.timeouts.reconnect_min,
                 known_roots: StdMutex::new(BoundedMap::new(KNOWN_ROOTS_CAPACITY)),
             }),
@@ -431,7 +434,41 @@ impl RocketChatChannel {
         Ok(())
     }
 
+    /// Calls a DDP method; a `too-many-requests` refusal is waited out (its `timeToReset`)
+    /// and retried, under the same bounds as a REST 429 (`maxRateLimitWaitMs`, at most
+    /// [`rest::MAX_RATE_LIMIT_RETRIES`] waits), so callers see `RateLimited` only when the
+    /// server asks for longer than we are willing to wait.
     async fn ddp_method(&self, name: &str, params: Value) -> std::result::Result<Value, RcError> {
+        let mut refusals = 0;
+        loop {
+            match self.ddp_method_once(name, params.clone()).await {
+                Err(RcError::RateLimited { retry_after }) => {
+                    let wait = retry_after.unwrap_or(Duration::from_secs(1));
+                    refusals += 1;
+                    if refusals > rest::MAX_RATE_LIMIT_RETRIES
+                        || wait > self.inner.max_rate_limit_wait
+                    {
+                        return Err(RcError::RateLimited {
+                            retry_after: Some(wait),
+                        });
+                    }
+                    tracing::info!(
+                        method = name,
+                        wait_ms = wait.as_millis() as u64,
+                        "DDP too-many-requests; waiting for the reset"
+                    );
+                    tokio::time::sleep(wait + Duration::from_millis(10)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn ddp_method_once(
+        &self,
+        name: &str,
+        params: Value,
+    ) -> std::result::Result<Value, RcError> {
         if !matches!(*self.inner.state.borrow(), ConnectionState::Active) {
             return Err(RcError::Transport("not connected".into()));
         }

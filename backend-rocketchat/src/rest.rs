@@ -21,7 +21,7 @@ use crate::fatal::{Fatal, Stop};
 use crate::wire::{format_iso, WireRoom};
 
 /// How many 429s one call waits out before it gives up with `RateLimited`.
-const MAX_RATE_LIMIT_RETRIES: u32 = 5;
+pub(crate) const MAX_RATE_LIMIT_RETRIES: u32 = 5;
 /// Responses larger than this are refused (a message document is a few KB).
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 

@@ -337,14 +337,21 @@ async fn http_is_refused_without_the_insecure_flag() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn typing_is_refused_while_ddp_is_rate_limited() {
+async fn typing_fails_with_rate_limited_when_the_reset_is_longer_than_allowed() {
     let w = support::world().await;
-    let (channel, _events) = connect(&w).await;
+    // The switch answers with a 10 s timeToReset; this account waits at most 1 s.
+    let mut config = w.config();
+    config.timeouts.max_rate_limit_wait = Duration::from_secs(1);
+    let (channel, _events) = connect_with(config).await;
     let room = RoomId::new(w.room.clone());
     channel.set_typing(&room, None, true).await.unwrap();
     w.sim.set_ddp_too_many_requests(true);
     let err = channel.set_typing(&room, None, false).await.unwrap_err();
-    assert!(matches!(err, Error::RateLimited { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::RateLimited { retry_after: Some(wait) } if wait >= Duration::from_secs(9)),
+        "{err:?}"
+    );
+    assert_eq!(w.sim.ddp_refusals(), 1, "failed at once, without retrying");
     w.sim.set_ddp_too_many_requests(false);
     channel.set_typing(&room, None, false).await.unwrap();
     channel.shutdown().await;

@@ -395,6 +395,11 @@ impl SimHandle {
         self.core.shared.lock().faults.ddp_rate_limit = rule;
     }
 
+    /// How many DDP methods and subs were answered `too-many-requests` so far.
+    pub fn ddp_refusals(&self) -> u64 {
+        self.core.shared.lock().faults.ddp_refusals
+    }
+
     /// Every DDP method and sub answers `too-many-requests` while on.
     pub fn set_ddp_too_many_requests(&self, on: bool) {
         self.core.shared.lock().faults.ddp_too_many_requests = on;

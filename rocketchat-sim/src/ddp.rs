@@ -389,6 +389,7 @@ impl Processor {
     fn rate_limited(&self, name: &str) -> Option<Duration> {
         let mut st = self.shared.lock();
         if st.faults.ddp_too_many_requests {
+            st.faults.ddp_refusals += 1;
             return Some(Duration::from_secs(10));
         }
         let rule = st.faults.ddp_rate_limit?;
@@ -403,6 +404,7 @@ impl Processor {
         calls.retain(|t| now.duration_since(*t) < window);
         if calls.len() >= limit as usize {
             let oldest = calls.first().copied().unwrap_or(now);
+            st.faults.ddp_refusals += 1;
             return Some(window.saturating_sub(now.duration_since(oldest)));
         }
         calls.push(now);

@@ -80,6 +80,9 @@ pub(crate) struct Faults {
     pub(crate) rest_rate_limit_bots: bool,
     pub(crate) ddp_rate_limit: Option<crate::config::RateRule>,
     pub(crate) two_factor_enabled: bool,
+    /// How many DDP calls were answered `too-many-requests` (for tests that check a
+    /// client waited instead of hammering).
+    pub(crate) ddp_refusals: u64,
 }
 
 /// Everything behind the lock.
