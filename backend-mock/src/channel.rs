@@ -35,6 +35,8 @@ pub enum Operation {
     SetTyping,
     /// [`Channel::resolve_room`]
     ResolveRoom,
+    /// [`Channel::history`]
+    History,
 }
 
 /// The bot, logged in to a [`World`]. Cheap to share behind an `Arc`.
@@ -195,7 +197,7 @@ impl Channel for MemoryChannel {
             resolve_by_name: true,
             max_text_len: MAX_TEXT_LEN,
             files: false,
-            history: false,
+            history: true,
         }
     }
 
@@ -289,10 +291,8 @@ impl Channel for MemoryChannel {
         })
     }
 
-    async fn history(&self, _query: &HistoryQuery) -> Result<Vec<Message>> {
-        Err(Error::Unsupported {
-            operation: "history",
-            backend: "memory",
-        })
+    async fn history(&self, query: &HistoryQuery) -> Result<Vec<Message>> {
+        self.check(Operation::History)?;
+        self.world.lock().history(&self.user, query)
     }
 }
