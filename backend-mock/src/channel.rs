@@ -12,7 +12,7 @@ use channel_api::{
 };
 use tokio::sync::mpsc;
 
-use crate::world::{PostRequest, World, MAX_TEXT_LEN};
+use crate::world::{FileRequest, PostRequest, World, MAX_TEXT_LEN};
 
 /// How many events may wait in the stream before the feeding task waits for the reader.
 const STREAM_BUFFER: usize = 64;
@@ -35,8 +35,10 @@ pub enum Operation {
     SetTyping,
     /// [`Channel::resolve_room`]
     ResolveRoom,
-    /// [`Channel::history`]
-    History,
+    /// [`Channel::download`]
+    Download,
+    /// [`Channel::send_file`]
+    SendFile,
 }
 
 /// The bot, logged in to a [`World`]. Cheap to share behind an `Arc`.
@@ -196,8 +198,8 @@ impl Channel for MemoryChannel {
             typing: true,
             resolve_by_name: true,
             max_text_len: MAX_TEXT_LEN,
-            files: false,
-            history: true,
+            files: true,
+            history: false,
         }
     }
 
@@ -277,22 +279,30 @@ impl Channel for MemoryChannel {
         }
     }
 
-    async fn download(&self, _attachment: &Attachment, _max_bytes: u64) -> Result<Vec<u8>> {
-        Err(Error::Unsupported {
-            operation: "download",
-            backend: "memory",
+    async fn download(&self, attachment: &Attachment, max_bytes: u64) -> Result<Vec<u8>> {
+        self.check(Operation::Download)?;
+        self.world
+            .lock()
+            .download(&self.user, attachment, max_bytes)
+    }
+
+    async fn send_file(&self, file: OutboundFile) -> Result<SentMessage> {
+        self.check(Operation::SendFile)?;
+        self.world.lock().post_file(FileRequest {
+            author: &self.user,
+            room: &file.room,
+            name: &file.name,
+            mime_type: &file.mime_type,
+            data: &file.data,
+            caption: file.caption.as_deref().unwrap_or(""),
+            thread: file.thread.as_ref(),
         })
     }
 
-    async fn send_file(&self, _file: OutboundFile) -> Result<SentMessage> {
+    async fn history(&self, _query: &HistoryQuery) -> Result<Vec<Message>> {
         Err(Error::Unsupported {
-            operation: "send_file",
+            operation: "history",
             backend: "memory",
         })
-    }
-
-    async fn history(&self, query: &HistoryQuery) -> Result<Vec<Message>> {
-        self.check(Operation::History)?;
-        self.world.lock().history(&self.user, query)
     }
 }

@@ -42,8 +42,11 @@
 //! - Text must be non-empty and at most [`MAX_TEXT_LEN`] UTF-16 units (`InvalidRequest`).
 //! - An idempotency key becomes the message id; sending it again by the same author
 //!   returns the first post and posts nothing.
-//! - History (`Channel::history`) reads what the room holds now: deleted messages are
-//!   gone, edited ones carry their current text, the bot's own messages are included.
+//! - Files: an upload posts one message carrying the attachment (the caption as its text,
+//!   possibly empty). Uploads over the world's limit ([`World::set_upload_limit`],
+//!   default [`DEFAULT_UPLOAD_LIMIT`]) are `TooLarge`; a download over the caller's
+//!   `max_bytes` is `TooLarge`; a file in a room the downloader cannot see is `NotFound`;
+//!   deleting the message deletes its file.
 
 pub mod channel;
 mod mentions;
@@ -52,4 +55,4 @@ pub mod world;
 
 pub use channel::{MemoryChannel, Operation};
 pub use peer::MemoryPeer;
-pub use world::{ReactionSummary, World, MAX_TEXT_LEN};
+pub use world::{ReactionSummary, World, DEFAULT_UPLOAD_LIMIT, MAX_TEXT_LEN};

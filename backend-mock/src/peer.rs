@@ -2,7 +2,7 @@
 
 use channel_api::{Message, MessageId, MessageRef, Result, RoomId, UserId};
 
-use crate::world::{PostRequest, ReactionSummary, World};
+use crate::world::{FileRequest, PostRequest, ReactionSummary, World};
 
 /// Acts as one (non-bot) user of a [`World`]: posts, reacts, edits, deletes and reads.
 /// Mentions are written in the text (`@bot`, `@all`, `@here`), as a person would.
@@ -56,6 +56,30 @@ impl MemoryPeer {
             text,
             thread,
             id: None,
+        })?;
+        Ok(sent.message)
+    }
+
+    /// Uploads a file and posts it at the top level (`thread: None`) or into a thread,
+    /// with `caption` as the message text. Over the world's upload limit is
+    /// `Error::TooLarge`.
+    pub fn post_file(
+        &self,
+        room: &RoomId,
+        name: &str,
+        mime_type: &str,
+        data: &[u8],
+        caption: Option<&str>,
+        thread: Option<&MessageId>,
+    ) -> Result<MessageRef> {
+        let sent = self.world.lock().post_file(FileRequest {
+            author: &self.user,
+            room,
+            name,
+            mime_type,
+            data,
+            caption: caption.unwrap_or(""),
+            thread,
         })?;
         Ok(sent.message)
     }

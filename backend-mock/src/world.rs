@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use channel_api::{
-    AccountId, Author, Error, Event, HistoryQuery, Message, MessageId, MessageRef, Reaction,
-    Result, RoomId, RoomInfo, RoomKind, SentMessage, Timestamp, UserId,
+    AccountId, Attachment, Author, Error, Event, Message, MessageId, MessageRef, Reaction, Result,
+    RoomId, RoomInfo, RoomKind, SentMessage, Timestamp, UserId,
 };
 use tokio::sync::mpsc;
 
@@ -18,6 +18,10 @@ use crate::peer::MemoryPeer;
 /// Longest text one message may carry, in UTF-16 code units (Rocket.Chat's default
 /// `Message_MaxAllowedSize`).
 pub const MAX_TEXT_LEN: usize = 5000;
+
+/// Largest file an upload may carry unless [`World::set_upload_limit`] says otherwise, in
+/// bytes (Rocket.Chat's default `FileUpload_MaxFileSize`, 100 MiB).
+pub const DEFAULT_UPLOAD_LIMIT: u64 = 104_857_600;
 
 /// A handle on one in-memory chat server. Cloning it shares the same world.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +41,10 @@ pub(crate) struct WorldState {
     used_ids: HashMap<MessageId, PostRecord>,
     /// Who is typing where.
     typing: BTreeSet<(RoomId, Option<MessageId>, UserId)>,
+    /// Uploaded files by id. A file goes when the message carrying it is deleted.
+    files: HashMap<String, StoredFile>,
+    /// The upload limit in bytes; `None` is [`DEFAULT_UPLOAD_LIMIT`].
+    upload_limit: Option<u64>,
     /// The event feeds of the channels, by channel number.
     subscribers: BTreeMap<u64, Subscriber>,
     /// Counter behind generated ids, post order and channel numbers.
@@ -71,6 +79,16 @@ struct StoredMessage {
     edited: bool,
     /// Emoji name -> usernames that reacted, in the order they reacted.
     reactions: BTreeMap<String, Vec<String>>,
+    /// The files the message carries, in upload order.
+    attachments: Vec<Attachment>,
+}
+
+/// One uploaded file: the bytes and the room they were posted in (which decides who may
+/// download them).
+#[derive(Debug, Clone)]
+struct StoredFile {
+    room: RoomId,
+    data: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -205,6 +223,17 @@ impl World {
             .collect())
     }
 
+    /// Sets the largest file an upload may carry, in bytes. Larger uploads are
+    /// `Error::TooLarge` and post nothing.
+    pub fn set_upload_limit(&self, bytes: u64) {
+        self.lock().upload_limit = Some(bytes);
+    }
+
+    /// The bytes of an uploaded file, if it still exists. Ignores visibility.
+    pub fn file(&self, id: &str) -> Option<Vec<u8>> {
+        self.lock().files.get(id).map(|file| file.data.clone())
+    }
+
     /// Whether `user` currently shows a typing indicator in `room` (any thread).
     pub fn is_typing(&self, room: &RoomId, user: &UserId) -> bool {
         self.lock()
@@ -222,6 +251,19 @@ pub(crate) struct PostRequest<'a> {
     pub(crate) text: &'a str,
     pub(crate) thread: Option<&'a MessageId>,
     pub(crate) id: Option<&'a MessageId>,
+}
+
+/// A file to upload and post, from a channel or a peer.
+#[derive(Debug)]
+pub(crate) struct FileRequest<'a> {
+    pub(crate) author: &'a UserId,
+    pub(crate) room: &'a RoomId,
+    pub(crate) name: &'a str,
+    pub(crate) mime_type: &'a str,
+    pub(crate) data: &'a [u8],
+    /// Text posted with the file; empty is fine.
+    pub(crate) caption: &'a str,
+    pub(crate) thread: Option<&'a MessageId>,
 }
 
 impl WorldState {
@@ -435,7 +477,7 @@ impl WorldState {
             // Facts about a receiving bot: set per receiver in `fan_out`.
             reply_to_bot: false,
             bot_in_thread: false,
-            attachments: Vec::new(),
+            attachments: stored.attachments.clone(),
         })
     }
 
@@ -471,57 +513,6 @@ impl WorldState {
         Ok(self.room_messages(room, thread))
     }
 
-    /// Past messages as `user` may read them (see [`HistoryQuery`]): live messages only
-    /// (a deleted one is gone, an edited one has its current text), oldest first, at most
-    /// `limit`. An invisible or unknown room, or a root not in the room, is `NotFound`.
-    pub(crate) fn history(&self, user: &UserId, query: &HistoryQuery) -> Result<Vec<Message>> {
-        let picked: Vec<&StoredMessage> = match query {
-            HistoryQuery::Room {
-                room,
-                before,
-                limit,
-            } => {
-                self.visible_room(room, user)?;
-                let mut stored: Vec<&StoredMessage> = self
-                    .messages
-                    .values()
-                    .filter(|m| &m.room == room)
-                    .filter(|m| before.is_none_or(|before| m.timestamp < before))
-                    .collect();
-                // The latest `limit`: sort newest first, cut, then turn back to oldest first.
-                stored.sort_by_key(|m| std::cmp::Reverse(m.seq));
-                stored.truncate(*limit);
-                stored.reverse();
-                stored
-            }
-            HistoryQuery::Thread { room, root, limit } => {
-                let root_ref = MessageRef {
-                    room: room.clone(),
-                    id: root.clone(),
-                };
-                let root_message = self.visible_message(&root_ref, user)?;
-                let mut replies: Vec<&StoredMessage> = self
-                    .messages
-                    .values()
-                    .filter(|m| m.thread_root.as_ref() == Some(root))
-                    .collect();
-                replies.sort_by_key(|m| m.seq);
-                let mut stored = vec![root_message];
-                stored.extend(replies);
-                stored.truncate(*limit);
-                stored
-            }
-        };
-        picked
-            .into_iter()
-            .map(|stored| {
-                let mut message = self.to_message(stored)?;
-                self.set_thread_facts(&mut message, user);
-                Ok(message)
-            })
-            .collect()
-    }
-
     /// Delivers an event to every channel that can see the room, except the actor's own,
     /// with the receiver's thread facts set on messages.
     fn fan_out(&mut self, actor: &UserId, room: &RoomId, event: &Event) {
@@ -547,28 +538,118 @@ impl WorldState {
     fn for_receiver(&self, event: &Event, receiver: &UserId) -> Event {
         let mut event = event.clone();
         if let Event::MessageCreated { message } | Event::MessageEdited { message } = &mut event {
-            self.set_thread_facts(message, receiver);
+            if let Some(root) = &message.thread_root {
+                message.reply_to_bot = self
+                    .messages
+                    .get(root)
+                    .is_some_and(|stored| &stored.author == receiver);
+                message.bot_in_thread = self.messages.values().any(|stored| {
+                    stored.thread_root.as_ref() == Some(root)
+                        && &stored.author == receiver
+                        && stored.id != message.id
+                });
+            }
         }
         event
     }
 
-    /// Sets `reply_to_bot` and `bot_in_thread` on a thread message as `receiver` sees it
-    /// (the message itself does not count as the receiver's participation).
-    fn set_thread_facts(&self, message: &mut Message, receiver: &UserId) {
-        if let Some(root) = &message.thread_root {
-            message.reply_to_bot = self
-                .messages
-                .get(root)
-                .is_some_and(|stored| &stored.author == receiver);
-            message.bot_in_thread = self.messages.values().any(|stored| {
-                stored.thread_root.as_ref() == Some(root)
-                    && &stored.author == receiver
-                    && stored.id != message.id
-            });
-        }
+    pub(crate) fn post(&mut self, request: PostRequest<'_>) -> Result<SentMessage> {
+        check_text(request.text)?;
+        self.post_with(request, Vec::new())
     }
 
-    pub(crate) fn post(&mut self, request: PostRequest<'_>) -> Result<SentMessage> {
+    /// Stores a file and posts a message carrying it, with the caption as its text. Over
+    /// the upload limit is `TooLarge`, and nothing is stored or posted.
+    pub(crate) fn post_file(&mut self, request: FileRequest<'_>) -> Result<SentMessage> {
+        let FileRequest {
+            author,
+            room,
+            name,
+            mime_type,
+            data,
+            caption,
+            thread,
+        } = request;
+        if name.trim().is_empty() || name.contains('/') {
+            return Err(Error::InvalidRequest {
+                reason: format!("bad file name {name:?}"),
+            });
+        }
+        if !caption.is_empty() {
+            check_text(caption)?;
+        }
+        let limit = self.upload_limit.unwrap_or(DEFAULT_UPLOAD_LIMIT);
+        let size = u64::try_from(data.len()).unwrap_or(u64::MAX);
+        if size > limit {
+            return Err(Error::TooLarge {
+                what: format!("file {name:?}"),
+                size,
+                limit,
+            });
+        }
+        let id = format!("FiLe{}Qw", self.next_seq());
+        let attachment = Attachment {
+            id: id.clone(),
+            name: name.to_owned(),
+            mime_type: Some(mime_type.to_owned()).filter(|m| !m.is_empty()),
+            size: Some(size),
+            // Shaped like Rocket.Chat's file URL; opaque to callers either way.
+            url: format!("/file-upload/{id}/{name}"),
+        };
+        // Posting checks the room and thread; store the bytes only once it succeeded, so
+        // a refused post leaves no orphan file.
+        let sent = self.post_with(
+            PostRequest {
+                author,
+                room,
+                text: caption,
+                thread,
+                id: None,
+            },
+            vec![attachment],
+        )?;
+        self.files.insert(
+            id,
+            StoredFile {
+                room: room.clone(),
+                data: data.to_vec(),
+            },
+        );
+        Ok(sent)
+    }
+
+    /// The bytes of an attachment `user` can see (the file's room must be visible to
+    /// them). More than `max_bytes` is `TooLarge`.
+    pub(crate) fn download(
+        &self,
+        user: &UserId,
+        attachment: &Attachment,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>> {
+        let not_found = || Error::NotFound {
+            what: format!("file {:?}", attachment.id),
+        };
+        let file = self.files.get(&attachment.id).ok_or_else(not_found)?;
+        if !self.can_see(&file.room, user) {
+            return Err(not_found());
+        }
+        let size = u64::try_from(file.data.len()).unwrap_or(u64::MAX);
+        if size > max_bytes {
+            return Err(Error::TooLarge {
+                what: format!("file {:?}", attachment.name),
+                size,
+                limit: max_bytes,
+            });
+        }
+        Ok(file.data.clone())
+    }
+
+    /// Posts a message (its text already checked) carrying `attachments`.
+    fn post_with(
+        &mut self,
+        request: PostRequest<'_>,
+        attachments: Vec<Attachment>,
+    ) -> Result<SentMessage> {
         let PostRequest {
             author,
             room,
@@ -576,7 +657,6 @@ impl WorldState {
             thread,
             id,
         } = request;
-        check_text(text)?;
         self.postable_room(room, author)?;
         if let Some(id) = id {
             if id.as_str().is_empty() {
@@ -624,6 +704,7 @@ impl WorldState {
             timestamp: self.now(),
             edited: false,
             reactions: BTreeMap::new(),
+            attachments,
         };
         let message = self.to_message(&stored)?;
         self.messages.insert(id.clone(), stored);
@@ -683,7 +764,12 @@ impl WorldState {
 
     pub(crate) fn delete(&mut self, user: &UserId, message: &MessageRef) -> Result<()> {
         self.own_message(message, user)?;
-        self.messages.remove(&message.id);
+        if let Some(stored) = self.messages.remove(&message.id) {
+            // Rocket.Chat deletes a message's upload with the message.
+            for attachment in &stored.attachments {
+                self.files.remove(&attachment.id);
+            }
+        }
         let room_kind = self.room(&message.room)?.kind;
         self.fan_out(
             user,
