@@ -39,6 +39,8 @@ pub enum Operation {
     Download,
     /// [`Channel::send_file`]
     SendFile,
+    /// [`Channel::history`]
+    History,
 }
 
 /// The bot, logged in to a [`World`]. Cheap to share behind an `Arc`.
@@ -199,7 +201,7 @@ impl Channel for MemoryChannel {
             resolve_by_name: true,
             max_text_len: MAX_TEXT_LEN,
             files: true,
-            history: false,
+            history: true,
         }
     }
 
@@ -299,10 +301,8 @@ impl Channel for MemoryChannel {
         })
     }
 
-    async fn history(&self, _query: &HistoryQuery) -> Result<Vec<Message>> {
-        Err(Error::Unsupported {
-            operation: "history",
-            backend: "memory",
-        })
+    async fn history(&self, query: &HistoryQuery) -> Result<Vec<Message>> {
+        self.check(Operation::History)?;
+        self.world.lock().history(&self.user, query)
     }
 }

@@ -42,6 +42,8 @@
 //! - Text must be non-empty and at most [`MAX_TEXT_LEN`] UTF-16 units (`InvalidRequest`).
 //! - An idempotency key becomes the message id; sending it again by the same author
 //!   returns the first post and posts nothing.
+//! - History (`Channel::history`) reads what the room holds now: deleted messages are
+//!   gone, edited ones carry their current text, the bot's own messages are included.
 //! - Files: an upload posts one message carrying the attachment (the caption as its text,
 //!   possibly empty). Uploads over the world's limit ([`World::set_upload_limit`],
 //!   default [`DEFAULT_UPLOAD_LIMIT`]) are `TooLarge`; a download over the caller's

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use channel_api::{
-    AccountId, Attachment, Author, Error, Event, Message, MessageId, MessageRef, Reaction, Result,
-    RoomId, RoomInfo, RoomKind, SentMessage, Timestamp, UserId,
+    AccountId, Attachment, Author, Error, Event, HistoryQuery, Message, MessageId, MessageRef,
+    Reaction, Result, RoomId, RoomInfo, RoomKind, SentMessage, Timestamp, UserId,
 };
 use tokio::sync::mpsc;
 
@@ -513,6 +513,57 @@ impl WorldState {
         Ok(self.room_messages(room, thread))
     }
 
+    /// Past messages as `user` may read them (see [`HistoryQuery`]): live messages only
+    /// (a deleted one is gone, an edited one has its current text), oldest first, at most
+    /// `limit`. An invisible or unknown room, or a root not in the room, is `NotFound`.
+    pub(crate) fn history(&self, user: &UserId, query: &HistoryQuery) -> Result<Vec<Message>> {
+        let picked: Vec<&StoredMessage> = match query {
+            HistoryQuery::Room {
+                room,
+                before,
+                limit,
+            } => {
+                self.visible_room(room, user)?;
+                let mut stored: Vec<&StoredMessage> = self
+                    .messages
+                    .values()
+                    .filter(|m| &m.room == room)
+                    .filter(|m| before.is_none_or(|before| m.timestamp < before))
+                    .collect();
+                // The latest `limit`: sort newest first, cut, then turn back to oldest first.
+                stored.sort_by_key(|m| std::cmp::Reverse(m.seq));
+                stored.truncate(*limit);
+                stored.reverse();
+                stored
+            }
+            HistoryQuery::Thread { room, root, limit } => {
+                let root_ref = MessageRef {
+                    room: room.clone(),
+                    id: root.clone(),
+                };
+                let root_message = self.visible_message(&root_ref, user)?;
+                let mut replies: Vec<&StoredMessage> = self
+                    .messages
+                    .values()
+                    .filter(|m| m.thread_root.as_ref() == Some(root))
+                    .collect();
+                replies.sort_by_key(|m| m.seq);
+                let mut stored = vec![root_message];
+                stored.extend(replies);
+                stored.truncate(*limit);
+                stored
+            }
+        };
+        picked
+            .into_iter()
+            .map(|stored| {
+                let mut message = self.to_message(stored)?;
+                self.set_thread_facts(&mut message, user);
+                Ok(message)
+            })
+            .collect()
+    }
+
     /// Delivers an event to every channel that can see the room, except the actor's own,
     /// with the receiver's thread facts set on messages.
     fn fan_out(&mut self, actor: &UserId, room: &RoomId, event: &Event) {
@@ -538,19 +589,25 @@ impl WorldState {
     fn for_receiver(&self, event: &Event, receiver: &UserId) -> Event {
         let mut event = event.clone();
         if let Event::MessageCreated { message } | Event::MessageEdited { message } = &mut event {
-            if let Some(root) = &message.thread_root {
-                message.reply_to_bot = self
-                    .messages
-                    .get(root)
-                    .is_some_and(|stored| &stored.author == receiver);
-                message.bot_in_thread = self.messages.values().any(|stored| {
-                    stored.thread_root.as_ref() == Some(root)
-                        && &stored.author == receiver
-                        && stored.id != message.id
-                });
-            }
+            self.set_thread_facts(message, receiver);
         }
         event
+    }
+
+    /// Sets `reply_to_bot` and `bot_in_thread` on a thread message as `receiver` sees it
+    /// (the message itself does not count as the receiver's participation).
+    fn set_thread_facts(&self, message: &mut Message, receiver: &UserId) {
+        if let Some(root) = &message.thread_root {
+            message.reply_to_bot = self
+                .messages
+                .get(root)
+                .is_some_and(|stored| &stored.author == receiver);
+            message.bot_in_thread = self.messages.values().any(|stored| {
+                stored.thread_root.as_ref() == Some(root)
+                    && &stored.author == receiver
+                    && stored.id != message.id
+            });
+        }
     }
 
     pub(crate) fn post(&mut self, request: PostRequest<'_>) -> Result<SentMessage> {
