@@ -178,7 +178,28 @@ pub struct RocketChatConfig {
     /// Timeouts and intervals (`timeouts`).
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// Where an earlier process of this account stopped reading. Set by the program that
+    /// runs the channel (the bridge keeps it in its state file), never read from a config
+    /// file: with it, the first connection catches up on what was posted since, as a
+    /// reconnect does, instead of starting from "now".
+    #[serde(skip)]
+    pub resume: Option<ResumePoint>,
 }
+
+/// The point an earlier process of the same account had read up to.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResumePoint {
+    /// The newest server timestamp (`ts`, epoch ms) of a message it had been given.
+    pub after_ms: i64,
+    /// Ids of the messages it had been given that are stamped within a few seconds of
+    /// `after_ms` (at least [`RESUME_WINDOW_MS`]): they are not delivered again.
+    pub delivered: Vec<String>,
+}
+
+/// How far before [`ResumePoint::after_ms`] a resumed catch-up starts reading, and so how
+/// far back [`ResumePoint::delivered`] must list ids.
+pub const RESUME_WINDOW_MS: i64 = 2_000;
 
 fn default_revalidate() -> Duration {
     Duration::from_secs(300)
@@ -263,6 +284,7 @@ impl RocketChatConfig {
             revalidate_interval: default_revalidate(),
             max_frame_bytes: default_max_frame(),
             timeouts: Timeouts::default(),
+            resume: None,
         }
     }
 

@@ -117,7 +117,9 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub use config::{ConfigError, RocketChatConfig, RoomEntry, Secret, Timeouts};
+pub use config::{
+    ConfigError, ResumePoint, RocketChatConfig, RoomEntry, Secret, Timeouts, RESUME_WINDOW_MS,
+};
 pub use tls::tls_client_config;
 
 use crate::bounded::BoundedMap;
@@ -243,6 +245,7 @@ impl RocketChatChannel {
                 token: config.auth_token.clone(),
                 timeouts: config.timeouts.clone(),
                 max_frame_bytes: config.max_frame_bytes,
+                resume: config.resume.clone(),
             },
             rest.clone(),
             fatal.clone(),

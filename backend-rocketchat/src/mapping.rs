@@ -27,6 +27,7 @@ use channel_api::{
 use serde::Deserialize;
 
 use crate::bounded::BoundedMap;
+use crate::config::RESUME_WINDOW_MS;
 use crate::wire::{WireMessage, WireRoomMeta};
 
 /// Cache sizes: enough for a busy day, small enough to stay flat.
@@ -104,6 +105,9 @@ pub(crate) struct Mapper {
     looked_up: BoundedMap<String, ()>,
     /// Newest `_updatedAt` seen on any message: where a catch-up starts.
     watermark: Option<i64>,
+    /// Messages an earlier process of this account was already given (see
+    /// [`Mapper::resume_from`]): never `MessageCreated` again.
+    delivered_before: BoundedMap<String, ()>,
 }
 
 impl Mapper {
@@ -120,6 +124,19 @@ impl Mapper {
             bot_threads: BoundedMap::new(BOT_THREAD_CACHE),
             looked_up: BoundedMap::new(LOOKED_UP_CACHE),
             watermark: None,
+            delivered_before: BoundedMap::new(SEEN_CACHE),
+        }
+    }
+
+    /// Continues where an earlier process stopped: messages stamped after
+    /// `after_ms - RESUME_WINDOW_MS` are new unless listed in `delivered`, and the next
+    /// catch-up starts there.
+    pub(crate) fn resume_from(&mut self, after_ms: i64, delivered: &[String]) {
+        let from = after_ms.saturating_sub(RESUME_WINDOW_MS);
+        self.new_after = from;
+        self.watermark = Some(from);
+        for id in delivered {
+            self.delivered_before.insert(id.clone(), ());
         }
     }
 
@@ -262,8 +279,9 @@ impl Mapper {
         };
         match &previous {
             None => {
-                // Never seen: new, unless it is an update of something older than us.
-                if ts >= self.new_after {
+                // Never seen: new, unless it is an update of something older than us,
+                // or an earlier process of this account was given it already.
+                if ts >= self.new_after && self.delivered_before.get(&doc.id).is_none() {
                     if !own {
                         events.push(Event::MessageCreated { message: message() });
                     }

@@ -21,7 +21,7 @@ use tokio::time::{sleep_until, timeout, Instant};
 use super::frame::{self, DdpError, Inbound};
 use super::socket::{self, WsRead, WsWrite};
 use crate::backoff::reconnect_delay;
-use crate::config::{Secret, ServerUrl, Timeouts};
+use crate::config::{ResumePoint, Secret, ServerUrl, Timeouts};
 use crate::error::RcError;
 use crate::fatal::{Fatal, Stop};
 use crate::mapping::{room_kind, Mapper, RoomMeta};
@@ -59,6 +59,8 @@ pub(crate) struct SessionConfig {
     pub(crate) token: Secret,
     pub(crate) timeouts: Timeouts,
     pub(crate) max_frame_bytes: usize,
+    /// Where an earlier process stopped: the first connection catches up from there.
+    pub(crate) resume: Option<ResumePoint>,
 }
 
 /// How a connection ended.
@@ -513,6 +515,11 @@ impl Session {
         }
 
         if self.ever_active {
+            self.catch_up(&rooms).await?;
+        } else if let Some(resume) = self.cfg.resume.take() {
+            // A restarted process: catch up on what was posted while nobody was reading,
+            // without repeating what the earlier process was given.
+            self.mapper.resume_from(resume.after_ms, &resume.delivered);
             self.catch_up(&rooms).await?;
         } else {
             self.mapper
