@@ -2,10 +2,11 @@
 // HTTP, so the plugin can be tested inside a real gateway without Rocket.Chat.
 // Env FAKE_BRIDGE_DIR: where it writes <accountId>.port and <accountId>.config.json.
 //   POST /notify {method, params}  -> writes that notification to the plugin
-//   GET  /requests                 -> every request the plugin made [{method, params}]
+//   GET  /requests                 -> every request the plugin made [{method, params, result}]
+//                                     (sendFile also records `file`: the file as it was then)
 //   GET  /config                   -> the config line it got (authToken replaced by its length)
 import { createServer } from "node:http";
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 
@@ -20,11 +21,27 @@ const notify = (method, params) => out({ method, params });
 
 function answer(msg) {
   const p = msg.params ?? {};
-  requests.push({ method: msg.method, params: p });
+  const entry = { method: msg.method, params: p };
+  requests.push(entry);
+  const reply = (result) => {
+    entry.result = result;
+    return out({ id: msg.id, result });
+  };
   switch (msg.method) {
     case "send": {
       const ids = [`m${nextMessage++}`];
-      return out({ id: msg.id, result: { messageIds: ids, threadId: p.replyThread?.id ?? p.threadId ?? null } });
+      return reply({ messageIds: ids, threadId: p.replyThread?.id ?? p.threadId ?? null });
+    }
+    case "sendFile": {
+      // The plugin owns the file and may delete it once answered: look at it now.
+      const present = typeof p.path === "string" && existsSync(p.path);
+      entry.file = present
+        ? { size: statSync(p.path).size, mode: statSync(p.path).mode & 0o777, head: readFileSync(p.path).subarray(0, 64).toString("utf8") }
+        : null;
+      if (p.name?.startsWith("too-large")) {
+        return out({ id: msg.id, error: { code: -32011, message: "file too large", data: { kind: "tooLarge", retryable: false, limitBytes: 1024 } } });
+      }
+      return reply({ messageIds: [`m${nextMessage++}`], threadId: p.replyThread?.id ?? p.threadId ?? null });
     }
     case "probe":
       return out({ id: msg.id, result: { reachable: true, tokenValid: state !== "fatal", serverVersion: "8.2.0", state } });

@@ -1,6 +1,8 @@
 // A fake OpenAI-compatible model server for the end-to-end test.
 // - POST /v1/chat/completions: answers `PONG: <last user text>` (SSE when stream),
 //   or a long reply when the text contains LONGREPLY (12,000 characters).
+//   When the text contains STREAMME, the streamed answer comes in several deltas
+//   (a few words each) with STREAM_PAUSE_MS between them, for the preview scenarios.
 // - GET /v1/models: one model.
 // - GET /calls: every chat call so far ({n, text, prompt}) for assertions.
 // Usage: node fake-model.mjs <portFile>   (listens on 127.0.0.1:0, writes its port)
@@ -31,7 +33,17 @@ function userText(messages) {
   return (fence >= 0 ? last.slice(fence + 5) : last).trim();
 }
 
-function reply(res, body, text) {
+const STREAM_PAUSE_MS = Number(process.env.FAKE_MODEL_STREAM_PAUSE_MS ?? 400);
+
+/** `text` in pieces of a few words (the whole text when joined). */
+export function streamPieces(text, words = 3) {
+  const parts = text.split(/(?<= )/);
+  const out = [];
+  for (let i = 0; i < parts.length; i += words) out.push(parts.slice(i, i + words).join(""));
+  return out;
+}
+
+function reply(res, body, text, { pieces } = {}) {
   const id = `chatcmpl-${calls.length}`;
   const base = { id, object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model: body.model ?? "echo-model" };
   if (!body.stream) {
@@ -46,11 +58,21 @@ function reply(res, body, text) {
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
   const send = (o) => res.write(`data: ${JSON.stringify(o)}\n\n`);
   send({ ...base, choices: [{ index: 0, delta: { role: "assistant" }, finish_reason: null }] });
-  send({ ...base, choices: [{ index: 0, delta: { content: text }, finish_reason: null }] });
-  send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
-  send({ ...base, choices: [], usage: { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 } });
-  res.write("data: [DONE]\n\n");
-  res.end();
+  const finish = () => {
+    send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
+    send({ ...base, choices: [], usage: { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 } });
+    res.write("data: [DONE]\n\n");
+    res.end();
+  };
+  const queue = pieces ?? [text];
+  const next = () => {
+    const piece = queue.shift();
+    if (piece === undefined) return finish();
+    send({ ...base, choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] });
+    if (queue.length === 0) return finish();
+    setTimeout(next, STREAM_PAUSE_MS);
+  };
+  next();
 }
 
 const server = createServer((req, res) => {
@@ -78,6 +100,11 @@ const server = createServer((req, res) => {
       const text = userText(body.messages);
       const prompt = (body.messages ?? []).map((m) => contentText(m.content)).join("\n");
       calls.push({ n: calls.length + 1, text, prompt });
+      if (text.includes("STREAMME")) {
+        const answer = `PONG: ${text} and the rest of a streamed answer, written a few words at a time.`;
+        reply(res, body, answer, { pieces: streamPieces(answer) });
+        return;
+      }
       reply(res, body, text.includes("LONGREPLY") ? longReply() : `PONG: ${text}`);
       return;
     }

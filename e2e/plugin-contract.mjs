@@ -76,7 +76,8 @@ const config = gatewayConfig({
     textChunkLimit: 5000,
     accounts: {
       ops: { userId: "botOps", username: "opsbot", authToken: { source: "env", provider: "default", id: "RC_OPS_TOKEN" } },
-      dev: { userId: "botDev", username: "devbot", authToken: "dev-plain-token" },
+      // dev streams previews (per-account key); ops keeps the default (off).
+      dev: { userId: "botDev", username: "devbot", authToken: "dev-plain-token", streaming: { mode: "partial", throttleMs: 200 } },
     },
   },
   agents: { entries: { ops: {}, dev: {} }, defaults: { systemAgent: { agentId: "ops" } } },
@@ -240,6 +241,28 @@ try {
     assertEq(opsSends.length, 0, "ops bot does not answer");
     const sessions = run.cli(["sessions", "--json", "--all-agents"]);
     assert(/agent:dev:/.test(sessions.stdout) || sessions.code !== 0, "dev agent session exists (when the CLI lists sessions)");
+  });
+
+  await suite.test("streaming partial: one preview send, edited in place, finalised with the whole text", async () => {
+    const since = (await requests("dev")).length;
+    const m = message({ account: "dev", sender: "uBob", username: "bob", room: "uBobbotDev", text: "STREAMME please" });
+    await notify("dev", "message", m);
+    const whole = "PONG: STREAMME please and the rest of a streamed answer, written a few words at a time.";
+    await waitFor("the final edit", async () => (await requests("dev")).slice(since).some((r) => r.method === "edit" && r.params.text === whole), { timeoutMs: 90_000 });
+    // The turn is over once typing is switched off; nothing may follow the final edit.
+    await waitFor("typing off", async () => (await requests("dev")).slice(since).some((r) => r.method === "typing" && r.params.on === false), { timeoutMs: 30_000 });
+    const reqs = (await requests("dev")).slice(since).filter((r) => ["send", "edit", "delete"].includes(r.method));
+    const sent = reqs.filter((r) => r.method === "send");
+    assertEq(sent.length, 1, `one send, the preview (${JSON.stringify(reqs.map((r) => [r.method, r.params.text]))})`);
+    assert(sent[0].params.text.length < whole.length && whole.startsWith(sent[0].params.text.trim()), `the preview is a prefix: ${JSON.stringify(sent[0].params.text)}`);
+    assertEq(sent[0].params.target, m.conversationId, "preview in the conversation");
+    const previewId = sent[0].result.messageIds[0];
+    const edits = reqs.filter((r) => r.method === "edit");
+    assert(edits.length >= 1, "at least one edit");
+    assert(edits.every((e) => e.params.messageId === previewId && e.params.roomId === m.room.id), "every edit is of the preview message");
+    assertEq(edits[edits.length - 1].params.text, whole, "the last edit carries the whole text");
+    assertEq(reqs[reqs.length - 1].method, "edit", "the final edit is the last call");
+    assertEq(reqs.filter((r) => r.method === "delete").length, 0, "no delete");
   });
 
   await suite.test("`openclaw message send|react|edit|delete` reach the bridge through the gateway", async () => {

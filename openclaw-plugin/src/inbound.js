@@ -5,6 +5,7 @@ import { createChannelPairingController } from "openclaw/plugin-sdk/channel-pair
 import { resolveThreadSessionKeys } from "openclaw/plugin-sdk/routing";
 import { CHANNEL } from "./config.js";
 import { chatKindOf, parseConversationId } from "./ids.js";
+import { createReplyDelivery } from "./reply.js";
 
 /**
  * OpenClaw's ingress resolver must not re-decide what the bridge decided, so it is
@@ -102,12 +103,15 @@ export async function dispatchMessage(env, msg) {
   const senderName = msg.sender.displayName || msg.sender.username || msg.sender.id;
   const label = kind === "direct" ? `@${msg.sender.username ?? msg.sender.id}` : `#${msg.room.name ?? msg.room.id}`;
 
+  const reply = createReplyDelivery({ bridge, msg, account, log, sendMedia: env.sendMedia });
+
   await rt.channel.inbound.run({
     channel: CHANNEL,
     accountId,
     raw: msg,
     log: (e) => log.debug?.(`rocketchat[${accountId}]: turn ${JSON.stringify(e)}`),
     adapter: {
+      onFinalize: () => reply.onFinalize(),
       ingest: (m) => ({
         id: m.messageId,
         timestamp: m.timestamp,
@@ -169,32 +173,13 @@ export async function dispatchMessage(env, msg) {
               onStartError: (err) => log.debug?.(`rocketchat[${accountId}]: typing failed: ${err?.message ?? err}`),
             },
           },
-          delivery: {
-            deliver: async (payload) => {
-              const text = replyText(payload);
-              if (!text) return { visibleReplySent: false, messageIds: [] };
-              // The bridge chunks and threads (replyThread comes back unchanged).
-              const result = await bridge.request("send", {
-                target: msg.conversationId,
-                text,
-                replyThread: msg.replyThread ?? null,
-              });
-              return { visibleReplySent: true, messageIds: result?.messageIds ?? [] };
-            },
-          },
+          replyOptions: reply.replyOptions,
+          delivery: { deliver: reply.deliver },
           record: { onRecordError: (err) => log.warn?.(`rocketchat[${accountId}]: session record failed: ${err?.message ?? err}`) },
         };
       },
     },
   });
-}
-
-function replyText(payload) {
-  const parts = [];
-  if (typeof payload?.text === "string" && payload.text.trim()) parts.push(payload.text);
-  const media = [payload?.mediaUrl, ...(payload?.mediaUrls ?? [])].filter((u) => typeof u === "string" && u);
-  for (const url of new Set(media)) parts.push(url);
-  return parts.join("\n");
 }
 
 /** A DM from a sender who still needs pairing: OpenClaw issues the code, the bridge posts it. */

@@ -1,0 +1,99 @@
+// The reply side of an inbound turn: OpenClaw's `delivery.deliver` plus the
+// `replyOptions` that drive streaming previews (see src/streaming.js).
+//
+// - streaming "off": each delivered payload is one bridge `send` (the bridge chunks).
+// - streaming "block": OpenClaw's block streaming is switched on for the turn, so
+//   `deliver` receives each block (`info.kind === "block"`) and posts it as its own message.
+// - streaming "partial": `onPartialReply` drives one preview message edited in place;
+//   the final payload finalises it.
+import { PreviewStream, resolveStreaming } from "./streaming.js";
+
+const DEFAULT_CHUNK_LIMIT = 5000;
+
+/** The text of a reply payload (media are sent separately, see src/media.js). */
+export function payloadText(payload) {
+  return typeof payload?.text === "string" && payload.text.trim() ? payload.text : "";
+}
+
+/** The media URLs / paths of a reply payload, without duplicates. */
+export function payloadMedia(payload) {
+  const all = [payload?.mediaUrl, ...(Array.isArray(payload?.mediaUrls) ? payload.mediaUrls : [])];
+  return [...new Set(all.filter((u) => typeof u === "string" && u.trim()))];
+}
+
+/**
+ * Builds `{ replyOptions, deliver, onFinalize }` for one admitted message.
+ * sendMedia(url, { replyThread }) posts one file (src/media.js); it is optional.
+ */
+export function createReplyDelivery({ bridge, msg, account, log = {}, sendMedia, clock }) {
+  const { mode, throttleMs } = resolveStreaming(account?.config?.streaming);
+  const chunkLimit = Number(account?.config?.textChunkLimit) > 0 ? Number(account.config.textChunkLimit) : DEFAULT_CHUNK_LIMIT;
+  const replyThread = msg.replyThread ?? null;
+  const sendText = async (text) => {
+    const result = await bridge.request("send", { target: msg.conversationId, text, replyThread });
+    return result?.messageIds ?? [];
+  };
+  const io = {
+    send: sendText,
+    edit: (messageId, text) => bridge.request("edit", { roomId: msg.room.id, messageId, text }),
+    remove: (messageId) => bridge.request("delete", { roomId: msg.room.id, messageId }),
+  };
+
+  /** The preview of the assistant message being written (partial mode only). */
+  let stream;
+  /** Partials are taken until the final payload; a new assistant message reopens them. */
+  let acceptPartials = true;
+  const replyOptions = {};
+  if (mode === "block") replyOptions.disableBlockStreaming = false;
+  if (mode === "partial") {
+    // One preview at a time: block streaming would post the same text a second way.
+    replyOptions.disableBlockStreaming = true;
+    replyOptions.onPartialReply = (payload) => {
+      const text = payload?.text;
+      if (!acceptPartials || typeof text !== "string") return stream?.visible ?? false;
+      if (!stream || stream.finalized) stream = new PreviewStream({ io, clock, throttleMs, chunkLimit, log });
+      stream.update(text);
+      return stream.visible;
+    };
+    replyOptions.onAssistantMessageStart = () => {
+      acceptPartials = true;
+      return false;
+    };
+  }
+
+  const deliver = async (payload, info) => {
+    const text = payloadText(payload);
+    const media = payloadMedia(payload);
+    const messageIds = [];
+    if (text) {
+      if (info?.kind === "final" && stream && !stream.finalized) {
+        acceptPartials = false;
+        messageIds.push(...(await stream.finalize(text)).messageIds);
+      } else {
+        messageIds.push(...(await sendText(text)));
+      }
+    }
+    if (info?.kind === "final") acceptPartials = false;
+    for (const url of media) {
+      if (!sendMedia) {
+        messageIds.push(...(await sendText(url)));
+        continue;
+      }
+      const ids = await sendMedia(url, { replyThread });
+      messageIds.push(...ids);
+    }
+    return { visibleReplySent: messageIds.length > 0, messageIds };
+  };
+
+  /**
+   * After the turn: a preview that never got a final payload (the run failed or ended
+   * without one) is brought up to the newest partial text rather than left mid-edit.
+   */
+  const onFinalize = async () => {
+    if (stream && stream.visible && !stream.finalized && stream.latest) {
+      await stream.finalize(stream.latest).catch((err) => log.warn?.(`rocketchat: finishing a preview failed: ${err?.message ?? err}`));
+    }
+  };
+
+  return { mode, replyOptions, deliver, onFinalize };
+}
