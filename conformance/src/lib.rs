@@ -33,7 +33,8 @@
 //!   id, [`Timeouts`]) and its helpers for waiting on events and on what the server holds.
 //! - [`peer`]: the [`Peer`] trait: another user who posts, reacts, edits, deletes and reads.
 //! - [`cases`]: the cases, one `pub async fn case(&Harness) -> CaseResult` each, grouped by
-//!   area (`send`, `receive`, `thread`, `implicit`, `reaction`, `lifecycle`, `rooms`).
+//!   area (`send`, `receive`, `thread`, `implicit`, `reaction`, `lifecycle`, `rooms`,
+//!   `history`).
 //! - [`live`]: env gating for runs against a live server (skip, or fail when required).
 //!
 //! # Rules the cases follow
@@ -93,6 +94,11 @@ macro_rules! channel_conformance {
             $crate::__case!($harness, room_resolves_by_name_and_id);
             $crate::__case!($harness, unknown_room_is_not_found);
             $crate::__case!($harness, unknown_message_is_not_found);
+            // history
+            $crate::__case!($harness, room_history_is_latest_oldest_first);
+            $crate::__case!($harness, room_history_before_excludes_later_messages);
+            $crate::__case!($harness, thread_history_is_root_then_first_replies);
+            $crate::__case!($harness, history_has_own_and_edited_but_not_deleted);
         }
     };
 }

@@ -14,6 +14,7 @@ macro_rules! ensure {
     };
 }
 
+mod history;
 mod implicit;
 mod lifecycle;
 mod reaction;
@@ -22,6 +23,7 @@ mod rooms;
 mod send;
 mod thread;
 
+pub use history::*;
 pub use implicit::*;
 pub use lifecycle::*;
 pub use reaction::*;
