@@ -5,87 +5,19 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::process::Stdio;
+mod common;
+
 use std::time::Duration;
 
+use common::serve::Serve;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rocketchat_sim::{RoomKind, SimConfig, SimHandle, Simulator, UserKind};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_bridge");
 /// Generous: only there so a broken test fails instead of hanging.
 const WAIT: Duration = Duration::from_secs(30);
 const GARBAGE_SEED: u64 = 0x6A4B_A6E0;
-
-/// A running `bridge serve` (stderr discarded; the secrets test reads it).
-struct Serve {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: Lines<BufReader<ChildStdout>>,
-}
-
-impl Serve {
-    async fn start(config: &Value) -> Self {
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut serve = Self {
-            child,
-            stdin,
-            stdout,
-        };
-        serve.write_bytes(config.to_string().as_bytes()).await;
-        serve
-            .until("ready", |v| v["method"] == json!("ready"))
-            .await;
-        serve
-    }
-
-    async fn write_bytes(&mut self, line: &[u8]) {
-        self.stdin.write_all(line).await.unwrap();
-        self.stdin.write_all(b"\n").await.unwrap();
-        self.stdin.flush().await.unwrap();
-    }
-
-    async fn read(&mut self) -> Value {
-        let line = tokio::time::timeout(WAIT, self.stdout.next_line())
-            .await
-            .expect("no output in time")
-            .unwrap()
-            .expect("the bridge's output ended");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON {line:?}: {e}"))
-    }
-
-    async fn until(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        tokio::time::timeout(WAIT, async {
-            loop {
-                let v = self.read().await;
-                if pred(&v) {
-                    return v;
-                }
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-    }
-
-    async fn call(&mut self, id: u64, method: &str, params: Value) -> Value {
-        let request = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        self.write_bytes(request.to_string().as_bytes()).await;
-        self.until(method, |v| v["id"] == json!(id)).await
-    }
-}
 
 struct World {
     sim: SimHandle,
@@ -186,8 +118,8 @@ async fn one_account_fed_garbage_fatal_or_killed_leaves_the_other_working() {
         .create_room(RoomKind::Public, "shared", &alice, &[&one, &two])
         .unwrap();
     let w = World { sim, alice, room };
-    let mut a = Serve::start(&config(&w.sim, "one", &one, &one_token)).await;
-    let mut b = Serve::start(&config(&w.sim, "two", &two, &two_token)).await;
+    let mut a = Serve::start("warn", &config(&w.sim, "one", &one, &one_token)).await;
+    let mut b = Serve::start("warn", &config(&w.sim, "two", &two, &two_token)).await;
     works(&w, &mut a, "one", 1).await;
     works(&w, &mut b, "two", 1).await;
 
@@ -203,7 +135,7 @@ async fn one_account_fed_garbage_fatal_or_killed_leaves_the_other_working() {
     let mut stats_seen = false;
     tokio::time::timeout(WAIT, async {
         while !(stats_seen && errors == lines.len()) {
-            let v = a.read().await;
+            let v = a.read().await.expect("the bridge's output ended");
             if v["id"] == json!(1000) {
                 stats_seen = true;
             } else if let Some(code) = v["error"]["code"].as_i64() {

@@ -1,15 +1,17 @@
 //! `bridge` as a real child process: `serve` against the simulator, `doctor`, `demo`.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bridge::sim::DemoSim;
+use common::serve::Serve;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_bridge");
 /// Generous: only there so a broken test fails instead of hanging.
@@ -19,97 +21,6 @@ async fn start_sim() -> DemoSim {
     DemoSim::start(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .unwrap()
-}
-
-/// A running `bridge serve` with its pipes; stderr is collected in the background.
-struct Serve {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: Lines<BufReader<ChildStdout>>,
-    stderr: Arc<Mutex<String>>,
-    stderr_task: tokio::task::JoinHandle<()>,
-}
-
-impl Serve {
-    fn spawn(rust_log: &str) -> Self {
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .env("RUST_LOG", rust_log)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take();
-        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut err = child.stderr.take().unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        let stderr_task = tokio::spawn(async move {
-            let mut buf = String::new();
-            let _ = err.read_to_string(&mut buf).await;
-            sink.lock().unwrap().push_str(&buf);
-        });
-        Self {
-            child,
-            stdin,
-            stdout,
-            stderr,
-            stderr_task,
-        }
-    }
-
-    async fn write(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().unwrap();
-        stdin.write_all(line.as_bytes()).await.unwrap();
-        stdin.write_all(b"\n").await.unwrap();
-        stdin.flush().await.unwrap();
-    }
-
-    async fn read(&mut self) -> Option<Value> {
-        let line = tokio::time::timeout(WAIT, self.stdout.next_line())
-            .await
-            .expect("no output in time")
-            .unwrap()?;
-        Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON {line:?}: {e}")))
-    }
-
-    /// Reads until a line matches; returns it.
-    async fn until(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        loop {
-            let v = self
-                .read()
-                .await
-                .unwrap_or_else(|| panic!("output ended before {what}"));
-            if pred(&v) {
-                return v;
-            }
-        }
-    }
-
-    async fn notification(&mut self, method: &str) -> Value {
-        self.until(method, |v| v["method"] == json!(method)).await["params"].clone()
-    }
-
-    /// Closes stdin and returns (exit code, remaining stdout lines, stderr).
-    async fn finish(mut self) -> (Option<i32>, Vec<Value>, String) {
-        self.stdin = None;
-        let mut rest = Vec::new();
-        while let Some(v) = self.read().await {
-            rest.push(v);
-        }
-        let status = tokio::time::timeout(WAIT, self.child.wait())
-            .await
-            .expect("the bridge did not exit")
-            .unwrap();
-        tokio::time::timeout(WAIT, self.stderr_task)
-            .await
-            .unwrap()
-            .unwrap();
-        let stderr = self.stderr.lock().unwrap().clone();
-        (status.code(), rest, stderr)
-    }
 }
 
 #[tokio::test]

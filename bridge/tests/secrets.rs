@@ -6,115 +6,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+mod common;
 
+use common::serve::Serve;
 use rocketchat_sim::{RoomKind, SimConfig, Simulator, UserKind};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-
-const BIN: &str = env!("CARGO_BIN_EXE_bridge");
-/// Generous: only there so a broken test fails instead of hanging.
-const WAIT: Duration = Duration::from_secs(30);
-
-/// A running `bridge serve`; every stdout line is kept (raw) besides being parsed.
-struct Serve {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: Lines<BufReader<ChildStdout>>,
-    raw_stdout: Vec<String>,
-    stderr: Arc<Mutex<String>>,
-    stderr_task: tokio::task::JoinHandle<()>,
-}
-
-impl Serve {
-    fn spawn(rust_log: &str) -> Self {
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .env("RUST_LOG", rust_log)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take();
-        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut err = child.stderr.take().unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        let stderr_task = tokio::spawn(async move {
-            let mut buf = String::new();
-            let _ = err.read_to_string(&mut buf).await;
-            sink.lock().unwrap().push_str(&buf);
-        });
-        Self {
-            child,
-            stdin,
-            stdout,
-            raw_stdout: Vec::new(),
-            stderr,
-            stderr_task,
-        }
-    }
-
-    async fn write(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().unwrap();
-        stdin.write_all(line.as_bytes()).await.unwrap();
-        stdin.write_all(b"\n").await.unwrap();
-        stdin.flush().await.unwrap();
-    }
-
-    async fn read(&mut self) -> Option<Value> {
-        let line = tokio::time::timeout(WAIT, self.stdout.next_line())
-            .await
-            .expect("no output in time")
-            .unwrap()?;
-        self.raw_stdout.push(line.clone());
-        Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON {line:?}: {e}")))
-    }
-
-    async fn until(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        loop {
-            let v = self
-                .read()
-                .await
-                .unwrap_or_else(|| panic!("output ended before {what}"));
-            if pred(&v) {
-                return v;
-            }
-        }
-    }
-
-    async fn call(&mut self, id: u64, method: &str, params: Value) -> Value {
-        let request = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        self.write(&request.to_string()).await;
-        self.until(method, |v| v["id"] == json!(id)).await
-    }
-
-    fn proc_file(&self, name: &str) -> Vec<u8> {
-        let pid = self.child.id().unwrap();
-        std::fs::read(format!("/proc/{pid}/{name}")).unwrap()
-    }
-
-    /// Closes stdin; returns (exit code, stderr).
-    async fn finish(mut self) -> (Option<i32>, String) {
-        self.stdin = None;
-        while self.read().await.is_some() {}
-        let status = tokio::time::timeout(WAIT, self.child.wait())
-            .await
-            .expect("the bridge did not exit")
-            .unwrap();
-        tokio::time::timeout(WAIT, self.stderr_task)
-            .await
-            .unwrap()
-            .unwrap();
-        let stderr = self.stderr.lock().unwrap().clone();
-        (status.code(), stderr)
-    }
-}
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
@@ -213,7 +109,7 @@ async fn the_pat_is_in_no_argv_environment_log_or_output() {
     let cmdline_late = bridge.proc_file("cmdline");
     let environ_late = bridge.proc_file("environ");
     let stdout_lines = bridge.raw_stdout.clone();
-    let (code, stderr) = bridge.finish().await;
+    let (code, _, stderr) = bridge.finish().await;
     assert_eq!(code, Some(0), "{stderr}");
     let stderr_lines = stderr.lines().count();
     assert!(
@@ -260,7 +156,7 @@ async fn a_bad_config_value_is_fatal_naming_the_field_not_the_token() {
             .to_owned();
         assert!(field.starts_with(key), "{key}: {fatal}");
         let stdout = bridge.raw_stdout.clone();
-        let (code, stderr) = bridge.finish().await;
+        let (code, _, stderr) = bridge.finish().await;
         assert_eq!(code, Some(2), "{key}: {stderr}");
         assert!(stdout.iter().all(|l| !l.contains(token)), "{stdout:?}");
         assert!(!stderr.contains(token), "{stderr}");
