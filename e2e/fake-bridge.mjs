@@ -38,8 +38,9 @@ function answer(msg) {
       entry.file = present
         ? { size: statSync(p.path).size, mode: statSync(p.path).mode & 0o777, head: readFileSync(p.path).subarray(0, 64).toString("utf8") }
         : null;
+      // A file named too-large* is refused as the real bridge refuses one over mediaMaxMb.
       if (p.name?.startsWith("too-large")) {
-        return out({ id: msg.id, error: { code: -32011, message: "file too large", data: { kind: "tooLarge", retryable: false, limitBytes: 1024 } } });
+        return out({ id: msg.id, error: { code: -32011, message: "file too large", data: { kind: "tooLarge", retryable: false, limitBytes: 1024 * 1024 } } });
       }
       return reply({ messageIds: [`m${nextMessage++}`], threadId: p.replyThread?.id ?? p.threadId ?? null });
     }

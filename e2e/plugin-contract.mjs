@@ -7,9 +7,11 @@ import { dirname, join } from "node:path";
 import {
   E2E, PLUGIN_DIR, Run, Suite, assert, assertEq, freePort, gatewayConfig, getJson, startFakeModel, startGateway, waitFor, NODE,
 } from "./lib/harness.mjs";
-import { writeFileSync, chmodSync } from "node:fs";
+import { writeFileSync, chmodSync, mkdirSync } from "node:fs";
 
 const suite = new Suite("plugin-contract");
+/** A 1x1 PNG. */
+const PNG_1X1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
 const run = new Run("contract");
 const bridgeDir = join(run.dir, "bridges");
 await import("node:fs").then((fs) => fs.mkdirSync(bridgeDir, { recursive: true }));
@@ -263,6 +265,81 @@ try {
     assertEq(edits[edits.length - 1].params.text, whole, "the last edit carries the whole text");
     assertEq(reqs[reqs.length - 1].method, "edit", "the final edit is the last call");
     assertEq(reqs.filter((r) => r.method === "delete").length, 0, "no delete");
+  });
+
+  await suite.test("attachments reach the model as media, the bridge's files are deleted, a too-large one is a note", async () => {
+    const dir = join(run.dir, "bridge-media");
+    mkdirSync(dir, { recursive: true });
+    const png = join(dir, "att-f1");
+    writeFileSync(png, Buffer.from(PNG_1X1, "base64"));
+    const m = message({ kind: "public", room: "GENERAL", text: "@opsbot look at this picture", thread: "MediaRoot1", replyThread: { id: "MediaRoot1", scope: "all" } });
+    m.attachments = [
+      { id: "f1", name: "cat.png", mimeType: "image/png", size: Buffer.from(PNG_1X1, "base64").length, path: png, error: null },
+      { id: "f2", name: "report.pdf", mimeType: "application/pdf", size: 31_200_000, path: null, error: "tooLarge" },
+    ];
+    await notify("ops", "message", m);
+    const call = await waitFor("model call with the picture", async () => (await model.calls()).find((c) => c.prompt.includes("look at this picture")), { timeoutMs: 60_000 });
+    assert(/\[media attached[^\]]*"cat\.png"\]/.test(call.prompt), `a media note for cat.png in the prompt (${call.prompt.slice(-600)})`);
+    assert(call.prompt.includes("[file report.pdf not downloaded: too large]"), "the too-large file is mentioned");
+    assert(!existsSync(png), "the bridge's file was deleted");
+    await waitFor("the reply", async () => (await sends("ops")).find((s) => s.params.replyThread?.id === "MediaRoot1"), { timeoutMs: 60_000 });
+  });
+
+  await suite.test("room history and thread history reach the prompt", async () => {
+    const m = message({ kind: "public", room: "HistRoomA", text: "@opsbot what was the word?" });
+    m.history = [
+      { messageId: "h1", timestamp: Date.now() - 60_000, sender: { id: "uCarol", username: "carol", displayName: "Carol", isBot: false }, text: "the code word is PELICAN", threadId: null, fromSelf: false },
+      { messageId: "h2", timestamp: Date.now() - 30_000, sender: { id: "uDave", username: "dave", displayName: "Dave", isBot: false }, text: "noted, PELICAN it is", threadId: null, fromSelf: false },
+    ];
+    await notify("ops", "message", m);
+    const call = await waitFor("model call with history", async () => (await model.calls()).find((c) => c.prompt.includes("what was the word?")), { timeoutMs: 60_000 });
+    assert(call.prompt.includes("the code word is PELICAN") && call.prompt.includes("Carol"), "room history with its sender in the prompt");
+    assert(call.prompt.indexOf("the code word is PELICAN") < call.prompt.indexOf("noted, PELICAN it is"), "oldest first");
+
+    const t = message({ kind: "public", room: "GENERAL", text: "@opsbot and in this thread?", thread: "ThrRootQ1", replyThread: { id: "ThrRootQ1", scope: "all" } });
+    t.threadHistory = [
+      { messageId: "ThrRootQ1", timestamp: Date.now() - 50_000, sender: { id: "uAlice", username: "alice", displayName: "Alice", isBot: false }, text: "root says FLAMINGO", threadId: null, fromSelf: false },
+      { messageId: "ThrRe1", timestamp: Date.now() - 40_000, sender: { id: "uBob", username: "bob", displayName: "Bob", isBot: false }, text: "reply says HERON", threadId: "ThrRootQ1", fromSelf: false },
+    ];
+    await notify("ops", "message", t);
+    const tcall = await waitFor("model call with thread history", async () => (await model.calls()).find((c) => c.prompt.includes("and in this thread?")), { timeoutMs: 60_000 });
+    assert(tcall.prompt.includes("root says FLAMINGO") && tcall.prompt.includes("reply says HERON"), `thread history in the prompt (${tcall.prompt.slice(-800)})`);
+  });
+
+  await suite.test("a user's edit and delete become system events the agent sees on its next turn", async () => {
+    const conversationId = "rocketchat:ops:channel:GENERAL:thread:EvRoot1";
+    const room = { id: "GENERAL", kind: "public" };
+    await notify("ops", "messageEdited", { conversationId, room, messageId: "EvMsg1", threadId: "EvRoot1", sender: { id: "uAlice", username: "alice" }, text: "now it says OSTRICH" });
+    await notify("ops", "messageDeleted", { conversationId, room, messageId: "EvMsg2" });
+    const m = message({ kind: "public", room: "GENERAL", text: "@opsbot after the edits", thread: "EvRoot1", replyThread: { id: "EvRoot1", scope: "all" } });
+    await notify("ops", "message", m);
+    const call = await waitFor("model call after edits", async () => (await model.calls()).find((c) => c.prompt.includes("after the edits")), { timeoutMs: 60_000 });
+    assert(/edited by @alice[^\n]*OSTRICH/.test(call.prompt), "the edit, with its new text, is in the prompt");
+    assert(call.prompt.includes("EvMsg2 was deleted"), "the delete is in the prompt");
+  });
+
+  await suite.test("`openclaw message send --media` posts the file with bridge sendFile; too large becomes a notice", async () => {
+    const target = "rocketchat:ops:channel:GENERAL";
+    const dir = join(run.state, "media", "e2e-upload");
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, "notes.txt");
+    writeFileSync(file, "hello file contents\n");
+    const r = run.cli(["message", "send", "--channel", "rocketchat", "--account", "ops", "--target", target, "--media", file, "--message", "see attached", "--json"]);
+    assertEq(r.code, 0, `message send --media (${r.stdout.slice(-300)} ${r.stderr.slice(-300)})`);
+    const req = await waitFor("bridge sendFile", async () => (await requests("ops")).find((x) => x.method === "sendFile" && x.params.name === "notes.txt"));
+    assertEq(req.params.target, target, "sendFile target");
+    assertEq(req.params.caption, "see attached", "the text is the caption");
+    assertEq(req.file?.head, "hello file contents\n", "the bytes were there when the bridge was asked");
+    assertEq(req.file?.mode, 0o600, "a private file");
+    assert(!existsSync(req.params.path), "the temp file is gone afterwards");
+    assert(existsSync(file), "the user's own file is left alone");
+
+    const big = join(dir, "too-large.bin");
+    writeFileSync(big, "pretend this is huge");
+    const r2 = run.cli(["message", "send", "--channel", "rocketchat", "--account", "ops", "--target", target, "--media", big, "--json"]);
+    assertEq(r2.code, 0, `message send --media too-large (${r2.stdout.slice(-300)} ${r2.stderr.slice(-300)})`);
+    const notice = await waitFor("too-large notice", async () => (await sends("ops")).find((x) => /can't send too-large\.bin/.test(x.params.text ?? "")));
+    assertEq(notice.params.text, "I can't send too-large.bin: it is over the 1 MB limit.", "the notice names the file and the limit");
   });
 
   await suite.test("`openclaw message send|react|edit|delete` reach the bridge through the gateway", async () => {

@@ -6,12 +6,16 @@
 // - src/bridge.js     the `bridge serve` child process and its JSON-RPC over stdio
 // - src/gateway.js    startAccount / probe: one bridge per account, a registry on globalThis
 // - src/inbound.js    admitted messages -> runtime.channel.inbound.run; pairing; system events
+// - src/reply.js      a turn's delivery and streaming previews (src/streaming.js)
+// - src/media.js      attachments in (to OpenClaw's media store) and files out (bridge sendFile)
+// - src/history.js    the bridge's room / thread history -> OpenClaw's inbound context
 // - src/ids.js        the bridge's conversation-id grammar
 //
 // The Rust bridge owns policy, threading and chunking; this layer only translates.
 import { createChatChannelPlugin, defineChannelPluginEntry } from "openclaw/plugin-sdk/channel-core";
 import { jsonResult } from "openclaw/plugin-sdk/channel-actions";
 import { CHANNEL, DEFAULT_ACCOUNT_ID, listAccountIds, resolveAccount } from "./src/config.js";
+import { loadOutboundMedia, mediaMaxBytes, sendMediaFile } from "./src/media.js";
 import { bridgeFor, bridgeSnapshot, probeAccount, registry, setRuntime, startAccount } from "./src/gateway.js";
 import { resolveSessionConversation, roomIdOfTarget } from "./src/ids.js";
 
@@ -24,8 +28,35 @@ function str(params, ...keys) {
   return undefined;
 }
 
+/** Media sources in `message` action params (`--media` gives `media` / `mediaUrl(s)`). */
+function mediaOf(params) {
+  const all = [params?.media, params?.mediaUrl, ...(Array.isArray(params?.mediaUrls) ? params.mediaUrls : [])];
+  return [...new Set(all.filter((u) => typeof u === "string" && u.trim()).map((u) => u.trim()))];
+}
+
+/**
+ * Posts files through the bridge (the first carries the text as its caption).
+ * media: { mediaAccess, mediaLocalRoots, mediaReadFile } from the host's context.
+ */
+async function sendFiles({ bridge, cfg, accountId, target, threadId, urls, text, media }) {
+  const maxBytes = mediaMaxBytes(resolveAccount(cfg, accountId));
+  const ids = [];
+  for (const [i, url] of urls.entries()) {
+    ids.push(...(await sendMediaFile({
+      url,
+      caption: i === 0 ? text : undefined,
+      target,
+      threadId,
+      maxBytes,
+      load: (u, max) => loadOutboundMedia(u, max, media),
+      request: (method, p) => bridge.request(method, p),
+    })));
+  }
+  return ids;
+}
+
 /** The `message` tool actions that map one-to-one onto bridge requests. */
-async function handleAction({ action, params, accountId, toolContext }) {
+async function handleAction({ action, params, accountId, toolContext, cfg, mediaAccess, mediaLocalRoots, mediaReadFile }) {
   const bridge = bridgeFor(accountId ?? DEFAULT_ACCOUNT_ID);
   const roomId = str(params, "roomId", "channelId")
     ?? roomIdOfTarget(str(params, "target", "to"))
@@ -33,7 +64,16 @@ async function handleAction({ action, params, accountId, toolContext }) {
   const messageId = str(params, "messageId") ?? (action === "react" ? str(toolContext ?? {}, "currentMessageId") : undefined);
   if (action === "send") {
     const target = str(params, "target", "to") ?? toolContext?.currentChannelId;
-    const result = await bridge.request("send", { target, text: str(params, "message", "text") ?? "", threadId: str(params, "threadId") });
+    const text = str(params, "message", "text") ?? "";
+    const threadId = str(params, "threadId");
+    const urls = mediaOf(params);
+    if (urls.length) {
+      const messageIds = await sendFiles({
+        bridge, cfg, accountId: accountId ?? DEFAULT_ACCOUNT_ID, target, threadId, urls, text, media: { mediaAccess, mediaLocalRoots, mediaReadFile },
+      });
+      return jsonResult({ ok: true, messageIds });
+    }
+    const result = await bridge.request("send", { target, text, threadId });
     return jsonResult({ ok: true, messageIds: result?.messageIds ?? [] });
   }
   if (!roomId || !messageId) throw new Error(`rocketchat ${action}: roomId (or target) and messageId are required`);
@@ -75,7 +115,7 @@ export const rocketchatPlugin = createChatChannelPlugin({
       unsend: true,
       reply: true,
       threads: true,
-      media: false,
+      media: true,
     },
     reload: { configPrefixes: [`channels.${CHANNEL}`] },
     config: {
@@ -172,6 +212,28 @@ export const rocketchatPlugin = createChatChannelPlugin({
       const threadId = ctx.threadId != null ? String(ctx.threadId) : undefined;
       const result = await bridgeFor(accountId).request("send", { target: ctx.to, text: ctx.text, threadId });
       const ids = result?.messageIds ?? [];
+      return { channel: CHANNEL, messageId: ids[ids.length - 1] ?? "", target: ctx.to };
+    },
+    // One file per call (OpenClaw calls it per media URL); the text rides as the caption.
+    sendMedia: async (ctx) => {
+      const accountId = ctx.accountId ?? DEFAULT_ACCOUNT_ID;
+      const threadId = ctx.threadId != null ? String(ctx.threadId) : undefined;
+      const bridge = bridgeFor(accountId);
+      if (!ctx.mediaUrl) {
+        const result = await bridge.request("send", { target: ctx.to, text: ctx.text, threadId });
+        const ids = result?.messageIds ?? [];
+        return { channel: CHANNEL, messageId: ids[ids.length - 1] ?? "", target: ctx.to };
+      }
+      const ids = await sendFiles({
+        bridge,
+        cfg: ctx.cfg,
+        accountId,
+        target: ctx.to,
+        threadId,
+        urls: [ctx.mediaUrl],
+        text: ctx.text,
+        media: { mediaAccess: ctx.mediaAccess, mediaLocalRoots: ctx.mediaLocalRoots, mediaReadFile: ctx.mediaReadFile },
+      });
       return { channel: CHANNEL, messageId: ids[ids.length - 1] ?? "", target: ctx.to };
     },
   },

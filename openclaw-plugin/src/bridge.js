@@ -27,6 +27,8 @@ export class BridgeError extends Error {
     this.code = error?.code;
     this.kind = error?.data?.kind;
     this.retryable = Boolean(error?.data?.retryable);
+    /** The whole `data` (e.g. `limitBytes` with `tooLarge`). */
+    this.data = error?.data ?? {};
   }
 }
 

@@ -12,6 +12,7 @@ const BRIDGE_KEYS = [
   "requireMention", "mentionPatterns", "implicitMentions", "allowBots", "rooms", "commandAllowFrom",
   "replyToMode", "replyToModeByChatType", "reactionNotifications", "reactionAllowlist",
   "textChunkLimit", "revalidateIntervalSeconds",
+  "mediaMaxMb", "mediaDir", "historyLimit", "dmHistoryLimit", "threadInitialHistoryLimit",
 ];
 
 function section(cfg) {
@@ -68,6 +69,9 @@ export function buildBridgeConfig(account, authToken, approvedSenders) {
   for (const key of BRIDGE_KEYS) {
     if (account.config[key] !== undefined) out[key] = account.config[key];
   }
+  // Slack spells the thread seed `thread.initialHistoryLimit`; both are accepted.
+  const slackThreadLimit = account.config.thread?.initialHistoryLimit;
+  if (out.threadInitialHistoryLimit === undefined && slackThreadLimit !== undefined) out.threadInitialHistoryLimit = slackThreadLimit;
   out.authToken = authToken;
   out.approvedSenders = approvedSenders;
   return out;

@@ -4,6 +4,7 @@
 import { BridgeProcess, resolveBridgePath } from "./bridge.js";
 import { CHANNEL, buildBridgeConfig, resolveAuthToken } from "./config.js";
 import { dispatchMessage, enqueueRoomEvent, issuePairing } from "./inbound.js";
+import { loadOutboundMedia, mediaMaxBytes, sendMediaFile } from "./media.js";
 import { createChannelPairingController } from "openclaw/plugin-sdk/channel-pairing";
 
 const REGISTRY_KEY = Symbol.for("openclaw.rocketchat.bridges");
@@ -109,6 +110,19 @@ export async function startAccount(ctx) {
     log,
     bridge: undefined,
     pairingRooms: new Map(),
+    /** Posts one reply file (a URL or a path under the agent's media roots) to `target`. */
+    sendMedia: (url, { target, replyThread, agentId }) => sendMediaFile({
+      url,
+      target,
+      replyThread,
+      maxBytes: mediaMaxBytes(account),
+      load: async (u, maxBytes) => {
+        const { getAgentScopedMediaLocalRoots } = await import("openclaw/plugin-sdk/media-local-roots");
+        return loadOutboundMedia(u, maxBytes, { mediaLocalRoots: getAgentScopedMediaLocalRoots(env.cfg, agentId) });
+      },
+      request: (method, p) => bridge.request(method, p),
+      log,
+    }),
   };
   const onNotification = (method, params) => {
     switch (method) {

@@ -3,9 +3,12 @@
 // `message` it sends is admitted. This file only builds OpenClaw's context for it.
 import { createChannelPairingController } from "openclaw/plugin-sdk/channel-pairing";
 import { resolveThreadSessionKeys } from "openclaw/plugin-sdk/routing";
+import { toInboundMediaFacts } from "openclaw/plugin-sdk/channel-inbound";
 import { CHANNEL } from "./config.js";
 import { chatKindOf, parseConversationId } from "./ids.js";
 import { createReplyDelivery } from "./reply.js";
+import { collectInboundMedia, mediaMaxBytes } from "./media.js";
+import { historyEntries, threadContext } from "./history.js";
 
 /**
  * OpenClaw's ingress resolver must not re-decide what the bridge decided, so it is
@@ -75,6 +78,9 @@ function shouldAck(rt, cfg, msg, kind) {
   return scope === "all" || (scope === "direct" && isDirect) || (scope === "group-mentions" && !isDirect && wasMentioned);
 }
 
+/** msg -> its attachments as handed to OpenClaw ({media, notes}); see dispatchMessage. */
+const inboundMediaCache = new WeakMap();
+
 /** An admitted inbound message: hand it to the agent; replies go back through the bridge. */
 export async function dispatchMessage(env, msg) {
   const { rt, cfg, accountId, account, bridge, log } = env;
@@ -89,8 +95,22 @@ export async function dispatchMessage(env, msg) {
   const decision = await rt.channel.inbound.ingress.resolveStable(params);
   if (decision?.ingress?.admission !== "dispatch") {
     log.info?.(`rocketchat[${accountId}]: OpenClaw declined admitted message ${msg.messageId} (${decision?.ingress?.admission ?? "unknown"})`);
+    await collectInboundMedia(msg.attachments, { save: async () => { throw new Error("declined"); }, messageId: msg.messageId });
     return;
   }
+
+  // Attachments: copied into OpenClaw's media store once (a retried dispatch reuses the
+  // copies; the bridge's files are gone by then).
+  if (!inboundMediaCache.has(msg)) {
+    const maxBytes = mediaMaxBytes(account);
+    inboundMediaCache.set(msg, await collectInboundMedia(msg.attachments, {
+      save: (buffer, mimeType, name) => rt.channel.media.saveMediaBuffer(buffer, mimeType, "inbound", maxBytes, name),
+      messageId: msg.messageId,
+      log,
+    }));
+  }
+  const inbound = inboundMediaCache.get(msg);
+  const media = inbound.media.length ? toInboundMediaFacts(inbound.media, { messageId: msg.messageId }) : undefined;
 
   const ackEmoji = ackReactionFor(cfg, account);
   if (ackEmoji && !msg.command && shouldAck(rt, cfg, msg, kind)) {
@@ -99,11 +119,21 @@ export async function dispatchMessage(env, msg) {
   }
 
   const commandBody = msg.command?.slash ?? msg.text;
-  const bodyForAgent = msg.command?.slash ?? msg.textForAgent ?? msg.text;
+  const bodyForAgent = msg.command?.slash
+    ?? [msg.textForAgent ?? msg.text, ...inbound.notes].filter((t) => typeof t === "string" && t.trim()).join("\n");
   const senderName = msg.sender.displayName || msg.sender.username || msg.sender.id;
   const label = kind === "direct" ? `@${msg.sender.username ?? msg.sender.id}` : `#${msg.room.name ?? msg.room.id}`;
 
-  const reply = createReplyDelivery({ bridge, msg, account, log, sendMedia: env.sendMedia });
+  const reply = createReplyDelivery({
+    bridge,
+    msg,
+    account,
+    log,
+    sendMedia: (url, { replyThread }) => env.sendMedia(url, { target: msg.conversationId, replyThread, agentId: route.agentId }),
+  });
+  // Context the agent has not seen (docs/bridge-protocol.md `history` / `threadHistory`).
+  const inboundHistory = historyEntries(msg.history);
+  const thread = threadContext(msg.threadHistory, { threadId, parentSessionKey });
 
   await rt.channel.inbound.run({
     channel: CHANNEL,
@@ -144,7 +174,14 @@ export async function dispatchMessage(env, msg) {
           },
           // Native ids ride here (case preserved); never parsed back out of session keys.
           reply: { to: msg.conversationId, replyToId: threadId, messageThreadId: threadId },
-          message: { rawBody: input.rawText, commandBody: input.textForCommands, bodyForAgent: input.textForAgent },
+          message: {
+            rawBody: input.rawText,
+            commandBody: input.textForCommands,
+            bodyForAgent: input.textForAgent,
+            ...(inboundHistory.length ? { inboundHistory } : {}),
+          },
+          ...(media ? { media } : {}),
+          ...(thread ? { supplemental: { thread } } : {}),
           access: {
             // The bridge only forwards commands the sender may run.
             commands: { authorized: Boolean(msg.command) },
