@@ -4,8 +4,13 @@
 //! The bridge reads the keys that are its own (`accountId`, `approvedSenders`), hands the
 //! connection keys to the backend's config parser and the policy keys to `channel-api`'s,
 //! and reports the first bad value as a [`ConfigError`] naming the field.
+//!
+//! The media and history keys (`mediaMaxMb`, `mediaDir`, `historyLimit`, `dmHistoryLimit`,
+//! `threadInitialHistoryLimit`) are the bridge's own too: it downloads attachments and
+//! fetches context before it sends a `message`.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use channel_api::config::ChannelConfig;
 use channel_api::{AccountId, UserId};
@@ -53,7 +58,68 @@ pub struct AccountConfig {
     account_id: AccountId,
     approved_senders: Vec<UserId>,
     channel: ChannelConfig,
+    media: MediaConfig,
+    history: HistoryConfig,
     object: Map<String, Value>,
+}
+
+/// `mediaMaxMb` when absent.
+pub const DEFAULT_MEDIA_MAX_MB: f64 = 20.0;
+/// `historyLimit` when absent.
+pub const DEFAULT_HISTORY_LIMIT: usize = 50;
+/// `dmHistoryLimit` when absent (Slack's default: no DM history).
+pub const DEFAULT_DM_HISTORY_LIMIT: usize = 0;
+/// `threadInitialHistoryLimit` when absent.
+pub const DEFAULT_THREAD_INITIAL_HISTORY_LIMIT: usize = 20;
+
+/// Attachment downloads and uploads: `mediaMaxMb`, `mediaDir`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaConfig {
+    /// The largest file downloaded or uploaded, in MiB (`mediaMaxMb`, > 0).
+    pub max_mb: f64,
+    /// Where downloads go (`mediaDir`); `None` = a fresh directory under the system temp
+    /// dir, removed at exit.
+    pub dir: Option<PathBuf>,
+}
+
+impl MediaConfig {
+    /// The limit in bytes.
+    pub fn max_bytes(&self) -> u64 {
+        // `max_mb` is finite and positive (validated); the cast saturates.
+        (self.max_mb * 1024.0 * 1024.0) as u64
+    }
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            max_mb: DEFAULT_MEDIA_MAX_MB,
+            dir: None,
+        }
+    }
+}
+
+/// Context given with admitted messages: `historyLimit`, `dmHistoryLimit`,
+/// `threadInitialHistoryLimit` (0 = none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryConfig {
+    /// Room messages with a room message (`historyLimit`).
+    pub room: usize,
+    /// The same in DMs (`dmHistoryLimit`).
+    pub dm: usize,
+    /// The start of a thread, the first time the core dispatches from it
+    /// (`threadInitialHistoryLimit`).
+    pub thread_initial: usize,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self {
+            room: DEFAULT_HISTORY_LIMIT,
+            dm: DEFAULT_DM_HISTORY_LIMIT,
+            thread_initial: DEFAULT_THREAD_INITIAL_HISTORY_LIMIT,
+        }
+    }
 }
 
 impl fmt::Debug for AccountConfig {
@@ -101,6 +167,19 @@ impl AccountConfig {
             .into_iter()
             .map(UserId::new)
             .collect();
+        let media = MediaConfig {
+            max_mb: positive_number(&object, "mediaMaxMb", DEFAULT_MEDIA_MAX_MB)?,
+            dir: media_dir(&object)?,
+        };
+        let history = HistoryConfig {
+            room: count(&object, "historyLimit", DEFAULT_HISTORY_LIMIT)?,
+            dm: count(&object, "dmHistoryLimit", DEFAULT_DM_HISTORY_LIMIT)?,
+            thread_initial: count(
+                &object,
+                "threadInitialHistoryLimit",
+                DEFAULT_THREAD_INITIAL_HISTORY_LIMIT,
+            )?,
+        };
         // The policy keys; `channel-api` ignores the keys it does not own.
         let channel = ChannelConfig::from_value(Value::Object(object.clone()))
             .map_err(|e| ConfigError::new(e.field.clone(), e.problem.to_string()))?;
@@ -108,6 +187,8 @@ impl AccountConfig {
             account_id,
             approved_senders,
             channel,
+            media,
+            history,
             object,
         })
     }
@@ -125,6 +206,16 @@ impl AccountConfig {
     /// The policy configuration (`dmPolicy`, `rooms`, `textChunkLimit`, ...).
     pub fn channel(&self) -> &ChannelConfig {
         &self.channel
+    }
+
+    /// `mediaMaxMb` and `mediaDir`.
+    pub fn media(&self) -> &MediaConfig {
+        &self.media
+    }
+
+    /// The history limits.
+    pub fn history(&self) -> HistoryConfig {
+        self.history
     }
 
     /// The whole configuration object (contains the token: never log it).
@@ -149,6 +240,59 @@ impl AccountConfig {
 
 fn valid_account_id(s: &str) -> bool {
     !s.is_empty() && !s.contains(':') && !s.chars().any(char::is_whitespace)
+}
+
+/// The largest `mediaMaxMb` accepted: 1 TiB. Beyond it the byte count stops being exact,
+/// and no chat server takes such files anyway.
+const MAX_MEDIA_MB: f64 = 1024.0 * 1024.0;
+
+/// An optional number greater than zero (fractions allowed: `0.5` MiB).
+fn positive_number(
+    object: &Map<String, Value>,
+    key: &str,
+    default: f64,
+) -> Result<f64, ConfigError> {
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(x) if x > 0.0 && x <= MAX_MEDIA_MB => Ok(x),
+            Some(x) if x > MAX_MEDIA_MB => Err(ConfigError::new(
+                key,
+                format!("must be at most {MAX_MEDIA_MB}"),
+            )),
+            _ => Err(ConfigError::new(key, "must be a number greater than 0")),
+        },
+        Some(_) => Err(ConfigError::new(key, "must be a number greater than 0")),
+    }
+}
+
+/// An optional whole number, 0 or more.
+fn count(object: &Map<String, Value>, key: &str, default: usize) -> Result<usize, ConfigError> {
+    let bad = || ConfigError::new(key, "must be a whole number, 0 or more");
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Number(n)) => match (n.as_u64(), n.as_f64()) {
+            (Some(x), _) => usize::try_from(x).map_err(|_| bad()),
+            // `50.0` is a whole number too (JavaScript does not tell them apart).
+            (None, Some(x)) if x >= 0.0 && x.fract() == 0.0 && x <= u32::MAX as f64 => {
+                Ok(x as usize)
+            }
+            _ => Err(bad()),
+        },
+        Some(_) => Err(bad()),
+    }
+}
+
+/// `mediaDir`: an optional non-empty path.
+fn media_dir(object: &Map<String, Value>) -> Result<Option<PathBuf>, ConfigError> {
+    match object.get("mediaDir") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(PathBuf::from(s))),
+        Some(_) => Err(ConfigError::new(
+            "mediaDir",
+            "must be a non-empty path string",
+        )),
+    }
 }
 
 /// An optional list of strings.
@@ -189,6 +333,20 @@ mod tests {
             (r#"{"approvedSenders":[1]}"#, "approvedSenders"),
             (r#"{"dmPolicy":"sometimes"}"#, "dmPolicy"),
             (r#"{"textChunkLimit":1}"#, "textChunkLimit"),
+            (r#"{"mediaMaxMb":0}"#, "mediaMaxMb"),
+            (r#"{"mediaMaxMb":-1}"#, "mediaMaxMb"),
+            (r#"{"mediaMaxMb":"20"}"#, "mediaMaxMb"),
+            (r#"{"mediaMaxMb":1e300}"#, "mediaMaxMb"),
+            (r#"{"mediaDir":""}"#, "mediaDir"),
+            (r#"{"mediaDir":7}"#, "mediaDir"),
+            (r#"{"historyLimit":-1}"#, "historyLimit"),
+            (r#"{"historyLimit":2.5}"#, "historyLimit"),
+            (r#"{"historyLimit":"50"}"#, "historyLimit"),
+            (r#"{"dmHistoryLimit":-3}"#, "dmHistoryLimit"),
+            (
+                r#"{"threadInitialHistoryLimit":true}"#,
+                "threadInitialHistoryLimit",
+            ),
         ];
         for (line, field) in cases {
             assert_eq!(
@@ -200,6 +358,36 @@ mod tests {
         let err = AccountConfig::from_line(r#"{"authToken":"SECRET-TOKEN" oops}"#).unwrap_err();
         assert_eq!(err.field, "config");
         assert!(!err.to_string().contains("SECRET"));
+    }
+
+    #[test]
+    fn media_and_history_keys_have_defaults_and_are_read() {
+        let c = AccountConfig::from_line("{}").unwrap();
+        assert_eq!(c.media(), &MediaConfig::default());
+        assert_eq!(c.media().max_bytes(), 20 * 1024 * 1024);
+        assert_eq!(
+            c.history(),
+            HistoryConfig {
+                room: 50,
+                dm: 0,
+                thread_initial: 20
+            }
+        );
+        let c = AccountConfig::from_line(
+            r#"{"mediaMaxMb":0.5,"mediaDir":"/var/media","historyLimit":0,
+                "dmHistoryLimit":10.0,"threadInitialHistoryLimit":3}"#,
+        )
+        .unwrap();
+        assert_eq!(c.media().max_bytes(), 512 * 1024);
+        assert_eq!(c.media().dir, Some(PathBuf::from("/var/media")));
+        assert_eq!(
+            c.history(),
+            HistoryConfig {
+                room: 0,
+                dm: 10,
+                thread_initial: 3
+            }
+        );
     }
 
     #[test]

@@ -5,16 +5,20 @@ use std::sync::Arc;
 
 use channel_api::session::ConversationId;
 use channel_api::threading::ReplyPlan;
-use channel_api::{MessageId, MessageRef, OutboundMessage, RoomId, RoomQuery, UserId};
+use channel_api::{
+    MessageId, MessageRef, OutboundFile, OutboundMessage, RoomId, RoomQuery, UserId,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
 
+use crate::media::{self, ReadError};
 use crate::ordering::Turn;
 use crate::protocol::{
-    ConnectionParams, DeleteParams, EditParams, ProbeResult, ReactParams, ReplyScope, SendParams,
-    SendResult, SetApprovedSendersParams, TypingParams,
+    ConnectionParams, DeleteParams, EditParams, ProbeResult, ReactParams, ReplyScope,
+    ReplyThreadWire, SendFileParams, SendParams, SendResult, SetApprovedSendersParams,
+    TypingParams,
 };
 use crate::rpc::{self, Incoming, RpcError};
 use crate::server::Core;
@@ -62,6 +66,18 @@ pub(crate) async fn dispatch(
                 tasks.spawn(async move {
                     let result = send(&core, params, turn).await.and_then(to_result);
                     respond(&core, id.as_ref(), "send", result).await;
+                });
+            }
+        },
+        "sendFile" => match parse::<SendFileParams>(params) {
+            Err(err) => respond(core, id.as_ref(), &method, Err(err)).await,
+            Ok(params) => {
+                // The same room turn as `send`: text and files to one room keep their order.
+                let turn = core.room_order.enqueue(&order_key(&params.target));
+                let core = core.clone();
+                tasks.spawn(async move {
+                    let result = send_file(&core, params, turn).await.and_then(to_result);
+                    respond(&core, id.as_ref(), "sendFile", result).await;
                 });
             }
         },
@@ -299,19 +315,28 @@ fn chunk_key(key: &str, index: usize) -> MessageId {
     }
 }
 
-async fn send(core: &Core, params: SendParams, mut turn: Turn) -> Result<SendResult, RpcError> {
-    let target = parse_target(&params.target)?;
-    turn.wait().await;
-    let (room, target_thread) = resolve_target(core, target).await?;
-    // `replyThread` wins, then `threadId`, then the thread in the conversation id.
-    let thread = match (params.reply_thread, params.thread_id) {
+/// The thread a `send` or `sendFile` goes to: `replyThread` wins, then `threadId`, then
+/// the thread in the conversation id.
+fn choose_thread(
+    reply_thread: Option<ReplyThreadWire>,
+    thread_id: Option<String>,
+    target_thread: Option<MessageId>,
+) -> Result<Option<(MessageId, ReplyScope)>, RpcError> {
+    Ok(match (reply_thread, thread_id) {
         (Some(reply), _) => Some((
             MessageId::new(non_empty("replyThread.id", &reply.id)?),
             reply.scope,
         )),
         (None, Some(id)) if !id.is_empty() => Some((MessageId::new(id), ReplyScope::All)),
         _ => target_thread.map(|root| (root, ReplyScope::All)),
-    };
+    })
+}
+
+async fn send(core: &Core, params: SendParams, mut turn: Turn) -> Result<SendResult, RpcError> {
+    let target = parse_target(&params.target)?;
+    turn.wait().await;
+    let (room, target_thread) = resolve_target(core, target).await?;
+    let thread = choose_thread(params.reply_thread, params.thread_id, target_thread)?;
     let chunks = core
         .semantics
         .chunk(&params.text, core.channel.capabilities().max_text_len);
@@ -354,6 +379,71 @@ async fn send(core: &Core, params: SendParams, mut turn: Turn) -> Result<SendRes
         message_ids,
         thread_id,
     })
+}
+
+/// Uploads a file: the target and thread as in `send`, the file read here, refused before
+/// anything is posted when it is over `mediaMaxMb`.
+async fn send_file(
+    core: &Core,
+    params: SendFileParams,
+    mut turn: Turn,
+) -> Result<SendResult, RpcError> {
+    let target = parse_target(&params.target)?;
+    let path = std::path::PathBuf::from(non_empty("path", &params.path)?);
+    let name = match params.name.as_deref().map(str::trim) {
+        Some(name) if !name.is_empty() => name.to_owned(),
+        _ => path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| RpcError::invalid_params("path has no file name; pass name"))?,
+    };
+    let mime_type = match params.mime_type.as_deref().map(str::trim) {
+        Some(mime) if !mime.is_empty() => mime.to_owned(),
+        _ => media::guess_mime(&name).to_owned(),
+    };
+    let caption = params.caption.filter(|c| !c.trim().is_empty());
+    // Validated before the turn, so a bad request never waits behind other sends.
+    let reply_thread = choose_thread(params.reply_thread, params.thread_id, None)?;
+    let limit = core.inbound.media.max_bytes();
+    let data = match media::read_limited(&path, limit).await {
+        Ok(data) => data,
+        Err(ReadError::TooLarge { size, limit, .. }) => {
+            return Err(RpcError::too_large(
+                format!(
+                    "{name} is {} MB; the limit (mediaMaxMb) is {} MB",
+                    media::mib_one_decimal(size),
+                    core.inbound.media.max_mb
+                ),
+                limit,
+            ))
+        }
+        Err(err @ ReadError::Unreadable { .. }) => {
+            return Err(RpcError::invalid_params(format!("path: {err}")))
+        }
+    };
+    turn.wait().await;
+    let (room, target_thread) = resolve_target(core, target).await?;
+    let thread = reply_thread.or(target_thread.map(|root| (root, ReplyScope::All)));
+    let file = OutboundFile {
+        room: room.clone(),
+        thread: thread.map(|(root, _)| root),
+        name,
+        mime_type,
+        data,
+        caption,
+    };
+    match core.channel.send_file(file).await {
+        Ok(sent) => Ok(SendResult {
+            message_ids: vec![sent.message.id.into_string()],
+            thread_id: sent.thread.map(MessageId::into_string),
+        }),
+        Err(err) => {
+            tracing::warn!(room = %room, error = %err, "sendFile failed");
+            core.note_error(&err).await;
+            Err(err.into())
+        }
+    }
 }
 
 /// Posts a short answer from the core itself (a refused or unknown command) in the
@@ -428,6 +518,43 @@ mod tests {
         assert_eq!(order_key("rocketchat:default:channel:R1:thread:T"), "R1");
         assert_eq!(order_key("R1"), "R1");
         assert_eq!(order_key("#general"), "#general");
+    }
+
+    #[test]
+    fn the_thread_choice_is_reply_thread_then_thread_id_then_the_target() {
+        let reply = || {
+            Some(ReplyThreadWire {
+                id: "R".into(),
+                scope: ReplyScope::First,
+            })
+        };
+        let root = || Some(MessageId::new("C"));
+        let chosen = |r, t: Option<&str>, c| {
+            choose_thread(r, t.map(str::to_owned), c)
+                .unwrap()
+                .map(|(id, scope)| (id.into_string(), scope))
+        };
+        assert_eq!(
+            chosen(reply(), Some("T"), root()),
+            Some(("R".into(), ReplyScope::First))
+        );
+        assert_eq!(
+            chosen(None, Some("T"), root()),
+            Some(("T".into(), ReplyScope::All))
+        );
+        assert_eq!(
+            chosen(None, Some(""), root()),
+            Some(("C".into(), ReplyScope::All))
+        );
+        assert_eq!(chosen(None, None, None), None);
+        let empty = Some(ReplyThreadWire {
+            id: " ".into(),
+            scope: ReplyScope::All,
+        });
+        assert_eq!(
+            choose_thread(empty, None, None).unwrap_err().code,
+            rpc::INVALID_PARAMS
+        );
     }
 
     #[test]

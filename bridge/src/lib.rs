@@ -16,6 +16,9 @@
 //!   builds the channel, runs the loop.
 //! - [`rocketchat`]: the Rocket.Chat channel and probe for `serve`.
 //! - [`deferred`]: connects a backend in the background, retrying until it is up.
+//! - `inbound`: from an admitted message to its notification (downloads, context,
+//!   per-room order); `context`: what each conversation has seen.
+//! - [`media`]: the download directory, attachment files, files for `sendFile`.
 //! - [`config`]: the configuration line.
 //! - [`protocol`]: the wire shapes (notifications, params, results).
 //! - [`rpc`]: JSON-RPC framing and the error codes.
@@ -29,12 +32,15 @@
 //! - [`demo`]: `bridge demo`, the simulator, a scripted human and an echo agent.
 
 pub mod config;
+mod context;
 pub mod deferred;
 pub mod demo;
 pub mod direct;
 pub mod doctor;
 mod handlers;
+mod inbound;
 pub mod lines;
+pub mod media;
 pub mod ordering;
 pub mod probe;
 pub mod protocol;

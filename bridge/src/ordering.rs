@@ -34,6 +34,22 @@ impl Turn {
             let _ = previous.await;
         }
     }
+
+    /// Whether every earlier turn of the same key has already finished, without waiting.
+    /// Lets a caller skip spawning a task when it would not have to wait.
+    pub fn try_ready(&mut self) -> bool {
+        match &mut self.previous {
+            None => true,
+            Some(previous) => match previous.try_recv() {
+                Err(oneshot::error::TryRecvError::Empty) => false,
+                // Sent or dropped: the previous turn is over.
+                _ => {
+                    self.previous = None;
+                    true
+                }
+            },
+        }
+    }
 }
 
 impl KeyedOrder {
@@ -95,6 +111,19 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), other.wait())
             .await
             .expect("a turn on another key must not wait");
+    }
+
+    #[test]
+    fn try_ready_tells_whether_earlier_turns_are_done() {
+        let order = KeyedOrder::default();
+        let first = order.enqueue("a");
+        let mut second = order.enqueue("a");
+        let mut elsewhere = order.enqueue("b");
+        assert!(elsewhere.try_ready());
+        assert!(!second.try_ready());
+        drop(first);
+        assert!(second.try_ready());
+        assert!(second.try_ready(), "stays ready");
     }
 
     #[test]

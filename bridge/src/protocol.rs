@@ -209,6 +209,61 @@ pub struct MessageParams {
     pub command: Option<CommandWire>,
     /// Where the reply goes; null = top level.
     pub reply_thread: Option<ReplyThreadWire>,
+    /// The message's files, downloaded into `mediaDir` (always present, often empty).
+    #[serde(default)]
+    pub attachments: Vec<AttachmentWire>,
+    /// Room messages the agent has not seen, oldest first (room conversations only).
+    #[serde(default)]
+    pub history: Vec<HistoryEntryWire>,
+    /// The start of the thread, the first time the core dispatches from it.
+    #[serde(default)]
+    pub thread_history: Vec<HistoryEntryWire>,
+}
+
+/// Why an attachment has no `path`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AttachmentError {
+    /// Over `mediaMaxMb`; the core posted a notice in the room.
+    TooLarge,
+    /// Anything else (logged).
+    Failed,
+}
+
+/// One file of an inbound message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentWire {
+    /// The backend's file id.
+    pub id: String,
+    /// The file name as uploaded.
+    pub name: String,
+    /// The MIME type (the server's, else guessed from the name).
+    pub mime_type: Option<String>,
+    /// Size in bytes: what was downloaded, else what the server said.
+    pub size: Option<u64>,
+    /// The downloaded file (the plugin owns it); null when `error` is set.
+    pub path: Option<String>,
+    /// Why there is no file.
+    pub error: Option<AttachmentError>,
+}
+
+/// One past message given as context (`history`, `threadHistory`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntryWire {
+    /// Message id.
+    pub message_id: String,
+    /// Server time, ms since the epoch.
+    pub timestamp: i64,
+    /// The author.
+    pub sender: SenderWire,
+    /// The text as posted.
+    pub text: String,
+    /// The thread the message is in; null at top level.
+    pub thread_id: Option<String>,
+    /// The bot wrote it.
+    pub from_self: bool,
 }
 
 /// The sender of a DM that needs pairing.
@@ -341,6 +396,31 @@ pub struct SendResult {
     /// The posted chunks, in order.
     pub message_ids: Vec<String>,
     /// The thread of the first chunk, if any.
+    pub thread_id: Option<String>,
+}
+
+/// `sendFile` params.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendFileParams {
+    /// As in `send`.
+    pub target: String,
+    /// The file to upload (read by the core; the plugin keeps it).
+    pub path: String,
+    /// The name shown; default: the path's file name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Default: guessed from the name.
+    #[serde(default)]
+    pub mime_type: Option<String>,
+    /// Text posted with the file.
+    #[serde(default)]
+    pub caption: Option<String>,
+    /// As in `send`; wins over the rest.
+    #[serde(default)]
+    pub reply_thread: Option<ReplyThreadWire>,
+    /// As in `send`.
+    #[serde(default)]
     pub thread_id: Option<String>,
 }
 

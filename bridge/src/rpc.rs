@@ -14,6 +14,8 @@ pub const INVALID_REQUEST: i64 = -32600;
 pub const METHOD_NOT_FOUND: i64 = -32601;
 /// The params are missing or have the wrong shape.
 pub const INVALID_PARAMS: i64 = -32602;
+/// A file over `mediaMaxMb` or the server's upload limit.
+pub const TOO_LARGE: i64 = -32011;
 
 /// One parsed input line.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +61,8 @@ pub struct RpcError {
     pub retryable: bool,
     /// How long to wait before retrying, when known.
     pub retry_after_ms: Option<u64>,
+    /// The size limit that was exceeded, for `tooLarge`.
+    pub limit_bytes: Option<u64>,
 }
 
 impl RpcError {
@@ -69,6 +73,7 @@ impl RpcError {
             kind,
             retryable: false,
             retry_after_ms: None,
+            limit_bytes: None,
         }
     }
 
@@ -96,6 +101,14 @@ impl RpcError {
         Self::new(INVALID_PARAMS, "invalidParams", message)
     }
 
+    /// A file over `limit` bytes.
+    pub fn too_large(message: impl Into<String>, limit: u64) -> Self {
+        Self {
+            limit_bytes: Some(limit),
+            ..Self::new(TOO_LARGE, "tooLarge", message)
+        }
+    }
+
     /// The JSON `error` object.
     pub fn to_value(&self) -> Value {
         let mut data = Map::new();
@@ -103,6 +116,9 @@ impl RpcError {
         data.insert("retryable".into(), json!(self.retryable));
         if let Some(ms) = self.retry_after_ms {
             data.insert("retryAfterMs".into(), json!(ms));
+        }
+        if let Some(limit) = self.limit_bytes {
+            data.insert("limitBytes".into(), json!(limit));
         }
         json!({"code": self.code, "message": self.message, "data": data})
     }
@@ -121,6 +137,7 @@ impl From<&channel_api::Error> for RpcError {
             E::Timeout { .. } => (-32007, "timeout"),
             E::InvalidRequest { .. } => (-32008, "invalid"),
             E::Closed { .. } => (-32009, "closed"),
+            E::TooLarge { .. } => (TOO_LARGE, "tooLarge"),
             _ => (-32010, "backend"),
         };
         Self {
@@ -131,6 +148,10 @@ impl From<&channel_api::Error> for RpcError {
             retry_after_ms: err
                 .retry_after()
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            limit_bytes: match err {
+                E::TooLarge { limit, .. } => Some(*limit),
+                _ => None,
+            },
         }
     }
 }
@@ -261,6 +282,24 @@ mod tests {
         assert_eq!(
             (rpc.code, rpc.kind, rpc.retryable),
             (-32002, "unauthorized", false)
+        );
+    }
+
+    #[test]
+    fn too_large_carries_the_limit() {
+        let rpc = RpcError::from(channel_api::Error::TooLarge {
+            what: "file \"a.pdf\"".into(),
+            size: 2048,
+            limit: 1024,
+        });
+        assert_eq!(rpc.code, TOO_LARGE);
+        assert_eq!(
+            rpc.to_value()["data"],
+            json!({"kind": "tooLarge", "retryable": false, "limitBytes": 1024})
+        );
+        assert_eq!(
+            RpcError::too_large("x", 5).to_value()["data"]["limitBytes"],
+            json!(5)
         );
     }
 

@@ -24,8 +24,8 @@ pub(crate) const AFTER_FATAL: &str = "account_fatal";
 /// What the bridge does with one inbound event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Inbound {
-    /// Send a `message` notification (admitted).
-    Message(Box<MessageParams>),
+    /// Send a `message` notification (admitted), once its files and context are in.
+    Message(Box<Admitted>),
     /// Send a `pairingRequired` notification.
     Pairing(PairingRequiredParams),
     /// Send a `reaction` notification.
@@ -47,6 +47,18 @@ pub(crate) enum Inbound {
     Skip(String),
     /// Refused (counted, logged).
     Drop(String),
+}
+
+/// An admitted message: the notification without its files and context, and what the
+/// core needs to fetch them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Admitted {
+    /// The notification; `attachments`, `history` and `threadHistory` still empty.
+    pub(crate) params: MessageParams,
+    /// The message as the backend gave it.
+    pub(crate) message: Message,
+    /// Where the reply (and the core's own notices) go.
+    pub(crate) reply: ReplyPlan,
 }
 
 /// The channel semantics of one account.
@@ -174,7 +186,7 @@ fn admitted(inbound: channel_api::policy::Inbound) -> Inbound {
         },
     };
     let message: &Message = &inbound.message;
-    Inbound::Message(Box::new(MessageParams {
+    let params = MessageParams {
         conversation_id: inbound.conversation.to_string(),
         message_id: message.id.to_string(),
         timestamp: message.timestamp.as_millis(),
@@ -193,6 +205,14 @@ fn admitted(inbound: channel_api::policy::Inbound) -> Inbound {
         },
         command,
         reply_thread: reply_thread(&inbound.reply),
+        attachments: Vec::new(),
+        history: Vec::new(),
+        thread_history: Vec::new(),
+    };
+    Inbound::Message(Box::new(Admitted {
+        params,
+        message: inbound.message,
+        reply: inbound.reply,
     }))
 }
 

@@ -13,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use crate::config::{AccountConfig, ConfigError};
 use crate::direct::DirectRooms;
 use crate::lines::{Line, LineReader, MAX_LINE_BYTES};
+use crate::media::MediaDir;
 use crate::probe::ServerProbe;
 use crate::protocol::{method, FatalParams};
 use crate::rpc;
@@ -67,6 +68,11 @@ where
         Err(err) => return reject_config(&mut output, err).await,
     };
     tracing::info!(account = %config.account_id(), "configuration accepted");
+    // Before connecting: an unusable mediaDir is a configuration error like any other.
+    let media = match MediaDir::open(config.media()) {
+        Ok(media) => media,
+        Err(err) => return reject_config(&mut output, err).await,
+    };
     let connected = match connect(config.clone()).await {
         Ok(connected) => connected,
         Err(err) => return reject_config(&mut output, err).await,
@@ -76,7 +82,7 @@ where
         direct: connected.direct,
         ..BridgeOptions::default()
     };
-    match run_lines(connected.channel, &config, options, reader, output).await {
+    match run_lines(connected.channel, &config, options, media, reader, output).await {
         Ok(()) => ServeOutcome::Finished,
         Err(err) => {
             tracing::error!(error = %err, "bridge failed");

@@ -5,7 +5,8 @@
 //! - the **reader** (the caller's task) parses each line and starts a handler per request;
 //!   sends take a per-room turn first so sends to one room post in input order;
 //! - the **event pump** turns channel events into notifications, counters and in-room
-//!   answers;
+//!   answers; an admitted message with files or context to fetch is prepared in its own
+//!   task, and notifications about one room keep their order (`inbound`);
 //! - the **writer** owns the output and writes one line per message.
 //!
 //! End of input or a `shutdown` request stops the reader; in-flight requests get a grace
@@ -25,7 +26,9 @@ use tokio::task::JoinSet;
 
 use crate::config::{AccountConfig, ConfigError};
 use crate::direct::DirectRooms;
+use crate::inbound::{self, InboundState};
 use crate::lines::{Line, LineReader, MAX_LINE_BYTES};
+use crate::media::MediaDir;
 use crate::ordering::KeyedOrder;
 use crate::probe::ServerProbe;
 use crate::protocol::{method, ConnectionParams, IdentityWire, ReadyParams};
@@ -108,16 +111,18 @@ where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    let media = MediaDir::open(config.media())?;
     let reader = LineReader::new(BufReader::new(input), MAX_LINE_BYTES);
-    run_lines(channel, config, options, reader, output).await
+    run_lines(channel, config, options, media, reader, output).await
 }
 
 /// The loop, over an already opened line reader (the serve path has read the config line
-/// from it).
+/// from it). `media` is removed (when temporary) once the loop has stopped.
 pub(crate) async fn run_lines<C, R, W>(
     channel: C,
     config: &AccountConfig,
     options: BridgeOptions,
+    media: MediaDir,
     mut reader: LineReader<R>,
     output: W,
 ) -> Result<(), BridgeError>
@@ -146,6 +151,11 @@ where
         room_order: KeyedOrder::default(),
         probe: options.probe.clone(),
         direct: options.direct.clone(),
+        inbound: InboundState::new(
+            media.path().to_owned(),
+            config.media().clone(),
+            config.history(),
+        ),
     });
 
     let mut tasks = JoinSet::new();
@@ -162,6 +172,7 @@ where
         tracing::warn!("requests still running at shutdown were cancelled");
         tasks.abort_all();
     }
+    // Aborting the pump also cancels the messages it was still preparing.
     pump.abort();
     let _ = pump.await;
     drop(core);
@@ -171,6 +182,8 @@ where
         Ok(Err(e)) => tracing::warn!(error = %e, "writing the output failed"),
         Err(e) => tracing::warn!(error = %e, "the output writer stopped"),
     }
+    // Nothing writes downloads any more: a temporary media directory can go.
+    drop(media);
     tracing::info!("bridge stopped");
     result
 }
@@ -280,6 +293,8 @@ pub(crate) struct Core {
     pub(crate) room_order: KeyedOrder,
     pub(crate) probe: Option<Arc<dyn ServerProbe>>,
     pub(crate) direct: Option<Arc<dyn DirectRooms>>,
+    /// Downloads, context and per-room order of inbound notifications.
+    pub(crate) inbound: InboundState,
 }
 
 impl Core {
@@ -388,16 +403,27 @@ impl Core {
     }
 }
 
-/// Turns channel events into notifications until the stream ends.
+/// Turns channel events into notifications until the stream ends. Owns the tasks that
+/// prepare messages, so stopping the pump cancels them.
 async fn pump_events(core: Arc<Core>, mut events: EventStream) {
+    let mut tasks = JoinSet::new();
     while let Some(event) = events.recv().await {
-        on_event(&core, event).await;
+        on_event(&core, event, &mut tasks).await;
+        while let Some(joined) = tasks.try_join_next() {
+            if let Err(e) = joined {
+                tracing::error!(error = %e, "preparing a message failed");
+            }
+        }
     }
     tracing::info!("the channel's event stream ended");
+    // Messages still being prepared are sent when ready.
+    while tasks.join_next().await.is_some() {}
 }
 
-async fn on_event(core: &Arc<Core>, event: Event) {
+async fn on_event(core: &Arc<Core>, event: Event, tasks: &mut JoinSet<()>) {
     if let Event::ConnectionStateChanged { state } = event {
+        // Messages may be missed across a change: no room is known to be quiet any more.
+        core.inbound.windows.forget_rooms();
         core.set_state(state).await;
         return;
     }
@@ -406,24 +432,34 @@ async fn on_event(core: &Arc<Core>, event: Event) {
         tracing::info!(reason = semantics::AFTER_FATAL, "event dropped");
         return;
     }
+    // Every new message, admitted or not, moves its room's window (`context`).
+    let seen_before = match &event {
+        Event::MessageCreated { message } => {
+            core.inbound.windows.saw(&message.room.id, &message.id)
+        }
+        _ => None,
+    };
     match core.semantics.classify(&event, &core.approved()) {
-        Inbound::Message(params) => {
-            core.stats.admitted();
-            tracing::info!(
-                message = %params.message_id,
-                room = %params.room.id,
-                sender = %params.sender.id,
-                "message admitted"
-            );
-            core.notify(method::MESSAGE, &params).await;
+        Inbound::Message(admitted) => {
+            inbound::dispatch(core, tasks, *admitted, seen_before).await;
         }
         Inbound::Pairing(params) => {
             tracing::info!(sender = %params.sender.id, "pairing required");
-            core.notify(method::PAIRING_REQUIRED, &params).await;
+            let room = params.room.id.clone();
+            inbound::notify_in_order(core, tasks, &room, method::PAIRING_REQUIRED, params).await;
         }
-        Inbound::Reaction(params) => core.notify(method::REACTION, &params).await,
-        Inbound::Edited(params) => core.notify(method::MESSAGE_EDITED, &params).await,
-        Inbound::Deleted(params) => core.notify(method::MESSAGE_DELETED, &params).await,
+        Inbound::Reaction(params) => {
+            let room = params.room.id.clone();
+            inbound::notify_in_order(core, tasks, &room, method::REACTION, params).await;
+        }
+        Inbound::Edited(params) => {
+            let room = params.room.id.clone();
+            inbound::notify_in_order(core, tasks, &room, method::MESSAGE_EDITED, params).await;
+        }
+        Inbound::Deleted(params) => {
+            let room = params.room.id.clone();
+            inbound::notify_in_order(core, tasks, &room, method::MESSAGE_DELETED, params).await;
+        }
         Inbound::Answer { plan, text, reason } => {
             core.stats.skipped(&reason);
             tracing::info!(%reason, room = %plan.room, "answered in the room, not forwarded");
