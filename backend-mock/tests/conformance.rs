@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use backend_mock::{MemoryPeer, World};
 use channel_api::{AccountId, Message, MessageId, MessageRef, Result, RoomId, UserId};
-use conformance::{Harness, Peer, PeerMessage, PeerReaction, TestRooms, Timeouts};
+use conformance::{Harness, Peer, PeerFile, PeerMessage, PeerReaction, TestRooms, Timeouts};
 
 /// [`MemoryPeer`] as the suite's [`Peer`].
 #[derive(Debug)]
@@ -17,6 +17,7 @@ fn peer_message(message: Message) -> PeerMessage {
         text: message.text,
         thread: message.thread_root,
         author: message.author.id,
+        file_names: message.attachments.into_iter().map(|a| a.name).collect(),
     }
 }
 
@@ -37,6 +38,22 @@ impl Peer for MockPeer {
         thread: Option<&MessageId>,
     ) -> Result<MessageRef> {
         self.0.post_in(room, text, thread)
+    }
+
+    async fn post_file(
+        &self,
+        room: &RoomId,
+        file: PeerFile<'_>,
+        thread: Option<&MessageId>,
+    ) -> Result<MessageRef> {
+        self.0.post_file(
+            room,
+            file.name,
+            file.mime_type,
+            file.data,
+            file.caption,
+            thread,
+        )
     }
 
     async fn react(&self, message: &MessageRef, emoji: &str) -> Result<()> {

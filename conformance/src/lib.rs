@@ -50,6 +50,7 @@ pub mod live;
 pub mod peer;
 
 pub use harness::{new_run_id, CaseError, CaseResult, Harness, TestRooms, Timeouts};
+pub use peer::PeerFile;
 pub use peer::{Peer, PeerMessage, PeerReaction};
 
 /// Expands to a module `channel_conformance` with one `#[tokio::test]` per case. The
@@ -99,6 +100,10 @@ macro_rules! channel_conformance {
             $crate::__case!($harness, room_history_before_excludes_later_messages);
             $crate::__case!($harness, thread_history_is_root_then_first_replies);
             $crate::__case!($harness, history_has_own_and_edited_but_not_deleted);
+            // media
+            $crate::__case!($harness, peer_file_arrives_as_attachment_and_downloads);
+            $crate::__case!($harness, download_over_max_bytes_is_too_large);
+            $crate::__case!($harness, send_file_into_thread_is_seen_by_peer);
         }
     };
 }

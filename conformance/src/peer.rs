@@ -44,6 +44,16 @@ pub trait Peer: Send + Sync + Debug {
         thread: Option<&MessageId>,
     ) -> Result<MessageRef>;
 
+    /// Uploads a file and posts it at the top level of `room` (`thread: None`) or into the
+    /// thread rooted at `thread`, with `caption` as the message text. Returns the posted
+    /// message. A backend without files returns `Error::Unsupported`.
+    async fn post_file(
+        &self,
+        room: &RoomId,
+        file: PeerFile<'_>,
+        thread: Option<&MessageId>,
+    ) -> Result<MessageRef>;
+
     /// Adds the peer's reaction (`emoji` without colons, e.g. `thumbsup`).
     async fn react(&self, message: &MessageRef, emoji: &str) -> Result<()>;
 
@@ -78,6 +88,21 @@ pub struct PeerMessage {
     pub thread: Option<MessageId>,
     /// The author's user id.
     pub author: UserId,
+    /// The names of the files the message carries, in payload order (empty for text).
+    pub file_names: Vec<String>,
+}
+
+/// A file the peer uploads with [`Peer::post_file`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerFile<'a> {
+    /// File name.
+    pub name: &'a str,
+    /// MIME type, e.g. `text/plain`.
+    pub mime_type: &'a str,
+    /// The bytes.
+    pub data: &'a [u8],
+    /// Text posted with the file, if any.
+    pub caption: Option<&'a str>,
 }
 
 /// One emoji on a message, as the peer reads it.

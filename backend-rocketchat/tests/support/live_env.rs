@@ -38,7 +38,7 @@ use async_trait::async_trait;
 use backend_rocketchat::{RocketChatConfig, Secret};
 use bytes::Bytes;
 use channel_api::{Error, MessageId, MessageRef, Result, RoomId, UserId};
-use conformance::{Peer, PeerMessage, PeerReaction};
+use conformance::{Peer, PeerFile, PeerMessage, PeerReaction};
 use http::Method;
 use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
@@ -306,6 +306,62 @@ impl LiveRest {
         Err(api_error(endpoint, status.as_u16(), &value))
     }
 
+    /// `POST /api/v1/rooms.media/:rid` (multipart, field `file`): stores the upload and
+    /// returns its id; nothing is posted until `rooms.mediaConfirm` (Rocket.Chat 8.x,
+    /// apps/meteor/app/api/server/v1/rooms.ts).
+    pub async fn upload(&self, room: &str, name: &str, mime: &str, data: &[u8]) -> Result<String> {
+        let endpoint = format!("rooms.media/{room}");
+        let boundary = format!("----live-peer-{}", now_millis());
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {mime}\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(data);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let request = http::Request::builder()
+            .method(Method::POST)
+            .uri(format!("{}/api/v1/{endpoint}", self.base))
+            .header("x-user-id", &self.user_id)
+            .header("x-auth-token", &self.token)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| Error::InvalidRequest {
+                reason: format!("{endpoint}: {e}"),
+            })?;
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| Error::Disconnected {
+                    reason: format!("{endpoint}: {e}"),
+                })?;
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| Error::Disconnected {
+                    reason: format!("{endpoint}: {e}"),
+                })?
+                .to_bytes();
+            let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            Ok::<_, Error>((status, value))
+        };
+        let (status, value) = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+            .await
+            .map_err(|_| Error::Timeout {
+                operation: endpoint.clone(),
+            })??;
+        match value.pointer("/file/_id").and_then(Value::as_str) {
+            Some(id) if status.is_success() => Ok(id.to_owned()),
+            _ => Err(api_error(&endpoint, status.as_u16(), &value)),
+        }
+    }
+
     /// What the server holds in `room` since `since`, oldest first, system messages left out.
     async fn room_messages(&self, room: &str, since: &str) -> Result<Vec<Value>> {
         let value = self
@@ -385,9 +441,29 @@ impl fmt::Debug for LivePeer {
     }
 }
 
+/// The names of the files a message document carries (`files[]`, else `file`).
+fn file_names(doc: &Value) -> Vec<String> {
+    let names: Vec<String> = doc
+        .get("files")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.get("name").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    if !names.is_empty() {
+        return names;
+    }
+    doc.pointer("/file/name")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .into_iter()
+        .collect()
+}
+
 fn peer_message(doc: &Value) -> PeerMessage {
     let text = |p: &str| doc.pointer(p).and_then(Value::as_str).unwrap_or_default();
     PeerMessage {
+        file_names: file_names(doc),
         id: MessageId::new(text("/_id")),
         text: text("/msg").to_owned(),
         thread: doc.get("tmid").and_then(Value::as_str).map(MessageId::new),
@@ -430,6 +506,53 @@ impl Peer for LivePeer {
             .ok_or_else(|| Error::Backend {
                 backend: "rocketchat-peer",
                 message: "chat.sendMessage answered without message._id".into(),
+            })?;
+        let posted = MessageRef {
+            room: room.clone(),
+            id: MessageId::new(id),
+        };
+        if let Some(cleanup) = &self.cleanup {
+            if let Ok(mut list) = cleanup.posted.lock() {
+                list.push(posted.clone());
+            }
+        }
+        Ok(posted)
+    }
+
+    async fn post_file(
+        &self,
+        room: &RoomId,
+        file: PeerFile<'_>,
+        thread: Option<&MessageId>,
+    ) -> Result<MessageRef> {
+        let file_id = self
+            .rest
+            .upload(room.as_str(), file.name, file.mime_type, file.data)
+            .await?;
+        // sendFileMessage checks msgData against a fixed pattern (msg, tmid, ...): send
+        // only those keys.
+        let mut body = json!({});
+        if let Some(caption) = file.caption {
+            body["msg"] = json!(caption);
+        }
+        if let Some(root) = thread {
+            body["tmid"] = json!(root.as_str());
+        }
+        let value = self
+            .rest
+            .call(
+                Method::POST,
+                &format!("rooms.mediaConfirm/{}/{file_id}", room.as_str()),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        let id = value
+            .pointer("/message/_id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::Backend {
+                backend: "rocketchat-peer",
+                message: "rooms.mediaConfirm answered without message._id".into(),
             })?;
         let posted = MessageRef {
             room: room.clone(),

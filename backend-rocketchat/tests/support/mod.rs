@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use backend_rocketchat::{RocketChatConfig, Secret};
 use bytes::Bytes;
 use channel_api::{Error, MessageId, MessageRef, Result, RoomId, UserId};
-use conformance::{Peer, PeerMessage, PeerReaction};
+use conformance::{Peer, PeerFile, PeerMessage, PeerReaction};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -142,6 +142,52 @@ impl RestPeer {
         })
     }
 
+    /// `POST /api/v1/rooms.media/:rid` (multipart, field `file`): stores the upload and
+    /// returns its id; nothing is posted until `rooms.mediaConfirm`.
+    pub async fn upload(
+        &self,
+        room: &RoomId,
+        name: &str,
+        mime: &str,
+        data: &[u8],
+    ) -> Result<String> {
+        let boundary = "----peer-boundary-7MA4YWxkTrZu0gW";
+        let req = http::Request::builder()
+            .method("POST")
+            .uri(format!(
+                "{}/api/v1/rooms.media/{}",
+                self.base,
+                room.as_str()
+            ))
+            .header("x-user-id", &self.user_id)
+            .header("x-auth-token", &self.token)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Full::new(Bytes::from(multipart_file(
+                boundary, name, mime, data,
+            ))))
+            .unwrap();
+        let resp = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| Error::Disconnected {
+                reason: e.to_string(),
+            })?;
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        match v["file"]["_id"].as_str() {
+            Some(id) if status.is_success() => Ok(id.to_owned()),
+            _ => Err(Error::Backend {
+                backend: "peer",
+                message: format!("rooms.media: {status}: {v}"),
+            }),
+        }
+    }
+
     async fn room_messages(&self, room: &RoomId) -> Result<Vec<Value>> {
         let v = self
             .call(
@@ -163,8 +209,39 @@ impl RestPeer {
     }
 }
 
+/// A `multipart/form-data` body with one part, the file in field `file`.
+pub fn multipart_file(boundary: &str, name: &str, mime: &str, data: &[u8]) -> Vec<u8> {
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {mime}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(data);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    body
+}
+
+/// The names of the files a message document carries (`files[]`, else `file`).
+fn file_names(d: &Value) -> Vec<String> {
+    let names: Vec<String> = d["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["name"].as_str().map(str::to_owned))
+        .collect();
+    if names.is_empty() {
+        d["file"]["name"]
+            .as_str()
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
+    } else {
+        names
+    }
+}
+
 fn peer_message(d: &Value) -> PeerMessage {
     PeerMessage {
+        file_names: file_names(d),
         id: MessageId::new(d["_id"].as_str().unwrap_or_default()),
         text: d["msg"].as_str().unwrap_or_default().to_owned(),
         thread: d["tmid"].as_str().map(MessageId::new),
@@ -197,6 +274,35 @@ impl Peer for RestPeer {
                 "POST",
                 "chat.sendMessage",
                 Some(json!({"message": message})),
+            )
+            .await?;
+        Ok(MessageRef {
+            room: room.clone(),
+            id: MessageId::new(v["message"]["_id"].as_str().unwrap_or_default()),
+        })
+    }
+
+    async fn post_file(
+        &self,
+        room: &RoomId,
+        file: PeerFile<'_>,
+        thread: Option<&MessageId>,
+    ) -> Result<MessageRef> {
+        let file_id = self
+            .upload(room, file.name, file.mime_type, file.data)
+            .await?;
+        let mut body = json!({});
+        if let Some(caption) = file.caption {
+            body["msg"] = json!(caption);
+        }
+        if let Some(t) = thread {
+            body["tmid"] = json!(t.as_str());
+        }
+        let v = self
+            .call(
+                "POST",
+                &format!("rooms.mediaConfirm/{}/{file_id}", room.as_str()),
+                Some(body),
             )
             .await?;
         Ok(MessageRef {

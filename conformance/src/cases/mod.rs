@@ -17,6 +17,7 @@ macro_rules! ensure {
 mod history;
 mod implicit;
 mod lifecycle;
+mod media;
 mod reaction;
 mod receive;
 mod rooms;
@@ -26,6 +27,7 @@ mod thread;
 pub use history::*;
 pub use implicit::*;
 pub use lifecycle::*;
+pub use media::*;
 pub use reaction::*;
 pub use receive::*;
 pub use rooms::*;
