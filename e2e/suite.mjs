@@ -96,6 +96,19 @@ async function settle(model) {
   }, { timeoutMs: 90_000, intervalMs: 500 });
 }
 
+/** A 1x1 PNG. */
+const PNG_1X1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+
+/** A user posts a file message (the simulator's upload control). */
+async function postFile(as, roomId, file, text, tmid) {
+  try {
+    const r = await sim.control("postFile", { userId: uid(as), roomId, name: file.name, type: file.type, base64: file.base64, text, ...(tmid ? { tmid } : {}) });
+    return r.messageId;
+  } catch (err) {
+    throw new Error(`the simulator cannot post a file yet (rocketchat-sim uploads): ${err.message}`);
+  }
+}
+
 /** No reply from `bot` after `afterId` within a quiet period (not a timing assertion: a bound). */
 async function assertNoReply(roomId, afterId, bot, quietMs = 8000) {
   await sleep(quietMs);
@@ -134,6 +147,8 @@ try {
         dev: {
           userId: uid("devbot"), username: "devbot", authToken: { source: "env", provider: "default", id: "RC_DEV_TOKEN" },
           dmPolicy: "allowlist", allowFrom: [uid("alice")],
+          // Previews on for this bot only (scenario 12); opsbot keeps the default (off).
+          streaming: { mode: "partial", throttleMs: 300 },
         },
       },
     },
@@ -281,6 +296,78 @@ try {
     assertEq(await calls(), before + 2, "two model calls");
     const log = readFileSync(join(run.dir, "gateway.log"), "utf8");
     assert(/session:agent:dev:/.test(log), "the dev agent ran the turns");
+  });
+
+  // ---- Slack parity (issue 9). Each names the Rust piece it needs when that is missing.
+  await suite.test("8. a user edits then deletes a message the agent saw: both reach the agent as system events on its next turn", async () => {
+    await settle(model);
+    const q = await post("alice", team, "@opsbot remember EDITME-original");
+    await botReplies(team, q, "opsbot", (m) => m.msg.includes("EDITME-original"));
+    await sim.control("edit", { userId: uid("alice"), messageId: q, text: "@opsbot remember EDITME-changed" });
+    await sim.control("delete", { userId: uid("alice"), messageId: q });
+    await sleep(2000);
+    const next = await post("alice", team, "@opsbot what changed since?");
+    await botReplies(team, next, "opsbot", (m) => m.msg.includes("what changed since"));
+    const call = (await model.calls()).find((c) => c.text.includes("what changed since"));
+    assert(call, "a model call for the next turn");
+    const edited = call.prompt.match(new RegExp(`message edited by @alice \\(message ${q}\\): [^\\n"]*EDITME-changed`))?.[0];
+    const deleted = call.prompt.match(new RegExp(`message ${q} was deleted`))?.[0];
+    console.log(`     system events seen by the model: ${JSON.stringify(edited)} / ${JSON.stringify(deleted)}`);
+    assert(edited, "the edit (with its new text) is in the prompt (bridge messageEdited)");
+    assert(deleted, `the delete of ${q} is in the prompt (bridge messageDeleted)`);
+  });
+
+  await suite.test("9. implicit mention: a thread reply under the bot's message, without @mention, is answered", async () => {
+    await settle(model);
+    const q = await post("alice", team, "@opsbot start IMPLICIT-ONE");
+    const [answer] = await botReplies(team, q, "opsbot", (m) => m.msg.includes("IMPLICIT-ONE"));
+    const root = answer.tmid ?? answer._id;
+    const r = await post("bob", team, "follow-up IMPLICIT-TWO, no mention", root);
+    const [reply] = await botReplies(team, r, "opsbot", (m) => m.msg.includes("IMPLICIT-TWO")).catch((err) => {
+      throw new Error(`no answer to the unmentioned thread reply (bridge implicitMentions.replyToBot): ${err.message}`);
+    });
+    assertEq(reply.tmid, root, "answered in that thread");
+  });
+
+  await suite.test("10. an image posted by a user reaches the model as media", async () => {
+    await settle(model);
+    const posted = await postFile("alice", team, { name: "tiny.png", type: "image/png", base64: PNG_1X1 }, "@opsbot what is in IMAGE-ONE?");
+    await botReplies(team, posted, "opsbot", (m) => m.msg.includes("IMAGE-ONE"));
+    const call = (await model.calls()).find((c) => c.prompt.includes("IMAGE-ONE"));
+    assert(/\[media attached[^\]]*tiny\.png/.test(call.prompt), `a media note for tiny.png in the prompt (bridge attachments download): ${JSON.stringify(call.prompt.split("\n").filter((l) => /media|tiny|file/i.test(l)).slice(0, 5))}`);
+  });
+
+  await suite.test("11. history: room messages posted before a mention appear in the prompt", async () => {
+    await settle(model);
+    await post("bob", team, "HISTORY-A the deploy is on friday");
+    await post("carol", team, "HISTORY-B and the freeze starts thursday");
+    const q = await post("alice", team, "@opsbot when is the deploy?");
+    await botReplies(team, q, "opsbot", (m) => m.msg.includes("when is the deploy"));
+    const call = (await model.calls()).find((c) => c.prompt.includes("when is the deploy?"));
+    assert(call.prompt.includes("HISTORY-A the deploy is on friday") && call.prompt.includes("HISTORY-B and the freeze starts thursday"),
+      "both earlier messages are in the prompt (bridge history / historyLimit)");
+    assert(call.prompt.indexOf("HISTORY-A") < call.prompt.indexOf("HISTORY-B"), "oldest first");
+  });
+
+  await suite.test("12. streaming partial: the reply is one message, edited in place as it grows", async () => {
+    await settle(model);
+    const dm = room("dm:alice:devbot");
+    const d = await post("alice", dm, "STREAMME in the suite");
+    const whole = "PONG: STREAMME in the suite and the rest of a streamed answer, written a few words at a time.";
+    // Watch the preview grow: the same message id with longer text over time.
+    const seen = new Map();
+    const final = await waitFor("the finished reply", async () => {
+      const mine = byBot(after(await messages(dm), d), "devbot");
+      for (const m of mine) seen.set(`${m._id}:${m.msg}`, m);
+      return mine.find((m) => m.msg === whole) ?? false;
+    }, { timeoutMs: 90_000, intervalMs: 100 });
+    await settle(model);
+    const mine = byBot(after(await messages(dm), d), "devbot");
+    assertEq(mine.length, 1, `one message from devbot (${JSON.stringify(mine.map((m) => m.msg))})`);
+    assertEq(mine[0]._id, final._id, "the finished text is in that message");
+    assert(mine[0].editedAt, "the message was edited (Rocket.Chat's edited mark)");
+    const versions = [...seen.values()].filter((m) => m._id === final._id).map((m) => m.msg);
+    console.log(`     preview versions seen: ${versions.length} (${JSON.stringify(versions.map((v) => v.length))} chars)`);
   });
 
   await suite.test("6. revoking the bot's PAT: the account reports fatal and nothing more is dispatched", async () => {
