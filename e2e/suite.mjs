@@ -29,7 +29,8 @@ const seed = {
   users: [
     { username: "opsbot", name: "Ops Bot", bot: true, pats: [{ name: "openclaw" }] },
     { username: "devbot", name: "Dev Bot", bot: true, pats: [{ name: "openclaw" }] },
-    { username: "alice", name: "Alice" },
+    // alice's token is for uploading a file through the REST API, as a client does (scenario 10).
+    { username: "alice", name: "Alice", pats: [{ name: "client" }] },
     { username: "bob", name: "Bob" },
     { username: "carol", name: "Carol (operator)" },
     { username: "stranger", name: "Stranger" },
@@ -99,14 +100,29 @@ async function settle(model) {
 /** A 1x1 PNG. */
 const PNG_1X1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
 
-/** A user posts a file message (the simulator's upload control). */
+/**
+ * A user posts a file message the way a Rocket.Chat 8 client does: `rooms.media/<rid>`
+ * (multipart), then `rooms.mediaConfirm/<rid>/<fileId>` with the text.
+ */
 async function postFile(as, roomId, file, text, tmid) {
-  try {
-    const r = await sim.control("postFile", { userId: uid(as), roomId, name: file.name, type: file.type, base64: file.base64, text, ...(tmid ? { tmid } : {}) });
-    return r.messageId;
-  } catch (err) {
-    throw new Error(`the simulator cannot post a file yet (rocketchat-sim uploads): ${err.message}`);
+  const headers = { "X-User-Id": uid(as), "X-Auth-Token": user(as).pats.client };
+  const form = new FormData();
+  form.append("file", new Blob([Buffer.from(file.base64, "base64")], { type: file.type }), file.name);
+  const up = await fetch(`${sim.info.baseUrl}/api/v1/rooms.media/${roomId}`, { method: "POST", headers, body: form });
+  const upJson = await up.json().catch(() => ({}));
+  if (!up.ok || !upJson.file?._id) {
+    throw new Error(`the simulator cannot take an upload yet (rocketchat-sim rooms.media): ${up.status} ${JSON.stringify(upJson).slice(0, 200)}`);
   }
+  const confirm = await fetch(`${sim.info.baseUrl}/api/v1/rooms.mediaConfirm/${roomId}/${upJson.file._id}`, {
+    method: "POST",
+    headers: { ...headers, "content-type": "application/json" },
+    body: JSON.stringify({ msg: text, ...(tmid ? { tmid } : {}) }),
+  });
+  const confirmJson = await confirm.json().catch(() => ({}));
+  if (!confirm.ok || !confirmJson.message?._id) {
+    throw new Error(`rooms.mediaConfirm failed: ${confirm.status} ${JSON.stringify(confirmJson).slice(0, 200)}`);
+  }
+  return confirmJson.message._id;
 }
 
 /** No reply from `bot` after `afterId` within a quiet period (not a timing assertion: a bound). */
@@ -337,7 +353,7 @@ try {
     assert(/\[media attached[^\]]*tiny\.png/.test(call.prompt), `a media note for tiny.png in the prompt (bridge attachments download): ${JSON.stringify(call.prompt.split("\n").filter((l) => /media|tiny|file/i.test(l)).slice(0, 5))}`);
   });
 
-  await suite.test("11. history: room messages posted before a mention appear in the prompt", async () => {
+  await suite.test("11. history: room messages posted before a mention, and a thread's start, appear in the prompt", async () => {
     await settle(model);
     await post("bob", team, "HISTORY-A the deploy is on friday");
     await post("carol", team, "HISTORY-B and the freeze starts thursday");
@@ -347,6 +363,15 @@ try {
     assert(call.prompt.includes("HISTORY-A the deploy is on friday") && call.prompt.includes("HISTORY-B and the freeze starts thursday"),
       "both earlier messages are in the prompt (bridge history / historyLimit)");
     assert(call.prompt.indexOf("HISTORY-A") < call.prompt.indexOf("HISTORY-B"), "oldest first");
+
+    // A thread the bot has not been in: its root and first replies come with the mention.
+    const root = await post("bob", team, "THREAD-ROOT the plan is to ship on monday");
+    await post("carol", team, "THREAD-REPLY fine by me", root);
+    const t = await post("alice", team, "@opsbot summarize this thread", root);
+    await botReplies(team, t, "opsbot", (m) => m.msg.includes("summarize this thread"));
+    const tcall = (await model.calls()).find((c) => c.prompt.includes("summarize this thread"));
+    assert(tcall.prompt.includes("THREAD-ROOT the plan is to ship on monday") && tcall.prompt.includes("THREAD-REPLY fine by me"),
+      "the thread's root and reply are in the prompt (bridge threadHistory / threadInitialHistoryLimit)");
   });
 
   await suite.test("12. streaming partial: the reply is one message, edited in place as it grows", async () => {
