@@ -6,8 +6,12 @@
 //! - A room message gets the room's messages after the previous message dispatched from
 //!   its conversation. When the message seen just before it in the room *is* that previous
 //!   message, nothing came between and no fetch is needed (the common case of a busy
-//!   conversation with the bot; it saves a server round trip per message). A connection
-//!   change forgets the rooms' last messages, since events may have been missed.
+//!   conversation with the bot; it saves a server round trip per message). Not every
+//!   backend delivers the bot's own messages as events, so the bridge also marks a room
+//!   when it starts posting there (`send`, `sendFile`, its own notices); a connection
+//!   change forgets every room's last message, since events may have been missed. (Posts
+//!   by the same bot account from another client, on a backend that does not echo them,
+//!   are the one thing this misses.)
 //! - A thread message gets the start of its thread when its conversation has no dispatch
 //!   yet.
 //!
@@ -131,6 +135,14 @@ impl Windows {
     /// the one seen before it, if known.
     pub(crate) fn saw(&self, room: &RoomId, id: &MessageId) -> Option<MessageId> {
         self.lock().last_seen.insert(room.clone(), id.clone())
+    }
+
+    /// The bridge is about to post in `room`: the room is no longer known to be quiet.
+    pub(crate) fn posting(&self, room: &RoomId) {
+        // An empty id never equals a dispatched message's id.
+        self.lock()
+            .last_seen
+            .insert(room.clone(), MessageId::new(String::new()));
     }
 
     /// The connection changed: messages may have been missed, so no room is known to be
@@ -281,6 +293,20 @@ mod tests {
                 id: MessageId::new("M2")
             }))
         );
+        // The bridge posting in the room counts as something in between.
+        let m3b = msg("M3b", 45, "U1", None);
+        let before = w.saw(&room, &m3b.id);
+        assert_eq!(
+            w.dispatch("conv", &m3b, before.as_ref(), 50, 20),
+            Needed::Nothing
+        );
+        w.posting(&room);
+        let m3c = msg("M3c", 46, "U1", None);
+        let before = w.saw(&room, &m3c.id);
+        assert!(matches!(
+            w.dispatch("conv", &m3c, before.as_ref(), 50, 20),
+            Needed::Room(Some(_))
+        ));
         // After a reconnect the room is not known to be quiet.
         w.forget_rooms();
         let m4 = msg("M4", 50, "U1", None);

@@ -337,6 +337,7 @@ async fn send(core: &Core, params: SendParams, mut turn: Turn) -> Result<SendRes
     turn.wait().await;
     let (room, target_thread) = resolve_target(core, target).await?;
     let thread = choose_thread(params.reply_thread, params.thread_id, target_thread)?;
+    core.inbound.windows.posting(&room);
     let chunks = core
         .semantics
         .chunk(&params.text, core.channel.capabilities().max_text_len);
@@ -425,6 +426,7 @@ async fn send_file(
     turn.wait().await;
     let (room, target_thread) = resolve_target(core, target).await?;
     let thread = reply_thread.or(target_thread.map(|root| (root, ReplyScope::All)));
+    core.inbound.windows.posting(&room);
     let file = OutboundFile {
         room: room.clone(),
         thread: thread.map(|(root, _)| root),
@@ -453,6 +455,7 @@ pub(crate) fn spawn_answer(core: &Arc<Core>, plan: ReplyPlan, text: String) {
     let core = core.clone();
     tokio::spawn(async move {
         turn.wait().await;
+        core.inbound.windows.posting(&plan.room);
         for (index, chunk) in core
             .semantics
             .chunk(&text, core.channel.capabilities().max_text_len)
