@@ -79,7 +79,9 @@
 //! `channels.info`, `groups.info`, `im.create` / `dm.create`, `subscriptions.getOne`,
 //! `users.info`, `users.create`, `users.generatePersonalAccessToken`,
 //! `users.removePersonalAccessToken`, `users.getPersonalAccessTokens`, `users.setActiveStatus`,
-//! `channels.create`, `groups.create`, `channels.invite`, `groups.invite`.
+//! `channels.create`, `groups.create`, `channels.invite`, `groups.invite`; history (module
+//! `history`): `channels.history`, `groups.history`, `im.history` / `dm.history`,
+//! `chat.getThreadMessages`.
 //!
 //! # DDP
 //! Methods: `login` (resume or password digest), `logout`, `setReaction`, `sendMessage`,
@@ -92,6 +94,7 @@ mod control;
 mod control_http;
 mod ddp;
 mod error;
+mod history;
 mod hub;
 mod mentions;
 mod rest;

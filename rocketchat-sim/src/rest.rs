@@ -13,6 +13,7 @@ use http::{HeaderMap, Method, Response, StatusCode};
 use http_body_util::Full;
 use serde_json::{json, Map, Value};
 
+use crate::history::{self, HistoryEndpoint::*};
 use crate::hub::{Shared, State};
 use crate::util::{now_ms, parse_date_ms, sha256_hex, to_rest};
 use crate::world::{OpError, RoomKind, SendInput, User, UserKind};
@@ -67,7 +68,7 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response<Body> 
 }
 
 /// `API.v1.success(result)`: the result with `success:true` merged in, dates as ISO strings.
-fn success(result: Value) -> Response<Body> {
+pub(crate) fn success(result: Value) -> Response<Body> {
     let mut body = match to_rest(&result) {
         Value::Object(o) => o,
         _ => Map::new(),
@@ -77,7 +78,7 @@ fn success(result: Value) -> Response<Body> {
 }
 
 /// `API.v1.failure(...)` for a thrown error.
-fn failure(err: &OpError) -> Response<Body> {
+pub(crate) fn failure(err: &OpError) -> Response<Body> {
     let body = match err {
         OpError::Meteor {
             code,
@@ -96,7 +97,7 @@ fn failure(err: &OpError) -> Response<Body> {
     json_response(StatusCode::BAD_REQUEST, &body)
 }
 
-fn failure_text(text: &str) -> Response<Body> {
+pub(crate) fn failure_text(text: &str) -> Response<Body> {
     failure(&OpError::plain(text))
 }
 
@@ -111,7 +112,7 @@ fn unauthorized(legacy: bool) -> Response<Body> {
     json_response(StatusCode::UNAUTHORIZED, &body)
 }
 
-fn forbidden() -> Response<Body> {
+pub(crate) fn forbidden() -> Response<Body> {
     json_response(
         StatusCode::FORBIDDEN,
         &json!({"success": false,
@@ -176,7 +177,7 @@ fn body_str<'a>(req: &'a Req, key: &str) -> Option<&'a str> {
     req.body.get(key).and_then(Value::as_str)
 }
 
-fn query<'a>(req: &'a Req, key: &str) -> Option<&'a str> {
+pub(crate) fn query<'a>(req: &'a Req, key: &str) -> Option<&'a str> {
     req.query
         .get(key)
         .map(String::as_str)
@@ -319,6 +320,12 @@ fn route(shared: &Arc<Shared>, st: &mut State, req: &Req, user: &User) -> Respon
         },
         (Method::GET, "chat.getMessage") => chat_get_message(st, req, uid),
         (Method::GET, "chat.syncMessages") => chat_sync(st, req, uid),
+        (Method::GET, "chat.getThreadMessages") => history::thread_messages(st, req, uid),
+        (Method::GET, "channels.history") => history::room_history(st, req, uid, Channels),
+        (Method::GET, "groups.history") => history::room_history(st, req, uid, Groups),
+        (Method::GET, "im.history") | (Method::GET, "dm.history") => {
+            history::room_history(st, req, uid, Im)
+        }
         (Method::GET, "rooms.info") => room_info(st, req, uid, None, "room"),
         (Method::GET, "channels.info") => {
             room_info(st, req, uid, Some(RoomKind::Public), "channel")
