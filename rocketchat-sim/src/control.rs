@@ -416,6 +416,24 @@ impl SimHandle {
         self.core.shared.lock().faults.silent_revocation = on;
     }
 
+    /// `FileUpload_MaxFileSize` in bytes (default 104857600): `rooms.media` refuses a larger
+    /// file with `error-file-too-large`.
+    pub fn set_file_upload_max_size(&self, bytes: u64) {
+        self.core.shared.lock().world.uploads.max_file_size = bytes;
+    }
+
+    /// The bytes of an upload (confirmed or not), if it exists.
+    pub fn upload(&self, file_id: &str) -> Option<Vec<u8>> {
+        self.core
+            .shared
+            .lock()
+            .world
+            .uploads
+            .files
+            .get(file_id)
+            .map(|f| f.data.to_vec())
+    }
+
     /// `Accounts_TwoFactorAuthentication_Enabled` for REST PAT endpoints.
     pub fn set_two_factor(&self, on: bool) {
         self.core.shared.lock().faults.two_factor_enabled = on;

@@ -65,7 +65,7 @@
 //!
 //! # Not simulated
 //! The message-parser `md` AST, real URL preview metadata (the follow-up update is simulated
-//! with empty `meta`), file uploads, stars, teams, discussions, E2EE, livechat, permessage-deflate
+//! with empty `meta`), thumbnails of uploads, stars, teams, discussions, E2EE, livechat, permessage-deflate
 //! (frames are uncompressed), the per-IP / per-user DDP rate rules (only per connection and
 //! `sendMessage`'s own rule), `Message_MaxAll`, real-name substitution in broadcasts,
 //! message edit history, the emoji list (any emoji-like name is accepted), and permissions
@@ -82,6 +82,10 @@
 //! `channels.create`, `groups.create`, `channels.invite`, `groups.invite`; history (module
 //! `history`): `channels.history`, `groups.history`, `im.history` / `dm.history`,
 //! `chat.getThreadMessages`.
+//!
+//! Uploads (module `uploads`): `POST /api/v1/rooms.media/:rid` (multipart, field `file`,
+//! `FileUpload_MaxFileSize`, set with `set_file_upload_max_size`), `rooms.mediaConfirm/:rid/:fileId`,
+//! and `GET /file-upload/:fileId/:name` (credentials in headers, cookies or query; room access).
 //!
 //! # DDP
 //! Methods: `login` (resume or password digest), `logout`, `setReaction`, `sendMessage`,
@@ -100,6 +104,7 @@ mod mentions;
 mod rest;
 pub mod seed;
 mod server;
+mod uploads;
 mod util;
 mod world;
 

@@ -102,7 +102,7 @@ pub(crate) fn failure_text(text: &str) -> Response<Body> {
 }
 
 /// The 401 body: legacy (`applyBreakingChanges` off in 8.x) or the 9.0 shape.
-fn unauthorized(legacy: bool) -> Response<Body> {
+pub(crate) fn unauthorized(legacy: bool) -> Response<Body> {
     let body = if legacy {
         json!({"success": false, "error": "You must be logged in to do this.",
             "status": "error", "message": "You must be logged in to do this."})
@@ -325,6 +325,10 @@ fn route(shared: &Arc<Shared>, st: &mut State, req: &Req, user: &User) -> Respon
         (Method::GET, "groups.history") => history::room_history(st, req, uid, Groups),
         (Method::GET, "im.history") | (Method::GET, "dm.history") => {
             history::room_history(st, req, uid, Im)
+        }
+        (Method::POST, r) if r.starts_with("rooms.mediaConfirm/") => {
+            let rest_of_route = &r["rooms.mediaConfirm/".len()..];
+            crate::uploads::media_confirm(st, req, uid, rest_of_route)
         }
         (Method::GET, "rooms.info") => room_info(st, req, uid, None, "room"),
         (Method::GET, "channels.info") => {

@@ -158,6 +158,15 @@ impl Core {
         if path == "/api/info" {
             return Ok(rest::info(&self.shared, req.headers()));
         }
+        // Uploads read a multipart body (not JSON) and downloads answer raw bytes.
+        if let Some(rid) = path.strip_prefix("/api/v1/rooms.media/") {
+            if req.method() == http::Method::POST {
+                return Ok(crate::uploads::rooms_media(&self.shared, rid, req).await);
+            }
+        }
+        if let Some(rest_of_path) = path.strip_prefix("/file-upload/") {
+            return Ok(crate::uploads::download(&self.shared, rest_of_path, &req));
+        }
         let method = req.method().clone();
         let headers = req.headers().clone();
         let query: std::collections::HashMap<String, String> = req

@@ -236,6 +236,8 @@ pub(crate) struct World {
     trash: Vec<Trashed>,
     emits: Vec<Emit>,
     last_ms: i64,
+    /// Uploaded files and `FileUpload_MaxFileSize` (module `uploads`).
+    pub(crate) uploads: crate::uploads::UploadStore,
 }
 
 /// URLs in message text, as the server's URL parser finds them (http/https).
@@ -293,6 +295,7 @@ impl World {
             trash: Vec::new(),
             emits: Vec::new(),
             last_ms: 0,
+            uploads: crate::uploads::UploadStore::default(),
         };
         // initialData.ts: rocket.cat and GENERAL exist on every server.
         let now = world.now();
