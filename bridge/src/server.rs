@@ -432,9 +432,11 @@ async fn on_event(core: &Arc<Core>, event: Event, tasks: &mut JoinSet<()>) {
         tracing::info!(reason = semantics::AFTER_FATAL, "event dropped");
         return;
     }
-    // Every new message, admitted or not, moves its room's window (`context`).
+    // Every new message, admitted or not, moves its room's window (`context`); with room
+    // and DM history off nothing reads it.
+    let history = core.inbound.history;
     let seen_before = match &event {
-        Event::MessageCreated { message } => {
+        Event::MessageCreated { message } if history.room > 0 || history.dm > 0 => {
             core.inbound.windows.saw(&message.room.id, &message.id)
         }
         _ => None,

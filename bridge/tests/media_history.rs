@@ -453,6 +453,30 @@ async fn thread_history_comes_only_with_the_first_dispatch_from_a_thread() {
 }
 
 #[tokio::test]
+async fn under_reply_to_mode_all_a_top_level_message_gets_history_and_opens_its_thread() {
+    let mut s = setup(json!({"replyToMode": "all"})).await;
+    s.op.post(&s.room, "earlier").unwrap();
+    let root = s.alice.post(&s.room, "@bot question").unwrap();
+    let top = s.client.notification("message").await;
+    assert!(top["conversationId"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!(":thread:{}", root.id)));
+    assert_eq!(texts(&top["history"]), vec!["earlier"]);
+    assert_eq!(top["threadHistory"], json!([]));
+    s.op.reply(&s.room, &root.id, "a reply").unwrap();
+    s.alice.reply(&s.room, &root.id, "@bot follow-up").unwrap();
+    let inside = s.client.notification("message").await;
+    assert_eq!(inside["conversationId"], top["conversationId"]);
+    assert_eq!(
+        inside["threadHistory"],
+        json!([]),
+        "the conversation already started with the root"
+    );
+    assert_eq!(inside["history"], json!([]));
+}
+
+#[tokio::test]
 async fn thread_history_respects_its_limit() {
     let mut s = setup(json!({"threadInitialHistoryLimit": 2, "replyToMode": "off"})).await;
     let root = s.alice.post(&s.room, "root").unwrap();
