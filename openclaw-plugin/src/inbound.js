@@ -78,6 +78,15 @@ function shouldAck(rt, cfg, msg, kind) {
   return scope === "all" || (scope === "direct" && isDirect) || (scope === "group-mentions" && !isDirect && wasMentioned);
 }
 
+/** Which bridge mention fact admitted the message, in OpenClaw's terms. */
+function mentionSourceOf(m) {
+  if (m?.explicit) return "explicit_bot";
+  if (m?.pattern) return "mention_pattern";
+  // The bridge's implicit mentions are all thread-based (reply to the bot / participation).
+  if (m?.implicit) return "implicit_thread";
+  return "none";
+}
+
 /** msg -> its attachments as handed to OpenClaw ({media, notes}); see dispatchMessage. */
 const inboundMediaCache = new WeakMap();
 
@@ -189,6 +198,8 @@ export async function dispatchMessage(env, msg) {
               canDetectMention: true,
               wasMentioned: Boolean(msg.mentions?.wasMentioned),
               requireMention: Boolean(msg.mentions?.requireMention),
+              explicitlyMentionedBot: Boolean(msg.mentions?.explicit),
+              mentionSource: mentionSourceOf(msg.mentions),
             },
           },
         });
