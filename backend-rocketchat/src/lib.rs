@@ -40,6 +40,7 @@ mod bounded;
 mod ddp;
 mod error;
 mod fatal;
+mod history;
 mod mapping;
 mod rest;
 mod tls;
@@ -591,7 +592,7 @@ impl Channel for RocketChatChannel {
             resolve_by_name: true,
             max_text_len: MAX_TEXT_LEN,
             files: false,
-            history: false,
+            history: true,
         }
     }
 
@@ -741,11 +742,10 @@ impl Channel for RocketChatChannel {
         })
     }
 
-    async fn history(&self, _query: &HistoryQuery) -> Result<Vec<Message>> {
-        Err(Error::Unsupported {
-            operation: "history",
-            backend: "rocketchat",
-        })
+    async fn history(&self, query: &HistoryQuery) -> Result<Vec<Message>> {
+        self.check_open()?;
+        let bot = self.inner.identity.user_id.as_str();
+        history::history(&self.inner.rest, bot, query).await
     }
 }
 

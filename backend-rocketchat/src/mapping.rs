@@ -523,6 +523,27 @@ fn reactions_of(doc: &WireMessage) -> BTreeMap<String, BTreeSet<String>> {
         .collect()
 }
 
+/// A document from a history endpoint (`*.history`, `chat.getThreadMessages`,
+/// `chat.getMessage`) as a [`Message`] of `room`, or `None` for what history leaves out:
+/// hidden documents (`_hidden`: kept deletions, edit-history copies, which
+/// `chat.getThreadMessages` does not filter), system messages (any `t`, deletion
+/// tombstones `rm` included), documents of another room and documents that do not parse.
+/// Thread facts are left `false` (the caller knows more, or nothing).
+pub(crate) fn history_message(raw: &serde_json::Value, room: &RoomInfo) -> Option<Message> {
+    let doc = WireMessage::deserialize(raw).ok()?;
+    if doc.hidden == Some(true) || doc.t.is_some() || doc.rid != room.id.as_str() {
+        return None;
+    }
+    let ts = doc
+        .ts
+        .as_ref()
+        .and_then(|d| d.millis())
+        .or_else(|| doc.updated_at.as_ref().and_then(|d| d.millis()))?;
+    let text = doc.msg.clone().unwrap_or_default();
+    let edited = doc.edited_at.is_some();
+    Some(to_message(&doc, room.clone(), text, ts, edited))
+}
+
 fn to_message(doc: &WireMessage, room: RoomInfo, text: String, ts: i64, edited: bool) -> Message {
     let mentions = doc
         .mentions

@@ -1,0 +1,227 @@
+//! [`channel_api::Channel::history`] over REST.
+//!
+//! - Room: the room's kind comes from `rooms.info` (which also answers "no such room / no
+//!   access" as `NotFound`), then the matching endpoint: `channels.history` (public),
+//!   `groups.history` (private), `im.history` (direct). Query: `roomId`, `latest` = the
+//!   `before` bound (Rocket.Chat's `ts < latest` is the contract's "strictly before"),
+//!   `count`, `offset`, and `showThreadMessages=true` (channels and im leave thread replies
+//!   out unless asked: `showThreadMessages === 'true'` in `apps/meteor/app/api/server/v1/
+//!   channels.ts` and `im.ts`; groups include them unless refused, `groups.ts`). The server
+//!   answers newest first; the result is turned oldest first.
+//! - Thread: `chat.getMessage` for the root (it must be in the asked room), then
+//!   `chat.getThreadMessages` (`tmid`, `sort={"ts":1}`, `count`, `offset`), which lists the
+//!   replies only, never the root (`chat.ts`).
+//!
+//! Left out either way (see [`crate::mapping::history_message`]): hidden documents and
+//! system messages. Stock Rocket.Chat lists system messages in history
+//! (`Hide_System_Messages` defaults to `[]`, `getChannelHistory.ts`) and
+//! `chat.getThreadMessages` applies no `_hidden` filter at all, so both are dropped here,
+//! and pages are read until `limit` messages are kept (at most [`MAX_PAGES`] pages), so
+//! a run of join notices does not shorten the window.
+//!
+//! Paging is by `offset` under a fixed `latest`; without `before` a message posted while
+//! paging shifts the pages by one, which can only repeat a message (dropped by id), never
+//! skip one. Rate limits and 401 follow the REST client's rules (wait for the reset, or
+//! stop the account).
+
+use std::collections::HashSet;
+
+use channel_api::{Error, HistoryQuery, Message, MessageId, RoomId, RoomInfo, RoomKind};
+use http::Method;
+use serde_json::Value;
+
+use crate::error::RcError;
+use crate::mapping::history_message;
+use crate::rest::{Rest, RoomLookup};
+use crate::wire::format_iso;
+
+/// Largest page Rocket.Chat serves (`API_Upper_Count_Limit`, default 100).
+const PAGE_MAX: usize = 100;
+/// How many pages one call reads at most, whatever it drops.
+const MAX_PAGES: usize = 10;
+
+/// Runs one history query as the bot `bot_id`.
+pub(crate) async fn history(
+    rest: &Rest,
+    bot_id: &str,
+    query: &HistoryQuery,
+) -> channel_api::Result<Vec<Message>> {
+    match query {
+        HistoryQuery::Room {
+            room,
+            before,
+            limit,
+        } => {
+            let info = room_info(rest, room).await?;
+            if *limit == 0 {
+                return Ok(Vec::new());
+            }
+            let latest = before.map(|b| format_iso(b.as_millis()));
+            Ok(room_history(rest, &info, latest.as_deref(), *limit).await?)
+        }
+        HistoryQuery::Thread { room, root, limit } => {
+            let info = room_info(rest, room).await?;
+            thread_history(rest, bot_id, &info, root, *limit).await
+        }
+    }
+}
+
+/// The room as the bot may read it; unknown or inaccessible is `NotFound`.
+async fn room_info(rest: &Rest, room: &RoomId) -> channel_api::Result<RoomInfo> {
+    rest.room_info(RoomLookup::Id(room.as_str()))
+        .await?
+        .as_ref()
+        .and_then(crate::room_info_of)
+        .ok_or_else(|| Error::NotFound {
+            what: format!("room {room}"),
+        })
+}
+
+/// The `*.history` endpoint for a room kind.
+fn endpoint(kind: RoomKind) -> &'static str {
+    match kind {
+        RoomKind::Public => "channels.history",
+        RoomKind::Private => "groups.history",
+        RoomKind::Direct => "im.history",
+    }
+}
+
+/// The `messages` array of a history answer.
+fn messages_of(answer: &Value, endpoint: &str) -> Result<Vec<Value>, RcError> {
+    answer
+        .get("messages")
+        .and_then(Value::as_array)
+        .cloned()
+        .ok_or_else(|| RcError::BadResponse(format!("{endpoint}: no messages")))
+}
+
+/// The latest `limit` (> 0) messages of a room before `latest`, oldest first.
+async fn room_history(
+    rest: &Rest,
+    room: &RoomInfo,
+    latest: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Message>, RcError> {
+    let endpoint = endpoint(room.kind);
+    let page_size = limit.min(PAGE_MAX);
+    let count = page_size.to_string();
+    let mut seen = HashSet::new();
+    // Newest first, as the server lists them.
+    let mut kept: Vec<Message> = Vec::new();
+    for page in 0..MAX_PAGES {
+        let offset = (page * page_size).to_string();
+        let mut params = vec![
+            ("roomId", room.id.as_str()),
+            ("count", count.as_str()),
+            ("offset", offset.as_str()),
+            ("showThreadMessages", "true"),
+        ];
+        if let Some(latest) = latest {
+            params.push(("latest", latest));
+        }
+        let answer = rest.call(Method::GET, endpoint, &params, None).await?;
+        let docs = messages_of(&answer, endpoint)?;
+        let full = docs.len() >= page_size;
+        for doc in &docs {
+            let Some(id) = doc.get("_id").and_then(Value::as_str) else {
+                continue;
+            };
+            if !seen.insert(id.to_owned()) {
+                continue;
+            }
+            if let Some(message) = history_message(doc, room) {
+                kept.push(message);
+            }
+        }
+        if kept.len() >= limit || !full {
+            break;
+        }
+    }
+    // Newest first by the server's stamp (stable, so equal stamps keep the server's order),
+    // keep the latest `limit`, then oldest first.
+    kept.sort_by_key(|m| std::cmp::Reverse(m.timestamp));
+    kept.truncate(limit);
+    kept.reverse();
+    Ok(kept)
+}
+
+/// The root of a thread, then its first replies, `limit` messages in all.
+///
+/// Thread facts, as far as the fetched messages tell: a reply is `reply_to_bot` when the
+/// bot wrote the root, and `bot_in_thread` when another fetched reply is the bot's.
+async fn thread_history(
+    rest: &Rest,
+    bot_id: &str,
+    room: &RoomInfo,
+    root: &MessageId,
+    limit: usize,
+) -> channel_api::Result<Vec<Message>> {
+    let not_found = || Error::NotFound {
+        what: format!("thread root {root} in room {}", room.id),
+    };
+    let root_doc = rest
+        .get_message(root.as_str())
+        .await?
+        .filter(|doc| doc.get("rid").and_then(Value::as_str) == Some(room.id.as_str()))
+        .ok_or_else(not_found)?;
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let root_by_bot = root_doc.pointer("/u/_id").and_then(Value::as_str) == Some(bot_id);
+    let mut out: Vec<Message> = history_message(&root_doc, room).into_iter().collect();
+    let wanted = limit - out.len();
+    if wanted == 0 {
+        return Ok(out);
+    }
+    let replies = thread_replies(rest, room, root, wanted).await?;
+    let by_bot: Vec<bool> = replies
+        .iter()
+        .map(|m| m.author.id.as_str() == bot_id)
+        .collect();
+    for (i, mut message) in replies.into_iter().enumerate() {
+        message.reply_to_bot = root_by_bot;
+        message.bot_in_thread = by_bot.iter().enumerate().any(|(j, &b)| b && j != i);
+        out.push(message);
+    }
+    Ok(out)
+}
+
+/// The first `wanted` (> 0) kept replies of a thread, oldest first. Hidden and system
+/// replies are skipped (and paged past).
+async fn thread_replies(
+    rest: &Rest,
+    room: &RoomInfo,
+    root: &MessageId,
+    wanted: usize,
+) -> Result<Vec<Message>, RcError> {
+    const ENDPOINT: &str = "chat.getThreadMessages";
+    let page_size = wanted.min(PAGE_MAX);
+    let count = page_size.to_string();
+    let mut seen = HashSet::new();
+    let mut kept = Vec::new();
+    for page in 0..MAX_PAGES {
+        let offset = (page * page_size).to_string();
+        let params = [
+            ("tmid", root.as_str()),
+            ("sort", r#"{"ts":1}"#),
+            ("count", count.as_str()),
+            ("offset", offset.as_str()),
+        ];
+        let answer = rest.call(Method::GET, ENDPOINT, &params, None).await?;
+        let docs = messages_of(&answer, ENDPOINT)?;
+        let full = docs.len() >= page_size;
+        for doc in &docs {
+            let Some(id) = doc.get("_id").and_then(Value::as_str) else {
+                continue;
+            };
+            if seen.insert(id.to_owned()) {
+                kept.extend(history_message(doc, room));
+            }
+        }
+        if kept.len() >= wanted || !full {
+            break;
+        }
+    }
+    kept.truncate(wanted);
+    Ok(kept)
+}
