@@ -22,6 +22,9 @@
 //! - `mapping`: pure wire-document → [`Event`] mapping: room kinds, mentions from the
 //!   payload, threads, edits, deletes, reaction diffing, echo and duplicate filtering,
 //!   all with bounded caches. `wire` holds the lenient serde types it reads.
+//! - `history`: past messages over REST (`channels`/`groups`/`im.history` by room kind,
+//!   `chat.getMessage` + `chat.getThreadMessages` for threads), hidden and system messages
+//!   left out, paged until the limit is filled.
 //! - `fatal`: the one-way stop switch (REST 401, login refusal, shutdown).
 //! - `backoff`: reconnect delays and rate-limit reset parsing. `bounded`: the bounded map.
 //! - `error`: the private error and its mapping onto [`channel_api::Error`].
