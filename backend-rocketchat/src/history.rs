@@ -225,3 +225,66 @@ async fn thread_replies(
     kept.truncate(wanted);
     Ok(kept)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn general() -> RoomInfo {
+        RoomInfo {
+            id: RoomId::new("GENERAL"),
+            kind: RoomKind::Public,
+            name: Some("general".into()),
+        }
+    }
+
+    fn doc(extra: Value) -> Value {
+        let mut d = json!({
+            "_id": "m1", "rid": "GENERAL", "msg": "hello",
+            "ts": "2026-01-02T03:04:05.678Z",
+            "_updatedAt": "2026-01-02T03:04:06.000Z",
+            "u": {"_id": "alice", "username": "alice", "name": "Alice"}
+        });
+        if let (Some(d), Some(extra)) = (d.as_object_mut(), extra.as_object()) {
+            d.extend(extra.clone());
+        }
+        d
+    }
+
+    #[test]
+    fn a_rest_document_maps_with_its_stamp_author_thread_and_edit() {
+        let m = history_message(
+            &doc(json!({"tmid": "root", "editedAt": "2026-01-02T03:05:00.000Z"})),
+            &general(),
+        )
+        .unwrap();
+        assert_eq!(m.id.as_str(), "m1");
+        assert_eq!(m.text, "hello");
+        assert_eq!(m.timestamp.as_millis(), 1_767_323_045_678);
+        assert_eq!(m.author.username, "alice");
+        assert_eq!(m.author.display_name.as_deref(), Some("Alice"));
+        assert_eq!(m.thread_root.as_ref().map(MessageId::as_str), Some("root"));
+        assert!(m.edited);
+        assert_eq!(m.room, general());
+        assert!(!m.reply_to_bot && !m.bot_in_thread);
+    }
+
+    #[test]
+    fn hidden_system_foreign_and_broken_documents_are_left_out() {
+        let room = general();
+        assert!(history_message(&doc(json!({"_hidden": true})), &room).is_none());
+        assert!(history_message(&doc(json!({"t": "uj"})), &room).is_none());
+        assert!(history_message(&doc(json!({"t": "rm", "msg": ""})), &room).is_none());
+        assert!(history_message(&doc(json!({"rid": "OTHER"})), &room).is_none());
+        assert!(history_message(&json!({"_id": "x"}), &room).is_none());
+        assert!(history_message(&doc(json!({})), &room).is_some());
+    }
+
+    #[test]
+    fn each_room_kind_has_its_endpoint() {
+        assert_eq!(endpoint(RoomKind::Public), "channels.history");
+        assert_eq!(endpoint(RoomKind::Private), "groups.history");
+        assert_eq!(endpoint(RoomKind::Direct), "im.history");
+    }
+}
