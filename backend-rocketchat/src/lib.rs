@@ -22,6 +22,8 @@
 //! - `mapping`: pure wire-document → [`Event`] mapping: room kinds, mentions from the
 //!   payload, threads, edits, deletes, reaction diffing, echo and duplicate filtering,
 //!   all with bounded caches. `wire` holds the lenient serde types it reads.
+//! - `media`: attachments: download under a size limit (refused by `Content-Length`,
+//!   else cut off while streaming), upload with `rooms.media` + `rooms.mediaConfirm`.
 //! - `history`: past messages over REST (`channels`/`groups`/`im.history` by room kind,
 //!   `chat.getMessage` + `chat.getThreadMessages` for threads), hidden and system messages
 //!   left out, paged until the limit is filled.
@@ -45,6 +47,7 @@ mod error;
 mod fatal;
 mod history;
 mod mapping;
+mod media;
 mod rest;
 mod tls;
 mod wire;
@@ -594,7 +597,7 @@ impl Channel for RocketChatChannel {
             typing: true,
             resolve_by_name: true,
             max_text_len: MAX_TEXT_LEN,
-            files: false,
+            files: true,
             history: true,
         }
     }
@@ -731,18 +734,32 @@ impl Channel for RocketChatChannel {
             .ok_or(Error::NotFound { what })
     }
 
-    async fn download(&self, _attachment: &Attachment, _max_bytes: u64) -> Result<Vec<u8>> {
-        Err(Error::Unsupported {
-            operation: "download",
-            backend: "rocketchat",
-        })
+    async fn download(&self, attachment: &Attachment, max_bytes: u64) -> Result<Vec<u8>> {
+        self.check_open()?;
+        media::download(&self.inner.rest, attachment, max_bytes).await
     }
 
-    async fn send_file(&self, _file: OutboundFile) -> Result<SentMessage> {
-        Err(Error::Unsupported {
-            operation: "send_file",
-            backend: "rocketchat",
-        })
+    async fn send_file(&self, file: OutboundFile) -> Result<SentMessage> {
+        self.check_open()?;
+        if file.name.trim().is_empty() {
+            return Err(Error::InvalidRequest {
+                reason: "file name is empty".into(),
+            });
+        }
+        if let Some(caption) = &file.caption {
+            let len = utf16_len(caption);
+            if len > MAX_TEXT_LEN {
+                return Err(Error::InvalidRequest {
+                    reason: format!("caption is {len} UTF-16 units; the limit is {MAX_TEXT_LEN}"),
+                });
+            }
+        }
+        if let Some(root) = &file.thread {
+            self.check_thread_root(&file.room, root).await?;
+        }
+        // In order with text sends (a caption and the reply it belongs to).
+        let _order = self.inner.send_lock.lock().await;
+        media::send_file(&self.inner.rest, &file).await
     }
 
     async fn history(&self, query: &HistoryQuery) -> Result<Vec<Message>> {

@@ -576,8 +576,75 @@ fn to_message(doc: &WireMessage, room: RoomInfo, text: String, ts: i64, edited: 
         edited,
         reply_to_bot: false,
         bot_in_thread: false,
-        attachments: Vec::new(),
+        attachments: attachments_of(doc),
     }
+}
+
+/// The files a message carries, from `files[]` (else `file`), per Rocket.Chat 8.x
+/// `parseFileIntoMessageAttachments` (apps/meteor/app/file-upload/server/methods/
+/// sendFileMessage.ts): each entry has `_id`, `name`, `type`, `size`; the file card in
+/// `attachments[]` names its file by `fileId` and links it with `title_link`
+/// (`/file-upload/<id>/<encodeURI(name)>`), which is the URL used, falling back to that
+/// path built here. An image's thumbnail is a second `files` entry that no card links
+/// with `fileId` / `title_link` (only `image_url`): when cards name some files, only those
+/// are kept. Entries without an `_id` are skipped.
+fn attachments_of(doc: &WireMessage) -> Vec<channel_api::Attachment> {
+    use serde_json::Value;
+    let mut files: Vec<&Value> = doc
+        .files
+        .as_ref()
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter(|f| f.is_object()).collect())
+        .unwrap_or_default();
+    if files.is_empty() {
+        files.extend(doc.file.as_ref().filter(|f| f.is_object()));
+    }
+    let cards: Vec<&Value> = doc
+        .attachments
+        .as_ref()
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter(|c| c.is_object()).collect())
+        .unwrap_or_default();
+    let str_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    // The card that links file `id`: by `fileId`, else by its `title_link` path.
+    let card_link = |id: &str| -> Option<Option<String>> {
+        let marker = format!("/file-upload/{id}/");
+        cards
+            .iter()
+            .find(|c| {
+                str_of(c, "fileId").as_deref() == Some(id)
+                    || str_of(c, "title_link").is_some_and(|l| l.contains(&marker))
+            })
+            .map(|c| str_of(c, "title_link").filter(|l| l.contains(&marker)))
+    };
+    let all: Vec<(channel_api::Attachment, bool)> = files
+        .into_iter()
+        .filter_map(|f| {
+            let id = str_of(f, "_id").filter(|id| !id.is_empty())?;
+            let name = str_of(f, "name").unwrap_or_default();
+            let linked = card_link(&id);
+            let url = linked
+                .clone()
+                .flatten()
+                .unwrap_or_else(|| crate::media::file_url(&id, &name));
+            let size = f
+                .get("size")
+                .and_then(|s| s.as_u64().or_else(|| s.as_f64().map(|x| x as u64)));
+            let attachment = channel_api::Attachment {
+                id,
+                name,
+                mime_type: str_of(f, "type").filter(|t| !t.is_empty()),
+                size,
+                url,
+            };
+            Some((attachment, linked.is_some()))
+        })
+        .collect();
+    let any_linked = all.iter().any(|(_, linked)| *linked);
+    all.into_iter()
+        .filter(|(_, linked)| *linked || !any_linked)
+        .map(|(attachment, _)| attachment)
+        .collect()
 }
 
 #[cfg(test)]
@@ -1088,5 +1155,96 @@ mod tests {
             Some(&meta("c")),
         );
         assert_eq!(facts(&e), (true, false));
+    }
+}
+
+#[cfg(test)]
+mod attachment_tests {
+    use super::*;
+    use channel_api::Attachment;
+    use serde_json::{json, Value};
+
+    /// The message `Mapper::on_message` makes of a file message document.
+    fn mapped(extra: Value) -> Message {
+        let mut doc = json!({"_id": "m1", "rid": "R1", "msg": "caption", "ts": {"$date": 2_000},
+            "u": {"_id": "alice_id", "username": "alice"}, "_updatedAt": {"$date": 2_000}});
+        if let (Some(d), Value::Object(more)) = (doc.as_object_mut(), extra) {
+            d.extend(more);
+        }
+        let mut mapper = Mapper::new("botid", "bot", 1_000);
+        let events = mapper.on_message(&doc, Some(&json!({"roomType": "c", "roomName": "dev"})));
+        match events.as_slice() {
+            [Event::MessageCreated { message }] => message.clone(),
+            other => panic!("expected one MessageCreated, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn files_become_attachments_with_the_card_link() {
+        // sendFileMessage's shape for a document: files[0] and one card with fileId.
+        let m = mapped(json!({
+            "file": {"_id": "F1", "name": "notes v1.txt", "type": "text/plain", "size": 12},
+            "files": [{"_id": "F1", "name": "notes v1.txt", "type": "text/plain", "size": 12,
+                "format": "", "typeGroup": "text"}],
+            "attachments": [{"title": "notes v1.txt", "type": "file", "fileId": "F1",
+                "title_link": "/file-upload/F1/notes%20v1.txt", "title_link_download": true,
+                "format": "txt", "size": 12}],
+        }));
+        assert_eq!(
+            m.attachments,
+            vec![Attachment {
+                id: "F1".into(),
+                name: "notes v1.txt".into(),
+                mime_type: Some("text/plain".into()),
+                size: Some(12),
+                url: "/file-upload/F1/notes%20v1.txt".into(),
+            }]
+        );
+        assert_eq!(m.text, "caption");
+    }
+
+    #[test]
+    fn an_image_thumbnail_is_not_a_second_attachment() {
+        let m = mapped(json!({
+            "files": [
+                {"_id": "F1", "name": "cat.png", "type": "image/png", "size": 5000},
+                {"_id": "T1", "name": "thumb-cat.png", "type": "image/png", "size": 300},
+            ],
+            "attachments": [{"title": "cat.png", "type": "file", "fileId": "F1",
+                "title_link": "/file-upload/F1/cat.png", "image_url": "/file-upload/T1/cat.png",
+                "image_type": "image/png", "image_size": 5000}],
+        }));
+        assert_eq!(m.attachments.len(), 1);
+        assert_eq!(m.attachments[0].id, "F1");
+        assert_eq!(m.attachments[0].url, "/file-upload/F1/cat.png");
+    }
+
+    #[test]
+    fn without_files_the_single_file_is_used_and_the_path_is_built() {
+        let m =
+            mapped(json!({"file": {"_id": "F2", "name": "a b.pdf", "type": "application/pdf"}}));
+        assert_eq!(m.attachments.len(), 1);
+        assert_eq!(m.attachments[0].url, "/file-upload/F2/a%20b.pdf");
+        assert_eq!(m.attachments[0].size, None);
+    }
+
+    #[test]
+    fn odd_entries_are_skipped_and_never_drop_the_message() {
+        let m = mapped(json!({
+            "files": [42, {"name": "no id"}, {"_id": "", "name": "empty id"},
+                {"_id": "F3", "name": "ok.bin", "type": "", "size": 1.0}],
+            "attachments": "not a list",
+        }));
+        assert_eq!(m.attachments.len(), 1);
+        assert_eq!(m.attachments[0].id, "F3");
+        assert_eq!(m.attachments[0].mime_type, None);
+        assert_eq!(m.attachments[0].size, Some(1));
+        // Plain text messages carry none.
+        assert!(mapped(json!({})).attachments.is_empty());
+        // A link-preview card without files adds nothing.
+        let m = mapped(
+            json!({"attachments": [{"title": "a page", "title_link": "https://x.example"}]}),
+        );
+        assert!(m.attachments.is_empty());
     }
 }

@@ -189,6 +189,86 @@ impl Rest {
             .map_err(|_| RcError::Timeout(name.clone()))?
     }
 
+    /// How long one request may take (also the idle limit between body chunks of a
+    /// streamed download).
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
+    /// Where a server-relative `path` lives. Rocket.Chat's file paths already carry the
+    /// `ROOT_URL` path prefix (`FileUpload.getPath`), so a path starting with the prefix is
+    /// joined to the origin; any other path to the base (origin + prefix).
+    pub(crate) fn resolve(&self, path: &str) -> String {
+        let after_scheme = self.base.find("://").map_or(0, |i| i + 3);
+        let origin_end = self.base[after_scheme..]
+            .find('/')
+            .map_or(self.base.len(), |i| after_scheme + i);
+        let (origin, prefix) = self.base.split_at(origin_end);
+        let prefixed = !prefix.is_empty()
+            && path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'));
+        if prefixed {
+            format!("{origin}{path}")
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    /// The server's origin (`https://host:port`), to recognise absolute URLs that point
+    /// back at it.
+    pub(crate) fn origin(&self) -> &str {
+        let after_scheme = self.base.find("://").map_or(0, |i| i + 3);
+        match self.base[after_scheme..].find('/') {
+            Some(i) => &self.base[..after_scheme + i],
+            None => &self.base,
+        }
+    }
+
+    /// One request to a server-relative `path` (see [`Rest::resolve`]) with the auth
+    /// headers. Returns the response with its body unread, so the caller can check
+    /// `Content-Length` and read with its own limit. A 401 trips the fatal switch as in
+    /// [`Rest::call`]; there are no 429 retries (uploads are not repeated blindly).
+    pub(crate) async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Bytes,
+    ) -> Result<http::Response<hyper::body::Incoming>, RcError> {
+        if let Some(stop) = self.fatal.get() {
+            return Err(stop.error());
+        }
+        let mut token = HeaderValue::from_str(self.token.expose())
+            .map_err(|_| RcError::Invalid("authToken is not a valid header value".into()))?;
+        token.set_sensitive(true);
+        let user = HeaderValue::from_str(&self.user_id)
+            .map_err(|_| RcError::Invalid("userId is not a valid header value".into()))?;
+        let mut req = Request::builder()
+            .method(method)
+            .uri(self.resolve(path))
+            .header("x-user-id", user)
+            .header("x-auth-token", token);
+        if let Some(content_type) = content_type {
+            req = req.header("content-type", content_type);
+        }
+        // The path may carry a file name; keep it out of error texts' request part.
+        let name = path.split('?').next().unwrap_or(path).to_owned();
+        let req = req
+            .body(Full::new(body))
+            .map_err(|e| RcError::Invalid(format!("bad request for {name}: {e}")))?;
+        let resp = tokio::time::timeout(self.request_timeout, self.client.request(req))
+            .await
+            .map_err(|_| RcError::Timeout(name.clone()))?
+            .map_err(|e| RcError::Transport(format!("{name}: {}", describe_client_error(&e))))?;
+        if resp.status() == StatusCode::UNAUTHORIZED {
+            let reason = format!("{name}: HTTP 401: the server rejected the token");
+            self.fatal.trip(Stop::Unauthorized(reason.clone()));
+            return Err(RcError::Unauthorized(reason));
+        }
+        Ok(resp)
+    }
+
     /// `GET /api/v1/me`: checks the token and says whose it is.
     pub(crate) async fn me(&self) -> Result<Me, RcError> {
         let v = self.call(Method::GET, "me", &[], None).await?;
@@ -379,7 +459,11 @@ fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
 
 /// The Rocket.Chat envelope: `success:false` or a non-2xx is an `Api` error carrying
 /// `error`/`errorType`.
-fn parse_body(endpoint: &str, status: StatusCode, bytes: &[u8]) -> Result<Value, RcError> {
+pub(crate) fn parse_body(
+    endpoint: &str,
+    status: StatusCode,
+    bytes: &[u8],
+) -> Result<Value, RcError> {
     let parsed: Option<Value> = serde_json::from_slice(bytes).ok();
     let failed = !status.is_success()
         || parsed

@@ -109,6 +109,15 @@ pub(crate) struct WireMessage {
     pub(crate) imported: Option<bool>,
     #[serde(rename = "private", default)]
     pub(crate) ephemeral: Option<bool>,
+    /// Uploaded files (`files[]`, and `file`, the first of them, on older documents). Kept
+    /// as raw JSON and read field by field, so an odd entry never drops the message.
+    #[serde(default)]
+    pub(crate) files: Option<serde_json::Value>,
+    #[serde(default)]
+    pub(crate) file: Option<serde_json::Value>,
+    /// Message attachments (file cards, quotes, link previews); raw for the same reason.
+    #[serde(default)]
+    pub(crate) attachments: Option<serde_json::Value>,
 }
 
 /// The second argument of a `__my_messages__` event.
