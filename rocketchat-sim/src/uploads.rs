@@ -21,6 +21,8 @@
 //!   needs `rc_uid`/`rc_token` (query, then cookies) or `X-User-Id`/`X-Auth-Token`; a
 //!   refused request is a bare 403, an unknown file a bare 404. The room check follows
 //!   `FileUpload_Restrict_to_users_who_can_access_room` (`canAccessRoomIdAsync`).
+//! - `apps/meteor/app/lib/server/functions/deleteMessage.ts`: deleting a message deletes its
+//!   uploads unless `Message_KeepHistory` is on.
 //!
 //! Not simulated: thumbnails and image previews, EXIF stripping, MIME type allow/deny
 //! lists, the expiry of unconfirmed uploads, range requests, the REST rate limiter and the
@@ -71,6 +73,22 @@ impl Default for UploadStore {
         Self {
             files: HashMap::new(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+        }
+    }
+}
+
+impl UploadStore {
+    /// Removes the uploads a message document carries (`files[]._id`, `file._id`).
+    pub(crate) fn remove_for_message(&mut self, doc: &Value) {
+        let listed = doc
+            .get("files")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        for file in listed.chain(doc.get("file")) {
+            if let Some(id) = file.get("_id").and_then(Value::as_str) {
+                self.files.remove(id);
+            }
         }
     }
 }

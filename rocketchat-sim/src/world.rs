@@ -1365,6 +1365,11 @@ impl World {
         }
         let summary =
             json!({"_id": mid, "rid": rid, "u": msg.get("u").cloned().unwrap_or(Value::Null)});
+        // deleteMessage.ts: the message's uploads go with it, unless Message_KeepHistory keeps
+        // them (hidden).
+        if !self.settings.keep_history {
+            self.uploads.remove_for_message(&msg);
+        }
         let now = self.stamp_for(mid);
         let is_root = msg.get("tcount").and_then(Value::as_u64).unwrap_or(0) > 0;
         if self.settings.show_deleted_status || is_root {

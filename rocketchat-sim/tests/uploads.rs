@@ -329,6 +329,34 @@ async fn download_needs_credentials_and_room_access() {
 }
 
 #[tokio::test]
+async fn deleting_the_message_deletes_its_upload() {
+    let s = setup().await;
+    let up = upload(&s.sim, &s.alice, &s.rid, "gone.txt", "text/plain", b"bye").await;
+    let file_id = up.json()["file"]["_id"].as_str().unwrap().to_owned();
+    let url = up.json()["file"]["url"].as_str().unwrap().to_owned();
+    let r = confirm(&s.sim, &s.alice, &s.rid, &file_id, json!({})).await;
+    let mid = r.body["message"]["_id"].as_str().unwrap().to_owned();
+    let auth = [
+        ("X-User-Id", s.alice.0.as_str()),
+        ("X-Auth-Token", s.alice.1.as_str()),
+    ];
+    assert_eq!(raw(&s.sim, "GET", &url, &auth, vec![]).await.status, 200);
+
+    let r = http(
+        &s.sim,
+        "POST",
+        "/api/v1/chat.delete",
+        Some((&s.alice.0, &s.alice.1)),
+        Some(json!({"roomId": s.rid, "msgId": mid})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(s.sim.upload(&file_id).is_none());
+    assert_eq!(raw(&s.sim, "GET", &url, &auth, vec![]).await.status, 404);
+    s.sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn upload_over_the_limit_is_refused_with_rocket_chat_error() {
     let s = setup().await;
     s.sim.set_file_upload_max_size(10);
