@@ -60,7 +60,25 @@ pub struct AccountConfig {
     channel: ChannelConfig,
     media: MediaConfig,
     history: HistoryConfig,
+    resume: ResumeConfig,
+    /// Where the previous process of this account stopped reading (from `stateFile`, set
+    /// by `serve` before connecting; never from the line itself).
+    resume_point: Option<backend_rocketchat::ResumePoint>,
     object: Map<String, Value>,
+}
+
+/// `resumeMaxAgeSeconds` when absent: one hour.
+pub const DEFAULT_RESUME_MAX_AGE_SECS: usize = 3600;
+
+/// Resuming after a restart: `stateFile`, `resumeMaxAgeSeconds`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumeConfig {
+    /// Where the bridge keeps the point it has read up to (`stateFile`); `None`: a new
+    /// process starts from "now" and what was posted while no process ran is not read.
+    pub state_file: Option<PathBuf>,
+    /// A resume point older than this is not used (`resumeMaxAgeSeconds`; 0 = never):
+    /// a bot that was away for long does not answer old messages.
+    pub max_age: std::time::Duration,
 }
 
 /// `mediaMaxMb` when absent.
@@ -180,6 +198,14 @@ impl AccountConfig {
                 DEFAULT_THREAD_INITIAL_HISTORY_LIMIT,
             )?,
         };
+        let resume = ResumeConfig {
+            state_file: path_key(&object, "stateFile")?,
+            max_age: std::time::Duration::from_secs(count(
+                &object,
+                "resumeMaxAgeSeconds",
+                DEFAULT_RESUME_MAX_AGE_SECS,
+            )? as u64),
+        };
         // The policy keys; `channel-api` ignores the keys it does not own.
         let channel = ChannelConfig::from_value(Value::Object(object.clone()))
             .map_err(|e| ConfigError::new(e.field.clone(), e.problem.to_string()))?;
@@ -189,8 +215,26 @@ impl AccountConfig {
             channel,
             media,
             history,
+            resume,
+            resume_point: None,
             object,
         })
+    }
+
+    /// `stateFile` and `resumeMaxAgeSeconds`.
+    pub fn resume(&self) -> &ResumeConfig {
+        &self.resume
+    }
+
+    /// Where the previous process stopped reading, once `serve` has loaded it.
+    pub fn resume_point(&self) -> Option<&backend_rocketchat::ResumePoint> {
+        self.resume_point.as_ref()
+    }
+
+    /// The same configuration, resuming from `point`.
+    pub fn with_resume_point(mut self, point: Option<backend_rocketchat::ResumePoint>) -> Self {
+        self.resume_point = point;
+        self
     }
 
     /// The OpenClaw account id.
@@ -285,13 +329,15 @@ fn count(object: &Map<String, Value>, key: &str, default: usize) -> Result<usize
 
 /// `mediaDir`: an optional non-empty path.
 fn media_dir(object: &Map<String, Value>) -> Result<Option<PathBuf>, ConfigError> {
-    match object.get("mediaDir") {
+    path_key(object, "mediaDir")
+}
+
+/// An optional non-empty path.
+fn path_key(object: &Map<String, Value>, key: &str) -> Result<Option<PathBuf>, ConfigError> {
+    match object.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(PathBuf::from(s))),
-        Some(_) => Err(ConfigError::new(
-            "mediaDir",
-            "must be a non-empty path string",
-        )),
+        Some(_) => Err(ConfigError::new(key, "must be a non-empty path string")),
     }
 }
 
@@ -339,6 +385,8 @@ mod tests {
             (r#"{"mediaMaxMb":1e300}"#, "mediaMaxMb"),
             (r#"{"mediaDir":""}"#, "mediaDir"),
             (r#"{"mediaDir":7}"#, "mediaDir"),
+            (r#"{"stateFile":""}"#, "stateFile"),
+            (r#"{"resumeMaxAgeSeconds":-1}"#, "resumeMaxAgeSeconds"),
             (r#"{"historyLimit":-1}"#, "historyLimit"),
             (r#"{"historyLimit":2.5}"#, "historyLimit"),
             (r#"{"historyLimit":"50"}"#, "historyLimit"),

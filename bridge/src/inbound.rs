@@ -163,6 +163,7 @@ async fn prepare(
 /// Sends the notification, unless the account went fatal meanwhile.
 async fn deliver(core: &Core, admitted: Admitted) {
     let params = admitted.params;
+    core.note_read(params.timestamp, &params.message_id);
     if core.is_fatal() {
         core.stats.dropped(semantics::AFTER_FATAL);
         tracing::info!(message = %params.message_id, reason = semantics::AFTER_FATAL, "message dropped");

@@ -45,6 +45,7 @@ pub mod ordering;
 pub mod probe;
 pub mod protocol;
 pub mod rest;
+mod resume;
 pub mod rocketchat;
 pub mod rpc;
 mod semantics;

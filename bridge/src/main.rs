@@ -106,10 +106,29 @@ fn main() -> ExitCode {
 }
 
 async fn serve() -> u8 {
-    let outcome = bridge::serve::serve(
+    // SIGTERM (the plugin's second step after a `shutdown` request) stops cleanly, as the
+    // end of stdin does: requests drain, the state file is written.
+    let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    if terminate.recv().await.is_some() {
+                        stop.notify_one();
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for SIGTERM"),
+        }
+    }
+    let outcome = bridge::serve::serve_until(
         tokio::io::stdin(),
         tokio::io::stdout(),
         bridge::rocketchat::connect,
+        Some(stop),
     )
     .await;
     u8::try_from(outcome.exit_code()).unwrap_or(1)

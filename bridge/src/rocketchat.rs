@@ -28,7 +28,8 @@ pub fn rocketchat_config(config: &AccountConfig) -> Result<RocketChatConfig, Con
 pub async fn connect(
     config: AccountConfig,
 ) -> Result<Connected<DeferredChannel<RocketChatChannel>>, ConfigError> {
-    let rc = rocketchat_config(&config)?;
+    let mut rc = rocketchat_config(&config)?;
+    rc.resume = config.resume_point().cloned();
     let identity = Identity {
         account: config.account_id().clone(),
         user_id: UserId::new(rc.user_id.clone()),

@@ -16,6 +16,7 @@ use crate::lines::{Line, LineReader, MAX_LINE_BYTES};
 use crate::media::MediaDir;
 use crate::probe::ServerProbe;
 use crate::protocol::{method, FatalParams};
+use crate::resume::ResumeState;
 use crate::rpc;
 use crate::server::{run_lines, BridgeError, BridgeOptions};
 
@@ -54,7 +55,24 @@ impl ServeOutcome {
 
 /// Reads the configuration line from `input`, builds the channel with `connect`, and runs
 /// the bridge until the input ends or `shutdown`.
-pub async fn serve<R, W, C, F, Fut>(input: R, mut output: W, connect: F) -> ServeOutcome
+pub async fn serve<R, W, C, F, Fut>(input: R, output: W, connect: F) -> ServeOutcome
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+    C: Channel + 'static,
+    F: FnOnce(AccountConfig) -> Fut,
+    Fut: Future<Output = Result<Connected<C>, ConfigError>>,
+{
+    serve_until(input, output, connect, None).await
+}
+
+/// [`serve`], also stopping cleanly (as if the input had ended) when `stop` is notified.
+pub async fn serve_until<R, W, C, F, Fut>(
+    input: R,
+    mut output: W,
+    connect: F,
+    stop: Option<Arc<tokio::sync::Notify>>,
+) -> ServeOutcome
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -73,6 +91,15 @@ where
         Ok(media) => media,
         Err(err) => return reject_config(&mut output, err).await,
     };
+    // Where the previous process stopped, so the first connection catches up from there.
+    let (resume, point) = match &config.resume().state_file {
+        Some(path) => {
+            let (state, point) = ResumeState::load(path, config.resume().max_age);
+            (Some(state), point)
+        }
+        None => (None, None),
+    };
+    let config = config.with_resume_point(point);
     let connected = match connect(config.clone()).await {
         Ok(connected) => connected,
         Err(err) => return reject_config(&mut output, err).await,
@@ -80,9 +107,20 @@ where
     let options = BridgeOptions {
         probe: connected.probe,
         direct: connected.direct,
+        stop,
         ..BridgeOptions::default()
     };
-    match run_lines(connected.channel, &config, options, media, reader, output).await {
+    match run_lines(
+        connected.channel,
+        &config,
+        options,
+        media,
+        resume,
+        reader,
+        output,
+    )
+    .await
+    {
         Ok(()) => ServeOutcome::Finished,
         Err(err) => {
             tracing::error!(error = %err, "bridge failed");

@@ -32,6 +32,7 @@ use crate::media::MediaDir;
 use crate::ordering::KeyedOrder;
 use crate::probe::ServerProbe;
 use crate::protocol::{method, ConnectionParams, IdentityWire, ReadyParams};
+use crate::resume::ResumeState;
 use crate::rpc::{self, RpcError};
 use crate::semantics::{Inbound, Semantics};
 use crate::stats::Stats;
@@ -68,6 +69,8 @@ pub struct BridgeOptions {
     pub direct: Option<Arc<dyn DirectRooms>>,
     /// How long a shutdown waits for requests still running.
     pub drain_timeout: Duration,
+    /// A signal to stop as if the input had ended (the binary fires it on SIGTERM).
+    pub stop: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Default for BridgeOptions {
@@ -76,6 +79,7 @@ impl Default for BridgeOptions {
             probe: None,
             direct: None,
             drain_timeout: Duration::from_secs(10),
+            stop: None,
         }
     }
 }
@@ -113,16 +117,19 @@ where
 {
     let media = MediaDir::open(config.media())?;
     let reader = LineReader::new(BufReader::new(input), MAX_LINE_BYTES);
-    run_lines(channel, config, options, media, reader, output).await
+    run_lines(channel, config, options, media, None, reader, output).await
 }
 
 /// The loop, over an already opened line reader (the serve path has read the config line
-/// from it). `media` is removed (when temporary) once the loop has stopped.
+/// from it). `media` is removed (when temporary) once the loop has stopped; `resume` is
+/// kept up to date with what was read, and written when the event stream is idle and at
+/// the end.
 pub(crate) async fn run_lines<C, R, W>(
     channel: C,
     config: &AccountConfig,
     options: BridgeOptions,
     media: MediaDir,
+    resume: Option<ResumeState>,
     mut reader: LineReader<R>,
     output: W,
 ) -> Result<(), BridgeError>
@@ -156,12 +163,28 @@ where
             config.media().clone(),
             config.history(),
         ),
+        resume: resume.map(Mutex::new),
     });
 
     let mut tasks = JoinSet::new();
-    let pump = tokio::spawn(pump_events(core.clone(), events));
+    let (stop_pump, pump_stopped) = oneshot::channel();
+    let pump = tokio::spawn(pump_events(
+        core.clone(),
+        events,
+        pump_stopped,
+        options.drain_timeout,
+    ));
 
-    let result = read_requests(&core, &mut reader, &mut tasks).await;
+    let result = match &options.stop {
+        Some(stop) => tokio::select! {
+            result = read_requests(&core, &mut reader, &mut tasks) => result,
+            () = stop.notified() => {
+                tracing::info!("asked to stop; shutting down");
+                Ok(())
+            }
+        },
+        None => read_requests(&core, &mut reader, &mut tasks).await,
+    };
 
     // Let running requests finish (a send half-way through its chunks), then stop.
     let drain = async { while tasks.join_next().await.is_some() {} };
@@ -172,9 +195,13 @@ where
         tracing::warn!("requests still running at shutdown were cancelled");
         tasks.abort_all();
     }
-    // Aborting the pump also cancels the messages it was still preparing.
-    pump.abort();
-    let _ = pump.await;
+    // The pump stops reading events and finishes the messages it is preparing (within
+    // the drain timeout), so what it read is either handed over or not marked as read.
+    let _ = stop_pump.send(());
+    if let Err(e) = pump.await {
+        tracing::warn!(error = %e, "the event pump stopped abnormally");
+    }
+    core.save_resume();
     drop(core);
     let _ = stop_writer.send(());
     match writer.await {
@@ -295,9 +322,32 @@ pub(crate) struct Core {
     pub(crate) direct: Option<Arc<dyn DirectRooms>>,
     /// Downloads, context and per-room order of inbound notifications.
     pub(crate) inbound: InboundState,
+    /// Where this account has read up to (`stateFile`), when configured.
+    resume: Option<Mutex<ResumeState>>,
 }
 
 impl Core {
+    /// Notes a new message as handled (for the resume point).
+    pub(crate) fn note_read(&self, timestamp_ms: i64, id: &str) {
+        if let Some(resume) = &self.resume {
+            if let Ok(mut resume) = resume.lock() {
+                resume.observe(timestamp_ms, id);
+            }
+        }
+    }
+
+    /// Writes the resume point if it moved. A failure is logged: the bridge keeps working,
+    /// a restart would then resume from an older point.
+    pub(crate) fn save_resume(&self) {
+        if let Some(resume) = &self.resume {
+            if let Ok(mut resume) = resume.lock() {
+                if let Err(e) = resume.save_if_changed() {
+                    tracing::warn!(error = %e, "could not write the state file");
+                }
+            }
+        }
+    }
+
     /// Queues one output line. Fails only when the writer has stopped (output closed).
     pub(crate) async fn emit(&self, line: String) {
         if self.out.send(line).await.is_err() {
@@ -403,21 +453,47 @@ impl Core {
     }
 }
 
-/// Turns channel events into notifications until the stream ends. Owns the tasks that
-/// prepare messages, so stopping the pump cancels them.
-async fn pump_events(core: Arc<Core>, mut events: EventStream) {
+/// Turns channel events into notifications until the stream ends or `stop` fires. Owns
+/// the tasks that prepare messages: at the end they get `drain` to finish, then are
+/// cancelled. The resume point is written whenever no event is waiting.
+async fn pump_events(
+    core: Arc<Core>,
+    mut events: EventStream,
+    mut stop: oneshot::Receiver<()>,
+    drain: Duration,
+) {
     let mut tasks = JoinSet::new();
-    while let Some(event) = events.recv().await {
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            _ = &mut stop => {
+                tracing::info!("stopping the event pump");
+                break;
+            }
+        };
+        let Some(event) = event else {
+            tracing::info!("the channel's event stream ended");
+            break;
+        };
         on_event(&core, event, &mut tasks).await;
+        // What is already queued belongs to the same burst; write the resume point once
+        // the burst is handled, not per event.
+        while let Some(event) = events.try_recv() {
+            on_event(&core, event, &mut tasks).await;
+        }
+        core.save_resume();
         while let Some(joined) = tasks.try_join_next() {
             if let Err(e) = joined {
                 tracing::error!(error = %e, "preparing a message failed");
             }
         }
     }
-    tracing::info!("the channel's event stream ended");
-    // Messages still being prepared are sent when ready.
-    while tasks.join_next().await.is_some() {}
+    // Messages still being prepared are sent when ready, within the drain time.
+    let finish = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(drain, finish).await.is_err() {
+        tracing::warn!("messages still being prepared at shutdown were cancelled");
+        tasks.abort_all();
+    }
 }
 
 async fn on_event(core: &Arc<Core>, event: Event, tasks: &mut JoinSet<()>) {
@@ -432,6 +508,14 @@ async fn on_event(core: &Arc<Core>, event: Event, tasks: &mut JoinSet<()>) {
         tracing::info!(reason = semantics::AFTER_FATAL, "event dropped");
         return;
     }
+    // A new message that is not admitted is handled here and now; an admitted one once
+    // its notification is written (`inbound::deliver`).
+    let created = match &event {
+        Event::MessageCreated { message } => {
+            Some((message.timestamp.as_millis(), message.id.clone()))
+        }
+        _ => None,
+    };
     // Every new message, admitted or not, moves its room's window (`context`); with room
     // and DM history off nothing reads it.
     let history = core.inbound.history;
@@ -441,7 +525,11 @@ async fn on_event(core: &Arc<Core>, event: Event, tasks: &mut JoinSet<()>) {
         }
         _ => None,
     };
-    match core.semantics.classify(&event, &core.approved()) {
+    let classified = core.semantics.classify(&event, &core.approved());
+    if let (Some((timestamp, id)), false) = (&created, matches!(classified, Inbound::Message(_))) {
+        core.note_read(*timestamp, id.as_str());
+    }
+    match classified {
         Inbound::Message(admitted) => {
             inbound::dispatch(core, tasks, *admitted, seen_before).await;
         }
