@@ -342,6 +342,7 @@ const STORM_DROPS: usize = 60;
 /// the consumer exactly once, in each room's order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storm_every_message_once_and_in_room_order() {
+    support::scoped_log_capture_safe();
     let mut rng = StdRng::seed_from_u64(STORM_SEED);
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let bot = account(&sim, "storm-bot");
@@ -518,6 +519,7 @@ async fn collect_created(
 /// catch-up brings the messages posted into the deaf socket, once each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deaf_socket_detected_by_the_heartbeat_and_nothing_missed() {
+    support::scoped_log_capture_safe();
     let ping = Duration::from_millis(300);
     let pong = Duration::from_millis(300);
     // The server's own heartbeat is slow, so only ours can find the deaf socket in time.
@@ -583,6 +585,7 @@ async fn deaf_socket_detected_by_the_heartbeat_and_nothing_missed() {
 /// reconnects and catches up what was posted while it was away, once each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_restart_reconnects_and_catches_up() {
+    support::scoped_log_capture_safe();
     let w = support::world().await;
     let mut config = w.config();
     config.timeouts.reconnect_min = Duration::from_millis(300);
@@ -674,6 +677,7 @@ async fn bystander_works(
 /// - Silent revocation and a 401 on an ordinary REST call: the socket is closed at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocation_stops_only_the_revoked_account() {
+    support::scoped_log_capture_safe();
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let peer = sim.create_user("alice", UserKind::Human).unwrap();
     let removed = account(&sim, "removed-bot");
@@ -815,6 +819,7 @@ async fn revocation_stops_only_the_revoked_account() {
 /// caller that waits that long gets through every time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_are_waited_out_in_order() {
+    support::scoped_log_capture_safe();
     let w = support::world().await;
     let proxy = FaultProxy::start(w.sim.addr()).await;
     let mut config = w.config();
@@ -885,6 +890,7 @@ async fn rate_limits_are_waited_out_in_order() {
 /// a success posts nothing new either.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_send_responses_post_exactly_once() {
+    support::scoped_log_capture_safe();
     let w = support::world().await;
     let (channel, _events) = connect(w.config()).await;
     let room = RoomId::new(w.room.clone());
@@ -933,6 +939,7 @@ fn peak_rss_kib() -> u64 {
 /// message posted meanwhile still arrives once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_frame_header_is_refused_without_allocating() {
+    support::scoped_log_capture_safe();
     let w = support::world().await;
     let proxy = FaultProxy::start(w.sim.addr()).await;
     let mut config = w.config();
@@ -976,6 +983,7 @@ async fn an_oversized_frame_header_is_refused_without_allocating() {
 // Single-threaded, so the thread-local subscriber sees every task of the backend.
 #[tokio::test]
 async fn malformed_frames_are_logged_drops() {
+    support::scoped_log_capture_safe();
     let (capture, _guard) = capture_traces();
     let w = support::world().await;
     let proxy = FaultProxy::start(w.sim.addr()).await;
@@ -1035,6 +1043,7 @@ async fn malformed_frames_are_logged_drops() {
 /// A bad config is refused before anything connects, and the error names the field.
 #[test]
 fn an_invalid_config_names_the_field() {
+    support::scoped_log_capture_safe();
     let base = json_config(&[]);
     assert!(RocketChatConfig::from_json(&base).is_ok(), "{base}");
     let cases: [(&str, &str, &str); 9] = [
@@ -1205,6 +1214,7 @@ fn assert_certificate_refused(what: &str, result: &Result<(), Error>) {
 /// host name are refused even when their CA is configured.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_refuses_what_it_cannot_verify() {
+    support::scoped_log_capture_safe();
     let w = support::world().await;
     let mut config = w.config();
     config.dangerously_allow_insecure = false;
@@ -1272,6 +1282,7 @@ async fn tls_refuses_what_it_cannot_verify() {
 // Single-threaded, so the thread-local subscriber sees every task of the backend.
 #[tokio::test]
 async fn the_pat_never_appears_in_logs_errors_or_debug_output() {
+    support::scoped_log_capture_safe();
     let (capture, _guard) = capture_traces();
     let w = support::world().await;
     let token = w.bot_token.clone();
@@ -1376,6 +1387,7 @@ struct Seen {
 /// equals the server's at the end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutation_storm_events_rebuild_the_server_state() {
+    support::scoped_log_capture_safe();
     let mut rng = StdRng::seed_from_u64(MUTATION_SEED);
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let bot = account(&sim, "mutation-bot");

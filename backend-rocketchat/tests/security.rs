@@ -77,6 +77,7 @@ async fn tls_world(pki: &Pki) -> support::World {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_ca_is_refused_and_a_configured_ca_is_trusted() {
+    support::scoped_log_capture_safe();
     let pki = make_pki("ca");
     let w = tls_world(&pki).await;
     assert!(w.sim.base_url().starts_with("https://"));
@@ -120,6 +121,7 @@ async fn an_unknown_ca_is_refused_and_a_configured_ca_is_trusted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_insecure_flag_skips_verification() {
+    support::scoped_log_capture_safe();
     let pki = make_pki("insecure");
     let w = tls_world(&pki).await;
     // `w.config()` sets the flag and no CA.
@@ -155,6 +157,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
 // Single-threaded, so the thread-local subscriber sees every task of the backend.
 #[tokio::test]
 async fn the_token_never_appears_in_trace_output() {
+    support::scoped_log_capture_safe();
     let capture = Capture::default();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(capture.clone())

@@ -398,3 +398,42 @@ impl Peer for RestPeer {
         Ok(out)
     }
 }
+
+/// Call first in every test of a binary where some test captures logs with a scoped
+/// subscriber (`tracing::subscriber::set_default`).
+///
+/// tracing caches per callsite whether anyone listens. A callsite first hit by another
+/// test's thread while a scoped subscriber is being registered can be cached as "nobody"
+/// and its events then never reach the capture (a race in tracing-core between callsite
+/// registration and the interest rebuild). A global subscriber that answers "sometimes"
+/// for every callsite, installed before any test logs, makes every event ask the current
+/// thread's subscriber instead.
+pub fn scoped_log_capture_safe() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(AskEveryTime);
+    });
+}
+
+/// Listens to nothing itself, but never lets a callsite be cached as unwanted.
+struct AskEveryTime;
+
+impl tracing::Subscriber for AskEveryTime {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
