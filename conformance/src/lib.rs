@@ -31,10 +31,11 @@
 //! # Layout
 //! - [`harness`]: [`Harness`] (the channel under test, a [`Peer`], the test rooms, a run
 //!   id, [`Timeouts`]) and its helpers for waiting on events and on what the server holds.
-//! - [`peer`]: the [`Peer`] trait: another user who posts, reacts, edits, deletes and reads.
+//! - [`peer`]: the [`Peer`] trait: another user who posts (text and files), reacts, edits,
+//!   deletes and reads.
 //! - [`cases`]: the cases, one `pub async fn case(&Harness) -> CaseResult` each, grouped by
 //!   area (`send`, `receive`, `thread`, `implicit`, `reaction`, `lifecycle`, `rooms`,
-//!   `history`).
+//!   `history`, `media`).
 //! - [`live`]: env gating for runs against a live server (skip, or fail when required).
 //!
 //! # Rules the cases follow
