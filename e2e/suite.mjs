@@ -159,7 +159,10 @@ try {
       reactionNotifications: "own",
       revalidateIntervalSeconds: 5,
       accounts: {
-        ops: { userId: uid("opsbot"), username: "opsbot", authToken: { source: "env", provider: "default", id: "RC_OPS_TOKEN" } },
+        ops: {
+          userId: uid("opsbot"), username: "opsbot", authToken: { source: "env", provider: "default", id: "RC_OPS_TOKEN" },
+          mediaMaxMb: 1, // scenario 13 sends one file under and one over this
+        },
         dev: {
           userId: uid("devbot"), username: "devbot", authToken: { source: "env", provider: "default", id: "RC_DEV_TOKEN" },
           dmPolicy: "allowlist", allowFrom: [uid("alice")],
@@ -393,6 +396,34 @@ try {
     assert(mine[0].editedAt, "the message was edited (Rocket.Chat's edited mark)");
     const versions = [...seen.values()].filter((m) => m._id === final._id).map((m) => m.msg);
     console.log(`     preview versions seen: ${versions.length} (${JSON.stringify(versions.map((v) => v.length))} chars)`);
+  });
+
+  await suite.test("13. `openclaw message send --media` uploads the file into the room (rooms.media + mediaConfirm); one over mediaMaxMb becomes a notice", async () => {
+    const fs = await import("node:fs");
+    const dir = join(run.state, "media", "e2e-upload");
+    fs.mkdirSync(dir, { recursive: true });
+    const small = join(dir, "minutes.txt");
+    fs.writeFileSync(small, "FILE-ONE minutes of the meeting\n");
+    const before = (await messages(team)).length;
+    const r = run.cli(["message", "send", "--channel", "rocketchat", "--account", "ops", "--target", team, "--media", small, "--message", "FILE-ONE caption", "--json"]);
+    assertEq(r.code, 0, `message send --media (${r.stdout.slice(-300)} ${r.stderr.slice(-300)})`);
+    const [posted] = await waitFor("the file message", async () => {
+      const got = byBot((await messages(team)).slice(before), "opsbot").filter((m) => (m.files ?? [m.file]).some((f) => f?.name === "minutes.txt"));
+      return got.length ? got : false;
+    }, { timeoutMs: 60_000, intervalMs: 500 });
+    assertEq(posted.msg, "FILE-ONE caption", "the text is the file message's caption");
+    assert(!posted.tmid, "at the top level");
+
+    const big = join(dir, "too-big.bin");
+    fs.writeFileSync(big, Buffer.alloc(2 * 1024 * 1024, 7));
+    const r2 = run.cli(["message", "send", "--channel", "rocketchat", "--account", "ops", "--target", team, "--media", big, "--json"]);
+    assertEq(r2.code, 0, `message send --media (too big) (${r2.stdout.slice(-300)} ${r2.stderr.slice(-300)})`);
+    const [notice] = await waitFor("the too-large notice", async () => {
+      const got = byBot((await messages(team)).slice(before), "opsbot").filter((m) => /too-big\.bin/.test(m.msg ?? ""));
+      return got.length ? got : false;
+    }, { timeoutMs: 60_000, intervalMs: 500 });
+    assertEq(notice.msg, "I can't send too-big.bin: it is over the 1 MB limit.", "a clear notice in the room");
+    assert(!(notice.files ?? [notice.file]).some(Boolean), "nothing was uploaded");
   });
 
   await suite.test("6. revoking the bot's PAT: the account reports fatal and nothing more is dispatched", async () => {
