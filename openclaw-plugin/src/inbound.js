@@ -7,7 +7,7 @@ import { toInboundMediaFacts } from "openclaw/plugin-sdk/channel-inbound";
 import { CHANNEL } from "./config.js";
 import { chatKindOf, parseConversationId } from "./ids.js";
 import { createReplyDelivery } from "./reply.js";
-import { collectInboundMedia, mediaMaxBytes } from "./media.js";
+import { collectInboundMedia, discardAttachments, mediaMaxBytes } from "./media.js";
 import { historyEntries, threadContext } from "./history.js";
 
 /**
@@ -104,7 +104,7 @@ export async function dispatchMessage(env, msg) {
   const decision = await rt.channel.inbound.ingress.resolveStable(params);
   if (decision?.ingress?.admission !== "dispatch") {
     log.info?.(`rocketchat[${accountId}]: OpenClaw declined admitted message ${msg.messageId} (${decision?.ingress?.admission ?? "unknown"})`);
-    await collectInboundMedia(msg.attachments, { save: async () => { throw new Error("declined"); }, messageId: msg.messageId });
+    await discardAttachments(msg.attachments);
     return;
   }
 

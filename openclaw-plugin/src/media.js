@@ -69,6 +69,13 @@ export async function collectInboundMedia(attachments, { save, messageId, log = 
   return { media, notes };
 }
 
+/** Deletes the bridge's files of a message that will not be dispatched. */
+export async function discardAttachments(attachments) {
+  for (const att of Array.isArray(attachments) ? attachments : []) {
+    if (att?.path) await rm(att.path, { force: true }).catch(() => {});
+  }
+}
+
 /** A loader error that means "over the size cap" (OpenClaw's messages say "exceeds ... limit"). */
 export function isTooLargeError(err) {
   if (err?.kind === "tooLarge" || err?.code === "too-large") return true;

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { attachmentNote, collectInboundMedia, isTooLargeError, mediaMaxBytes, safeFileName, sendMediaFile } from "../src/media.js";
+import { attachmentNote, collectInboundMedia, discardAttachments, isTooLargeError, mediaMaxBytes, safeFileName, sendMediaFile } from "../src/media.js";
 import { historyEntries, senderLabel, threadContext } from "../src/history.js";
 import { buildBridgeConfig } from "../src/config.js";
 
@@ -44,6 +44,15 @@ test("inbound attachments: a failed hand-over still deletes the bridge's file", 
   assert.deepEqual(media, []);
   assert.deepEqual(notes, ["[file doc.txt could not be read]"]);
   assert.equal(existsSync(f), false);
+});
+
+test("a message that is not dispatched leaves no bridge file behind", async () => {
+  const dir = scratch();
+  const f = join(dir, "a1");
+  writeFileSync(f, "x");
+  await discardAttachments([{ name: "a.txt", path: f }, { name: "b.pdf", path: null, error: "tooLarge" }]);
+  assert.equal(existsSync(f), false);
+  await discardAttachments(undefined);
 });
 
 test("notes, size caps, file names, too-large errors", () => {
