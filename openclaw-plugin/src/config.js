@@ -1,6 +1,7 @@
 // Reading `channels.rocketchat` (and `.accounts.<id>`) into one merged account, and
 // turning that into the bridge's configuration line. No policy here: the bridge owns it.
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 export const CHANNEL = "rocketchat";
 export const DEFAULT_ACCOUNT_ID = "default";
@@ -13,6 +14,7 @@ const BRIDGE_KEYS = [
   "replyToMode", "replyToModeByChatType", "reactionNotifications", "reactionAllowlist",
   "textChunkLimit", "revalidateIntervalSeconds",
   "mediaMaxMb", "mediaDir", "historyLimit", "dmHistoryLimit", "threadInitialHistoryLimit",
+  "stateFile", "resumeMaxAgeSeconds",
 ];
 
 function section(cfg) {
@@ -63,11 +65,18 @@ export async function resolveAuthToken(cfg, account, resolver) {
   return undefined;
 }
 
-/** The first stdin line for `bridge serve`. */
-export function buildBridgeConfig(account, authToken, approvedSenders) {
+/**
+ * The first stdin line for `bridge serve`. `stateDir` (OpenClaw's state directory) gives
+ * the default `stateFile`, so a bridge restarted by OpenClaw (config or plugin reload,
+ * gateway restart) resumes where the last one stopped.
+ */
+export function buildBridgeConfig(account, authToken, approvedSenders, { stateDir } = {}) {
   const out = { accountId: account.accountId };
   for (const key of BRIDGE_KEYS) {
     if (account.config[key] !== undefined) out[key] = account.config[key];
+  }
+  if (out.stateFile === undefined && stateDir) {
+    out.stateFile = join(stateDir, CHANNEL, `${account.accountId}.resume.json`);
   }
   // Slack spells the thread seed `thread.initialHistoryLimit`; both are accepted.
   const slackThreadLimit = account.config.thread?.initialHistoryLimit;

@@ -42,6 +42,16 @@ async function loadSecretResolver() {
   }
 }
 
+/** OpenClaw's state directory (OPENCLAW_STATE_DIR, else ~/.openclaw), for the bridge's state file. */
+async function stateDir() {
+  try {
+    const mod = await import("openclaw/plugin-sdk/state-paths");
+    return mod.resolveStateDir(process.env);
+  } catch {
+    return process.env.OPENCLAW_STATE_DIR || undefined;
+  }
+}
+
 function sameSet(a, b) {
   if (a.length !== b.length) return false;
   const s = new Set(a);
@@ -172,7 +182,7 @@ export async function startAccount(ctx) {
 
   const bridge = new BridgeProcess({
     binary,
-    config: buildBridgeConfig(account, authToken, approved),
+    config: buildBridgeConfig(account, authToken, approved, { stateDir: await stateDir() }),
     log,
     onNotification,
     onExit: (code, signal) => {

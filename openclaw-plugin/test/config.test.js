@@ -46,6 +46,17 @@ test("the bridge config line carries bridge keys only, with the resolved secret"
   for (const key of ["bridgePath", "ackReaction", "accounts", "enabled", "name"]) assert.ok(!(key in line), key);
 });
 
+test("the state file defaults to one per account under OpenClaw's state dir; an explicit one wins", () => {
+  const line = buildBridgeConfig(resolveAccount(cfg, "ops"), "t", [], { stateDir: "/state" });
+  assert.equal(line.stateFile, "/state/rocketchat/ops.resume.json");
+  const own = { ...resolveAccount(cfg, "ops") };
+  own.config = { ...own.config, stateFile: "/elsewhere.json", resumeMaxAgeSeconds: 0 };
+  const explicit = buildBridgeConfig(own, "t", [], { stateDir: "/state" });
+  assert.equal(explicit.stateFile, "/elsewhere.json");
+  assert.equal(explicit.resumeMaxAgeSeconds, 0);
+  assert.ok(!("stateFile" in buildBridgeConfig(resolveAccount(cfg, "ops"), "t", [])), "no state dir, no default");
+});
+
 test("env secret references resolve without the host resolver", async () => {
   process.env.RC_DEV_TEST_TOKEN = "from-env";
   assert.equal(await resolveAuthToken(cfg, resolveAccount(cfg, "dev"), undefined), "from-env");
