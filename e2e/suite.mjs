@@ -426,6 +426,26 @@ try {
     assert(!(notice.files ?? [notice.file]).some(Boolean), "nothing was uploaded");
   });
 
+  await suite.test("14. a channel restart (`openclaw plugins reload`) loses nothing: a message the old bridge never heard is answered once by the new one", async () => {
+    await settle(model);
+    const heard = await post("alice", team, "@opsbot RESUME-ONE");
+    await botReplies(team, heard, "opsbot", (m) => m.msg.includes("RESUME-ONE"));
+    // The old bridge's socket stays open but hears nothing more (the simulator's deaf
+    // switch applies to the sockets open now), so only the new bridge can pick this up:
+    // from the point the old one wrote to its stateFile when it stopped.
+    await sim.control("deaf", { userId: uid("opsbot"), on: true });
+    const unheard = await post("alice", team, "@opsbot RESUME-TWO");
+    const reload = run.cli(["plugins", "reload", "rocketchat"]);
+    assertEq(reload.code, 0, `plugins reload (${reload.stdout.slice(-300)} ${reload.stderr.slice(-300)})`);
+    await botReplies(team, unheard, "opsbot", (m) => m.msg.includes("RESUME-TWO")).catch((err) => {
+      throw new Error(`the message posted while the old bridge was deaf was never answered (bridge stateFile resume): ${err.message}`);
+    });
+    await settle(model);
+    const replies = byBot(after(await messages(team), heard), "opsbot");
+    assertEq(replies.filter((m) => m.msg.includes("RESUME-ONE")).length, 1, "RESUME-ONE answered once");
+    assertEq(replies.filter((m) => m.msg.includes("RESUME-TWO")).length, 1, "RESUME-TWO answered once");
+  });
+
   await suite.test("6. revoking the bot's PAT: the account reports fatal and nothing more is dispatched", async () => {
     await settle(model);
     await sim.control("removePat", { userId: uid("opsbot"), name: "openclaw" });
