@@ -154,7 +154,11 @@ pub async fn room_history_is_latest_oldest_first(h: &Harness) -> CaseResult {
         wide.iter().map(|m| (&m.id, m.timestamp)).collect();
     for id in &ours {
         let inside = window.iter().any(|m| &m.id == *id);
-        let newer = stamps.get(id).is_some_and(|ts| *ts > oldest_in_window);
+        // A post stamped in the same millisecond as the anchor is not before it (stamps
+        // are milliseconds; two quick posts can share one).
+        let newer = stamps
+            .get(id)
+            .is_some_and(|ts| *ts > oldest_in_window && *ts < before);
         ensure!(
             inside || !newer,
             "message {id:?} is newer than the window's oldest message but missing: {:?}",
@@ -189,10 +193,16 @@ pub async fn room_history_before_excludes_later_messages(h: &Harness) -> CaseRes
     );
     for (i, (id, _, _)) in posted.messages.iter().enumerate() {
         let listed = got.iter().any(|m| &m.id == id);
+        // Before the cut means stamped before it: message 2 may share message 3's
+        // millisecond, and is then left out too.
+        let expected = find(&wide, id)?.timestamp < cut;
         ensure!(
-            listed == (i < 3),
-            "message {i} listed: {listed}, expected {}",
-            i < 3
+            listed == expected,
+            "message {i} listed: {listed}, expected {expected}"
+        );
+        ensure!(
+            i < 3 || !listed,
+            "message {i} (at or after the cut) is listed"
         );
     }
     ensure!(
