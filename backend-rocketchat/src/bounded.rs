@@ -1,6 +1,7 @@
 //! A map with a fixed capacity that forgets its oldest entries first, so caches stay flat
 //! however long the bot runs.
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
@@ -22,11 +23,21 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         }
     }
 
-    pub(crate) fn get(&self, key: &K) -> Option<&V> {
+    /// Looks up by any borrowed form of the key (`&str` for `String` keys), so a lookup
+    /// never allocates.
+    pub(crate) fn get<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.map.get(key)
     }
 
-    pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+    pub(crate) fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.map.get_mut(key)
     }
 
@@ -53,9 +64,13 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         None
     }
 
-    pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
+    pub(crate) fn remove<Q>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let value = self.map.remove(key)?;
-        if let Some(pos) = self.order.iter().position(|k| k == key) {
+        if let Some(pos) = self.order.iter().position(|k| k.borrow() == key) {
             self.order.remove(pos);
         }
         Some(value)

@@ -72,14 +72,22 @@ pub mod fuzzing {
         let mut mapper = Mapper::new("bot-id", "bot", 0);
         let mut events = 0;
         for bytes in frames {
-            let Ok(Inbound::Stream {
-                collection,
-                event,
-                args,
-                ..
-            }) = frame::parse(bytes)
-            else {
-                continue;
+            let (collection, event, args) = match frame::parse(bytes) {
+                Ok(Inbound::RoomMessage { doc, meta }) => {
+                    if let Some((doc, meta)) =
+                        crate::mapping::parse_stream_message(&doc, meta.as_deref())
+                    {
+                        let _ = mapper.unknown_thread_root_of_wire(&doc, meta.as_ref());
+                        events += mapper.on_wire(doc, meta).len();
+                    }
+                    continue;
+                }
+                Ok(Inbound::Stream {
+                    collection,
+                    event,
+                    args,
+                }) => (collection, event, args),
+                _ => continue,
             };
             if collection == "stream-room-messages" {
                 if let Some(doc) = args.first() {

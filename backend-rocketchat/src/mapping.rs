@@ -82,6 +82,24 @@ struct CachedMessage {
     updated_at: i64,
 }
 
+/// Reads a `stream-room-messages` event's document and room metadata (JSON text) into
+/// their wire types. `None` (logged) when the document does not parse; metadata that does
+/// not parse is ignored, as in [`Mapper::on_message`].
+pub(crate) fn parse_stream_message(
+    doc: &str,
+    meta: Option<&str>,
+) -> Option<(WireMessage, Option<WireRoomMeta>)> {
+    let doc = match serde_json::from_str::<WireMessage>(doc) {
+        Ok(doc) => doc,
+        Err(e) => {
+            tracing::debug!(error = %e, "dropping a message frame that does not parse");
+            return None;
+        }
+    };
+    let meta = meta.and_then(|m| serde_json::from_str::<WireRoomMeta>(m).ok());
+    Some((doc, meta))
+}
+
 /// Turns message frames into events, dropping echoes, duplicates and noise.
 #[derive(Debug)]
 pub(crate) struct Mapper {
@@ -151,11 +169,11 @@ impl Mapper {
     }
 
     pub(crate) fn forget_room(&mut self, id: &str) {
-        self.rooms.remove(&id.to_owned());
+        self.rooms.remove(id);
     }
 
     pub(crate) fn room(&self, id: &str) -> Option<&RoomMeta> {
-        self.rooms.get(&id.to_owned())
+        self.rooms.get(id)
     }
 
     /// The newest `_updatedAt` seen, if any.
@@ -182,9 +200,14 @@ impl Mapper {
                 return Vec::new();
             }
         };
-        if let Some(meta) =
-            meta.and_then(|m| serde_json::from_value::<WireRoomMeta>(m.clone()).ok())
-        {
+        let meta = meta.and_then(|m| WireRoomMeta::deserialize(m).ok());
+        self.on_wire(doc, meta)
+    }
+
+    /// [`Mapper::on_message`] for a document already read into its wire type (the live
+    /// stream parses the frame's bytes straight into it, without a `Value` in between).
+    pub(crate) fn on_wire(&mut self, doc: WireMessage, meta: Option<WireRoomMeta>) -> Vec<Event> {
+        if let Some(meta) = meta {
             // Public rooms the bot never joined are delivered too; like a Slack bot, it
             // only listens where it is a member.
             if meta.room_participant == Some(false) {
@@ -192,10 +215,17 @@ impl Mapper {
                 return Vec::new();
             }
             if let Some(kind) = meta.room_type.as_deref().and_then(room_kind) {
-                let name = meta
-                    .room_name
-                    .or_else(|| self.rooms.get(&doc.rid).and_then(|r| r.name.clone()));
-                self.note_room(&doc.rid, RoomMeta { kind, name });
+                let known = self.rooms.get(doc.rid.as_str());
+                let unchanged = known.is_some_and(|r| {
+                    r.kind == kind && (meta.room_name.is_none() || r.name == meta.room_name)
+                });
+                // Every message repeats its room's facts; store them only when they change.
+                if !unchanged {
+                    let name = meta
+                        .room_name
+                        .or_else(|| known.and_then(|r| r.name.clone()));
+                    self.note_room(&doc.rid, RoomMeta { kind, name });
+                }
             } else if meta.room_type.is_some() {
                 tracing::debug!(rid = %doc.rid, "dropping a message from a livechat/unknown room type");
                 return Vec::new();
@@ -336,25 +366,51 @@ impl Mapper {
         let root = raw.get("tmid")?.as_str()?;
         let author = raw.get("u")?.get("_id")?.as_str()?;
         let rid = raw.get("rid")?.as_str()?;
-        if author == self.self_id
-            || meta.and_then(|m| m.get("roomParticipant")) == Some(&serde_json::Value::Bool(false))
-        {
-            return None;
-        }
-        let direct_by_meta = meta
+        let participant = meta
+            .and_then(|m| m.get("roomParticipant"))
+            .and_then(serde_json::Value::as_bool);
+        let room_type = meta
             .and_then(|m| m.get("roomType"))
-            .and_then(serde_json::Value::as_str)
-            == Some("d");
-        let room = self.room_info(rid);
-        if direct_by_meta || room.kind.is_direct() || !self.room_allowed(&room) {
+            .and_then(serde_json::Value::as_str);
+        self.unknown_root_of(root, author, rid, participant, room_type)
+    }
+
+    /// [`Mapper::unknown_thread_root`] for a document already in its wire type.
+    pub(crate) fn unknown_thread_root_of_wire(
+        &self,
+        doc: &WireMessage,
+        meta: Option<&WireRoomMeta>,
+    ) -> Option<String> {
+        let root = doc.tmid.as_deref()?;
+        self.unknown_root_of(
+            root,
+            &doc.u.id,
+            &doc.rid,
+            meta.and_then(|m| m.room_participant),
+            meta.and_then(|m| m.room_type.as_deref()),
+        )
+    }
+
+    fn unknown_root_of(
+        &self,
+        root: &str,
+        author: &str,
+        rid: &str,
+        participant: Option<bool>,
+        room_type: Option<&str>,
+    ) -> Option<String> {
+        if author == self.self_id || participant == Some(false) {
             return None;
         }
-        let root = root.to_owned();
-        let known = self.messages.get(&root).is_some()
-            || self.own_messages.get(&root).is_some()
-            || self.bot_threads.get(&root).is_some()
-            || self.looked_up.get(&root).is_some();
-        (!known).then_some(root)
+        let room = self.room_info(rid);
+        if room_type == Some("d") || room.kind.is_direct() || !self.room_allowed(&room) {
+            return None;
+        }
+        let known = self.messages.get(root).is_some()
+            || self.own_messages.get(root).is_some()
+            || self.bot_threads.get(root).is_some()
+            || self.looked_up.get(root).is_some();
+        (!known).then(|| root.to_owned())
     }
 
     /// Learns the thread facts of a root fetched over REST (`None`: not found or the
@@ -440,7 +496,7 @@ impl Mapper {
         }
         Some(Event::MessageDeleted {
             room: room.id,
-            room_kind: self.rooms.get(&rid.to_owned()).map(|r| r.kind),
+            room_kind: self.rooms.get(rid).map(|r| r.kind),
             message: MessageId::new(message_id),
         })
     }
@@ -484,7 +540,7 @@ impl Mapper {
     }
 
     fn room_info(&self, rid: &str) -> RoomInfo {
-        match self.rooms.get(&rid.to_owned()) {
+        match self.rooms.get(rid) {
             Some(meta) => RoomInfo {
                 id: RoomId::new(rid),
                 kind: meta.kind,

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 /// An inbound DDP frame, reduced to what the session acts on.
@@ -26,6 +28,13 @@ pub(crate) enum Inbound {
         id: String,
         result: Option<Value>,
         error: Option<DdpError>,
+    },
+    /// A `stream-room-messages` event, left as the frame's JSON text: the message document
+    /// and its room metadata are read straight into their wire types, without building a
+    /// `Value` tree first (this is the firehose: nearly every frame is one).
+    RoomMessage {
+        doc: String,
+        meta: Option<String>,
     },
     /// A stream event: `collection` is `stream-<name>`, `event` the key, `args` the payload.
     Stream {
@@ -83,8 +92,50 @@ impl DdpError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Malformed(pub(crate) &'static str);
 
+/// A `changed` frame's envelope, borrowed from the frame: fields stay raw JSON until we
+/// know what they are, so an odd frame falls back to the general parser and its precise
+/// reasons.
+#[derive(Deserialize)]
+struct Changed<'a> {
+    #[serde(borrow)]
+    msg: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    collection: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    fields: Option<ChangedFields<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ChangedFields<'a> {
+    #[serde(rename = "eventName", borrow, default)]
+    event_name: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    args: Option<Vec<&'a RawValue>>,
+}
+
+/// The fast path for `stream-room-messages`: `Some` only for a well-formed message event
+/// with at least a document; everything else goes through the general parser.
+fn room_message(text: &[u8]) -> Option<Inbound> {
+    let frame: Changed<'_> = serde_json::from_slice(text).ok()?;
+    if frame.msg?.get() != r#""changed""# || frame.collection?.get() != r#""stream-room-messages""# {
+        return None;
+    }
+    let fields = frame.fields?;
+    // The event name (`__my_messages__` or a room id) is not needed, but must be a string.
+    if !fields.event_name?.get().starts_with('"') {
+        return None;
+    }
+    let mut args = fields.args?.into_iter();
+    let doc = args.next()?.get().to_owned();
+    let meta = args.next().map(|m| m.get().to_owned());
+    Some(Inbound::RoomMessage { doc, meta })
+}
+
 /// Parses one text frame.
 pub(crate) fn parse(text: &[u8]) -> Result<Inbound, Malformed> {
+    if let Some(message) = room_message(text) {
+        return Ok(message);
+    }
     let mut v: Value = serde_json::from_slice(text).map_err(|_| Malformed("not JSON"))?;
     let msg = v
         .get("msg")
@@ -185,20 +236,43 @@ mod tests {
 
     #[test]
     fn parses_stream_events() {
-        let f = br#"{"msg":"changed","collection":"stream-room-messages","id":"id",
-            "fields":{"eventName":"__my_messages__","args":[{"_id":"m"},{"roomType":"c"}]}}"#;
+        let f = br#"{"msg":"changed","collection":"stream-notify-room","id":"id",
+            "fields":{"eventName":"r1/deleteMessage","args":[{"_id":"m"}]}}"#;
         match parse(f).unwrap() {
             Inbound::Stream {
                 collection,
                 event,
                 args,
             } => {
-                assert_eq!(collection, "stream-room-messages");
-                assert_eq!(event, "__my_messages__");
-                assert_eq!(args.len(), 2);
+                assert_eq!(collection, "stream-notify-room");
+                assert_eq!(event, "r1/deleteMessage");
+                assert_eq!(args.len(), 1);
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn room_messages_keep_their_document_as_json_text() {
+        let f = br#"{"msg":"changed","collection":"stream-room-messages","id":"id",
+            "fields":{"eventName":"__my_messages__","args":[{"_id":"m","msg":"a \"q\""},{"roomType":"c"}]}}"#;
+        match parse(f).unwrap() {
+            Inbound::RoomMessage { doc, meta } => {
+                assert_eq!(doc, r#"{"_id":"m","msg":"a \"q\""}"#);
+                assert_eq!(meta.as_deref(), Some(r#"{"roomType":"c"}"#));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Odd room-message frames take the general path, with its reasons.
+        let no_args = br#"{"msg":"changed","collection":"stream-room-messages","fields":{"eventName":"e","args":[]}}"#;
+        assert!(matches!(parse(no_args), Ok(Inbound::Stream { ref args, .. }) if args.is_empty()));
+        let no_event = br#"{"msg":"changed","collection":"stream-room-messages","fields":{"args":[{}]}}"#;
+        assert_eq!(
+            parse(no_event),
+            Err(Malformed("stream event without eventName"))
+        );
+        let bad_args = br#"{"msg":"changed","collection":"stream-room-messages","fields":{"eventName":"e","args":7}}"#;
+        assert_eq!(parse(bad_args), Err(Malformed("stream event without args")));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::backoff::reconnect_delay;
 use crate::config::{ResumePoint, Secret, ServerUrl, Timeouts};
 use crate::error::RcError;
 use crate::fatal::{Fatal, Stop};
-use crate::mapping::{room_kind, Mapper, RoomMeta};
+use crate::mapping::{self, room_kind, Mapper, RoomMeta};
 use crate::rest::Rest;
 
 /// Events waiting for a slow consumer, beyond the channel's own buffer. Above this the
@@ -717,6 +717,7 @@ impl Session {
                     let _ = reply.send(outcome);
                 }
             }
+            Inbound::RoomMessage { doc, meta } => self.room_message(&doc, meta.as_deref()).await,
             Inbound::Stream {
                 collection,
                 event,
@@ -742,6 +743,18 @@ impl Session {
             }
         };
         self.mapper.learn_root(root, fetched.as_ref());
+    }
+
+    /// A `stream-room-messages` event, read from its JSON text into the wire types.
+    async fn room_message(&mut self, doc: &str, meta: Option<&str>) {
+        let Some((doc, meta)) = mapping::parse_stream_message(doc, meta) else {
+            return;
+        };
+        if let Some(root) = self.mapper.unknown_thread_root_of_wire(&doc, meta.as_ref()) {
+            self.look_up_root(&root).await;
+        }
+        let events = self.mapper.on_wire(doc, meta);
+        self.pending.extend(events);
     }
 
     async fn stream_event(
@@ -855,7 +868,7 @@ fn kind_of(inbound: &Inbound) -> &'static str {
         Inbound::Ready { .. } => "ready",
         Inbound::NoSub { .. } => "nosub",
         Inbound::Result { .. } => "result",
-        Inbound::Stream { .. } => "stream",
+        Inbound::RoomMessage { .. } | Inbound::Stream { .. } => "stream",
         Inbound::Ignored(_) => "ignored",
         Inbound::Error { .. } => "error",
     }
