@@ -2,47 +2,20 @@
 //! fault hooks, nested threads, permissions, visibility and input checks.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::Duration;
 
-use backend_mock::{MemoryChannel, MemoryPeer, Operation, World};
+use common::{setup, Setup};
+
+use backend_mock::Operation;
 use channel_api::{
     AccountId, Channel, ChannelExt, ConnectionState, Error, Event, EventStream, Mention,
-    MessageRef, OutboundMessage, RoomId, RoomKind, RoomQuery, UserId,
+    MessageRef, OutboundMessage, RoomKind, RoomQuery,
 };
 
 /// A generous bound that only turns a hang into a failure.
 const HANG: Duration = Duration::from_secs(10);
-
-struct Setup {
-    world: World,
-    bot: UserId,
-    alice: UserId,
-    room: RoomId,
-    channel: MemoryChannel,
-    events: EventStream,
-    peer: MemoryPeer,
-}
-
-fn setup() -> Setup {
-    let world = World::new();
-    let bot = world.add_bot("bot");
-    let alice = world.add_user("alice");
-    let room = world
-        .create_public_room("general", &[&bot, &alice])
-        .unwrap();
-    let channel = world.channel_for(&bot, AccountId::new("default")).unwrap();
-    let events = channel.events().unwrap();
-    let peer = world.peer(&alice).unwrap();
-    Setup {
-        world,
-        bot,
-        alice,
-        room,
-        channel,
-        events,
-        peer,
-    }
-}
 
 async fn next(events: &mut EventStream) -> Option<Event> {
     tokio::time::timeout(HANG, events.recv())

@@ -2,43 +2,19 @@
 //! messages, downloads with a size limit, the world's upload limit and who may download.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::Duration;
 
-use backend_mock::{MemoryChannel, MemoryPeer, Operation, World, DEFAULT_UPLOAD_LIMIT};
+use common::setup;
+
+use backend_mock::{Operation, DEFAULT_UPLOAD_LIMIT};
 use channel_api::{
-    AccountId, Attachment, Channel, ChannelExt, Error, Event, EventStream, Message, OutboundFile,
-    RoomId,
+    Attachment, Channel, ChannelExt, Error, Event, EventStream, Message, OutboundFile, RoomId,
 };
 
 /// A generous bound that only turns a hang into a failure.
 const HANG: Duration = Duration::from_secs(10);
-
-struct Setup {
-    world: World,
-    room: RoomId,
-    channel: MemoryChannel,
-    events: EventStream,
-    peer: MemoryPeer,
-}
-
-fn setup() -> Setup {
-    let world = World::new();
-    let bot = world.add_bot("bot");
-    let alice = world.add_user("alice");
-    let room = world
-        .create_public_room("general", &[&bot, &alice])
-        .unwrap();
-    let channel = world.channel_for(&bot, AccountId::new("default")).unwrap();
-    let events = channel.events().unwrap();
-    let peer = world.peer(&alice).unwrap();
-    Setup {
-        world,
-        room,
-        channel,
-        events,
-        peer,
-    }
-}
 
 async fn next_message(events: &mut EventStream) -> Message {
     loop {

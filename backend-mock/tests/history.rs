@@ -2,38 +2,12 @@
 //! may read them.
 #![allow(clippy::unwrap_used)]
 
-use backend_mock::{MemoryChannel, MemoryPeer, Operation, World};
-use channel_api::{
-    AccountId, Channel, ChannelExt, Error, HistoryQuery, Message, MessageId, RoomId, UserId,
-};
+mod common;
 
-struct Setup {
-    world: World,
-    bot: UserId,
-    alice: UserId,
-    room: RoomId,
-    channel: MemoryChannel,
-    peer: MemoryPeer,
-}
+use common::setup;
 
-fn setup() -> Setup {
-    let world = World::new();
-    let bot = world.add_bot("bot");
-    let alice = world.add_user("alice");
-    let room = world
-        .create_public_room("general", &[&bot, &alice])
-        .unwrap();
-    let channel = world.channel_for(&bot, AccountId::new("default")).unwrap();
-    let peer = world.peer(&alice).unwrap();
-    Setup {
-        world,
-        bot,
-        alice,
-        room,
-        channel,
-        peer,
-    }
-}
+use backend_mock::Operation;
+use channel_api::{Channel, ChannelExt, Error, HistoryQuery, Message, MessageId, RoomId};
 
 fn room_query(room: &RoomId, limit: usize) -> HistoryQuery {
     HistoryQuery::Room {
