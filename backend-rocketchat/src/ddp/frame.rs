@@ -266,7 +266,8 @@ mod tests {
         // Odd room-message frames take the general path, with its reasons.
         let no_args = br#"{"msg":"changed","collection":"stream-room-messages","fields":{"eventName":"e","args":[]}}"#;
         assert!(matches!(parse(no_args), Ok(Inbound::Stream { ref args, .. }) if args.is_empty()));
-        let no_event = br#"{"msg":"changed","collection":"stream-room-messages","fields":{"args":[{}]}}"#;
+        let no_event =
+            br#"{"msg":"changed","collection":"stream-room-messages","fields":{"args":[{}]}}"#;
         assert_eq!(
             parse(no_event),
             Err(Malformed("stream event without eventName"))
