@@ -7,14 +7,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use backend_mock::{MemoryChannel, MemoryPeer, Operation, World};
 use bridge::{run_bridge, AccountConfig, BridgeError};
-use channel_api::{
-    AccountId, Attachment, Capabilities, Channel, EventStream, HistoryQuery, Identity, Message,
-    MessageId, MessageRef, OutboundFile, OutboundMessage, RoomId, RoomInfo, RoomQuery, SentMessage,
-    UserId,
-};
+use channel_api::{AccountId, Channel, Message, RoomId, UserId};
+use common::gated::{Gated, Slow};
 use common::{join, Client};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
@@ -618,62 +614,7 @@ async fn send_file_with_bad_params_is_invalid_params() {
     );
 }
 
-// ----- ordering: a download that waits for a gate -----
-
-#[derive(Debug)]
-struct SlowDownloads {
-    inner: Arc<MemoryChannel>,
-    gate: Arc<tokio::sync::Semaphore>,
-}
-
-#[async_trait]
-impl Channel for SlowDownloads {
-    fn identity(&self) -> Identity {
-        self.inner.identity()
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    fn events(&self) -> channel_api::Result<EventStream> {
-        self.inner.events()
-    }
-    async fn send(&self, message: OutboundMessage) -> channel_api::Result<SentMessage> {
-        self.inner.send(message).await
-    }
-    async fn react(&self, m: &MessageRef, e: &str) -> channel_api::Result<()> {
-        self.inner.react(m, e).await
-    }
-    async fn unreact(&self, m: &MessageRef, e: &str) -> channel_api::Result<()> {
-        self.inner.unreact(m, e).await
-    }
-    async fn edit(&self, m: &MessageRef, t: &str) -> channel_api::Result<()> {
-        self.inner.edit(m, t).await
-    }
-    async fn delete(&self, m: &MessageRef) -> channel_api::Result<()> {
-        self.inner.delete(m).await
-    }
-    async fn set_typing(
-        &self,
-        r: &RoomId,
-        t: Option<MessageId>,
-        on: bool,
-    ) -> channel_api::Result<()> {
-        self.inner.set_typing(r, t, on).await
-    }
-    async fn resolve_room(&self, q: &RoomQuery) -> channel_api::Result<RoomInfo> {
-        self.inner.resolve_room(q).await
-    }
-    async fn download(&self, a: &Attachment, max: u64) -> channel_api::Result<Vec<u8>> {
-        self.gate.acquire().await.unwrap().forget();
-        self.inner.download(a, max).await
-    }
-    async fn send_file(&self, f: OutboundFile) -> channel_api::Result<SentMessage> {
-        self.inner.send_file(f).await
-    }
-    async fn history(&self, q: &HistoryQuery) -> channel_api::Result<Vec<Message>> {
-        self.inner.history(q).await
-    }
-}
+// ----- ordering: a download that waits for a gate (common::gated) -----
 
 #[tokio::test]
 async fn a_slow_download_holds_back_its_room_only() {
@@ -681,7 +622,11 @@ async fn a_slow_download_holds_back_its_room_only() {
     let mut s = {
         let gate = gate.clone();
         setup_over(json!({"reactionNotifications": "all"}), move |inner| {
-            SlowDownloads { inner, gate }
+            Gated {
+                inner,
+                gate,
+                slow: Slow::Downloads,
+            }
         })
         .await
     };

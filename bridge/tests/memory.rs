@@ -12,6 +12,7 @@ use channel_api::{
     AccountId, Capabilities, Channel, ConnectionState, EventStream, Identity, MessageId,
     MessageRef, OutboundMessage, RoomId, RoomInfo, RoomQuery, SentMessage, UserId,
 };
+use common::gated::{Gated, Slow};
 use common::{join, Client};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
@@ -477,71 +478,7 @@ async fn shutdown_answers_then_stops() {
     assert!(s.client.read().await.is_none());
 }
 
-// ----- concurrency: a channel whose sends of "SLOW..." wait for a gate -----
-
-#[derive(Debug)]
-struct Gated {
-    inner: Arc<MemoryChannel>,
-    gate: Arc<tokio::sync::Semaphore>,
-}
-
-#[async_trait]
-impl Channel for Gated {
-    fn identity(&self) -> Identity {
-        self.inner.identity()
-    }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    fn events(&self) -> channel_api::Result<EventStream> {
-        self.inner.events()
-    }
-    async fn send(&self, message: OutboundMessage) -> channel_api::Result<SentMessage> {
-        if message.text.starts_with("SLOW") {
-            self.gate.acquire().await.unwrap().forget();
-        }
-        self.inner.send(message).await
-    }
-    async fn react(&self, m: &MessageRef, e: &str) -> channel_api::Result<()> {
-        self.inner.react(m, e).await
-    }
-    async fn unreact(&self, m: &MessageRef, e: &str) -> channel_api::Result<()> {
-        self.inner.unreact(m, e).await
-    }
-    async fn edit(&self, m: &MessageRef, t: &str) -> channel_api::Result<()> {
-        self.inner.edit(m, t).await
-    }
-    async fn delete(&self, m: &MessageRef) -> channel_api::Result<()> {
-        self.inner.delete(m).await
-    }
-    async fn set_typing(
-        &self,
-        r: &RoomId,
-        t: Option<MessageId>,
-        on: bool,
-    ) -> channel_api::Result<()> {
-        self.inner.set_typing(r, t, on).await
-    }
-    async fn resolve_room(&self, q: &RoomQuery) -> channel_api::Result<RoomInfo> {
-        self.inner.resolve_room(q).await
-    }
-    async fn download(
-        &self,
-        a: &channel_api::Attachment,
-        max: u64,
-    ) -> channel_api::Result<Vec<u8>> {
-        self.inner.download(a, max).await
-    }
-    async fn send_file(&self, f: channel_api::OutboundFile) -> channel_api::Result<SentMessage> {
-        self.inner.send_file(f).await
-    }
-    async fn history(
-        &self,
-        q: &channel_api::HistoryQuery,
-    ) -> channel_api::Result<Vec<channel_api::Message>> {
-        self.inner.history(q).await
-    }
-}
+// ----- concurrency: sends of "SLOW..." wait for a gate (common::gated) -----
 
 #[tokio::test]
 async fn a_slow_send_blocks_neither_probes_nor_other_rooms_but_keeps_its_rooms_order() {
@@ -552,6 +489,7 @@ async fn a_slow_send_blocks_neither_probes_nor_other_rooms_but_keeps_its_rooms_o
     let channel = Gated {
         inner: Arc::new(world.channel_for(&bot, AccountId::new("default")).unwrap()),
         gate: gate.clone(),
+        slow: Slow::SendsStartingWith("SLOW"),
     };
     let (mut client, bridge_in, bridge_out) = Client::pipes();
     let bridge =

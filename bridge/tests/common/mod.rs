@@ -1,6 +1,7 @@
 //! A bridge running over in-memory pipes, and a JSON-RPC client for it.
 #![allow(clippy::unwrap_used, dead_code, unreachable_pub)]
 
+pub mod gated;
 pub mod serve;
 
 use std::collections::VecDeque;
