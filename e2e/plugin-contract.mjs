@@ -46,7 +46,7 @@ let seq = 0;
 function message({ account = "ops", kind = "direct", sender = "uAlice", username = "alice", room, text, thread = null, command = null, replyThread = null }) {
   seq += 1;
   const roomId = room ?? (kind === "direct" ? `${sender}botOps` : "GENERAL");
-  const ckind = kind === "direct" ? "direct" : kind === "private" ? "group" : "channel";
+  const ckind = kind === "direct" ? "direct" : kind === "groupDirect" ? "group" : "channel";
   const conversationId = `rocketchat:${account}:${ckind}:${roomId}${thread ? `:thread:${thread}` : ""}`;
   return {
     conversationId,

@@ -7,12 +7,13 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use channel_api::{
     AccountId, Attachment, Capabilities, Channel, ConnectionState, Error, Event, EventStream,
-    HistoryQuery, Identity, Message, MessageId, MessageRef, OutboundFile, OutboundMessage, Result,
-    RoomId, RoomInfo, RoomQuery, SentMessage, UserId,
+    FatalCause, HistoryQuery, Identity, Message, MessageId, MessageRef, OutboundFile,
+    OutboundMessage, ProbeReport, Result, RoomId, RoomInfo, RoomQuery, SentMessage, UserId,
+    UserQuery,
 };
 use tokio::sync::mpsc;
 
-use crate::world::{FileRequest, PostRequest, World, MAX_TEXT_LEN};
+use crate::world::{FileRequest, PostRequest, World, MAX_TEXT};
 
 /// How many events may wait in the stream before the feeding task waits for the reader.
 const STREAM_BUFFER: usize = 64;
@@ -41,6 +42,10 @@ pub enum Operation {
     SendFile,
     /// [`Channel::history`]
     History,
+    /// [`Channel::open_direct`]
+    OpenDirect,
+    /// [`Channel::probe`]
+    Probe,
 }
 
 /// The bot, logged in to a [`World`]. Cheap to share behind an `Arc`.
@@ -64,6 +69,8 @@ struct ChannelState {
     feed: Option<mpsc::UnboundedReceiver<Event>>,
     /// Set once the channel is closed for good; every later call fails with it.
     closed: Option<Error>,
+    /// The connection state last reported (the memory world is "connected" from the start).
+    connection: ConnectionState,
     /// Scripted failures, consumed one per call of the operation.
     faults: HashMap<Operation, VecDeque<Error>>,
 }
@@ -84,6 +91,7 @@ impl MemoryChannel {
             state: Mutex::new(ChannelState {
                 feed: Some(feed),
                 closed: None,
+                connection: ConnectionState::Active,
                 faults: HashMap::new(),
             }),
         }
@@ -111,6 +119,7 @@ impl MemoryChannel {
     pub fn close_fatally(&self, reason: &str) {
         self.shut_down(
             reason,
+            FatalCause::Refused,
             Error::Closed {
                 reason: reason.to_owned(),
             },
@@ -122,32 +131,46 @@ impl MemoryChannel {
     pub fn revoke_credentials(&self, reason: &str) {
         self.shut_down(
             reason,
+            FatalCause::Unauthorized,
             Error::Unauthorized {
                 reason: reason.to_owned(),
             },
         );
     }
 
-    fn shut_down(&self, reason: &str, error: Error) {
+    fn shut_down(&self, reason: &str, cause: FatalCause, error: Error) {
         let mut state = self.state();
         if state.closed.is_some() {
             return;
         }
         state.closed = Some(error);
-        let last = Event::ConnectionStateChanged {
-            state: ConnectionState::FatallyClosed {
-                reason: reason.to_owned(),
-            },
+        let fatal = ConnectionState::FatallyClosed {
+            cause,
+            reason: reason.to_owned(),
         };
+        state.connection = fatal.clone();
+        drop(state);
+        let last = Event::ConnectionStateChanged { state: fatal };
         self.world.lock().close_subscriber(self.number, last);
     }
 
     /// Reports a connection state change on the stream (e.g. `Reconnecting`, then
-    /// `Active`). `FatallyClosed` closes the channel as [`Self::close_fatally`] does.
+    /// `Active`). `FatallyClosed` closes the channel as [`Self::revoke_credentials`] (cause
+    /// `Unauthorized`) or [`Self::close_fatally`] (any other cause) does.
     pub fn emit_connection_state(&self, state: ConnectionState) {
-        if let ConnectionState::FatallyClosed { reason } = &state {
-            self.close_fatally(reason);
+        if let ConnectionState::FatallyClosed { cause, reason } = &state {
+            match cause {
+                FatalCause::Unauthorized => self.revoke_credentials(reason),
+                FatalCause::Shutdown | FatalCause::Refused => self.close_fatally(reason),
+            }
             return;
+        }
+        {
+            let mut current = self.state();
+            if current.closed.is_some() {
+                return;
+            }
+            current.connection = state.clone();
         }
         self.world
             .lock()
@@ -169,6 +192,9 @@ impl MemoryChannel {
         let mut state = self.state();
         if let Some(error) = &state.closed {
             return Err(error.clone());
+        }
+        if let Some(error) = state.connection.unavailable() {
+            return Err(error);
         }
         match state
             .faults
@@ -199,10 +225,14 @@ impl Channel for MemoryChannel {
             delete: true,
             typing: true,
             resolve_by_name: true,
-            max_text_len: MAX_TEXT_LEN,
+            max_text: MAX_TEXT,
             files: true,
             history: true,
         }
+    }
+
+    fn state(&self) -> ConnectionState {
+        self.state().connection.clone()
     }
 
     fn events(&self) -> Result<EventStream> {
@@ -279,6 +309,23 @@ impl Channel for MemoryChannel {
             RoomQuery::Id(id) => world.visible_room(id, &self.user),
             RoomQuery::Name(name) => world.visible_room_by_name(name, &self.user),
         }
+    }
+
+    async fn open_direct(&self, user: &UserQuery) -> Result<RoomInfo> {
+        self.check(Operation::OpenDirect)?;
+        let other = self.world.lock().find_user(user)?;
+        let room = self.world.create_dm(&self.user, &other)?;
+        self.world.lock().visible_room(&room, &self.user)
+    }
+
+    async fn probe(&self) -> Result<ProbeReport> {
+        self.check(Operation::Probe)?;
+        Ok(ProbeReport {
+            server_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+            user_id: self.user.clone(),
+            username: self.world.lock().username(&self.user)?,
+            identity_matches: true,
+        })
     }
 
     async fn download(&self, attachment: &Attachment, max_bytes: u64) -> Result<Vec<u8>> {

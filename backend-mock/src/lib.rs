@@ -39,7 +39,7 @@
 //!   (`reply_to_bot`) and whether it has replied in the thread (`bot_in_thread`); the
 //!   world knows every author, so these facts are exact (no cache, no restart gap).
 //! - Only the author may edit or delete a message (`PermissionDenied` otherwise).
-//! - Text must be non-empty and at most [`MAX_TEXT_LEN`] UTF-16 units (`InvalidRequest`).
+//! - Text must be non-empty and at most [`MAX_TEXT`] (5000 characters: the mock counts characters, not UTF-16 units) (`InvalidRequest`).
 //! - An idempotency key becomes the message id; sending it again by the same author
 //!   returns the first post and posts nothing.
 //! - History (`Channel::history`) reads what the room holds now: deleted messages are
@@ -57,4 +57,4 @@ pub mod world;
 
 pub use channel::{MemoryChannel, Operation};
 pub use peer::MemoryPeer;
-pub use world::{ReactionSummary, World, DEFAULT_UPLOAD_LIMIT, MAX_TEXT_LEN};
+pub use world::{ReactionSummary, World, DEFAULT_UPLOAD_LIMIT, MAX_TEXT};

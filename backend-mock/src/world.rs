@@ -7,7 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use channel_api::{
     AccountId, Attachment, Author, Error, Event, HistoryQuery, Message, MessageId, MessageRef,
-    Reaction, Result, RoomId, RoomInfo, RoomKind, SentMessage, Timestamp, UserId,
+    Reaction, Result, RoomId, RoomInfo, RoomKind, SentMessage, TextLimit, TextUnit, Timestamp,
+    UserId, UserQuery,
 };
 use tokio::sync::mpsc;
 
@@ -15,9 +16,13 @@ use crate::channel::MemoryChannel;
 use crate::mentions::parse_mentions;
 use crate::peer::MemoryPeer;
 
-/// Longest text one message may carry, in UTF-16 code units (Rocket.Chat's default
-/// `Message_MaxAllowedSize`).
-pub const MAX_TEXT_LEN: usize = 5000;
+/// Longest text one message may carry. The memory world counts characters (Unicode
+/// scalar values), not UTF-16 units as Rocket.Chat does: consumers must honour the unit
+/// the channel reports, and the conformance cases prove they do.
+pub const MAX_TEXT: TextLimit = TextLimit {
+    max: 5000,
+    unit: TextUnit::Chars,
+};
 
 /// Largest file an upload may carry unless [`World::set_upload_limit`] says otherwise, in
 /// bytes (Rocket.Chat's default `FileUpload_MaxFileSize`, 100 MiB).
@@ -159,6 +164,26 @@ impl World {
             return Ok(id.clone());
         }
         state.create_room(RoomKind::Direct, None, &[a, b])
+    }
+
+    /// Creates (or finds) the group DM between exactly these users (more than two).
+    pub fn create_group_dm(&self, members: &[&UserId]) -> Result<RoomId> {
+        let mut state = self.lock();
+        let wanted: std::collections::BTreeSet<&UserId> = members.iter().copied().collect();
+        if wanted.len() < 3 {
+            return Err(Error::InvalidRequest {
+                reason: "a group DM has at least three members".into(),
+            });
+        }
+        let existing = state.rooms.iter().find(|(_, room)| {
+            room.kind == RoomKind::GroupDirect
+                && room.members.len() == wanted.len()
+                && wanted.iter().all(|m| room.members.contains(*m))
+        });
+        if let Some((id, _)) = existing {
+            return Ok(id.clone());
+        }
+        state.create_room(RoomKind::GroupDirect, None, members)
     }
 
     /// Adds a user to a room.
@@ -352,6 +377,24 @@ impl WorldState {
         }
     }
 
+    /// The user a query names.
+    pub(crate) fn find_user(&self, query: &UserQuery) -> Result<UserId> {
+        let found = match query {
+            UserQuery::Id(id) => self.users.contains_key(id).then(|| id.clone()),
+            UserQuery::Username(name) => self
+                .users
+                .iter()
+                .find(|(_, user)| user.username == *name)
+                .map(|(id, _)| id.clone()),
+        };
+        found.ok_or_else(|| Error::NotFound {
+            what: match query {
+                UserQuery::Id(id) => format!("user {id}"),
+                UserQuery::Username(name) => format!("user @{name}"),
+            },
+        })
+    }
+
     pub(crate) fn require_user(&self, id: &UserId) -> Result<()> {
         if self.users.contains_key(id) {
             Ok(())
@@ -403,7 +446,9 @@ impl WorldState {
     fn can_see(&self, room: &RoomId, user: &UserId) -> bool {
         self.rooms.get(room).is_some_and(|r| match r.kind {
             RoomKind::Public => true,
-            RoomKind::Private | RoomKind::Direct => r.members.contains(user),
+            RoomKind::Private | RoomKind::Direct | RoomKind::GroupDirect => {
+                r.members.contains(user)
+            }
         })
     }
 
@@ -877,8 +922,8 @@ impl WorldState {
             room: self.room_info(&message.room)?,
             message_author: Some(message_author),
             emoji: emoji.to_owned(),
-            username,
-            user_id: Some(user.clone()),
+            user: user.clone(),
+            username: Some(username),
         };
         let event = if on {
             Event::ReactionAdded { reaction }
@@ -907,17 +952,20 @@ impl WorldState {
     }
 }
 
-/// Text must be non-empty and fit [`MAX_TEXT_LEN`] UTF-16 code units.
+/// Text must be non-empty and fit [`MAX_TEXT`].
 fn check_text(text: &str) -> Result<()> {
     if text.trim().is_empty() {
         return Err(Error::InvalidRequest {
             reason: "empty text".into(),
         });
     }
-    let len = text.encode_utf16().count();
-    if len > MAX_TEXT_LEN {
+    let len = MAX_TEXT.len_of(text);
+    if len > MAX_TEXT.max {
         return Err(Error::InvalidRequest {
-            reason: format!("text is {len} UTF-16 units, the limit is {MAX_TEXT_LEN}"),
+            reason: format!(
+                "text is {len} {}, the limit is {MAX_TEXT}",
+                MAX_TEXT.unit.name()
+            ),
         });
     }
     Ok(())

@@ -10,8 +10,8 @@ use common::{setup, Setup};
 
 use backend_mock::Operation;
 use channel_api::{
-    AccountId, Channel, ChannelExt, ConnectionState, Error, Event, EventStream, Mention,
-    MessageRef, OutboundMessage, RoomKind, RoomQuery,
+    AccountId, Channel, ChannelExt, ConnectionState, Error, Event, EventStream, FatalCause,
+    Mention, MessageRef, OutboundMessage, Phase, RoomKind, RoomQuery, UserQuery,
 };
 
 /// A generous bound that only turns a hang into a failure.
@@ -47,6 +47,7 @@ async fn fatal_close_reports_the_state_ends_the_stream_and_refuses_calls() {
         last,
         Some(Event::ConnectionStateChanged {
             state: ConnectionState::FatallyClosed {
+                cause: FatalCause::Refused,
                 reason: "account disabled".into()
             }
         })
@@ -93,15 +94,22 @@ async fn revoked_credentials_make_later_calls_unauthorized() {
 #[tokio::test]
 async fn connection_states_are_reported_in_order_with_messages() {
     let mut s = setup();
-    s.channel
-        .emit_connection_state(ConnectionState::Reconnecting { attempt: 1 });
+    let reconnecting = ConnectionState::Reconnecting {
+        attempt: 1,
+        phase: Phase::Waiting,
+    };
+    s.channel.emit_connection_state(reconnecting.clone());
+    assert_eq!(s.channel.state(), reconnecting);
+    // Not connected: calls fail, retryably.
+    let err = s.channel.send_text(&s.room, "now?").await.unwrap_err();
+    assert!(matches!(err, Error::Disconnected { .. }), "{err}");
     s.peer.post(&s.room, "while reconnecting").unwrap();
     s.channel.emit_connection_state(ConnectionState::Active);
 
     assert_eq!(
         next(&mut s.events).await,
         Some(Event::ConnectionStateChanged {
-            state: ConnectionState::Reconnecting { attempt: 1 }
+            state: reconnecting
         })
     );
     assert!(matches!(
@@ -117,6 +125,7 @@ async fn connection_states_are_reported_in_order_with_messages() {
     // A FatallyClosed state given to the hook closes the channel for real.
     s.channel
         .emit_connection_state(ConnectionState::FatallyClosed {
+            cause: FatalCause::Unauthorized,
             reason: "bye".into(),
         });
     assert!(matches!(
@@ -124,12 +133,9 @@ async fn connection_states_are_reported_in_order_with_messages() {
         Some(Event::ConnectionStateChanged { .. })
     ));
     assert_eq!(next(&mut s.events).await, None);
-    assert!(s
-        .channel
-        .send_text(&s.room, "x")
-        .await
-        .unwrap_err()
-        .is_fatal());
+    let err = s.channel.send_text(&s.room, "x").await.unwrap_err();
+    assert!(matches!(err, Error::Unauthorized { .. }), "{err}");
+    assert!(s.channel.state().is_fatal());
 }
 
 #[tokio::test]
@@ -453,4 +459,44 @@ async fn thread_facts_are_computed_for_each_receiving_bot() {
     let plain = s.peer.post(&s.room, "plain").unwrap();
     let seen = created(&mut s.events, &plain.id).await;
     assert!(!seen.reply_to_bot && !seen.bot_in_thread);
+}
+
+#[tokio::test]
+async fn open_direct_finds_or_creates_the_dm_and_refuses_strangers() {
+    let s = setup();
+    let alice = s.world.add_user("alice2");
+    let room = s
+        .channel
+        .open_direct(&UserQuery::Username("alice2".into()))
+        .await
+        .unwrap();
+    assert_eq!(room.kind, RoomKind::Direct);
+    // The same DM the world knows, found again by id.
+    let again = s
+        .channel
+        .open_direct(&UserQuery::Id(alice.clone()))
+        .await
+        .unwrap();
+    assert_eq!(again.id, room.id);
+    assert_eq!(
+        s.world.create_dm(s.channel.user_id(), &alice).unwrap(),
+        room.id
+    );
+    let err = s
+        .channel
+        .open_direct(&UserQuery::Username("nobody".into()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn probe_reports_the_identity_until_the_channel_closes() {
+    let s = setup();
+    let report = s.channel.probe().await.unwrap();
+    assert_eq!(&report.user_id, s.channel.user_id());
+    assert!(report.identity_matches);
+    s.channel.revoke_credentials("revoked");
+    let err = s.channel.probe().await.unwrap_err();
+    assert!(matches!(err, Error::Unauthorized { .. }), "{err}");
 }

@@ -183,23 +183,8 @@ pub struct RocketChatConfig {
     /// file: with it, the first connection catches up on what was posted since, as a
     /// reconnect does, instead of starting from "now".
     #[serde(skip)]
-    pub resume: Option<ResumePoint>,
+    pub resume: Option<channel_api::ResumePoint>,
 }
-
-/// The point an earlier process of the same account had read up to.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ResumePoint {
-    /// The newest server timestamp (`ts`, epoch ms) of a message it had been given.
-    pub after_ms: i64,
-    /// Ids of the messages it had been given that are stamped within a few seconds of
-    /// `after_ms` (at least [`RESUME_WINDOW_MS`]): they are not delivered again.
-    pub delivered: Vec<String>,
-}
-
-/// How far before [`ResumePoint::after_ms`] a resumed catch-up starts reading, and so how
-/// far back [`ResumePoint::delivered`] must list ids.
-pub const RESUME_WINDOW_MS: i64 = 2_000;
 
 fn default_revalidate() -> Duration {
     Duration::from_secs(300)

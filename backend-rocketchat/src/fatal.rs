@@ -8,6 +8,9 @@ use tokio::sync::watch;
 pub(crate) enum Stop {
     /// Credentials rejected or revoked.
     Unauthorized(String),
+    /// The configuration cannot work with these credentials (the token belongs to
+    /// another user than `userId` / `username`).
+    Refused(String),
     /// `shutdown()` was called.
     Shutdown,
 }
@@ -15,8 +18,17 @@ pub(crate) enum Stop {
 impl Stop {
     pub(crate) fn reason(&self) -> String {
         match self {
-            Stop::Unauthorized(reason) => reason.clone(),
+            Stop::Unauthorized(reason) | Stop::Refused(reason) => reason.clone(),
             Stop::Shutdown => "shut down".to_owned(),
+        }
+    }
+
+    /// The contract's name for why.
+    pub(crate) fn cause(&self) -> channel_api::FatalCause {
+        match self {
+            Stop::Unauthorized(_) => channel_api::FatalCause::Unauthorized,
+            Stop::Refused(_) => channel_api::FatalCause::Refused,
+            Stop::Shutdown => channel_api::FatalCause::Shutdown,
         }
     }
 
@@ -24,6 +36,7 @@ impl Stop {
     pub(crate) fn error(&self) -> crate::error::RcError {
         match self {
             Stop::Unauthorized(reason) => crate::error::RcError::Unauthorized(reason.clone()),
+            Stop::Refused(reason) => crate::error::RcError::Closed(reason.clone()),
             Stop::Shutdown => crate::error::RcError::Closed("shut down".to_owned()),
         }
     }

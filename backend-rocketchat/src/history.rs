@@ -82,7 +82,7 @@ fn endpoint(kind: RoomKind) -> &'static str {
     match kind {
         RoomKind::Public => "channels.history",
         RoomKind::Private => "groups.history",
-        RoomKind::Direct => "im.history",
+        RoomKind::Direct | RoomKind::GroupDirect => "im.history",
     }
 }
 

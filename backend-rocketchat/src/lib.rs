@@ -125,20 +125,19 @@ use async_trait::async_trait;
 use channel_api::{
     AccountId, Attachment, Capabilities, Channel, ConnectionState, Error, Event, EventStream,
     HistoryQuery, Identity, Message, MessageId, MessageRef, OutboundFile, OutboundMessage, Result,
-    RoomId, RoomInfo, RoomKind, RoomQuery, SentMessage,
+    RoomId, RoomInfo, RoomKind, RoomQuery, SentMessage, TextLimit, UserQuery,
 };
 use rand::Rng;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub use config::{
-    ConfigError, ResumePoint, RocketChatConfig, RoomEntry, Secret, Timeouts, RESUME_WINDOW_MS,
-};
+pub use channel_api::resume::{ResumePoint, RESUME_WINDOW_MS};
+pub use config::{ConfigError, RocketChatConfig, RoomEntry, Secret, Timeouts};
 pub use tls::tls_client_config;
 
 use crate::bounded::BoundedMap;
-use crate::ddp::session::{Command, Session, SessionConfig};
+use crate::ddp::session::{Command, Session, SessionConfig, Shared};
 use crate::error::RcError;
 use crate::fatal::{Fatal, Stop};
 use crate::mapping::{room_kind, Mapper};
@@ -200,11 +199,11 @@ struct Inner {
     events: StdMutex<Option<mpsc::Receiver<Event>>>,
     commands: mpsc::Sender<Command>,
     state: watch::Receiver<ConnectionState>,
+    /// What the session learns for the channel (last failure, resolved allowlist).
+    shared: Arc<Shared>,
     /// Sends go out one at a time, so a rate-limit wait keeps their order.
     send_lock: tokio::sync::Mutex<()>,
     tasks: StdMutex<Vec<JoinHandle<()>>>,
-    unresolved_rooms: Vec<String>,
-    allowed_rooms: Option<HashSet<String>>,
     request_timeout: Duration,
     /// Longest `too-many-requests` wait a DDP method takes before failing.
     max_rate_limit_wait: Duration,
@@ -223,43 +222,37 @@ impl std::fmt::Debug for RocketChatChannel {
 }
 
 impl RocketChatChannel {
-    /// Validates the config, checks the token over REST, resolves room names, then opens
-    /// the realtime session and returns once it is `Active` (logged in and subscribed).
+    /// Starts the account: validates the config and returns at once, with the channel in
+    /// `Connecting`. The channel then owns its connection: it checks the token, resolves
+    /// the room allowlist, opens the socket, logs in, subscribes and goes `Active`,
+    /// retrying the first connection with backoff while the server cannot be reached, and
+    /// reconnecting after every loss, until credentials are refused or it is shut down.
+    /// Every step is reported as the state's phase.
     ///
-    /// Errors: a bad config is `InvalidRequest` naming the field; a rejected token is
-    /// `Unauthorized`; an unreachable server or a refused certificate is `Disconnected`.
-    pub async fn connect(config: RocketChatConfig, account: AccountId) -> Result<Self> {
-        config.validate().map_err(config_error)?;
-        let url = config.parsed_url().map_err(config_error)?;
-        let tls = tls::client_config(&config).map_err(config_error)?;
+    /// Errors: only a bad config, naming the field. Everything else is reported through
+    /// the connection state.
+    pub fn start(config: RocketChatConfig, account: AccountId) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let url = config.parsed_url()?;
+        let tls = tls::client_config(&config)?;
         let fatal = Fatal::new();
-        let rest = Rest::new(&config, tls.clone(), fatal.clone()).map_err(config_error)?;
+        let rest = Rest::new(&config, tls.clone(), fatal.clone())?;
 
-        let me = rest.me().await?;
-        if me.id != config.user_id {
-            return Err(Error::Unauthorized {
-                reason: "the token belongs to a different user than userId".into(),
-            });
-        }
-        if me.username != config.username {
-            tracing::warn!(configured = %config.username, actual = %me.username, "username differs from the token's user; using the server's");
-        }
-        let (allowed_rooms, unresolved_rooms) = resolve_allowlist(&rest, &config).await?;
-
-        let mut mapper = Mapper::new(&me.id, &me.username, 0);
-        mapper.set_allowed_rooms(allowed_rooms.clone());
+        let mapper = Mapper::new(&config.user_id, &config.username, 0);
         let (tx, rx) = mpsc::channel(EVENT_BUFFER);
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
-        let (state_tx, state_rx) = watch::channel(ConnectionState::Connecting);
-        let (ready_tx, ready_rx) = oneshot::channel();
+        let (state_tx, state_rx) = watch::channel(ConnectionState::STARTING);
+        let shared = Arc::new(Shared::default());
         let session = Session::new(
             SessionConfig {
                 url,
                 tls,
-                user_id: me.id.clone(),
+                user_id: config.user_id.clone(),
+                username: config.username.clone(),
                 token: config.auth_token.clone(),
                 timeouts: config.timeouts.clone(),
                 max_frame_bytes: config.max_frame_bytes,
+                rooms: config.rooms.clone(),
                 resume: config.resume.clone(),
             },
             rest.clone(),
@@ -268,46 +261,30 @@ impl RocketChatChannel {
             tx,
             cmd_rx,
             state_tx,
-            ready_tx,
+            shared.clone(),
         );
         let session_task = tokio::spawn(session.run());
         let revalidate_task = tokio::spawn(revalidate(
             rest.clone(),
             fatal.clone(),
             config.revalidate_interval,
-            me.id.clone(),
+            config.user_id.clone(),
         ));
-        let tasks = vec![session_task, revalidate_task];
-        let abort_all = |tasks: &[JoinHandle<()>]| tasks.iter().for_each(JoinHandle::abort);
-        match ready_rx.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                abort_all(&tasks);
-                return Err(e.into());
-            }
-            Err(_) => {
-                abort_all(&tasks);
-                return Err(Error::Disconnected {
-                    reason: "the session ended before it was ready".into(),
-                });
-            }
-        }
         Ok(Self {
             inner: Arc::new(Inner {
                 identity: Identity {
                     account,
-                    user_id: channel_api::UserId::new(me.id),
-                    username: me.username,
+                    user_id: channel_api::UserId::new(config.user_id.clone()),
+                    username: config.username.clone(),
                 },
                 rest,
                 fatal,
                 events: StdMutex::new(Some(rx)),
                 commands: cmd_tx,
                 state: state_rx,
+                shared,
                 send_lock: tokio::sync::Mutex::new(()),
-                tasks: StdMutex::new(tasks),
-                unresolved_rooms,
-                allowed_rooms,
+                tasks: StdMutex::new(vec![session_task, revalidate_task]),
                 request_timeout: config.timeouts.request,
                 max_rate_limit_wait: config.timeouts.max_rate_limit_wait,
                 reconnect_min: config.timeouts.reconnect_min,
@@ -316,19 +293,76 @@ impl RocketChatChannel {
         })
     }
 
+    /// [`RocketChatChannel::start`], then waits for the first attempt's outcome: the
+    /// channel once it is `Active`, or the error that ended the first attempt (the
+    /// channel is then shut down). For callers that want to fail fast (tests, one-shot
+    /// tools); a long-running host uses `start` and watches the state.
+    ///
+    /// Errors: a bad config is `InvalidRequest` naming the field; a rejected token is
+    /// `Unauthorized`; an unreachable server or a refused certificate is `Disconnected`.
+    pub async fn connect(config: RocketChatConfig, account: AccountId) -> Result<Self> {
+        let channel = Self::start(config, account).map_err(config_error)?;
+        let mut states = channel.inner.state.clone();
+        loop {
+            let state = states.borrow_and_update().clone();
+            match state {
+                ConnectionState::Active => return Ok(channel),
+                ConnectionState::FatallyClosed { .. } => {
+                    return Err(state.unavailable().unwrap_or(Error::Closed {
+                        reason: "closed".into(),
+                    }))
+                }
+                ConnectionState::Connecting { attempt, .. } if attempt > 1 => {
+                    let failure = channel.last_failure();
+                    channel.shutdown().await;
+                    return Err(failure.unwrap_or(Error::Disconnected {
+                        reason: "the first connection attempt failed".into(),
+                    }));
+                }
+                _ => {}
+            }
+            if states.changed().await.is_err() {
+                return Err(Error::Disconnected {
+                    reason: "the session ended before it was ready".into(),
+                });
+            }
+        }
+    }
+
+    /// Why the last connection attempt failed, if the last one did.
+    pub fn last_failure(&self) -> Option<Error> {
+        self.inner
+            .shared
+            .last_failure
+            .lock()
+            .ok()
+            .and_then(|last| last.clone())
+    }
+
     /// The current connection state.
     pub fn state(&self) -> ConnectionState {
         self.inner.state.borrow().clone()
     }
 
-    /// Room allowlist names that did not resolve at startup (they are denied).
-    pub fn unresolved_rooms(&self) -> &[String] {
-        &self.inner.unresolved_rooms
+    /// Room allowlist entries that did not resolve on the last connection (they are
+    /// denied).
+    pub fn unresolved_rooms(&self) -> Vec<String> {
+        self.inner
+            .shared
+            .allowlist
+            .lock()
+            .map(|a| a.unresolved.clone())
+            .unwrap_or_default()
     }
 
-    /// The resolved room allowlist (`None`: every room).
-    pub fn allowed_rooms(&self) -> Option<&HashSet<String>> {
-        self.inner.allowed_rooms.as_ref()
+    /// The room allowlist as resolved on the last connection (`None`: every room).
+    pub fn allowed_rooms(&self) -> Option<HashSet<String>> {
+        self.inner
+            .shared
+            .allowlist
+            .lock()
+            .ok()
+            .and_then(|a| a.allowed.clone())
     }
 
     /// Stops the account: closes the socket, stops the tasks, and ends the event stream
@@ -534,35 +568,6 @@ fn room_info_of(room: &wire::WireRoom) -> Option<RoomInfo> {
     })
 }
 
-/// Resolves the allowlist: ids are checked to exist, names are looked up; anything that
-/// does not resolve is reported and left out (denied), never guessed.
-async fn resolve_allowlist(
-    rest: &Rest,
-    config: &RocketChatConfig,
-) -> Result<(Option<HashSet<String>>, Vec<String>)> {
-    if config.rooms.is_empty() {
-        return Ok((None, Vec::new()));
-    }
-    let mut allowed = HashSet::new();
-    let mut unresolved = Vec::new();
-    for entry in &config.rooms {
-        let (lookup, label) = match entry {
-            RoomEntry::Id(id) => (RoomLookup::Id(id), id.clone()),
-            RoomEntry::Name(name) => (RoomLookup::Name(name), format!("#{name}")),
-        };
-        match rest.room_info(lookup).await? {
-            Some(room) => {
-                allowed.insert(room.id);
-            }
-            None => {
-                tracing::warn!(room = %label, "allowlisted room not found; it is denied");
-                unresolved.push(label);
-            }
-        }
-    }
-    Ok((Some(allowed), unresolved))
-}
-
 /// Re-checks the token on a fixed cadence, so a silently revoked token stops the account
 /// within one interval (the REST client trips the fatal switch on 401).
 async fn revalidate(rest: Rest, fatal: Fatal, every: Duration, user_id: String) {
@@ -578,7 +583,7 @@ async fn revalidate(rest: Rest, fatal: Fatal, every: Duration, user_id: String) 
         match rest.me().await {
             Ok(me) if me.id == user_id => tracing::debug!("credentials re-validated"),
             Ok(_) => {
-                fatal.trip(Stop::Unauthorized(
+                fatal.trip(Stop::Refused(
                     "re-validation: the token now belongs to another user".into(),
                 ));
                 return;
@@ -604,10 +609,14 @@ impl Channel for RocketChatChannel {
             delete: true,
             typing: true,
             resolve_by_name: true,
-            max_text_len: MAX_TEXT_LEN,
+            max_text: TextLimit::utf16(MAX_TEXT_LEN),
             files: true,
             history: true,
         }
+    }
+
+    fn state(&self) -> ConnectionState {
+        self.inner.state.borrow().clone()
     }
 
     fn events(&self) -> Result<EventStream> {
@@ -740,6 +749,47 @@ impl Channel for RocketChatChannel {
             .as_ref()
             .and_then(room_info_of)
             .ok_or(Error::NotFound { what })
+    }
+
+    async fn open_direct(&self, user: &UserQuery) -> Result<RoomInfo> {
+        self.check_open()?;
+        let rest = &self.inner.rest;
+        let username = match user {
+            UserQuery::Username(name) => name.trim_start_matches('@').to_owned(),
+            UserQuery::Id(id) => {
+                rest.username_of(id.as_str())
+                    .await?
+                    .ok_or_else(|| Error::NotFound {
+                        what: format!("user {id}"),
+                    })?
+            }
+        };
+        let room = rest
+            .create_direct(&username)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: format!("user @{username}"),
+            })?;
+        Ok(RoomInfo {
+            id: RoomId::new(room),
+            kind: RoomKind::Direct,
+            name: None,
+        })
+    }
+
+    async fn probe(&self) -> Result<channel_api::ProbeReport> {
+        self.check_open()?;
+        let rest = &self.inner.rest;
+        let server_version = rest.server_version().await?;
+        let me = rest.me().await?;
+        let identity = &self.inner.identity;
+        Ok(channel_api::ProbeReport {
+            server_version: Some(server_version),
+            identity_matches: me.id == identity.user_id.as_str()
+                && me.username == identity.username,
+            user_id: channel_api::UserId::new(me.id),
+            username: me.username,
+        })
     }
 
     async fn download(&self, attachment: &Attachment, max_bytes: u64) -> Result<Vec<u8>> {

@@ -26,8 +26,9 @@ use channel_api::{
 
 use serde::Deserialize;
 
+use channel_api::resume::{ResumePoint, RESUME_WINDOW_MS};
+
 use crate::bounded::BoundedMap;
-use crate::config::RESUME_WINDOW_MS;
 use crate::wire::{WireMessage, WireRoomMeta};
 
 /// Cache sizes: enough for a busy day, small enough to stay flat.
@@ -39,6 +40,8 @@ const OWN_MESSAGE_CACHE: usize = 10_000;
 const BOT_THREAD_CACHE: usize = 10_000;
 /// Thread roots already fetched (or given up on): each is looked up once.
 const LOOKED_UP_CACHE: usize = 10_000;
+/// Usernames whose user id is known (authors and mentions seen, reactors looked up).
+const USER_CACHE: usize = 10_000;
 
 /// What the mapper remembers about one room.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,11 +124,15 @@ pub(crate) struct Mapper {
     bot_threads: BoundedMap<String, ()>,
     /// Thread roots fetched over REST already, whatever the answer.
     looked_up: BoundedMap<String, ()>,
+    /// Username -> user id. Rocket.Chat keys reactions by username; the contract keys
+    /// them by user id, so every reactor is resolved through this map (learned from the
+    /// authors and mentions of every document, and from lookups the session makes).
+    users: BoundedMap<String, String>,
     /// Newest `_updatedAt` seen on any message: where a catch-up starts.
     watermark: Option<i64>,
-    /// Messages an earlier process of this account was already given (see
-    /// [`Mapper::resume_from`]): never `MessageCreated` again.
-    delivered_before: BoundedMap<String, ()>,
+    /// Where an earlier process of this account stopped (see [`Mapper::resume_from`]):
+    /// a message it handled is never `MessageCreated` again.
+    resume: Option<ResumePoint>,
 }
 
 impl Mapper {
@@ -141,21 +148,27 @@ impl Mapper {
             own_messages: BoundedMap::new(OWN_MESSAGE_CACHE),
             bot_threads: BoundedMap::new(BOT_THREAD_CACHE),
             looked_up: BoundedMap::new(LOOKED_UP_CACHE),
+            users: BoundedMap::new(USER_CACHE),
             watermark: None,
-            delivered_before: BoundedMap::new(SEEN_CACHE),
+            resume: None,
         }
     }
 
-    /// Continues where an earlier process stopped: messages stamped after
-    /// `after_ms - RESUME_WINDOW_MS` are new unless listed in `delivered`, and the next
-    /// catch-up starts there.
-    pub(crate) fn resume_from(&mut self, after_ms: i64, delivered: &[String]) {
-        let from = after_ms.saturating_sub(RESUME_WINDOW_MS);
+    /// Continues where an earlier process stopped: a message is new when the point says
+    /// so ([`ResumePoint::is_new`]: after its room's mark minus the window, and not
+    /// handled), and the catch-up reads each room from its own mark
+    /// ([`ResumePoint::read_from`]).
+    pub(crate) fn resume_from(&mut self, point: ResumePoint) {
+        let from = point.oldest_mark().0.saturating_sub(RESUME_WINDOW_MS);
         self.new_after = from;
         self.watermark = Some(from);
-        for id in delivered {
-            self.delivered_before.insert(id.clone(), ());
-        }
+        self.resume = Some(point);
+    }
+
+    /// Where a resumed catch-up reads `room` from, when this process resumed.
+    pub(crate) fn resume_read_from(&self, room: &str) -> Option<i64> {
+        let point = self.resume.as_ref()?;
+        Some(point.read_from(&RoomId::new(room)).0)
     }
 
     /// Restricts group-room events to these room ids (direct rooms always pass).
@@ -269,6 +282,7 @@ impl Mapper {
         }
         let own = doc.u.id == self.self_id;
         self.learn_thread_facts(&doc, own);
+        self.learn_users(&doc);
         let previous = self.messages.get(&doc.id).cloned();
 
         match doc.t.as_deref() {
@@ -311,7 +325,10 @@ impl Mapper {
             None => {
                 // Never seen: new, unless it is an update of something older than us,
                 // or an earlier process of this account was given it already.
-                if ts >= self.new_after && self.delivered_before.get(&doc.id).is_none() {
+                let handled_before = self.resume.as_ref().is_some_and(|point| {
+                    !point.is_new(&room.id, &MessageId::new(doc.id.as_str()), Timestamp(ts))
+                });
+                if ts >= self.new_after && !handled_before {
                     if !own {
                         events.push(Event::MessageCreated { message: message() });
                     }
@@ -337,6 +354,43 @@ impl Mapper {
         let before = previous.map(|p| p.reactions).unwrap_or_default();
         events.extend(self.reaction_diff(&doc, &room, &before, &reactions));
         events
+    }
+
+    /// Remembers the user ids a document names: its author and its user mentions.
+    fn learn_users(&mut self, doc: &WireMessage) {
+        if !doc.u.username.is_empty() && self.users.get(doc.u.username.as_str()).is_none() {
+            self.users.insert(doc.u.username.clone(), doc.u.id.clone());
+        }
+        for mention in doc.mentions.iter().flatten() {
+            if let (Some(id), Some(name), Some("user") | None) =
+                (&mention.id, &mention.username, mention.kind.as_deref())
+            {
+                if id != "all" && id != "here" && self.users.get(name.as_str()).is_none() {
+                    self.users.insert(name.clone(), id.clone());
+                }
+            }
+        }
+    }
+
+    /// The usernames reacting on a document whose user id is not known yet (the session
+    /// looks them up before mapping it, see [`Mapper::learn_user`]). The bot is known.
+    pub(crate) fn unknown_reactors(&self, doc: &WireMessage) -> Vec<String> {
+        let mut unknown: Vec<String> = doc
+            .reactions
+            .iter()
+            .flatten()
+            .flat_map(|(_, r)| r.usernames.iter())
+            .filter(|name| **name != self.self_username && self.users.get(name.as_str()).is_none())
+            .cloned()
+            .collect();
+        unknown.sort();
+        unknown.dedup();
+        unknown
+    }
+
+    /// Learns a user id the session looked up.
+    pub(crate) fn learn_user(&mut self, username: &str, id: &str) {
+        self.users.insert(username.to_owned(), id.to_owned());
     }
 
     /// Remembers what a document says about the bot's messages and threads.
@@ -514,26 +568,34 @@ impl Mapper {
         for emoji in emojis {
             let old = before.get(emoji).unwrap_or(&empty);
             let new = after.get(emoji).unwrap_or(&empty);
-            let reaction = |username: &String| Reaction {
-                message: MessageRef {
-                    room: room.id.clone(),
-                    id: MessageId::new(doc.id.clone()),
-                },
-                room: room.clone(),
-                message_author: Some(UserId::new(doc.u.id.clone())),
-                emoji: emoji.clone(),
-                username: username.clone(),
-                user_id: None,
+            // A reactor whose id could not be resolved is left out: policy matches user
+            // ids, and a username is not one.
+            let reaction = |username: &String| {
+                let Some(id) = self.users.get(username.as_str()) else {
+                    tracing::debug!(message = %doc.id, "dropping a reaction by a user whose id is unknown");
+                    return None;
+                };
+                Some(Reaction {
+                    message: MessageRef {
+                        room: room.id.clone(),
+                        id: MessageId::new(doc.id.clone()),
+                    },
+                    room: room.clone(),
+                    message_author: Some(UserId::new(doc.u.id.clone())),
+                    emoji: emoji.clone(),
+                    user: UserId::new(id.clone()),
+                    username: Some(username.clone()),
+                })
             };
             for user in new.difference(old).filter(|u| **u != self.self_username) {
-                events.push(Event::ReactionAdded {
-                    reaction: reaction(user),
-                });
+                if let Some(reaction) = reaction(user) {
+                    events.push(Event::ReactionAdded { reaction });
+                }
             }
             for user in old.difference(new).filter(|u| **u != self.self_username) {
-                events.push(Event::ReactionRemoved {
-                    reaction: reaction(user),
-                });
+                if let Some(reaction) = reaction(user) {
+                    events.push(Event::ReactionRemoved { reaction });
+                }
             }
         }
         events
@@ -711,7 +773,40 @@ mod tests {
     const BOT: &str = "botid";
 
     fn mapper() -> Mapper {
-        Mapper::new(BOT, "bot", 1_000)
+        let mut m = Mapper::new(BOT, "bot", 1_000);
+        // Reactors the session would have looked up.
+        m.learn_user("carol", "carol_id");
+        m.learn_user("dave", "dave_id");
+        m
+    }
+
+    #[test]
+    fn reactors_are_keyed_by_user_id_and_unknown_ones_are_left_out() {
+        let mut m = Mapper::new(BOT, "bot", 1_000);
+        m.on_message(&doc("m1", 2_000, "x"), Some(&meta("c")));
+        let mut r = doc("m1", 2_100, "x");
+        r["reactions"] = json!({":eyes:": {"usernames": ["alice", "erin", "bot"]}});
+        // alice wrote a message the mapper saw: known. erin is not; the bot never counts.
+        let wire: WireMessage = serde_json::from_value(r.clone()).unwrap();
+        assert_eq!(m.unknown_reactors(&wire), ["erin"]);
+        let events = m.on_message(&r, Some(&meta("c")));
+        match events.as_slice() {
+            [Event::ReactionAdded { reaction }] => {
+                assert_eq!(reaction.user, UserId::new("alice_id"));
+                assert_eq!(reaction.username.as_deref(), Some("alice"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Once looked up, erin's next reaction is reported with her id.
+        m.learn_user("erin", "erin_id");
+        let mut r2 = doc("m1", 2_200, "x");
+        r2["reactions"] =
+            json!({":eyes:": {"usernames": ["alice", "erin"]}, ":+1:": {"usernames": ["erin"]}});
+        let events = m.on_message(&r2, Some(&meta("c")));
+        assert!(
+            matches!(events.as_slice(), [Event::ReactionAdded { reaction }] if reaction.user == UserId::new("erin_id") && reaction.emoji == "+1"),
+            "{events:?}"
+        );
     }
 
     fn doc(id: &str, updated: i64, text: &str) -> Value {
@@ -861,7 +956,8 @@ mod tests {
         match events.as_slice() {
             [Event::ReactionAdded { reaction }] => {
                 assert_eq!(reaction.emoji, "thumbsup");
-                assert_eq!(reaction.username, "carol");
+                assert_eq!(reaction.user, UserId::new("carol_id"));
+                assert_eq!(reaction.username.as_deref(), Some("carol"));
                 assert_eq!(reaction.message_author, Some(UserId::new("alice_id")));
                 assert_eq!(reaction.message.id, MessageId::new("m1"));
             }
@@ -872,13 +968,13 @@ mod tests {
         r2["reactions"] = json!({":heart:": {"usernames": ["dave"]}});
         let events = m.on_message(&r2, Some(&meta("c")));
         assert_eq!(events.len(), 2, "{events:?}");
-        assert!(events.iter().any(|e| matches!(e, Event::ReactionAdded { reaction } if reaction.username == "dave" && reaction.emoji == "heart")));
-        assert!(events.iter().any(|e| matches!(e, Event::ReactionRemoved { reaction } if reaction.username == "carol" && reaction.emoji == "thumbsup")));
+        assert!(events.iter().any(|e| matches!(e, Event::ReactionAdded { reaction } if reaction.user == UserId::new("dave_id") && reaction.emoji == "heart")));
+        assert!(events.iter().any(|e| matches!(e, Event::ReactionRemoved { reaction } if reaction.user == UserId::new("carol_id") && reaction.emoji == "thumbsup")));
         // The key disappears when the last user un-reacts.
         let r3 = doc("m1", 2_300, "x");
         let events = m.on_message(&r3, Some(&meta("c")));
         assert!(
-            matches!(events.as_slice(), [Event::ReactionRemoved { reaction }] if reaction.username == "dave")
+            matches!(events.as_slice(), [Event::ReactionRemoved { reaction }] if reaction.user == UserId::new("dave_id"))
         );
     }
 
@@ -889,7 +985,7 @@ mod tests {
         own["u"] = json!({"_id": BOT, "username": "bot"});
         assert!(m.on_message(&own, Some(&meta("c"))).is_empty());
         own["_updatedAt"] = json!({"$date": 2_100});
-        own["reactions"] = json!({":tada:": {"usernames": ["alice"]}});
+        own["reactions"] = json!({":tada:": {"usernames": ["carol"]}});
         let events = m.on_message(&own, Some(&meta("c")));
         assert!(
             matches!(events.as_slice(), [Event::ReactionAdded { reaction }] if reaction.message_author == Some(UserId::new(BOT)))
@@ -1013,7 +1109,7 @@ mod tests {
         let events = m.on_message(&d, None);
         match events.as_slice() {
             [Event::MessageCreated { .. }, Event::ReactionAdded { reaction }] => {
-                assert_eq!(reaction.username, "carol");
+                assert_eq!(reaction.user, UserId::new("carol_id"));
             }
             other => panic!("{other:?}"),
         }

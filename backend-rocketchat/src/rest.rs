@@ -279,6 +279,69 @@ impl Rest {
         })
     }
 
+    /// `GET users.info?username=`: the user id behind a username; `Ok(None)` when no such
+    /// user exists.
+    pub(crate) async fn user_id_of(&self, username: &str) -> Result<Option<String>, RcError> {
+        match self
+            .call(Method::GET, "users.info", &[("username", username)], None)
+            .await
+        {
+            Ok(v) => Ok(v
+                .pointer("/user/_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)),
+            Err(RcError::Api {
+                status: 400 | 404, ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET users.info?userId=`: the username behind a user id; `Ok(None)` when no such
+    /// user exists.
+    pub(crate) async fn username_of(&self, user_id: &str) -> Result<Option<String>, RcError> {
+        match self
+            .call(Method::GET, "users.info", &[("userId", user_id)], None)
+            .await
+        {
+            Ok(v) => Ok(v
+                .pointer("/user/username")
+                .and_then(Value::as_str)
+                .map(str::to_owned)),
+            Err(RcError::Api {
+                status: 400 | 404, ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST im.create {username}`: the DM with that user, created if needed. `Ok(None)`
+    /// when the server refuses the username (no such user).
+    pub(crate) async fn create_direct(&self, username: &str) -> Result<Option<String>, RcError> {
+        match self
+            .call(
+                Method::POST,
+                "im.create",
+                &[],
+                Some(&json!({ "username": username })),
+            )
+            .await
+        {
+            Ok(v) => {
+                let room = v.get("room");
+                let id = room
+                    .and_then(|r| r.get("_id").or_else(|| r.get("rid")))
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| RcError::BadResponse("im.create: no room id".into()))?;
+                Ok(Some(id.to_owned()))
+            }
+            Err(RcError::Api {
+                status: 400 | 404, ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `GET /api/info` (no auth needed): the server version, as far as it tells.
     pub(crate) async fn server_version(&self) -> Result<String, RcError> {
         let v = self.call(Method::GET, "/info", &[], None).await?;

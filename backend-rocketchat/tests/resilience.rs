@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use backend_rocketchat::{RocketChatChannel, RoomEntry};
 use channel_api::{
-    AccountId, Channel, ChannelExt, ConnectionState, Error, Event, EventStream, RoomId, RoomKind,
+    AccountId, Channel, ChannelExt, ConnectionState, Error, Event, EventStream, Phase, RoomId,
+    RoomKind,
 };
 use rocketchat_sim::RateRule;
 
@@ -75,7 +76,7 @@ async fn connects_logs_in_and_receives_a_peer_message() {
     assert_eq!(
         first,
         Event::ConnectionStateChanged {
-            state: ConnectionState::Connecting
+            state: ConnectionState::STARTING
         }
     );
     until(
@@ -114,7 +115,7 @@ async fn reconnects_after_a_dropped_socket_and_catches_up_once() {
     let (_, seen) = until(
         &mut events,
         "Reconnecting",
-        is_state(|s| matches!(s, ConnectionState::Reconnecting { attempt: 1 })),
+        is_state(|s| matches!(s, ConnectionState::Reconnecting { attempt: 1, .. })),
     )
     .await;
     assert!(seen.iter().all(|e| created_text(e).is_none()), "{seen:?}");
@@ -198,7 +199,8 @@ async fn a_removed_pat_is_fatal_with_no_further_events() {
     )
     .await;
 
-    // The server closes the socket; the re-login gets 403.
+    // The server closes the socket; the next attempt's token check (REST 401) or re-login
+    // (403) is refused.
     w.sim.remove_pat(&w.bot_id, "bridge").unwrap();
     let (event, _) = until(
         &mut events,
@@ -207,12 +209,15 @@ async fn a_removed_pat_is_fatal_with_no_further_events() {
     )
     .await;
     let Event::ConnectionStateChanged {
-        state: ConnectionState::FatallyClosed { reason },
+        state: ConnectionState::FatallyClosed { reason, .. },
     } = event
     else {
         unreachable!()
     };
-    assert!(reason.contains("login refused"), "{reason}");
+    assert!(
+        reason.contains("login refused") || reason.contains("HTTP 401"),
+        "{reason}"
+    );
     assert!(!reason.contains(&w.bot_token));
 
     w.sim.post(&w.peer_id, &w.room, "too late").unwrap();
@@ -246,7 +251,7 @@ async fn silent_revocation_is_caught_by_revalidation() {
     )
     .await;
     let Event::ConnectionStateChanged {
-        state: ConnectionState::FatallyClosed { reason },
+        state: ConnectionState::FatallyClosed { reason, .. },
     } = event
     else {
         unreachable!()
@@ -402,6 +407,7 @@ async fn shutdown_ends_the_stream_with_a_final_state() {
         event,
         Event::ConnectionStateChanged {
             state: ConnectionState::FatallyClosed {
+                cause: channel_api::FatalCause::Shutdown,
                 reason: "shut down".into()
             }
         }
@@ -569,7 +575,7 @@ async fn rate_limited_subscriptions_are_retried_after_the_reset() {
     until(
         &mut events,
         "a second attempt",
-        is_state(|s| matches!(s, ConnectionState::Reconnecting { attempt } if *attempt >= 2)),
+        is_state(|s| matches!(s, ConnectionState::Reconnecting { attempt, .. } if *attempt >= 2)),
     )
     .await;
     w.sim.set_ddp_too_many_requests(false);
@@ -673,7 +679,7 @@ async fn a_401_on_any_rest_call_stops_the_account_at_once() {
     )
     .await;
     let Event::ConnectionStateChanged {
-        state: ConnectionState::FatallyClosed { reason },
+        state: ConnectionState::FatallyClosed { reason, .. },
     } = event
     else {
         unreachable!()
@@ -693,4 +699,118 @@ async fn a_401_on_any_rest_call_stops_the_account_at_once() {
         matches!(again, Err(Error::Unauthorized { .. })),
         "{again:?}"
     );
+}
+
+/// A TCP gate in front of the simulator: closed, it drops every connection at once (the
+/// server looks down); open, it forwards.
+struct Gate {
+    addr: std::net::SocketAddr,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Gate {
+    async fn closed_in_front_of(target: std::net::SocketAddr) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let is_open = open.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !is_open.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Self { addr, open, task }
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The first connection is the channel's own business: started while the server is down,
+/// it reports `Connecting` with a growing attempt count, retries by itself, and goes
+/// `Active` once the server is up; then messages flow. Nobody calls it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_connection_is_retried_by_the_channel_itself() {
+    use std::sync::atomic::Ordering;
+    let w = support::world().await;
+    let gate = Gate::closed_in_front_of(w.sim.addr()).await;
+    let mut config = w.config();
+    config.server_url = format!("http://{}", gate.addr);
+    config.timeouts.reconnect_min = Duration::from_millis(50);
+    config.timeouts.reconnect_max = Duration::from_millis(200);
+    let channel = RocketChatChannel::start(config, AccountId::new("default")).unwrap();
+    assert_eq!(channel.state(), ConnectionState::STARTING);
+    let mut events = channel.events().unwrap();
+    // Calls while connecting fail retryably, they do not hang or go fatal.
+    let err = channel
+        .send_text(&RoomId::new(w.room.clone()), "too early")
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+
+    let (_, seen) = until(
+        &mut events,
+        "a third attempt",
+        is_state(|s| {
+            matches!(
+                s,
+                ConnectionState::Connecting {
+                    attempt: 3,
+                    phase: Phase::Waiting
+                }
+            )
+        }),
+    )
+    .await;
+    assert!(
+        seen.iter().all(|e| matches!(
+            e,
+            Event::ConnectionStateChanged {
+                state: ConnectionState::Connecting { .. }
+            }
+        )),
+        "{seen:?}"
+    );
+    assert!(channel.last_failure().is_some());
+
+    gate.open.store(true, Ordering::SeqCst);
+    let (_, phases) = until(
+        &mut events,
+        "Active",
+        is_state(|s| *s == ConnectionState::Active),
+    )
+    .await;
+    // The attempt that got through went through every phase, in order.
+    let order: Vec<Phase> = phases
+        .iter()
+        .filter_map(|e| match e {
+            Event::ConnectionStateChanged {
+                state: ConnectionState::Connecting { phase, .. },
+            } => Some(*phase),
+            _ => None,
+        })
+        .skip_while(|p| *p != Phase::Opening)
+        .collect();
+    assert!(
+        order.ends_with(&[Phase::Opening, Phase::LoggingIn, Phase::Subscribing]),
+        "{order:?}"
+    );
+    assert!(channel.last_failure().is_none());
+
+    w.sim.post(&w.peer_id, &w.room, "now you hear me").unwrap();
+    until(&mut events, "the message", is_created("now you hear me")).await;
+    channel.shutdown().await;
 }

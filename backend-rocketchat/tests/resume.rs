@@ -63,8 +63,8 @@ async fn a_restarted_process_gets_the_gap_once_and_nothing_it_had() {
     let mut resume = ResumePoint::default();
     for e in &read {
         if let Event::MessageCreated { message } = e {
-            resume.after_ms = resume.after_ms.max(message.timestamp.as_millis());
-            resume.delivered.push(message.id.as_str().to_owned());
+            resume.after = resume.after.max(message.timestamp);
+            resume.handled.push(message.id.clone());
         }
     }
     assert_eq!(created_texts(&read), ["one", "two"]);

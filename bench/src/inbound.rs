@@ -153,7 +153,11 @@ pub(crate) fn in_process(
     let (channel, mut events, policy) = client_rt.block_on(async {
         let channel = RocketChatChannel::connect(config, AccountId::new("bench")).await?;
         let events = channel.events()?;
-        let policy = Policy::new(channel_config, channel.identity())?;
+        let policy = Policy::new(
+            channel_config,
+            channel.identity(),
+            channel_api::Namespace::new("rocketchat")?,
+        )?;
         Res::Ok((channel, events, policy))
     })?;
     // Every room gets n / rooms messages; the last one's messages end the run.

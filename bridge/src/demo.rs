@@ -234,11 +234,7 @@ async fn script(world: &DemoSim, t: &Transcript) -> Result<DemoReport, DemoError
 
     let (client_in, bridge_in) = tokio::io::duplex(1 << 16);
     let (bridge_out, client_out) = tokio::io::duplex(1 << 16);
-    let options = BridgeOptions {
-        probe: connected.probe,
-        direct: connected.direct,
-        ..BridgeOptions::default()
-    };
+    let options = BridgeOptions::new(connected.namespace);
     let bridge = tokio::spawn(async move {
         run_bridge_with(connected.channel, &config, options, bridge_in, bridge_out).await
     });

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use channel_api::session::ConversationId;
 use channel_api::threading::ReplyPlan;
 use channel_api::{
-    MessageId, MessageRef, OutboundFile, OutboundMessage, RoomId, RoomQuery, UserId,
+    MessageId, MessageRef, Namespace, OutboundFile, OutboundMessage, RoomId, RoomQuery, Target,
+    UserId, UserQuery,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -61,7 +61,9 @@ pub(crate) async fn dispatch(
             Err(err) => respond(core, id.as_ref(), &method, Err(err)).await,
             Ok(params) => {
                 // Take the room's turn now, in input order; wait for it in the task.
-                let turn = core.room_order.enqueue(&order_key(&params.target));
+                let turn = core
+                    .room_order
+                    .enqueue(&order_key(core.semantics.namespace(), &params.target));
                 let core = core.clone();
                 tasks.spawn(async move {
                     let result = send(&core, params, turn).await.and_then(to_result);
@@ -73,7 +75,9 @@ pub(crate) async fn dispatch(
             Err(err) => respond(core, id.as_ref(), &method, Err(err)).await,
             Ok(params) => {
                 // The same room turn as `send`: text and files to one room keep their order.
-                let turn = core.room_order.enqueue(&order_key(&params.target));
+                let turn = core
+                    .room_order
+                    .enqueue(&order_key(core.semantics.namespace(), &params.target));
                 let core = core.clone();
                 tasks.spawn(async move {
                     let result = send_file(&core, params, turn).await.and_then(to_result);
@@ -175,25 +179,36 @@ fn message_ref(room_id: &str, message_id: &str) -> Result<MessageRef, RpcError> 
     })
 }
 
+/// Checks the server and the token through the channel (so a refusal stops the account
+/// like any other call would).
 async fn probe(core: &Core) -> ProbeResult {
+    let report = core.channel.probe().await;
+    if let Err(err) = &report {
+        core.note_error(err).await;
+    }
     let state = ConnectionParams::from(&core.state()).state;
-    match &core.probe {
-        Some(probe) => {
-            let facts = probe.check().await;
-            ProbeResult {
-                reachable: facts.reachable,
-                token_valid: facts.token_valid && !core.is_fatal(),
-                server_version: facts.server_version,
-                state,
-            }
-        }
-        // Without a server check, the connection state is the best answer.
-        None => ProbeResult {
-            reachable: state == "active",
-            token_valid: !core.is_fatal(),
+    match report {
+        Ok(report) => ProbeResult {
+            reachable: true,
+            token_valid: report.identity_matches && !core.is_fatal(),
+            server_version: report.server_version,
+            state,
+        },
+        Err(channel_api::Error::Unauthorized { .. }) => ProbeResult {
+            reachable: true,
+            token_valid: false,
             server_version: None,
             state,
         },
+        Err(err) => {
+            tracing::warn!(error = %err, "probe failed");
+            ProbeResult {
+                reachable: false,
+                token_valid: !core.is_fatal(),
+                server_version: None,
+                state,
+            }
+        }
     }
 }
 
@@ -216,46 +231,20 @@ fn set_approved_senders(core: &Core, params: Value) -> Result<Value, RpcError> {
 
 // ----- send -----
 
-/// What a `send.target` names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Target {
-    /// A conversation id: the room, and its thread if it names one.
-    Conversation(ConversationId),
-    /// `#name`.
-    RoomName(String),
-    /// `@username`: the DM with that user.
-    User(String),
-    /// A bare room id.
-    RoomId(RoomId),
-}
-
-fn parse_target(target: &str) -> Result<Target, RpcError> {
-    let target = non_empty("target", target.trim())?;
-    if let Some(rest) = target.strip_prefix("rocketchat:") {
-        // `rocketchat:<roomId>`: a room id with the channel prefix OpenClaw targets carry.
-        if !rest.is_empty() && !rest.contains(':') {
-            return Ok(Target::RoomId(RoomId::new(rest)));
-        }
-        return ConversationId::parse(target)
-            .map(Target::Conversation)
-            .map_err(|e| RpcError::invalid_params(format!("target: {e}")));
-    }
-    if let Some(name) = target.strip_prefix('#') {
-        return Ok(Target::RoomName(non_empty("target", name)?.to_owned()));
-    }
-    if let Some(user) = target.strip_prefix('@') {
-        return Ok(Target::User(non_empty("target", user)?.to_owned()));
-    }
-    Ok(Target::RoomId(RoomId::new(target)))
+/// Parses a `send.target` with the channel's target grammar (`channel_api::target`).
+fn parse_target(namespace: &Namespace, target: &str) -> Result<Target, RpcError> {
+    Target::parse(namespace, target).map_err(|e| RpcError::invalid_params(e.to_string()))
 }
 
 /// The key that orders sends: the room id when the target shows it, else the target as
 /// written (`#name` and `@user` are resolved later, inside the turn).
-fn order_key(target: &str) -> String {
-    match parse_target(target) {
-        Ok(Target::Conversation(c)) => c.room().to_string(),
-        Ok(Target::RoomId(room)) => room.into_string(),
-        _ => target.trim().to_owned(),
+fn order_key(namespace: &Namespace, target: &str) -> String {
+    match parse_target(namespace, target) {
+        Ok(parsed) => match parsed.room_id() {
+            Some(room) => room.to_string(),
+            None => target.trim().to_owned(),
+        },
+        Err(_) => target.trim().to_owned(),
     }
 }
 
@@ -274,24 +263,22 @@ async fn resolve_target(
             }
             Ok((c.room().clone(), c.thread().cloned()))
         }
-        Target::RoomId(room) => Ok((room, None)),
+        Target::Room(room) => Ok((room, None)),
         Target::RoomName(name) => {
             let room = resolve(core, RoomQuery::Name(name)).await?;
             Ok((room, None))
         }
-        Target::User(username) => {
-            let room = match &core.direct {
-                Some(direct) => match direct.open(&username).await {
-                    Ok(room) => room,
-                    Err(err) => {
-                        core.note_error(&err).await;
-                        return Err(err.into());
-                    }
-                },
-                None => resolve(core, RoomQuery::Name(format!("@{username}"))).await?,
-            };
-            Ok((room, None))
-        }
+        Target::User(username) => match core
+            .channel
+            .open_direct(&UserQuery::Username(username))
+            .await
+        {
+            Ok(room) => Ok((room.id, None)),
+            Err(err) => {
+                core.note_error(&err).await;
+                Err(err.into())
+            }
+        },
     }
 }
 
@@ -333,14 +320,14 @@ fn choose_thread(
 }
 
 async fn send(core: &Core, params: SendParams, mut turn: Turn) -> Result<SendResult, RpcError> {
-    let target = parse_target(&params.target)?;
+    let target = parse_target(core.semantics.namespace(), &params.target)?;
     turn.wait().await;
     let (room, target_thread) = resolve_target(core, target).await?;
     let thread = choose_thread(params.reply_thread, params.thread_id, target_thread)?;
     core.inbound.windows.posting(&room);
     let chunks = core
         .semantics
-        .chunk(&params.text, core.channel.capabilities().max_text_len);
+        .chunk(&params.text, core.channel.capabilities().max_text);
     if chunks.is_empty() {
         return Err(RpcError::from(channel_api::Error::InvalidRequest {
             reason: "text is empty".into(),
@@ -389,7 +376,7 @@ async fn send_file(
     params: SendFileParams,
     mut turn: Turn,
 ) -> Result<SendResult, RpcError> {
-    let target = parse_target(&params.target)?;
+    let target = parse_target(core.semantics.namespace(), &params.target)?;
     let path = std::path::PathBuf::from(non_empty("path", &params.path)?);
     let name = match params.name.as_deref().map(str::trim) {
         Some(name) if !name.is_empty() => name.to_owned(),
@@ -458,7 +445,7 @@ pub(crate) fn spawn_answer(core: &Arc<Core>, plan: ReplyPlan, text: String) {
         core.inbound.windows.posting(&plan.room);
         for (index, chunk) in core
             .semantics
-            .chunk(&text, core.channel.capabilities().max_text_len)
+            .chunk(&text, core.channel.capabilities().max_text)
             .into_iter()
             .enumerate()
         {
@@ -475,31 +462,13 @@ pub(crate) fn spawn_answer(core: &Arc<Core>, plan: ReplyPlan, text: String) {
 mod tests {
     use super::*;
 
+    fn ns() -> Namespace {
+        Namespace::new("rocketchat").unwrap()
+    }
+
     #[test]
-    fn targets_are_parsed() {
-        assert_eq!(
-            parse_target("#general").unwrap(),
-            Target::RoomName("general".into())
-        );
-        assert_eq!(
-            parse_target("@alice").unwrap(),
-            Target::User("alice".into())
-        );
-        assert_eq!(
-            parse_target("GENERAL").unwrap(),
-            Target::RoomId(RoomId::new("GENERAL"))
-        );
-        assert_eq!(
-            parse_target("rocketchat:GENERAL").unwrap(),
-            Target::RoomId(RoomId::new("GENERAL"))
-        );
-        let Target::Conversation(c) =
-            parse_target("rocketchat:default:channel:GENERAL:thread:AbC").unwrap()
-        else {
-            panic!("not a conversation")
-        };
-        assert_eq!(c.room().as_str(), "GENERAL");
-        assert_eq!(c.thread().map(MessageId::as_str), Some("AbC"));
+    fn bad_targets_are_invalid_params() {
+        // The grammar itself is channel-api's (`target.rs`); here only the error mapping.
         for bad in [
             "",
             "  ",
@@ -509,7 +478,7 @@ mod tests {
             "rocketchat:default:nope:R1",
         ] {
             assert_eq!(
-                parse_target(bad).unwrap_err().code,
+                parse_target(&ns(), bad).unwrap_err().code,
                 rpc::INVALID_PARAMS,
                 "{bad:?}"
             );
@@ -518,9 +487,12 @@ mod tests {
 
     #[test]
     fn sends_are_ordered_by_room() {
-        assert_eq!(order_key("rocketchat:default:channel:R1:thread:T"), "R1");
-        assert_eq!(order_key("R1"), "R1");
-        assert_eq!(order_key("#general"), "#general");
+        assert_eq!(
+            order_key(&ns(), "rocketchat:default:channel:R1:thread:T"),
+            "R1"
+        );
+        assert_eq!(order_key(&ns(), "R1"), "R1");
+        assert_eq!(order_key(&ns(), "#general"), "#general");
     }
 
     #[test]

@@ -14,8 +14,8 @@
 //!   ids and chunking.
 //! - [`serve`]: the `serve` entry point: reads and validates the configuration line,
 //!   builds the channel, runs the loop.
-//! - [`rocketchat`]: the Rocket.Chat channel and probe for `serve`.
-//! - [`deferred`]: connects a backend in the background, retrying until it is up.
+//! - [`rocketchat`]: the Rocket.Chat channel for `serve` (it owns its connection: the
+//!   first one is retried by the backend itself).
 //! - `inbound`: from an admitted message to its notification (downloads, context,
 //!   per-room order); `context`: what each conversation has seen.
 //! - [`media`]: the download directory, attachment files, files for `sendFile`.
@@ -25,24 +25,20 @@
 //! - [`lines`]: bounded line reading.
 //! - [`ordering`]: per-room ordering of sends.
 //! - [`stats`]: admitted / skipped / dropped counters.
-//! - [`rest`], [`probe`], [`direct`]: a small REST client for `probe`, `doctor` and
-//!   opening DMs by username.
+//! - [`rest`]: a small REST client for `doctor`.
 //! - [`doctor`]: `bridge doctor`, checks a configuration against a server.
 //! - [`sim`]: `bridge sim`, the simulator with a demo seed.
 //! - [`demo`]: `bridge demo`, the simulator, a scripted human and an echo agent.
 
 pub mod config;
 mod context;
-pub mod deferred;
 pub mod demo;
-pub mod direct;
 pub mod doctor;
 mod handlers;
 mod inbound;
 pub mod lines;
 pub mod media;
 pub mod ordering;
-pub mod probe;
 pub mod protocol;
 pub mod rest;
 mod resume;
@@ -55,5 +51,4 @@ pub mod sim;
 pub mod stats;
 
 pub use config::{AccountConfig, ConfigError};
-pub use probe::{ProbeFacts, RestProbe, ServerProbe};
 pub use server::{run_bridge, run_bridge_with, BridgeError, BridgeOptions};

@@ -106,9 +106,15 @@ pub struct IdentityWire {
 pub struct ConnectionParams {
     /// `connecting`, `active`, `reconnecting` or `fatal`.
     pub state: String,
-    /// Reconnect attempt, for `reconnecting`.
+    /// The attempt, for `connecting` and `reconnecting` (from 1 in each outage).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
+    /// How far the attempt has got, for `connecting` and `reconnecting`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<channel_api::Phase>,
+    /// Why it stopped, for `fatal`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<channel_api::FatalCause>,
     /// Why, for `fatal`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -117,16 +123,30 @@ pub struct ConnectionParams {
 impl From<&channel_api::ConnectionState> for ConnectionParams {
     fn from(state: &channel_api::ConnectionState) -> Self {
         use channel_api::ConnectionState as S;
-        let (state, attempt, reason) = match state {
-            S::Connecting => ("connecting", None, None),
-            S::Active => ("active", None, None),
-            S::Reconnecting { attempt } => ("reconnecting", Some(*attempt), None),
-            S::FatallyClosed { reason } => ("fatal", None, Some(reason.clone())),
-        };
-        Self {
+        let base = |state: &str| Self {
             state: state.into(),
-            attempt,
-            reason,
+            attempt: None,
+            phase: None,
+            cause: None,
+            reason: None,
+        };
+        match state {
+            S::Connecting { attempt, phase } => Self {
+                attempt: Some(*attempt),
+                phase: Some(*phase),
+                ..base("connecting")
+            },
+            S::Active => base("active"),
+            S::Reconnecting { attempt, phase } => Self {
+                attempt: Some(*attempt),
+                phase: Some(*phase),
+                ..base("reconnecting")
+            },
+            S::FatallyClosed { cause, reason } => Self {
+                cause: Some(*cause),
+                reason: Some(reason.clone()),
+                ..base("fatal")
+            },
         }
     }
 }
@@ -302,10 +322,10 @@ pub struct PairingRequiredParams {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReactionUserWire {
-    /// Username.
-    pub username: String,
-    /// User id, when known.
-    pub id: Option<String>,
+    /// User id.
+    pub id: String,
+    /// Username, when the backend has it.
+    pub username: Option<String>,
 }
 
 /// `reaction` params.

@@ -14,7 +14,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use backend_rocketchat::{ResumePoint, RESUME_WINDOW_MS};
+use channel_api::resume::{ResumePoint, RESUME_WINDOW_MS};
+use channel_api::{MessageId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// Ids kept for the window around the newest message; more than this within a few seconds
@@ -93,8 +94,9 @@ impl ResumeState {
             "resuming where the last process stopped"
         );
         let point = ResumePoint {
-            after_ms: file.after_ms,
-            delivered: file.delivered,
+            after: Timestamp(file.after_ms),
+            rooms: Default::default(),
+            handled: file.delivered.into_iter().map(MessageId::new).collect(),
         };
         (state, Some(point))
     }
@@ -202,8 +204,9 @@ mod tests {
         assert_eq!(
             point,
             Some(ResumePoint {
-                after_ms: now,
-                delivered: vec!["a".into(), "b".into()],
+                after: Timestamp(now),
+                rooms: Default::default(),
+                handled: vec![MessageId::new("a"), MessageId::new("b")],
             })
         );
     }

@@ -9,7 +9,7 @@ use channel_api::command::{Command, CommandAccess, CommandAction, CommandRequest
 use channel_api::config::ChannelConfig;
 use channel_api::policy::{Decision, Dispatch, Policy};
 use channel_api::threading::{ReplyPlan, ReplyTarget};
-use channel_api::{AccountId, Event, Identity, Message, UserId};
+use channel_api::{AccountId, Event, Identity, Message, Namespace, TextLimit, UserId};
 
 use crate::config::{AccountConfig, ConfigError};
 use crate::protocol::{
@@ -71,12 +71,16 @@ pub(crate) struct Semantics {
 impl Semantics {
     /// The policy for `config`, deciding as the bot `identity` (under the configured
     /// account id).
-    pub(crate) fn new(config: &AccountConfig, identity: &Identity) -> Result<Self, ConfigError> {
+    pub(crate) fn new(
+        config: &AccountConfig,
+        identity: &Identity,
+        namespace: &Namespace,
+    ) -> Result<Self, ConfigError> {
         let identity = Identity {
             account: config.account_id().clone(),
             ..identity.clone()
         };
-        let policy = Policy::new(config.channel().clone(), identity)
+        let policy = Policy::new(config.channel().clone(), identity, namespace.clone())
             .map_err(|e| ConfigError::new(e.field.clone(), e.problem.to_string()))?;
         Ok(Self {
             account: config.account_id().clone(),
@@ -87,6 +91,11 @@ impl Semantics {
     /// The account this bridge serves.
     pub(crate) fn account(&self) -> &AccountId {
         &self.account
+    }
+
+    /// The conversation-id namespace the host gave.
+    pub(crate) fn namespace(&self) -> &Namespace {
+        self.policy.namespace()
     }
 
     /// The policy configuration.
@@ -111,13 +120,14 @@ impl Semantics {
             }),
             Decision::Dispatch(Dispatch::Deleted {
                 room,
+                kind,
                 message,
                 conversation,
             }) => Inbound::Deleted(MessageDeletedParams {
                 conversation_id: conversation.to_string(),
                 room: RoomWire {
                     id: room.to_string(),
-                    kind: conversation.kind(),
+                    kind,
                     name: None,
                 },
                 message_id: message.to_string(),
@@ -133,8 +143,8 @@ impl Semantics {
                 message_id: reaction.message.id.to_string(),
                 emoji: reaction.emoji.clone(),
                 user: ReactionUserWire {
+                    id: reaction.user.to_string(),
                     username: reaction.username.clone(),
-                    id: reaction.user_id.as_ref().map(ToString::to_string),
                 },
                 message_author_id: reaction.message_author.as_ref().map(ToString::to_string),
             }),
@@ -159,13 +169,15 @@ impl Semantics {
     }
 
     /// Splits outbound text into chunks that fit both `textChunkLimit` and the backend's
-    /// limit (0 = the backend states none). Blank text gives no chunk.
-    pub(crate) fn chunk(&self, text: &str, backend_max: usize) -> Vec<String> {
-        let limit = match backend_max {
-            0 => self.config().text_chunk_limit,
-            max => self.config().text_chunk_limit.min(max),
+    /// limit (counted in the backend's unit; a maximum of 0 means it states none). Blank
+    /// text gives no chunk.
+    pub(crate) fn chunk(&self, text: &str, backend: TextLimit) -> Vec<String> {
+        let configured = self.config().text_chunk_limit;
+        let max = match backend.max {
+            0 => configured,
+            max => configured.min(max),
         };
-        chunk_text(text, limit)
+        chunk_text(text, backend.with_max(max))
     }
 }
 

@@ -11,24 +11,21 @@ use channel_api::Channel;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::config::{AccountConfig, ConfigError};
-use crate::direct::DirectRooms;
 use crate::lines::{Line, LineReader, MAX_LINE_BYTES};
 use crate::media::MediaDir;
-use crate::probe::ServerProbe;
 use crate::protocol::{method, FatalParams};
 use crate::resume::ResumeState;
 use crate::rpc;
 use crate::server::{run_lines, BridgeError, BridgeOptions};
 
-/// A channel built from the configuration, with the probe that checks its server.
+/// A channel built from the configuration, and the conversation-id namespace it runs
+/// under.
 #[derive(Debug)]
 pub struct Connected<C> {
     /// The channel.
     pub channel: C,
-    /// Answers `probe`; `None` answers from the connection state.
-    pub probe: Option<Arc<dyn ServerProbe>>,
-    /// Opens DMs for `send` to `@username`; `None` asks the channel.
-    pub direct: Option<Arc<dyn DirectRooms>>,
+    /// The conversation-id namespace (the channel's name in OpenClaw).
+    pub namespace: channel_api::Namespace,
 }
 
 /// How a `serve` run ended.
@@ -105,10 +102,8 @@ where
         Err(err) => return reject_config(&mut output, err).await,
     };
     let options = BridgeOptions {
-        probe: connected.probe,
-        direct: connected.direct,
         stop,
-        ..BridgeOptions::default()
+        ..BridgeOptions::new(connected.namespace)
     };
     match run_lines(
         connected.channel,

@@ -25,12 +25,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use crate::config::{AccountConfig, ConfigError};
-use crate::direct::DirectRooms;
 use crate::inbound::{self, InboundState};
 use crate::lines::{Line, LineReader, MAX_LINE_BYTES};
 use crate::media::MediaDir;
 use crate::ordering::KeyedOrder;
-use crate::probe::ServerProbe;
 use crate::protocol::{method, ConnectionParams, IdentityWire, ReadyParams};
 use crate::resume::ResumeState;
 use crate::rpc::{self, RpcError};
@@ -61,23 +59,20 @@ pub enum BridgeError {
 /// Knobs of one bridge run.
 #[derive(Debug, Clone)]
 pub struct BridgeOptions {
-    /// Answers `probe` and the `ready` server version. Without one, `probe` is answered
-    /// from the connection state alone.
-    pub probe: Option<Arc<dyn ServerProbe>>,
-    /// Opens DMs for `send` to `@username`. Without one, the channel is asked to resolve
-    /// the room name `@username`.
-    pub direct: Option<Arc<dyn DirectRooms>>,
+    /// The conversation-id namespace (the channel's name in OpenClaw, e.g. `rocketchat`):
+    /// the host names it, the core knows no backend.
+    pub namespace: channel_api::Namespace,
     /// How long a shutdown waits for requests still running.
     pub drain_timeout: Duration,
     /// A signal to stop as if the input had ended (the binary fires it on SIGTERM).
     pub stop: Option<Arc<tokio::sync::Notify>>,
 }
 
-impl Default for BridgeOptions {
-    fn default() -> Self {
+impl BridgeOptions {
+    /// The defaults (a 10 s drain, no stop signal) for a channel under `namespace`.
+    pub fn new(namespace: channel_api::Namespace) -> Self {
         Self {
-            probe: None,
-            direct: None,
+            namespace,
             drain_timeout: Duration::from_secs(10),
             stop: None,
         }
@@ -91,6 +86,7 @@ impl Default for BridgeOptions {
 pub async fn run_bridge<C, R, W>(
     channel: C,
     config: &AccountConfig,
+    namespace: channel_api::Namespace,
     input: R,
     output: W,
 ) -> Result<(), BridgeError>
@@ -99,7 +95,14 @@ where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    run_bridge_with(channel, config, BridgeOptions::default(), input, output).await
+    run_bridge_with(
+        channel,
+        config,
+        BridgeOptions::new(namespace),
+        input,
+        output,
+    )
+    .await
 }
 
 /// [`run_bridge`] with options.
@@ -139,7 +142,7 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let identity = channel.identity();
-    let semantics = Semantics::new(config, &identity)?;
+    let semantics = Semantics::new(config, &identity, &options.namespace)?;
     let events = channel.events()?;
 
     let (out_tx, out_rx) = mpsc::channel(OUTBOX_CAPACITY);
@@ -156,8 +159,6 @@ where
         fatal: AtomicBool::new(false),
         ready_sent: AtomicBool::new(false),
         room_order: KeyedOrder::default(),
-        probe: options.probe.clone(),
-        direct: options.direct.clone(),
         inbound: InboundState::new(
             media.path().to_owned(),
             config.media().clone(),
@@ -318,8 +319,6 @@ pub(crate) struct Core {
     ready_sent: AtomicBool,
     /// Per-room turns, so sends (and in-room answers) to one room keep their order.
     pub(crate) room_order: KeyedOrder,
-    pub(crate) probe: Option<Arc<dyn ServerProbe>>,
-    pub(crate) direct: Option<Arc<dyn DirectRooms>>,
     /// Downloads, context and per-room order of inbound notifications.
     pub(crate) inbound: InboundState,
     /// Where this account has read up to (`stateFile`), when configured.
@@ -375,7 +374,7 @@ impl Core {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
-            .unwrap_or(ConnectionState::Connecting)
+            .unwrap_or_else(|| self.channel.state())
     }
 
     /// Whether the account has stopped for good.
@@ -414,17 +413,20 @@ impl Core {
             *current = Some(state.clone());
         }
         match &state {
-            ConnectionState::FatallyClosed { reason } => {
-                tracing::error!(%reason, "account stopped for good");
+            ConnectionState::FatallyClosed { cause, reason } => {
+                tracing::error!(?cause, %reason, "account stopped for good");
             }
             other => tracing::info!(state = ?other, "connection state"),
         }
         self.notify(method::CONNECTION, &ConnectionParams::from(&state))
             .await;
         if state == ConnectionState::Active && !self.ready_sent.swap(true, Ordering::SeqCst) {
-            let server_version = match &self.probe {
-                Some(probe) => probe.check().await.server_version,
-                None => None,
+            let server_version = match self.channel.probe().await {
+                Ok(report) => report.server_version,
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not read the server version");
+                    None
+                }
             };
             // Asked now: a backend connected in the background knows the server's answer.
             let identity = self.channel.identity();
@@ -446,6 +448,7 @@ impl Core {
     pub(crate) async fn note_error(&self, err: &channel_api::Error) {
         if let channel_api::Error::Unauthorized { reason } = err {
             self.set_state(ConnectionState::FatallyClosed {
+                cause: channel_api::FatalCause::Unauthorized,
                 reason: reason.clone(),
             })
             .await;

@@ -43,7 +43,16 @@ fn setup(extra: Value) -> Setup {
     let (client, bridge_in, bridge_out) = Client::pipes();
     {
         let channel = channel.clone();
-        tokio::spawn(async move { run_bridge(channel, &config, bridge_in, bridge_out).await });
+        tokio::spawn(async move {
+            run_bridge(
+                channel,
+                &config,
+                common::mock_namespace(),
+                bridge_in,
+                bridge_out,
+            )
+            .await
+        });
     }
     Setup {
         alice: world.peer(&alice).unwrap(),

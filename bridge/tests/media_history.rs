@@ -101,8 +101,16 @@ where
     let channel = Arc::new(world.channel_for(&bot, AccountId::new("default")).unwrap());
     let wrapped = wrap(channel.clone());
     let (client, bridge_in, bridge_out) = Client::pipes();
-    let bridge =
-        tokio::spawn(async move { run_bridge(wrapped, &config, bridge_in, bridge_out).await });
+    let bridge = tokio::spawn(async move {
+        run_bridge(
+            wrapped,
+            &config,
+            common::mock_namespace(),
+            bridge_in,
+            bridge_out,
+        )
+        .await
+    });
     Setup {
         alice: world.peer(&alice).unwrap(),
         op: world.peer(&op).unwrap(),
@@ -511,7 +519,7 @@ async fn send_file_into_a_thread_posts_one_message_with_the_file() {
     let _ = s.client.notification("message").await;
     let data = bytes(5000);
     let path = files.file("chart.png", &data);
-    let target = format!("rocketchat:default:channel:{}:thread:{}", s.room, root.id);
+    let target = format!("mock:default:channel:{}:thread:{}", s.room, root.id);
     let r = s
         .client
         .call(
@@ -599,7 +607,7 @@ async fn send_file_with_bad_params_is_invalid_params() {
         json!({"target": room, "path": files.0.join("missing.txt")}),
         json!({"target": room, "path": files.0}),
         json!({"target": "", "path": ok}),
-        json!({"target": "rocketchat:other:channel:R1", "path": ok}),
+        json!({"target": "mock:other:channel:R1", "path": ok}),
         json!({"target": room, "path": ok, "replyThread": {"id": " ", "scope": "all"}}),
         json!({"target": room, "path": 7}),
     ];

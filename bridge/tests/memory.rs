@@ -59,7 +59,16 @@ async fn setup_with(extra: Value) -> Setup {
     let (client, bridge_in, bridge_out) = Client::pipes();
     let bridge = {
         let channel = channel.clone();
-        tokio::spawn(async move { run_bridge(channel, &config, bridge_in, bridge_out).await })
+        tokio::spawn(async move {
+            run_bridge(
+                channel,
+                &config,
+                common::mock_namespace(),
+                bridge_in,
+                bridge_out,
+            )
+            .await
+        })
     };
     Setup {
         alice: world.peer(&alice).unwrap(),
@@ -88,7 +97,7 @@ async fn an_admitted_message_is_notified_exactly_once() {
     let m = s.client.notification("message").await;
     assert_eq!(
         m["conversationId"],
-        json!(format!("rocketchat:default:channel:{}", s.room))
+        json!(format!("mock:default:channel:{}", s.room))
     );
     assert_eq!(m["messageId"], json!(posted.id.as_str()));
     assert_eq!(m["textForAgent"], json!("hello there"));
@@ -136,7 +145,7 @@ async fn a_thread_message_is_answered_in_its_thread() {
     assert_eq!(
         first["conversationId"],
         json!(format!(
-            "rocketchat:default:channel:{}:thread:{}",
+            "mock:default:channel:{}:thread:{}",
             s.room, root.id
         ))
     );
@@ -182,7 +191,7 @@ async fn a_dm_from_an_unknown_sender_needs_pairing_until_approved() {
     assert!(m["conversationId"]
         .as_str()
         .unwrap()
-        .starts_with("rocketchat:default:direct:"));
+        .starts_with("mock:default:direct:"));
     assert!(s.client.take_backlog("message").is_empty());
 }
 
@@ -257,7 +266,7 @@ async fn a_long_send_is_chunked_in_order_into_the_thread() {
     lines[119].push('!');
     let text = lines.join("\n");
     assert_eq!(text.chars().count(), 12_000);
-    let target = format!("rocketchat:default:channel:{}:thread:{}", s.room, root.id);
+    let target = format!("mock:default:channel:{}:thread:{}", s.room, root.id);
     let sent = s
         .client
         .call("send", json!({"target": target, "text": text}))
@@ -374,7 +383,7 @@ async fn send_targets_and_actions_reach_the_world() {
         .client
         .call(
             "send",
-            json!({"target": "rocketchat:other:channel:R1", "text": "x"}),
+            json!({"target": "mock:other:channel:R1", "text": "x"}),
         )
         .await;
     assert_eq!(r["error"]["code"], json!(-32602));
@@ -410,14 +419,21 @@ async fn connection_states_ready_and_fatal_are_reported() {
     let ready = s.client.notification("ready").await;
     assert_eq!(ready["identity"]["accountId"], json!("default"));
     assert_eq!(ready["identity"]["username"], json!("bot"));
-    assert_eq!(ready["capabilities"]["maxTextLen"], json!(5000));
+    // The limit carries its unit: the memory world counts characters.
+    assert_eq!(
+        ready["capabilities"]["maxText"],
+        json!({"max": 5000, "unit": "chars"})
+    );
     let probe = s.client.call("probe", json!({})).await;
     assert_eq!(probe["result"]["state"], json!("active"));
     assert_eq!(probe["result"]["tokenValid"], json!(true));
 
     s.channel.revoke_credentials("token revoked");
     let c = s.client.notification("connection").await;
-    assert_eq!(c, json!({"state": "fatal", "reason": "token revoked"}));
+    assert_eq!(
+        c,
+        json!({"state": "fatal", "cause": "unauthorized", "reason": "token revoked"})
+    );
     let r = s
         .client
         .call("send", json!({"target": s.room.as_str(), "text": "x"}))
@@ -492,8 +508,16 @@ async fn a_slow_send_blocks_neither_probes_nor_other_rooms_but_keeps_its_rooms_o
         slow: Slow::SendsStartingWith("SLOW"),
     };
     let (mut client, bridge_in, bridge_out) = Client::pipes();
-    let bridge =
-        tokio::spawn(async move { run_bridge(channel, &config, bridge_in, bridge_out).await });
+    let bridge = tokio::spawn(async move {
+        run_bridge(
+            channel,
+            &config,
+            common::mock_namespace(),
+            bridge_in,
+            bridge_out,
+        )
+        .await
+    });
 
     let slow = client
         .start(
@@ -562,10 +586,13 @@ impl Channel for Scripted {
             delete: true,
             typing: true,
             resolve_by_name: true,
-            max_text_len: 5000,
+            max_text: channel_api::TextLimit::utf16(5000),
             files: false,
             history: false,
         }
+    }
+    fn state(&self) -> ConnectionState {
+        ConnectionState::Active
     }
     fn events(&self) -> channel_api::Result<EventStream> {
         Ok(self.events.lock().unwrap().take().unwrap())
@@ -594,6 +621,12 @@ impl Channel for Scripted {
         unsupported()
     }
     async fn resolve_room(&self, _: &RoomQuery) -> channel_api::Result<RoomInfo> {
+        unsupported()
+    }
+    async fn open_direct(&self, _: &channel_api::UserQuery) -> channel_api::Result<RoomInfo> {
+        unsupported()
+    }
+    async fn probe(&self) -> channel_api::Result<channel_api::ProbeReport> {
         unsupported()
     }
     async fn download(&self, _: &channel_api::Attachment, _: u64) -> channel_api::Result<Vec<u8>> {
@@ -648,12 +681,21 @@ async fn nothing_is_dispatched_after_fatal_even_if_the_backend_sends_more() {
     };
     let config = AccountConfig::from_value(json!({"groupPolicy": "open"})).unwrap();
     let (mut client, bridge_in, bridge_out) = Client::pipes();
-    let bridge =
-        tokio::spawn(async move { run_bridge(channel, &config, bridge_in, bridge_out).await });
+    let bridge = tokio::spawn(async move {
+        run_bridge(
+            channel,
+            &config,
+            common::mock_namespace(),
+            bridge_in,
+            bridge_out,
+        )
+        .await
+    });
     let state = |state| channel_api::Event::ConnectionStateChanged { state };
     tx.send(state(ConnectionState::Active)).await.unwrap();
     tx.send(mention("M1", "@bot before")).await.unwrap();
     tx.send(state(ConnectionState::FatallyClosed {
+        cause: channel_api::FatalCause::Unauthorized,
         reason: "revoked".into(),
     }))
     .await
@@ -666,7 +708,10 @@ async fn nothing_is_dispatched_after_fatal_even_if_the_backend_sends_more() {
     let active = client.notification("connection").await;
     assert_eq!(active["state"], json!("active"));
     let fatal = client.notification("connection").await;
-    assert_eq!(fatal, json!({"state": "fatal", "reason": "revoked"}));
+    assert_eq!(
+        fatal,
+        json!({"state": "fatal", "cause": "unauthorized", "reason": "revoked"})
+    );
     // Wait until the bridge has handled the late message, then look at everything written.
     let deadline = tokio::time::Instant::now() + common::WAIT;
     loop {

@@ -68,8 +68,7 @@ fn serve_runs_a_session_and_never_logs_the_token() {
                 .unwrap();
             Ok(Connected {
                 channel,
-                probe: None,
-                direct: None,
+                namespace: common::mock_namespace(),
             })
         }));
         let config = json!({"serverUrl": "https://chat.example", "userId": bot.as_str(),

@@ -5,11 +5,12 @@ use std::fmt::Debug;
 use async_trait::async_trait;
 
 use crate::error::Result;
+use crate::event::ConnectionState;
 use crate::event::EventStream;
 use crate::ids::{MessageId, RoomId};
 use crate::model::{
     Attachment, Capabilities, HistoryQuery, Identity, Message, MessageRef, OutboundFile,
-    OutboundMessage, RoomInfo, RoomQuery, SentMessage,
+    OutboundMessage, ProbeReport, RoomInfo, RoomQuery, SentMessage, UserQuery,
 };
 
 /// One logged-in bot account on one chat backend.
@@ -20,8 +21,13 @@ use crate::model::{
 /// - The channel's own messages, edits and reactions never come back as events.
 /// - An operation the backend lacks returns [`crate::Error::Unsupported`], never a silent
 ///   no-op. Check [`Channel::capabilities`] first to avoid the call.
-/// - After a fatal error (revoked credentials) every call returns
-///   [`crate::Error::Unauthorized`] or [`crate::Error::Closed`] and no event is delivered.
+/// - The channel owns its connection: it starts in [`ConnectionState::Connecting`], retries
+///   the first connection itself, reconnects, and reports every state change as
+///   [`crate::Event::ConnectionStateChanged`]. Calls made while it is not active fail with
+///   a retryable [`crate::Error::Disconnected`].
+/// - After a fatal error (revoked credentials, from any call or the socket) every call
+///   returns [`crate::Error::Unauthorized`] or [`crate::Error::Closed`] and no event is
+///   delivered.
 ///
 /// Conveniences live in [`ChannelExt`], implemented for every `Channel`: keep this trait
 /// small so every backend implements every method on purpose.
@@ -33,6 +39,9 @@ pub trait Channel: Send + Sync + Debug {
 
     /// What the backend can do.
     fn capabilities(&self) -> Capabilities;
+
+    /// The connection state now (the same machine the events report).
+    fn state(&self) -> ConnectionState;
 
     /// Takes the event stream. There is one stream per channel: a second call returns
     /// `Error::InvalidRequest`.
@@ -58,6 +67,14 @@ pub trait Channel: Send + Sync + Debug {
 
     /// Finds a room by id or by name. Unknown rooms are `Error::NotFound`.
     async fn resolve_room(&self, query: &RoomQuery) -> Result<RoomInfo>;
+
+    /// The direct conversation with one user, opened (created) if it does not exist yet.
+    /// An unknown user is `Error::NotFound`.
+    async fn open_direct(&self, user: &UserQuery) -> Result<RoomInfo>;
+
+    /// Checks the server and the credentials now, over the backend's request path (so a
+    /// refusal trips the channel's stop like any other call).
+    async fn probe(&self) -> Result<ProbeReport>;
 
     /// Fetches an attachment's bytes with the bot's credentials. Anything over `max_bytes`
     /// is `Error::TooLarge`, found without reading past the limit.
@@ -103,6 +120,9 @@ impl<T: Channel + ?Sized> Channel for std::sync::Arc<T> {
     fn capabilities(&self) -> Capabilities {
         (**self).capabilities()
     }
+    fn state(&self) -> ConnectionState {
+        (**self).state()
+    }
     fn events(&self) -> Result<EventStream> {
         (**self).events()
     }
@@ -126,6 +146,12 @@ impl<T: Channel + ?Sized> Channel for std::sync::Arc<T> {
     }
     async fn resolve_room(&self, query: &RoomQuery) -> Result<RoomInfo> {
         (**self).resolve_room(query).await
+    }
+    async fn open_direct(&self, user: &UserQuery) -> Result<RoomInfo> {
+        (**self).open_direct(user).await
+    }
+    async fn probe(&self) -> Result<ProbeReport> {
+        (**self).probe().await
     }
     async fn download(&self, attachment: &Attachment, max_bytes: u64) -> Result<Vec<u8>> {
         (**self).download(attachment, max_bytes).await

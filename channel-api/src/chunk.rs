@@ -1,7 +1,7 @@
 //! Splitting long replies to the server's size limit.
 //!
-//! Rocket.Chat measures `Message_MaxAllowedSize` (default 5000) in UTF-16 code units, so
-//! limits here are UTF-16 code units too. [`chunk_text`]:
+//! A limit is a [`TextLimit`]: a number and the unit the server counts in (Rocket.Chat
+//! measures `Message_MaxAllowedSize`, default 5000, in UTF-16 code units). [`chunk_text`]:
 //! - returns text that fits unchanged (one chunk), and no chunk for blank text;
 //! - cuts at the last paragraph break (blank line) that fits, else the last line break,
 //!   else the last space or tab, else at the last whole character that fits (a character
@@ -14,31 +14,35 @@
 //!
 //! ```
 //! use channel_api::chunk::chunk_text;
+//! use channel_api::TextLimit;
 //!
 //! let text = "first paragraph\n\nsecond paragraph";
-//! assert_eq!(chunk_text(text, 20), ["first paragraph", "second paragraph"]);
+//! assert_eq!(chunk_text(text, TextLimit::utf16(20)), ["first paragraph", "second paragraph"]);
 //!
 //! let code = "```rust\nlet a = 1;\nlet b = 2;\n```";
 //! assert_eq!(
-//!     chunk_text(code, 24),
+//!     chunk_text(code, TextLimit::utf16(24)),
 //!     ["```rust\nlet a = 1;\n```", "```rust\nlet b = 2;\n```"]
 //! );
 //! ```
 
+use crate::model::{TextLimit, TextUnit};
+
 /// Rocket.Chat's default `Message_MaxAllowedSize`, in UTF-16 code units.
 pub const DEFAULT_LIMIT: usize = 5000;
 
-/// The smallest usable limit: one character can take two UTF-16 code units. Smaller limits
-/// are raised to this.
-pub const MIN_LIMIT: usize = 2;
-
-/// The length of `text` in UTF-16 code units, as Rocket.Chat counts it.
-pub fn utf16_len(text: &str) -> usize {
-    text.chars().map(char::len_utf16).sum()
+/// The smallest usable limit in `unit`: room for the widest character (two UTF-16 code
+/// units, four UTF-8 bytes). Smaller limits are raised to this.
+pub fn min_limit(unit: TextUnit) -> usize {
+    match unit {
+        TextUnit::Utf16 => 2,
+        TextUnit::Chars => 1,
+        TextUnit::Bytes => 4,
+    }
 }
 
-/// Splits `text` into chunks of at most `limit` UTF-16 code units (see the module docs).
-pub fn chunk_text(text: &str, limit: usize) -> Vec<String> {
+/// Splits `text` into chunks of at most `limit` (see the module docs).
+pub fn chunk_text(text: &str, limit: TextLimit) -> Vec<String> {
     split(text, limit).iter().map(Piece::render).collect()
 }
 
@@ -146,12 +150,16 @@ impl FenceCheckpoint {
     }
 }
 
-fn split(text: &str, limit: usize) -> Vec<Piece<'_>> {
-    let limit = limit.max(MIN_LIMIT);
+fn split(text: &str, limit: TextLimit) -> Vec<Piece<'_>> {
+    let unit = limit.unit;
+    let limit = Budget {
+        max: limit.max.max(min_limit(unit)),
+        unit,
+    };
     if text.trim().is_empty() {
         return Vec::new();
     }
-    if utf16_len(text) <= limit {
+    if unit.len_of(text) <= limit.max {
         return vec![Piece {
             reopen: None,
             body: text,
@@ -175,6 +183,13 @@ fn split(text: &str, limit: usize) -> Vec<Piece<'_>> {
     pieces
 }
 
+/// A limit being spent: how many units, and which unit.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    max: usize,
+    unit: TextUnit,
+}
+
 enum Next<'a> {
     /// Emit this piece; the text continues after the cut at this offset.
     Piece(Piece<'a>, usize),
@@ -185,16 +200,18 @@ enum Next<'a> {
 }
 
 /// The piece starting at `pos`, decorated with fence lines when they fit.
-fn next_piece<'a>(text: &'a str, pos: usize, fences: &FenceCheckpoint, limit: usize) -> Next<'a> {
+fn next_piece<'a>(text: &'a str, pos: usize, fences: &FenceCheckpoint, limit: Budget) -> Next<'a> {
     let rest = &text[pos..];
     let Some(first_content) = rest.find(|c: char| !c.is_whitespace()) else {
         return Next::Done;
     };
+    let unit = limit.unit;
+    let len = |s: &str| unit.len_of(s);
     let reopen = fences.open.as_ref().map(Fence::reopen_line);
-    let reopen_len = reopen.as_deref().map_or(0, utf16_len);
-    let mut budget = limit.saturating_sub(reopen_len);
-    while budget >= MIN_LIMIT {
-        let Some(cut) = choose_cut(rest, first_content, budget) else {
+    let reopen_len = reopen.as_deref().map_or(0, len);
+    let mut budget = limit.max.saturating_sub(reopen_len);
+    while budget >= min_limit(unit) {
+        let Some(cut) = choose_cut(rest, first_content, budget, unit) else {
             // Only indentation fits after the fence line: drop the indentation instead.
             return Next::SkipIndentation(pos + first_content);
         };
@@ -203,14 +220,14 @@ fn next_piece<'a>(text: &'a str, pos: usize, fences: &FenceCheckpoint, limit: us
             return Next::Piece(piece(reopen, body, None), text.len());
         }
         let close = fences.advance(text, pos + cut).open.map(|f| f.close_line());
-        let total = reopen_len + utf16_len(body) + close.as_deref().map_or(0, utf16_len);
-        if total <= limit {
+        let total = reopen_len + len(body) + close.as_deref().map_or(0, len);
+        if total <= limit.max {
             return Next::Piece(piece(reopen, body, close), pos + cut);
         }
-        budget = budget.saturating_sub(total - limit);
+        budget = budget.saturating_sub(total - limit.max);
     }
     // The fence lines leave no room: this piece goes undecorated.
-    match choose_cut(rest, first_content, limit) {
+    match choose_cut(rest, first_content, limit.max, unit) {
         Some(cut) => Next::Piece(piece(None, rest[..cut].trim_end(), None), pos + cut),
         None => Next::SkipIndentation(pos + first_content),
     }
@@ -227,11 +244,11 @@ fn piece(reopen: Option<String>, body: &str, close: Option<String>) -> Piece<'_>
 /// Where to cut `rest` so that `rest[..cut]` fits `budget` and still holds content
 /// (`first_content` is the offset of the first non-whitespace character). `rest.len()`
 /// when all of it fits; `None` when only whitespace fits.
-fn choose_cut(rest: &str, first_content: usize, budget: usize) -> Option<usize> {
+fn choose_cut(rest: &str, first_content: usize, budget: usize, unit: TextUnit) -> Option<usize> {
     let mut units = 0;
     let mut window_end = rest.len();
     for (i, c) in rest.char_indices() {
-        units += c.len_utf16();
+        units += unit.len_of_char(c);
         if units > budget {
             window_end = i;
             break;
@@ -286,6 +303,35 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn chunk(text: &str, limit: usize) -> Vec<String> {
+        chunk_text(text, TextLimit::utf16(limit))
+    }
+
+    fn utf16_len(text: &str) -> usize {
+        TextUnit::Utf16.len_of(text)
+    }
+
+    #[test]
+    fn other_units_are_counted_in_their_own_terms() {
+        let bytes = TextLimit {
+            max: 5,
+            unit: TextUnit::Bytes,
+        };
+        // é is two bytes: two fit, the third does not.
+        assert_eq!(chunk_text("ééééé", bytes), ["éé", "éé", "é"]);
+        let chars = TextLimit {
+            max: 2,
+            unit: TextUnit::Chars,
+        };
+        assert_eq!(chunk_text("😀😀😀", chars), ["😀😀", "😀"]);
+        // A byte limit below the widest character is raised to four bytes.
+        let tiny = TextLimit {
+            max: 1,
+            unit: TextUnit::Bytes,
+        };
+        assert_eq!(chunk_text("😀😀", tiny), ["😀", "😀"]);
+    }
+
     #[test]
     fn short_and_blank_text() {
         let cases: [(&str, usize, &[&str]); 6] = [
@@ -299,7 +345,7 @@ mod tests {
             ("abc", 0, &["ab", "c"]),
         ];
         for (text, limit, expected) in cases {
-            assert_eq!(chunk_text(text, limit), expected, "{text:?} @ {limit}");
+            assert_eq!(chunk(text, limit), expected, "{text:?} @ {limit}");
         }
     }
 
@@ -323,7 +369,7 @@ mod tests {
             ("top\n    indented", 12, &["top", "    indented"]),
         ];
         for (text, limit, expected) in cases {
-            assert_eq!(chunk_text(text, limit), expected, "{text:?} @ {limit}");
+            assert_eq!(chunk(text, limit), expected, "{text:?} @ {limit}");
         }
     }
 
@@ -338,7 +384,7 @@ mod tests {
             ("ééééé", 2, &["éé", "éé", "é"]),
         ];
         for (text, limit, expected) in cases {
-            assert_eq!(chunk_text(text, limit), expected, "{text:?} @ {limit}");
+            assert_eq!(chunk(text, limit), expected, "{text:?} @ {limit}");
         }
         assert_eq!(utf16_len("a😀é"), 4);
     }
@@ -385,7 +431,7 @@ mod tests {
             ("```a``` b c d", 8, &["```a```", "b c d"]),
         ];
         for (text, limit, expected) in cases {
-            let chunks = chunk_text(text, limit);
+            let chunks = chunk(text, limit);
             assert_eq!(chunks, expected, "{text:?} @ {limit}");
             assert!(chunks.iter().all(|c| utf16_len(c) <= limit), "{chunks:?}");
         }
@@ -393,14 +439,14 @@ mod tests {
 
     #[test]
     fn an_unclosed_fence_at_the_end_is_left_as_written() {
-        let chunks = chunk_text("```\naaaa\nbbbb", 12);
+        let chunks = chunk("```\naaaa\nbbbb", 12);
         assert_eq!(chunks, ["```\naaaa\n```", "```\nbbbb"]);
     }
 
     #[test]
     fn a_limit_too_small_for_the_fence_lines_goes_undecorated() {
         let text = "```a-very-long-info-string\nxx yy\n```";
-        let pieces = split(text, 8);
+        let pieces = split(text, TextLimit::utf16(8));
         assert!(
             pieces.iter().all(|p| utf16_len(&p.render()) <= 8),
             "{pieces:?}"
@@ -417,19 +463,16 @@ mod tests {
 
     #[test]
     fn only_indentation_fitting_is_dropped_not_looped_on() {
-        assert_eq!(chunk_text("x\n        abc", 4), ["x", "abc"]);
+        assert_eq!(chunk("x\n        abc", 4), ["x", "abc"]);
         // Inside a fence, the indentation goes rather than the fence lines.
-        assert_eq!(
-            chunk_text("```\nab\n      cd", 10),
-            ["```\nab\n```", "```\ncd"]
-        );
+        assert_eq!(chunk("```\nab\n      cd", 10), ["```\nab\n```", "```\ncd"]);
     }
 
     #[test]
     fn the_default_limit_is_rocket_chats() {
         assert_eq!(DEFAULT_LIMIT, 5000);
         let text = "word ".repeat(2500);
-        let chunks = chunk_text(&text, DEFAULT_LIMIT);
+        let chunks = chunk(&text, DEFAULT_LIMIT);
         assert_eq!(chunks.len(), 3);
         assert!(chunks.iter().all(|c| utf16_len(c) <= DEFAULT_LIMIT));
     }
@@ -467,8 +510,8 @@ mod tests {
             text in text_strategy(),
             limit in 2usize..80,
         ) {
-            let pieces = split(&text, limit);
-            let rendered = chunk_text(&text, limit);
+            let pieces = split(&text, TextLimit::utf16(limit));
+            let rendered = chunk(&text, limit);
             prop_assert_eq!(pieces.len(), rendered.len());
             for (piece, chunk) in pieces.iter().zip(&rendered) {
                 prop_assert!(utf16_len(chunk) <= limit, "{:?} > {}", chunk, limit);
@@ -485,7 +528,7 @@ mod tests {
             text in text_strategy(),
             limit in 24usize..80,
         ) {
-            let pieces = split(&text, limit);
+            let pieces = split(&text, TextLimit::utf16(limit));
             for pair in pieces.windows(2) {
                 let closed = pair[0].close.is_some();
                 let reopened = pair[1].reopen.is_some();

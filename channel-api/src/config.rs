@@ -17,7 +17,8 @@
 //! | `textChunkLimit` | `5000` (Rocket.Chat's `Message_MaxAllowedSize`) |
 //!
 //! Allowlist entries (`allowFrom`, `groupAllowFrom`, `rooms.*.users`, `commandAllowFrom`,
-//! `reactionAllowlist`) are user ids, optionally prefixed `rocketchat:`, or `"*"` for
+//! `reactionAllowlist`) are user ids, optionally prefixed with the channel's namespace
+//! (`rocketchat:`; the host names it, see [`ChannelConfig::strip_namespace`]), or `"*"` for
 //! everyone. They match usernames (`alice` or `@alice`, case-insensitively) only with
 //! `dangerouslyAllowNameMatching`, because usernames can be renamed and reused.
 //!
@@ -38,7 +39,8 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::UserId;
-use crate::model::{RoomInfo, RoomKind};
+use crate::model::{ChatType, RoomInfo, RoomKind};
+use crate::session::Namespace;
 
 /// Rocket.Chat's default `Message_MaxAllowedSize`, in UTF-16 code units.
 pub const DEFAULT_TEXT_CHUNK_LIMIT: usize = crate::chunk::DEFAULT_LIMIT;
@@ -106,21 +108,21 @@ pub enum ReactionNotifications {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ReplyToModeByChatType {
-    /// Direct conversations.
+    /// 1:1 DMs.
     pub direct: Option<ReplyToMode>,
-    /// Private groups.
+    /// Group DMs.
     pub group: Option<ReplyToMode>,
-    /// Public channels.
+    /// Rooms, public and private.
     pub channel: Option<ReplyToMode>,
 }
 
 impl ReplyToModeByChatType {
-    /// The override for a room kind, if one is set.
+    /// The override for a room kind's chat type, if one is set.
     pub fn for_kind(&self, kind: RoomKind) -> Option<ReplyToMode> {
-        match kind {
-            RoomKind::Direct => self.direct,
-            RoomKind::Private => self.group,
-            RoomKind::Public => self.channel,
+        match kind.chat_type() {
+            ChatType::Direct => self.direct,
+            ChatType::Group => self.group,
+            ChatType::Channel => self.channel,
         }
     }
 }
@@ -404,9 +406,30 @@ impl ChannelConfig {
         }
     }
 
-    /// Whether `list` admits the user: `"*"`, the user id (optionally `rocketchat:`-prefixed),
-    /// or, with `dangerouslyAllowNameMatching`, the username (optionally `@`-prefixed,
-    /// case-insensitive).
+    /// Removes the host's namespace prefix (`rocketchat:` for the Rocket.Chat channel) from
+    /// every allowlist entry, so entries compare with bare user ids. [`crate::policy::Policy`]
+    /// does this once, when it is built.
+    pub fn strip_namespace(&mut self, namespace: &Namespace) {
+        let strip = |list: &mut Vec<String>| {
+            for entry in list.iter_mut() {
+                if let Some(bare) = namespace.strip(entry.trim()) {
+                    *entry = bare.to_owned();
+                }
+            }
+        };
+        strip(&mut self.allow_from);
+        strip(&mut self.group_allow_from);
+        strip(&mut self.command_allow_from);
+        strip(&mut self.reaction_allowlist);
+        for room in self.rooms.values_mut() {
+            strip(&mut room.users);
+        }
+    }
+
+    /// Whether `list` admits the user: `"*"`, the user id, or, with
+    /// `dangerouslyAllowNameMatching`, the username (optionally `@`-prefixed,
+    /// case-insensitive). Entries carry no namespace prefix any more (see
+    /// [`ChannelConfig::strip_namespace`]).
     pub fn list_allows(
         &self,
         list: &[String],
@@ -418,7 +441,7 @@ impl ChannelConfig {
             if entry == "*" {
                 return true;
             }
-            let bare = entry.strip_prefix("rocketchat:").unwrap_or(entry);
+            let bare = entry;
             if id.is_some_and(|id| id.as_str() == bare) {
                 return true;
             }
@@ -537,10 +560,12 @@ mod tests {
         assert_eq!(config.reply_to_mode, ReplyToMode::First);
         let by_type = &config.reply_to_mode_by_chat_type;
         assert_eq!(by_type.for_kind(RoomKind::Direct), Some(ReplyToMode::Off));
+        // Slack's chat types: `group` is a group DM, `channel` every room.
         assert_eq!(
-            by_type.for_kind(RoomKind::Private),
+            by_type.for_kind(RoomKind::GroupDirect),
             Some(ReplyToMode::First)
         );
+        assert_eq!(by_type.for_kind(RoomKind::Private), Some(ReplyToMode::All));
         assert_eq!(by_type.for_kind(RoomKind::Public), Some(ReplyToMode::All));
         assert_eq!(
             config.reaction_notifications,
@@ -676,6 +701,24 @@ mod tests {
     }
 
     #[test]
+    fn the_hosts_namespace_is_stripped_from_every_allowlist() {
+        let mut config = ChannelConfig::from_value(json!({
+            "allowFrom": ["rocketchat:UA", "UB", "slack:UC"],
+            "groupAllowFrom": ["rocketchat:UA"],
+            "commandAllowFrom": ["rocketchat:UA"],
+            "reactionAllowlist": ["rocketchat:UA"],
+            "rooms": { "general": { "users": ["rocketchat:UA"] } },
+        }))
+        .unwrap();
+        config.strip_namespace(&Namespace::new("rocketchat").unwrap());
+        assert_eq!(config.allow_from, ["UA", "UB", "slack:UC"]);
+        assert_eq!(config.group_allow_from, ["UA"]);
+        assert_eq!(config.command_allow_from, ["UA"]);
+        assert_eq!(config.reaction_allowlist, ["UA"]);
+        assert_eq!(config.rooms["general"].users, ["UA"]);
+    }
+
+    #[test]
     fn allowlists_match_ids_and_names_only_when_allowed() {
         let alice = UserId::new("UA");
         let list = |entries: &[&str]| entries.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -686,7 +729,7 @@ mod tests {
         };
         let cases: Vec<(&ChannelConfig, Vec<String>, Option<&UserId>, bool)> = vec![
             (&strict, list(&["UA"]), Some(&alice), true),
-            (&strict, list(&["rocketchat:UA"]), Some(&alice), true),
+            (&strict, list(&["rocketchat:UA"]), Some(&alice), false),
             (&strict, list(&["ua"]), Some(&alice), false),
             (&strict, list(&["*"]), Some(&alice), true),
             (&strict, list(&["*"]), None, true),

@@ -5,30 +5,110 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{MessageId, RoomId};
 use crate::model::{Message, Reaction, RoomKind};
 
-/// The connection state of one account, reported on every change.
+/// The connection state of one account, reported on every change. One machine, owned by
+/// the backend, the first connection included:
+///
+/// ```text
+/// Connecting{phase, attempt} --ok--> Active --lost--> Reconnecting{phase, attempt} --ok--> Active
+///        |  (retries with backoff, attempt counts up)          |
+///        +------------- refused credentials / shutdown --------+--> FatallyClosed{cause}
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "camelCase")]
 pub enum ConnectionState {
-    /// Opening the first connection.
-    Connecting,
+    /// Opening the first connection. `attempt` counts from 1; a failed attempt is retried
+    /// with backoff (the phase is then `waiting`).
+    Connecting {
+        /// Which attempt this is, from 1.
+        attempt: u32,
+        /// How far the attempt has got.
+        phase: Phase,
+    },
     /// Connected, logged in, subscribed and caught up: events flow.
     Active,
-    /// The connection was lost; retrying. `attempt` counts from 1.
+    /// The connection was lost; getting it back. `attempt` counts from 1 per outage.
     Reconnecting {
-        /// How many reconnect attempts have been made so far in this outage.
+        /// Which attempt this is, from 1.
         attempt: u32,
+        /// How far the attempt has got.
+        phase: Phase,
     },
-    /// Stopped for good (credentials revoked, refused, or shut down). No further events.
+    /// Stopped for good. No further events.
     FatallyClosed {
+        /// Why it stopped.
+        cause: FatalCause,
         /// Why, in words safe to log (never contains a secret).
         reason: String,
     },
 }
 
+/// How far one connection attempt has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Phase {
+    /// Waiting before the next attempt (backoff, or a rate limit's reset).
+    Waiting,
+    /// Opening the transport (TCP, TLS, WebSocket).
+    Opening,
+    /// Presenting the credentials.
+    LoggingIn,
+    /// Subscribing to the event streams.
+    Subscribing,
+    /// Reading what was missed while no connection was up.
+    CatchingUp,
+}
+
+/// Why an account stopped for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FatalCause {
+    /// The credentials were refused or revoked (anywhere: login, a REST call, a
+    /// subscription). Requests answer `Unauthorized`.
+    Unauthorized,
+    /// The host shut the channel down. Requests answer `Closed`.
+    Shutdown,
+    /// The configuration cannot work (for example the token belongs to another user).
+    /// Requests answer `Closed`.
+    Refused,
+}
+
 impl ConnectionState {
+    /// The state of a channel that has just started.
+    pub const STARTING: ConnectionState = ConnectionState::Connecting {
+        attempt: 1,
+        phase: Phase::Opening,
+    };
+
     /// Whether no further events will ever arrive.
     pub fn is_fatal(&self) -> bool {
         matches!(self, ConnectionState::FatallyClosed { .. })
+    }
+
+    /// Whether events flow.
+    pub fn is_active(&self) -> bool {
+        matches!(self, ConnectionState::Active)
+    }
+
+    /// The error a request gets in this state when it needs the server, `None` when
+    /// active. Fatal states give final errors, the others a retryable `Disconnected`.
+    pub fn unavailable(&self) -> Option<crate::Error> {
+        match self {
+            ConnectionState::Active => None,
+            ConnectionState::Connecting { .. } => Some(crate::Error::Disconnected {
+                reason: "not connected yet".into(),
+            }),
+            ConnectionState::Reconnecting { .. } => Some(crate::Error::Disconnected {
+                reason: "reconnecting".into(),
+            }),
+            ConnectionState::FatallyClosed { cause, reason } => Some(match cause {
+                FatalCause::Unauthorized => crate::Error::Unauthorized {
+                    reason: reason.clone(),
+                },
+                FatalCause::Shutdown | FatalCause::Refused => crate::Error::Closed {
+                    reason: reason.clone(),
+                },
+            }),
+        }
     }
 }
 

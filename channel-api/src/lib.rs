@@ -13,7 +13,11 @@
 //! - [`policy`]: who may talk to the bot, where, and when a mention is needed.
 //! - [`command`]: `!status`, `!model <name>`, `!stop` and who may run them.
 //! - [`threading`]: where a reply goes (`replyToMode`).
-//! - [`session`]: the conversation-id grammar behind `resolveSessionConversation`.
+//! - [`session`]: the conversation-id grammar behind `resolveSessionConversation`, in the
+//!   namespace the host passes.
+//! - [`target`]: what a host may name as the place to send to (conversation ids, room ids,
+//!   `#room`, `@user`).
+//! - [`resume`]: the [`ResumePoint`] a host hands a backend after a restart.
 //! - [`chunk`]: splitting long replies to the server's size limit.
 //!
 //! # Features
@@ -30,16 +34,22 @@ pub mod event;
 pub mod ids;
 pub mod model;
 pub mod policy;
+pub mod resume;
 pub mod session;
+pub mod target;
 pub mod threading;
 
 #[cfg(feature = "mock")]
 pub use channel::MockChannel;
 pub use channel::{Channel, ChannelExt};
 pub use error::{Error, Result};
-pub use event::{ConnectionState, Event, EventStream};
+pub use event::{ConnectionState, Event, EventStream, FatalCause, Phase};
 pub use ids::{AccountId, MessageId, RoomId, UserId};
 pub use model::{
-    Attachment, Author, Capabilities, HistoryQuery, Identity, Mention, Message, MessageRef,
-    OutboundFile, OutboundMessage, Reaction, RoomInfo, RoomKind, RoomQuery, SentMessage, Timestamp,
+    Attachment, Author, Capabilities, ChatType, HistoryQuery, Identity, Mention, Message,
+    MessageRef, OutboundFile, OutboundMessage, ProbeReport, Reaction, RoomInfo, RoomKind,
+    RoomQuery, SentMessage, TextLimit, TextUnit, Timestamp, UserQuery,
 };
+pub use resume::ResumePoint;
+pub use session::{ConversationId, Namespace};
+pub use target::Target;

@@ -5,12 +5,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{MessageId, RoomId, UserId};
 
-/// What kind of room a message lives in. Decides DM versus group policy.
+/// What kind of room a message lives in. Decides which policy applies: DM, group DM or
+/// room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "camelCase")]
 pub enum RoomKind {
     /// A one-to-one direct conversation.
     Direct,
+    /// A direct conversation with more than one other user (Slack's MPIM). It has its own
+    /// policy: off unless enabled, mention-gated, its own allowlist.
+    GroupDirect,
     /// A public channel anyone on the server can read.
     Public,
     /// A private group, readable by members only.
@@ -18,23 +22,60 @@ pub enum RoomKind {
 }
 
 impl RoomKind {
-    /// Direct conversations never need a mention; every other room is a group.
+    /// Only one-to-one conversations are DMs: they never need a mention and follow
+    /// `dmPolicy`. Group DMs are not DMs.
     pub fn is_direct(self) -> bool {
         matches!(self, RoomKind::Direct)
     }
 
-    /// The chat-type word OpenClaw uses in session keys and `replyToModeByChatType`.
-    pub fn chat_type(self) -> &'static str {
+    /// The chat type OpenClaw sees.
+    pub fn chat_type(self) -> ChatType {
         match self {
-            RoomKind::Direct => "direct",
-            RoomKind::Public => "channel",
-            RoomKind::Private => "group",
+            RoomKind::Direct => ChatType::Direct,
+            RoomKind::GroupDirect => ChatType::Group,
+            RoomKind::Public | RoomKind::Private => ChatType::Channel,
         }
     }
 }
 
+/// OpenClaw's chat types, as Slack's channel uses them: `direct` for a 1:1 DM, `group` for
+/// a group DM (Slack's MPIM), `channel` for every room, public or private. Session keys
+/// and `replyToModeByChatType` use these words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatType {
+    /// A one-to-one DM.
+    Direct,
+    /// A group DM.
+    Group,
+    /// A room (public or private).
+    Channel,
+}
+
+impl ChatType {
+    /// Every chat type.
+    pub const ALL: [ChatType; 3] = [ChatType::Direct, ChatType::Group, ChatType::Channel];
+
+    /// The word in session keys and conversation ids.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatType::Direct => "direct",
+            ChatType::Group => "group",
+            ChatType::Channel => "channel",
+        }
+    }
+}
+
+impl std::fmt::Display for ChatType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Milliseconds since the Unix epoch, as the server stamped them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
 
@@ -233,10 +274,10 @@ pub struct Reaction {
     pub message_author: Option<UserId>,
     /// Emoji name without colons, e.g. `thumbsup`.
     pub emoji: String,
-    /// Username of the reacting user. Rocket.Chat keys reactions by username.
-    pub username: String,
-    /// Id of the reacting user, when the backend knows it.
-    pub user_id: Option<UserId>,
+    /// The reacting user. Policy matches on this, as it does for message authors.
+    pub user: UserId,
+    /// The reacting user's login name, when the backend has it.
+    pub username: Option<String>,
 }
 
 /// Text to post.
@@ -298,6 +339,30 @@ pub enum RoomQuery {
     Name(String),
 }
 
+/// How to find a user.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum UserQuery {
+    /// By id, exactly.
+    Id(UserId),
+    /// By login name (without `@`), exactly.
+    Username(String),
+}
+
+/// What [`crate::Channel::probe`] found out about the server and the credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeReport {
+    /// The server's version, as far as it tells the bot.
+    pub server_version: Option<String>,
+    /// The user the credentials belong to.
+    pub user_id: UserId,
+    /// That user's login name.
+    pub username: String,
+    /// Whether that user is the one the channel was configured for.
+    pub identity_matches: bool,
+}
+
 /// The account the channel is logged in as.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -326,11 +391,119 @@ pub struct Capabilities {
     pub typing: bool,
     /// Rooms can be resolved by name.
     pub resolve_by_name: bool,
-    /// Longest text one message may carry, in UTF-16 code units.
-    pub max_text_len: usize,
+    /// Longest text one message may carry, with the unit the server counts in.
+    pub max_text: TextLimit,
     /// Files can be downloaded ([`crate::Channel::download`]) and uploaded
     /// ([`crate::Channel::send_file`]).
     pub files: bool,
     /// Past messages can be read ([`crate::Channel::history`]).
     pub history: bool,
+}
+
+/// A text length limit and the unit the server counts it in (Rocket.Chat counts UTF-16
+/// code units, as JavaScript's `String.length` does; others count bytes or characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TextLimit {
+    /// The most `unit`s one message may carry.
+    pub max: usize,
+    /// What `max` counts.
+    pub unit: TextUnit,
+}
+
+/// What a [`TextLimit`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TextUnit {
+    /// UTF-16 code units (JavaScript's `String.length`).
+    Utf16,
+    /// Unicode scalar values.
+    Chars,
+    /// UTF-8 bytes.
+    Bytes,
+}
+
+impl TextUnit {
+    /// The length of `text` in this unit.
+    pub fn len_of(self, text: &str) -> usize {
+        match self {
+            TextUnit::Utf16 => text.encode_utf16().count(),
+            TextUnit::Chars => text.chars().count(),
+            TextUnit::Bytes => text.len(),
+        }
+    }
+
+    /// The length of one character in this unit.
+    pub fn len_of_char(self, c: char) -> usize {
+        match self {
+            TextUnit::Utf16 => c.len_utf16(),
+            TextUnit::Chars => 1,
+            TextUnit::Bytes => c.len_utf8(),
+        }
+    }
+
+    /// The unit's name, for messages (`UTF-16 units`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TextUnit::Utf16 => "UTF-16 units",
+            TextUnit::Chars => "characters",
+            TextUnit::Bytes => "bytes",
+        }
+    }
+}
+
+impl TextLimit {
+    /// A limit of `max` UTF-16 code units.
+    pub const fn utf16(max: usize) -> Self {
+        Self {
+            max,
+            unit: TextUnit::Utf16,
+        }
+    }
+
+    /// The length of `text` in this limit's unit.
+    pub fn len_of(&self, text: &str) -> usize {
+        self.unit.len_of(text)
+    }
+
+    /// Whether `text` fits.
+    pub fn fits(&self, text: &str) -> bool {
+        self.len_of(text) <= self.max
+    }
+
+    /// The same unit with another maximum.
+    pub fn with_max(self, max: usize) -> Self {
+        Self { max, ..self }
+    }
+}
+
+impl std::fmt::Display for TextLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.max, self.unit.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_limits_count_in_their_unit() {
+        let text = "a😀é";
+        assert_eq!(TextUnit::Utf16.len_of(text), 4);
+        assert_eq!(TextUnit::Chars.len_of(text), 3);
+        assert_eq!(TextUnit::Bytes.len_of(text), 7);
+        assert!(TextLimit::utf16(4).fits(text));
+        assert!(!TextLimit::utf16(3).fits(text));
+        assert_eq!(TextLimit::utf16(5000).to_string(), "5000 UTF-16 units");
+    }
+
+    #[test]
+    fn group_dms_are_not_dms_and_rooms_are_channels() {
+        assert!(RoomKind::Direct.is_direct());
+        assert!(!RoomKind::GroupDirect.is_direct());
+        assert_eq!(RoomKind::GroupDirect.chat_type(), ChatType::Group);
+        assert_eq!(RoomKind::Private.chat_type(), ChatType::Channel);
+        assert_eq!(RoomKind::Public.chat_type(), ChatType::Channel);
+    }
 }

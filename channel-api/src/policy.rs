@@ -41,6 +41,7 @@
 //! use std::collections::HashSet;
 //! use channel_api::config::ChannelConfig;
 //! use channel_api::policy::{Decision, Dispatch, Policy};
+//! use channel_api::session::Namespace;
 //! # use channel_api::*;
 //! # let message = Message {
 //! #     id: MessageId::new("M1"),
@@ -54,7 +55,7 @@
 //!     user_id: UserId::new("BOT"),
 //!     username: "bot".into(),
 //! };
-//! let policy = Policy::new(ChannelConfig::default(), identity)?;
+//! let policy = Policy::new(ChannelConfig::default(), identity, Namespace::new("rocketchat")?)?;
 //! let event = Event::MessageCreated { message };
 //!
 //! // `message` is a DM from U1; dmPolicy defaults to pairing.
@@ -70,7 +71,7 @@
 //!     }
 //!     other => panic!("unexpected {other:?}"),
 //! }
-//! # Ok::<(), channel_api::config::ConfigError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::collections::HashSet;
@@ -82,7 +83,7 @@ use crate::config::{ChannelConfig, ConfigError, DmPolicy, GroupPolicy, ReactionN
 use crate::event::{ConnectionState, Event};
 use crate::ids::{MessageId, RoomId, UserId};
 use crate::model::{Author, Identity, Message, Reaction, RoomInfo, RoomKind};
-use crate::session::ConversationId;
+use crate::session::{ConversationId, Namespace};
 use crate::threading::{self, ReplyPlan};
 
 /// What to do with one inbound event.
@@ -140,6 +141,8 @@ pub enum Dispatch {
     Deleted {
         /// The room.
         room: RoomId,
+        /// The room's kind.
+        kind: RoomKind,
         /// The deleted message.
         message: MessageId,
         /// The room's conversation.
@@ -283,6 +286,7 @@ impl DropReason {
 pub struct Policy {
     config: ChannelConfig,
     identity: Identity,
+    namespace: Namespace,
     mention_patterns: Vec<Regex>,
 }
 
@@ -291,35 +295,39 @@ pub struct Policy {
 pub fn decide(
     config: &ChannelConfig,
     identity: &Identity,
+    namespace: &Namespace,
     approved: &HashSet<UserId>,
     event: &Event,
 ) -> Decision {
-    let patterns = match config
-        .validate()
-        .and_then(|()| config.compile_mention_patterns())
-    {
-        Ok(patterns) => patterns,
-        Err(_) => return Decision::Drop(DropReason::InvalidConfig),
-    };
-    Decider {
-        config,
-        identity,
-        patterns: &patterns,
-        approved,
+    match Policy::new(config.clone(), identity.clone(), namespace.clone()) {
+        Ok(policy) => policy.decide(approved, event),
+        Err(_) => Decision::Drop(DropReason::InvalidConfig),
     }
-    .event(event)
 }
 
 impl Policy {
-    /// Validates the config and compiles its mention patterns.
-    pub fn new(config: ChannelConfig, identity: Identity) -> Result<Self, ConfigError> {
+    /// Validates the config and compiles its mention patterns. `namespace` is the host's
+    /// conversation-id namespace: conversation ids are built in it, and allowlist entries
+    /// may carry it as a prefix.
+    pub fn new(
+        mut config: ChannelConfig,
+        identity: Identity,
+        namespace: Namespace,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
+        config.strip_namespace(&namespace);
         let mention_patterns = config.compile_mention_patterns()?;
         Ok(Self {
             config,
             identity,
+            namespace,
             mention_patterns,
         })
+    }
+
+    /// The conversation-id namespace.
+    pub fn namespace(&self) -> &Namespace {
+        &self.namespace
     }
 
     /// The config.
@@ -338,6 +346,7 @@ impl Policy {
         Decider {
             config: &self.config,
             identity: &self.identity,
+            namespace: &self.namespace,
             patterns: &self.mention_patterns,
             approved,
         }
@@ -355,6 +364,7 @@ enum Admission {
 struct Decider<'a> {
     config: &'a ChannelConfig,
     identity: &'a Identity,
+    namespace: &'a Namespace,
     patterns: &'a [Regex],
     approved: &'a HashSet<UserId>,
 }
@@ -483,6 +493,7 @@ impl Decider<'_> {
         match self.conversation(room, kind, None) {
             Some(conversation) => Decision::Dispatch(Dispatch::Deleted {
                 room: room.clone(),
+                kind,
                 message: message.clone(),
                 conversation,
             }),
@@ -491,20 +502,15 @@ impl Decider<'_> {
     }
 
     fn reaction(&self, reaction: &Reaction, added: bool) -> Decision {
-        let by_bot = reaction.user_id.as_ref() == Some(&self.identity.user_id)
-            || reaction.username == self.identity.username;
-        if by_bot {
+        if reaction.user == self.identity.user_id {
             return Decision::Drop(DropReason::OwnReaction);
         }
         let mode = self.config.reaction_notifications;
         if mode == ReactionNotifications::Off {
             return Decision::Skip(SkipReason::ReactionNotificationsOff);
         }
-        match self.admit_sender(
-            &reaction.room,
-            reaction.user_id.as_ref(),
-            &reaction.username,
-        ) {
+        let username = reaction.username.as_deref().unwrap_or_default();
+        match self.admit_sender(&reaction.room, Some(&reaction.user), username) {
             Admission::Allowed => {}
             Admission::PairingRequired => return Decision::Drop(DropReason::DmSenderNotPaired),
             Admission::Denied(reason) => return Decision::Drop(reason),
@@ -515,8 +521,8 @@ impl Decider<'_> {
             .then_some(SkipReason::ReactionNotOnOwnMessage),
             ReactionNotifications::Allowlist => (!self.config.list_allows(
                 &self.config.reaction_allowlist,
-                reaction.user_id.as_ref(),
-                Some(&reaction.username),
+                Some(&reaction.user),
+                reaction.username.as_deref(),
             ))
             .then_some(SkipReason::ReactorNotAllowlisted),
             ReactionNotifications::All | ReactionNotifications::Off => None,
@@ -610,7 +616,14 @@ impl Decider<'_> {
         kind: RoomKind,
         thread: Option<MessageId>,
     ) -> Option<ConversationId> {
-        ConversationId::new(self.identity.account.clone(), kind, room.clone(), thread).ok()
+        ConversationId::new(
+            self.namespace.clone(),
+            self.identity.account.clone(),
+            kind.chat_type(),
+            room.clone(),
+            thread,
+        )
+        .ok()
     }
 }
 
@@ -623,6 +636,10 @@ mod tests {
     use crate::model::{Mention, MessageRef, Timestamp};
     use crate::threading::ReplyTarget;
     use serde_json::json;
+
+    fn ns() -> Namespace {
+        Namespace::new("rocketchat").unwrap()
+    }
 
     fn identity() -> Identity {
         Identity {
@@ -646,6 +663,7 @@ mod tests {
             RoomKind::Direct => ("D1", None),
             RoomKind::Public => ("R1", Some("general")),
             RoomKind::Private => ("P1", Some("secret")),
+            RoomKind::GroupDirect => ("G1", None),
         };
         RoomInfo {
             id: RoomId::new(id),
@@ -702,12 +720,12 @@ mod tests {
 
     fn check(cases: Vec<(&str, ChannelConfig, HashSet<UserId>, Event, &str)>) {
         for (name, config, approved, event, expected) in cases {
-            let policy = Policy::new(config.clone(), identity()).unwrap();
+            let policy = Policy::new(config.clone(), identity(), ns()).unwrap();
             let decision = policy.decide(&approved, &event);
             assert_eq!(label(&decision), expected, "{name}");
             // The one-off function agrees.
             assert_eq!(
-                decide(&config, &identity(), &approved, &event),
+                decide(&config, &identity(), &ns(), &approved, &event),
                 decision,
                 "{name}"
             );
@@ -1281,6 +1299,7 @@ mod tests {
         let policy = Policy::new(
             open(json!({ "implicitMentions": { "replyToBot": false } })),
             identity(),
+            ns(),
         )
         .unwrap();
         let facts = |event: &Event| match policy.decide(&none, event) {
@@ -1436,7 +1455,7 @@ mod tests {
         for (config, kind, from, text, command, access) in cases {
             let mut message = msg(kind, from, text);
             message.thread_root = Some(MessageId::new("T1"));
-            let policy = Policy::new(config, identity()).unwrap();
+            let policy = Policy::new(config, identity(), ns()).unwrap();
             let Decision::Dispatch(Dispatch::Message(inbound)) =
                 policy.decide(&none, &created(message))
             else {
@@ -1457,7 +1476,7 @@ mod tests {
         }
 
         // A top-level command is answered at the top level, even with replyToMode all.
-        let policy = Policy::new(open(json!({ "replyToMode": "all" })), identity()).unwrap();
+        let policy = Policy::new(open(json!({ "replyToMode": "all" })), identity(), ns()).unwrap();
         let Decision::Dispatch(Dispatch::Message(inbound)) =
             policy.decide(&none, &text(Public, "U1", "@bot !status"))
         else {
@@ -1474,7 +1493,7 @@ mod tests {
             "mentionPatterns": ["(?i)claw"],
             "replyToModeByChatType": { "channel": "first" },
         }));
-        let policy = Policy::new(config, identity()).unwrap();
+        let policy = Policy::new(config, identity(), ns()).unwrap();
         let mut message = msg(RoomKind::Public, "U1", "  @bot: hello claw @here ");
         message.id = MessageId::new("AbC");
         let Decision::Dispatch(Dispatch::Message(inbound)) =
@@ -1541,7 +1560,7 @@ mod tests {
 
     #[test]
     fn pairing_required_names_the_sender_and_room() {
-        let policy = Policy::new(ChannelConfig::default(), identity()).unwrap();
+        let policy = Policy::new(ChannelConfig::default(), identity(), ns()).unwrap();
         let decision = policy.decide(&approved(&[]), &created(msg(RoomKind::Direct, "U1", "hi")));
         assert_eq!(
             decision,
@@ -1562,8 +1581,8 @@ mod tests {
             room,
             message_author: on_message_of.map(UserId::new),
             emoji: "thumbsup".into(),
-            username: by.to_lowercase(),
-            user_id: Some(UserId::new(by)),
+            user: UserId::new(by),
+            username: Some(by.to_lowercase()),
         }
     }
 
@@ -1581,11 +1600,8 @@ mod tests {
         let added = |r| Event::ReactionAdded { reaction: r };
         let removed = |r| Event::ReactionRemoved { reaction: r };
         let none = approved(&[]);
-        let mut by_name_only = reaction(Public, "U1", Some("BOT"));
-        by_name_only.user_id = None;
-        // Rocket.Chat keys reactions by username: the bot's own is known by name too.
-        let mut bot_by_name = reaction(Public, "BOT", Some("U2"));
-        bot_by_name.user_id = None;
+        // The reactor's username (`u1`) differs from its id (`U1`).
+        let by_name_only = reaction(Public, "U1", Some("BOT"));
         check(vec![
             (
                 "own (default): on bot message",
@@ -1666,13 +1682,6 @@ mod tests {
                 added(reaction(Public, "BOT", Some("U2"))),
                 "drop:own_reaction",
             ),
-            (
-                "bot's own reaction, by name",
-                with(json!({ "reactionNotifications": "all" })),
-                none.clone(),
-                added(bot_by_name),
-                "drop:own_reaction",
-            ),
             // The reactor must pass the room's normal policy.
             (
                 "reactor not allowed",
@@ -1711,7 +1720,7 @@ mod tests {
             ),
         ]);
 
-        let policy = Policy::new(with(json!({})), identity()).unwrap();
+        let policy = Policy::new(with(json!({})), identity(), ns()).unwrap();
         let r = reaction(Public, "U1", Some("BOT"));
         let decision = policy.decide(&none, &removed(r.clone()));
         assert_eq!(
@@ -1719,7 +1728,8 @@ mod tests {
             Decision::Dispatch(Dispatch::Reaction {
                 reaction: Box::new(r),
                 added: false,
-                conversation: ConversationId::parse("rocketchat:default:channel:R1").unwrap(),
+                conversation: ConversationId::parse(&ns(), "rocketchat:default:channel:R1")
+                    .unwrap(),
             })
         );
     }
@@ -1841,7 +1851,7 @@ mod tests {
             ),
         ]);
 
-        let policy = Policy::new(open, identity()).unwrap();
+        let policy = Policy::new(open, identity(), ns()).unwrap();
         let mut message = msg(Public, "U1", "fixed");
         message.thread_root = Some(MessageId::new("T9"));
         let Decision::Dispatch(Dispatch::Edited { conversation, .. }) =
@@ -1853,7 +1863,10 @@ mod tests {
             conversation.to_string(),
             "rocketchat:default:channel:R1:thread:T9"
         );
-        let state = ConnectionState::Reconnecting { attempt: 2 };
+        let state = ConnectionState::Reconnecting {
+            attempt: 2,
+            phase: crate::event::Phase::Waiting,
+        };
         let decision = policy.decide(
             &none,
             &Event::ConnectionStateChanged {
@@ -1870,7 +1883,7 @@ mod tests {
     fn ids_that_cannot_form_a_conversation_are_dropped() {
         let mut message = msg(RoomKind::Direct, "U1", "hi");
         message.room.id = RoomId::new("bad:room");
-        let policy = Policy::new(ChannelConfig::default(), identity()).unwrap();
+        let policy = Policy::new(ChannelConfig::default(), identity(), ns()).unwrap();
         let decision = policy.decide(&approved(&["U1"]), &created(message));
         assert_eq!(decision, Decision::Drop(DropReason::InvalidConversationId));
     }
@@ -1881,10 +1894,10 @@ mod tests {
             mention_patterns: vec!["(".into()],
             ..ChannelConfig::default()
         };
-        let err = Policy::new(bad.clone(), identity()).unwrap_err();
+        let err = Policy::new(bad.clone(), identity(), ns()).unwrap_err();
         assert_eq!(err.field, "mentionPatterns[0]");
         let event = created(msg(RoomKind::Direct, "U1", "hi"));
-        let decision = decide(&bad, &identity(), &approved(&["U1"]), &event);
+        let decision = decide(&bad, &identity(), &ns(), &approved(&["U1"]), &event);
         assert_eq!(decision, Decision::Drop(DropReason::InvalidConfig));
     }
 

@@ -1,46 +1,84 @@
 //! The conversation-id grammar behind OpenClaw's `messaging.resolveSessionConversation`.
 //!
 //! ```text
-//! rocketchat:<account>:<direct|channel|group>:<roomId>[:thread:<rootId>]
+//! <namespace>:<account>:<direct|group|channel>:<roomId>[:thread:<rootId>]
 //! ```
 //!
-//! `direct` is a DM, `channel` a public room, `group` a private group (OpenClaw's chat-type
-//! words). Ids keep their case (Rocket.Chat ids are case-sensitive; OpenClaw lowercases its
-//! own session keys, so the native ids must come from here, never from those keys). No
-//! component may be empty or contain `:`.
+//! The namespace is the channel's name in OpenClaw (`rocketchat` for the Rocket.Chat
+//! channel): the host passes it, this crate knows no backend. The chat type is OpenClaw's
+//! word, as Slack's channel uses it: `direct` is a 1:1 DM, `group` a group DM, `channel`
+//! any room, public or private. Ids keep their case (Rocket.Chat ids are case-sensitive;
+//! OpenClaw lowercases its own session keys, so the native ids must come from here, never
+//! from those keys). No component may be empty or contain `:`.
 //!
 //! ```
-//! use channel_api::session::ConversationId;
-//! use channel_api::{AccountId, MessageId, RoomId, RoomKind};
+//! use channel_api::session::{ConversationId, Namespace};
+//! use channel_api::{AccountId, ChatType, MessageId, RoomId};
 //!
+//! let ns = Namespace::new("rocketchat")?;
 //! let id = ConversationId::new(
+//!     ns.clone(),
 //!     AccountId::new("default"),
-//!     RoomKind::Public,
+//!     ChatType::Channel,
 //!     RoomId::new("GENERAL"),
 //!     Some(MessageId::new("AbC123")),
 //! )?;
 //! assert_eq!(id.to_string(), "rocketchat:default:channel:GENERAL:thread:AbC123");
-//! assert_eq!(ConversationId::parse(&id.to_string())?, id);
+//! assert_eq!(ConversationId::parse(&ns, &id.to_string())?, id);
 //! assert_eq!(id.room_conversation().to_string(), "rocketchat:default:channel:GENERAL");
 //! # Ok::<(), channel_api::session::SessionError>(())
 //! ```
 
 use std::fmt;
-use std::str::FromStr;
 
 use crate::ids::{AccountId, MessageId, RoomId};
-use crate::model::RoomKind;
-
-/// The first segment of every conversation id.
-pub const PREFIX: &str = "rocketchat";
+use crate::model::ChatType;
 
 const THREAD_MARKER: &str = "thread";
+
+/// The first segment of every conversation id: the channel's name in OpenClaw. Lowercase
+/// letters, digits, `-` and `_`; never empty.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Namespace(String);
+
+impl Namespace {
+    /// Checks and wraps a namespace.
+    pub fn new(name: impl Into<String>) -> Result<Self, SessionError> {
+        let name = name.into();
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if valid {
+            Ok(Self(name))
+        } else {
+            Err(SessionError::BadNamespace { found: name })
+        }
+    }
+
+    /// The namespace.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `text` without a leading `<namespace>:`, when it has one.
+    pub fn strip<'a>(&self, text: &'a str) -> Option<&'a str> {
+        text.strip_prefix(self.0.as_str())?.strip_prefix(':')
+    }
+}
+
+impl fmt::Display for Namespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// One conversation: a room, or a thread in a room, of one bot account.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ConversationId {
+    namespace: Namespace,
     account: AccountId,
-    kind: RoomKind,
+    chat: ChatType,
     room: RoomId,
     thread: Option<MessageId>,
 }
@@ -49,10 +87,18 @@ pub struct ConversationId {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionError {
-    /// The id does not start with `rocketchat:`.
-    #[error("conversation id must start with \"rocketchat:\", found {found:?}")]
+    /// The id does not start with the namespace.
+    #[error("conversation id must start with \"{expected}:\", found {found:?}")]
     WrongPrefix {
+        /// The namespace expected.
+        expected: String,
         /// The first segment found.
+        found: String,
+    },
+    /// A namespace that is empty or has characters other than `a-z0-9-_`.
+    #[error("a namespace is lowercase letters, digits, '-' and '_', found {found:?}")]
+    BadNamespace {
+        /// The namespace given.
         found: String,
     },
     /// A segment is missing.
@@ -67,10 +113,10 @@ pub enum SessionError {
         /// Which segment.
         what: &'static str,
     },
-    /// The room kind is not `direct`, `channel` or `group`.
-    #[error("unknown room kind {found:?} (expected direct, channel or group)")]
+    /// The chat type is not `direct`, `group` or `channel`.
+    #[error("unknown chat type {found:?} (expected direct, group or channel)")]
     UnknownKind {
-        /// The kind found.
+        /// The word found.
         found: String,
     },
     /// The fifth segment is not `thread`.
@@ -98,8 +144,9 @@ pub enum SessionError {
 impl ConversationId {
     /// Builds an id. Components must be non-empty and free of `:`.
     pub fn new(
+        namespace: Namespace,
         account: AccountId,
-        kind: RoomKind,
+        chat: ChatType,
         room: RoomId,
         thread: Option<MessageId>,
     ) -> Result<Self, SessionError> {
@@ -109,24 +156,26 @@ impl ConversationId {
             check_component("thread root id", thread.as_str())?;
         }
         Ok(Self {
+            namespace,
             account,
-            kind,
+            chat,
             room,
             thread,
         })
     }
 
-    /// Parses an id produced by [`ConversationId::to_string`].
-    pub fn parse(text: &str) -> Result<Self, SessionError> {
+    /// Parses an id produced by [`ConversationId::to_string`] in `namespace`.
+    pub fn parse(namespace: &Namespace, text: &str) -> Result<Self, SessionError> {
         let mut parts = text.splitn(6, ':');
         let prefix = parts.next().unwrap_or_default();
-        if prefix != PREFIX {
+        if prefix != namespace.as_str() {
             return Err(SessionError::WrongPrefix {
+                expected: namespace.to_string(),
                 found: prefix.to_owned(),
             });
         }
         let account = required(parts.next(), "account id")?;
-        let kind = parse_kind(required(parts.next(), "room kind")?)?;
+        let chat = parse_chat_type(required(parts.next(), "chat type")?)?;
         let room = required(parts.next(), "room id")?;
         let thread = match parts.next() {
             None => None,
@@ -146,11 +195,17 @@ impl ConversationId {
             }
         };
         Ok(Self {
+            namespace: namespace.clone(),
             account: AccountId::new(account),
-            kind,
+            chat,
             room: RoomId::new(room),
             thread,
         })
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> &Namespace {
+        &self.namespace
     }
 
     /// The bot account.
@@ -158,9 +213,9 @@ impl ConversationId {
         &self.account
     }
 
-    /// The room's kind.
-    pub fn kind(&self) -> RoomKind {
-        self.kind
+    /// The chat type.
+    pub fn chat_type(&self) -> ChatType {
+        self.chat
     }
 
     /// The room.
@@ -180,29 +235,28 @@ impl ConversationId {
             ..self.clone()
         }
     }
+
+    /// The same room, in the thread rooted at `root`.
+    pub fn in_thread(&self, root: MessageId) -> Result<ConversationId, SessionError> {
+        check_component("thread root id", root.as_str())?;
+        Ok(Self {
+            thread: Some(root),
+            ..self.clone()
+        })
+    }
 }
 
 impl fmt::Display for ConversationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{PREFIX}:{}:{}:{}",
-            self.account,
-            self.kind.chat_type(),
-            self.room
+            "{}:{}:{}:{}",
+            self.namespace, self.account, self.chat, self.room
         )?;
         if let Some(thread) = &self.thread {
             write!(f, ":{THREAD_MARKER}:{thread}")?;
         }
         Ok(())
-    }
-}
-
-impl FromStr for ConversationId {
-    type Err = SessionError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::parse(text)
     }
 }
 
@@ -227,10 +281,10 @@ fn required<'a>(part: Option<&'a str>, what: &'static str) -> Result<&'a str, Se
     }
 }
 
-fn parse_kind(word: &str) -> Result<RoomKind, SessionError> {
-    [RoomKind::Direct, RoomKind::Public, RoomKind::Private]
+fn parse_chat_type(word: &str) -> Result<ChatType, SessionError> {
+    ChatType::ALL
         .into_iter()
-        .find(|kind| kind.chat_type() == word)
+        .find(|chat| chat.as_str() == word)
         .ok_or_else(|| SessionError::UnknownKind {
             found: word.to_owned(),
         })
@@ -241,8 +295,13 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn id(account: &str, kind: RoomKind, room: &str, thread: Option<&str>) -> ConversationId {
+    fn ns() -> Namespace {
+        Namespace::new("rocketchat").unwrap()
+    }
+
+    fn id(account: &str, kind: ChatType, room: &str, thread: Option<&str>) -> ConversationId {
         ConversationId::new(
+            ns(),
             AccountId::new(account),
             kind,
             RoomId::new(room),
@@ -252,65 +311,104 @@ mod tests {
     }
 
     #[test]
+    fn the_namespace_is_the_hosts() {
+        let mock = Namespace::new("mock").unwrap();
+        let conversation = ConversationId::new(
+            mock.clone(),
+            AccountId::new("a"),
+            ChatType::Direct,
+            RoomId::new("D1"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(conversation.to_string(), "mock:a:direct:D1");
+        assert_eq!(
+            ConversationId::parse(&mock, "mock:a:direct:D1").unwrap(),
+            conversation
+        );
+        assert!(matches!(
+            ConversationId::parse(&ns(), "mock:a:direct:D1"),
+            Err(SessionError::WrongPrefix { .. })
+        ));
+        for bad in ["", "Rocket", "a:b", "x y"] {
+            assert!(Namespace::new(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(mock.strip("mock:R1"), Some("R1"));
+        assert_eq!(mock.strip("mockR1"), None);
+    }
+
+    #[test]
     fn ids_render_in_the_grammar_and_parse_back() {
         let cases = [
             (
-                id("default", RoomKind::Direct, "aBcD", None),
+                id("default", ChatType::Direct, "aBcD", None),
                 "rocketchat:default:direct:aBcD",
             ),
             (
-                id("default", RoomKind::Public, "GENERAL", None),
+                id("default", ChatType::Channel, "GENERAL", None),
                 "rocketchat:default:channel:GENERAL",
             ),
             (
-                id("ops-bot_2", RoomKind::Private, "Grp1", None),
+                id("ops-bot_2", ChatType::Group, "Grp1", None),
                 "rocketchat:ops-bot_2:group:Grp1",
             ),
             (
-                id("default", RoomKind::Public, "GENERAL", Some("AbCdEf123XyZ")),
+                id(
+                    "default",
+                    ChatType::Channel,
+                    "GENERAL",
+                    Some("AbCdEf123XyZ"),
+                ),
                 "rocketchat:default:channel:GENERAL:thread:AbCdEf123XyZ",
             ),
         ];
         for (id, text) in cases {
             assert_eq!(id.to_string(), text);
-            assert_eq!(ConversationId::parse(text).unwrap(), id);
-            assert_eq!(text.parse::<ConversationId>().unwrap(), id);
+            assert_eq!(ConversationId::parse(&ns(), text).unwrap(), id);
         }
     }
 
     #[test]
     fn a_thread_conversation_knows_its_room_conversation() {
-        let thread = id("a", RoomKind::Public, "R", Some("T"));
+        let thread = id("a", ChatType::Channel, "R", Some("T"));
         assert_eq!(
             thread.room_conversation(),
-            id("a", RoomKind::Public, "R", None)
+            id("a", ChatType::Channel, "R", None)
         );
         assert_eq!(thread.thread().map(MessageId::as_str), Some("T"));
         assert_eq!(thread.room().as_str(), "R");
         assert_eq!(thread.account().as_str(), "a");
-        assert_eq!(thread.kind(), RoomKind::Public);
+        assert_eq!(thread.chat_type(), ChatType::Channel);
     }
 
     #[test]
     fn bad_input_gives_a_clear_error() {
         use SessionError::*;
         let cases: Vec<(&str, SessionError)> = vec![
-            ("", WrongPrefix { found: "".into() }),
+            (
+                "",
+                WrongPrefix {
+                    expected: "rocketchat".into(),
+                    found: "".into(),
+                },
+            ),
             (
                 "slack:default:channel:R",
                 WrongPrefix {
+                    expected: "rocketchat".into(),
                     found: "slack".into(),
                 },
             ),
             (
                 "RocketChat:default:channel:R",
                 WrongPrefix {
+                    expected: "rocketchat".into(),
                     found: "RocketChat".into(),
                 },
             ),
             ("rocketchat", Missing { what: "account id" }),
             ("rocketchat::channel:R", Empty { what: "account id" }),
-            ("rocketchat:default", Missing { what: "room kind" }),
+            ("rocketchat:default", Missing { what: "chat type" }),
             (
                 "rocketchat:default:room:R",
                 UnknownKind {
@@ -357,9 +455,13 @@ mod tests {
             ),
         ];
         for (text, expected) in cases {
-            assert_eq!(ConversationId::parse(text), Err(expected), "{text:?}");
+            assert_eq!(
+                ConversationId::parse(&ns(), text),
+                Err(expected),
+                "{text:?}"
+            );
         }
-        let message = ConversationId::parse("slack:x:channel:R")
+        let message = ConversationId::parse(&ns(), "slack:x:channel:R")
             .unwrap_err()
             .to_string();
         assert!(message.contains("rocketchat:"), "{message}");
@@ -369,8 +471,9 @@ mod tests {
     fn building_rejects_empty_and_colon_components() {
         let build = |account: &str, room: &str, thread: Option<&str>| {
             ConversationId::new(
+                ns(),
                 AccountId::new(account),
-                RoomKind::Direct,
+                ChatType::Direct,
                 RoomId::new(room),
                 thread.map(MessageId::new),
             )
@@ -421,11 +524,11 @@ mod tests {
         "[^:]{1,24}"
     }
 
-    fn kind() -> impl Strategy<Value = RoomKind> {
+    fn kind() -> impl Strategy<Value = ChatType> {
         prop_oneof![
-            Just(RoomKind::Direct),
-            Just(RoomKind::Public),
-            Just(RoomKind::Private)
+            Just(ChatType::Direct),
+            Just(ChatType::Channel),
+            Just(ChatType::Group)
         ]
     }
 
@@ -438,14 +541,15 @@ mod tests {
             thread in proptest::option::of(component()),
         ) {
             let id = ConversationId::new(
+                ns(),
                 AccountId::new(account),
                 kind,
                 RoomId::new(room),
                 thread.map(MessageId::new),
             ).unwrap();
             let text = id.to_string();
-            prop_assert_eq!(ConversationId::parse(&text).unwrap(), id.clone());
-            prop_assert_eq!(ConversationId::parse(&text).unwrap().to_string(), text);
+            prop_assert_eq!(ConversationId::parse(&ns(), &text).unwrap(), id.clone());
+            prop_assert_eq!(ConversationId::parse(&ns(), &text).unwrap().to_string(), text);
         }
     }
 }

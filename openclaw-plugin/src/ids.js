@@ -17,10 +17,14 @@ export function parseConversationId(raw) {
   return { accountId, kind, roomId, threadId: marker === "thread" && threadId ? threadId : undefined };
 }
 
-/** The OpenClaw chat kind for a bridge room kind (direct | public | private). */
+/**
+ * The OpenClaw chat kind for a bridge room kind, as Slack's channel maps them: a 1:1 DM is
+ * `direct`, a group DM (`groupDirect`) is `group`, every room (public or private) is
+ * `channel`. The bridge's conversation ids use the same words.
+ */
 export function chatKindOf(roomKind) {
   if (roomKind === "direct") return "direct";
-  if (roomKind === "private") return "group";
+  if (roomKind === "groupDirect") return "group";
   return "channel";
 }
 

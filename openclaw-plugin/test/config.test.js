@@ -85,6 +85,7 @@ test("targets and room kinds", () => {
   assert.equal(roomIdOfTarget("rocketchat:GENERAL"), "GENERAL");
   assert.equal(roomIdOfTarget("#dev"), "#dev");
   assert.equal(chatKindOf("direct"), "direct");
-  assert.equal(chatKindOf("private"), "group");
+  assert.equal(chatKindOf("private"), "channel");
+  assert.equal(chatKindOf("groupDirect"), "group");
   assert.equal(chatKindOf("public"), "channel");
 });

@@ -1,17 +1,20 @@
-//! The realtime session: one task per account that connects, logs in, subscribes, catches
-//! up, turns frames into events, keeps the heartbeat, and reconnects with backoff until the
-//! account stops.
+//! The realtime session: one task per account that owns the connection state machine. It
+//! connects (the first connection included: it retries with backoff until the server is
+//! up), logs in, subscribes, catches up, turns frames into events, keeps the heartbeat,
+//! and reconnects until the account stops.
 //!
-//! Per connection: `connect` → `connected` → `login {resume}` → room list over REST →
-//! subscriptions → all `ready` → catch-up (only on a reconnect, and only now, so the
-//! catch-up window overlaps the live stream) → `Active`.
+//! Per attempt, each step reported as the state's phase:
+//! `opening` (REST: whose token this is, the room allowlist; then TCP/TLS/WebSocket) →
+//! `loggingIn` (`connect` → `connected` → `login {resume}`) → `subscribing` (room list over
+//! REST, subscriptions, all `ready`) → `catchingUp` (only after an outage or a restart, and
+//! only now, so the catch-up window overlaps the live stream) → `Active`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use channel_api::{ConnectionState, Event};
+use channel_api::{ConnectionState, Event, Phase};
 use fastwebsockets::{Frame, OpCode, Payload};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, watch, Mutex};
@@ -21,11 +24,13 @@ use tokio::time::{sleep_until, timeout, Instant};
 use super::frame::{self, DdpError, Inbound};
 use super::socket::{self, WsRead, WsWrite};
 use crate::backoff::reconnect_delay;
-use crate::config::{ResumePoint, Secret, ServerUrl, Timeouts};
+use crate::config::{RoomEntry, Secret, ServerUrl, Timeouts};
 use crate::error::RcError;
 use crate::fatal::{Fatal, Stop};
 use crate::mapping::{self, room_kind, Mapper, RoomMeta};
-use crate::rest::Rest;
+use crate::rest::{Rest, RoomLookup};
+use crate::wire::{WireMessage, WireRoomMeta};
+use serde::Deserialize;
 
 /// Events waiting for a slow consumer, beyond the channel's own buffer. Above this the
 /// session stops reading the socket (TCP pushes back) but keeps pinging the server.
@@ -56,11 +61,34 @@ pub(crate) struct SessionConfig {
     pub(crate) url: ServerUrl,
     pub(crate) tls: Arc<rustls::ClientConfig>,
     pub(crate) user_id: String,
+    /// The configured username: the token's user must have it.
+    pub(crate) username: String,
     pub(crate) token: Secret,
     pub(crate) timeouts: Timeouts,
     pub(crate) max_frame_bytes: usize,
+    /// The room allowlist, resolved on every connection.
+    pub(crate) rooms: Vec<RoomEntry>,
     /// Where an earlier process stopped: the first connection catches up from there.
-    pub(crate) resume: Option<ResumePoint>,
+    pub(crate) resume: Option<channel_api::ResumePoint>,
+}
+
+/// What the session learns that the channel reads: the last failure of a connection
+/// attempt, and the resolved room allowlist.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    /// Why the last connection attempt failed (cleared when a connection gets active).
+    pub(crate) last_failure: std::sync::Mutex<Option<channel_api::Error>>,
+    /// The allowlist as last resolved.
+    pub(crate) allowlist: std::sync::Mutex<Allowlist>,
+}
+
+/// The room allowlist after resolution: ids that exist, and entries that did not resolve
+/// (those are denied, never guessed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Allowlist {
+    /// `None`: no allowlist, every room.
+    pub(crate) allowed: Option<std::collections::HashSet<String>>,
+    pub(crate) unresolved: Vec<String>,
 }
 
 /// How a connection ended.
@@ -94,10 +122,12 @@ pub(crate) struct Session {
     pending: VecDeque<Event>,
     commands: mpsc::Receiver<Command>,
     state: watch::Sender<ConnectionState>,
+    shared: Arc<Shared>,
     ever_active: bool,
-    /// Local clock when the first connection became active (epoch ms).
+    /// Whether the current attempt got active (then a loss starts a new outage).
+    active_this_attempt: bool,
+    /// Local clock when the session started (epoch ms).
     started_ms: i64,
-    first_ready: Option<oneshot::Sender<Result<(), RcError>>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -231,7 +261,7 @@ impl Session {
         tx: mpsc::Sender<Event>,
         commands: mpsc::Receiver<Command>,
         state: watch::Sender<ConnectionState>,
-        first_ready: oneshot::Sender<Result<(), RcError>>,
+        shared: Arc<Shared>,
     ) -> Self {
         Self {
             cfg,
@@ -242,9 +272,10 @@ impl Session {
             pending: VecDeque::new(),
             commands,
             state,
+            shared,
             ever_active: false,
+            active_this_attempt: false,
             started_ms: now_ms(),
-            first_ready: Some(first_ready),
         }
     }
 
@@ -268,28 +299,54 @@ impl Session {
         }
     }
 
+    /// Reports how far attempt `attempt` of the current outage has got: `Connecting`
+    /// until the first connection was ever active, `Reconnecting` after.
+    fn set_phase(&mut self, attempt: u32, phase: Phase) {
+        let state = if self.ever_active {
+            ConnectionState::Reconnecting { attempt, phase }
+        } else {
+            ConnectionState::Connecting { attempt, phase }
+        };
+        if *self.state.borrow() != state {
+            self.set_state(state);
+        }
+    }
+
+    fn note_failure(&self, reason: &str) {
+        if let Ok(mut last) = self.shared.last_failure.lock() {
+            *last = Some(channel_api::Error::Disconnected {
+                reason: reason.to_owned(),
+            });
+        }
+    }
+
     /// Runs until the account stops. The last event is `FatallyClosed`.
     pub(crate) async fn run(mut self) {
-        self.set_state(ConnectionState::Connecting);
         let mut fatal_rx = self.fatal.subscribe();
-        let mut attempt: u32 = 0;
+        // The host hears the starting state too (the watch already holds it).
+        self.set_state(ConnectionState::STARTING);
+        // Attempts count from 1 in each outage: the first connection, then every outage
+        // after a connection that got active.
+        let mut attempt: u32 = 1;
         let stop = loop {
-            match self.connect_and_serve(&mut attempt).await {
+            self.active_this_attempt = false;
+            match self.connect_and_serve(attempt).await {
                 Outcome::Stopped(stop) => break stop,
                 Outcome::Lost { reason, wait } => {
-                    if !self.ever_active {
-                        // The first connection failed: connect() reports it; no retries
-                        // behind the caller's back.
-                        if let Some(ready) = self.first_ready.take() {
-                            let _ = ready.send(Err(RcError::Transport(reason)));
-                        }
-                        return;
-                    }
-                    attempt = attempt.saturating_add(1);
-                    tracing::warn!(%reason, attempt, "connection lost; reconnecting");
-                    self.set_state(ConnectionState::Reconnecting { attempt });
+                    // A connection that got active ends its outage: the next attempt is
+                    // the first of a new one. Each failed attempt doubles the next wait.
+                    let failures = if self.active_this_attempt {
+                        attempt = 1;
+                        1
+                    } else {
+                        attempt = attempt.saturating_add(1);
+                        attempt - 1
+                    };
+                    tracing::warn!(%reason, attempt, "connection attempt failed or lost; retrying");
+                    self.note_failure(&reason);
+                    self.set_phase(attempt, Phase::Waiting);
                     let t = &self.cfg.timeouts;
-                    let delay = reconnect_delay(attempt, t.reconnect_min, t.reconnect_max)
+                    let delay = reconnect_delay(failures, t.reconnect_min, t.reconnect_max)
                         .max(wait.unwrap_or_default());
                     let until = Instant::now() + delay;
                     // Keep delivering queued events while we wait.
@@ -299,12 +356,10 @@ impl Session {
                 }
             }
         };
-        if let Some(ready) = self.first_ready.take() {
-            let _ = ready.send(Err(stop.error()));
-        }
         // Nothing more is processed or delivered: only the final state.
         self.pending.clear();
         let state = ConnectionState::FatallyClosed {
+            cause: stop.cause(),
             reason: stop.reason(),
         };
         self.state.send_replace(state.clone());
@@ -336,10 +391,17 @@ impl Session {
         }
     }
 
-    async fn connect_and_serve(&mut self, attempt: &mut u32) -> Outcome {
+    async fn connect_and_serve(&mut self, attempt: u32) -> Outcome {
         let mut fatal_rx = self.fatal.subscribe();
         if let Some(stop) = self.fatal.get() {
             return Outcome::Stopped(stop);
+        }
+        self.set_phase(attempt, Phase::Opening);
+        if let Err(outcome) = self.check_identity().await {
+            return outcome;
+        }
+        if let Err(outcome) = self.resolve_allowlist().await {
+            return outcome;
         }
         let t = self.cfg.timeouts.clone();
         let opened = tokio::select! {
@@ -353,14 +415,14 @@ impl Session {
             Err(_) => return Outcome::lost("connect timed out"),
         };
         let mut conn = Conn::start(read, write, t.request);
-        match self.handshake(&mut conn, &mut fatal_rx).await {
+        match self.handshake(&mut conn, &mut fatal_rx, attempt).await {
             Ok(early) => {
-                *attempt = 0;
                 self.ever_active = true;
-                self.set_state(ConnectionState::Active);
-                if let Some(ready) = self.first_ready.take() {
-                    let _ = ready.send(Ok(()));
+                self.active_this_attempt = true;
+                if let Ok(mut last) = self.shared.last_failure.lock() {
+                    *last = None;
                 }
+                self.set_state(ConnectionState::Active);
                 for inbound in early {
                     if let Err(outcome) = self.handle(&mut conn, inbound).await {
                         return self.finish(&mut conn, outcome).await;
@@ -371,6 +433,67 @@ impl Session {
             }
             Err(outcome) => self.finish(&mut conn, outcome).await,
         }
+    }
+
+    /// Checks over REST whose token this is (`/api/v1/me`): another user than `userId` or
+    /// `username` stops the account (the configuration cannot work); a 401 stops it
+    /// (the REST client trips the switch); anything else is a failed attempt.
+    async fn check_identity(&mut self) -> Result<(), Outcome> {
+        match self.rest.me().await {
+            Ok(me) if me.id != self.cfg.user_id => {
+                self.fatal.trip(Stop::Refused(
+                    "the token belongs to a different user than userId".into(),
+                ));
+                Err(self.stopped())
+            }
+            Ok(me) if me.username != self.cfg.username => {
+                self.fatal.trip(Stop::Refused(format!(
+                    "username is {:?} but the token's user is {:?}",
+                    self.cfg.username, me.username
+                )));
+                Err(self.stopped())
+            }
+            Ok(_) => Ok(()),
+            Err(RcError::Unauthorized(_) | RcError::Closed(_)) => Err(self.stopped()),
+            Err(e) => Err(Outcome::lost(format!("checking the token: {e}"))),
+        }
+    }
+
+    /// Resolves the room allowlist (on every connection: rooms are created, renamed and
+    /// deleted while we run): ids are checked to exist, names are looked up; anything that
+    /// does not resolve is reported and left out (denied), never guessed.
+    async fn resolve_allowlist(&mut self) -> Result<(), Outcome> {
+        if self.cfg.rooms.is_empty() {
+            return Ok(());
+        }
+        let mut resolved = Allowlist {
+            allowed: Some(std::collections::HashSet::new()),
+            unresolved: Vec::new(),
+        };
+        for entry in self.cfg.rooms.clone() {
+            let (lookup, label) = match &entry {
+                RoomEntry::Id(id) => (RoomLookup::Id(id), id.clone()),
+                RoomEntry::Name(name) => (RoomLookup::Name(name), format!("#{name}")),
+            };
+            match self.rest.room_info(lookup).await {
+                Ok(Some(room)) => {
+                    if let Some(allowed) = resolved.allowed.as_mut() {
+                        allowed.insert(room.id);
+                    }
+                }
+                Ok(None) => {
+                    tracing::warn!(room = %label, "allowlisted room not found; it is denied");
+                    resolved.unresolved.push(label);
+                }
+                Err(RcError::Unauthorized(_) | RcError::Closed(_)) => return Err(self.stopped()),
+                Err(e) => return Err(Outcome::lost(format!("resolving room {label}: {e}"))),
+            }
+        }
+        self.mapper.set_allowed_rooms(resolved.allowed.clone());
+        if let Ok(mut shared) = self.shared.allowlist.lock() {
+            *shared = resolved;
+        }
+        Ok(())
     }
 
     fn stopped(&self) -> Outcome {
@@ -422,8 +545,10 @@ impl Session {
         &mut self,
         conn: &mut Conn,
         fatal_rx: &mut watch::Receiver<Option<Stop>>,
+        attempt: u32,
     ) -> Result<Vec<Inbound>, Outcome> {
         let t = self.cfg.timeouts.clone();
+        self.set_phase(attempt, Phase::LoggingIn);
         conn.send(&frame::connect()).await?;
         let deadline = Instant::now() + t.connect;
         loop {
@@ -455,7 +580,7 @@ impl Session {
                     if uid != Some(self.cfg.user_id.as_str()) {
                         let reason =
                             "login: the token belongs to a different user than userId".to_owned();
-                        self.fatal.trip(Stop::Unauthorized(reason));
+                        self.fatal.trip(Stop::Refused(reason));
                         return Err(self.stopped());
                     }
                     break;
@@ -464,6 +589,7 @@ impl Session {
             }
         }
 
+        self.set_phase(attempt, Phase::Subscribing);
         let rooms = self.refresh_rooms().await?;
 
         let uid = self.cfg.user_id.clone();
@@ -515,11 +641,13 @@ impl Session {
         }
 
         if self.ever_active {
+            self.set_phase(attempt, Phase::CatchingUp);
             self.catch_up(&rooms).await?;
         } else if let Some(resume) = self.cfg.resume.take() {
             // A restarted process: catch up on what was posted while nobody was reading,
-            // without repeating what the earlier process was given.
-            self.mapper.resume_from(resume.after_ms, &resume.delivered);
+            // without repeating what the earlier process handled.
+            self.set_phase(attempt, Phase::CatchingUp);
+            self.mapper.resume_from(resume);
             self.catch_up(&rooms).await?;
         } else {
             self.mapper
@@ -575,14 +703,20 @@ impl Session {
             .unwrap_or(self.started_ms)
             .saturating_sub(CATCH_UP_OVERLAP_MS);
         for rid in rooms {
+            // A resumed first connection reads each room from its own mark.
+            let since = match self.ever_active {
+                true => since,
+                false => self.mapper.resume_read_from(rid).unwrap_or(since),
+            };
             match self.rest.sync_messages(rid, since).await {
                 Ok((updated, deleted)) => {
-                    for doc in &updated {
-                        if let Some(root) = self.mapper.unknown_thread_root(doc, None) {
-                            self.look_up_root(&root).await;
+                    for raw in &updated {
+                        match WireMessage::deserialize(raw) {
+                            Ok(doc) => self.map_wire(doc, None).await,
+                            Err(e) => {
+                                tracing::debug!(error = %e, "dropping a caught-up document that does not parse")
+                            }
                         }
-                        let events = self.mapper.on_message(doc, None);
-                        self.pending.extend(events);
                     }
                     for id in deleted {
                         if let Some(ev) = self.mapper.on_delete(rid, &id) {
@@ -745,13 +879,36 @@ impl Session {
         self.mapper.learn_root(root, fetched.as_ref());
     }
 
+    /// Looks up the user ids of reactors the mapper does not know yet (Rocket.Chat keys
+    /// reactions by username). Each username is looked up once; one that cannot be
+    /// resolved leaves its reaction out (logged by the mapper).
+    async fn look_up_reactors(&mut self, doc: &WireMessage) {
+        for username in self.mapper.unknown_reactors(doc) {
+            match timeout(ROOT_LOOKUP_TIMEOUT, self.rest.user_id_of(&username)).await {
+                Ok(Ok(Some(id))) => self.mapper.learn_user(&username, &id),
+                Ok(Ok(None)) => tracing::debug!(%username, "reactor not found"),
+                Ok(Err(e)) => tracing::debug!(%username, error = %e, "reactor lookup failed"),
+                Err(_) => tracing::debug!(%username, "reactor lookup timed out"),
+            }
+        }
+    }
+
     /// A `stream-room-messages` event, read from its JSON text into the wire types.
     async fn room_message(&mut self, doc: &str, meta: Option<&str>) {
         let Some((doc, meta)) = mapping::parse_stream_message(doc, meta) else {
             return;
         };
+        self.map_wire(doc, meta).await;
+    }
+
+    /// Maps one document, after the lookups it needs (an unknown thread root, unknown
+    /// reactors).
+    async fn map_wire(&mut self, doc: WireMessage, meta: Option<WireRoomMeta>) {
         if let Some(root) = self.mapper.unknown_thread_root_of_wire(&doc, meta.as_ref()) {
             self.look_up_root(&root).await;
+        }
+        if doc.reactions.as_ref().is_some_and(|r| !r.is_empty()) {
+            self.look_up_reactors(&doc).await;
         }
         let events = self.mapper.on_wire(doc, meta);
         self.pending.extend(events);

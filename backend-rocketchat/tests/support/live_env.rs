@@ -48,6 +48,12 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 
 /// Every variable a live run needs (the optional ones are not listed).
+/// The live gate: `RC_TEST_URL` turns live runs on, the rest must be set then.
+pub const LIVE_VARS: conformance::live::LiveVars<'static> = conformance::live::LiveVars {
+    switch: "RC_TEST_URL",
+    required: REQUIRED_VARS,
+};
+
 pub const REQUIRED_VARS: &[&str] = &[
     "RC_TEST_URL",
     "RC_TEST_BOT_USER_ID",
@@ -110,7 +116,7 @@ impl LiveEnv {
     /// runs are not configured; panics (fails the test) when `CONFORMANCE_REQUIRE_LIVE=1`
     /// and something is missing.
     pub fn from_env() -> Option<Self> {
-        if !conformance::live::should_run(REQUIRED_VARS) {
+        if !conformance::live::should_run(LIVE_VARS) {
             return None;
         }
         let var = |name: &str| match conformance::live::required_var(name) {

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use backend_mock::MemoryChannel;
 use channel_api::{
-    Attachment, Capabilities, Channel, EventStream, HistoryQuery, Identity, Message, MessageId,
-    MessageRef, OutboundFile, OutboundMessage, Result, RoomId, RoomInfo, RoomQuery, SentMessage,
+    Attachment, Capabilities, Channel, ConnectionState, EventStream, HistoryQuery, Identity,
+    Message, MessageId, MessageRef, OutboundFile, OutboundMessage, ProbeReport, Result, RoomId,
+    RoomInfo, RoomQuery, SentMessage, UserQuery,
 };
 use tokio::sync::Semaphore;
 
@@ -43,6 +44,9 @@ impl Channel for Gated {
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
     }
+    fn state(&self) -> ConnectionState {
+        self.inner.state()
+    }
     fn events(&self) -> Result<EventStream> {
         self.inner.events()
     }
@@ -69,6 +73,12 @@ impl Channel for Gated {
     }
     async fn resolve_room(&self, q: &RoomQuery) -> Result<RoomInfo> {
         self.inner.resolve_room(q).await
+    }
+    async fn open_direct(&self, u: &UserQuery) -> Result<RoomInfo> {
+        self.inner.open_direct(u).await
+    }
+    async fn probe(&self) -> Result<ProbeReport> {
+        self.inner.probe().await
     }
     async fn download(&self, a: &Attachment, max: u64) -> Result<Vec<u8>> {
         if matches!(self.slow, Slow::Downloads) {

@@ -11,6 +11,12 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream, Lines};
 use tokio::task::JoinHandle;
 
+/// The namespace the in-memory bridges run under: the core knows no backend, and these
+/// tests prove it by running the mock backend under its own name.
+pub fn mock_namespace() -> channel_api::Namespace {
+    channel_api::Namespace::new("mock").unwrap()
+}
+
 /// Generous: only there so a broken test fails instead of hanging.
 pub const WAIT: Duration = Duration::from_secs(10);
 

@@ -18,15 +18,16 @@ fn check_reaction(
         reaction.emoji
     );
     ensure!(
-        reaction.username == h.peer.username(),
-        "reacting username is {:?}, expected the peer {:?}",
-        reaction.username,
-        h.peer.username()
+        reaction.user == h.peer.user_id(),
+        "reacting user is {:?}, expected the peer {:?}",
+        reaction.user,
+        h.peer.user_id()
     );
-    if let Some(user_id) = &reaction.user_id {
+    if let Some(username) = &reaction.username {
         ensure!(
-            *user_id == h.peer.user_id(),
-            "reacting user id is {user_id:?}, expected the peer"
+            *username == h.peer.username(),
+            "reacting username is {username:?}, expected the peer's {:?}",
+            h.peer.username()
         );
     }
     ensure!(
