@@ -17,9 +17,9 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::config::AccountConfig;
-use crate::server::{run_bridge_with, BridgeOptions};
 use crate::sim::{DemoSim, BOT, HUMAN, ROOM};
+use bridge_core::config::AccountConfig;
+use bridge_core::server::{run_bridge_with, BridgeOptions};
 
 /// How long one step of the script may take before the demo gives up.
 const STEP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -33,7 +33,7 @@ pub enum DemoError {
     Sim(#[from] rocketchat_sim::SimError),
     /// The demo configuration was rejected (a bug).
     #[error("configuration: {0}")]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] bridge_core::config::ConfigError),
     /// A step did not happen in time.
     #[error("timed out waiting for: {0}")]
     Timeout(&'static str),

@@ -7,9 +7,9 @@ use std::fmt::Write as _;
 use http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::config::AccountConfig;
 use crate::rest::{RestClient, RestError, Token};
 use crate::rocketchat::rocketchat_config;
+use bridge_core::config::AccountConfig;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -124,7 +124,7 @@ async fn serve() -> u8 {
             Err(e) => tracing::warn!(error = %e, "cannot listen for SIGTERM"),
         }
     }
-    let outcome = bridge::serve::serve_until(
+    let outcome = bridge_core::serve::serve_until(
         tokio::io::stdin(),
         tokio::io::stdout(),
         bridge::rocketchat::connect,

@@ -5,8 +5,8 @@
 use backend_rocketchat::{RocketChatChannel, RocketChatConfig};
 use channel_api::Namespace;
 
-use crate::config::{AccountConfig, ConfigError};
-use crate::serve::Connected;
+use bridge_core::config::{AccountConfig, ConfigError};
+use bridge_core::serve::Connected;
 
 /// The conversation-id namespace of the Rocket.Chat channel in OpenClaw.
 pub const NAMESPACE: &str = "rocketchat";

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use backend_mock::{MemoryChannel, MemoryPeer, World};
-use bridge::{run_bridge, AccountConfig, BridgeError};
+use bridge_core::{run_bridge, AccountConfig, BridgeError};
 use channel_api::{
     AccountId, Capabilities, Channel, ConnectionState, EventStream, Identity, MessageId,
     MessageRef, OutboundMessage, RoomId, RoomInfo, RoomQuery, SentMessage, UserId,

@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use backend_mock::World;
-use bridge::{run_bridge, AccountConfig};
+use bridge_core::{run_bridge, AccountConfig};
 use channel_api::{AccountId, ChannelExt, RoomId};
 use common::Client;
 use serde_json::{json, Value};

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use backend_mock::World;
-use bridge::serve::{serve, Connected, ServeOutcome};
+use bridge_core::serve::{serve, Connected, ServeOutcome};
 use common::Client;
 use serde_json::json;
 
@@ -106,7 +106,7 @@ fn a_rejected_config_line_writes_fatal_and_never_logs_the_token() {
     let logs = with_logs(|| async {
         let (mut client, bridge_in, bridge_out) = Client::pipes();
         let bridge = tokio::spawn(serve(bridge_in, bridge_out, |_config| async {
-            Err::<Connected<backend_mock::MemoryChannel>, _>(bridge::ConfigError::new(
+            Err::<Connected<backend_mock::MemoryChannel>, _>(bridge_core::ConfigError::new(
                 "unreachable",
                 "connect must not be called",
             ))

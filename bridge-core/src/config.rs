@@ -63,7 +63,7 @@ pub struct AccountConfig {
     resume: ResumeConfig,
     /// Where the previous process of this account stopped reading (from `stateFile`, set
     /// by `serve` before connecting; never from the line itself).
-    resume_point: Option<backend_rocketchat::ResumePoint>,
+    resume_point: Option<channel_api::ResumePoint>,
     object: Map<String, Value>,
 }
 
@@ -227,12 +227,12 @@ impl AccountConfig {
     }
 
     /// Where the previous process stopped reading, once `serve` has loaded it.
-    pub fn resume_point(&self) -> Option<&backend_rocketchat::ResumePoint> {
+    pub fn resume_point(&self) -> Option<&channel_api::ResumePoint> {
         self.resume_point.as_ref()
     }
 
     /// The same configuration, resuming from `point`.
-    pub fn with_resume_point(mut self, point: Option<backend_rocketchat::ResumePoint>) -> Self {
+    pub fn with_resume_point(mut self, point: Option<channel_api::ResumePoint>) -> Self {
         self.resume_point = point;
         self
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use backend_mock::{MemoryChannel, MemoryPeer, Operation, World};
-use bridge::{run_bridge, AccountConfig, BridgeError};
+use bridge_core::{run_bridge, AccountConfig, BridgeError};
 use channel_api::{AccountId, Channel, Message, RoomId, UserId};
 use common::gated::{Gated, Slow};
 use common::{join, Client};
@@ -699,14 +699,13 @@ async fn bad_media_and_history_values_are_fatal_and_name_the_field() {
             line[k] = v.clone();
         }
         let (mut client, bridge_in, bridge_out) = Client::pipes();
-        let serve = tokio::spawn(bridge::serve::serve(
+        let serve = tokio::spawn(bridge_core::serve::serve(
             bridge_in,
             bridge_out,
             |_config| async {
-                Err::<bridge::serve::Connected<MemoryChannel>, _>(bridge::ConfigError::new(
-                    "test",
-                    "connect must not be reached",
-                ))
+                Err::<bridge_core::serve::Connected<MemoryChannel>, _>(
+                    bridge_core::ConfigError::new("test", "connect must not be reached"),
+                )
             },
         ));
         client.write_line(&line.to_string()).await;
@@ -723,11 +722,11 @@ async fn a_media_dir_that_is_a_file_is_fatal() {
     let line = json!({"serverUrl": "https://chat.example", "userId": "B", "username": "bot",
                       "authToken": "t", "mediaDir": file});
     let (mut client, bridge_in, bridge_out) = Client::pipes();
-    let serve = tokio::spawn(bridge::serve::serve(
+    let serve = tokio::spawn(bridge_core::serve::serve(
         bridge_in,
         bridge_out,
         |_config| async {
-            Err::<bridge::serve::Connected<MemoryChannel>, _>(bridge::ConfigError::new(
+            Err::<bridge_core::serve::Connected<MemoryChannel>, _>(bridge_core::ConfigError::new(
                 "test",
                 "connect must not be reached",
             ))
