@@ -280,6 +280,32 @@ impl AccountConfig {
     pub fn str_key(&self, key: &str) -> Option<&str> {
         self.object.get(key).and_then(Value::as_str)
     }
+
+    /// The top-level keys whose values differ between `self` and `other` (present in one
+    /// and not the other included), sorted.
+    pub fn changed_keys(&self, other: &AccountConfig) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .object
+            .keys()
+            .chain(other.object.keys())
+            .filter(|k| self.object.get(*k) != other.object.get(*k))
+            .cloned()
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+}
+
+/// The keys a running bridge cannot change: the connection (the backend's keys), who it
+/// is, and where it keeps its files. A change of any of them needs a restart of that
+/// account's bridge; every other key applies at once (`reconfigure`).
+pub fn needs_restart(key: &str) -> bool {
+    CONNECTION_KEYS.contains(&key)
+        || matches!(
+            key,
+            "accountId" | "stateFile" | "resumeMaxAgeSeconds" | "mediaDir"
+        )
 }
 
 fn valid_account_id(s: &str) -> bool {

@@ -3,12 +3,10 @@
 
 use std::sync::Arc;
 
-use channel_api::threading::ReplyPlan;
+use channel_api::threading::{ReplyPlan, ReplyTarget};
 use channel_api::{
-    MessageId, MessageRef, Namespace, OutboundFile, OutboundMessage, RoomId, RoomQuery, Target,
-    UserId, UserQuery,
+    MessageId, MessageRef, Namespace, OutboundFile, RoomId, RoomQuery, Target, UserId, UserQuery,
 };
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
@@ -16,11 +14,12 @@ use tokio::task::JoinSet;
 use crate::media::{self, ReadError};
 use crate::ordering::Turn;
 use crate::protocol::{
-    ConnectionParams, DeleteParams, EditParams, ProbeResult, ReactParams, ReplyScope,
-    ReplyThreadWire, SendFileParams, SendParams, SendResult, SetApprovedSendersParams,
-    TypingParams,
+    ConnectionParams, ProbeResult, ReactParams, ReplyThreadWire, Request,
+    SendFileParams, SendParams, SendResult, SetApprovedSendersParams,
 };
-use crate::rpc::{self, Incoming, RpcError};
+use crate::route;
+use crate::semantics;
+use crate::rpc::{self, RpcError};
 use crate::server::Core;
 
 /// Whether the reader goes on after a request.
@@ -36,68 +35,72 @@ pub(crate) enum Flow {
 /// to the server runs as its own task so a slow send never holds up a probe.
 pub(crate) async fn dispatch(
     core: &Arc<Core>,
-    incoming: Incoming,
+    id: Option<Value>,
+    request: Request,
     tasks: &mut JoinSet<()>,
 ) -> Flow {
-    let (id, method, params) = match incoming {
-        Incoming::Request { id, method, params } => (Some(id), method, params),
-        Incoming::Notification { method, params } => (None, method, params),
-    };
-    tracing::debug!(%method, "request");
-    match method.as_str() {
-        "shutdown" => {
-            respond(core, id.as_ref(), &method, Ok(json!({}))).await;
+    let method = request.method();
+    tracing::debug!(method, "request");
+    match request {
+        Request::Shutdown(_) => {
+            respond(core, id.as_ref(), method, Ok(json!({}))).await;
             return Flow::Shutdown;
         }
-        "stats" => {
-            let result = to_result(core.stats.snapshot());
-            respond(core, id.as_ref(), &method, result).await;
+        Request::Stats(_) => {
+            let mut stats = core.stats.snapshot();
+            stats.unacked = core.ledger.as_ref().map_or(0, |l| l.pending());
+            let result = to_result(stats);
+            respond(core, id.as_ref(), method, result).await;
         }
-        "setApprovedSenders" => {
+        Request::SetApprovedSenders(params) => {
             let result = set_approved_senders(core, params);
-            respond(core, id.as_ref(), &method, result).await;
+            respond(core, id.as_ref(), method, result).await;
         }
-        "send" => match parse::<SendParams>(params) {
-            Err(err) => respond(core, id.as_ref(), &method, Err(err)).await,
-            Ok(params) => {
-                // Take the room's turn now, in input order; wait for it in the task.
-                let turn = core
-                    .room_order
-                    .enqueue(&order_key(core.semantics.namespace(), &params.target));
-                let core = core.clone();
-                tasks.spawn(async move {
-                    let result = send(&core, params, turn).await.and_then(to_result);
-                    respond(&core, id.as_ref(), "send", result).await;
-                });
-            }
-        },
-        "sendFile" => match parse::<SendFileParams>(params) {
-            Err(err) => respond(core, id.as_ref(), &method, Err(err)).await,
-            Ok(params) => {
-                // The same room turn as `send`: text and files to one room keep their order.
-                let turn = core
-                    .room_order
-                    .enqueue(&order_key(core.semantics.namespace(), &params.target));
-                let core = core.clone();
-                tasks.spawn(async move {
-                    let result = send_file(&core, params, turn).await.and_then(to_result);
-                    respond(&core, id.as_ref(), "sendFile", result).await;
-                });
-            }
-        },
-        "react" | "unreact" | "edit" | "delete" | "typing" | "probe" => {
+        Request::Ack(params) => {
+            let ids: Vec<MessageId> = params.message_ids.into_iter().map(MessageId::new).collect();
+            let acked = route::acknowledge(core, &ids);
+            respond(core, id.as_ref(), method, Ok(json!({ "acked": acked }))).await;
+        }
+        Request::Reconfigure(params) => {
+            let result = core.reconfigure(params.config).await;
+            respond(core, id.as_ref(), method, result).await;
+        }
+        Request::Send(params) => {
+            // Take the room's turn now, in input order; wait for it in the task.
+            let turn = core
+                .room_order
+                .enqueue(&order_key(core.namespace(), &params.target));
             let core = core.clone();
             tasks.spawn(async move {
-                let result = run_simple(&core, &method, params).await;
-                respond(&core, id.as_ref(), &method, result).await;
+                let result = send(&core, params, turn).await.and_then(to_result);
+                respond(&core, id.as_ref(), method, result).await;
             });
         }
-        other => {
-            let err = RpcError::method_not_found(other);
-            respond(core, id.as_ref(), other, Err(err)).await;
+        Request::SendFile(params) => {
+            // The same room turn as `send`: text and files to one room keep their order.
+            let turn = core
+                .room_order
+                .enqueue(&order_key(core.namespace(), &params.target));
+            let core = core.clone();
+            tasks.spawn(async move {
+                let result = send_file(&core, params, turn).await.and_then(to_result);
+                respond(&core, id.as_ref(), method, result).await;
+            });
+        }
+        request => {
+            let core = core.clone();
+            tasks.spawn(async move {
+                let result = run_simple(&core, request).await;
+                respond(&core, id.as_ref(), method, result).await;
+            });
         }
     }
     Flow::Continue
+}
+
+/// Answers a request that could not be decoded (its id was readable).
+pub(crate) async fn refuse(core: &Core, id: Option<Value>, err: RpcError) {
+    respond(core, id.as_ref(), "(undecodable)", Err(err)).await;
 }
 
 /// Writes the response of a request; for a notification (no id) only logs a failure.
@@ -111,10 +114,6 @@ async fn respond(core: &Core, id: Option<&Value>, method: &str, result: Result<V
         Err(err) => rpc::error_line(id, &err),
     };
     core.emit(line).await;
-}
-
-fn parse<T: DeserializeOwned>(params: Value) -> Result<T, RpcError> {
-    serde_json::from_value(params).map_err(|e| RpcError::invalid_params(e.to_string()))
 }
 
 fn to_result<T: Serialize>(value: T) -> Result<Value, RpcError> {
@@ -132,36 +131,31 @@ fn non_empty<'a>(field: &str, value: &'a str) -> Result<&'a str, RpcError> {
 }
 
 /// The requests that are one channel call each.
-async fn run_simple(core: &Core, method: &str, params: Value) -> Result<Value, RpcError> {
-    let outcome = match method {
-        "react" | "unreact" => {
-            let p: ReactParams = parse(params)?;
-            let message = message_ref(&p.room_id, &p.message_id)?;
-            let emoji = non_empty("emoji", p.emoji.trim().trim_matches(':'))?;
-            if method == "react" {
-                core.channel.react(&message, emoji).await
-            } else {
-                core.channel.unreact(&message, emoji).await
-            }
+async fn run_simple(core: &Core, request: Request) -> Result<Value, RpcError> {
+    let outcome = match request {
+        Request::React(p) => {
+            let (message, emoji) = reaction_of(&p)?;
+            core.channel.react(&message, emoji).await
         }
-        "edit" => {
-            let p: EditParams = parse(params)?;
+        Request::Unreact(p) => {
+            let (message, emoji) = reaction_of(&p)?;
+            core.channel.unreact(&message, emoji).await
+        }
+        Request::Edit(p) => {
             let message = message_ref(&p.room_id, &p.message_id)?;
             core.channel.edit(&message, &p.text).await
         }
-        "delete" => {
-            let p: DeleteParams = parse(params)?;
+        Request::Delete(p) => {
             let message = message_ref(&p.room_id, &p.message_id)?;
             core.channel.delete(&message).await
         }
-        "typing" => {
-            let p: TypingParams = parse(params)?;
+        Request::Typing(p) => {
             let room = RoomId::new(non_empty("roomId", &p.room_id)?);
             let thread = p.thread_id.filter(|t| !t.is_empty()).map(MessageId::new);
             core.channel.set_typing(&room, thread, p.on).await
         }
-        "probe" => return to_result(probe(core).await),
-        other => return Err(RpcError::method_not_found(other)),
+        Request::Probe(_) => return to_result(probe(core).await),
+        other => return Err(RpcError::method_not_found(other.method())),
     };
     match outcome {
         Ok(()) => Ok(json!({})),
@@ -170,6 +164,13 @@ async fn run_simple(core: &Core, method: &str, params: Value) -> Result<Value, R
             Err(err.into())
         }
     }
+}
+
+/// The message and emoji of `react` / `unreact` (colons around the emoji are tolerated).
+fn reaction_of(p: &ReactParams) -> Result<(MessageRef, &str), RpcError> {
+    let message = message_ref(&p.room_id, &p.message_id)?;
+    let emoji = non_empty("emoji", p.emoji.trim().trim_matches(':'))?;
+    Ok((message, emoji))
 }
 
 fn message_ref(room_id: &str, message_id: &str) -> Result<MessageRef, RpcError> {
@@ -212,8 +213,7 @@ async fn probe(core: &Core) -> ProbeResult {
     }
 }
 
-fn set_approved_senders(core: &Core, params: Value) -> Result<Value, RpcError> {
-    let p: SetApprovedSendersParams = parse(params)?;
+fn set_approved_senders(core: &Core, p: SetApprovedSendersParams) -> Result<Value, RpcError> {
     let approved: std::collections::HashSet<UserId> = p
         .user_ids
         .into_iter()
@@ -254,11 +254,11 @@ async fn resolve_target(
 ) -> Result<(RoomId, Option<MessageId>), RpcError> {
     match target {
         Target::Conversation(c) => {
-            if c.account() != core.semantics.account() {
+            if c.account() != core.account() {
                 return Err(RpcError::invalid_params(format!(
                     "target belongs to account {:?}, this bridge serves {:?}",
                     c.account().as_str(),
-                    core.semantics.account().as_str()
+                    core.account().as_str()
                 )));
             }
             Ok((c.room().clone(), c.thread().cloned()))
@@ -302,30 +302,38 @@ fn chunk_key(key: &str, index: usize) -> MessageId {
     }
 }
 
-/// The thread a `send` or `sendFile` goes to: `replyThread` wins, then `threadId`, then
-/// the thread in the conversation id.
-fn choose_thread(
+/// Where a `send` or `sendFile` goes, as a reply target of the threading module:
+/// `replyThread` (the plan of the `message` notification, passed back unchanged) wins,
+/// then `threadId`, then the thread in the conversation id, else the top level. Which
+/// chunk lands where is then the plan's decision (`ReplyPlan::thread_for_chunk`), not
+/// this module's.
+fn choose_target(
     reply_thread: Option<ReplyThreadWire>,
     thread_id: Option<String>,
     target_thread: Option<MessageId>,
-) -> Result<Option<(MessageId, ReplyScope)>, RpcError> {
+) -> Result<ReplyTarget, RpcError> {
     Ok(match (reply_thread, thread_id) {
-        (Some(reply), _) => Some((
-            MessageId::new(non_empty("replyThread.id", &reply.id)?),
-            reply.scope,
-        )),
-        (None, Some(id)) if !id.is_empty() => Some((MessageId::new(id), ReplyScope::All)),
-        _ => target_thread.map(|root| (root, ReplyScope::All)),
+        (Some(reply), _) => {
+            non_empty("replyThread.id", &reply.id)?;
+            semantics::reply_target(reply)
+        }
+        (None, Some(id)) if !id.is_empty() => ReplyTarget::Thread(MessageId::new(id)),
+        _ => target_thread.map_or(ReplyTarget::TopLevel, ReplyTarget::Thread),
     })
 }
 
 async fn send(core: &Core, params: SendParams, mut turn: Turn) -> Result<SendResult, RpcError> {
-    let target = parse_target(core.semantics.namespace(), &params.target)?;
+    let target = parse_target(core.namespace(), &params.target)?;
     turn.wait().await;
     let (room, target_thread) = resolve_target(core, target).await?;
-    let thread = choose_thread(params.reply_thread, params.thread_id, target_thread)?;
-    core.inbound.windows.posting(&room);
+    let plan = ReplyPlan {
+        room,
+        target: choose_target(params.reply_thread, params.thread_id, target_thread)?,
+    };
+    let room = &plan.room;
+    core.inbound.windows.posting(room);
     let chunks = core
+        .settings()
         .semantics
         .chunk(&params.text, core.channel.capabilities().max_text);
     if chunks.is_empty() {
@@ -336,12 +344,7 @@ async fn send(core: &Core, params: SendParams, mut turn: Turn) -> Result<SendRes
     let mut message_ids = Vec::with_capacity(chunks.len());
     let mut thread_id = None;
     for (index, chunk) in chunks.into_iter().enumerate() {
-        let mut message = OutboundMessage::new(room.clone(), chunk);
-        if let Some((root, scope)) = &thread {
-            if index == 0 || *scope == ReplyScope::All {
-                message = message.in_thread(root.clone());
-            }
-        }
+        let mut message = plan.outbound(index, chunk);
         if let Some(key) = &params.idempotency_key {
             message = message.with_idempotency_key(chunk_key(key, index));
         }
@@ -376,7 +379,7 @@ async fn send_file(
     params: SendFileParams,
     mut turn: Turn,
 ) -> Result<SendResult, RpcError> {
-    let target = parse_target(core.semantics.namespace(), &params.target)?;
+    let target = parse_target(core.namespace(), &params.target)?;
     let path = std::path::PathBuf::from(non_empty("path", &params.path)?);
     let name = match params.name.as_deref().map(str::trim) {
         Some(name) if !name.is_empty() => name.to_owned(),
@@ -392,8 +395,12 @@ async fn send_file(
     };
     let caption = params.caption.filter(|c| !c.trim().is_empty());
     // Validated before the turn, so a bad request never waits behind other sends.
-    let reply_thread = choose_thread(params.reply_thread, params.thread_id, None)?;
-    let limit = core.inbound.media.max_bytes();
+    let reply_target = match (&params.reply_thread, &params.thread_id) {
+        (None, None) => None,
+        _ => Some(choose_target(params.reply_thread, params.thread_id, None)?),
+    };
+    let media_limits = core.settings().media.clone();
+    let limit = media_limits.max_bytes();
     let data = match media::read_limited(&path, limit).await {
         Ok(data) => data,
         Err(ReadError::TooLarge { size, limit, .. }) => {
@@ -401,7 +408,7 @@ async fn send_file(
                 format!(
                     "{name} is {} MB; the limit (mediaMaxMb) is {} MB",
                     media::mib_one_decimal(size),
-                    core.inbound.media.max_mb
+                    media_limits.max_mb
                 ),
                 limit,
             ))
@@ -412,11 +419,17 @@ async fn send_file(
     };
     turn.wait().await;
     let (room, target_thread) = resolve_target(core, target).await?;
-    let thread = reply_thread.or(target_thread.map(|root| (root, ReplyScope::All)));
+    let plan = ReplyPlan {
+        room,
+        target: reply_target
+            .unwrap_or_else(|| target_thread.map_or(ReplyTarget::TopLevel, ReplyTarget::Thread)),
+    };
+    let room = plan.room.clone();
     core.inbound.windows.posting(&room);
+    // A file is one message: the plan's first chunk.
     let file = OutboundFile {
         room: room.clone(),
-        thread: thread.map(|(root, _)| root),
+        thread: plan.thread_for_chunk(0).cloned(),
         name,
         mime_type,
         data,
@@ -444,6 +457,7 @@ pub(crate) fn spawn_answer(core: &Arc<Core>, plan: ReplyPlan, text: String) {
         turn.wait().await;
         core.inbound.windows.posting(&plan.room);
         for (index, chunk) in core
+            .settings()
             .semantics
             .chunk(&text, core.channel.capabilities().max_text)
             .into_iter()
@@ -461,6 +475,7 @@ pub(crate) fn spawn_answer(core: &Arc<Core>, plan: ReplyPlan, text: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::ReplyScope;
 
     fn ns() -> Namespace {
         Namespace::new("rocketchat").unwrap()
@@ -496,7 +511,7 @@ mod tests {
     }
 
     #[test]
-    fn the_thread_choice_is_reply_thread_then_thread_id_then_the_target() {
+    fn the_target_is_reply_thread_then_thread_id_then_the_conversation() {
         let reply = || {
             Some(ReplyThreadWire {
                 id: "R".into(),
@@ -504,30 +519,26 @@ mod tests {
             })
         };
         let root = || Some(MessageId::new("C"));
-        let chosen = |r, t: Option<&str>, c| {
-            choose_thread(r, t.map(str::to_owned), c)
-                .unwrap()
-                .map(|(id, scope)| (id.into_string(), scope))
-        };
+        let chosen = |r, t: Option<&str>, c| choose_target(r, t.map(str::to_owned), c).unwrap();
         assert_eq!(
             chosen(reply(), Some("T"), root()),
-            Some(("R".into(), ReplyScope::First))
+            ReplyTarget::FirstChunkInThread(MessageId::new("R"))
         );
         assert_eq!(
             chosen(None, Some("T"), root()),
-            Some(("T".into(), ReplyScope::All))
+            ReplyTarget::Thread(MessageId::new("T"))
         );
         assert_eq!(
             chosen(None, Some(""), root()),
-            Some(("C".into(), ReplyScope::All))
+            ReplyTarget::Thread(MessageId::new("C"))
         );
-        assert_eq!(chosen(None, None, None), None);
+        assert_eq!(chosen(None, None, None), ReplyTarget::TopLevel);
         let empty = Some(ReplyThreadWire {
             id: " ".into(),
             scope: ReplyScope::All,
         });
         assert_eq!(
-            choose_thread(empty, None, None).unwrap_err().code,
+            choose_target(empty, None, None).unwrap_err().code,
             rpc::INVALID_PARAMS
         );
     }

@@ -16,8 +16,9 @@
 //!   ids and chunking.
 //! - [`serve`]: the `serve` entry point: reads and validates the configuration line,
 //!   builds the channel through the host's constructor, runs the loop.
-//! - `inbound`: from an admitted message to its notification (downloads, context,
-//!   per-room order); `context`: what each conversation has seen.
+//! - `route`: the one route of an inbound event: receive, decide, prepare (downloads,
+//!   context), hand over in room order, acknowledged; `context`: what each conversation
+//!   has seen.
 //! - [`media`]: the download directory, attachment files, files for `sendFile`.
 //! - [`config`]: the configuration line.
 //! - [`protocol`]: the wire shapes (notifications, params, results).
@@ -25,17 +26,18 @@
 //! - [`lines`]: bounded line reading.
 //! - [`ordering`]: per-room ordering of sends.
 //! - [`stats`]: admitted / skipped / dropped counters.
-//! - `resume`: the state file (where this account stopped reading).
+//! - `resume`: the ledger of handled and pending messages, and the resume point it writes
+//!   to the state file.
 
 pub mod config;
 mod context;
 mod handlers;
-mod inbound;
 pub mod lines;
 pub mod media;
 pub mod ordering;
 pub mod protocol;
 mod resume;
+mod route;
 pub mod rpc;
 mod semantics;
 pub mod serve;

@@ -491,6 +491,97 @@ pub struct TypingParams {
     pub on: bool,
 }
 
+/// Params of a request that takes none (any object is accepted).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct NoParams {}
+
+/// `ack` params: messages OpenClaw accepted (or declined); see `docs/bridge-protocol.md`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AckParams {
+    /// The `messageId`s of `message` notifications.
+    pub message_ids: Vec<String>,
+}
+
+/// `reconfigure` params.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconfigureParams {
+    /// The whole account configuration object, as on the first line.
+    pub config: serde_json::Value,
+}
+
+/// Every request the plugin may send: its method name and its params, typed. Parsed in
+/// one place (`rpc::parse_line`); the handlers match on it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "method", content = "params", rename_all = "camelCase")]
+pub enum Request {
+    /// Post text.
+    Send(SendParams),
+    /// Upload a file.
+    SendFile(SendFileParams),
+    /// Add a reaction.
+    React(ReactParams),
+    /// Remove a reaction.
+    Unreact(ReactParams),
+    /// Edit one of the bot's messages.
+    Edit(EditParams),
+    /// Delete one of the bot's messages.
+    Delete(DeleteParams),
+    /// Show or clear the typing indicator.
+    Typing(TypingParams),
+    /// Check the server and the token.
+    Probe(NoParams),
+    /// Replace the approved DM senders.
+    SetApprovedSenders(SetApprovedSendersParams),
+    /// The counters.
+    Stats(NoParams),
+    /// Confirm handed-over messages.
+    Ack(AckParams),
+    /// Apply a changed configuration without a restart.
+    Reconfigure(ReconfigureParams),
+    /// Stop cleanly.
+    Shutdown(NoParams),
+}
+
+impl Request {
+    /// Every method name, as the plugin spells it.
+    pub const METHODS: &'static [&'static str] = &[
+        "send",
+        "sendFile",
+        "react",
+        "unreact",
+        "edit",
+        "delete",
+        "typing",
+        "probe",
+        "setApprovedSenders",
+        "stats",
+        "ack",
+        "reconfigure",
+        "shutdown",
+    ];
+
+    /// The method name.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Request::Send(_) => "send",
+            Request::SendFile(_) => "sendFile",
+            Request::React(_) => "react",
+            Request::Unreact(_) => "unreact",
+            Request::Edit(_) => "edit",
+            Request::Delete(_) => "delete",
+            Request::Typing(_) => "typing",
+            Request::Probe(_) => "probe",
+            Request::SetApprovedSenders(_) => "setApprovedSenders",
+            Request::Stats(_) => "stats",
+            Request::Ack(_) => "ack",
+            Request::Reconfigure(_) => "reconfigure",
+            Request::Shutdown(_) => "shutdown",
+        }
+    }
+}
+
 /// `setApprovedSenders` params.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -523,4 +614,8 @@ pub struct StatsResult {
     pub skipped: BTreeMap<String, u64>,
     /// Events refused, by reason (policy denial, own echo, after fatal, ...).
     pub dropped: BTreeMap<String, u64>,
+    /// Admitted messages the plugin has not acknowledged yet (with `stateFile`; 0
+    /// without): the resume point waits for them.
+    #[serde(default)]
+    pub unacked: usize,
 }

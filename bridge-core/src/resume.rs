@@ -1,142 +1,390 @@
-//! Where this account stopped reading, kept in a small state file (`stateFile`) so that a
-//! restarted bridge (OpenClaw reloads a channel on config changes, a gateway restarts)
-//! catches up on what was posted meanwhile instead of missing it, and does not hand the
-//! agent again what the earlier process already handed it.
+//! The ledger: which messages this account has handled, and the resume point it writes to
+//! its state file (`stateFile`), so a restarted bridge (a config reload, a plugin reload,
+//! a gateway restart, a crash) catches up on what it had not handled, once, and does not
+//! hand over again what it had.
 //!
-//! The file holds the newest server timestamp of a message the bridge has been given
-//! (admitted or not: a skipped message was handled too) and the ids given within a few
-//! seconds of it. It is rewritten (temporary file, then rename; mode 0600) whenever the
-//! event stream is idle and when the bridge stops, so a clean stop resumes exactly; after
-//! a crash, the messages read since the last idle moment may be handed over again.
+//! # The rule
+//! A message is *handled* when the policy did not admit it (skipped or dropped), or when
+//! the plugin acknowledged it (`ack`, after OpenClaw accepted it). An admitted message is
+//! *pending* from the moment it is read until its ack: while it is being prepared (a slow
+//! download, a history fetch), while its notification waits for its room's turn, and
+//! after it was written until the plugin confirms. **The resume point never passes a
+//! pending message**: its room's mark stays just before the oldest pending message of the
+//! room, whatever was handled after it, in that room or in others.
+//!
+//! # The point ([`channel_api::ResumePoint`])
+//! - `after`, the common mark: the newest stamp read while the connection was active.
+//!   It does not move while the connection is down or catching up: the catch-up after an
+//!   outage reads rooms in any order, so until it is complete (the next `Active`) only the
+//!   rooms it has delivered are known to be read further.
+//! - `rooms`: a mark for every room that differs from `after`: rooms with a pending
+//!   message (the stamp before the oldest one), rooms read during a catch-up, and, until
+//!   the first connection of a resumed process is active, the marks it inherited.
+//! - `handled`: the handled messages stamped within the resume window before their room's
+//!   mark, so the catch-up, which reads from a little before each mark, skips them.
+//!
+//! # Writing
+//! The point is written (temporary file, then rename; mode 0600) by a writer task off
+//! the event pump, shortly after it changes, and once more at a clean stop. A written
+//! point may lag the ledger (a crash then hands over again what was handled since: a
+//! duplicate, which the plugin's dedupe by message id absorbs) but is never ahead of it:
+//! nothing is lost.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use channel_api::resume::{ResumePoint, RESUME_WINDOW_MS};
-use channel_api::{MessageId, Timestamp};
+use channel_api::{MessageId, RoomId, Timestamp};
 use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
 
-/// Ids kept for the window around the newest message; more than this within a few seconds
-/// is a firehose, and the oldest of them are far enough back to be filtered by time.
-const MAX_RECENT_IDS: usize = 2_000;
-/// Ids are kept a little further back than the backend's window, for clock jitter.
+/// Handled ids kept per room for the window before its mark; more than this within a few
+/// seconds is a firehose, and the oldest of them are redelivered at worst (duplicates).
+const MAX_HANDLED_PER_ROOM: usize = 2_000;
+/// Ids are kept a little further back than the window, for clock jitter.
 const KEEP_BACK_MS: i64 = RESUME_WINDOW_MS + 1_000;
+/// Changes within this long are written together.
+const WRITE_COALESCE: Duration = Duration::from_millis(50);
 
-/// The file's content.
+/// The file's content. Version 2 holds a [`ResumePoint`]; version 1 (one mark and the ids
+/// near it) is still read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct StateFile {
     version: u32,
-    after_ms: i64,
+    #[serde(default)]
+    point: Option<ResumePoint>,
+    /// Version 1.
+    #[serde(default)]
+    after_ms: Option<i64>,
+    /// Version 1.
+    #[serde(default)]
     delivered: Vec<String>,
 }
 
-/// The resume state of one account, in memory and on disk.
-#[derive(Debug)]
-pub(crate) struct ResumeState {
-    path: PathBuf,
-    after_ms: i64,
-    /// (timestamp, id) of the messages given near `after_ms`, oldest first.
-    recent: VecDeque<(i64, String)>,
+/// One room's part of the ledger.
+#[derive(Debug, Default)]
+struct Room {
+    /// Admitted messages not acknowledged yet: (stamp, id).
+    pending: BTreeSet<(Timestamp, MessageId)>,
+    /// Handled messages, oldest first, kept for the window before the mark.
+    handled: VecDeque<(Timestamp, MessageId)>,
+    /// The newest stamp handled (or, before the first read here, the inherited mark).
+    read_to: Option<Timestamp>,
+    /// Whether this room was read while the connection was not active (a catch-up).
+    read_while_down: bool,
+}
+
+impl Room {
+    /// The room's mark: just before its oldest pending message; else, when it was read
+    /// during a catch-up (or inherited), what it was read to; else the common mark, or
+    /// further when the room was read further.
+    fn mark(&self, after: Timestamp) -> Timestamp {
+        match (self.pending.first(), self.read_while_down) {
+            (Some((oldest, _)), _) => Timestamp(oldest.0.saturating_sub(1)),
+            (None, true) => self.read_to.unwrap_or(after),
+            (None, false) => self.read_to.map_or(after, |r| r.max(after)),
+        }
+    }
+
+    fn note_handled(&mut self, at: Timestamp, id: MessageId) {
+        self.read_to = Some(self.read_to.map_or(at, |r| r.max(at)));
+        self.handled.push_back((at, id));
+        while self.handled.len() > MAX_HANDLED_PER_ROOM {
+            self.handled.pop_front();
+        }
+    }
+
+    /// Forgets handled ids too old to matter for `mark`.
+    fn prune(&mut self, mark: Timestamp) {
+        let floor = mark.0.saturating_sub(KEEP_BACK_MS);
+        while self.handled.front().is_some_and(|(at, _)| at.0 < floor) {
+            self.handled.pop_front();
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The common mark (see the module doc); `None` until anything was read or loaded.
+    after: Option<Timestamp>,
+    /// The newest stamp read while down, applied to `after` at the next `Active`.
+    newest_while_down: Option<Timestamp>,
+    active: bool,
+    /// Whether the first connection has been active (inherited marks are then obsolete).
+    ever_active: bool,
+    rooms: HashMap<RoomId, Room>,
+    /// Ids the previous process had handled, kept until the first connection is active.
+    inherited_handled: Vec<MessageId>,
+    /// Changed since the last write.
     dirty: bool,
 }
 
-impl ResumeState {
-    /// Reads the state file. Returns the state to keep updating and the point to resume
-    /// from: `None` when there is no file, it cannot be read (logged), or it is older than
-    /// `max_age` (a bot that was away for long does not answer old messages).
-    pub(crate) fn load(path: &Path, max_age: Duration) -> (Self, Option<ResumePoint>) {
-        let mut state = Self {
-            path: path.to_owned(),
-            after_ms: 0,
-            recent: VecDeque::new(),
-            dirty: false,
-        };
-        let file = match std::fs::read(path) {
-            Ok(bytes) => match serde_json::from_slice::<StateFile>(&bytes) {
-                Ok(file) if file.version == 1 => file,
-                Ok(file) => {
-                    tracing::warn!(path = %path.display(), version = file.version, "unknown state file version; starting from now");
-                    return (state, None);
-                }
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "unreadable state file; starting from now");
-                    return (state, None);
-                }
-            },
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return (state, None),
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "cannot read the state file; starting from now");
-                return (state, None);
+impl State {
+    fn room(&mut self, room: &RoomId) -> &mut Room {
+        self.rooms.entry(room.clone()).or_default()
+    }
+
+    fn note_stamp(&mut self, at: Timestamp) {
+        if self.active {
+            self.after = Some(self.after.map_or(at, |a| a.max(at)));
+        } else {
+            self.newest_while_down = Some(self.newest_while_down.map_or(at, |n| n.max(at)));
+        }
+    }
+
+    fn point(&mut self) -> Option<ResumePoint> {
+        let after = self.after?;
+        let mut point = ResumePoint::at(after);
+        for (id, room) in &mut self.rooms {
+            let mark = room.mark(after);
+            room.prune(mark);
+            if mark != after {
+                point.rooms.insert(id.clone(), mark);
             }
-        };
-        state.after_ms = file.after_ms;
-        state.recent = file
-            .delivered
-            .iter()
-            .map(|id| (file.after_ms, id.clone()))
-            .collect();
-        let age_ms = now_ms().saturating_sub(file.after_ms);
-        let max_ms = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
-        if max_age.is_zero() || age_ms > max_ms {
-            tracing::info!(
-                age_s = age_ms / 1000,
-                max_s = max_age.as_secs(),
-                "the last message read is older than resumeMaxAgeSeconds; starting from now"
+            let from = mark.0.saturating_sub(RESUME_WINDOW_MS);
+            point.handled.extend(
+                room.handled
+                    .iter()
+                    .filter(|(at, _)| at.0 > from)
+                    .map(|(_, id)| id.clone()),
             );
-            return (state, None);
         }
-        tracing::info!(
-            after_ms = file.after_ms,
-            ids = file.delivered.len(),
-            "resuming where the last process stopped"
-        );
-        let point = ResumePoint {
-            after: Timestamp(file.after_ms),
-            rooms: Default::default(),
-            handled: file.delivered.into_iter().map(MessageId::new).collect(),
+        point.handled.extend(self.inherited_handled.iter().cloned());
+        Some(point)
+    }
+}
+
+/// The ledger of one account.
+#[derive(Debug)]
+pub(crate) struct Ledger {
+    path: PathBuf,
+    state: Mutex<State>,
+    changed: Notify,
+}
+
+impl Ledger {
+    /// Reads the state file. Returns the ledger and the point to resume from: `None` when
+    /// there is no file, it cannot be read (logged), or its common mark is older than
+    /// `max_age` (a bot that was away for long does not answer old messages; 0 turns
+    /// resuming off).
+    pub(crate) fn load(path: &Path, max_age: Duration) -> (Arc<Self>, Option<ResumePoint>) {
+        let point = read_point(path).filter(|point| {
+            let age_ms = now_ms().saturating_sub(point.after.0);
+            let max_ms = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
+            let fresh = !max_age.is_zero() && age_ms <= max_ms;
+            if !fresh {
+                tracing::info!(
+                    age_s = age_ms / 1000,
+                    max_s = max_age.as_secs(),
+                    "the resume point is older than resumeMaxAgeSeconds; starting from now"
+                );
+            }
+            fresh
+        });
+        let mut state = State::default();
+        if let Some(point) = &point {
+            tracing::info!(
+                after_ms = point.after.0,
+                rooms = point.rooms.len(),
+                handled = point.handled.len(),
+                "resuming where the last process stopped"
+            );
+            state.after = Some(point.after);
+            for (room, mark) in &point.rooms {
+                state.room(room).read_to = Some(*mark);
+                state.room(room).read_while_down = true;
+            }
+            state.inherited_handled = point.handled.clone();
+        }
+        let ledger = Arc::new(Self {
+            path: path.to_owned(),
+            state: Mutex::new(state),
+            changed: Notify::new(),
+        });
+        (ledger, point)
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn touch(&self, mut state: MutexGuard<'_, State>) {
+        state.dirty = true;
+        drop(state);
+        self.changed.notify_one();
+    }
+
+    /// A new message was read: handled at once when not admitted, pending until its ack
+    /// when admitted.
+    pub(crate) fn read(&self, room: &RoomId, id: &MessageId, at: Timestamp, admitted: bool) {
+        let mut state = self.state();
+        state.note_stamp(at);
+        let active = state.active;
+        let entry = state.room(room);
+        if !active {
+            entry.read_while_down = true;
+        }
+        if admitted {
+            entry.pending.insert((at, id.clone()));
+        } else {
+            entry.note_handled(at, id.clone());
+        }
+        self.touch(state);
+    }
+
+    /// The plugin acknowledged these messages. Returns how many were pending.
+    pub(crate) fn acked(&self, ids: &[MessageId]) -> usize {
+        let mut state = self.state();
+        let mut found = 0;
+        for id in ids {
+            for room in state.rooms.values_mut() {
+                let Some(key) = room.pending.iter().find(|(_, p)| p == id).cloned() else {
+                    continue;
+                };
+                room.pending.remove(&key);
+                room.note_handled(key.0, key.1);
+                found += 1;
+                break;
+            }
+        }
+        if found > 0 {
+            self.touch(state);
+        }
+        found
+    }
+
+    /// The connection became active (`true`) or went down (`false`). While it is down
+    /// the common mark stands still; at `Active` the catch-up is complete.
+    pub(crate) fn connection(&self, active: bool) {
+        let mut state = self.state();
+        if state.active == active {
+            return;
+        }
+        state.active = active;
+        if active {
+            if let Some(newest) = state.newest_while_down.take() {
+                state.after = Some(state.after.map_or(newest, |a| a.max(newest)));
+            }
+            if !state.ever_active {
+                state.ever_active = true;
+                state.inherited_handled.clear();
+            }
+            // Every room has been read up to now: no room needs its own mark for that.
+            for room in state.rooms.values_mut() {
+                room.read_while_down = false;
+            }
+            let after = state.after;
+            state.rooms.retain(|_, room| {
+                !room.pending.is_empty()
+                    || !room.handled.is_empty()
+                    || room.read_to.zip(after).is_some_and(|(r, a)| r > a)
+            });
+        }
+        self.touch(state);
+    }
+
+    /// Messages read but not acknowledged yet.
+    pub(crate) fn pending(&self) -> usize {
+        self.state().rooms.values().map(|r| r.pending.len()).sum()
+    }
+
+    /// The point as it stands now (`None` before anything was read or loaded).
+    #[cfg(test)]
+    pub(crate) fn point(&self) -> Option<ResumePoint> {
+        self.state().point()
+    }
+
+    /// Writes the point if it changed since the last write. A failure is logged: the
+    /// bridge keeps working, and a restart would resume from an older point (duplicates,
+    /// never a loss).
+    pub(crate) async fn write_if_changed(&self) {
+        let point = {
+            let mut state = self.state();
+            if !state.dirty {
+                return;
+            }
+            state.dirty = false;
+            state.point()
         };
-        (state, Some(point))
+        let Some(point) = point else { return };
+        let path = self.path.clone();
+        let written = tokio::task::spawn_blocking(move || write_point(&path, &point)).await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(path = %self.path.display(), error = %e, "could not write the state file"),
+            Err(e) => tracing::warn!(error = %e, "the state file writer failed"),
+        }
     }
 
-    /// Notes a message the bridge was given.
-    pub(crate) fn observe(&mut self, timestamp_ms: i64, id: &str) {
-        self.after_ms = self.after_ms.max(timestamp_ms);
-        self.recent.push_back((timestamp_ms, id.to_owned()));
-        let floor = self.after_ms.saturating_sub(KEEP_BACK_MS);
-        while self
-            .recent
-            .front()
-            .is_some_and(|(ts, _)| *ts < floor || self.recent.len() > MAX_RECENT_IDS)
-        {
-            self.recent.pop_front();
+    /// Writes the point whenever it changes, until `stop` fires; then once more.
+    pub(crate) async fn write_until(self: Arc<Self>, stop: Arc<Notify>) {
+        loop {
+            tokio::select! {
+                () = self.changed.notified() => {}
+                () = stop.notified() => break,
+            }
+            // A burst of changes (a busy stream, a batch of acks) makes one write.
+            tokio::select! {
+                () = tokio::time::sleep(WRITE_COALESCE) => {}
+                () = stop.notified() => break,
+            }
+            self.write_if_changed().await;
         }
-        self.dirty = true;
+        self.write_if_changed().await;
     }
+}
 
-    /// Writes the file if anything changed since the last write.
-    pub(crate) fn save_if_changed(&mut self) -> io::Result<()> {
-        if !self.dirty {
-            return Ok(());
+fn read_point(path: &Path) -> Option<ResumePoint> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot read the state file; starting from now");
+            return None;
         }
-        let floor = self.after_ms.saturating_sub(KEEP_BACK_MS);
-        let file = StateFile {
+    };
+    match serde_json::from_slice::<StateFile>(&bytes) {
+        Ok(StateFile {
+            version: 2,
+            point: Some(point),
+            ..
+        }) => Some(point),
+        Ok(StateFile {
             version: 1,
-            after_ms: self.after_ms,
-            delivered: self
-                .recent
-                .iter()
-                .filter(|(ts, _)| *ts >= floor)
-                .map(|(_, id)| id.clone())
-                .collect(),
-        };
-        let bytes = serde_json::to_vec(&file).map_err(io::Error::other)?;
-        write_private_atomically(&self.path, &bytes)?;
-        self.dirty = false;
-        Ok(())
+            after_ms: Some(after),
+            delivered,
+            ..
+        }) => Some(ResumePoint {
+            after: Timestamp(after),
+            rooms: Default::default(),
+            handled: delivered.into_iter().map(MessageId::new).collect(),
+        }),
+        Ok(file) => {
+            tracing::warn!(path = %path.display(), version = file.version, "unknown state file version; starting from now");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "unreadable state file; starting from now");
+            None
+        }
     }
+}
+
+fn write_point(path: &Path, point: &ResumePoint) -> io::Result<()> {
+    let file = StateFile {
+        version: 2,
+        point: Some(point.clone()),
+        after_ms: None,
+        delivered: Vec::new(),
+    };
+    let bytes = serde_json::to_vec(&file).map_err(io::Error::other)?;
+    write_private_atomically(path, &bytes)
 }
 
 /// Writes `bytes` to a sibling temporary file (mode 0600) and renames it over `path`, so a
@@ -158,6 +406,7 @@ fn write_private_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
     let mut file = options.open(&tmp)?;
     file.write_all(bytes)?;
+    file.sync_all()?;
     drop(file);
     std::fs::rename(&tmp, path)
 }
@@ -185,51 +434,107 @@ mod tests {
         dir.join("state.json")
     }
 
-    #[test]
-    fn no_file_means_start_from_now() {
-        let (_, point) = ResumeState::load(&temp_path("none"), HOUR);
+    fn id(s: &str) -> MessageId {
+        MessageId::new(s)
+    }
+
+    fn room(s: &str) -> RoomId {
+        RoomId::new(s)
+    }
+
+    fn fresh(name: &str) -> Arc<Ledger> {
+        let (ledger, point) = Ledger::load(&temp_path(name), HOUR);
         assert_eq!(point, None);
+        ledger.connection(true);
+        ledger
     }
 
     #[test]
-    fn a_saved_state_resumes_with_the_ids_near_the_newest_message() {
-        let path = temp_path("saved");
+    fn the_point_never_passes_a_pending_message() {
+        // The crash-loss hole: A is admitted and still being prepared; B, later in the same
+        // room, is skipped; C in another room too. The point must still read A again.
         let now = now_ms();
-        let (mut state, _) = ResumeState::load(&path, HOUR);
-        state.observe(now - 60_000, "old");
-        state.observe(now - 1_000, "a");
-        state.observe(now, "b");
-        state.save_if_changed().unwrap();
-        let (_, point) = ResumeState::load(&path, HOUR);
-        assert_eq!(
-            point,
-            Some(ResumePoint {
-                after: Timestamp(now),
-                rooms: Default::default(),
-                handled: vec![MessageId::new("a"), MessageId::new("b")],
-            })
-        );
+        let ledger = fresh("pending");
+        ledger.read(&room("R1"), &id("A"), Timestamp(now), true);
+        ledger.read(&room("R1"), &id("B"), Timestamp(now + 10), false);
+        ledger.read(&room("R2"), &id("C"), Timestamp(now + 20), false);
+        let point = ledger.point().unwrap();
+        assert!(point.is_new(&room("R1"), &id("A"), Timestamp(now)));
+        assert!(!point.is_new(&room("R1"), &id("B"), Timestamp(now + 10)));
+        assert!(!point.is_new(&room("R2"), &id("C"), Timestamp(now + 20)));
+        assert_eq!(point.mark_of(&room("R1")), Timestamp(now - 1));
+        // Once acked, the room moves on.
+        assert_eq!(ledger.acked(&[id("A"), id("unknown")]), 1);
+        let point = ledger.point().unwrap();
+        assert!(!point.is_new(&room("R1"), &id("A"), Timestamp(now)));
+        assert_eq!(ledger.pending(), 0);
     }
 
     #[test]
-    fn an_old_state_is_not_resumed_and_zero_turns_resuming_off() {
+    fn the_common_mark_stands_still_while_the_connection_is_down() {
+        let now = now_ms();
+        let ledger = fresh("down");
+        ledger.read(&room("R1"), &id("a"), Timestamp(now), false);
+        ledger.connection(false);
+        // The catch-up delivers R2's gap first; R3's gap is not read yet.
+        ledger.read(&room("R2"), &id("b"), Timestamp(now + 5_000), false);
+        let point = ledger.point().unwrap();
+        assert_eq!(point.after, Timestamp(now));
+        assert_eq!(point.mark_of(&room("R2")), Timestamp(now + 5_000));
+        assert!(point.is_new(&room("R3"), &id("c"), Timestamp(now + 4_000)));
+        // Active: the catch-up is complete, the common mark moves on.
+        ledger.connection(true);
+        assert_eq!(ledger.point().unwrap().after, Timestamp(now + 5_000));
+    }
+
+    #[tokio::test]
+    async fn a_written_point_is_read_back_and_resumed() {
+        let path = temp_path("written");
+        let now = now_ms();
+        let (ledger, _) = Ledger::load(&path, HOUR);
+        ledger.connection(true);
+        ledger.read(&room("R1"), &id("a"), Timestamp(now - 1_000), false);
+        ledger.read(&room("R1"), &id("b"), Timestamp(now), true);
+        ledger.write_if_changed().await;
+        let (again, point) = Ledger::load(&path, HOUR);
+        let point = point.unwrap();
+        assert!(point.is_new(&room("R1"), &id("b"), Timestamp(now)));
+        assert!(!point.is_new(&room("R1"), &id("a"), Timestamp(now - 1_000)));
+        // Until its first connection is active, the new ledger keeps what it inherited.
+        assert_eq!(again.point().unwrap(), point);
+        again.connection(true);
+        assert!(again.point().unwrap().handled.is_empty());
+    }
+
+    #[test]
+    fn an_old_point_is_not_resumed_and_zero_turns_resuming_off() {
         let path = temp_path("old");
-        let (mut state, _) = ResumeState::load(&path, HOUR);
-        state.observe(now_ms() - 2 * 3_600_000, "x");
-        state.save_if_changed().unwrap();
-        assert_eq!(ResumeState::load(&path, HOUR).1, None);
-        let (mut state, _) = ResumeState::load(&path, HOUR);
-        state.observe(now_ms(), "y");
-        state.save_if_changed().unwrap();
-        assert!(ResumeState::load(&path, HOUR).1.is_some());
-        assert_eq!(ResumeState::load(&path, Duration::ZERO).1, None);
+        write_point(&path, &ResumePoint::at(Timestamp(now_ms() - 2 * 3_600_000))).unwrap();
+        assert_eq!(Ledger::load(&path, HOUR).1, None);
+        write_point(&path, &ResumePoint::at(Timestamp(now_ms()))).unwrap();
+        assert!(Ledger::load(&path, HOUR).1.is_some());
+        assert_eq!(Ledger::load(&path, Duration::ZERO).1, None);
+    }
+
+    #[test]
+    fn a_version_1_file_is_still_read() {
+        let path = temp_path("v1");
+        let now = now_ms();
+        std::fs::write(
+            &path,
+            format!(r#"{{"version":1,"afterMs":{now},"delivered":["a","b"]}}"#),
+        )
+        .unwrap();
+        let point = Ledger::load(&path, HOUR).1.unwrap();
+        assert_eq!(point.after, Timestamp(now));
+        assert_eq!(point.handled, [id("a"), id("b")]);
     }
 
     #[test]
     fn a_garbled_file_is_ignored_not_fatal() {
         let path = temp_path("garbled");
         std::fs::write(&path, b"{not json").unwrap();
-        assert_eq!(ResumeState::load(&path, HOUR).1, None);
+        assert_eq!(Ledger::load(&path, HOUR).1, None);
     }
 
     #[cfg(unix)]
@@ -237,21 +542,18 @@ mod tests {
     fn the_file_is_private() {
         use std::os::unix::fs::PermissionsExt;
         let path = temp_path("private");
-        let (mut state, _) = ResumeState::load(&path, HOUR);
-        state.observe(now_ms(), "z");
-        state.save_if_changed().unwrap();
+        write_point(&path, &ResumePoint::at(Timestamp(now_ms()))).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]
     fn the_id_list_stays_bounded_in_a_burst() {
-        let path = temp_path("burst");
-        let (mut state, _) = ResumeState::load(&path, HOUR);
+        let ledger = fresh("burst");
         let now = now_ms();
-        for i in 0..(MAX_RECENT_IDS + 500) {
-            state.observe(now, &format!("m{i}"));
+        for i in 0..(MAX_HANDLED_PER_ROOM + 500) {
+            ledger.read(&room("R1"), &id(&format!("m{i}")), Timestamp(now), false);
         }
-        assert!(state.recent.len() <= MAX_RECENT_IDS);
+        assert!(ledger.point().unwrap().handled.len() <= MAX_HANDLED_PER_ROOM);
     }
 }

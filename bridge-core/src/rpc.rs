@@ -4,7 +4,10 @@
 //! into the [`RpcError`] the peer must be told about. The `*_line` functions build the
 //! output lines (without the trailing newline).
 
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
+
+use crate::protocol::Request;
 
 /// Not JSON.
 pub const PARSE_ERROR: i64 = -32700;
@@ -16,35 +19,18 @@ pub const METHOD_NOT_FOUND: i64 = -32601;
 pub const INVALID_PARAMS: i64 = -32602;
 /// A file over `mediaMaxMb` or the server's upload limit.
 pub const TOO_LARGE: i64 = -32011;
+/// A `reconfigure` that changes a key only a restart can apply.
+pub const RESTART_REQUIRED: i64 = -32012;
 
-/// One parsed input line.
+/// One parsed input line: who asked (`id`; `None` for a notification, which is never
+/// answered) and what, or why the request cannot be run.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Incoming {
-    /// A call that wants an answer.
-    Request {
-        /// The caller's id (a string, a number or null), echoed in the response.
-        id: Value,
-        /// The method name.
-        method: String,
-        /// The params; `{}` when absent.
-        params: Value,
-    },
-    /// A call without an id: no answer is sent, not even an error.
-    Notification {
-        /// The method name.
-        method: String,
-        /// The params; `{}` when absent.
-        params: Value,
-    },
-}
-
-impl Incoming {
-    /// The method name.
-    pub fn method(&self) -> &str {
-        match self {
-            Incoming::Request { method, .. } | Incoming::Notification { method, .. } => method,
-        }
-    }
+pub struct Incoming {
+    /// The caller's id (a string, a number or null), echoed in the response; `None` for a
+    /// notification.
+    pub id: Option<Value>,
+    /// The request, or the error to answer it with (under `id`).
+    pub request: Result<Request, RpcError>,
 }
 
 /// A JSON-RPC error object, with the `data` this protocol adds (`kind`, `retryable`,
@@ -109,6 +95,18 @@ impl RpcError {
         }
     }
 
+    /// `reconfigure` changed keys a running bridge cannot change.
+    pub fn restart_required(keys: &[String]) -> Self {
+        Self::new(
+            RESTART_REQUIRED,
+            "restartRequired",
+            format!(
+                "{} can only change with a restart of this account's bridge; nothing was applied",
+                keys.join(", ")
+            ),
+        )
+    }
+
     /// The JSON `error` object.
     pub fn to_value(&self) -> Value {
         let mut data = Map::new();
@@ -162,38 +160,86 @@ impl From<channel_api::Error> for RpcError {
     }
 }
 
-/// Parses one input line (without its newline).
+/// The envelope of a line, read without decoding the values, so the id can be answered
+/// even when the params are broken (a lone surrogate escape, a wrong type). A map, not a
+/// struct: serde would read a struct from a JSON array too.
+type Envelope<'a> = std::collections::BTreeMap<std::borrow::Cow<'a, str>, &'a RawValue>;
+
+/// Parses one input line (without its newline). `Err` carries the error for a line
+/// whose id cannot be read (answered with `id: null`); every other problem is answered
+/// with the request's own id, as [`Incoming::request`]'s error.
 pub fn parse_line(line: &str) -> Result<Incoming, RpcError> {
-    let value: Value =
-        serde_json::from_str(line).map_err(|e| RpcError::parse(format!("not JSON: {e}")))?;
-    let Value::Object(mut object) = value else {
-        return Err(RpcError::invalid_request("a request must be a JSON object"));
+    let envelope: Envelope<'_> = match serde_json::from_str(line) {
+        Ok(envelope) => envelope,
+        Err(e) if e.is_syntax() || e.is_eof() => {
+            return Err(RpcError::parse(format!("not JSON: {e}")))
+        }
+        Err(_) => return Err(RpcError::invalid_request("a request must be a JSON object")),
     };
-    if object.get("jsonrpc") != Some(&json!("2.0")) {
+    let id = match envelope.get("id").map(|raw| serde_json::from_str::<Value>(raw.get())) {
+        None => None,
+        Some(Ok(id @ (Value::String(_) | Value::Number(_) | Value::Null))) => Some(id),
+        Some(_) => {
+            return Err(RpcError::invalid_request(
+                r#""id" must be a string, a number or null"#,
+            ))
+        }
+    };
+    let (method, params) = match shape(&envelope) {
+        Ok(shape) => shape,
+        // Not a request at all: answered even without an id (with `id: null`), as
+        // JSON-RPC asks for an invalid request.
+        Err(err) if id.is_none() => return Err(err),
+        Err(err) => {
+            return Ok(Incoming {
+                id,
+                request: Err(err),
+            })
+        }
+    };
+    let request = decode_request(method, params);
+    Ok(Incoming { id, request })
+}
+
+/// The method and params of a well-formed request object (the params may still be
+/// undecodable).
+type Shape = (String, Result<Value, RpcError>);
+
+fn shape(envelope: &Envelope<'_>) -> Result<Shape, RpcError> {
+    if envelope.get("jsonrpc").map(|raw| raw.get()) != Some(r#""2.0""#) {
         return Err(RpcError::invalid_request(r#""jsonrpc" must be "2.0""#));
     }
-    let method = match object.remove("method") {
-        Some(Value::String(method)) => method,
+    let method = match envelope
+        .get("method")
+        .map(|raw| serde_json::from_str::<Value>(raw.get()))
+    {
+        Some(Ok(Value::String(method))) => method,
         _ => return Err(RpcError::invalid_request(r#""method" must be a string"#)),
     };
-    let params = match object.remove("params") {
-        None | Some(Value::Null) => Value::Object(Map::new()),
-        Some(params @ Value::Object(_)) => params,
+    let params = match envelope.get("params") {
+        None => Ok(Value::Object(Map::new())),
+        Some(raw) if raw.get() == "null" => Ok(Value::Object(Map::new())),
+        // Well formed, but a string in it may not decode (a lone surrogate): that is
+        // the request's params being wrong, answered as such.
+        Some(raw) if raw.get().starts_with('{') => serde_json::from_str(raw.get())
+            .map_err(|e| RpcError::invalid_params(format!("params: {e}"))),
         Some(_) => {
             return Err(RpcError::invalid_request(
                 r#""params" must be an object (by-name params only)"#,
             ))
         }
     };
-    match object.remove("id") {
-        None => Ok(Incoming::Notification { method, params }),
-        Some(id @ (Value::String(_) | Value::Number(_) | Value::Null)) => {
-            Ok(Incoming::Request { id, method, params })
-        }
-        Some(_) => Err(RpcError::invalid_request(
-            r#""id" must be a string, a number or null"#,
-        )),
+    Ok((method, params))
+}
+
+/// The typed request for a method and its params.
+fn decode_request(method: String, params: Result<Value, RpcError>) -> Result<Request, RpcError> {
+    if !Request::METHODS.contains(&method.as_str()) {
+        return Err(RpcError::method_not_found(&method));
     }
+    let params = params?;
+    serde_json::from_value(json!({ "method": method, "params": params }))
+        .map_err(|e| RpcError::invalid_params(format!("{method}: {e}")))
 }
 
 /// A success response line.
@@ -214,49 +260,64 @@ pub fn notification_line(method: &str, params: Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::{AckParams, NoParams};
 
     #[test]
     fn requests_and_notifications_are_told_apart() {
         let req = parse_line(r#"{"jsonrpc":"2.0","id":7,"method":"probe"}"#).unwrap();
+        assert_eq!(req.id, Some(json!(7)));
+        assert_eq!(req.request, Ok(Request::Probe(NoParams {})));
+        let note = parse_line(
+            r#"{"jsonrpc":"2.0","method":"ack","params":{"messageIds":["m1"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(note.id, None);
         assert_eq!(
-            req,
-            Incoming::Request {
-                id: json!(7),
-                method: "probe".into(),
-                params: json!({})
-            }
-        );
-        let note =
-            parse_line(r#"{"jsonrpc":"2.0","method":"typing","params":{"on":true}}"#).unwrap();
-        assert_eq!(
-            note,
-            Incoming::Notification {
-                method: "typing".into(),
-                params: json!({"on": true})
-            }
+            note.request,
+            Ok(Request::Ack(AckParams {
+                message_ids: vec!["m1".into()]
+            }))
         );
     }
 
     #[test]
-    fn garbage_gets_the_standard_codes() {
+    fn a_readable_id_is_always_answered() {
+        // Wrong params, a wrong version, a lone surrogate, an unknown method: the request
+        // failed, but the caller waits for its id, not for a timeout.
+        let cases = [
+            (
+                r#"{"jsonrpc":"2.0","id":3,"method":"send","params":{"target":5}}"#,
+                INVALID_PARAMS,
+            ),
+            (r#"{"jsonrpc":"1.0","id":3,"method":"probe"}"#, INVALID_REQUEST),
+            (r#"{"id":3,"method":"probe"}"#, INVALID_REQUEST),
+            (
+                r#"{"jsonrpc":"2.0","id":3,"method":"send","params":{"target":"R","text":"a\ud800b"}}"#,
+                INVALID_PARAMS,
+            ),
+            (r#"{"jsonrpc":"2.0","id":3,"method":"nope"}"#, METHOD_NOT_FOUND),
+            (r#"{"jsonrpc":"2.0","id":3,"method":5}"#, INVALID_REQUEST),
+            (
+                r#"{"jsonrpc":"2.0","id":3,"method":"x","params":[1]}"#,
+                INVALID_REQUEST,
+            ),
+        ];
+        for (line, code) in cases {
+            let parsed = parse_line(line).unwrap_or_else(|e| panic!("{line}: {e:?}"));
+            assert_eq!(parsed.id, Some(json!(3)), "{line}");
+            assert_eq!(parsed.request.unwrap_err().code, code, "{line}");
+        }
+    }
+
+    #[test]
+    fn an_unreadable_id_gets_the_standard_codes_with_null() {
         let cases = [
             ("not json", PARSE_ERROR),
             ("{\"jsonrpc\":\"2.0\",", PARSE_ERROR),
             ("[1,2]", INVALID_REQUEST),
             ("42", INVALID_REQUEST),
             (
-                r#"{"jsonrpc":"1.0","id":1,"method":"probe"}"#,
-                INVALID_REQUEST,
-            ),
-            (r#"{"id":1,"method":"probe"}"#, INVALID_REQUEST),
-            (r#"{"jsonrpc":"2.0","id":1}"#, INVALID_REQUEST),
-            (r#"{"jsonrpc":"2.0","id":1,"method":5}"#, INVALID_REQUEST),
-            (
                 r#"{"jsonrpc":"2.0","id":{},"method":"probe"}"#,
-                INVALID_REQUEST,
-            ),
-            (
-                r#"{"jsonrpc":"2.0","id":1,"method":"x","params":[1]}"#,
                 INVALID_REQUEST,
             ),
         ];
@@ -266,49 +327,15 @@ mod tests {
     }
 
     #[test]
-    fn channel_errors_map_to_documented_codes() {
-        let err = channel_api::Error::RateLimited {
-            retry_after: Some(std::time::Duration::from_millis(1500)),
-        };
-        let rpc = RpcError::from(&err);
-        assert_eq!(rpc.code, -32004);
-        assert_eq!(
-            rpc.to_value()["data"],
-            json!({"kind": "rateLimited", "retryable": true, "retryAfterMs": 1500})
-        );
-        let rpc = RpcError::from(channel_api::Error::Unauthorized {
-            reason: "revoked".into(),
-        });
-        assert_eq!(
-            (rpc.code, rpc.kind, rpc.retryable),
-            (-32002, "unauthorized", false)
-        );
-    }
-
-    #[test]
-    fn too_large_carries_the_limit() {
-        let rpc = RpcError::from(channel_api::Error::TooLarge {
-            what: "file \"a.pdf\"".into(),
-            size: 2048,
-            limit: 1024,
-        });
-        assert_eq!(rpc.code, TOO_LARGE);
-        assert_eq!(
-            rpc.to_value()["data"],
-            json!({"kind": "tooLarge", "retryable": false, "limitBytes": 1024})
-        );
-        assert_eq!(
-            RpcError::too_large("x", 5).to_value()["data"]["limitBytes"],
-            json!(5)
-        );
-    }
-
-    #[test]
-    fn lines_are_single_json_objects() {
-        let line = error_line(&Value::Null, &RpcError::parse("bad\nline"));
-        assert!(!line.contains('\n'));
-        let v: Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(v["id"], Value::Null);
-        assert_eq!(v["error"]["code"], json!(PARSE_ERROR));
+    fn every_method_name_parses_to_its_request() {
+        for method in Request::METHODS {
+            let line = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}"}}"#);
+            let parsed = parse_line(&line).unwrap();
+            match parsed.request {
+                Ok(request) => assert_eq!(request.method(), *method),
+                // Methods with required params refuse empty ones as invalid params.
+                Err(e) => assert_eq!(e.code, INVALID_PARAMS, "{method}: {e:?}"),
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@ use channel_api::command::{Command, CommandAccess, CommandAction, CommandRequest
 use channel_api::config::ChannelConfig;
 use channel_api::policy::{Decision, Dispatch, Policy};
 use channel_api::threading::{ReplyPlan, ReplyTarget};
-use channel_api::{AccountId, Event, Identity, Message, Namespace, TextLimit, UserId};
+use channel_api::{Event, Identity, Message, Namespace, TextLimit, UserId};
 
 use crate::config::{AccountConfig, ConfigError};
 use crate::protocol::{
@@ -64,7 +64,6 @@ pub(crate) struct Admitted {
 /// The channel semantics of one account.
 #[derive(Debug)]
 pub(crate) struct Semantics {
-    account: AccountId,
     policy: Policy,
 }
 
@@ -82,20 +81,7 @@ impl Semantics {
         };
         let policy = Policy::new(config.channel().clone(), identity, namespace.clone())
             .map_err(|e| ConfigError::new(e.field.clone(), e.problem.to_string()))?;
-        Ok(Self {
-            account: config.account_id().clone(),
-            policy,
-        })
-    }
-
-    /// The account this bridge serves.
-    pub(crate) fn account(&self) -> &AccountId {
-        &self.account
-    }
-
-    /// The conversation-id namespace the host gave.
-    pub(crate) fn namespace(&self) -> &Namespace {
-        self.policy.namespace()
+        Ok(Self { policy })
     }
 
     /// The policy configuration.
@@ -245,6 +231,15 @@ fn answer_reason(request: &CommandRequest) -> String {
     match request.access {
         CommandAccess::Denied(denial) => format!("command_denied_{}", denial.as_str()),
         CommandAccess::Allowed => format!("command_{}", request.command.as_str()),
+    }
+}
+
+/// The reply target a `replyThread` stands for (the inverse of [`reply_thread`]).
+pub(crate) fn reply_target(wire: ReplyThreadWire) -> ReplyTarget {
+    let root = channel_api::MessageId::new(wire.id);
+    match wire.scope {
+        ReplyScope::All => ReplyTarget::Thread(root),
+        ReplyScope::First => ReplyTarget::FirstChunkInThread(root),
     }
 }
 

@@ -14,7 +14,7 @@ use crate::config::{AccountConfig, ConfigError};
 use crate::lines::{Line, LineReader, MAX_LINE_BYTES};
 use crate::media::MediaDir;
 use crate::protocol::{method, FatalParams};
-use crate::resume::ResumeState;
+use crate::resume::Ledger;
 use crate::rpc;
 use crate::server::{run_lines, BridgeError, BridgeOptions};
 
@@ -89,10 +89,10 @@ where
         Err(err) => return reject_config(&mut output, err).await,
     };
     // Where the previous process stopped, so the first connection catches up from there.
-    let (resume, point) = match &config.resume().state_file {
+    let (ledger, point) = match &config.resume().state_file {
         Some(path) => {
-            let (state, point) = ResumeState::load(path, config.resume().max_age);
-            (Some(state), point)
+            let (ledger, point) = Ledger::load(path, config.resume().max_age);
+            (Some(ledger), point)
         }
         None => (None, None),
     };
@@ -110,7 +110,7 @@ where
         &config,
         options,
         media,
-        resume,
+        ledger,
         reader,
         output,
     )

@@ -4,10 +4,10 @@
 //! Tasks:
 //! - the **reader** (the caller's task) parses each line and starts a handler per request;
 //!   sends take a per-room turn first so sends to one room post in input order;
-//! - the **event pump** turns channel events into notifications, counters and in-room
-//!   answers; an admitted message with files or context to fetch is prepared in its own
-//!   task, and notifications about one room keep their order (`inbound`);
-//! - the **writer** owns the output and writes one line per message.
+//! - the **event pump** sends every channel event down its route (`route`): decided,
+//!   prepared, handed over in room order, acknowledged;
+//! - the **writer** owns the output and writes one line per message;
+//! - the **ledger writer** writes the resume point (`stateFile`) when it changes.
 //!
 //! End of input or a `shutdown` request stops the reader; in-flight requests get a grace
 //! period, then everything queued is written and `run` returns.
@@ -17,24 +17,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use channel_api::{Channel, ConnectionState, Event, EventStream, UserId};
+use channel_api::{Channel, ConnectionState, UserId};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
-use crate::config::{AccountConfig, ConfigError};
-use crate::inbound::{self, InboundState};
+use crate::config::{AccountConfig, ConfigError, HistoryConfig, MediaConfig};
+use crate::handlers;
 use crate::lines::{Line, LineReader, MAX_LINE_BYTES};
 use crate::media::MediaDir;
 use crate::ordering::KeyedOrder;
 use crate::protocol::{method, ConnectionParams, IdentityWire, ReadyParams};
-use crate::resume::ResumeState;
+use crate::resume::Ledger;
+use crate::route::{self, InboundState};
 use crate::rpc::{self, RpcError};
-use crate::semantics::{Inbound, Semantics};
+use crate::semantics::Semantics;
 use crate::stats::Stats;
-use crate::{handlers, semantics};
 
 /// How many output lines may wait for the writer before producers wait.
 const OUTBOX_CAPACITY: usize = 1024;
@@ -124,15 +124,15 @@ where
 }
 
 /// The loop, over an already opened line reader (the serve path has read the config line
-/// from it). `media` is removed (when temporary) once the loop has stopped; `resume` is
-/// kept up to date with what was read, and written when the event stream is idle and at
-/// the end.
+/// from it). `media` is removed (when temporary) once the loop has stopped; `ledger`
+/// (with `stateFile`) learns what was read and acknowledged, and its point is written by
+/// its own task, a last time at the end.
 pub(crate) async fn run_lines<C, R, W>(
     channel: C,
     config: &AccountConfig,
     options: BridgeOptions,
     media: MediaDir,
-    resume: Option<ResumeState>,
+    ledger: Option<Arc<Ledger>>,
     mut reader: LineReader<R>,
     output: W,
 ) -> Result<(), BridgeError>
@@ -142,7 +142,7 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let identity = channel.identity();
-    let semantics = Semantics::new(config, &identity, &options.namespace)?;
+    let settings = Settings::new(config, &identity, &options.namespace)?;
     let events = channel.events()?;
 
     let (out_tx, out_rx) = mpsc::channel(OUTBOX_CAPACITY);
@@ -151,7 +151,10 @@ where
 
     let core = Arc::new(Core {
         channel: Box::new(channel),
-        semantics,
+        namespace: options.namespace.clone(),
+        account: config.account_id().clone(),
+        config: RwLock::new(config.clone()),
+        settings: RwLock::new(Arc::new(settings)),
         out: out_tx,
         stats: Stats::default(),
         approved: RwLock::new(config.approved_senders().iter().cloned().collect()),
@@ -159,17 +162,15 @@ where
         fatal: AtomicBool::new(false),
         ready_sent: AtomicBool::new(false),
         room_order: KeyedOrder::default(),
-        inbound: InboundState::new(
-            media.path().to_owned(),
-            config.media().clone(),
-            config.history(),
-        ),
-        resume: resume.map(Mutex::new),
+        inbound: InboundState::new(media.path().to_owned()),
+        ledger: ledger.clone(),
     });
+    let stop_ledger = Arc::new(tokio::sync::Notify::new());
+    let ledger_writer = ledger.map(|ledger| tokio::spawn(ledger.write_until(stop_ledger.clone())));
 
     let mut tasks = JoinSet::new();
     let (stop_pump, pump_stopped) = oneshot::channel();
-    let pump = tokio::spawn(pump_events(
+    let pump = tokio::spawn(route::pump_events(
         core.clone(),
         events,
         pump_stopped,
@@ -202,7 +203,13 @@ where
     if let Err(e) = pump.await {
         tracing::warn!(error = %e, "the event pump stopped abnormally");
     }
-    core.save_resume();
+    // The last point: after the last ack the plugin could send.
+    if let Some(writer) = ledger_writer {
+        stop_ledger.notify_one();
+        if let Err(e) = writer.await {
+            tracing::warn!(error = %e, "the state file writer stopped abnormally");
+        }
+    }
     drop(core);
     let _ = stop_writer.send(());
     match writer.await {
@@ -260,7 +267,14 @@ async fn read_requests<R: AsyncBufRead + Unpin + Send>(
                 continue;
             }
         };
-        if handlers::dispatch(core, incoming, tasks).await == handlers::Flow::Shutdown {
+        let request = match incoming.request {
+            Ok(request) => request,
+            Err(err) => {
+                handlers::refuse(core, incoming.id, err).await;
+                continue;
+            }
+        };
+        if handlers::dispatch(core, incoming.id, request, tasks).await == handlers::Flow::Shutdown {
             tracing::info!("shutdown requested");
             return Ok(());
         }
@@ -303,11 +317,43 @@ async fn write_lines<W: AsyncWrite + Unpin>(
     output.flush().await
 }
 
+/// What a `reconfigure` may change while the bridge runs: the policy and the limits.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    /// The policy, commands, threading, chunking.
+    pub(crate) semantics: Semantics,
+    /// `historyLimit`, `dmHistoryLimit`, `threadInitialHistoryLimit`.
+    pub(crate) history: HistoryConfig,
+    /// `mediaMaxMb` (the directory is fixed at start).
+    pub(crate) media: MediaConfig,
+}
+
+impl Settings {
+    fn new(
+        config: &AccountConfig,
+        identity: &channel_api::Identity,
+        namespace: &channel_api::Namespace,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self {
+            semantics: Semantics::new(config, identity, namespace)?,
+            history: config.history(),
+            media: config.media().clone(),
+        })
+    }
+}
+
 /// The state shared by the reader, the handlers and the event pump.
 #[derive(Debug)]
 pub(crate) struct Core {
     pub(crate) channel: Box<dyn Channel>,
-    pub(crate) semantics: Semantics,
+    /// The conversation-id namespace the host gave.
+    namespace: channel_api::Namespace,
+    /// The account this bridge serves.
+    account: channel_api::AccountId,
+    /// The configuration in force (the first line, or the last `reconfigure`).
+    config: RwLock<AccountConfig>,
+    /// The settings in force; replaced whole by `reconfigure`.
+    settings: RwLock<Arc<Settings>>,
     out: mpsc::Sender<String>,
     pub(crate) stats: Stats,
     /// DM senders approved through OpenClaw pairing (replaced by `setApprovedSenders`).
@@ -321,30 +367,69 @@ pub(crate) struct Core {
     pub(crate) room_order: KeyedOrder,
     /// Downloads, context and per-room order of inbound notifications.
     pub(crate) inbound: InboundState,
-    /// Where this account has read up to (`stateFile`), when configured.
-    resume: Option<Mutex<ResumeState>>,
+    /// What this account has handled (`stateFile`), when configured.
+    pub(crate) ledger: Option<Arc<Ledger>>,
 }
 
 impl Core {
-    /// Notes a new message as handled (for the resume point).
-    pub(crate) fn note_read(&self, timestamp_ms: i64, id: &str) {
-        if let Some(resume) = &self.resume {
-            if let Ok(mut resume) = resume.lock() {
-                resume.observe(timestamp_ms, id);
-            }
-        }
+    /// The conversation-id namespace.
+    pub(crate) fn namespace(&self) -> &channel_api::Namespace {
+        &self.namespace
     }
 
-    /// Writes the resume point if it moved. A failure is logged: the bridge keeps working,
-    /// a restart would then resume from an older point.
-    pub(crate) fn save_resume(&self) {
-        if let Some(resume) = &self.resume {
-            if let Ok(mut resume) = resume.lock() {
-                if let Err(e) = resume.save_if_changed() {
-                    tracing::warn!(error = %e, "could not write the state file");
-                }
-            }
+    /// The account this bridge serves.
+    pub(crate) fn account(&self) -> &channel_api::AccountId {
+        &self.account
+    }
+
+    /// The settings in force now. Each event and request takes them once, so a
+    /// `reconfigure` applies from the next one on, never half-way through one.
+    pub(crate) fn settings(&self) -> Arc<Settings> {
+        self.settings
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Applies a changed configuration: policy keys at once, a change of a key that needs
+    /// a restart refuses the whole change (`restartRequired`).
+    pub(crate) async fn reconfigure(&self, value: Value) -> Result<Value, RpcError> {
+        let new = AccountConfig::from_value(value)
+            .map_err(|e| RpcError::invalid_params(e.to_string()))?;
+        let changed = {
+            let current = self
+                .config
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            current.changed_keys(&new)
+        };
+        let blocked: Vec<String> = changed
+            .iter()
+            .filter(|k| crate::config::needs_restart(k))
+            .cloned()
+            .collect();
+        if !blocked.is_empty() {
+            return Err(RpcError::restart_required(&blocked));
         }
+        let settings = Settings::new(&new, &self.channel.identity(), &self.namespace)
+            .map_err(|e| RpcError::invalid_params(e.to_string()))?;
+        if changed.iter().any(|k| k == "approvedSenders") {
+            *self
+                .approved
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                new.approved_senders().iter().cloned().collect();
+        }
+        *self
+            .settings
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(settings);
+        *self
+            .config
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = new;
+        tracing::info!(keys = ?changed, "configuration applied");
+        Ok(serde_json::json!({ "applied": changed }))
     }
 
     /// Queues one output line. Fails only when the writer has stopped (output closed).
@@ -432,7 +517,7 @@ impl Core {
             let identity = self.channel.identity();
             let ready = ReadyParams {
                 identity: IdentityWire {
-                    account_id: self.semantics.account().to_string(),
+                    account_id: self.account.to_string(),
                     user_id: identity.user_id.to_string(),
                     username: identity.username,
                 },
@@ -456,117 +541,3 @@ impl Core {
     }
 }
 
-/// Turns channel events into notifications until the stream ends or `stop` fires. Owns
-/// the tasks that prepare messages: at the end they get `drain` to finish, then are
-/// cancelled. The resume point is written whenever no event is waiting.
-async fn pump_events(
-    core: Arc<Core>,
-    mut events: EventStream,
-    mut stop: oneshot::Receiver<()>,
-    drain: Duration,
-) {
-    let mut tasks = JoinSet::new();
-    loop {
-        let event = tokio::select! {
-            event = events.recv() => event,
-            _ = &mut stop => {
-                tracing::info!("stopping the event pump");
-                break;
-            }
-        };
-        let Some(event) = event else {
-            tracing::info!("the channel's event stream ended");
-            break;
-        };
-        on_event(&core, event, &mut tasks).await;
-        // What is already queued belongs to the same burst; write the resume point once
-        // the burst is handled, not per event.
-        while let Some(event) = events.try_recv() {
-            on_event(&core, event, &mut tasks).await;
-        }
-        core.save_resume();
-        while let Some(joined) = tasks.try_join_next() {
-            if let Err(e) = joined {
-                tracing::error!(error = %e, "preparing a message failed");
-            }
-        }
-    }
-    // Messages still being prepared are sent when ready, within the drain time.
-    let finish = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(drain, finish).await.is_err() {
-        tracing::warn!("messages still being prepared at shutdown were cancelled");
-        tasks.abort_all();
-    }
-}
-
-async fn on_event(core: &Arc<Core>, event: Event, tasks: &mut JoinSet<()>) {
-    if let Event::ConnectionStateChanged { state } = event {
-        // Messages may be missed across a change: no room is known to be quiet any more.
-        core.inbound.windows.forget_rooms();
-        core.set_state(state).await;
-        return;
-    }
-    if core.is_fatal() {
-        core.stats.dropped(semantics::AFTER_FATAL);
-        tracing::info!(reason = semantics::AFTER_FATAL, "event dropped");
-        return;
-    }
-    // A new message that is not admitted is handled here and now; an admitted one once
-    // its notification is written (`inbound::deliver`).
-    let created = match &event {
-        Event::MessageCreated { message } => {
-            Some((message.timestamp.as_millis(), message.id.clone()))
-        }
-        _ => None,
-    };
-    // Every new message, admitted or not, moves its room's window (`context`); with room
-    // and DM history off nothing reads it.
-    let history = core.inbound.history;
-    let seen_before = match &event {
-        Event::MessageCreated { message } if history.room > 0 || history.dm > 0 => {
-            core.inbound.windows.saw(&message.room.id, &message.id)
-        }
-        _ => None,
-    };
-    let classified = core.semantics.classify(&event, &core.approved());
-    if let (Some((timestamp, id)), false) = (&created, matches!(classified, Inbound::Message(_))) {
-        core.note_read(*timestamp, id.as_str());
-    }
-    match classified {
-        Inbound::Message(admitted) => {
-            inbound::dispatch(core, tasks, *admitted, seen_before).await;
-        }
-        Inbound::Pairing(params) => {
-            tracing::info!(sender = %params.sender.id, "pairing required");
-            let room = params.room.id.clone();
-            inbound::notify_in_order(core, tasks, &room, method::PAIRING_REQUIRED, params).await;
-        }
-        Inbound::Reaction(params) => {
-            let room = params.room.id.clone();
-            inbound::notify_in_order(core, tasks, &room, method::REACTION, params).await;
-        }
-        Inbound::Edited(params) => {
-            let room = params.room.id.clone();
-            inbound::notify_in_order(core, tasks, &room, method::MESSAGE_EDITED, params).await;
-        }
-        Inbound::Deleted(params) => {
-            let room = params.room.id.clone();
-            inbound::notify_in_order(core, tasks, &room, method::MESSAGE_DELETED, params).await;
-        }
-        Inbound::Answer { plan, text, reason } => {
-            core.stats.skipped(&reason);
-            tracing::info!(%reason, room = %plan.room, "answered in the room, not forwarded");
-            handlers::spawn_answer(core, plan, text);
-        }
-        Inbound::Skip(reason) => {
-            core.stats.skipped(&reason);
-            // Per event at debug: on a busy server nearly every message is skipped, and a
-            // log line each costs more than deciding (`stats` keeps the counts).
-            tracing::debug!(%reason, room = ?event.room(), "event skipped");
-        }
-        Inbound::Drop(reason) => {
-            core.stats.dropped(&reason);
-            tracing::debug!(%reason, room = ?event.room(), "event dropped");
-        }
-    }
-}

@@ -453,16 +453,27 @@ async fn garbage_gets_errors_and_the_loop_continues() {
     let e = s.client.read().await.unwrap();
     assert_eq!(e["error"]["code"], json!(-32700));
     assert_eq!(e["id"], Value::Null);
-    for line in [
-        r#"[1,2,3]"#,
-        r#""just a string""#,
-        r#"{"jsonrpc":"1.0","id":1,"method":"stats"}"#,
-        r#"{"jsonrpc":"2.0","id":1}"#,
+    // Whenever the id can be read, the error carries it: the caller waits for that id.
+    for (line, id, code) in [
+        (r#"[1,2,3]"#, Value::Null, -32600),
+        (r#""just a string""#, Value::Null, -32600),
+        (r#"{"jsonrpc":"1.0","id":1,"method":"stats"}"#, json!(1), -32600),
+        (r#"{"jsonrpc":"2.0","id":"a"}"#, json!("a"), -32600),
+        (
+            r#"{"jsonrpc":"2.0","id":2,"method":"send","params":{"target":[]}}"#,
+            json!(2),
+            -32602,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":3,"method":"send","params":{"target":"R","text":"\ud800"}}"#,
+            json!(3),
+            -32602,
+        ),
     ] {
         s.client.write_line(line).await;
         let e = s.client.read().await.unwrap();
-        assert_eq!(e["error"]["code"], json!(-32600), "{line}");
-        assert_eq!(e["id"], Value::Null);
+        assert_eq!(e["error"]["code"], json!(code), "{line}");
+        assert_eq!(e["id"], id, "{line}");
     }
     s.client.write_line("\u{1F600}{{{").await;
     assert_eq!(

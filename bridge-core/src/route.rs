@@ -1,21 +1,33 @@
-//! From an admitted message to its `message` notification: downloading its attachments,
-//! fetching its context (`history`, `threadHistory`), then sending it in room order.
+//! The one route of an inbound event through the bridge, in the order the code reads:
+//!
+//! 1. **receive**: the event pump takes each event from the channel ([`pump_events`]);
+//! 2. **decide**: the policy classifies it (`semantics`), and a new message is entered in
+//!    the ledger, handled at once when it is not admitted, pending when it is
+//!    ([`on_event`]);
+//! 3. **prepare**: an admitted message's attachments are downloaded and its context
+//!    (`history`, `threadHistory`) fetched, in a task of its own ([`admit`], `prepare`);
+//! 4. **hand over**: its notification is written in its room's order (`hand_over`);
+//! 5. **acknowledged**: the plugin's `ack` marks it handled in the ledger
+//!    ([`acknowledge`]);
+//! 6. **resume point**: the ledger's writer task writes the point, which never passes a
+//!    pending message (`resume`).
 //!
 //! Ordering: notifications about one room go out in the order the events arrived. Each
 //! takes a turn in its room's queue when the event is read; a message that needs the
 //! server (a download, a history fetch) does that work in its own task and waits for its
-//! turn only to be sent, so a slow download holds back its own room and no other, and
-//! several messages of one room fetch at the same time. A notification that needs nothing
-//! and whose room has nothing pending is sent at once, without a task.
+//! turn only to be handed over, so a slow download holds back its own room and no other,
+//! and several messages of one room fetch at the same time. A notification that needs
+//! nothing and whose room has nothing pending is written at once, without a task.
 //!
 //! At most [`MAX_IN_FLIGHT`] such tasks run; beyond that the event pump waits, which holds
 //! back the backend's event stream (its own bound then applies).
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use channel_api::{Attachment, Error, HistoryQuery, RoomKind};
+use channel_api::{Attachment, Error, Event, EventStream, HistoryQuery, MessageId, RoomKind};
 use serde::Serialize;
-use tokio::sync::Semaphore;
+use tokio::sync::{oneshot, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::config::{HistoryConfig, MediaConfig};
@@ -24,21 +36,17 @@ use crate::handlers;
 use crate::media;
 use crate::ordering::KeyedOrder;
 use crate::protocol::{method, AttachmentError, AttachmentWire, HistoryEntryWire};
-use crate::semantics::{self, Admitted};
-use crate::server::Core;
+use crate::semantics::{self, Admitted, Inbound};
+use crate::server::{Core, Settings};
 
 /// Messages being prepared at once (downloads and fetches in flight).
 pub(crate) const MAX_IN_FLIGHT: usize = 256;
 
-/// The inbound side's settings and state, part of [`Core`].
+/// The inbound side's state, part of [`Core`].
 #[derive(Debug)]
 pub(crate) struct InboundState {
     /// Where downloads go.
     pub(crate) media_dir: std::path::PathBuf,
-    /// `mediaMaxMb`.
-    pub(crate) media: MediaConfig,
-    /// The history limits.
-    pub(crate) history: HistoryConfig,
     /// What each conversation has seen.
     pub(crate) windows: Windows,
     /// Per-room order of notifications.
@@ -48,18 +56,127 @@ pub(crate) struct InboundState {
 }
 
 impl InboundState {
-    pub(crate) fn new(
-        media_dir: std::path::PathBuf,
-        media: MediaConfig,
-        history: HistoryConfig,
-    ) -> Self {
+    pub(crate) fn new(media_dir: std::path::PathBuf) -> Self {
         Self {
             media_dir,
-            media,
-            history,
             windows: Windows::default(),
             order: KeyedOrder::default(),
             slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        }
+    }
+}
+
+// ----- 1. receive -----
+
+/// Turns channel events into notifications until the stream ends or `stop` fires. Owns
+/// the tasks that prepare messages: at the end they get `drain` to finish, then are
+/// cancelled (what they held stays pending in the ledger: a restart hands it over).
+pub(crate) async fn pump_events(
+    core: Arc<Core>,
+    mut events: EventStream,
+    mut stop: oneshot::Receiver<()>,
+    drain: Duration,
+) {
+    let mut tasks = JoinSet::new();
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            _ = &mut stop => {
+                tracing::info!("stopping the event pump");
+                break;
+            }
+        };
+        let Some(event) = event else {
+            tracing::info!("the channel's event stream ended");
+            break;
+        };
+        on_event(&core, event, &mut tasks).await;
+        while let Some(event) = events.try_recv() {
+            on_event(&core, event, &mut tasks).await;
+        }
+        while let Some(joined) = tasks.try_join_next() {
+            if let Err(e) = joined {
+                tracing::error!(error = %e, "preparing a message failed");
+            }
+        }
+    }
+    // Messages still being prepared are sent when ready, within the drain time.
+    let finish = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(drain, finish).await.is_err() {
+        tracing::warn!("messages still being prepared at shutdown were cancelled");
+        tasks.abort_all();
+    }
+}
+
+// ----- 2. decide -----
+
+/// Classifies one event and sends it down its route.
+async fn on_event(core: &Arc<Core>, event: Event, tasks: &mut JoinSet<()>) {
+    if let Event::ConnectionStateChanged { state } = event {
+        // Messages may be missed across a change: no room is known to be quiet any more.
+        core.inbound.windows.forget_rooms();
+        if let Some(ledger) = &core.ledger {
+            ledger.connection(state.is_active());
+        }
+        core.set_state(state).await;
+        return;
+    }
+    if core.is_fatal() {
+        core.stats.dropped(semantics::AFTER_FATAL);
+        tracing::info!(reason = semantics::AFTER_FATAL, "event dropped");
+        return;
+    }
+    // Every new message, admitted or not, moves its room's window (`context`); with room
+    // and DM history off nothing reads it.
+    // The settings of this event, whatever a `reconfigure` does meanwhile.
+    let settings = core.settings();
+    let history = settings.history;
+    let seen_before = match &event {
+        Event::MessageCreated { message } if history.room > 0 || history.dm > 0 => {
+            core.inbound.windows.saw(&message.room.id, &message.id)
+        }
+        _ => None,
+    };
+    let classified = settings.semantics.classify(&event, &core.approved());
+    // A new message is handled at once when it is not admitted, and pending until the
+    // plugin acknowledges it when it is.
+    if let (Some(ledger), Event::MessageCreated { message }) = (&core.ledger, &event) {
+        let admitted = matches!(classified, Inbound::Message(_));
+        ledger.read(&message.room.id, &message.id, message.timestamp, admitted);
+    }
+    match classified {
+        Inbound::Message(admitted) => admit(core, tasks, &settings, *admitted, seen_before).await,
+        Inbound::Pairing(params) => {
+            tracing::info!(sender = %params.sender.id, "pairing required");
+            let room = params.room.id.clone();
+            notify_in_order(core, tasks, &room, method::PAIRING_REQUIRED, params).await;
+        }
+        Inbound::Reaction(params) => {
+            let room = params.room.id.clone();
+            notify_in_order(core, tasks, &room, method::REACTION, params).await;
+        }
+        Inbound::Edited(params) => {
+            let room = params.room.id.clone();
+            notify_in_order(core, tasks, &room, method::MESSAGE_EDITED, params).await;
+        }
+        Inbound::Deleted(params) => {
+            let room = params.room.id.clone();
+            notify_in_order(core, tasks, &room, method::MESSAGE_DELETED, params).await;
+        }
+        Inbound::Answer { plan, text, reason } => {
+            core.stats.skipped(&reason);
+            tracing::info!(%reason, room = %plan.room, "answered in the room, not forwarded");
+            handlers::spawn_answer(core, plan, text);
+        }
+        Inbound::Skip(reason) => {
+            core.stats.skipped(&reason);
+            // Per event at debug: on a busy server nearly every message is skipped, and a
+            // log line each costs more than deciding (`stats` keeps the counts).
+            tracing::debug!(%reason, room = ?event.room(), "event skipped");
+        }
+        Inbound::Drop(reason) => {
+            core.stats.dropped(&reason);
+            tracing::debug!(%reason, room = ?event.room(), "event dropped");
         }
     }
 }
@@ -90,16 +207,19 @@ pub(crate) async fn notify_in_order<P>(
     });
 }
 
-/// Handles an admitted message: records the dispatch, then sends the notification now or
-/// once its files and context are in. `seen_before` is the message seen just before it
-/// in its room ([`Windows::saw`]).
-pub(crate) async fn dispatch(
+// ----- 3. prepare -----
+
+/// Handles an admitted message: records the dispatch, then hands it over now or once its
+/// files and context are in. `seen_before` is the message seen just before it in its room
+/// ([`Windows::saw`]).
+async fn admit(
     core: &Arc<Core>,
     tasks: &mut JoinSet<()>,
+    settings: &Arc<Settings>,
     admitted: Admitted,
     seen_before: Option<channel_api::MessageId>,
 ) {
-    let history = core.inbound.history;
+    let history = settings.history;
     let room_limit = match admitted.message.room.kind {
         RoomKind::Direct => history.dm,
         _ => history.room,
@@ -120,18 +240,19 @@ pub(crate) async fn dispatch(
         .order
         .enqueue(admitted.message.room.id.as_str());
     if needed == Needed::Nothing && admitted.message.attachments.is_empty() && turn.try_ready() {
-        deliver(core, admitted).await;
+        hand_over(core, admitted).await;
         return;
     }
     let Some(permit) = slot(core).await else {
         return;
     };
     let core = core.clone();
+    let settings = settings.clone();
     tasks.spawn(async move {
         let _permit = permit;
-        let admitted = prepare(&core, admitted, needed, room_limit).await;
+        let admitted = prepare(&core, &settings, admitted, needed, room_limit).await;
         turn.wait().await;
-        deliver(&core, admitted).await;
+        hand_over(&core, admitted).await;
     });
 }
 
@@ -143,13 +264,14 @@ async fn slot(core: &Core) -> Option<tokio::sync::OwnedSemaphorePermit> {
 /// Downloads the attachments and fetches the context, at the same time.
 async fn prepare(
     core: &Arc<Core>,
+    settings: &Settings,
     mut admitted: Admitted,
     needed: Needed,
     room_limit: usize,
 ) -> Admitted {
     let (attachments, context) = tokio::join!(
-        download_all(core, &admitted),
-        fetch_context(core, &admitted, needed, room_limit)
+        download_all(core, &settings.media, &admitted),
+        fetch_context(core, &settings.history, &admitted, needed, room_limit)
     );
     admitted.params.attachments = attachments;
     match context {
@@ -160,10 +282,12 @@ async fn prepare(
     admitted
 }
 
-/// Sends the notification, unless the account went fatal meanwhile.
-async fn deliver(core: &Core, admitted: Admitted) {
+// ----- 4. hand over -----
+
+/// Writes the notification, unless the account went fatal meanwhile (the message then
+/// stays pending in the ledger: a restarted bridge hands it over).
+async fn hand_over(core: &Core, admitted: Admitted) {
     let params = admitted.params;
-    core.note_read(params.timestamp, &params.message_id);
     if core.is_fatal() {
         core.stats.dropped(semantics::AFTER_FATAL);
         tracing::info!(message = %params.message_id, reason = semantics::AFTER_FATAL, "message dropped");
@@ -186,23 +310,42 @@ async fn deliver(core: &Core, admitted: Admitted) {
     core.notify(method::MESSAGE, &params).await;
 }
 
+// ----- 5. acknowledged -----
+
+/// The plugin confirmed these messages (OpenClaw accepted or declined them): they are
+/// handled, and the resume point may pass them. Returns how many were pending.
+pub(crate) fn acknowledge(core: &Core, ids: &[MessageId]) -> usize {
+    match &core.ledger {
+        Some(ledger) => ledger.acked(ids),
+        // Without a state file nothing waits for acks.
+        None => 0,
+    }
+}
+
+// ----- 6. resume point: `crate::resume` (the ledger and its writer task) -----
+
 // ----- attachments -----
 
-async fn download_all(core: &Arc<Core>, admitted: &Admitted) -> Vec<AttachmentWire> {
+async fn download_all(
+    core: &Arc<Core>,
+    media: &MediaConfig,
+    admitted: &Admitted,
+) -> Vec<AttachmentWire> {
     let mut out = Vec::with_capacity(admitted.message.attachments.len());
     // One at a time: each download is held in memory until written.
     for attachment in &admitted.message.attachments {
-        out.push(download_one(core, admitted, attachment).await);
+        out.push(download_one(core, media, admitted, attachment).await);
     }
     out
 }
 
 async fn download_one(
     core: &Arc<Core>,
+    media: &MediaConfig,
     admitted: &Admitted,
     attachment: &Attachment,
 ) -> AttachmentWire {
-    let limit = core.inbound.media.max_bytes();
+    let limit = media.max_bytes();
     let mut wire = AttachmentWire {
         id: attachment.id.clone(),
         name: attachment.name.clone(),
@@ -243,7 +386,7 @@ async fn download_one(
             handlers::spawn_answer(
                 core,
                 admitted.reply.clone(),
-                too_large_notice(&attachment.name, size, &core.inbound.media),
+                too_large_notice(&attachment.name, size, media),
             );
             wire.error = Some(AttachmentError::TooLarge);
         }
@@ -278,6 +421,7 @@ enum Context {
 
 async fn fetch_context(
     core: &Core,
+    history: &HistoryConfig,
     admitted: &Admitted,
     needed: Needed,
     room_limit: usize,
@@ -299,7 +443,7 @@ async fn fetch_context(
                     room: message.room.id.clone(),
                     root: root.clone(),
                     // One more: the message itself may be among the first replies.
-                    limit: core.inbound.history.thread_initial.saturating_add(1),
+                    limit: history.thread_initial.saturating_add(1),
                 },
                 None,
             ),
@@ -323,7 +467,7 @@ async fn fetch_context(
         HistoryQuery::Thread { .. } => Context::Thread(context::thread_start(
             fetched,
             message,
-            core.inbound.history.thread_initial,
+            history.thread_initial,
             &bot,
         )),
     }
