@@ -396,10 +396,7 @@ fn room_list(ctx: &Ctx<'_>, rid: &str, keep: impl Fn(&Value) -> bool) -> Respons
 /// `chat.getPinnedMessages`.
 fn pinned_list(ctx: &mut Ctx<'_>) -> Response<Body> {
     let Some(rid) = ctx.query("roomId").map(str::to_owned) else {
-        return failure(&OpError::meteor(
-            "error-roomId-param-not-provided",
-            "The required \"roomId\" query param is missing.",
-        ));
+        return invalid_params("must have required property 'roomId'");
     };
     if !ctx.w().can_access(&rid, ctx.uid()) {
         return failure(&OpError::meteor("error-not-allowed", "Not allowed"));
@@ -412,7 +409,7 @@ fn pinned_list(ctx: &mut Ctx<'_>) -> Response<Body> {
 /// `chat.getStarredMessages`: the caller's starred messages of a room.
 fn starred_list(ctx: &mut Ctx<'_>) -> Response<Body> {
     let Some(rid) = ctx.query("roomId").map(str::to_owned) else {
-        return typed_invalid("must have required property 'roomId'");
+        return invalid_params("must have required property 'roomId'");
     };
     if !ctx.w().can_access(&rid, ctx.uid()) {
         return failure_text("error-not-allowed");

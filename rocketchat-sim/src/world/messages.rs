@@ -402,7 +402,8 @@ impl World {
         doc.insert("channels".into(), Value::Array(channels));
         let urls = extract_urls(&input.msg);
         let parse_urls = doc.get("parseUrls").and_then(Value::as_bool) != Some(false);
-        let mut enrich = false;
+        // OEmbed's follow-up update gives every URL a `meta` (empty for ignored ones).
+        let enrich = !urls.is_empty();
         if !urls.is_empty() {
             let quotes = self.quotes_for(&urls, uid);
             let list: Vec<Value> = urls
@@ -418,7 +419,6 @@ impl World {
                     if quoted || unlisted {
                         json!({"url": u, "ignoreParse": true})
                     } else {
-                        enrich = true;
                         json!({"url": u})
                     }
                 })
@@ -899,9 +899,7 @@ impl World {
         if let Some(Value::Array(urls)) = obj.get_mut("urls") {
             for u in urls.iter_mut() {
                 if let Some(o) = u.as_object_mut() {
-                    if o.get("ignoreParse") != Some(&Value::Bool(true)) {
-                        o.insert("meta".into(), json!({}));
-                    }
+                    o.insert("meta".into(), json!({}));
                 }
             }
         }
@@ -1145,10 +1143,13 @@ impl World {
                 if let Some(ids) = self.room_messages.get_mut(&rid) {
                     ids.retain(|id| id != &mid);
                 }
+                // Deletion stamps strictly increase, so the DELETED cursor never skips one of
+                // two deletions in the same millisecond.
+                let deleted_at = self.trash.last().map_or(now, |t| now.max(t.deleted_at + 1));
                 self.trash.push(Trashed {
                     id: mid.clone(),
                     rid: rid.clone(),
-                    deleted_at: now,
+                    deleted_at,
                 });
             }
             self.emit(Emit::NotifyRoom {

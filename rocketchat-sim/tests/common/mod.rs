@@ -317,3 +317,62 @@ pub async fn try_http(
         body,
     })
 }
+
+/// A REST caller with credentials, for the upstream-mirroring tests.
+pub struct Api<'a> {
+    pub sim: &'a SimHandle,
+    pub uid: String,
+    pub token: String,
+}
+
+impl<'a> Api<'a> {
+    /// `GET /api/v1/<path>` (path may carry a query string).
+    pub async fn get(&self, path: &str) -> Resp {
+        http(
+            self.sim,
+            "GET",
+            &format!("/api/v1/{path}"),
+            Some((&self.uid, &self.token)),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /api/v1/<path>` with a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        http(
+            self.sim,
+            "POST",
+            &format!("/api/v1/{path}"),
+            Some((&self.uid, &self.token)),
+            Some(body),
+        )
+        .await
+    }
+}
+
+/// The admin (`admin`/`admin`) with a PAT.
+pub fn admin(sim: &SimHandle) -> Api<'_> {
+    let uid = sim.user_id("admin").unwrap();
+    let token = sim.create_pat(&uid, "upstream").unwrap();
+    Api { sim, uid, token }
+}
+
+/// A new human user (role `user`) with a PAT.
+pub fn human<'a>(sim: &'a SimHandle, name: &str) -> Api<'a> {
+    let uid = sim.create_user(name, UserKind::Human).unwrap();
+    let token = sim.create_pat(&uid, "upstream").unwrap();
+    Api { sim, uid, token }
+}
+
+/// Asserts a 400 failure with `success: false`.
+pub fn assert_400(r: &Resp) {
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["success"], false, "{}", r.body);
+}
+
+/// Asserts a 200 success.
+pub fn assert_ok(r: &Resp) {
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["success"], true, "{}", r.body);
+}
