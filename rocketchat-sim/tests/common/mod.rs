@@ -376,3 +376,44 @@ pub fn assert_ok(r: &Resp) {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["success"], true, "{}", r.body);
 }
+
+/// `updateSetting` of the upstream helpers: `POST settings/:_id` as the admin.
+pub async fn set_setting(admin: &Api<'_>, id: &str, value: Value) {
+    let r = admin
+        .post(&format!("settings/{id}"), json!({"value": value}))
+        .await;
+    assert_ok(&r);
+}
+
+/// `updatePermission` of the upstream helpers: `permissions.update` as the admin.
+pub async fn set_permission(admin: &Api<'_>, id: &str, roles: &[&str]) {
+    let r = admin
+        .post(
+            "permissions.update",
+            json!({"permissions": [{"_id": id, "roles": roles}]}),
+        )
+        .await;
+    assert_ok(&r);
+}
+
+/// `createRoom` of the upstream helpers: `channels.create` (`c`) or `groups.create` (`p`);
+/// returns the room document.
+pub async fn create_room(api: &Api<'_>, kind: &str, name: &str, extra: Value) -> Value {
+    let (route, key) = if kind == "c" {
+        ("channels.create", "channel")
+    } else {
+        ("groups.create", "group")
+    };
+    let mut body = json!({"name": name});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    let r = api.post(route, body).await;
+    assert_ok(&r);
+    r.body[key].clone()
+}
+
+/// A document's `_id`.
+pub fn id_of(v: &Value) -> String {
+    v["_id"].as_str().unwrap().to_owned()
+}
