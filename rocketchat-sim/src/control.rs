@@ -1,4 +1,4 @@
-//! [`Simulator`] and [`SimHandle`]: start the server and drive it from tests.
+//! [`SimHandle`]: drive a running simulator from tests ([`crate::Simulator`] starts one).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use crate::config::{RateRule, SimConfig};
+use crate::config::RateRule;
 use crate::error::SimError;
 use crate::faults::{EndpointFault, MeteorError, MethodFault, RestFault, SubRefusal};
 use crate::hub::Out;
@@ -15,19 +15,6 @@ use crate::world::{
     setting_id, AccountType, Presence, RoomChanges, RoomKind, SendInput, SendPath, SettingError,
     UserKind, WebhookDefaults,
 };
-
-/// Starts simulators.
-#[derive(Debug)]
-pub struct Simulator;
-
-impl Simulator {
-    /// Binds `config.bind` (default `127.0.0.1:0`) and starts serving. Needs a Tokio runtime.
-    pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
-        Ok(SimHandle {
-            core: Core::start(config).await?,
-        })
-    }
-}
 
 /// Options for [`SimHandle::post_with`].
 #[derive(Debug, Clone, Default)]

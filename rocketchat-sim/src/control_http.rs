@@ -83,6 +83,15 @@ fn rule(body: &Value) -> Option<RateRule> {
     })
 }
 
+/// The entry point the listener calls (see `server::ControlEntry`).
+pub(crate) fn entry(
+    core: Arc<Core>,
+    name: String,
+    body: Value,
+) -> crate::server::BoxFuture<(StatusCode, Value)> {
+    Box::pin(async move { handle(&core, &name, body).await })
+}
+
 /// Handles one control call.
 pub(crate) async fn handle(core: &Arc<Core>, name: &str, body: Value) -> (StatusCode, Value) {
     let sim = SimHandle { core: core.clone() };

@@ -50,10 +50,18 @@ fn huge_body(bytes: usize) -> Response<Body> {
     resp
 }
 
+/// A boxed future, as the control entry returns it.
+pub(crate) type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+/// The JSON control API's entry point (`control_http::entry`), handed in by the crate root
+/// so that the listener does not depend on the control modules (they depend on it).
+pub(crate) type ControlEntry = fn(Arc<Core>, String, Value) -> BoxFuture<(StatusCode, Value)>;
+
 /// What the handle and the control API share: the state plus the listener.
 pub(crate) struct Core {
     pub(crate) shared: Arc<Shared>,
     pub(crate) addr: SocketAddr,
+    control: Option<ControlEntry>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     accept_task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -90,13 +98,17 @@ fn load_tls(config: &SimConfig) -> Result<Option<tokio_rustls::TlsAcceptor>, Sim
 }
 
 impl Core {
-    pub(crate) async fn start(config: SimConfig) -> Result<Arc<Core>, SimError> {
+    pub(crate) async fn start(
+        config: SimConfig,
+        control: Option<ControlEntry>,
+    ) -> Result<Arc<Core>, SimError> {
         let tls = load_tls(&config)?;
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let core = Arc::new(Core {
             shared: Shared::new(config),
             addr,
+            control,
             tls,
             accept_task: Mutex::new(None),
         });
@@ -261,8 +273,11 @@ impl Core {
             }
         }
         if let Some(name) = path.strip_prefix("/_sim/") {
-            if self.shared.config.control_http && peer.ip().is_loopback() {
-                let (status, out) = crate::control_http::handle(&self, name, body).await;
+            if let (Some(entry), true) = (
+                self.control,
+                self.shared.config.control_http && peer.ip().is_loopback(),
+            ) {
+                let (status, out) = entry(self.clone(), name.to_owned(), body).await;
                 return Ok(rest::json_response(status, &out));
             }
         }

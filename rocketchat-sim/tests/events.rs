@@ -517,3 +517,41 @@ async fn thread_replies_and_last_message() {
     let _ = reply;
     sim.shutdown().await;
 }
+
+// jumpToMessage (beforeSave): a link to a message of this server (`<Site_Url>/...?msg=<id>`)
+// becomes a quote attachment (`message_link`), and its URL is not previewed; an edit recomputes
+// the quotes from the new text.
+#[tokio::test]
+async fn links_to_messages_become_quotes() {
+    let sim = start().await;
+    let (bot, token) = bot(&sim, "bot");
+    sim.set_setting("Site_Url", json!("https://chat.example"))
+        .unwrap();
+    let quoted = sim.post(&bot, "GENERAL", "the original").unwrap();
+    let link = format!("https://chat.example/channel/general?msg={quoted}");
+    let r = http(
+        &sim,
+        "POST",
+        "/api/v1/chat.sendMessage",
+        Some((&bot, &token)),
+        Some(json!({"message": {"rid": "GENERAL", "msg": format!("see {link}")}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let m = &r.body["message"];
+    assert_eq!(m["attachments"][0]["message_link"], json!(link));
+    assert_eq!(m["attachments"][0]["text"], "the original");
+    assert_eq!(m["attachments"][0]["author_name"], "bot");
+    assert_eq!(m["urls"][0]["ignoreParse"], true);
+    let mid = m["_id"].as_str().unwrap().to_owned();
+    let r = http(
+        &sim,
+        "POST",
+        "/api/v1/chat.update",
+        Some((&bot, &token)),
+        Some(json!({"roomId": "GENERAL", "msgId": mid, "text": "no link now"})),
+    )
+    .await;
+    assert_eq!(r.body["message"]["attachments"], json!([]));
+    sim.shutdown().await;
+}

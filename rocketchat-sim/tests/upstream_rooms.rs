@@ -135,6 +135,36 @@ async fn media_field_must_be_file() {
     sim.shutdown().await;
 }
 
+// /rooms.media > it('should not upload more than one file at a time')
+#[tokio::test]
+async fn media_takes_one_file() {
+    let sim = start().await;
+    let admin = admin(&sim);
+    let part = |name: &str| {
+        format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: text/plain\r\n\r\nabc\r\n"
+        )
+    };
+    let body = format!("{}{}--{BOUNDARY}--\r\n", part("a.txt"), part("b.txt")).into_bytes();
+    let ct = format!("multipart/form-data; boundary={BOUNDARY}");
+    let (status, bytes) = raw(
+        &sim,
+        "POST",
+        "/api/v1/rooms.media/GENERAL",
+        &[
+            ("X-User-Id", &admin.uid),
+            ("X-Auth-Token", &admin.token),
+            ("Content-Type", &ct),
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(status, 400);
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["errorType"], "error-too-many-files");
+    sim.shutdown().await;
+}
+
 // /rooms.media > it('should not allow uploading a file with description over the limit'), it('should
 // allow uploading a file with description under the limit') (Message_MaxAllowedSize 10; the
 // description is checked by rooms.mediaConfirm)

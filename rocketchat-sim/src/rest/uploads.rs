@@ -186,7 +186,12 @@ async fn read_form(body: Incoming, boundary: String, max: u64) -> Result<Form, R
             return Err(meteor_failure("invalid-field"));
         }
         if form.file.is_some() {
-            return Err(rest::failure_text("Just 1 file is allowed"));
+            // getUploadFormData: `MeteorError('error-too-many-files', 'Just 1 file is allowed')`
+            // (rooms.ts "should not upload more than one file at a time").
+            return Err(rest::failure(&crate::world::OpError::meteor(
+                "error-too-many-files",
+                "Just 1 file is allowed",
+            )));
         }
         let mime_type = field
             .content_type()

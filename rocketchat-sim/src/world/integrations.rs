@@ -1,5 +1,5 @@
 //! Incoming webhooks (`Integrations` of type `webhook-incoming`): who they post as, where,
-//! and with which alias, avatar and emoji. The HTTP side is `crate::rest::hooks`.
+//! and with which alias, avatar and emoji. The HTTP side is `rest/hooks.rs`.
 
 use super::{OpError, World};
 use crate::util::{random_id, random_secret};

@@ -1,5 +1,5 @@
 //! Stored uploads (the `Uploads` collection plus the bytes). The HTTP side (`rooms.media`,
-//! `rooms.mediaConfirm`, `/file-upload/...`) is `crate::rest::uploads`.
+//! `rooms.mediaConfirm`, `/file-upload/...`) is `rest/uploads.rs`.
 
 use std::collections::HashMap;
 
