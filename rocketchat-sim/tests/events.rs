@@ -555,3 +555,78 @@ async fn links_to_messages_become_quotes() {
     assert_eq!(r.body["message"]["attachments"], json!([]));
     sim.shutdown().await;
 }
+
+// canSendMessage: a muted user cannot post (`You_have_been_muted`), and gets the ephemeral
+// notice; unmuted, it can again.
+#[tokio::test]
+async fn muted_users_cannot_post() {
+    let sim = start().await;
+    let alice = human(&sim, "alice");
+    let carol = human(&sim, "carol");
+    let rid = sim
+        .create_room(RoomKind::Public, "quiet", &alice.uid, &[&carol.uid])
+        .unwrap();
+    assert_ok(
+        &alice
+            .post(
+                "rooms.muteUser",
+                json!({"roomId": rid, "userId": carol.uid}),
+            )
+            .await,
+    );
+    let r = carol
+        .post(
+            "chat.sendMessage",
+            json!({"message": {"rid": rid, "msg": "hello?"}}),
+        )
+        .await;
+    assert_400(&r);
+    assert_eq!(r.body["error"], "You_have_been_muted");
+    let last = sim.messages(&rid).last().cloned().unwrap();
+    assert_eq!(last["t"], "user-muted");
+    assert_eq!(last["msg"], "carol");
+    assert_ok(
+        &alice
+            .post(
+                "rooms.unmuteUser",
+                json!({"roomId": rid, "userId": carol.uid}),
+            )
+            .await,
+    );
+    assert_ok(
+        &carol
+            .post(
+                "chat.sendMessage",
+                json!({"message": {"rid": rid, "msg": "hello"}}),
+            )
+            .await,
+    );
+    sim.shutdown().await;
+}
+
+// rooms.info / channels.info `fields`: an inclusion projection keeps `_id` and the fields named.
+#[tokio::test]
+async fn room_info_fields_projection() {
+    let sim = start().await;
+    let (bot, token) = bot(&sim, "bot");
+    let r = http(
+        &sim,
+        "GET",
+        "/api/v1/rooms.info?roomId=GENERAL&fields=%7B%22name%22%3A1%7D",
+        Some((&bot, &token)),
+        None,
+    )
+    .await;
+    assert_eq!(r.body["room"], json!({"_id": "GENERAL", "name": "general"}));
+    let r = http(
+        &sim,
+        "GET",
+        "/api/v1/channels.info?roomId=GENERAL&fields=%7B%22msgs%22%3A0%7D",
+        Some((&bot, &token)),
+        None,
+    )
+    .await;
+    assert!(r.body["channel"].get("msgs").is_none());
+    assert_eq!(r.body["channel"]["name"], "general");
+    sim.shutdown().await;
+}
