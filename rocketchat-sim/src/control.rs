@@ -708,7 +708,8 @@ impl SimHandle {
     // ------------------------------------------------------------------ faults (issue 12)
 
     /// The next `times` HTTP requests whose path starts with `path_prefix` (e.g.
-    /// `"/api/v1/rooms.info"`, `"/file-upload/"`) get `fault`; other paths are untouched.
+    /// `"/api/v1/rooms.info"`, `"/file-upload/"`, `"/hooks/"`) get `fault`; other paths, the
+    /// WebSocket upgrade and `/_sim/` controls are untouched.
     pub fn fail_endpoint(&self, path_prefix: &str, fault: RestFault, times: u32) {
         if times == 0 {
             return;

@@ -25,8 +25,8 @@
 //!   membership, DMs and group DMs, room settings, roles, mutes, deletion), `messages` (the send
 //!   pipeline, webhooks, system messages, edit, delete, react, pin, star, quotes, sync, the
 //!   per-message room and subscription updates), `validate` (`validateMessage`), `settings`,
-//!   `permissions`, `uploads`, `emoji`, `integrations`. Mutations record broadcasts ([`world`'s
-//!   `Emit`]).
+//!   `permissions`, `uploads`, `emoji`, `integrations`. Mutations record broadcasts
+//!   (`world::Emit`).
 //! - `hub`: the world and the live DDP sessions behind one mutex; fan-out of broadcasts to
 //!   session outboxes (per-event access check for `__my_messages__`); the armed faults.
 //! - `ddp`: one socket = reader + serial processor + writer + heartbeat; framing, errors, login,

@@ -4,6 +4,8 @@
 //! `describe` > `it` it mirrors. Where the test and 8.x's source disagree the source wins
 //! and the comment says so. Settings and permissions are changed the way the upstream
 //! helpers do it (`POST settings/:_id`, `permissions.update`).
+//! The `it('...')` texts from `/chat.sendMessage` on are the upstream titles as read; those of
+//! `/chat.postMessage` and `/chat.getMessage` paraphrase them (behaviour exact, wording not).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -1,6 +1,8 @@
 //! Cases of Rocket.Chat's `apps/meteor/tests/end-to-end/api/direct-message.ts` (stored version
 //! 0a96cc4b, 33 872 chars; the 8.2.0 tag could not be pinned, see UPSTREAM.md), restated
 //! against the simulator, plus the group-DM rules of `createDirectRoom.ts`.
+//! The `it('...')` texts paraphrase the upstream titles (the cases and their behaviour are
+//! exact, the wording may not be); `describe` names are the upstream routes they test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

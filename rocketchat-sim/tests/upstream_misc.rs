@@ -1,5 +1,7 @@
 //! Cases of Rocket.Chat's `apps/meteor/tests/end-to-end/api/miscellaneous.ts` (stored version
 //! 0037f042, 27 203 chars) restated against the simulator. See UPSTREAM.md.
+//! The `it('...')` texts paraphrase the upstream titles (the cases and their behaviour are
+//! exact, the wording may not be); `describe` names are the upstream routes they test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

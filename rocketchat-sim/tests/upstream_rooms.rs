@@ -1,6 +1,8 @@
 //! Cases of Rocket.Chat's `apps/meteor/tests/end-to-end/api/rooms.ts` (stored version
 //! 02064cfd, 165 660 chars; the 8.2.0 tag could not be pinned, see UPSTREAM.md), restated
 //! against the simulator. Each test names the upstream `describe` > `it` it mirrors.
+//! The `it('...')` texts paraphrase the upstream titles (the cases and their behaviour are
+//! exact, the wording may not be); `describe` names are the upstream routes they test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

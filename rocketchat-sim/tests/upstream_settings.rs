@@ -1,6 +1,8 @@
 //! Cases of Rocket.Chat's `apps/meteor/tests/end-to-end/api/settings.ts` (stored version
 //! 0085ab5e, 19 602 chars) and `permissions.ts` (stored version 435e88b9, 9 051 chars),
 //! restated against the simulator. See UPSTREAM.md.
+//! The `it('...')` texts paraphrase the upstream titles (the cases and their behaviour are
+//! exact, the wording may not be); `describe` names are the upstream routes they test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

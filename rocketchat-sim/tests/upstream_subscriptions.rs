@@ -1,6 +1,8 @@
 //! Cases of Rocket.Chat's `apps/meteor/tests/end-to-end/api/subscriptions.ts` (stored version
 //! 3243dfd7, 12 960 chars) and `emoji-custom.ts` (stored version 0e154f37, 20 459 chars),
 //! restated against the simulator. See UPSTREAM.md.
+//! The `it('...')` texts paraphrase the upstream titles (the cases and their behaviour are
+//! exact, the wording may not be); `describe` names are the upstream routes they test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

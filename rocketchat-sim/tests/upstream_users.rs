@@ -2,6 +2,8 @@
 //! file id 103321170, 142 276 chars; only the describes of the routes the simulator serves were
 //! read) and, for `users.setStatus`, the older `users.js` (file id 444122227), restated against
 //! the simulator. See UPSTREAM.md.
+//! The `it('...')` texts paraphrase the upstream titles (the cases and their behaviour are
+//! exact, the wording may not be); `describe` names are the upstream routes they test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
