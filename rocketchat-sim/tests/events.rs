@@ -630,3 +630,72 @@ async fn room_info_fields_projection() {
     assert_eq!(r.body["channel"]["name"], "general");
     sim.shutdown().await;
 }
+
+// users.setStatus / set_user_status: `user-status` on stream-notify-logged, `[id, username,
+// status number, statusText, name, roles]` (offline 0, online 1, away 2, busy 3); a room role
+// change is `roles-change` there too.
+#[tokio::test]
+async fn presence_and_role_changes_on_notify_logged() {
+    let sim = start().await;
+    let (bot, token) = bot(&sim, "bot");
+    let alice = human(&sim, "alice");
+    let mut ws = Ws::logged_in(&sim, &token).await;
+    for (id, key) in [("s", "user-status"), ("r", "roles-change")] {
+        let r = ws
+            .sub(id, "stream-notify-logged", json!([key, false]))
+            .await;
+        assert_eq!(r["msg"], "ready");
+    }
+    assert_ok(
+        &alice
+            .post(
+                "users.setStatus",
+                json!({"status": "busy", "message": "in a call"}),
+            )
+            .await,
+    );
+    let ev = ws.next_event("stream-notify-logged").await;
+    assert_eq!(ev["fields"]["eventName"], "user-status");
+    assert_eq!(
+        ev["fields"]["args"][0],
+        json!([alice.uid, "alice", 3, "in a call", "alice", ["user"]])
+    );
+    let rid = sim
+        .create_room(RoomKind::Public, "roles", &alice.uid, &[&bot])
+        .unwrap();
+    sim.set_room_role(&rid, &bot, "moderator", true, &alice.uid)
+        .unwrap();
+    let ev = ws.next_event("stream-notify-logged").await;
+    assert_eq!(ev["fields"]["eventName"], "roles-change");
+    assert_eq!(ev["fields"]["args"][0]["type"], "added");
+    assert_eq!(ev["fields"]["args"][0]["_id"], "moderator");
+    assert_eq!(ev["fields"]["args"][0]["scope"], json!(rid));
+    sim.shutdown().await;
+}
+
+// POST /api/v1/logout removes the token used (its sockets close; REST answers 401).
+#[tokio::test]
+async fn logout_removes_the_token() {
+    let sim = start().await;
+    let r = http(
+        &sim,
+        "POST",
+        "/api/v1/login",
+        None,
+        Some(json!({"username": "admin", "password": "admin"})),
+    )
+    .await;
+    let uid = r.body["data"]["userId"].as_str().unwrap().to_owned();
+    let token = r.body["data"]["authToken"].as_str().unwrap().to_owned();
+    let mut ws = Ws::logged_in(&sim, &token).await;
+    let r = http(&sim, "POST", "/api/v1/logout", Some((&uid, &token)), None).await;
+    assert_eq!(r.body["status"], "success");
+    assert!(ws.expect_closed().await.is_empty());
+    assert_eq!(
+        http(&sim, "GET", "/api/v1/me", Some((&uid, &token)), None)
+            .await
+            .status,
+        401
+    );
+    sim.shutdown().await;
+}
