@@ -55,22 +55,25 @@ pub struct SimConfig {
     /// `nosub` for a refused stream read: `message` is `"[not-allowed]"` when true (core-services
     /// `MeteorError` formatting), `"not-allowed"` when false. \[unconfirmed\] Default true.
     pub not_allowed_message_bracketed: bool,
-    /// `Message_ShowDeletedStatus`: deletes leave a `t:"rm"` tombstone. Default false.
+    /// Start value of `Message_ShowDeletedStatus` (a setting: changeable at run time over
+    /// REST `settings/:_id` or `SimHandle::set_setting`): deletes leave a `t:"rm"` tombstone.
+    /// Default false.
     pub show_deleted_status: bool,
-    /// `Message_KeepHistory`: without show-deleted-status, deletes hide the document
+    /// Start value of `Message_KeepHistory`: without show-deleted-status, deletes hide the document
     /// (`_hidden: true`) instead of removing it; `<rid>/deleteMessage` is still emitted. Default false.
     pub keep_history: bool,
-    /// `Message_MaxAllowedSize` in UTF-16 code units. Default 5000.
+    /// Start value of `Message_MaxAllowedSize` in UTF-16 code units. Default 5000.
     pub max_message_size: usize,
-    /// URL-preview enrichment: a message containing URLs gets a follow-up update (`urls[].meta`,
+    /// Start value of `API_Embed`, the URL-preview enrichment: a message containing URLs gets a follow-up update (`urls[].meta`,
     /// new `_updatedAt`) right after its insert, as OEmbed does. Default true.
     pub url_previews: bool,
-    /// `UI_Use_Real_Name`: typing writes must carry the user's `name` instead of `username`. Default false.
+    /// Start value of `UI_Use_Real_Name`: typing writes must carry the user's `name` instead of `username`. Default false.
     pub use_real_name: bool,
     /// DDP `sendMessage` accepts only the newer whitelist of keys (`Match.Error` on `attachments`,
     /// `alias`, ...). [unconfirmed for 8.2.0] Default true.
     pub strict_send_message_check: bool,
-    /// `Accounts_TwoFactorAuthentication_Enabled` (REST PAT creation needs `x-2fa-*`). Default true.
+    /// Start value of `Accounts_TwoFactorAuthentication_Enabled` (REST PAT creation needs
+    /// `x-2fa-*`). Default true.
     pub two_factor_enabled: bool,
     /// `Accounts_TwoFactorAuthentication_RememberFor`: users created less than this long ago need no
     /// 2FA code. Default 1800 s.
@@ -99,6 +102,11 @@ pub struct SimConfig {
     pub duplicate_send_error: String,
     /// Admin user created at start (username, password), roles `admin` + `user`. Default `admin`/`admin`.
     pub admin: Option<(String, String)>,
+    /// `pinMessage` re-broadcasts the pinned original with `pinned`/`pinnedAt`/`pinnedBy`.
+    /// 8.x's `pinMessage.ts` saves those fields without `notifyOnMessageChange` (only the
+    /// `message_pinned` system message is broadcast; `unpinMessage` does notify), so the
+    /// default is false. Default false.
+    pub pin_broadcasts_original: bool,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -131,6 +139,7 @@ impl std::fmt::Debug for SimConfig {
             .field("legacy_auth_bodies", &self.legacy_auth_bodies)
             .field("duplicate_send_error", &self.duplicate_send_error)
             .field("admin", &self.admin.as_ref().map(|(user, _)| user))
+            .field("pin_broadcasts_original", &self.pin_broadcasts_original)
             .finish()
     }
 }
@@ -172,6 +181,7 @@ impl Default for SimConfig {
             duplicate_send_error: "Cannot read properties of undefined (reading 'starred')"
                 .to_owned(),
             admin: Some(("admin".to_owned(), "admin".to_owned())),
+            pin_broadcasts_original: false,
         }
     }
 }

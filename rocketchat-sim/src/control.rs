@@ -1,4 +1,4 @@
-//! [`Simulator`] and [`SimHandle`]: start the server and drive it from tests.
+//! [`SimHandle`]: drive a running simulator from tests ([`crate::Simulator`] starts one).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -6,24 +6,15 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use crate::config::{RateRule, SimConfig};
+use crate::config::RateRule;
 use crate::error::SimError;
+use crate::faults::{EndpointFault, MeteorError, MethodFault, RestFault, SubRefusal};
 use crate::hub::Out;
 use crate::server::Core;
-use crate::world::{RoomKind, SendInput, UserKind};
-
-/// Starts simulators.
-#[derive(Debug)]
-pub struct Simulator;
-
-impl Simulator {
-    /// Binds `config.bind` (default `127.0.0.1:0`) and starts serving. Needs a Tokio runtime.
-    pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
-        Ok(SimHandle {
-            core: Core::start(config).await?,
-        })
-    }
-}
+use crate::world::{
+    setting_id, AccountType, Presence, RoomChanges, RoomKind, SendInput, SendPath, SettingError,
+    UserKind, WebhookDefaults,
+};
 
 /// Options for [`SimHandle::post_with`].
 #[derive(Debug, Clone, Default)]
@@ -43,6 +34,26 @@ pub struct PostOptions {
 pub struct FirehoseReport {
     /// Ids of the messages inserted, in send order.
     pub message_ids: Vec<String>,
+}
+
+/// An incoming webhook made by [`SimHandle::create_incoming_webhook`]: post JSON to
+/// `path` (`/hooks/<id>/<token>`) on [`SimHandle::base_url`].
+#[derive(Clone)]
+pub struct Webhook {
+    /// The integration id (`bot.i` of the messages it posts).
+    pub id: String,
+    /// The secret token.
+    pub token: String,
+    /// `/hooks/<id>/<token>`.
+    pub path: String,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A running simulator. Dropping it does not stop the server; call [`SimHandle::shutdown`].
@@ -116,7 +127,7 @@ impl SimHandle {
             st.world.create_user(
                 username,
                 name,
-                kind,
+                AccountType::from(kind),
                 roles,
                 password.map(str::to_owned),
                 Some(format!("{username}@example.invalid")),
@@ -238,8 +249,9 @@ impl SimHandle {
             tshow: opts.tshow.then_some(true),
             ts: None,
             extra: opts.extra,
+            preview_urls: None,
         };
-        let doc = self.with(|st| st.world.send(uid, input))?;
+        let doc = self.with(|st| st.world.send(uid, input, SendPath::Control))?;
         match doc {
             Some(doc) => Ok(doc
                 .get("_id")
@@ -419,7 +431,12 @@ impl SimHandle {
     /// `FileUpload_MaxFileSize` in bytes (default 104857600): `rooms.media` refuses a larger
     /// file with `error-file-too-large`.
     pub fn set_file_upload_max_size(&self, bytes: u64) {
-        self.core.shared.lock().world.uploads.max_file_size = bytes;
+        self.core
+            .shared
+            .lock()
+            .world
+            .settings
+            .init(setting_id::FILE_UPLOAD_MAX_SIZE, json!(bytes));
     }
 
     /// The bytes of an upload (confirmed or not), if it exists.
@@ -436,7 +453,353 @@ impl SimHandle {
 
     /// `Accounts_TwoFactorAuthentication_Enabled` for REST PAT endpoints.
     pub fn set_two_factor(&self, on: bool) {
-        self.core.shared.lock().faults.two_factor_enabled = on;
+        self.core
+            .shared
+            .lock()
+            .world
+            .settings
+            .init(setting_id::TWO_FACTOR_ENABLED, json!(on));
+    }
+
+    // ------------------------------------------------------------------ settings, permissions
+
+    /// Writes a setting as an admin would (`POST /api/v1/settings/:_id`), with its type and
+    /// bounds checked. The settings the simulator honours are listed in the crate docs.
+    pub fn set_setting(&self, id: &str, value: Value) -> Result<(), SimError> {
+        let mut st = self.core.shared.lock();
+        let now = st.world.now();
+        st.world.settings.set(id, value, now).map_err(|e| match e {
+            SettingError::NotFound => SimError::NotFound(format!("setting {id}")),
+            SettingError::InvalidValue(reason) => SimError::Rejected(reason),
+        })
+    }
+
+    /// A setting's current value.
+    pub fn setting(&self, id: &str) -> Option<Value> {
+        self.core
+            .shared
+            .lock()
+            .world
+            .settings
+            .get(id)
+            .map(|s| s.value.clone())
+    }
+
+    /// Replaces a permission's roles (`permissions.update`), e.g.
+    /// `set_permission("post-readonly", &["admin", "owner", "user"])`.
+    pub fn set_permission(&self, id: &str, roles: &[&str]) -> Result<(), SimError> {
+        let roles = roles.iter().map(|r| (*r).to_owned()).collect();
+        self.core
+            .shared
+            .lock()
+            .world
+            .set_permission_roles(id, roles)
+            .map_err(|e| match e {
+                crate::world::PermissionError::UnknownPermission => {
+                    SimError::NotFound(format!("permission {id}"))
+                }
+                crate::world::PermissionError::UnknownRole(r) => {
+                    SimError::Rejected(format!("unknown role {r}"))
+                }
+            })
+    }
+
+    // ------------------------------------------------------------------ bots, apps, presence
+
+    /// Creates an Apps-Engine app user (`type: "app"`, role `app`, `appId`): its messages are
+    /// plain messages whose `u` is the app user, and it may post in rooms it is not in.
+    pub fn create_app_user(&self, username: &str, name: &str) -> Result<String, SimError> {
+        self.with(|st| st.world.create_app_user(username, name))
+            .map_err(SimError::from)
+    }
+
+    /// Sets a user's status (`online`, `away`, `busy`, `offline`) and optional status text;
+    /// logged-in sessions subscribed to `stream-notify-logged` `user-status` hear it.
+    pub fn set_user_status(
+        &self,
+        uid: &str,
+        status: &str,
+        text: Option<&str>,
+    ) -> Result<(), SimError> {
+        let presence = Presence::parse(status)
+            .ok_or_else(|| SimError::Rejected(format!("invalid status {status}")))?;
+        self.with(|st| {
+            st.world
+                .set_status(uid, Some(presence), text.map(str::to_owned))
+        })
+        .map_err(SimError::from)
+    }
+
+    /// Creates an incoming webhook posting as `uid` to `channel` (`#name`, `@username` or a
+    /// room id). Its messages carry `bot: {i: <webhook id>}`.
+    pub fn create_incoming_webhook(
+        &self,
+        name: &str,
+        uid: &str,
+        channel: &str,
+    ) -> Result<Webhook, SimError> {
+        let hook = self
+            .with(|st| st.world.create_incoming_webhook(name, uid, channel))
+            .map_err(SimError::from)?;
+        Ok(Webhook {
+            path: format!("/hooks/{}/{}", hook.id, hook.token),
+            id: hook.id,
+            token: hook.token,
+        })
+    }
+
+    /// Posts `body` through an incoming webhook as the HTTP route would (`text`, `alias`,
+    /// `attachments`, `emoji`, ...); returns the ids of the messages posted.
+    pub fn post_webhook(&self, hook_id: &str, body: Value) -> Result<Vec<String>, SimError> {
+        self.with(|st| {
+            let hook = st
+                .world
+                .integrations
+                .get(hook_id)
+                .cloned()
+                .ok_or_else(|| SimError::NotFound(format!("webhook {hook_id}")))?;
+            let mut body = match body {
+                Value::Object(o) => o,
+                _ => Map::new(),
+            };
+            body.insert("bot".into(), json!({"i": hook.id}));
+            let defaults = WebhookDefaults {
+                channel: hook.channel.clone(),
+                ..WebhookDefaults::default()
+            };
+            let sent = st
+                .world
+                .post_webhook_message(&hook.user_id, &body, &defaults)
+                .map_err(SimError::from)?;
+            Ok(sent
+                .into_iter()
+                .filter_map(|(_, m)| m.get("_id").and_then(Value::as_str).map(str::to_owned))
+                .collect())
+        })
+    }
+
+    /// Adds a custom emoji (`emoji-custom.list` lists it); returns its id.
+    pub fn add_custom_emoji(
+        &self,
+        name: &str,
+        aliases: &[&str],
+        extension: &str,
+    ) -> Result<String, SimError> {
+        let aliases: Vec<String> = aliases.iter().map(|a| (*a).to_owned()).collect();
+        self.with(|st| st.world.add_custom_emoji(name, &aliases, extension))
+            .map_err(SimError::from)
+    }
+
+    /// Deletes a custom emoji (`emoji-custom.list` reports it under `remove`).
+    pub fn remove_custom_emoji(&self, emoji_id: &str) -> Result<(), SimError> {
+        self.with(|st| st.world.remove_custom_emoji(emoji_id))
+            .map_err(SimError::from)
+    }
+
+    // ------------------------------------------------------------------ room events
+
+    /// Creates (or returns) the group DM of `creator` and `others` (a random id; `t: "d"`,
+    /// `uids` / `usernames` of every member).
+    pub fn create_group_dm(&self, creator: &str, others: &[&str]) -> Result<String, SimError> {
+        let others: Vec<String> = others.iter().map(|o| (*o).to_owned()).collect();
+        self.with(|st| st.world.create_direct(creator, &others))
+            .map_err(SimError::from)
+    }
+
+    /// `uid` joins a room (`channels.join`): a `uj` system message. False if already a member.
+    pub fn join_room(&self, rid: &str, uid: &str) -> Result<bool, SimError> {
+        self.with(|st| st.world.add_user_to_room(rid, uid, None, false))
+            .map_err(SimError::from)
+    }
+
+    /// `by` adds `uid` to a room (`channels.invite`): an `au` system message.
+    pub fn invite(&self, rid: &str, by: &str, uid: &str) -> Result<bool, SimError> {
+        self.with(|st| st.world.add_user_to_room(rid, uid, Some(by), false))
+            .map_err(SimError::from)
+    }
+
+    /// `uid` leaves a room (`channels.leave`): a `ul` system message, then the subscription
+    /// goes (no last-owner check).
+    pub fn leave_room(&self, rid: &str, uid: &str) -> Result<(), SimError> {
+        self.with(|st| st.world.remove_user_from_room(rid, uid, None, false))
+            .map_err(SimError::from)
+    }
+
+    /// `by` removes `uid` from a room (`channels.kick`): an `ru` system message, then the
+    /// subscription goes.
+    pub fn kick(&self, rid: &str, by: &str, uid: &str) -> Result<(), SimError> {
+        self.with(|st| st.world.remove_user_from_room(rid, uid, Some(by), false))
+            .map_err(SimError::from)
+    }
+
+    /// Renames a room as `by` (`channels.rename`): an `r` system message.
+    pub fn rename_room(&self, rid: &str, by: &str, name: &str) -> Result<(), SimError> {
+        let changes = RoomChanges {
+            name: Some(name.to_owned()),
+            ..RoomChanges::default()
+        };
+        self.with(|st| st.world.change_room(rid, by, changes))
+            .map_err(SimError::from)
+    }
+
+    /// Sets a room's topic as `by` (`channels.setTopic`): a `room_changed_topic` system
+    /// message.
+    pub fn set_topic(&self, rid: &str, by: &str, topic: &str) -> Result<(), SimError> {
+        let changes = RoomChanges {
+            topic: Some(topic.to_owned()),
+            ..RoomChanges::default()
+        };
+        self.with(|st| st.world.change_room(rid, by, changes))
+            .map_err(SimError::from)
+    }
+
+    /// Makes a room read-only or not, as `by`.
+    pub fn set_read_only(&self, rid: &str, by: &str, on: bool) -> Result<(), SimError> {
+        let changes = RoomChanges {
+            read_only: Some(on),
+            ..RoomChanges::default()
+        };
+        self.with(|st| st.world.change_room(rid, by, changes))
+            .map_err(SimError::from)
+    }
+
+    /// Gives (`on`) or takes a room role (`owner`, `moderator`, `leader`) as `by`: a
+    /// `subscription-role-added` / `-removed` system message.
+    pub fn set_room_role(
+        &self,
+        rid: &str,
+        uid: &str,
+        role: &str,
+        on: bool,
+        by: &str,
+    ) -> Result<(), SimError> {
+        if !matches!(role, "owner" | "moderator" | "leader") {
+            return Err(SimError::Rejected(format!("not a room role: {role}")));
+        }
+        self.with(|st| st.world.set_room_role(rid, uid, role, on, by))
+            .map_err(SimError::from)
+    }
+
+    /// Mutes (`on`) or unmutes `uid` in a room, as `by`.
+    pub fn set_muted(&self, rid: &str, uid: &str, on: bool, by: &str) -> Result<(), SimError> {
+        self.with(|st| st.world.set_muted(rid, uid, on, by))
+            .map_err(SimError::from)
+    }
+
+    /// Deletes a room (`channels.delete`): every member's subscription is removed
+    /// (`subscriptions-changed` "removed") and its streams go silently.
+    pub fn delete_room(&self, rid: &str) -> Result<(), SimError> {
+        self.with(|st| st.world.delete_room(rid))
+            .map_err(SimError::from)
+    }
+
+    /// Unpins a message as `uid`.
+    pub fn unpin(&self, uid: &str, mid: &str) -> Result<(), SimError> {
+        self.with(|st| st.world.unpin(uid, mid))
+            .map_err(SimError::from)
+    }
+
+    /// Stars (`on`) or unstars a message as `uid`.
+    pub fn star(&self, uid: &str, mid: &str, on: bool) -> Result<(), SimError> {
+        self.with(|st| st.world.star(uid, mid, on))
+            .map_err(SimError::from)
+    }
+
+    // ------------------------------------------------------------------ faults (issue 12)
+
+    /// The next `times` HTTP requests whose path starts with `path_prefix` (e.g.
+    /// `"/api/v1/rooms.info"`, `"/file-upload/"`, `"/hooks/"`) get `fault`; other paths, the
+    /// WebSocket upgrade and `/_sim/` controls are untouched.
+    pub fn fail_endpoint(&self, path_prefix: &str, fault: RestFault, times: u32) {
+        if times == 0 {
+            return;
+        }
+        self.core
+            .shared
+            .lock()
+            .faults
+            .endpoint_faults
+            .push(EndpointFault {
+                prefix: path_prefix.to_owned(),
+                fault,
+                remaining: times,
+            });
+    }
+
+    /// Disarms every REST fault.
+    pub fn clear_endpoint_faults(&self) {
+        self.core.shared.lock().faults.endpoint_faults.clear();
+    }
+
+    /// The next `times` calls of DDP method `method` answer `error` (after `updated`, as a
+    /// thrown `Meteor.Error`), e.g. `MeteorError::status(403, "You've been logged out by the
+    /// server. Please log in again.")`.
+    pub fn fail_method(&self, method: &str, error: MeteorError, times: u32) {
+        if times == 0 {
+            return;
+        }
+        self.core
+            .shared
+            .lock()
+            .faults
+            .method_faults
+            .push(MethodFault {
+                method: method.to_owned(),
+                error,
+                remaining: times,
+            });
+    }
+
+    /// From now on, `sub` to `stream` (e.g. `"stream-notify-user"`) whose first parameter
+    /// starts with `key_prefix` (`""` for all) is refused with `nosub` carrying `error`.
+    pub fn refuse_subscription(&self, stream: &str, key_prefix: &str, error: MeteorError) {
+        self.core
+            .shared
+            .lock()
+            .faults
+            .sub_refusals
+            .push(SubRefusal {
+                stream: stream.to_owned(),
+                key_prefix: key_prefix.to_owned(),
+                error,
+            });
+    }
+
+    /// Lifts every subscription refusal.
+    pub fn clear_subscription_refusals(&self) {
+        self.core.shared.lock().faults.sub_refusals.clear();
+    }
+
+    /// Ends `uid`'s live subscriptions to `stream` whose key starts with `key_prefix`, as
+    /// Meteor does when a publication calls `this.error()`: each gets
+    /// `{"msg":"nosub","id":<sub id>,"error":..}` and delivers nothing more. Returns how many.
+    pub fn revoke_subscriptions(
+        &self,
+        uid: &str,
+        stream: &str,
+        key_prefix: &str,
+        error: MeteorError,
+    ) -> usize {
+        let error = error.to_value();
+        let mut st = self.core.shared.lock();
+        let mut revoked = 0;
+        for s in st.sessions.values_mut() {
+            if s.user_id.as_deref() != Some(uid) {
+                continue;
+            }
+            let ids: Vec<String> = s
+                .subs
+                .iter()
+                .filter(|(_, sub)| sub.stream == stream && sub.key.starts_with(key_prefix))
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in ids {
+                s.subs.remove(&id);
+                s.send(json!({"msg": "nosub", "id": id, "error": error}).to_string());
+                revoked += 1;
+            }
+        }
+        revoked
     }
 
     /// Posts `count` messages as `uid`, round-robin over `rids`, as fast as possible. Each
@@ -468,7 +831,7 @@ impl SimHandle {
                 extra,
                 ..SendInput::default()
             };
-            let doc = self.with(|st| st.world.send(uid, input))?;
+            let doc = self.with(|st| st.world.send(uid, input, SendPath::Control))?;
             if let Some(id) = doc
                 .as_ref()
                 .and_then(|d| d.get("_id"))

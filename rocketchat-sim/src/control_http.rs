@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::config::RateRule;
 use crate::control::{PostOptions, SimHandle};
 use crate::error::SimError;
+use crate::faults::{MeteorError, RestFault};
 use crate::server::Core;
 use crate::world::{RoomKind, UserKind};
 
@@ -22,6 +23,50 @@ fn s<'a>(body: &'a Value, key: &str) -> Result<&'a str, SimError> {
 
 fn b(body: &Value, key: &str, default: bool) -> bool {
     body.get(key).and_then(Value::as_bool).unwrap_or(default)
+}
+
+fn strings<'a>(body: &'a Value, key: &str) -> Vec<&'a str> {
+    body.get(key)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+fn times(body: &Value) -> u32 {
+    body.get("times")
+        .and_then(Value::as_u64)
+        .and_then(|t| u32::try_from(t).ok())
+        .unwrap_or(1)
+}
+
+fn meteor_error(body: &Value) -> Result<MeteorError, SimError> {
+    body.get("error")
+        .and_then(MeteorError::from_json)
+        .ok_or_else(|| {
+            SimError::Rejected("missing 'error': {error: 403 | \"name\", reason?, details?}".into())
+        })
+}
+
+fn rest_fault(body: &Value) -> Result<RestFault, SimError> {
+    if let Some(status) = body.get("status").and_then(Value::as_u64) {
+        return u16::try_from(status)
+            .map(RestFault::Status)
+            .map_err(|_| SimError::Rejected("status out of range".into()));
+    }
+    if let Some(bytes) = body.get("hugeBody").and_then(Value::as_u64) {
+        return usize::try_from(bytes)
+            .map(RestFault::HugeBody)
+            .map_err(|_| SimError::Rejected("hugeBody out of range".into()));
+    }
+    if let Some(ms) = body.get("stallMs").and_then(Value::as_u64) {
+        return Ok(RestFault::Stall(Duration::from_millis(ms)));
+    }
+    if b(body, "drop", false) {
+        return Ok(RestFault::Drop);
+    }
+    Err(SimError::Rejected(
+        "a fault needs one of status, hugeBody, stallMs, drop".into(),
+    ))
 }
 
 fn rule(body: &Value) -> Option<RateRule> {
@@ -36,6 +81,15 @@ fn rule(body: &Value) -> Option<RateRule> {
                 .unwrap_or(60_000),
         ),
     })
+}
+
+/// The entry point the listener calls (see `server::ControlEntry`).
+pub(crate) fn entry(
+    core: Arc<Core>,
+    name: String,
+    body: Value,
+) -> crate::server::BoxFuture<(StatusCode, Value)> {
+    Box::pin(async move { handle(&core, &name, body).await })
 }
 
 /// Handles one control call.
@@ -235,6 +289,146 @@ async fn run(sim: &SimHandle, name: &str, body: &Value) -> Result<Value, SimErro
             };
             let report = sim.firehose(uid, &rids, count).await?;
             Ok(json!({"messageIds": report.message_ids}))
+        }
+        "setSetting" => {
+            let value = body
+                .get("value")
+                .cloned()
+                .ok_or_else(|| SimError::Rejected("missing field 'value'".into()))?;
+            sim.set_setting(s(body, "id")?, value)?;
+            Ok(json!({}))
+        }
+        "setting" => Ok(json!({"value": sim.setting(s(body, "id")?)})),
+        "setPermission" => {
+            sim.set_permission(s(body, "id")?, &strings(body, "roles"))?;
+            Ok(json!({}))
+        }
+        "createAppUser" => {
+            let username = s(body, "username")?;
+            let name = body.get("name").and_then(Value::as_str).unwrap_or(username);
+            Ok(json!({"userId": sim.create_app_user(username, name)?}))
+        }
+        "setStatus" => {
+            let text = body.get("text").and_then(Value::as_str);
+            sim.set_user_status(s(body, "userId")?, s(body, "status")?, text)?;
+            Ok(json!({}))
+        }
+        "createWebhook" => {
+            let name = body.get("name").and_then(Value::as_str).unwrap_or("sim");
+            let hook =
+                sim.create_incoming_webhook(name, s(body, "userId")?, s(body, "channel")?)?;
+            Ok(json!({"id": hook.id, "token": hook.token, "path": hook.path}))
+        }
+        "postWebhook" => {
+            let payload = body.get("body").cloned().unwrap_or_else(|| json!({}));
+            Ok(json!({"messageIds": sim.post_webhook(s(body, "id")?, payload)?}))
+        }
+        "addEmoji" => {
+            let extension = body
+                .get("extension")
+                .and_then(Value::as_str)
+                .unwrap_or("png");
+            let id =
+                sim.add_custom_emoji(s(body, "name")?, &strings(body, "aliases"), extension)?;
+            Ok(json!({"emojiId": id}))
+        }
+        "removeEmoji" => {
+            sim.remove_custom_emoji(s(body, "emojiId")?)?;
+            Ok(json!({}))
+        }
+        "createGroupDm" => {
+            let rid = sim.create_group_dm(s(body, "creator")?, &strings(body, "members"))?;
+            Ok(json!({"roomId": rid}))
+        }
+        "joinRoom" => Ok(json!({"joined": sim.join_room(s(body, "roomId")?, s(body, "userId")?)?})),
+        "invite" => Ok(
+            json!({"added": sim.invite(s(body, "roomId")?, s(body, "by")?, s(body, "userId")?)?}),
+        ),
+        "leaveRoom" => {
+            sim.leave_room(s(body, "roomId")?, s(body, "userId")?)?;
+            Ok(json!({}))
+        }
+        "kick" => {
+            sim.kick(s(body, "roomId")?, s(body, "by")?, s(body, "userId")?)?;
+            Ok(json!({}))
+        }
+        "renameRoom" => {
+            sim.rename_room(s(body, "roomId")?, s(body, "by")?, s(body, "name")?)?;
+            Ok(json!({}))
+        }
+        "setTopic" => {
+            sim.set_topic(s(body, "roomId")?, s(body, "by")?, s(body, "topic")?)?;
+            Ok(json!({}))
+        }
+        "setReadOnly" => {
+            sim.set_read_only(s(body, "roomId")?, s(body, "by")?, b(body, "on", true))?;
+            Ok(json!({}))
+        }
+        "setRoomRole" => {
+            sim.set_room_role(
+                s(body, "roomId")?,
+                s(body, "userId")?,
+                s(body, "role")?,
+                b(body, "on", true),
+                s(body, "by")?,
+            )?;
+            Ok(json!({}))
+        }
+        "setMuted" => {
+            sim.set_muted(
+                s(body, "roomId")?,
+                s(body, "userId")?,
+                b(body, "on", true),
+                s(body, "by")?,
+            )?;
+            Ok(json!({}))
+        }
+        "deleteRoom" => {
+            sim.delete_room(s(body, "roomId")?)?;
+            Ok(json!({}))
+        }
+        "unpin" => {
+            sim.unpin(s(body, "userId")?, s(body, "messageId")?)?;
+            Ok(json!({}))
+        }
+        "star" => {
+            sim.star(
+                s(body, "userId")?,
+                s(body, "messageId")?,
+                b(body, "on", true),
+            )?;
+            Ok(json!({}))
+        }
+        "failEndpoint" => {
+            sim.fail_endpoint(s(body, "prefix")?, rest_fault(body)?, times(body));
+            Ok(json!({}))
+        }
+        "clearEndpointFaults" => {
+            sim.clear_endpoint_faults();
+            Ok(json!({}))
+        }
+        "failMethod" => {
+            sim.fail_method(s(body, "method")?, meteor_error(body)?, times(body));
+            Ok(json!({}))
+        }
+        "refuseSubscription" => {
+            let prefix = body.get("keyPrefix").and_then(Value::as_str).unwrap_or("");
+            sim.refuse_subscription(s(body, "stream")?, prefix, meteor_error(body)?);
+            Ok(json!({}))
+        }
+        "clearSubscriptionRefusals" => {
+            sim.clear_subscription_refusals();
+            Ok(json!({}))
+        }
+        "revokeSubscriptions" => {
+            let prefix = body.get("keyPrefix").and_then(Value::as_str).unwrap_or("");
+            let n = sim.revoke_subscriptions(
+                s(body, "userId")?,
+                s(body, "stream")?,
+                prefix,
+                meteor_error(body)?,
+            );
+            Ok(json!({"revoked": n}))
         }
         "restart" => {
             // Restart after this response is written; the connection serving it is dropped.

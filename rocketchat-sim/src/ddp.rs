@@ -13,9 +13,10 @@ use fastwebsockets::{upgrade::UpgradeFut, FragmentCollectorRead, Frame, OpCode, 
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 
+use crate::faults::take_method_fault;
 use crate::hub::{Out, SessionCtl, SessionEntry, Shared, StreamSub};
 use crate::util::{random_id, read_ejson_date};
-use crate::world::{OpError, SendInput};
+use crate::world::{OpError, SendInput, SendPath};
 
 /// Streams the simulator knows. Others get `nosub` 404.
 const KNOWN_STREAMS: &[&str] = &[
@@ -510,6 +511,30 @@ impl Processor {
         })
     }
 
+    /// `createDirectMessage(...usernames)`: `check(usernames, [String])`, then the same
+    /// `createDirectMessage` as `im.create` (the caller always joins). Result
+    /// `{t: "d", rid, usernames}`.
+    fn create_direct_message(&self, params: &[Value]) -> Result<Option<Value>, Value> {
+        let Some(uid) = self.user_id() else {
+            return Err(error_object(
+                json!("error-invalid-user"),
+                "Invalid user",
+                Some(json!({"method": "createDirectMessage"})),
+            ));
+        };
+        let Some(names) = params
+            .iter()
+            .map(|p| p.as_str().map(str::to_owned))
+            .collect::<Option<Vec<String>>>()
+        else {
+            return Err(match_failed());
+        };
+        self.shared
+            .with(|st| st.world.create_direct_message(&uid, &names, false))
+            .map(Some)
+            .map_err(|e| op_error_object(&e))
+    }
+
     fn user_id(&self) -> Option<String> {
         self.shared
             .lock()
@@ -532,6 +557,13 @@ impl Processor {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
+        // An armed method fault (control `fail_method`) answers instead of the method.
+        let fault = take_method_fault(&mut self.shared.lock().faults.method_faults, name);
+        if let Some(error) = fault {
+            self.send(json!({"msg": "updated", "methods": [id]}));
+            self.send(json!({"msg": "result", "id": id, "error": error.to_value()}));
+            return;
+        }
         let known = matches!(
             name,
             "login"
@@ -541,6 +573,7 @@ impl Processor {
                 | "loadMissedMessages"
                 | "sendMessage"
                 | "updateMessage"
+                | "createDirectMessage"
         );
         if !known {
             // Unknown method: result first, then updated (the fence is armed after).
@@ -569,6 +602,7 @@ impl Processor {
                 "stream-notify-room" => self.notify_room_write(&params),
                 "loadMissedMessages" => self.load_missed(&params),
                 "updateMessage" => self.update_message(&params),
+                "createDirectMessage" => self.create_direct_message(&params),
                 _ => self.send_message(&params),
             },
         };
@@ -733,9 +767,9 @@ impl Processor {
             return Ok(None);
         }
         let args: Vec<Value> = params[1..].to_vec();
-        let use_real_name = self.shared.config.use_real_name;
         let sid = self.sid.clone();
         self.shared.with(|st| {
+            let use_real_name = st.world.settings.use_real_name();
             let Some(user) = st.world.user(&uid).cloned() else {
                 return;
             };
@@ -881,42 +915,47 @@ impl Processor {
             tshow: message.get("tshow").and_then(Value::as_bool),
             ts: message.get("ts").and_then(read_ejson_date),
             extra,
+            preview_urls: None,
         };
         if message
             .get("t")
             .and_then(Value::as_str)
-            .is_some_and(crate::rest::is_system_type)
+            .is_some_and(crate::world::is_system_type)
         {
             // A plain Error outside the try: not client-safe, so Meteor sends a 500.
             return Err(error_object(json!(500), "Internal server error", None));
         }
-        self.shared.with(|st| match st.world.send(&uid, input) {
-            Ok(doc) => Ok(doc),
-            // Rethrown as `Meteor.Error(error.error || error.message, error.reason, {method})`;
-            // a plain Error has no reason, so the message is just `[code]`.
-            Err(e) if matches!(e.code(), "error-not-allowed" | "restricted-workspace") => {
-                let mut err = json!({"isClientSafe": true, "error": e.code(),
+        self.shared
+            .with(|st| match st.world.send(&uid, input, SendPath::Execute) {
+                Ok(doc) => Ok(doc),
+                // Rethrown as `Meteor.Error(error.error || error.message, error.reason, {method})`;
+                // a plain Error has no reason, so the message is just `[code]`.
+                Err(e) if matches!(e.code(), "error-not-allowed" | "restricted-workspace") => {
+                    let mut err = json!({"isClientSafe": true, "error": e.code(),
                     "details": {"method": "sendMessage"}, "errorType": "Meteor.Error"});
-                if let Some(o) = err.as_object_mut() {
-                    match &e {
-                        OpError::Meteor { reason, .. } => {
-                            o.insert("reason".into(), json!(reason));
-                            o.insert("message".into(), json!(format!("{reason} [{}]", e.code())));
-                        }
-                        OpError::Plain(_) => {
-                            o.insert("message".into(), json!(format!("[{}]", e.code())));
+                    if let Some(o) = err.as_object_mut() {
+                        match &e {
+                            OpError::Meteor { reason, .. } => {
+                                o.insert("reason".into(), json!(reason));
+                                o.insert(
+                                    "message".into(),
+                                    json!(format!("{reason} [{}]", e.code())),
+                                );
+                            }
+                            OpError::Plain(_) => {
+                                o.insert("message".into(), json!(format!("[{}]", e.code())));
+                            }
                         }
                     }
+                    Err(err)
                 }
-                Err(err)
-            }
-            // Everything else is swallowed: no result, no error (room-check failures already
-            // produced an ephemeral message in the world).
-            Err(e) => {
-                tracing::debug!(code = e.code(), "DDP sendMessage error swallowed");
-                Ok(None)
-            }
-        })
+                // Everything else is swallowed: no result, no error (room-check failures already
+                // produced an ephemeral message in the world).
+                Err(e) => {
+                    tracing::debug!(code = e.code(), "DDP sendMessage error swallowed");
+                    Ok(None)
+                }
+            })
     }
 
     fn sub(&self, frame: &Value) {
@@ -962,6 +1001,18 @@ impl Processor {
                 "error": "invalid-event-name", "message": "[invalid-event-name]",
                 "errorType": "Meteor.Error"}}),
             );
+            return;
+        }
+        let refused = self
+            .shared
+            .lock()
+            .faults
+            .sub_refusals
+            .iter()
+            .find(|r| r.stream == name && key.starts_with(&r.key_prefix))
+            .map(|r| r.error.to_value());
+        if let Some(error) = refused {
+            self.send(json!({"msg": "nosub", "id": id, "error": error}));
             return;
         }
         let use_collection = params

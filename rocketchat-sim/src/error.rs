@@ -26,6 +26,9 @@ pub enum SimError {
 impl From<crate::world::OpError> for SimError {
     fn from(e: crate::world::OpError) -> Self {
         match e {
+            crate::world::OpError::Meteor { code, reason, .. } if reason.is_empty() => {
+                SimError::Rejected(format!("[{code}]"))
+            }
             crate::world::OpError::Meteor { code, reason, .. } => {
                 SimError::Rejected(format!("{reason} [{code}]"))
             }

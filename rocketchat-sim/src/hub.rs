@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::config::SimConfig;
-use crate::world::{Emit, World, WorldSettings};
+use crate::faults::{EndpointFault, MethodFault, SubRefusal};
+use crate::world::{setting_id, Emit, Settings, Switches, World};
 
 /// What a session writer task is asked to do.
 #[derive(Debug)]
@@ -79,7 +80,12 @@ pub(crate) struct Faults {
     pub(crate) rest_rate_limit: Option<crate::config::RateRule>,
     pub(crate) rest_rate_limit_bots: bool,
     pub(crate) ddp_rate_limit: Option<crate::config::RateRule>,
-    pub(crate) two_factor_enabled: bool,
+    /// Armed REST faults by path prefix (`fail_endpoint`).
+    pub(crate) endpoint_faults: Vec<EndpointFault>,
+    /// Armed DDP method faults (`fail_method`).
+    pub(crate) method_faults: Vec<MethodFault>,
+    /// Refused subscriptions (`refuse_subscription`).
+    pub(crate) sub_refusals: Vec<SubRefusal>,
     /// How many DDP calls were answered `too-many-requests` (for tests that check a
     /// client waited instead of hammering).
     pub(crate) ddp_refusals: u64,
@@ -111,17 +117,28 @@ pub(crate) fn stream_frame(stream: &str, event: &str, args: &[Value]) -> String 
 
 impl Shared {
     pub(crate) fn new(config: SimConfig) -> Arc<Self> {
-        let mut world = World::new(WorldSettings {
-            show_deleted_status: config.show_deleted_status,
-            keep_history: config.keep_history,
-            max_message_size: config.max_message_size,
-            url_previews: config.url_previews,
-        });
+        let mut settings = Settings::default();
+        settings.init(
+            setting_id::SHOW_DELETED_STATUS,
+            json!(config.show_deleted_status),
+        );
+        settings.init(setting_id::KEEP_HISTORY, json!(config.keep_history));
+        settings.init(setting_id::MAX_ALLOWED_SIZE, json!(config.max_message_size));
+        settings.init(setting_id::API_EMBED, json!(config.url_previews));
+        settings.init(setting_id::USE_REAL_NAME, json!(config.use_real_name));
+        settings.init(
+            setting_id::TWO_FACTOR_ENABLED,
+            json!(config.two_factor_enabled),
+        );
+        let switches = Switches {
+            pin_broadcasts_original: config.pin_broadcasts_original,
+        };
+        let mut world = World::new(settings, switches);
         if let Some((username, password)) = &config.admin {
             let _ = world.create_user(
                 username,
                 "Administrator",
-                crate::world::UserKind::Human,
+                crate::world::AccountType::User,
                 vec!["admin".to_owned(), "user".to_owned()],
                 Some(password.clone()),
                 Some(format!("{username}@example.invalid")),
@@ -132,7 +149,6 @@ impl Shared {
             rest_rate_limit: config.rest_rate_limit,
             rest_rate_limit_bots: config.rest_rate_limit_bots,
             ddp_rate_limit: config.ddp_rate_limit,
-            two_factor_enabled: config.two_factor_enabled,
             ..Faults::default()
         };
         Arc::new(Shared {
@@ -194,16 +210,19 @@ impl State {
                 }
             }
             Emit::NotifyUser { uid, event, args } => {
-                let key = format!("{uid}/{event}");
+                self.fan_out_user(std::slice::from_ref(&uid), &event, &args)
+            }
+            Emit::NotifyUsers { uids, event, args } => self.fan_out_user(&uids, &event, &args),
+            Emit::NotifyLogged { event, args } => {
                 let mut frame = None;
                 for s in self.sessions.values() {
-                    if s.user_id.as_deref() != Some(uid.as_str()) {
+                    if s.user_id.is_none() {
                         continue;
                     }
                     for sub in s.subs.values() {
-                        if sub.stream == "stream-notify-user" && sub.key == key {
+                        if sub.stream == "stream-notify-logged" && sub.key == event {
                             let f = frame.get_or_insert_with(|| {
-                                stream_frame("stream-notify-user", &key, &args)
+                                stream_frame("stream-notify-logged", &event, &args)
                             });
                             s.send(f.clone());
                         }
@@ -237,6 +256,35 @@ impl State {
                     if s.user_id.as_deref() == Some(uid.as_str()) {
                         let _ = s.out.send(Out::Close);
                     }
+                }
+            }
+        }
+    }
+
+    /// `stream-notify-user` `<uid>/<event>` to each user's sessions subscribed to it. The
+    /// arguments are serialized once; only the event name differs per user.
+    fn fan_out_user(&self, uids: &[String], event: &str, args: &[Value]) {
+        let mut args_json: Option<String> = None;
+        for s in self.sessions.values() {
+            let Some(uid) = s.user_id.as_deref() else {
+                continue;
+            };
+            if !uids.iter().any(|u| u == uid) {
+                continue;
+            }
+            let key_matches = |key: &str| {
+                key.strip_prefix(uid)
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    == Some(event)
+            };
+            for sub in s.subs.values() {
+                if sub.stream == "stream-notify-user" && key_matches(&sub.key) {
+                    let args =
+                        args_json.get_or_insert_with(|| Value::Array(args.to_vec()).to_string());
+                    let key = Value::String(sub.key.clone()).to_string();
+                    s.send(format!(
+                        r#"{{"msg":"changed","collection":"stream-notify-user","id":"id","fields":{{"eventName":{key},"args":{args}}}}}"#
+                    ));
                 }
             }
         }

@@ -16,16 +16,52 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::SimConfig;
 use crate::error::SimError;
+use crate::faults::{take_endpoint_fault, RestFault};
 use crate::hub::{Out, Shared};
 use crate::rest::{self, Body, Reply, Req};
 
 /// Largest request body accepted (REST and control).
-const MAX_BODY: usize = 16 * 1024 * 1024;
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// The body of a `RestFault::Status`: Rocket.Chat's own 500 body, else the status text.
+fn fault_status(code: u16) -> Response<Body> {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let error = if status == StatusCode::INTERNAL_SERVER_ERROR {
+        "Internal server error".to_owned()
+    } else {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    };
+    rest::json_response(status, &json!({"success": false, "error": error}))
+}
+
+/// A 200 JSON body of exactly `bytes` bytes (at least the envelope's own size).
+fn huge_body(bytes: usize) -> Response<Body> {
+    const ENVELOPE: &str = r#"{"success":true,"padding":""}"#;
+    let pad = bytes.saturating_sub(ENVELOPE.len());
+    let mut text = String::with_capacity(ENVELOPE.len() + pad);
+    text.push_str(r#"{"success":true,"padding":""#);
+    text.extend(std::iter::repeat_n('x', pad));
+    text.push_str(r#""}"#);
+    let mut resp = Response::new(Full::new(Bytes::from(text)));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// A boxed future, as the control entry returns it.
+pub(crate) type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+/// The JSON control API's entry point (`control_http::entry`), handed in by the crate root
+/// so that the listener does not depend on the control modules (they depend on it).
+pub(crate) type ControlEntry = fn(Arc<Core>, String, Value) -> BoxFuture<(StatusCode, Value)>;
 
 /// What the handle and the control API share: the state plus the listener.
 pub(crate) struct Core {
     pub(crate) shared: Arc<Shared>,
     pub(crate) addr: SocketAddr,
+    control: Option<ControlEntry>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     accept_task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -62,13 +98,17 @@ fn load_tls(config: &SimConfig) -> Result<Option<tokio_rustls::TlsAcceptor>, Sim
 }
 
 impl Core {
-    pub(crate) async fn start(config: SimConfig) -> Result<Arc<Core>, SimError> {
+    pub(crate) async fn start(
+        config: SimConfig,
+        control: Option<ControlEntry>,
+    ) -> Result<Arc<Core>, SimError> {
         let tls = load_tls(&config)?;
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let core = Arc::new(Core {
             shared: Shared::new(config),
             addr,
+            control,
             tls,
             accept_task: Mutex::new(None),
         });
@@ -155,17 +195,33 @@ impl Core {
                 )),
             };
         }
+        let is_control = path.starts_with("/_sim/");
+        // An armed REST fault (control `fail_endpoint`) on this path.
+        let fault = if is_control {
+            None
+        } else {
+            take_endpoint_fault(&mut self.shared.lock().faults.endpoint_faults, &path)
+        };
+        match fault {
+            Some(RestFault::Status(code)) => return Ok(fault_status(code)),
+            Some(RestFault::HugeBody(bytes)) => return Ok(huge_body(bytes)),
+            Some(RestFault::Drop) => {
+                return Err(std::io::Error::other("connection dropped on purpose"))
+            }
+            Some(RestFault::Stall(d)) => tokio::time::sleep(d).await,
+            None => {}
+        }
         if path == "/api/info" {
             return Ok(rest::info(&self.shared, req.headers()));
         }
         // Uploads read a multipart body (not JSON) and downloads answer raw bytes.
         if let Some(rid) = path.strip_prefix("/api/v1/rooms.media/") {
             if req.method() == http::Method::POST {
-                return Ok(crate::uploads::rooms_media(&self.shared, rid, req).await);
+                return Ok(rest::uploads::rooms_media(&self.shared, rid, req).await);
             }
         }
         if let Some(rest_of_path) = path.strip_prefix("/file-upload/") {
-            return Ok(crate::uploads::download(&self.shared, rest_of_path, &req));
+            return Ok(rest::uploads::download(&self.shared, rest_of_path, &req));
         }
         let method = req.method().clone();
         let headers = req.headers().clone();
@@ -179,7 +235,7 @@ impl Core {
             Err(e) => {
                 tracing::debug!("request body unreadable: {e}");
                 return Ok(rest::json_response(
-                    StatusCode::BAD_REQUEST,
+                    StatusCode::PAYLOAD_TOO_LARGE,
                     &json!({"success": false, "error": "Invalid body"}),
                 ));
             }
@@ -211,9 +267,17 @@ impl Core {
                 Reply::DropConnection => Err(std::io::Error::other("response dropped on purpose")),
             };
         }
+        if let Some(rest_of_path) = path.strip_prefix("/hooks/") {
+            if method == http::Method::POST {
+                return Ok(rest::hooks::incoming(&self.shared, rest_of_path, body));
+            }
+        }
         if let Some(name) = path.strip_prefix("/_sim/") {
-            if self.shared.config.control_http && peer.ip().is_loopback() {
-                let (status, out) = crate::control_http::handle(&self, name, body).await;
+            if let (Some(entry), true) = (
+                self.control,
+                self.shared.config.control_http && peer.ip().is_loopback(),
+            ) {
+                let (status, out) = entry(self.clone(), name.to_owned(), body).await;
                 return Ok(rest::json_response(status, &out));
             }
         }

@@ -550,21 +550,36 @@ async fn url_preview_is_a_follow_up_update_of_the_same_message() {
     sim.shutdown().await;
 }
 
+// pinMessage.ts (8.x) saves pinned/pinnedAt/pinnedBy without notifyOnMessageChange: only the
+// message_pinned system message is broadcast, unless the pin_broadcasts_original switch is on.
 #[tokio::test]
-async fn pin_rebroadcasts_and_inserts_a_system_message() {
-    let sim = start().await;
-    let (uid, token) = bot(&sim, "bot");
-    let mid = sim.post(&uid, "GENERAL", "pin me").unwrap();
-    let mut ws = Ws::logged_in(&sim, &token).await;
-    ws.sub_my_messages().await;
-    sim.pin(&uid, &mid).unwrap();
-    let upd = ws.next_event("stream-room-messages").await["fields"]["args"][0].clone();
-    assert_eq!(upd["_id"], json!(mid));
-    assert_eq!(upd["pinned"], true);
-    let sys = ws.next_event("stream-room-messages").await["fields"]["args"][0].clone();
-    assert_eq!(sys["t"], "message_pinned");
-    assert_eq!(sys["attachments"][0]["text"], "pin me");
-    sim.shutdown().await;
+async fn pin_inserts_a_system_message_and_rebroadcasts_only_with_the_switch() {
+    for switch in [false, true] {
+        let sim = start_with(SimConfig {
+            pin_broadcasts_original: switch,
+            ..SimConfig::default()
+        })
+        .await;
+        let (uid, token) = bot(&sim, "bot");
+        let admin = sim.user_id("admin").unwrap();
+        let mid = sim.post(&uid, "GENERAL", "pin me").unwrap();
+        let mut ws = Ws::logged_in(&sim, &token).await;
+        ws.sub_my_messages().await;
+        sim.pin(&admin, &mid).unwrap();
+        if switch {
+            let upd = ws.next_event("stream-room-messages").await["fields"]["args"][0].clone();
+            assert_eq!(upd["_id"], json!(mid));
+            assert_eq!(upd["pinned"], true);
+        }
+        let sys = ws.next_event("stream-room-messages").await["fields"]["args"][0].clone();
+        assert_eq!(sys["t"], "message_pinned");
+        assert_eq!(sys["msg"], "");
+        assert_eq!(sys["attachments"][0]["text"], "pin me");
+        assert_eq!(sys["attachments"][0]["author_name"], "bot");
+        assert_eq!(sys["attachments"][0]["author_icon"], "/avatar/bot");
+        assert_eq!(sim.message(&mid).unwrap()["pinned"], true);
+        sim.shutdown().await;
+    }
 }
 
 #[tokio::test]

@@ -755,8 +755,13 @@ async fn sync_messages_cursor_mode_pages_by_updated_at() {
     let r = get("type=DELETED&next=0&count=10".into()).await;
     assert_eq!(r.body["result"]["deleted"][0]["_id"], json!(ids[0]));
     assert!(r.body["result"]["cursor"]["next"].is_null());
+    // validateParams checks the type enum first (chat.ts isChatSyncMessagesProps).
     let r = get("type=BOGUS&next=0".into()).await;
-    assert_eq!(r.body["errorType"], "error-type-param-not-supported");
+    assert_eq!(r.body["errorType"], "invalid-params");
+    assert!(r.body["error"]
+        .as_str()
+        .unwrap()
+        .contains("must be equal to one of the allowed values"));
     let r = get("type=UPDATED&next=0&previous=1".into()).await;
     assert_eq!(r.body["errorType"], "error-cursor-conflict");
     sim.shutdown().await;

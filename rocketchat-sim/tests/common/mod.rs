@@ -317,3 +317,103 @@ pub async fn try_http(
         body,
     })
 }
+
+/// A REST caller with credentials, for the upstream-mirroring tests.
+pub struct Api<'a> {
+    pub sim: &'a SimHandle,
+    pub uid: String,
+    pub token: String,
+}
+
+impl<'a> Api<'a> {
+    /// `GET /api/v1/<path>` (path may carry a query string).
+    pub async fn get(&self, path: &str) -> Resp {
+        http(
+            self.sim,
+            "GET",
+            &format!("/api/v1/{path}"),
+            Some((&self.uid, &self.token)),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /api/v1/<path>` with a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        http(
+            self.sim,
+            "POST",
+            &format!("/api/v1/{path}"),
+            Some((&self.uid, &self.token)),
+            Some(body),
+        )
+        .await
+    }
+}
+
+/// The admin (`admin`/`admin`) with a PAT.
+pub fn admin(sim: &SimHandle) -> Api<'_> {
+    let uid = sim.user_id("admin").unwrap();
+    let token = sim.create_pat(&uid, "upstream").unwrap();
+    Api { sim, uid, token }
+}
+
+/// A new human user (role `user`) with a PAT.
+pub fn human<'a>(sim: &'a SimHandle, name: &str) -> Api<'a> {
+    let uid = sim.create_user(name, UserKind::Human).unwrap();
+    let token = sim.create_pat(&uid, "upstream").unwrap();
+    Api { sim, uid, token }
+}
+
+/// Asserts a 400 failure with `success: false`.
+pub fn assert_400(r: &Resp) {
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["success"], false, "{}", r.body);
+}
+
+/// Asserts a 200 success.
+pub fn assert_ok(r: &Resp) {
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["success"], true, "{}", r.body);
+}
+
+/// `updateSetting` of the upstream helpers: `POST settings/:_id` as the admin.
+pub async fn set_setting(admin: &Api<'_>, id: &str, value: Value) {
+    let r = admin
+        .post(&format!("settings/{id}"), json!({"value": value}))
+        .await;
+    assert_ok(&r);
+}
+
+/// `updatePermission` of the upstream helpers: `permissions.update` as the admin.
+pub async fn set_permission(admin: &Api<'_>, id: &str, roles: &[&str]) {
+    let r = admin
+        .post(
+            "permissions.update",
+            json!({"permissions": [{"_id": id, "roles": roles}]}),
+        )
+        .await;
+    assert_ok(&r);
+}
+
+/// `createRoom` of the upstream helpers: `channels.create` (`c`) or `groups.create` (`p`);
+/// returns the room document.
+pub async fn create_room(api: &Api<'_>, kind: &str, name: &str, extra: Value) -> Value {
+    let (route, key) = if kind == "c" {
+        ("channels.create", "channel")
+    } else {
+        ("groups.create", "group")
+    };
+    let mut body = json!({"name": name});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    let r = api.post(route, body).await;
+    assert_ok(&r);
+    r.body[key].clone()
+}
+
+/// A document's `_id`.
+pub fn id_of(v: &Value) -> String {
+    v["_id"].as_str().unwrap().to_owned()
+}

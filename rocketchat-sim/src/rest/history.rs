@@ -38,13 +38,36 @@
 
 use std::cmp::Reverse;
 
-use http::Response;
+use http::{Method, Response};
 use serde_json::{json, Value};
 
+use super::{failure, failure_text, forbidden, query, success, Body, Handler, Req};
 use crate::hub::State;
-use crate::rest::{failure, failure_text, forbidden, query, success, Body, Req};
 use crate::util::{parse_date_ms, read_ejson_date};
 use crate::world::{OpError, Room, RoomKind};
+
+pub(super) fn route(method: &Method, route: &str) -> Option<Handler> {
+    let h: Handler = match (method, route) {
+        (&Method::GET, "channels.history") => |c| {
+            let uid = c.user.id.clone();
+            room_history(c.st, c.req, &uid, HistoryEndpoint::Channels)
+        },
+        (&Method::GET, "groups.history") => |c| {
+            let uid = c.user.id.clone();
+            room_history(c.st, c.req, &uid, HistoryEndpoint::Groups)
+        },
+        (&Method::GET, "im.history") | (&Method::GET, "dm.history") => |c| {
+            let uid = c.user.id.clone();
+            room_history(c.st, c.req, &uid, HistoryEndpoint::Im)
+        },
+        (&Method::GET, "chat.getThreadMessages") => |c| {
+            let uid = c.user.id.clone();
+            thread_messages(c.st, c.req, &uid)
+        },
+        _ => return None,
+    };
+    Some(h)
+}
 
 /// `API_Default_Count`, the count `getPaginationItems` gives when none is asked for.
 const DEFAULT_COUNT: usize = 50;
@@ -231,6 +254,9 @@ fn newest_first(req: &Req) -> bool {
 
 /// `chat.getThreadMessages`: the replies of a thread (never its root).
 pub(crate) fn thread_messages(st: &State, req: &Req, uid: &str) -> Response<Body> {
+    if !st.world.settings.threads_enabled() {
+        return failure(&OpError::meteor("error-not-allowed", "Threads Disabled"));
+    }
     let Some(tmid) = query(req, "tmid") else {
         return failure(&OpError::meteor(
             "invalid-params",

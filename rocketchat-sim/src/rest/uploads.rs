@@ -37,80 +37,20 @@ use http_body_util::{BodyDataStream, Full};
 use hyper::body::Incoming;
 use serde_json::{json, Map, Value};
 
+use super::{Body, Ctx, Handler};
 use crate::hub::{Shared, State};
-use crate::rest::{self, Body, Req};
-use crate::world::SendInput;
-
-/// Rocket.Chat's default `FileUpload_MaxFileSize` (100 MiB).
-pub(crate) const DEFAULT_MAX_FILE_SIZE: u64 = 104_857_600;
+use crate::rest;
+use crate::world::{encode_uri, file_path, SendInput, SendPath, Upload};
 
 /// Room for the multipart framing around the file on top of the file limit.
 const FORM_OVERHEAD: u64 = 64 * 1024;
 
-/// One stored upload (the `Uploads` collection plus the bytes).
-#[derive(Debug, Clone)]
-pub(crate) struct Upload {
-    pub(crate) id: String,
-    pub(crate) rid: String,
-    pub(crate) user_id: String,
-    pub(crate) name: String,
-    pub(crate) mime_type: String,
-    pub(crate) data: Bytes,
-    /// Set by `rooms.mediaConfirm` (`Uploads.confirmTemporaryFile`).
-    pub(crate) confirmed: bool,
-}
-
-/// Every upload, and the `FileUpload_MaxFileSize` setting.
-#[derive(Debug)]
-pub(crate) struct UploadStore {
-    pub(crate) files: HashMap<String, Upload>,
-    /// `FileUpload_MaxFileSize` in bytes.
-    pub(crate) max_file_size: u64,
-}
-
-impl Default for UploadStore {
-    fn default() -> Self {
-        Self {
-            files: HashMap::new(),
-            max_file_size: DEFAULT_MAX_FILE_SIZE,
-        }
+pub(super) fn route(method: &Method, route: &str) -> Option<Handler> {
+    if method == Method::POST && route.starts_with("rooms.mediaConfirm/") {
+        let h: Handler = media_confirm;
+        return Some(h);
     }
-}
-
-impl UploadStore {
-    /// Removes the uploads a message document carries (`files[]._id`, `file._id`).
-    pub(crate) fn remove_for_message(&mut self, doc: &Value) {
-        let listed = doc
-            .get("files")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten();
-        for file in listed.chain(doc.get("file")) {
-            if let Some(id) = file.get("_id").and_then(Value::as_str) {
-                self.files.remove(id);
-            }
-        }
-    }
-}
-
-/// `FileUpload.getPath("<id>/<encodeURI(name)>")`.
-pub(crate) fn file_path(id: &str, name: &str) -> String {
-    format!("/file-upload/{id}/{}", encode_uri(name))
-}
-
-/// JavaScript's `encodeURI`: every byte outside `A-Za-z0-9;,/?:@&=+$-_.!~*'()#` is
-/// percent-encoded (UTF-8).
-fn encode_uri(text: &str) -> String {
-    const KEEP: &[u8] = b";,/?:@&=+$-_.!~*'()#";
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || KEEP.contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    None
 }
 
 /// `getFileExtension`: the text after the last dot, lowercased; `""` without one.
@@ -157,7 +97,7 @@ pub(crate) async fn rooms_media(
         if !st.world.can_access(rid, &uid) {
             return rest::forbidden();
         }
-        (uid, st.world.uploads.max_file_size)
+        (uid, st.world.settings.max_file_size())
     };
     let boundary = req
         .headers()
@@ -246,7 +186,12 @@ async fn read_form(body: Incoming, boundary: String, max: u64) -> Result<Form, R
             return Err(meteor_failure("invalid-field"));
         }
         if form.file.is_some() {
-            return Err(rest::failure_text("Just 1 file is allowed"));
+            // getUploadFormData: `MeteorError('error-too-many-files', 'Just 1 file is allowed')`
+            // (rooms.ts "should not upload more than one file at a time").
+            return Err(rest::failure(&crate::world::OpError::meteor(
+                "error-too-many-files",
+                "Just 1 file is allowed",
+            )));
         }
         let mime_type = field
             .content_type()
@@ -281,12 +226,15 @@ const MSG_DATA_KEYS: &[&str] = &[
 
 /// `POST /api/v1/rooms.mediaConfirm/:rid/:fileId` (authenticated by the REST router):
 /// posts the file message, broadcast like any message once the caller flushes.
-pub(crate) fn media_confirm(
-    st: &mut State,
-    req: &Req,
-    uid: &str,
-    rest_of_route: &str,
-) -> Response<Body> {
+fn media_confirm(ctx: &mut Ctx<'_>) -> Response<Body> {
+    let uid = ctx.user.id.clone();
+    let uid = uid.as_str();
+    let req = ctx.req;
+    let st = &mut *ctx.st;
+    let rest_of_route = req
+        .route
+        .strip_prefix("rooms.mediaConfirm/")
+        .unwrap_or_default();
     let Some((rid, file_id)) = rest_of_route.split_once('/') else {
         return meteor_failure("invalid-file");
     };
@@ -301,7 +249,7 @@ pub(crate) fn media_confirm(
         Some(Value::String(d)) => Some(d),
         _ => None,
     };
-    let limit = st.world.settings.max_message_size;
+    let limit = st.world.settings.max_message_size();
     if description
         .as_deref()
         .is_some_and(|d| d.encode_utf16().count() > limit)
@@ -349,8 +297,9 @@ pub(crate) fn media_confirm(
         tshow: None,
         ts: None,
         extra,
+        preview_urls: None,
     };
-    match st.world.send(uid, input) {
+    match st.world.send(uid, input, SendPath::Execute) {
         Ok(Some(doc)) => {
             // `Uploads.confirmTemporaryFile(fileId, userId)` matches the uploader only.
             if let Some(stored) = st.world.uploads.files.get_mut(file_id) {
@@ -417,11 +366,18 @@ pub(crate) fn download(
     let Some(upload) = st.world.uploads.files.get(file_id) else {
         return bare(StatusCode::NOT_FOUND);
     };
-    let Some(uid) = file_user(&st, req) else {
-        return bare(StatusCode::FORBIDDEN);
-    };
-    if !st.world.can_access(&upload.rid, &uid) {
-        return bare(StatusCode::FORBIDDEN);
+    // FileUpload_ProtectFiles off: anyone with the link may read.
+    if st
+        .world
+        .settings
+        .bool(crate::world::setting_id::FILE_UPLOAD_PROTECT_FILES)
+    {
+        let Some(uid) = file_user(&st, req) else {
+            return bare(StatusCode::FORBIDDEN);
+        };
+        if !st.world.can_access(&upload.rid, &uid) {
+            return bare(StatusCode::FORBIDDEN);
+        }
     }
     let body = if req.method() == Method::HEAD {
         Bytes::new()
@@ -485,15 +441,6 @@ fn file_user(st: &State, req: &Request<Incoming>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_encode_like_encode_uri() {
-        assert_eq!(
-            file_path("abc", "a b(1).png"),
-            "/file-upload/abc/a%20b(1).png"
-        );
-        assert_eq!(file_path("abc", "é.txt"), "/file-upload/abc/%C3%A9.txt");
-    }
 
     #[test]
     fn extensions_are_lowercased_after_the_last_dot() {
