@@ -14,12 +14,12 @@ use tokio::task::JoinSet;
 use crate::media::{self, ReadError};
 use crate::ordering::Turn;
 use crate::protocol::{
-    ConnectionParams, ProbeResult, ReactParams, ReplyThreadWire, Request,
-    SendFileParams, SendParams, SendResult, SetApprovedSendersParams,
+    ConnectionParams, ProbeResult, ReactParams, ReplyThreadWire, Request, SendFileParams,
+    SendParams, SendResult, SetApprovedSendersParams,
 };
 use crate::route;
-use crate::semantics;
 use crate::rpc::{self, RpcError};
+use crate::semantics;
 use crate::server::Core;
 
 /// Whether the reader goes on after a request.

@@ -317,7 +317,9 @@ impl Ledger {
         let written = tokio::task::spawn_blocking(move || write_point(&path, &point)).await;
         match written {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(path = %self.path.display(), error = %e, "could not write the state file"),
+            Ok(Err(e)) => {
+                tracing::warn!(path = %self.path.display(), error = %e, "could not write the state file")
+            }
             Err(e) => tracing::warn!(error = %e, "the state file writer failed"),
         }
     }

@@ -176,7 +176,10 @@ pub fn parse_line(line: &str) -> Result<Incoming, RpcError> {
         }
         Err(_) => return Err(RpcError::invalid_request("a request must be a JSON object")),
     };
-    let id = match envelope.get("id").map(|raw| serde_json::from_str::<Value>(raw.get())) {
+    let id = match envelope
+        .get("id")
+        .map(|raw| serde_json::from_str::<Value>(raw.get()))
+    {
         None => None,
         Some(Ok(id @ (Value::String(_) | Value::Number(_) | Value::Null))) => Some(id),
         Some(_) => {
@@ -267,10 +270,8 @@ mod tests {
         let req = parse_line(r#"{"jsonrpc":"2.0","id":7,"method":"probe"}"#).unwrap();
         assert_eq!(req.id, Some(json!(7)));
         assert_eq!(req.request, Ok(Request::Probe(NoParams {})));
-        let note = parse_line(
-            r#"{"jsonrpc":"2.0","method":"ack","params":{"messageIds":["m1"]}}"#,
-        )
-        .unwrap();
+        let note = parse_line(r#"{"jsonrpc":"2.0","method":"ack","params":{"messageIds":["m1"]}}"#)
+            .unwrap();
         assert_eq!(note.id, None);
         assert_eq!(
             note.request,
@@ -289,13 +290,19 @@ mod tests {
                 r#"{"jsonrpc":"2.0","id":3,"method":"send","params":{"target":5}}"#,
                 INVALID_PARAMS,
             ),
-            (r#"{"jsonrpc":"1.0","id":3,"method":"probe"}"#, INVALID_REQUEST),
+            (
+                r#"{"jsonrpc":"1.0","id":3,"method":"probe"}"#,
+                INVALID_REQUEST,
+            ),
             (r#"{"id":3,"method":"probe"}"#, INVALID_REQUEST),
             (
                 r#"{"jsonrpc":"2.0","id":3,"method":"send","params":{"target":"R","text":"a\ud800b"}}"#,
                 INVALID_PARAMS,
             ),
-            (r#"{"jsonrpc":"2.0","id":3,"method":"nope"}"#, METHOD_NOT_FOUND),
+            (
+                r#"{"jsonrpc":"2.0","id":3,"method":"nope"}"#,
+                METHOD_NOT_FOUND,
+            ),
             (r#"{"jsonrpc":"2.0","id":3,"method":5}"#, INVALID_REQUEST),
             (
                 r#"{"jsonrpc":"2.0","id":3,"method":"x","params":[1]}"#,

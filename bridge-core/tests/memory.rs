@@ -457,7 +457,11 @@ async fn garbage_gets_errors_and_the_loop_continues() {
     for (line, id, code) in [
         (r#"[1,2,3]"#, Value::Null, -32600),
         (r#""just a string""#, Value::Null, -32600),
-        (r#"{"jsonrpc":"1.0","id":1,"method":"stats"}"#, json!(1), -32600),
+        (
+            r#"{"jsonrpc":"1.0","id":1,"method":"stats"}"#,
+            json!(1),
+            -32600,
+        ),
         (r#"{"jsonrpc":"2.0","id":"a"}"#, json!("a"), -32600),
         (
             r#"{"jsonrpc":"2.0","id":2,"method":"send","params":{"target":[]}}"#,
