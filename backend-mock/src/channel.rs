@@ -6,8 +6,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use channel_api::{
-    AccountId, Attachment, Capabilities, Channel, ConnectionState, Error, Event, EventStream,
-    FatalCause, HistoryQuery, Identity, Message, MessageId, MessageRef, OutboundFile,
+    AccountId, Attachment, Author, Capabilities, Channel, ConnectionState, Error, Event,
+    EventStream, FatalCause, HistoryQuery, Identity, Message, MessageId, MessageRef, OutboundFile,
     OutboundMessage, ProbeReport, Result, RoomId, RoomInfo, RoomQuery, SentMessage, UserId,
     UserQuery,
 };
@@ -46,6 +46,10 @@ pub enum Operation {
     OpenDirect,
     /// [`Channel::probe`]
     Probe,
+    /// [`Channel::find_user`]
+    FindUser,
+    /// [`Channel::rooms`]
+    Rooms,
 }
 
 /// The bot, logged in to a [`World`]. Cheap to share behind an `Arc`.
@@ -316,6 +320,18 @@ impl Channel for MemoryChannel {
         let other = self.world.lock().find_user(user)?;
         let room = self.world.create_dm(&self.user, &other)?;
         self.world.lock().visible_room(&room, &self.user)
+    }
+
+    async fn find_user(&self, user: &UserQuery) -> Result<Author> {
+        self.check(Operation::FindUser)?;
+        let world = self.world.lock();
+        let id = world.find_user(user)?;
+        world.author_of(&id)
+    }
+
+    async fn rooms(&self) -> Result<Vec<RoomInfo>> {
+        self.check(Operation::Rooms)?;
+        Ok(self.world.lock().rooms_of(&self.user))
     }
 
     async fn probe(&self) -> Result<ProbeReport> {

@@ -395,6 +395,25 @@ impl WorldState {
         })
     }
 
+    /// A user as messages name their authors.
+    pub(crate) fn author_of(&self, id: &UserId) -> Result<Author> {
+        self.author(id)
+    }
+
+    /// The rooms `user` is a member of.
+    pub(crate) fn rooms_of(&self, user: &UserId) -> Vec<RoomInfo> {
+        let mut ids: Vec<&RoomId> = self
+            .rooms
+            .iter()
+            .filter(|(_, room)| room.members.contains(user))
+            .map(|(id, _)| id)
+            .collect();
+        ids.sort();
+        ids.into_iter()
+            .filter_map(|id| self.room_info(id).ok())
+            .collect()
+    }
+
     pub(crate) fn require_user(&self, id: &UserId) -> Result<()> {
         if self.users.contains_key(id) {
             Ok(())

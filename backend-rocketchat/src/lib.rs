@@ -329,6 +329,59 @@ impl RocketChatChannel {
         }
     }
 
+    /// A channel for one-shot tools (status probes, target resolution, directory
+    /// listings): requests over REST only, with no realtime session, no re-validation
+    /// task and no events (the stream stays empty). Its state is `Active` (it is usable)
+    /// until a call is refused (`FatallyClosed`). Typing needs the socket and fails with
+    /// `Closed`.
+    pub fn offline(config: RocketChatConfig, account: AccountId) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let tls = tls::client_config(&config)?;
+        let fatal = Fatal::new();
+        let rest = Rest::new(&config, tls, fatal.clone())?;
+        // Nobody sends on these: the stream never yields, and the session channel's
+        // receiver is dropped, so a DDP method fails at once.
+        let (_events_tx, rx) = mpsc::channel(1);
+        let (cmd_tx, _cmd_rx) = mpsc::channel(1);
+        let (state_tx, state_rx) = watch::channel(ConnectionState::Active);
+        // The state follows the stop switch (a refused call makes it fatal).
+        let mut stopped = fatal.subscribe();
+        let watcher = tokio::spawn(async move {
+            let _keep_sender = _events_tx;
+            while stopped.changed().await.is_ok() {
+                let stop = stopped.borrow().clone();
+                if let Some(stop) = stop {
+                    state_tx.send_replace(ConnectionState::FatallyClosed {
+                        cause: stop.cause(),
+                        reason: stop.reason(),
+                    });
+                    return;
+                }
+            }
+        });
+        Ok(Self {
+            inner: Arc::new(Inner {
+                identity: Identity {
+                    account,
+                    user_id: channel_api::UserId::new(config.user_id.clone()),
+                    username: config.username.clone(),
+                },
+                rest,
+                fatal,
+                events: StdMutex::new(Some(rx)),
+                commands: cmd_tx,
+                state: state_rx,
+                shared: Arc::new(Shared::default()),
+                send_lock: tokio::sync::Mutex::new(()),
+                tasks: StdMutex::new(vec![watcher]),
+                request_timeout: config.timeouts.request,
+                max_rate_limit_wait: config.timeouts.max_rate_limit_wait,
+                reconnect_min: config.timeouts.reconnect_min,
+                known_roots: StdMutex::new(BoundedMap::new(KNOWN_ROOTS_CAPACITY)),
+            }),
+        })
+    }
+
     /// Why the last connection attempt failed, if the last one did.
     pub fn last_failure(&self) -> Option<Error> {
         self.inner
@@ -775,6 +828,44 @@ impl Channel for RocketChatChannel {
             kind: RoomKind::Direct,
             name: None,
         })
+    }
+
+    async fn find_user(&self, user: &UserQuery) -> Result<channel_api::Author> {
+        self.check_open()?;
+        let by = match user {
+            UserQuery::Id(id) => rest::RoomLookupUser::Id(id.as_str()),
+            UserQuery::Username(name) => {
+                rest::RoomLookupUser::Username(name.trim_start_matches('@'))
+            }
+        };
+        let doc = self
+            .inner
+            .rest
+            .user_info(by)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: match user {
+                    UserQuery::Id(id) => format!("user {id}"),
+                    UserQuery::Username(name) => format!("user @{name}"),
+                },
+            })?;
+        let text = |key: &str| doc.get(key).and_then(Value::as_str).map(str::to_owned);
+        let roles = doc.get("roles").and_then(Value::as_array);
+        // A bot account has the `bot` role; app users have `type: "app"`.
+        let is_bot = roles.is_some_and(|r| r.iter().any(|role| role == "bot"))
+            || matches!(text("type").as_deref(), Some("bot" | "app"));
+        Ok(channel_api::Author {
+            id: channel_api::UserId::new(text("_id").unwrap_or_default()),
+            username: text("username").unwrap_or_default(),
+            display_name: text("name"),
+            is_bot,
+        })
+    }
+
+    async fn rooms(&self) -> Result<Vec<RoomInfo>> {
+        self.check_open()?;
+        let rooms = self.inner.rest.rooms().await?;
+        Ok(rooms.iter().filter_map(room_info_of).collect())
     }
 
     async fn probe(&self) -> Result<channel_api::ProbeReport> {

@@ -46,6 +46,13 @@ impl std::fmt::Debug for Rest {
     }
 }
 
+/// How `users.info` finds a user.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RoomLookupUser<'a> {
+    Id(&'a str),
+    Username(&'a str),
+}
+
 /// Who the token belongs to (`/api/v1/me`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Me {
@@ -290,6 +297,22 @@ impl Rest {
                 .pointer("/user/_id")
                 .and_then(Value::as_str)
                 .map(str::to_owned)),
+            Err(RcError::Api {
+                status: 400 | 404, ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET users.info` by `userId` or `username`: the user document; `Ok(None)` when no
+    /// such user exists.
+    pub(crate) async fn user_info(&self, by: RoomLookupUser<'_>) -> Result<Option<Value>, RcError> {
+        let query = match by {
+            RoomLookupUser::Id(id) => [("userId", id)],
+            RoomLookupUser::Username(name) => [("username", name)],
+        };
+        match self.call(Method::GET, "users.info", &query, None).await {
+            Ok(v) => Ok(v.get("user").cloned().filter(Value::is_object)),
             Err(RcError::Api {
                 status: 400 | 404, ..
             }) => Ok(None),

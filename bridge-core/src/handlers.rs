@@ -72,7 +72,9 @@ pub(crate) async fn dispatch(
                 .enqueue(&order_key(core.namespace(), &params.target));
             let core = core.clone();
             tasks.spawn(async move {
-                let result = send(&core, params, turn).await.and_then(to_result);
+                let result = within_budget(&core, method, send(&core, params, turn))
+                    .await
+                    .and_then(to_result);
                 respond(&core, id.as_ref(), method, result).await;
             });
         }
@@ -83,19 +85,55 @@ pub(crate) async fn dispatch(
                 .enqueue(&order_key(core.namespace(), &params.target));
             let core = core.clone();
             tasks.spawn(async move {
-                let result = send_file(&core, params, turn).await.and_then(to_result);
+                let result = within_budget(&core, method, send_file(&core, params, turn))
+                    .await
+                    .and_then(to_result);
+                respond(&core, id.as_ref(), method, result).await;
+            });
+        }
+        Request::Probe(_) => {
+            // Answered after a fatal stop too: it reports the state.
+            let core = core.clone();
+            tasks.spawn(async move {
+                let result = match tokio::time::timeout(core.request_budget, probe(&core)).await {
+                    Ok(report) => to_result(report),
+                    Err(_) => Err(channel_api::Error::Timeout {
+                        operation: "probe".into(),
+                    }
+                    .into()),
+                };
                 respond(&core, id.as_ref(), method, result).await;
             });
         }
         request => {
             let core = core.clone();
             tasks.spawn(async move {
-                let result = run_simple(&core, request).await;
+                let result = within_budget(&core, method, run_simple(&core, request)).await;
                 respond(&core, id.as_ref(), method, result).await;
             });
         }
     }
     Flow::Continue
+}
+
+/// Runs a request that needs the server: at once refused with the account's final error
+/// when it has stopped (never a retryable `disconnected`), and cut off with `timeout`
+/// past the request budget (`ready.limits.sendBudgetMs`).
+async fn within_budget<T>(
+    core: &Core,
+    method: &'static str,
+    work: impl std::future::Future<Output = Result<T, RpcError>>,
+) -> Result<T, RpcError> {
+    if let Some(err) = core.stopped_error() {
+        return Err(err.into());
+    }
+    match tokio::time::timeout(core.request_budget, work).await {
+        Ok(result) => result,
+        Err(_) => Err(channel_api::Error::Timeout {
+            operation: format!("{method} (the bridge's request budget)"),
+        }
+        .into()),
+    }
 }
 
 /// Answers a request that could not be decoded (its id was readable).
@@ -154,7 +192,6 @@ async fn run_simple(core: &Core, request: Request) -> Result<Value, RpcError> {
             let thread = p.thread_id.filter(|t| !t.is_empty()).map(MessageId::new);
             core.channel.set_typing(&room, thread, p.on).await
         }
-        Request::Probe(_) => return to_result(probe(core).await),
         other => return Err(RpcError::method_not_found(other.method())),
     };
     match outcome {

@@ -7,6 +7,10 @@ use std::collections::BTreeMap;
 use channel_api::{Capabilities, RoomInfo, RoomKind};
 use serde::{Deserialize, Serialize};
 
+/// The version of this protocol. The plugin refuses a bridge that speaks another one
+/// (`bridge --version` prints it; `ready` carries it).
+pub const PROTOCOL_VERSION: u32 = 2;
+
 // ----- notifications, core -> plugin -----
 
 /// Notification method names.
@@ -80,12 +84,30 @@ impl From<&channel_api::Author> for SenderWire {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadyParams {
+    /// [`PROTOCOL_VERSION`].
+    pub protocol: u32,
+    /// The bridge's version.
+    pub version: String,
     /// Who the bridge is logged in as.
     pub identity: IdentityWire,
     /// What the backend can do.
     pub capabilities: Capabilities,
     /// The server's version, when the bridge could read it.
     pub server_version: Option<String>,
+    /// How long the bridge may take, so the plugin's own timeouts are longer.
+    pub limits: LimitsWire,
+}
+
+/// `ready.limits`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitsWire {
+    /// How long a stop (`shutdown`, EOF, SIGTERM) may take: wait longer before SIGKILL.
+    pub drain_ms: u64,
+    /// The longest one request may run in the bridge (rate-limit waits included); past
+    /// it the bridge answers `timeout` itself. The plugin's per-request timeout must be
+    /// longer.
+    pub send_budget_ms: u64,
 }
 
 /// The bot account.

@@ -29,7 +29,9 @@ use crate::handlers;
 use crate::lines::{Line, LineReader, MAX_LINE_BYTES};
 use crate::media::MediaDir;
 use crate::ordering::KeyedOrder;
-use crate::protocol::{method, ConnectionParams, IdentityWire, ReadyParams};
+use crate::protocol::{
+    method, ConnectionParams, IdentityWire, LimitsWire, ReadyParams, PROTOCOL_VERSION,
+};
 use crate::resume::Ledger;
 use crate::route::{self, InboundState};
 use crate::rpc::{self, RpcError};
@@ -64,6 +66,11 @@ pub struct BridgeOptions {
     pub namespace: channel_api::Namespace,
     /// How long a shutdown waits for requests still running.
     pub drain_timeout: Duration,
+    /// The longest one request may run; past it the bridge answers `timeout` and stops
+    /// the request (a send with an idempotency key is then safe to retry).
+    pub request_budget: Duration,
+    /// The bridge's version, for `ready` (the host's crate version).
+    pub version: String,
     /// A signal to stop as if the input had ended (the binary fires it on SIGTERM).
     pub stop: Option<Arc<tokio::sync::Notify>>,
 }
@@ -74,6 +81,8 @@ impl BridgeOptions {
         Self {
             namespace,
             drain_timeout: Duration::from_secs(10),
+            request_budget: Duration::from_secs(120),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
             stop: None,
         }
     }
@@ -153,6 +162,12 @@ where
         channel: Box::new(channel),
         namespace: options.namespace.clone(),
         account: config.account_id().clone(),
+        limits: LimitsWire {
+            drain_ms: millis(options.drain_timeout),
+            send_budget_ms: millis(options.request_budget),
+        },
+        request_budget: options.request_budget,
+        version: options.version.clone(),
         config: RwLock::new(config.clone()),
         settings: RwLock::new(Arc::new(settings)),
         out: out_tx,
@@ -342,6 +357,10 @@ impl Settings {
     }
 }
 
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// The state shared by the reader, the handlers and the event pump.
 #[derive(Debug)]
 pub(crate) struct Core {
@@ -350,6 +369,12 @@ pub(crate) struct Core {
     namespace: channel_api::Namespace,
     /// The account this bridge serves.
     account: channel_api::AccountId,
+    /// What `ready` tells the plugin about the bridge's timeouts.
+    limits: LimitsWire,
+    /// The longest one request may run.
+    pub(crate) request_budget: Duration,
+    /// The bridge's version.
+    version: String,
     /// The configuration in force (the first line, or the last `reconfigure`).
     config: RwLock<AccountConfig>,
     /// The settings in force; replaced whole by `reconfigure`.
@@ -462,6 +487,15 @@ impl Core {
             .unwrap_or_else(|| self.channel.state())
     }
 
+    /// The error every request that needs the server gets once the account has stopped
+    /// for good: `unauthorized` when credentials were refused, else `closed`; final.
+    pub(crate) fn stopped_error(&self) -> Option<channel_api::Error> {
+        if !self.is_fatal() {
+            return None;
+        }
+        self.state().unavailable()
+    }
+
     /// Whether the account has stopped for good.
     pub(crate) fn is_fatal(&self) -> bool {
         self.fatal.load(Ordering::SeqCst)
@@ -516,6 +550,9 @@ impl Core {
             // Asked now: a backend connected in the background knows the server's answer.
             let identity = self.channel.identity();
             let ready = ReadyParams {
+                protocol: PROTOCOL_VERSION,
+                version: self.version.clone(),
+                limits: self.limits,
                 identity: IdentityWire {
                     account_id: self.account.to_string(),
                     user_id: identity.user_id.to_string(),

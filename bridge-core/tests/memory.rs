@@ -644,6 +644,15 @@ impl Channel for Scripted {
     async fn probe(&self) -> channel_api::Result<channel_api::ProbeReport> {
         unsupported()
     }
+    async fn find_user(
+        &self,
+        _: &channel_api::UserQuery,
+    ) -> channel_api::Result<channel_api::Author> {
+        unsupported()
+    }
+    async fn rooms(&self) -> channel_api::Result<Vec<RoomInfo>> {
+        unsupported()
+    }
     async fn download(&self, _: &channel_api::Attachment, _: u64) -> channel_api::Result<Vec<u8>> {
         unsupported()
     }

@@ -9,15 +9,43 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::Value;
 
+/// What `bridge --version` prints: the product, its version and the bridge protocol it
+/// speaks, in one line the plugin checks before it runs anything
+/// (`/^openclaw-rocketchat-bridge (\S+) protocol (\d+)$/`).
+fn version_line() -> String {
+    format!(
+        "{PRODUCT} {} protocol {}",
+        env!("CARGO_PKG_VERSION"),
+        bridge_core::protocol::PROTOCOL_VERSION
+    )
+}
+
+/// The product name in `--version`: not `bridge`, which other programs are called too
+/// (iproute2's `/sbin/bridge`).
+const PRODUCT: &str = "openclaw-rocketchat-bridge";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "bridge",
-    version,
+    disable_version_flag = true,
     about = "The Rocket.Chat channel core for OpenClaw: the plugin's bridge process, and tools"
 )]
 struct Cli {
+    /// Print the product, its version and the bridge protocol version, then exit.
+    #[arg(long, short = 'V')]
+    version: bool,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+}
+
+/// How `serve` writes its logs to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object per line (`level`, `target`, `fields.message`, ...): the plugin
+    /// passes each line to OpenClaw's log at its own level.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -25,7 +53,11 @@ enum Command {
     /// Run one bot account: the first stdin line is the account configuration (JSON),
     /// then newline-delimited JSON-RPC 2.0 on stdin/stdout (docs/bridge-protocol.md).
     /// Logs go to stderr (RUST_LOG sets the level; default info).
-    Serve,
+    Serve {
+        /// The stderr log format.
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: LogFormat,
+    },
     /// Check a configuration against its server: URL and TLS, version, token, rooms, and
     /// optionally a test post. The token is read from the file's authToken, else from
     /// stdin with --token-stdin, else from the RC_TOKEN environment variable.
@@ -56,24 +88,45 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_level = match cli.command {
-        Command::Serve => "info",
+    if cli.version {
+        print(&format!("{}\n", version_line()));
+        return ExitCode::SUCCESS;
+    }
+    let Some(command) = cli.command else {
+        eprintln!("bridge: a command is needed (bridge --help lists them)");
+        return ExitCode::from(2);
+    };
+    let default_level = match command {
+        Command::Serve { .. } => "info",
         // The transcript is the output; the simulator's insecure-TLS warning is expected.
         Command::Demo => "error",
         _ => "warn",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let json_logs = matches!(
+        command,
+        Command::Serve {
+            log_format: LogFormat::Json
+        }
+    );
+    if json_logs {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .init();
+    }
     // `serve` runs one account on one thread: its tasks hand every event from one to the
     // next, and across threads each hand-off costs a wake-up and a cross-thread free.
-    let mut builder = match cli.command {
-        Command::Serve => tokio::runtime::Builder::new_current_thread(),
+    let mut builder = match command {
+        Command::Serve { .. } => tokio::runtime::Builder::new_current_thread(),
         _ => {
             let mut b = tokio::runtime::Builder::new_multi_thread();
             b.worker_threads(2);
@@ -88,8 +141,8 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
-        match cli.command {
-            Command::Serve => serve().await,
+        match command {
+            Command::Serve { .. } => serve().await,
             Command::Doctor {
                 config,
                 post_test_message,

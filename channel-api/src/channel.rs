@@ -9,7 +9,7 @@ use crate::event::ConnectionState;
 use crate::event::EventStream;
 use crate::ids::{MessageId, RoomId};
 use crate::model::{
-    Attachment, Capabilities, HistoryQuery, Identity, Message, MessageRef, OutboundFile,
+    Attachment, Author, Capabilities, HistoryQuery, Identity, Message, MessageRef, OutboundFile,
     OutboundMessage, ProbeReport, RoomInfo, RoomQuery, SentMessage, UserQuery,
 };
 
@@ -71,6 +71,13 @@ pub trait Channel: Send + Sync + Debug {
     /// The direct conversation with one user, opened (created) if it does not exist yet.
     /// An unknown user is `Error::NotFound`.
     async fn open_direct(&self, user: &UserQuery) -> Result<RoomInfo>;
+
+    /// Finds a user by id or login name, as messages name their authors. Unknown users
+    /// are `Error::NotFound`. Nothing is created.
+    async fn find_user(&self, user: &UserQuery) -> Result<Author>;
+
+    /// The rooms the bot is a member of (DMs included).
+    async fn rooms(&self) -> Result<Vec<RoomInfo>>;
 
     /// Checks the server and the credentials now, over the backend's request path (so a
     /// refusal trips the channel's stop like any other call).
@@ -149,6 +156,12 @@ impl<T: Channel + ?Sized> Channel for std::sync::Arc<T> {
     }
     async fn open_direct(&self, user: &UserQuery) -> Result<RoomInfo> {
         (**self).open_direct(user).await
+    }
+    async fn find_user(&self, user: &UserQuery) -> Result<Author> {
+        (**self).find_user(user).await
+    }
+    async fn rooms(&self) -> Result<Vec<RoomInfo>> {
+        (**self).rooms().await
     }
     async fn probe(&self) -> Result<ProbeReport> {
         (**self).probe().await

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use backend_mock::MemoryChannel;
 use channel_api::{
-    Attachment, Capabilities, Channel, ConnectionState, EventStream, HistoryQuery, Identity,
-    Message, MessageId, MessageRef, OutboundFile, OutboundMessage, ProbeReport, Result, RoomId,
-    RoomInfo, RoomQuery, SentMessage, UserQuery,
+    Attachment, Author, Capabilities, Channel, ConnectionState, EventStream, HistoryQuery,
+    Identity, Message, MessageId, MessageRef, OutboundFile, OutboundMessage, ProbeReport, Result,
+    RoomId, RoomInfo, RoomQuery, SentMessage, UserQuery,
 };
 use tokio::sync::Semaphore;
 
@@ -79,6 +79,12 @@ impl Channel for Gated {
     }
     async fn probe(&self) -> Result<ProbeReport> {
         self.inner.probe().await
+    }
+    async fn find_user(&self, u: &UserQuery) -> Result<Author> {
+        self.inner.find_user(u).await
+    }
+    async fn rooms(&self) -> Result<Vec<RoomInfo>> {
+        self.inner.rooms().await
     }
     async fn download(&self, a: &Attachment, max: u64) -> Result<Vec<u8>> {
         if matches!(self.slow, Slow::Downloads) {
