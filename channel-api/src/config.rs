@@ -16,6 +16,14 @@
 //! | `reactionNotifications` | `own` |
 //! | `textChunkLimit` | `5000` (Rocket.Chat's `Message_MaxAllowedSize`) |
 //!
+//! `rooms` keys are room ids or room names (`general` or `#general`). A key matches the
+//! room whose id it is, or the room id the host resolved it to ([`ResolvedRooms`]: at
+//! startup and on every reconnect, as the spec says). A room's current name is never
+//! matched at event time, so nobody can squat an allowlisted name by creating a room
+//! called that; a name that did not resolve matches nothing (see
+//! [`ChannelConfig::unresolved_rooms`]). `dangerouslyAllowNameMatching` (Slack's
+//! break-glass) also matches the current name.
+//!
 //! Allowlist entries (`allowFrom`, `groupAllowFrom`, `rooms.*.users`, `commandAllowFrom`,
 //! `reactionAllowlist`) are user ids, optionally prefixed with the channel's namespace
 //! (`rocketchat:`; the host names it, see [`ChannelConfig::strip_namespace`]), or `"*"` for
@@ -38,7 +46,7 @@ use std::collections::BTreeMap;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::UserId;
+use crate::ids::{RoomId, UserId};
 use crate::model::{ChatType, RoomInfo, RoomKind};
 use crate::session::Namespace;
 
@@ -213,7 +221,8 @@ pub struct ChannelConfig {
     pub group_policy: GroupPolicy,
     /// Sender allowlist for group rooms; empty means every sender in an admitted room.
     pub group_allow_from: Vec<String>,
-    /// Let allowlist entries match usernames too. Usernames can be renamed and reused.
+    /// Let allowlist entries match usernames, and `rooms` keys the room's current name.
+    /// Names can be renamed, reused and squatted.
     pub dangerously_allow_name_matching: bool,
     /// Group messages need a mention of the bot.
     pub require_mention: bool,
@@ -223,7 +232,8 @@ pub struct ChannelConfig {
     pub implicit_mentions: ImplicitMentions,
     /// Hear other bots' messages.
     pub allow_bots: bool,
-    /// Per-room entries, keyed by room id or room name (the id wins).
+    /// Per-room entries, keyed by room id or room name. A name counts only once the host
+    /// resolved it to an id (the id key wins over a resolved name).
     pub rooms: BTreeMap<String, RoomConfig>,
     /// Who may run `!model` and `!stop`.
     pub command_allow_from: Vec<String>,
@@ -307,6 +317,63 @@ impl ConfigError {
     }
 }
 
+/// The `rooms` keys resolved to room ids by the host, at startup and again on every
+/// reconnect (a new value replaces the old). `None`: the key names no room the host could
+/// find; such a key matches nothing (only a room whose id is exactly the key).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResolvedRooms {
+    ids: BTreeMap<String, Option<RoomId>>,
+    keys: BTreeMap<RoomId, Vec<String>>,
+}
+
+impl ResolvedRooms {
+    /// No key resolved yet: name keys match nothing (fail closed).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records what `key` resolved to (replacing an earlier answer for it).
+    pub fn insert(&mut self, key: impl Into<String>, id: Option<RoomId>) {
+        let key = key.into();
+        if let Some(Some(old)) = self.ids.get(&key) {
+            if let Some(keys) = self.keys.get_mut(old) {
+                keys.retain(|k| k != &key);
+            }
+        }
+        if let Some(id) = &id {
+            let keys = self.keys.entry(id.clone()).or_default();
+            keys.push(key.clone());
+            keys.sort();
+        }
+        self.ids.insert(key, id);
+    }
+
+    /// What `key` resolved to: `None` if the host gave no answer for it, `Some(None)` if
+    /// it found no room.
+    pub fn get(&self, key: &str) -> Option<Option<&RoomId>> {
+        self.ids.get(key).map(Option::as_ref)
+    }
+
+    /// The keys resolved to `room`, in key order.
+    pub fn keys_for(&self, room: &RoomId) -> impl Iterator<Item = &str> {
+        self.keys
+            .get(room)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+    }
+}
+
+impl<K: Into<String>> FromIterator<(K, Option<RoomId>)> for ResolvedRooms {
+    fn from_iter<I: IntoIterator<Item = (K, Option<RoomId>)>>(iter: I) -> Self {
+        let mut resolved = Self::new();
+        for (key, id) in iter {
+            resolved.insert(key, id);
+        }
+        resolved
+    }
+}
+
 /// A `rooms` entry that applies to a room, with the key it was found under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RoomEntry<'a> {
@@ -384,24 +451,47 @@ impl ChannelConfig {
             .collect()
     }
 
-    /// The `rooms` entry for a room: by id first, then by name (with or without `#`).
-    pub fn room_entry(&self, room: &RoomInfo) -> Option<RoomEntry<'_>> {
+    /// The `rooms` entry for a room: the key that is its id, else a key the host resolved
+    /// to its id, else (only with `dangerouslyAllowNameMatching`) its current name, with
+    /// or without `#`. Never the name otherwise: names can be squatted.
+    pub fn room_entry(&self, room: &RoomInfo, resolved: &ResolvedRooms) -> Option<RoomEntry<'_>> {
         let by_id = self.rooms.get_key_value(room.id.as_str());
+        let by_resolution = || {
+            resolved
+                .keys_for(&room.id)
+                .find_map(|key| self.rooms.get_key_value(key))
+        };
         let by_name = || {
+            if !self.dangerously_allow_name_matching {
+                return None;
+            }
             let name = room.name.as_deref()?;
             self.rooms
                 .get_key_value(name)
                 .or_else(|| self.rooms.get_key_value(format!("#{name}").as_str()))
         };
         by_id
+            .or_else(by_resolution)
             .or_else(by_name)
             .map(|(key, config)| RoomEntry { key, config })
     }
 
-    /// The `implicitMentions` switches for a room: its entry's overrides over the account's.
-    pub fn implicit_mentions_for(&self, room: &RoomInfo) -> ImplicitMentions {
-        match self.room_entry(room) {
-            Some(entry) => entry.config.implicit_mentions.apply(self.implicit_mentions),
+    /// The `rooms` keys the host has not resolved to a room id, in key order: the host
+    /// logs them and reports them in its status. Such a key only matches a room whose id
+    /// is exactly the key.
+    pub fn unresolved_rooms(&self, resolved: &ResolvedRooms) -> Vec<&str> {
+        self.rooms
+            .keys()
+            .filter(|key| !matches!(resolved.get(key), Some(Some(_))))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// The `implicitMentions` switches under a room's entry: its overrides over the
+    /// account's.
+    pub fn implicit_mentions_for(&self, entry: Option<&RoomConfig>) -> ImplicitMentions {
+        match entry {
+            Some(entry) => entry.implicit_mentions.apply(self.implicit_mentions),
             None => self.implicit_mentions,
         }
     }
@@ -496,11 +586,6 @@ mod tests {
 
     #[test]
     fn implicit_mentions_resolve_room_over_account_key_by_key() {
-        let info = |id: &str| RoomInfo {
-            id: RoomId::new(id),
-            kind: RoomKind::Public,
-            name: None,
-        };
         let config = ChannelConfig::from_value(json!({
             "implicitMentions": { "replyToBot": false },
             "rooms": {
@@ -511,7 +596,7 @@ mod tests {
         }))
         .unwrap();
         let switches = |id| {
-            let m = config.implicit_mentions_for(&info(id));
+            let m = config.implicit_mentions_for(config.rooms.get(id));
             (m.reply_to_bot, m.thread_participation)
         };
         assert_eq!(switches("R1"), (true, false));
@@ -675,29 +760,111 @@ mod tests {
     }
 
     #[test]
-    fn room_entries_are_found_by_id_then_name() {
-        let config = ChannelConfig::from_value(json!({ "rooms": {
+    fn room_entries_are_found_by_id_then_by_resolved_name_never_by_current_name() {
+        let rooms = json!({
             "R1": { "requireMention": false },
             "general": { "requireMention": true },
             "#random": { "enabled": false },
-        } }))
+            "gone": {},
+        });
+        let config = ChannelConfig::from_value(json!({ "rooms": rooms })).unwrap();
+        let names = ChannelConfig::from_value(
+            json!({ "rooms": rooms, "dangerouslyAllowNameMatching": true }),
+        )
         .unwrap();
         let room = |id: &str, name: Option<&str>| RoomInfo {
             id: RoomId::new(id),
             kind: RoomKind::Public,
             name: name.map(str::to_owned),
         };
+        let resolved: ResolvedRooms = [
+            ("R1", Some(RoomId::new("R1"))),
+            ("general", Some(RoomId::new("R2"))),
+            ("#random", Some(RoomId::new("R3"))),
+            ("gone", None),
+        ]
+        .into_iter()
+        .collect();
+        let none = ResolvedRooms::new();
+        // (config, resolution, room, key)
         let cases = [
-            (room("R1", Some("general")), Some("R1")), // the id wins over the name
-            (room("R2", Some("general")), Some("general")),
-            (room("R3", Some("random")), Some("#random")),
-            (room("R4", Some("other")), None),
-            (room("R5", None), None),
-            (room("r1", Some("GENERAL")), None), // ids and names are case-sensitive
+            (&config, &resolved, room("R1", Some("general")), Some("R1")), // the id wins
+            (
+                &config,
+                &resolved,
+                room("R2", Some("general")),
+                Some("general"),
+            ),
+            (
+                &config,
+                &resolved,
+                room("R2", Some("renamed")),
+                Some("general"),
+            ), // by id
+            (
+                &config,
+                &resolved,
+                room("R3", Some("random")),
+                Some("#random"),
+            ),
+            // A squatter: a new room under an allowlisted name is not that room.
+            (&config, &resolved, room("P9", Some("general")), None),
+            (&config, &resolved, room("P9", Some("gone")), None),
+            (&config, &resolved, room("R4", Some("other")), None),
+            (&config, &resolved, room("R5", None), None),
+            (&config, &resolved, room("r1", Some("GENERAL")), None), // case-sensitive
+            // Before any resolution, only id keys match (fail closed).
+            (&config, &none, room("R1", Some("general")), Some("R1")),
+            (&config, &none, room("R2", Some("general")), None),
+            // The break-glass flag matches the current name too, squatters included.
+            (&names, &none, room("P9", Some("general")), Some("general")),
+            (&names, &none, room("P9", Some("random")), Some("#random")),
+            (&names, &resolved, room("R1", Some("random")), Some("R1")),
+            (
+                &names,
+                &resolved,
+                room("R2", Some("random")),
+                Some("general"),
+            ),
         ];
-        for (info, key) in cases {
-            assert_eq!(config.room_entry(&info).map(|e| e.key), key, "{info:?}");
+        for (config, resolved, info, key) in cases {
+            let names = config.dangerously_allow_name_matching;
+            assert_eq!(
+                config.room_entry(&info, resolved).map(|e| e.key),
+                key,
+                "{info:?} names={names} resolved={resolved:?}"
+            );
         }
+        assert_eq!(config.unresolved_rooms(&resolved), ["gone"]);
+        assert_eq!(
+            config.unresolved_rooms(&none),
+            ["#random", "R1", "general", "gone"]
+        );
+    }
+
+    #[test]
+    fn a_new_resolution_of_a_key_replaces_the_old() {
+        let mut resolved = ResolvedRooms::new();
+        resolved.insert("general", Some(RoomId::new("R1")));
+        resolved.insert("#general", Some(RoomId::new("R1")));
+        assert_eq!(
+            resolved.keys_for(&RoomId::new("R1")).collect::<Vec<_>>(),
+            ["#general", "general"]
+        );
+        resolved.insert("general", Some(RoomId::new("R2")));
+        assert_eq!(
+            resolved.keys_for(&RoomId::new("R1")).collect::<Vec<_>>(),
+            ["#general"]
+        );
+        assert_eq!(
+            resolved.keys_for(&RoomId::new("R2")).collect::<Vec<_>>(),
+            ["general"]
+        );
+        resolved.insert("general", None);
+        assert_eq!(resolved.keys_for(&RoomId::new("R2")).count(), 0);
+        assert_eq!(resolved.get("general"), Some(None));
+        assert_eq!(resolved.get("other"), None);
+        assert_eq!(resolved.get("#general"), Some(Some(&RoomId::new("R1"))));
     }
 
     #[test]

@@ -13,7 +13,12 @@
 //!      and answers everyone else with [`Decision::PairingRequired`]).
 //!    - Group rooms: `groupPolicy` (`disabled` drops; `allowlist` needs a `rooms` entry);
 //!      a room entry with `enabled: false` drops; then the sender must be in the room's
-//!      `users` when set, else in `groupAllowFrom` when set.
+//!      `users` when set, else in `groupAllowFrom` when set. A room's entry is the key
+//!      that is its id, else a key the host resolved to its id ([`Policy::set_room_ids`],
+//!      at startup and on reconnect); never its current name (anyone can create a room
+//!      with an allowlisted name), unless `dangerouslyAllowNameMatching`. Until the host
+//!      resolves them, and when they resolve to nothing, name keys match no room
+//!      ([`Policy::unresolved_rooms`] lists them for the host's log and status).
 //! 3. Text that, after trimming and removing a leading `@bot`, starts with `!` is a
 //!    command ([`crate::command`]). In a group room that requires mentions it must start
 //!    with `@bot`, else it is skipped, so `!stop` does not stop every bot in the room.
@@ -97,7 +102,10 @@ use std::collections::{HashSet, VecDeque};
 use regex::Regex;
 
 use crate::command::{self, CommandRequest};
-use crate::config::{ChannelConfig, ConfigError, DmPolicy, GroupPolicy, ReactionNotifications};
+use crate::config::{
+    ChannelConfig, ConfigError, DmPolicy, GroupPolicy, ReactionNotifications, ResolvedRooms,
+    RoomEntry,
+};
 use crate::event::{ConnectionState, Event};
 use crate::ids::{MessageId, RoomId, UserId};
 use crate::model::{Author, Identity, Message, MessageRef, Reaction, RoomInfo, RoomKind};
@@ -380,8 +388,6 @@ pub enum DropReason {
     RoomKindUnknown,
     /// The ids cannot form a conversation id (a `:` or an empty id).
     InvalidConversationId,
-    /// The config is invalid (only from [`decide`], which validates each call).
-    InvalidConfig,
 }
 
 impl DropReason {
@@ -400,7 +406,6 @@ impl DropReason {
             DropReason::SenderNotAllowed => "sender_not_allowed",
             DropReason::RoomKindUnknown => "room_kind_unknown",
             DropReason::InvalidConversationId => "invalid_conversation_id",
-            DropReason::InvalidConfig => "invalid_config",
         }
     }
 }
@@ -412,22 +417,7 @@ pub struct Policy {
     identity: Identity,
     namespace: Namespace,
     mention_patterns: Vec<Regex>,
-}
-
-/// One-off decision: validates `config` and compiles its patterns on every call (an
-/// invalid config drops with [`DropReason::InvalidConfig`]). Prefer [`Policy::decide`].
-pub fn decide(
-    config: &ChannelConfig,
-    identity: &Identity,
-    namespace: &Namespace,
-    approved: &HashSet<UserId>,
-    known: &dyn KnownMessages,
-    event: &Event,
-) -> Decision {
-    match Policy::new(config.clone(), identity.clone(), namespace.clone()) {
-        Ok(policy) => policy.decide(approved, known, event),
-        Err(_) => Decision::Drop(DropReason::InvalidConfig),
-    }
+    rooms: ResolvedRooms,
 }
 
 impl Policy {
@@ -447,7 +437,26 @@ impl Policy {
             identity,
             namespace,
             mention_patterns,
+            rooms: ResolvedRooms::new(),
         })
+    }
+
+    /// Replaces the host's resolution of the `rooms` keys to room ids (rule 2). The host
+    /// resolves every key at startup and again on every reconnect; until it does, name
+    /// keys match no room.
+    pub fn set_room_ids(&mut self, rooms: ResolvedRooms) {
+        self.rooms = rooms;
+    }
+
+    /// The `rooms` keys with no resolved room id, in key order, for the host's log and
+    /// status. They match only a room whose id is exactly the key.
+    pub fn unresolved_rooms(&self) -> Vec<&str> {
+        self.config.unresolved_rooms(&self.rooms)
+    }
+
+    /// The `rooms` entry that applies to `room` (rule 2), if any.
+    pub fn room_entry(&self, room: &RoomInfo) -> Option<RoomEntry<'_>> {
+        self.config.room_entry(room, &self.rooms)
     }
 
     /// The conversation-id namespace.
@@ -479,6 +488,7 @@ impl Policy {
             identity: &self.identity,
             namespace: &self.namespace,
             patterns: &self.mention_patterns,
+            rooms: &self.rooms,
             approved,
             known,
         }
@@ -498,11 +508,12 @@ struct Decider<'a> {
     identity: &'a Identity,
     namespace: &'a Namespace,
     patterns: &'a [Regex],
+    rooms: &'a ResolvedRooms,
     approved: &'a HashSet<UserId>,
     known: &'a dyn KnownMessages,
 }
 
-impl Decider<'_> {
+impl<'a> Decider<'a> {
     fn event(&self, event: &Event) -> Decision {
         match event {
             Event::MessageCreated { message } => self.message(message),
@@ -566,7 +577,10 @@ impl Decider<'_> {
                 return Decision::Skip(SkipReason::NotMentioned)
             }
             None if text.is_empty() => return Decision::Skip(SkipReason::EmptyText),
-            None => (None, threading::plan_reply(self.config, message)),
+            None => {
+                let entry = self.entry(&message.room).map(|entry| entry.config);
+                (None, threading::plan_reply(self.config, entry, message))
+            }
         };
         let thread = reply.session_thread().cloned();
         let Some(conversation) = self.conversation(&message.room.id, message.room.kind, thread)
@@ -695,8 +709,7 @@ impl Decider<'_> {
             return Some(DropReason::OwnMessage);
         }
         let allow_bots = self
-            .config
-            .room_entry(&message.room)
+            .entry(&message.room)
             .and_then(|entry| entry.config.allow_bots)
             .unwrap_or(self.config.allow_bots);
         (message.author.is_bot && !allow_bots).then_some(DropReason::BotMessage)
@@ -720,8 +733,8 @@ impl Decider<'_> {
         if let Some(reason) = self.room_gate(room) {
             return Admission::Denied(reason);
         }
-        let room_users = config
-            .room_entry(room)
+        let room_users = self
+            .entry(room)
             .map(|entry| entry.config.users.as_slice())
             .filter(|users| !users.is_empty());
         let senders = room_users.unwrap_or(&config.group_allow_from);
@@ -734,7 +747,7 @@ impl Decider<'_> {
 
     /// `groupPolicy` and the room entry's `enabled`.
     fn room_gate(&self, room: &RoomInfo) -> Option<DropReason> {
-        let entry = self.config.room_entry(room);
+        let entry = self.entry(room);
         match (self.config.group_policy, entry) {
             (GroupPolicy::Disabled, _) => Some(DropReason::GroupsDisabled),
             (_, Some(entry)) if !entry.config.enabled => Some(DropReason::RoomDisabled),
@@ -746,17 +759,22 @@ impl Decider<'_> {
     fn require_mention(&self, room: &RoomInfo) -> bool {
         !room.kind.is_direct()
             && self
-                .config
-                .room_entry(room)
+                .entry(room)
                 .and_then(|entry| entry.config.require_mention)
                 .unwrap_or(self.config.require_mention)
     }
 
     /// Whether the backend's thread facts count as a mention under `implicitMentions`.
     fn implicit_mention(&self, message: &Message) -> bool {
-        let switches = self.config.implicit_mentions_for(&message.room);
+        let entry = self.entry(&message.room).map(|entry| entry.config);
+        let switches = self.config.implicit_mentions_for(entry);
         (switches.reply_to_bot && message.reply_to_bot)
             || (switches.thread_participation && message.bot_in_thread)
+    }
+
+    /// The room's `rooms` entry (rule 2).
+    fn entry(&self, room: &RoomInfo) -> Option<RoomEntry<'a>> {
+        self.config.room_entry(room, self.rooms)
     }
 
     fn conversation(
@@ -863,6 +881,27 @@ mod tests {
         }
     }
 
+    /// The host's resolution of room names in these tests: `general` is R1, `secret` P1,
+    /// `#random` R2, and `gone` names no room.
+    fn resolved() -> ResolvedRooms {
+        [
+            ("general", Some(RoomId::new("R1"))),
+            ("#general", Some(RoomId::new("R1"))),
+            ("secret", Some(RoomId::new("P1"))),
+            ("#random", Some(RoomId::new("R2"))),
+            ("gone", None),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    /// A policy for `config` with the host's resolution in place.
+    fn policy_for(config: ChannelConfig) -> Policy {
+        let mut policy = Policy::new(config, identity(), ns()).unwrap();
+        policy.set_room_ids(resolved());
+        policy
+    }
+
     fn approved(ids: &[&str]) -> HashSet<UserId> {
         ids.iter().map(|id| UserId::new(*id)).collect()
     }
@@ -876,15 +915,9 @@ mod tests {
     /// `check`, with the host knowing the messages `known` knows (rule 6).
     fn check_with(known: &dyn KnownMessages, cases: Vec<Case<'_>>) {
         for (name, config, approved, event, expected) in cases {
-            let policy = Policy::new(config.clone(), identity(), ns()).unwrap();
+            let policy = policy_for(config);
             let decision = policy.decide(&approved, known, &event);
             assert_eq!(label(&decision), expected, "{name}");
-            // The one-off function agrees.
-            assert_eq!(
-                decide(&config, &identity(), &ns(), &approved, known, &event),
-                decision,
-                "{name}"
-            );
         }
     }
 
@@ -989,6 +1022,14 @@ mod tests {
         use RoomKind::{Private, Public};
         let none = approved(&[]);
         let at = |kind, from| created(msg(kind, from, "@bot hi"));
+        let squatter = |name: &str| {
+            let mut m = msg(Private, "U1", "@bot hi");
+            m.room.id = RoomId::new("P9");
+            m.room.name = Some(name.into());
+            m
+        };
+        let mut renamed = msg(Private, "U1", "@bot hi");
+        renamed.room.name = Some("new-name".into());
         check(vec![
             // The default allowlist with no rooms fails closed.
             (
@@ -1025,6 +1066,52 @@ mod tests {
                 none.clone(),
                 at(Public, "U1"),
                 "drop:room_not_allowlisted",
+            ),
+            // Rule 2: names count only as the host resolved them, never as the room's
+            // current name: a new private group called `secret` is not `secret`.
+            (
+                "squatted name",
+                config(json!({ "rooms": { "secret": {} } })),
+                none.clone(),
+                created(squatter("secret")),
+                "drop:room_not_allowlisted",
+            ),
+            (
+                "squatted name with #",
+                config(json!({ "rooms": { "#random": {} } })),
+                none.clone(),
+                created(squatter("random")),
+                "drop:room_not_allowlisted",
+            ),
+            (
+                "name that resolved to nothing",
+                config(json!({ "rooms": { "gone": {} } })),
+                none.clone(),
+                created(squatter("gone")),
+                "drop:room_not_allowlisted",
+            ),
+            (
+                "renamed room keeps its entry",
+                config(json!({ "rooms": { "secret": {} } })),
+                none.clone(),
+                created(renamed),
+                "dispatch",
+            ),
+            (
+                "squatter, name matching allowed",
+                config(json!({ "rooms": { "secret": {} }, "dangerouslyAllowNameMatching": true })),
+                none.clone(),
+                created(squatter("secret")),
+                "dispatch",
+            ),
+            (
+                "squatter in an open policy escapes a disabled name",
+                config(
+                    json!({ "groupPolicy": "open", "rooms": { "secret": { "enabled": false } } }),
+                ),
+                none.clone(),
+                created(squatter("secret")),
+                "dispatch",
             ),
             // Approved DM pairings do not open group rooms.
             (
@@ -1141,6 +1228,48 @@ mod tests {
                 "drop:sender_not_allowed",
             ),
         ]);
+    }
+
+    #[test]
+    fn name_keys_match_nothing_until_the_host_resolves_them() {
+        use RoomKind::{Private, Public};
+        let config = config(json!({ "rooms": { "general": {}, "P1": {}, "gone": {} } }));
+        let mut policy = Policy::new(config, identity(), ns()).unwrap();
+        let none = approved(&[]);
+        let decide = |policy: &Policy, kind| {
+            label(&policy.decide(
+                &none,
+                &NoKnownMessages,
+                &created(msg(kind, "U1", "@bot hi")),
+            ))
+        };
+        // Before resolution: the id key works, the name key fails closed.
+        assert_eq!(decide(&policy, Private), "dispatch");
+        assert_eq!(decide(&policy, Public), "drop:room_not_allowlisted");
+        assert_eq!(policy.unresolved_rooms(), ["P1", "general", "gone"]);
+        // After: by id.
+        policy.set_room_ids(resolved());
+        assert_eq!(decide(&policy, Public), "dispatch");
+        assert_eq!(policy.unresolved_rooms(), ["P1", "gone"]);
+        let entry = policy.room_entry(&room(Public)).map(|entry| entry.key);
+        assert_eq!(entry, Some("general"));
+        // A reconnect's resolution replaces the old one: `general` moved to another id.
+        let moved: ResolvedRooms = [("general", Some(RoomId::new("R7")))].into_iter().collect();
+        policy.set_room_ids(moved);
+        assert_eq!(decide(&policy, Public), "drop:room_not_allowlisted");
+        // A delete carries no room name: with the resolution it finds its entry.
+        policy.set_room_ids(resolved());
+        let known: HashSet<MessageRef> = [MessageRef {
+            room: RoomId::new("R1"),
+            id: MessageId::new("M1"),
+        }]
+        .into();
+        let delete = Event::MessageDeleted {
+            room: RoomId::new("R1"),
+            room_kind: Some(Public),
+            message: MessageId::new("M1"),
+        };
+        assert_eq!(label(&policy.decide(&none, &known, &delete)), "dispatch");
     }
 
     #[test]
@@ -2221,23 +2350,13 @@ mod tests {
     }
 
     #[test]
-    fn an_invalid_config_is_refused_up_front_and_dropped_by_decide() {
+    fn an_invalid_config_is_refused_up_front() {
         let bad = ChannelConfig {
             mention_patterns: vec!["(".into()],
             ..ChannelConfig::default()
         };
-        let err = Policy::new(bad.clone(), identity(), ns()).unwrap_err();
+        let err = Policy::new(bad, identity(), ns()).unwrap_err();
         assert_eq!(err.field, "mentionPatterns[0]");
-        let event = created(msg(RoomKind::Direct, "U1", "hi"));
-        let decision = decide(
-            &bad,
-            &identity(),
-            &ns(),
-            &approved(&["U1"]),
-            &NoKnownMessages,
-            &event,
-        );
-        assert_eq!(decision, Decision::Drop(DropReason::InvalidConfig));
     }
 
     #[test]
@@ -2264,7 +2383,6 @@ mod tests {
             DropReason::SenderNotAllowed,
             DropReason::RoomKindUnknown,
             DropReason::InvalidConversationId,
-            DropReason::InvalidConfig,
         ];
         let names: HashSet<&str> = skips
             .iter()

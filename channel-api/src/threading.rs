@@ -5,7 +5,9 @@
 //!   chunk opens a thread on the inbound message and later chunks go to the top level;
 //!   with `all` every chunk goes into that thread.
 //! - The mode is the room entry's `replyToMode`, else `replyToModeByChatType` for the
-//!   room's kind, else the account's `replyToMode` (default `off`).
+//!   room's kind, else the account's `replyToMode` (default `off`). Which `rooms` entry
+//!   applies is the policy's call ([`crate::policy::Policy::room_entry`]); this module is
+//!   handed the entry.
 //!
 //! ```
 //! use channel_api::config::ReplyToMode;
@@ -26,22 +28,34 @@
 //! assert_eq!(outbound.thread, Some(MessageId::new("M1")));
 //! ```
 
-use crate::config::{ChannelConfig, ReplyToMode};
+use crate::config::{ChannelConfig, ReplyToMode, RoomConfig};
 use crate::ids::{MessageId, RoomId};
-use crate::model::{Message, OutboundMessage, RoomInfo};
+use crate::model::{Message, OutboundMessage, RoomKind};
 
-/// The `replyToMode` in force for a room: room entry, then chat type, then the account.
-pub fn resolve_reply_to_mode(config: &ChannelConfig, room: &RoomInfo) -> ReplyToMode {
-    config
-        .room_entry(room)
-        .and_then(|entry| entry.config.reply_to_mode)
-        .or_else(|| config.reply_to_mode_by_chat_type.for_kind(room.kind))
+/// The `replyToMode` in force in a room of `kind` whose `rooms` entry (if any) is
+/// `entry`: the entry's, then the chat type's, then the account's.
+pub fn resolve_reply_to_mode(
+    config: &ChannelConfig,
+    entry: Option<&RoomConfig>,
+    kind: RoomKind,
+) -> ReplyToMode {
+    entry
+        .and_then(|entry| entry.reply_to_mode)
+        .or_else(|| config.reply_to_mode_by_chat_type.for_kind(kind))
         .unwrap_or(config.reply_to_mode)
 }
 
-/// The reply plan for an inbound message under the config's `replyToMode`.
-pub fn plan_reply(config: &ChannelConfig, message: &Message) -> ReplyPlan {
-    ReplyPlan::new(resolve_reply_to_mode(config, &message.room), message)
+/// The reply plan for an inbound message under the config's `replyToMode`; `entry` is the
+/// message's room entry, if any.
+pub fn plan_reply(
+    config: &ChannelConfig,
+    entry: Option<&RoomConfig>,
+    message: &Message,
+) -> ReplyPlan {
+    ReplyPlan::new(
+        resolve_reply_to_mode(config, entry, message.room.kind),
+        message,
+    )
 }
 
 /// Which thread the chunks of a reply go to.
@@ -113,9 +127,9 @@ impl ReplyPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ReplyToModeByChatType, RoomConfig};
+    use crate::config::ReplyToModeByChatType;
     use crate::ids::UserId;
-    use crate::model::{Author, RoomKind, Timestamp};
+    use crate::model::{Author, RoomInfo, Timestamp};
 
     fn message(kind: RoomKind, thread_root: Option<&str>) -> Message {
         Message {
@@ -188,47 +202,44 @@ mod tests {
             channel: Some(ReplyToMode::All),
         };
         let room = |mode| {
-            [(
-                "general".to_string(),
-                RoomConfig {
-                    reply_to_mode: mode,
-                    ..RoomConfig::default()
-                },
-            )]
-            .into_iter()
-            .collect()
+            Some(RoomConfig {
+                reply_to_mode: mode,
+                ..RoomConfig::default()
+            })
         };
-        let config = |global, by_type: &ReplyToModeByChatType, rooms| ChannelConfig {
-            reply_to_mode: global,
-            reply_to_mode_by_chat_type: by_type.clone(),
-            rooms,
-            ..ChannelConfig::default()
+        let config = |global, by_type: &ReplyToModeByChatType, entry: Option<RoomConfig>| {
+            let config = ChannelConfig {
+                reply_to_mode: global,
+                reply_to_mode_by_chat_type: by_type.clone(),
+                ..ChannelConfig::default()
+            };
+            (config, entry)
         };
         let none = ReplyToModeByChatType::default();
         let cases = [
             (
-                config(ReplyToMode::Off, &none, Default::default()),
+                config(ReplyToMode::Off, &none, None),
                 RoomKind::Public,
                 ReplyToMode::Off,
             ),
             (
-                config(ReplyToMode::All, &none, Default::default()),
+                config(ReplyToMode::All, &none, None),
                 RoomKind::Public,
                 ReplyToMode::All,
             ),
             (
-                config(ReplyToMode::Off, &by_type, Default::default()),
+                config(ReplyToMode::Off, &by_type, None),
                 RoomKind::Public,
                 ReplyToMode::All,
             ),
             (
-                config(ReplyToMode::Off, &by_type, Default::default()),
+                config(ReplyToMode::Off, &by_type, None),
                 RoomKind::Direct,
                 ReplyToMode::First,
             ),
             // No `group` override: the account's mode.
             (
-                config(ReplyToMode::All, &by_type, Default::default()),
+                config(ReplyToMode::All, &by_type, None),
                 RoomKind::Private,
                 ReplyToMode::All,
             ),
@@ -250,14 +261,17 @@ mod tests {
                 ReplyToMode::All,
             ),
         ];
-        for (config, kind, expected) in cases {
+        for ((config, entry), kind, expected) in cases {
             let msg = message(kind, None);
             assert_eq!(
-                resolve_reply_to_mode(&config, &msg.room),
+                resolve_reply_to_mode(&config, entry.as_ref(), kind),
                 expected,
-                "{kind:?} {config:?}"
+                "{kind:?} {config:?} {entry:?}"
             );
-            assert_eq!(plan_reply(&config, &msg), ReplyPlan::new(expected, &msg));
+            assert_eq!(
+                plan_reply(&config, entry.as_ref(), &msg),
+                ReplyPlan::new(expected, &msg)
+            );
         }
     }
 }
