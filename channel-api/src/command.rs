@@ -13,10 +13,11 @@
 //! | `!other` | [`Command::Unknown`]: answered with the known commands | | anyone admitted |
 //!
 //! Operators are the senders in `commandAllowFrom`. When it is unset or empty, `!model`
-//! and `!stop` are denied in group rooms (seed spec) and allowed in DMs, where the sender
-//! has already passed `dmPolicy` (the seed spec only restricts group chats, and a DM with
-//! the bot concerns nobody else). Group addressing (a command in a room that requires
-//! mentions must start with a mention of the bot) is checked by [`crate::policy`].
+//! and `!stop` are denied everywhere, DMs included: with OpenClaw's default
+//! `session.dmScope: main` every DM shares the owner's main session, so one approved DM
+//! sender could otherwise stop or re-model the owner's run. Group addressing (a command
+//! in a room that requires mentions must start with a mention of the bot) is checked by
+//! [`crate::policy`].
 //!
 //! ```
 //! use channel_api::command::{parse_command, strip_leading_mention, Command};
@@ -30,7 +31,7 @@
 //! ```
 
 use crate::config::ChannelConfig;
-use crate::model::{Author, RoomKind};
+use crate::model::Author;
 
 /// The commands in the order the help text lists them.
 pub const KNOWN_COMMANDS: &str = "!status, !model <name>, !stop";
@@ -90,7 +91,7 @@ impl Command {
 pub enum CommandDenial {
     /// `commandAllowFrom` is set and the sender is not in it.
     NotAnOperator,
-    /// `commandAllowFrom` is unset or empty, and this is a group room.
+    /// `commandAllowFrom` is unset or empty (in every kind of room).
     NoOperatorsConfigured,
 }
 
@@ -208,21 +209,13 @@ pub fn parse_command(text: &str) -> Option<Command> {
     Some(command)
 }
 
-/// Applies the operator rule to a command from a sender the room's policy admitted.
-pub fn authorize(
-    config: &ChannelConfig,
-    command: Command,
-    sender: &Author,
-    room_kind: RoomKind,
-) -> CommandRequest {
+/// Applies the operator rule to a command from a sender the room's policy admitted. The
+/// rule is the same in every kind of room.
+pub fn authorize(config: &ChannelConfig, command: Command, sender: &Author) -> CommandRequest {
     let access = if !command.needs_operator() {
         CommandAccess::Allowed
     } else if config.command_allow_from.is_empty() {
-        if room_kind.is_direct() {
-            CommandAccess::Allowed
-        } else {
-            CommandAccess::Denied(CommandDenial::NoOperatorsConfigured)
-        }
+        CommandAccess::Denied(CommandDenial::NoOperatorsConfigured)
     } else if config.list_allows(
         &config.command_allow_from,
         Some(&sender.id),
@@ -239,6 +232,7 @@ pub fn authorize(
 mod tests {
     use super::*;
     use crate::ids::UserId;
+    use crate::model::RoomKind;
 
     #[test]
     fn leading_mentions_of_the_bot_are_stripped() {
@@ -351,11 +345,12 @@ mod tests {
         let group = RoomKind::Public;
         let private = RoomKind::Private;
         let dm = RoomKind::Direct;
+        let group_dm = RoomKind::GroupDirect;
         let cases = [
             // !status needs no operator.
             (&no_ops, Command::Status, "U1", group, Allowed),
             (&ops, Command::Status, "U1", group, Allowed),
-            // No operators configured: denied in groups, allowed in DMs.
+            // No operators configured: denied everywhere, DMs and group DMs included.
             (
                 &no_ops,
                 Command::Stop,
@@ -377,14 +372,29 @@ mod tests {
                 group,
                 Denied(NoOperatorsConfigured),
             ),
-            (&no_ops, Command::Stop, "U1", dm, Allowed),
+            (
+                &no_ops,
+                Command::Stop,
+                "U1",
+                dm,
+                Denied(NoOperatorsConfigured),
+            ),
             (
                 &no_ops,
                 Command::Model { name: "x".into() },
                 "U1",
                 dm,
-                Allowed,
+                Denied(NoOperatorsConfigured),
             ),
+            (
+                &no_ops,
+                Command::Stop,
+                "U1",
+                group_dm,
+                Denied(NoOperatorsConfigured),
+            ),
+            (&no_ops, Command::Status, "U1", dm, Allowed),
+            (&ops, Command::Stop, "OP", dm, Allowed),
             // Operators configured: only they may, in groups and DMs alike.
             (&ops, Command::Stop, "OP", group, Allowed),
             (
@@ -415,8 +425,9 @@ mod tests {
                 Allowed,
             ),
         ];
+        // The room kind is part of each case only to show the rule ignores it.
         for (config, command, who, kind, expected) in cases {
-            let request = authorize(config, command.clone(), &sender(who), kind);
+            let request = authorize(config, command.clone(), &sender(who));
             assert_eq!(request.access, expected, "{command:?} by {who} in {kind:?}");
             assert_eq!(request.command, command);
         }
@@ -424,7 +435,7 @@ mod tests {
             dangerously_allow_name_matching: false,
             ..by_name.clone()
         };
-        let request = authorize(&names_off, Command::Stop, &sender("OP"), group);
+        let request = authorize(&names_off, Command::Stop, &sender("OP"));
         assert_eq!(request.access, Denied(NotAnOperator));
         assert_eq!(NotAnOperator.as_str(), "not_an_operator");
         assert_eq!(NoOperatorsConfigured.as_str(), "no_operators_configured");

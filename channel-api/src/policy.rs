@@ -22,7 +22,9 @@
 //! 3. Text that, after trimming and removing a leading `@bot`, starts with `!` is a
 //!    command ([`crate::command`]). In a group room that requires mentions it must start
 //!    with `@bot`, else it is skipped, so `!stop` does not stop every bot in the room.
-//!    Commands are answered in the same room and thread.
+//!    Commands are answered in the same room and thread. Operator-only commands
+//!    (`!model`, `!stop`) need the sender in `commandAllowFrom` in every kind of room,
+//!    DMs included; with none configured they are denied ([`crate::command::authorize`]).
 //! 4. Group rooms need a mention (`requireMention`, room entry first; default on): an
 //!    explicit `@bot` in the payload's mentions, or a match of a `mentionPatterns` regex on
 //!    the text, or an implicit mention (`implicitMentions`, room entry first, each key on by
@@ -569,8 +571,7 @@ impl<'a> Decider<'a> {
                 return Decision::Skip(SkipReason::CommandNotAddressed)
             }
             Some(parsed) => {
-                let request =
-                    command::authorize(self.config, parsed, &message.author, message.room.kind);
+                let request = command::authorize(self.config, parsed, &message.author);
                 (Some(request), ReplyPlan::in_place(message))
             }
             None if required && !mention.was_mentioned => {
@@ -1686,13 +1687,14 @@ mod tests {
                 Command::Stop,
                 CommandAccess::Denied(CommandDenial::NoOperatorsConfigured),
             ),
+            // Operator-only in DMs too (the DM may share the owner's main session).
             (
                 open(json!({})),
                 Direct,
                 "U1",
                 "!stop",
                 Command::Stop,
-                CommandAccess::Allowed,
+                CommandAccess::Denied(CommandDenial::NoOperatorsConfigured),
             ),
             (
                 open(json!({})),
@@ -1700,6 +1702,14 @@ mod tests {
                 "U1",
                 "@bot !model openai/gpt-5",
                 model("openai/gpt-5"),
+                CommandAccess::Denied(CommandDenial::NoOperatorsConfigured),
+            ),
+            (
+                ops(),
+                Direct,
+                "OP",
+                "!stop",
+                Command::Stop,
                 CommandAccess::Allowed,
             ),
             (
