@@ -11,6 +11,8 @@
 //! | `requireMention` | `true` |
 //! | `implicitMentions.replyToBot` | `true` (a thread reply under the bot's message is a mention) |
 //! | `implicitMentions.threadParticipation` | `true` (a follow-up in a thread the bot replied in is a mention) |
+//! | `dm.groupEnabled` | `false` (group DMs, Slack's MPIMs, are dropped) |
+//! | `dm.groupChannels` | `[]` (once enabled: every group DM; else only these room ids, or `"*"`) |
 //! | `allowBots` | `false` |
 //! | `replyToMode` | `off` |
 //! | `reactionNotifications` | `own` |
@@ -177,6 +179,17 @@ impl ImplicitMentionsOverride {
     }
 }
 
+/// `dm`: group DMs (a direct conversation with more than one other user, Slack's MPIM),
+/// with Slack's keys. `dmPolicy` and `allowFrom` stay top level and govern 1:1 DMs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DmConfig {
+    /// Listen in group DMs at all (off by default).
+    pub group_enabled: bool,
+    /// When non-empty, only these group DMs (room ids, or `"*"`); empty: every group DM.
+    pub group_channels: Vec<String>,
+}
+
 /// One entry of `rooms`, keyed by room id or room name. Unset keys fall back to the
 /// account-wide value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,6 +230,8 @@ pub struct ChannelConfig {
     pub dm_policy: DmPolicy,
     /// DM allowlist (user ids, or `"*"`).
     pub allow_from: Vec<String>,
+    /// Group DMs: `dm.groupEnabled`, `dm.groupChannels`.
+    pub dm: DmConfig,
     /// Which group rooms the bot listens in.
     pub group_policy: GroupPolicy,
     /// Sender allowlist for group rooms; empty means every sender in an admitted room.
@@ -254,6 +269,7 @@ impl Default for ChannelConfig {
         Self {
             dm_policy: DmPolicy::default(),
             allow_from: Vec::new(),
+            dm: DmConfig::default(),
             group_policy: GroupPolicy::default(),
             group_allow_from: Vec::new(),
             dangerously_allow_name_matching: false,
@@ -422,6 +438,7 @@ impl ChannelConfig {
             ("groupAllowFrom", &self.group_allow_from),
             ("commandAllowFrom", &self.command_allow_from),
             ("reactionAllowlist", &self.reaction_allowlist),
+            ("dm.groupChannels", &self.dm.group_channels),
         ];
         for (name, list) in lists {
             check_entries(name, list)?;
@@ -455,6 +472,10 @@ impl ChannelConfig {
     /// to its id, else (only with `dangerouslyAllowNameMatching`) its current name, with
     /// or without `#`. Never the name otherwise: names can be squatted.
     pub fn room_entry(&self, room: &RoomInfo, resolved: &ResolvedRooms) -> Option<RoomEntry<'_>> {
+        if !room.kind.is_room() {
+            // DMs and group DMs have their own keys (`dmPolicy`, `dm.*`), as in Slack.
+            return None;
+        }
         let by_id = self.rooms.get_key_value(room.id.as_str());
         let by_resolution = || {
             resolved
@@ -582,6 +603,8 @@ mod tests {
         assert!(config.rooms.is_empty());
         assert!(config.implicit_mentions.reply_to_bot);
         assert!(config.implicit_mentions.thread_participation);
+        assert!(!config.dm.group_enabled);
+        assert!(config.dm.group_channels.is_empty());
     }
 
     #[test]
@@ -622,6 +645,7 @@ mod tests {
             "rooms": { "GENERAL": { "enabled": false, "requireMention": true, "users": ["U2"],
                                     "replyToMode": "all", "allowBots": false, "skills": [] } },
             "commandAllowFrom": ["U3"],
+            "dm": { "groupEnabled": true, "groupChannels": ["G1", "*"] },
             "replyToMode": "first",
             "replyToModeByChatType": { "direct": "off", "group": "first", "channel": "all" },
             "reactionNotifications": "allowlist", "reactionAllowlist": ["U4"],
@@ -642,6 +666,8 @@ mod tests {
         assert_eq!(room.reply_to_mode, Some(ReplyToMode::All));
         assert_eq!(room.allow_bots, Some(false));
         assert_eq!(config.command_allow_from, ["U3"]);
+        assert!(config.dm.group_enabled);
+        assert_eq!(config.dm.group_channels, ["G1", "*"]);
         assert_eq!(config.reply_to_mode, ReplyToMode::First);
         let by_type = &config.reply_to_mode_by_chat_type;
         assert_eq!(by_type.for_kind(RoomKind::Direct), Some(ReplyToMode::Off));
@@ -743,6 +769,16 @@ mod tests {
                 "empty",
             ),
             (json!({ "rooms": { "": {} } }), "rooms", "empty"),
+            (
+                json!({ "dm": { "groupChannels": ["G1", ""] } }),
+                "dm.groupChannels[1]",
+                "empty",
+            ),
+            (
+                json!({ "dm": { "groupEnabled": "yes" } }),
+                "dm.groupEnabled",
+                "invalid type",
+            ),
         ];
         for (value, field, problem) in cases {
             let err = ChannelConfig::from_value(value.clone()).unwrap_err();

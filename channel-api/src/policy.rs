@@ -19,13 +19,20 @@
 //!      with an allowlisted name), unless `dangerouslyAllowNameMatching`. Until the host
 //!      resolves them, and when they resolve to nothing, name keys match no room
 //!      ([`Policy::unresolved_rooms`] lists them for the host's log and status).
+//!    - Group DMs ([`RoomKind::GroupDirect`], Slack's MPIMs; `rooms` entries never apply):
+//!      dropped unless `dm.groupEnabled` (default off); when `dm.groupChannels` is
+//!      non-empty the room id (or `"*"`) must be in it; then the sender must be in
+//!      `allowFrom` itself (as in Slack: an approved pairing is for a 1:1 DM). Never a
+//!      pairing challenge: several people read the room the code would be posted in.
 //! 3. Text that, after trimming and removing a leading `@bot`, starts with `!` is a
-//!    command ([`crate::command`]). In a group room that requires mentions it must start
-//!    with `@bot`, else it is skipped, so `!stop` does not stop every bot in the room.
+//!    command ([`crate::command`]). In a group room or group DM that requires mentions it
+//!    must start with `@bot`, else it is skipped, so `!stop` does not stop every bot in the room.
 //!    Commands are answered in the same room and thread. Operator-only commands
 //!    (`!model`, `!stop`) need the sender in `commandAllowFrom` in every kind of room,
 //!    DMs included; with none configured they are denied ([`crate::command::authorize`]).
-//! 4. Group rooms need a mention (`requireMention`, room entry first; default on): an
+//! 4. Group rooms and group DMs need a mention (`requireMention`, room entry first;
+//!    default on; Slack's code does not gate MPIMs, this policy does: a group DM is read by
+//!    several people, like a room): an
 //!    explicit `@bot` in the payload's mentions, or a match of a `mentionPatterns` regex on
 //!    the text, or an implicit mention (`implicitMentions`, room entry first, each key on by
 //!    default): `replyToBot` counts a thread reply under the bot's message
@@ -46,7 +53,8 @@
 //!      steps 1–2 (no pairing challenge: unpaired is dropped), then the message must be
 //!      known.
 //!    - Deletes: a delete whose room kind is unknown is dropped (fail closed); then `off`;
-//!      then the room must pass the room gates of step 2 (the deleter is unknown); then
+//!      then the room must pass the room gates of step 2 (DMs: `dmPolicy: disabled`;
+//!      group DMs: `dm.*`; the deleter is unknown); then
 //!      the message must be known.
 //! 7. Reactions: `reactionNotifications` `off` skips all; otherwise the reactor must pass
 //!    step 2, then `own` keeps reactions on the bot's messages, `allowlist` keeps reactors
@@ -380,11 +388,16 @@ pub enum DropReason {
     DmSenderNotPaired,
     /// `groupPolicy: disabled`.
     GroupsDisabled,
+    /// A group DM, and `dm.groupEnabled` is off (the default).
+    GroupDmDisabled,
+    /// A group DM not in a non-empty `dm.groupChannels`.
+    GroupDmNotAllowlisted,
     /// `groupPolicy: allowlist` and the room has no `rooms` entry.
     RoomNotAllowlisted,
     /// The room's entry says `enabled: false`.
     RoomDisabled,
-    /// The sender is not in the room's `users` / `groupAllowFrom`.
+    /// The sender is not in the room's `users` / `groupAllowFrom` (in a group DM: not in
+    /// `allowFrom`).
     SenderNotAllowed,
     /// A delete whose room kind the backend did not know.
     RoomKindUnknown,
@@ -403,6 +416,8 @@ impl DropReason {
             DropReason::DmSenderNotAllowed => "dm_sender_not_allowed",
             DropReason::DmSenderNotPaired => "dm_sender_not_paired",
             DropReason::GroupsDisabled => "groups_disabled",
+            DropReason::GroupDmDisabled => "group_dm_disabled",
+            DropReason::GroupDmNotAllowlisted => "group_dm_not_allowlisted",
             DropReason::RoomNotAllowlisted => "room_not_allowlisted",
             DropReason::RoomDisabled => "room_disabled",
             DropReason::SenderNotAllowed => "sender_not_allowed",
@@ -639,10 +654,12 @@ impl<'a> Decider<'a> {
             kind,
             name: None,
         };
-        let gate = if kind.is_direct() {
-            (self.config.dm_policy == DmPolicy::Disabled).then_some(DropReason::DmDisabled)
-        } else {
-            self.room_gate(&info)
+        let gate = match kind {
+            RoomKind::Direct => {
+                (self.config.dm_policy == DmPolicy::Disabled).then_some(DropReason::DmDisabled)
+            }
+            RoomKind::GroupDirect => self.group_dm_gate(room),
+            RoomKind::Public | RoomKind::Private => self.room_gate(&info),
         };
         if let Some(reason) = gate {
             return Decision::Drop(reason);
@@ -718,6 +735,17 @@ impl<'a> Decider<'a> {
 
     fn admit_sender(&self, room: &RoomInfo, id: Option<&UserId>, username: &str) -> Admission {
         let config = self.config;
+        if room.kind == RoomKind::GroupDirect {
+            if let Some(reason) = self.group_dm_gate(&room.id) {
+                return Admission::Denied(reason);
+            }
+            // `allowFrom` itself: an approved pairing is for a 1:1 DM, not a group.
+            return if config.list_allows(&config.allow_from, id, Some(username)) {
+                Admission::Allowed
+            } else {
+                Admission::Denied(DropReason::SenderNotAllowed)
+            };
+        }
         if room.kind.is_direct() {
             let listed = config.list_allows(&config.allow_from, id, Some(username));
             let approved = id.is_some_and(|id| self.approved.contains(id));
@@ -744,6 +772,20 @@ impl<'a> Decider<'a> {
         } else {
             Admission::Denied(DropReason::SenderNotAllowed)
         }
+    }
+
+    /// `dm.groupEnabled` and `dm.groupChannels` (rule 2, group DMs).
+    fn group_dm_gate(&self, room: &RoomId) -> Option<DropReason> {
+        let dm = &self.config.dm;
+        if !dm.group_enabled {
+            return Some(DropReason::GroupDmDisabled);
+        }
+        let listed = dm.group_channels.is_empty()
+            || dm
+                .group_channels
+                .iter()
+                .any(|entry| entry.trim() == "*" || entry.trim() == room.as_str());
+        (!listed).then_some(DropReason::GroupDmNotAllowlisted)
     }
 
     /// `groupPolicy` and the room entry's `enabled`.
@@ -1271,6 +1313,217 @@ mod tests {
             message: MessageId::new("M1"),
         };
         assert_eq!(label(&policy.decide(&none, &known, &delete)), "dispatch");
+    }
+
+    #[test]
+    fn group_dms_are_off_unless_enabled_gated_and_never_pair() {
+        use RoomKind::GroupDirect;
+        let none = approved(&[]);
+        let with = |extra: serde_json::Value| {
+            let mut value = json!({ "dm": { "groupEnabled": true }, "allowFrom": ["U1"] });
+            value
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            config(value)
+        };
+        let text = |from, t| created(msg(GroupDirect, from, t));
+        let known: HashSet<MessageRef> = [msg(GroupDirect, "U1", "x").reference()].into();
+        let deleted = Event::MessageDeleted {
+            room: RoomId::new("G1"),
+            room_kind: Some(GroupDirect),
+            message: MessageId::new("M1"),
+        };
+        let reacted = Event::ReactionAdded {
+            reaction: reaction(GroupDirect, "U1", Some("BOT")),
+        };
+        check_with(
+            &known,
+            vec![
+                (
+                    "off by default",
+                    config(json!({ "allowFrom": ["U1"] })),
+                    none.clone(),
+                    text("U1", "@bot hi"),
+                    "drop:group_dm_disabled",
+                ),
+                (
+                    "off: open DMs do not open group DMs",
+                    config(json!({ "dmPolicy": "open", "allowFrom": ["*"] })),
+                    none.clone(),
+                    text("U1", "@bot hi"),
+                    "drop:group_dm_disabled",
+                ),
+                (
+                    "enabled, allowFrom sender, mentioned",
+                    with(json!({})),
+                    none.clone(),
+                    text("U1", "@bot hi"),
+                    "dispatch",
+                ),
+                (
+                    "mention-gated like a room",
+                    with(json!({})),
+                    none.clone(),
+                    text("U1", "hi all"),
+                    "skip:not_mentioned",
+                ),
+                (
+                    "requireMention off",
+                    with(json!({ "requireMention": false })),
+                    none.clone(),
+                    text("U1", "hi all"),
+                    "dispatch",
+                ),
+                (
+                    "a command needs the leading mention",
+                    with(json!({})),
+                    none.clone(),
+                    text("U1", "!status"),
+                    "skip:command_not_addressed",
+                ),
+                // Never a pairing challenge, and a 1:1 pairing does not open a group DM.
+                (
+                    "unknown sender is dropped, not paired",
+                    with(json!({ "allowFrom": [] })),
+                    none.clone(),
+                    text("U1", "@bot hi"),
+                    "drop:sender_not_allowed",
+                ),
+                (
+                    "approved pairing is for 1:1 only",
+                    with(json!({ "allowFrom": [] })),
+                    approved(&["U1"]),
+                    text("U1", "@bot hi"),
+                    "drop:sender_not_allowed",
+                ),
+                (
+                    "other sender",
+                    with(json!({})),
+                    none.clone(),
+                    text("U2", "@bot hi"),
+                    "drop:sender_not_allowed",
+                ),
+                (
+                    "open DMs admit every sender",
+                    with(json!({ "dmPolicy": "open", "allowFrom": ["*"] })),
+                    none.clone(),
+                    text("U2", "@bot hi"),
+                    "dispatch",
+                ),
+                // dm.groupChannels: its own allowlist of room ids.
+                (
+                    "groupChannels lists another",
+                    with(json!({ "dm": { "groupEnabled": true, "groupChannels": ["G2"] } })),
+                    none.clone(),
+                    text("U1", "@bot hi"),
+                    "drop:group_dm_not_allowlisted",
+                ),
+                (
+                    "groupChannels lists it",
+                    with(json!({ "dm": { "groupEnabled": true, "groupChannels": ["G2", "G1"] } })),
+                    none.clone(),
+                    text("U1", "@bot hi"),
+                    "dispatch",
+                ),
+                (
+                    "groupChannels wildcard",
+                    with(json!({ "dm": { "groupEnabled": true, "groupChannels": ["*"] } })),
+                    none.clone(),
+                    text("U1", "@bot hi"),
+                    "dispatch",
+                ),
+                // Room settings do not reach group DMs, nor 1:1 DM settings.
+                (
+                    "rooms entries do not apply",
+                    with(json!({ "rooms": { "G1": { "requireMention": false } } })),
+                    none.clone(),
+                    text("U1", "hi all"),
+                    "skip:not_mentioned",
+                ),
+                (
+                    "groupPolicy does not apply",
+                    with(json!({ "groupPolicy": "disabled" })),
+                    none.clone(),
+                    text("U1", "@bot hi"),
+                    "dispatch",
+                ),
+                (
+                    "dmPolicy disabled is for 1:1 DMs",
+                    with(json!({ "dmPolicy": "disabled" })),
+                    none.clone(),
+                    text("U1", "@bot hi"),
+                    "dispatch",
+                ),
+                // Edits, deletes and reactions follow the same gates.
+                (
+                    "edit by a sender not allowed",
+                    with(json!({})),
+                    none.clone(),
+                    Event::MessageEdited {
+                        message: msg(GroupDirect, "U2", "x"),
+                    },
+                    "drop:sender_not_allowed",
+                ),
+                (
+                    "edit by an allowed sender",
+                    with(json!({})),
+                    none.clone(),
+                    Event::MessageEdited {
+                        message: msg(GroupDirect, "U1", "x"),
+                    },
+                    "dispatch",
+                ),
+                (
+                    "delete, group DMs off",
+                    config(json!({})),
+                    none.clone(),
+                    deleted.clone(),
+                    "drop:group_dm_disabled",
+                ),
+                (
+                    "delete, not in groupChannels",
+                    with(json!({ "dm": { "groupEnabled": true, "groupChannels": ["G2"] } })),
+                    none.clone(),
+                    deleted.clone(),
+                    "drop:group_dm_not_allowlisted",
+                ),
+                (
+                    "delete, enabled",
+                    with(json!({})),
+                    none.clone(),
+                    deleted,
+                    "dispatch",
+                ),
+                (
+                    "reaction, group DMs off",
+                    config(json!({ "allowFrom": ["U1"] })),
+                    none.clone(),
+                    reacted.clone(),
+                    "drop:group_dm_disabled",
+                ),
+                (
+                    "reaction, enabled",
+                    with(json!({})),
+                    none.clone(),
+                    reacted,
+                    "dispatch",
+                ),
+            ],
+        );
+
+        // A group DM's conversation is OpenClaw's `group` chat type.
+        let policy = policy_for(with(json!({})));
+        let Decision::Dispatch(Dispatch::Message(inbound)) =
+            policy.decide(&none, &NoKnownMessages, &text("U1", "@bot hi"))
+        else {
+            panic!("not dispatched");
+        };
+        assert!(inbound.mention.required);
+        assert_eq!(
+            inbound.conversation.to_string(),
+            "rocketchat:default:group:G1"
+        );
     }
 
     #[test]
@@ -2388,6 +2641,8 @@ mod tests {
             DropReason::DmSenderNotAllowed,
             DropReason::DmSenderNotPaired,
             DropReason::GroupsDisabled,
+            DropReason::GroupDmDisabled,
+            DropReason::GroupDmNotAllowlisted,
             DropReason::RoomNotAllowlisted,
             DropReason::RoomDisabled,
             DropReason::SenderNotAllowed,
