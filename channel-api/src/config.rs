@@ -97,6 +97,9 @@ pub enum ReplyToMode {
     First,
     /// Every chunk goes into a thread on the inbound message.
     All,
+    /// OpenClaw's single-use reference for batched turns: threads like `first` (see
+    /// [`crate::threading`] for why).
+    Batched,
 }
 
 /// Which reactions become notifications for the agent.
@@ -647,7 +650,7 @@ mod tests {
             "commandAllowFrom": ["U3"],
             "dm": { "groupEnabled": true, "groupChannels": ["G1", "*"] },
             "replyToMode": "first",
-            "replyToModeByChatType": { "direct": "off", "group": "first", "channel": "all" },
+            "replyToModeByChatType": { "direct": "batched", "group": "first", "channel": "all" },
             "reactionNotifications": "allowlist", "reactionAllowlist": ["U4"],
             "textChunkLimit": 4000
         }))
@@ -670,7 +673,10 @@ mod tests {
         assert_eq!(config.dm.group_channels, ["G1", "*"]);
         assert_eq!(config.reply_to_mode, ReplyToMode::First);
         let by_type = &config.reply_to_mode_by_chat_type;
-        assert_eq!(by_type.for_kind(RoomKind::Direct), Some(ReplyToMode::Off));
+        assert_eq!(
+            by_type.for_kind(RoomKind::Direct),
+            Some(ReplyToMode::Batched)
+        );
         // Slack's chat types: `group` is a group DM, `channel` every room.
         assert_eq!(
             by_type.for_kind(RoomKind::GroupDirect),

@@ -2107,6 +2107,28 @@ mod tests {
     }
 
     #[test]
+    fn reply_to_mode_batched_threads_the_first_chunk_like_slack() {
+        let policy = policy_for(config(
+            json!({ "groupPolicy": "open", "rooms": { "general": { "replyToMode": "batched" } } }),
+        ));
+        let Decision::Dispatch(Dispatch::Message(inbound)) = policy.decide(
+            &approved(&[]),
+            &NoKnownMessages,
+            &created(msg(RoomKind::Public, "U1", "@bot hi")),
+        ) else {
+            panic!("not dispatched");
+        };
+        assert_eq!(
+            inbound.reply.target,
+            ReplyTarget::FirstChunkInThread(MessageId::new("M1"))
+        );
+        assert_eq!(
+            inbound.conversation.to_string(),
+            "rocketchat:default:channel:R1:thread:M1"
+        );
+    }
+
+    #[test]
     fn pairing_required_names_the_sender_and_room() {
         let policy = Policy::new(ChannelConfig::default(), identity(), ns()).unwrap();
         let decision = policy.decide(

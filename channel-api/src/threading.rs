@@ -1,9 +1,15 @@
-//! Where a reply goes: `replyToMode` (`off` | `first` | `all`).
+//! Where a reply goes: `replyToMode` (`off` | `first` | `all` | `batched`).
 //!
 //! - An inbound message inside a thread is always answered in that thread.
 //! - A top-level message is answered at the top level with `off`; with `first` the first
 //!   chunk opens a thread on the inbound message and later chunks go to the top level;
 //!   with `all` every chunk goes into that thread.
+//! - `batched` threads like `first`. In OpenClaw it is a single-use reply reference
+//!   (`isSingleUseReplyToMode` is true for `first` and `batched`); the core's extra rule,
+//!   that the implicit reference is kept only for a turn that was a debounced batch of
+//!   several messages (`resolveBatchedReplyThreadingPolicy`), is one a channel opts into,
+//!   and Slack's channel does not: its reply planner treats `batched` as `first`, and so
+//!   does Mattermost's (documented). Here, as in Slack, each turn is one message.
 //! - The mode is the room entry's `replyToMode`, else `replyToModeByChatType` for the
 //!   room's kind, else the account's `replyToMode` (default `off`). Which `rooms` entry
 //!   applies is the policy's call ([`crate::policy::Policy::room_entry`]); this module is
@@ -84,7 +90,9 @@ impl ReplyPlan {
         let target = match (&message.thread_root, mode) {
             (Some(root), _) => ReplyTarget::Thread(root.clone()),
             (None, ReplyToMode::Off) => ReplyTarget::TopLevel,
-            (None, ReplyToMode::First) => ReplyTarget::FirstChunkInThread(message.id.clone()),
+            (None, ReplyToMode::First | ReplyToMode::Batched) => {
+                ReplyTarget::FirstChunkInThread(message.id.clone())
+            }
             (None, ReplyToMode::All) => ReplyTarget::Thread(message.id.clone()),
         };
         Self {
@@ -164,10 +172,12 @@ mod tests {
             (ReplyToMode::Off, None, [None, None, None]),
             (ReplyToMode::First, None, [m("M1"), None, None]),
             (ReplyToMode::All, None, [m("M1"), m("M1"), m("M1")]),
+            (ReplyToMode::Batched, None, [m("M1"), None, None]),
             // A threaded inbound message is always answered in its thread.
             (ReplyToMode::Off, Some("T"), [m("T"), m("T"), m("T")]),
             (ReplyToMode::First, Some("T"), [m("T"), m("T"), m("T")]),
             (ReplyToMode::All, Some("T"), [m("T"), m("T"), m("T")]),
+            (ReplyToMode::Batched, Some("T"), [m("T"), m("T"), m("T")]),
         ];
         for (mode, root, expected) in cases {
             let plan = ReplyPlan::new(mode, &message(RoomKind::Public, root));
