@@ -32,6 +32,8 @@
 //! everyone. They match usernames (`alice` or `@alice`, case-insensitively) only with
 //! `dangerouslyAllowNameMatching`, because usernames can be renamed and reused.
 //!
+//! [`ChannelConfig::schema`] is the JSON schema of all this, generated from the types.
+//!
 //! ```
 //! use channel_api::config::{ChannelConfig, DmPolicy};
 //!
@@ -46,6 +48,7 @@
 use std::collections::BTreeMap;
 
 use regex::Regex;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{RoomId, UserId};
@@ -59,7 +62,7 @@ pub const DEFAULT_TEXT_CHUNK_LIMIT: usize = crate::chunk::DEFAULT_LIMIT;
 pub const MIN_TEXT_CHUNK_LIMIT: usize = 64;
 
 /// Who may DM the bot.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DmPolicy {
     /// Unknown senders get a pairing challenge; approved and allowlisted senders pass.
@@ -74,7 +77,7 @@ pub enum DmPolicy {
 }
 
 /// Which group rooms (public channels and private groups) the bot listens in.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GroupPolicy {
     /// Every room the bot is in, except rooms configured with `enabled: false`.
@@ -87,7 +90,7 @@ pub enum GroupPolicy {
 }
 
 /// Whether a reply to a top-level message opens a thread.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReplyToMode {
     /// Top-level messages are answered at the top level.
@@ -97,13 +100,13 @@ pub enum ReplyToMode {
     First,
     /// Every chunk goes into a thread on the inbound message.
     All,
-    /// OpenClaw's single-use reference for batched turns: threads like `first` (see
-    /// [`crate::threading`] for why).
+    /// OpenClaw's single-use reply reference for batched turns: threads like `first`, as
+    /// Slack's channel does.
     Batched,
 }
 
 /// Which reactions become notifications for the agent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReactionNotifications {
     /// None.
@@ -118,7 +121,7 @@ pub enum ReactionNotifications {
 }
 
 /// `replyToModeByChatType`: overrides of `replyToMode` per chat type.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ReplyToModeByChatType {
     /// 1:1 DMs.
@@ -142,12 +145,12 @@ impl ReplyToModeByChatType {
 
 /// `implicitMentions`: messages that count as a mention of the bot without an `@bot`
 /// (Slack's keys). They only matter in group rooms that require a mention.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ImplicitMentions {
-    /// A thread reply whose root the bot wrote (`Message::reply_to_bot`).
+    /// A thread reply whose root the bot wrote counts as a mention.
     pub reply_to_bot: bool,
-    /// A thread reply in a thread the bot has replied in (`Message::bot_in_thread`).
+    /// A thread reply in a thread the bot has replied in counts as a mention.
     pub thread_participation: bool,
 }
 
@@ -161,7 +164,7 @@ impl Default for ImplicitMentions {
 }
 
 /// `rooms.<room>.implicitMentions`: per-room overrides; unset keys take the account value.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ImplicitMentionsOverride {
     /// Overrides `implicitMentions.replyToBot`.
@@ -184,7 +187,7 @@ impl ImplicitMentionsOverride {
 
 /// `dm`: group DMs (a direct conversation with more than one other user, Slack's MPIM),
 /// with Slack's keys. `dmPolicy` and `allowFrom` stay top level and govern 1:1 DMs.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct DmConfig {
     /// Listen in group DMs at all (off by default).
@@ -195,7 +198,7 @@ pub struct DmConfig {
 
 /// One entry of `rooms`, keyed by room id or room name. Unset keys fall back to the
 /// account-wide value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RoomConfig {
     /// `false` drops everything from this room.
@@ -226,7 +229,7 @@ impl Default for RoomConfig {
 }
 
 /// The channel configuration of one bot account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ChannelConfig {
     /// Who may DM the bot.
@@ -242,7 +245,7 @@ pub struct ChannelConfig {
     /// Let allowlist entries match usernames, and `rooms` keys the room's current name.
     /// Names can be renamed, reused and squatted.
     pub dangerously_allow_name_matching: bool,
-    /// Group messages need a mention of the bot.
+    /// Messages in rooms and group DMs need a mention of the bot.
     pub require_mention: bool,
     /// Regexes that also count as a mention of the bot when they match the text.
     pub mention_patterns: Vec<String>,
@@ -253,7 +256,8 @@ pub struct ChannelConfig {
     /// Per-room entries, keyed by room id or room name. A name counts only once the host
     /// resolved it to an id (the id key wins over a resolved name).
     pub rooms: BTreeMap<String, RoomConfig>,
-    /// Who may run `!model` and `!stop`.
+    /// Command operators: who may run the operator-only commands (`!model`, `!stop`), in
+    /// every kind of room. Empty: nobody may.
     pub command_allow_from: Vec<String>,
     /// Whether answers to top-level messages open a thread.
     pub reply_to_mode: ReplyToMode,
@@ -264,6 +268,7 @@ pub struct ChannelConfig {
     /// Reactors heard with `reactionNotifications: allowlist`.
     pub reaction_allowlist: Vec<String>,
     /// Longest outbound message, in UTF-16 code units.
+    #[schemars(range(min = MIN_TEXT_CHUNK_LIMIT))]
     pub text_chunk_limit: usize,
 }
 
@@ -403,6 +408,16 @@ pub struct RoomEntry<'a> {
 }
 
 impl ChannelConfig {
+    /// The JSON schema of this config (draft 2020-12), generated from these types: the
+    /// property names are the serde names, the descriptions are the doc comments, the
+    /// defaults are [`ChannelConfig::default`]'s. The plugin's `openclaw.plugin.json`
+    /// config schema is generated from it, and a host can find unknown keys with it
+    /// (every key this config reads is a property; the schema itself allows others,
+    /// because the same object also carries the backend's connection keys).
+    pub fn schema() -> serde_json::Value {
+        schemars::schema_for!(ChannelConfig).to_value()
+    }
+
     /// Parses and validates a config from JSON. Errors name the offending key.
     pub fn from_json_str(json: &str) -> Result<Self, ConfigError> {
         let mut de = serde_json::Deserializer::from_str(json);
@@ -793,6 +808,189 @@ mod tests {
             assert!(text.contains(problem), "{value}: {text}");
             assert!(text.contains(field), "{value}: {text}");
         }
+    }
+
+    /// The schema object `schema` stands for, following a local `$ref`.
+    fn resolve<'a>(
+        root: &'a serde_json::Value,
+        schema: &'a serde_json::Value,
+    ) -> &'a serde_json::Value {
+        match schema.get("$ref").and_then(|r| r.as_str()) {
+            Some(reference) => {
+                let path = reference.trim_start_matches('#');
+                let target = root.pointer(path).unwrap_or_else(|| panic!("{reference}"));
+                resolve(root, target)
+            }
+            None => schema,
+        }
+    }
+
+    /// The non-null alternative of an `Option<T>` schema (`anyOf: [T, null]`), else itself.
+    fn non_null<'a>(
+        root: &'a serde_json::Value,
+        schema: &'a serde_json::Value,
+    ) -> &'a serde_json::Value {
+        let schema = resolve(root, schema);
+        match schema.get("anyOf").and_then(|a| a.as_array()) {
+            Some(options) => options
+                .iter()
+                .map(|option| resolve(root, option))
+                .find(|option| option.get("type") != Some(&json!("null")))
+                .unwrap_or(schema),
+            None => schema,
+        }
+    }
+
+    /// Every object key of `value` (a serialized config) is a property of `schema`, and
+    /// every property a key, all the way down.
+    fn same_keys(
+        root: &serde_json::Value,
+        schema: &serde_json::Value,
+        value: &serde_json::Value,
+        at: &str,
+    ) {
+        let schema = non_null(root, schema);
+        let Some(object) = value.as_object() else {
+            return;
+        };
+        if let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) {
+            let mut keys: Vec<&String> = object.keys().collect();
+            let mut names: Vec<&String> = properties.keys().collect();
+            keys.sort();
+            names.sort();
+            assert_eq!(names, keys, "properties at {at}");
+            for (key, child) in object {
+                same_keys(root, &properties[key], child, &format!("{at}.{key}"));
+            }
+        } else {
+            // A map (`rooms`): every value follows `additionalProperties`.
+            let values = schema
+                .get("additionalProperties")
+                .unwrap_or_else(|| panic!("no properties at {at}"));
+            for (key, child) in object {
+                same_keys(root, values, child, &format!("{at}.{key}"));
+            }
+        }
+    }
+
+    #[test]
+    fn the_schema_has_every_key_the_config_reads_by_its_serde_name() {
+        let schema = ChannelConfig::schema();
+        // A config with every nested object present, serialized: its keys are the serde
+        // names `from_value` reads (the same `rename_all` drives both directions).
+        let config = ChannelConfig::from_value(json!({
+            "rooms": { "R1": { "requireMention": true, "replyToMode": "all", "allowBots": true } },
+            "replyToModeByChatType": { "direct": "off", "group": "first", "channel": "all" },
+        }))
+        .unwrap();
+        let value = serde_json::to_value(&config).unwrap();
+        same_keys(&schema, &schema, &value, "$");
+        let top: Vec<&str> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        for key in [
+            "dmPolicy",
+            "allowFrom",
+            "dm",
+            "groupPolicy",
+            "groupAllowFrom",
+            "dangerouslyAllowNameMatching",
+            "requireMention",
+            "mentionPatterns",
+            "implicitMentions",
+            "allowBots",
+            "rooms",
+            "commandAllowFrom",
+            "replyToMode",
+            "replyToModeByChatType",
+            "reactionNotifications",
+            "reactionAllowlist",
+            "textChunkLimit",
+        ] {
+            assert!(top.contains(&key), "{key} missing from {top:?}");
+        }
+        assert_eq!(top.len(), 17, "{top:?}");
+        // Every property the schema names is one the config reads: a value of the wrong
+        // type under it is refused at that key.
+        for key in &top {
+            let err = ChannelConfig::from_value(json!({ *key: "not valid" }));
+            let field = err.map(|_| String::new()).unwrap_or_else(|e| e.field);
+            assert!(field.starts_with(key), "{key}: {field}");
+        }
+    }
+
+    #[test]
+    fn the_schema_carries_docs_defaults_and_the_enum_values() {
+        let schema = ChannelConfig::schema();
+        let property = |name: &str| non_null(&schema, &schema["properties"][name]).clone();
+        let description = schema["properties"]["dmPolicy"]["description"].as_str();
+        assert_eq!(description, Some("Who may DM the bot."));
+        assert_eq!(
+            schema["properties"]["dmPolicy"]["default"],
+            json!("pairing")
+        );
+        assert_eq!(
+            schema["properties"]["requireMention"]["default"],
+            json!(true)
+        );
+        assert_eq!(
+            schema["properties"]["textChunkLimit"]["default"],
+            json!(5000)
+        );
+        assert_eq!(schema["properties"]["textChunkLimit"]["minimum"], json!(64));
+        let values = |schema_of: serde_json::Value| -> Vec<String> {
+            let mut values: Vec<String> = match schema_of.get("enum") {
+                Some(values) => values
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_owned())
+                    .collect(),
+                None => schema_of["oneOf"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v["const"].as_str().unwrap().to_owned())
+                    .collect(),
+            };
+            values.sort();
+            values
+        };
+        assert_eq!(
+            values(property("replyToMode")),
+            ["all", "batched", "first", "off"]
+        );
+        assert_eq!(
+            values(property("dmPolicy")),
+            ["allowlist", "disabled", "open", "pairing"]
+        );
+        assert_eq!(
+            values(property("groupPolicy")),
+            ["allowlist", "disabled", "open"]
+        );
+        assert_eq!(
+            values(property("reactionNotifications")),
+            ["all", "allowlist", "off", "own"]
+        );
+        let dm = property("dm");
+        assert_eq!(dm["properties"]["groupEnabled"]["default"], json!(false));
+        let room = resolve(
+            &schema,
+            &schema["properties"]["rooms"]["additionalProperties"],
+        );
+        assert_eq!(room["properties"]["enabled"]["default"], json!(true));
+        assert!(room["description"]
+            .as_str()
+            .unwrap()
+            .contains("keyed by room id"));
+        // Per-room replyToMode takes the same values (one enum, one owner).
+        assert_eq!(
+            values(non_null(&schema, &room["properties"]["replyToMode"]).clone()),
+            ["all", "batched", "first", "off"]
+        );
     }
 
     #[test]
