@@ -28,8 +28,9 @@
 //!    command ([`crate::command`]). In a group room or group DM that requires mentions it
 //!    must start with `@bot`, else it is skipped, so `!stop` does not stop every bot in the room.
 //!    Commands are answered in the same room and thread. Operator-only commands
-//!    (`!model`, `!stop`) need the sender in `commandAllowFrom` in every kind of room,
-//!    DMs included; with none configured they are denied ([`crate::command::authorize`]).
+//!    (`!model`, `!stop`, `!new`, `!reset`, ...: [`crate::command::COMMANDS`]) need the
+//!    sender in `commandAllowFrom` in every kind of room, DMs included; with none
+//!    configured they are denied ([`crate::command::authorize`]).
 //! 4. Group rooms and group DMs need a mention (`requireMention`, room entry first;
 //!    default on; Slack's code does not gate MPIMs, this policy does: a group DM is read by
 //!    several people, like a room): an
@@ -1922,14 +1923,15 @@ mod tests {
 
         // (config, kind, text, expected command, expected access)
         let ops = || open(json!({ "commandAllowFrom": ["OP"] }));
-        let model = |name: &str| Command::Model { name: name.into() };
+        let cmd = |text: &str| crate::command::parse_command(text).unwrap();
+        let model = |name: &str| cmd(&format!("!model {name}"));
         let cases = vec![
             (
                 open(json!({})),
                 Public,
                 "U1",
                 "@bot !status",
-                Command::Status,
+                cmd("!status"),
                 CommandAccess::Allowed,
             ),
             (
@@ -1937,7 +1939,7 @@ mod tests {
                 Public,
                 "U1",
                 "@bot: !stop",
-                Command::Stop,
+                cmd("!stop"),
                 CommandAccess::Denied(CommandDenial::NoOperatorsConfigured),
             ),
             // Operator-only in DMs too (the DM may share the owner's main session).
@@ -1946,7 +1948,7 @@ mod tests {
                 Direct,
                 "U1",
                 "!stop",
-                Command::Stop,
+                cmd("!stop"),
                 CommandAccess::Denied(CommandDenial::NoOperatorsConfigured),
             ),
             (
@@ -1962,7 +1964,7 @@ mod tests {
                 Direct,
                 "OP",
                 "!stop",
-                Command::Stop,
+                cmd("!stop"),
                 CommandAccess::Allowed,
             ),
             (
@@ -1986,8 +1988,32 @@ mod tests {
                 Direct,
                 "U1",
                 "!stop",
-                Command::Stop,
+                cmd("!stop"),
                 CommandAccess::Denied(CommandDenial::NotAnOperator),
+            ),
+            (
+                open(json!({})),
+                Direct,
+                "U1",
+                "!reset",
+                cmd("!reset"),
+                CommandAccess::Denied(CommandDenial::NoOperatorsConfigured),
+            ),
+            (
+                ops(),
+                Public,
+                "OP",
+                "@bot !new opus",
+                cmd("!new opus"),
+                CommandAccess::Allowed,
+            ),
+            (
+                open(json!({})),
+                Public,
+                "U1",
+                "@bot !help",
+                cmd("!help"),
+                CommandAccess::Allowed,
             ),
             (
                 open(json!({})),
