@@ -26,19 +26,19 @@
 //!      pairing challenge: several people read the room the code would be posted in.
 //! 3. Text that, after trimming and removing a leading `@bot`, starts with `!` is a
 //!    command ([`crate::command`]). In a group room or group DM that requires mentions it
-//!    must start with `@bot`, else it is skipped, so `!stop` does not stop every bot in the room.
-//!    Commands are answered in the same room and thread. Operator-only commands
+//!    must start with `@bot`, else it is skipped, so `!stop` does not stop every bot in
+//!    the room. Commands are answered in the same room and thread. Operator-only commands
 //!    (`!model`, `!stop`, `!new`, `!reset`, ...: [`crate::command::COMMANDS`]) need the
 //!    sender in `commandAllowFrom` in every kind of room, DMs included; with none
 //!    configured they are denied ([`crate::command::authorize`]).
 //! 4. Group rooms and group DMs need a mention (`requireMention`, room entry first;
-//!    default on; Slack's code does not gate MPIMs, this policy does: a group DM is read by
-//!    several people, like a room): an
-//!    explicit `@bot` in the payload's mentions, or a match of a `mentionPatterns` regex on
-//!    the text, or an implicit mention (`implicitMentions`, room entry first, each key on by
-//!    default): `replyToBot` counts a thread reply under the bot's message
-//!    ([`Message::reply_to_bot`]), `threadParticipation` a follow-up in a thread the bot
-//!    replied in ([`Message::bot_in_thread`]). `@all` / `@here` alone do not count (they
+//!    default on; Slack's code does not gate MPIMs, this policy does: a group DM is read
+//!    by several people, like a room): an explicit `@bot` in the payload's mentions, or a
+//!    match of a `mentionPatterns` regex on the text, or an implicit mention
+//!    (`implicitMentions`, room entry first, each key on by default): `replyToBot` counts
+//!    a thread reply under the bot's message ([`Message::reply_to_bot`]),
+//!    `threadParticipation` a follow-up in a thread the bot replied in
+//!    ([`Message::bot_in_thread`]). `@all` / `@here` alone do not count (they
 //!    would wake every bot). DMs never need a mention. An implicit mention does not address
 //!    a command (step 3 still needs the leading `@bot`).
 //! 5. A message with no text left for the agent is skipped.
@@ -55,8 +55,7 @@
 //!      known.
 //!    - Deletes: a delete whose room kind is unknown is dropped (fail closed); then `off`;
 //!      then the room must pass the room gates of step 2 (DMs: `dmPolicy: disabled`;
-//!      group DMs: `dm.*`; the deleter is unknown); then
-//!      the message must be known.
+//!      group DMs: `dm.*`; the deleter is unknown); then the message must be known.
 //! 7. Reactions: `reactionNotifications` `off` skips all; otherwise the reactor must pass
 //!    step 2, then `own` keeps reactions on the bot's messages, `allowlist` keeps reactors
 //!    in `reactionAllowlist`, `all` keeps every one. The bot's own reactions are dropped.
