@@ -11,16 +11,28 @@
 //! | `requireMention` | `true` |
 //! | `implicitMentions.replyToBot` | `true` (a thread reply under the bot's message is a mention) |
 //! | `implicitMentions.threadParticipation` | `true` (a follow-up in a thread the bot replied in is a mention) |
+//! | `dm.groupEnabled` | `false` (group DMs, Slack's MPIMs, are dropped) |
+//! | `dm.groupChannels` | `[]` (once enabled: every group DM; else only these room ids, or `"*"`) |
 //! | `allowBots` | `false` |
 //! | `replyToMode` | `off` |
 //! | `reactionNotifications` | `own` |
 //! | `textChunkLimit` | `5000` (Rocket.Chat's `Message_MaxAllowedSize`) |
+//!
+//! `rooms` keys are room ids or room names (`general` or `#general`). A key matches the
+//! room whose id it is, or the room id the host resolved it to ([`ResolvedRooms`]: at
+//! startup and on every reconnect, as the spec says). A room's current name is never
+//! matched at event time, so nobody can squat an allowlisted name by creating a room
+//! called that; a name that did not resolve matches nothing (see
+//! [`ChannelConfig::unresolved_rooms`]). `dangerouslyAllowNameMatching` (Slack's
+//! break-glass) also matches the current name.
 //!
 //! Allowlist entries (`allowFrom`, `groupAllowFrom`, `rooms.*.users`, `commandAllowFrom`,
 //! `reactionAllowlist`) are user ids, optionally prefixed with the channel's namespace
 //! (`rocketchat:`; the host names it, see [`ChannelConfig::strip_namespace`]), or `"*"` for
 //! everyone. They match usernames (`alice` or `@alice`, case-insensitively) only with
 //! `dangerouslyAllowNameMatching`, because usernames can be renamed and reused.
+//!
+//! [`ChannelConfig::schema`] is the JSON schema of all this, generated from the types.
 //!
 //! ```
 //! use channel_api::config::{ChannelConfig, DmPolicy};
@@ -36,9 +48,10 @@
 use std::collections::BTreeMap;
 
 use regex::Regex;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::UserId;
+use crate::ids::{RoomId, UserId};
 use crate::model::{ChatType, RoomInfo, RoomKind};
 use crate::session::Namespace;
 
@@ -49,7 +62,7 @@ pub const DEFAULT_TEXT_CHUNK_LIMIT: usize = crate::chunk::DEFAULT_LIMIT;
 pub const MIN_TEXT_CHUNK_LIMIT: usize = 64;
 
 /// Who may DM the bot.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DmPolicy {
     /// Unknown senders get a pairing challenge; approved and allowlisted senders pass.
@@ -64,7 +77,7 @@ pub enum DmPolicy {
 }
 
 /// Which group rooms (public channels and private groups) the bot listens in.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GroupPolicy {
     /// Every room the bot is in, except rooms configured with `enabled: false`.
@@ -77,7 +90,7 @@ pub enum GroupPolicy {
 }
 
 /// Whether a reply to a top-level message opens a thread.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReplyToMode {
     /// Top-level messages are answered at the top level.
@@ -87,10 +100,13 @@ pub enum ReplyToMode {
     First,
     /// Every chunk goes into a thread on the inbound message.
     All,
+    /// OpenClaw's single-use reply reference for batched turns: threads like `first`, as
+    /// Slack's channel does.
+    Batched,
 }
 
 /// Which reactions become notifications for the agent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReactionNotifications {
     /// None.
@@ -105,7 +121,7 @@ pub enum ReactionNotifications {
 }
 
 /// `replyToModeByChatType`: overrides of `replyToMode` per chat type.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ReplyToModeByChatType {
     /// 1:1 DMs.
@@ -129,12 +145,12 @@ impl ReplyToModeByChatType {
 
 /// `implicitMentions`: messages that count as a mention of the bot without an `@bot`
 /// (Slack's keys). They only matter in group rooms that require a mention.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ImplicitMentions {
-    /// A thread reply whose root the bot wrote (`Message::reply_to_bot`).
+    /// A thread reply whose root the bot wrote counts as a mention.
     pub reply_to_bot: bool,
-    /// A thread reply in a thread the bot has replied in (`Message::bot_in_thread`).
+    /// A thread reply in a thread the bot has replied in counts as a mention.
     pub thread_participation: bool,
 }
 
@@ -148,7 +164,7 @@ impl Default for ImplicitMentions {
 }
 
 /// `rooms.<room>.implicitMentions`: per-room overrides; unset keys take the account value.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ImplicitMentionsOverride {
     /// Overrides `implicitMentions.replyToBot`.
@@ -169,9 +185,20 @@ impl ImplicitMentionsOverride {
     }
 }
 
+/// `dm`: group DMs (a direct conversation with more than one other user, Slack's MPIM),
+/// with Slack's keys. `dmPolicy` and `allowFrom` stay top level and govern 1:1 DMs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DmConfig {
+    /// Listen in group DMs at all (off by default).
+    pub group_enabled: bool,
+    /// When non-empty, only these group DMs (room ids, or `"*"`); empty: every group DM.
+    pub group_channels: Vec<String>,
+}
+
 /// One entry of `rooms`, keyed by room id or room name. Unset keys fall back to the
 /// account-wide value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RoomConfig {
     /// `false` drops everything from this room.
@@ -202,20 +229,23 @@ impl Default for RoomConfig {
 }
 
 /// The channel configuration of one bot account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ChannelConfig {
     /// Who may DM the bot.
     pub dm_policy: DmPolicy,
     /// DM allowlist (user ids, or `"*"`).
     pub allow_from: Vec<String>,
+    /// Group DMs: `dm.groupEnabled`, `dm.groupChannels`.
+    pub dm: DmConfig,
     /// Which group rooms the bot listens in.
     pub group_policy: GroupPolicy,
     /// Sender allowlist for group rooms; empty means every sender in an admitted room.
     pub group_allow_from: Vec<String>,
-    /// Let allowlist entries match usernames too. Usernames can be renamed and reused.
+    /// Let allowlist entries match usernames, and `rooms` keys the room's current name.
+    /// Names can be renamed, reused and squatted.
     pub dangerously_allow_name_matching: bool,
-    /// Group messages need a mention of the bot.
+    /// Messages in rooms and group DMs need a mention of the bot.
     pub require_mention: bool,
     /// Regexes that also count as a mention of the bot when they match the text.
     pub mention_patterns: Vec<String>,
@@ -223,9 +253,11 @@ pub struct ChannelConfig {
     pub implicit_mentions: ImplicitMentions,
     /// Hear other bots' messages.
     pub allow_bots: bool,
-    /// Per-room entries, keyed by room id or room name (the id wins).
+    /// Per-room entries, keyed by room id or room name. A name counts only once the host
+    /// resolved it to an id (the id key wins over a resolved name).
     pub rooms: BTreeMap<String, RoomConfig>,
-    /// Who may run `!model` and `!stop`.
+    /// Command operators: who may run the operator-only commands (`!model`, `!stop`), in
+    /// every kind of room. Empty: nobody may.
     pub command_allow_from: Vec<String>,
     /// Whether answers to top-level messages open a thread.
     pub reply_to_mode: ReplyToMode,
@@ -236,6 +268,7 @@ pub struct ChannelConfig {
     /// Reactors heard with `reactionNotifications: allowlist`.
     pub reaction_allowlist: Vec<String>,
     /// Longest outbound message, in UTF-16 code units.
+    #[schemars(range(min = MIN_TEXT_CHUNK_LIMIT))]
     pub text_chunk_limit: usize,
 }
 
@@ -244,6 +277,7 @@ impl Default for ChannelConfig {
         Self {
             dm_policy: DmPolicy::default(),
             allow_from: Vec::new(),
+            dm: DmConfig::default(),
             group_policy: GroupPolicy::default(),
             group_allow_from: Vec::new(),
             dangerously_allow_name_matching: false,
@@ -307,6 +341,63 @@ impl ConfigError {
     }
 }
 
+/// The `rooms` keys resolved to room ids by the host, at startup and again on every
+/// reconnect (a new value replaces the old). `None`: the key names no room the host could
+/// find; such a key matches nothing (only a room whose id is exactly the key).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResolvedRooms {
+    ids: BTreeMap<String, Option<RoomId>>,
+    keys: BTreeMap<RoomId, Vec<String>>,
+}
+
+impl ResolvedRooms {
+    /// No key resolved yet: name keys match nothing (fail closed).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records what `key` resolved to (replacing an earlier answer for it).
+    pub fn insert(&mut self, key: impl Into<String>, id: Option<RoomId>) {
+        let key = key.into();
+        if let Some(Some(old)) = self.ids.get(&key) {
+            if let Some(keys) = self.keys.get_mut(old) {
+                keys.retain(|k| k != &key);
+            }
+        }
+        if let Some(id) = &id {
+            let keys = self.keys.entry(id.clone()).or_default();
+            keys.push(key.clone());
+            keys.sort();
+        }
+        self.ids.insert(key, id);
+    }
+
+    /// What `key` resolved to: `None` if the host gave no answer for it, `Some(None)` if
+    /// it found no room.
+    pub fn get(&self, key: &str) -> Option<Option<&RoomId>> {
+        self.ids.get(key).map(Option::as_ref)
+    }
+
+    /// The keys resolved to `room`, in key order.
+    pub fn keys_for(&self, room: &RoomId) -> impl Iterator<Item = &str> {
+        self.keys
+            .get(room)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+    }
+}
+
+impl<K: Into<String>> FromIterator<(K, Option<RoomId>)> for ResolvedRooms {
+    fn from_iter<I: IntoIterator<Item = (K, Option<RoomId>)>>(iter: I) -> Self {
+        let mut resolved = Self::new();
+        for (key, id) in iter {
+            resolved.insert(key, id);
+        }
+        resolved
+    }
+}
+
 /// A `rooms` entry that applies to a room, with the key it was found under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RoomEntry<'a> {
@@ -317,6 +408,16 @@ pub struct RoomEntry<'a> {
 }
 
 impl ChannelConfig {
+    /// The JSON schema of this config (draft 2020-12), generated from these types: the
+    /// property names are the serde names, the descriptions are the doc comments, the
+    /// defaults are [`ChannelConfig::default`]'s. The plugin's `openclaw.plugin.json`
+    /// config schema is generated from it, and a host can find unknown keys with it
+    /// (every key this config reads is a property; the schema itself allows others,
+    /// because the same object also carries the backend's connection keys).
+    pub fn schema() -> serde_json::Value {
+        schemars::schema_for!(ChannelConfig).to_value()
+    }
+
     /// Parses and validates a config from JSON. Errors name the offending key.
     pub fn from_json_str(json: &str) -> Result<Self, ConfigError> {
         let mut de = serde_json::Deserializer::from_str(json);
@@ -355,6 +456,7 @@ impl ChannelConfig {
             ("groupAllowFrom", &self.group_allow_from),
             ("commandAllowFrom", &self.command_allow_from),
             ("reactionAllowlist", &self.reaction_allowlist),
+            ("dm.groupChannels", &self.dm.group_channels),
         ];
         for (name, list) in lists {
             check_entries(name, list)?;
@@ -384,24 +486,51 @@ impl ChannelConfig {
             .collect()
     }
 
-    /// The `rooms` entry for a room: by id first, then by name (with or without `#`).
-    pub fn room_entry(&self, room: &RoomInfo) -> Option<RoomEntry<'_>> {
+    /// The `rooms` entry for a room: the key that is its id, else a key the host resolved
+    /// to its id, else (only with `dangerouslyAllowNameMatching`) its current name, with
+    /// or without `#`. Never the name otherwise: names can be squatted.
+    pub fn room_entry(&self, room: &RoomInfo, resolved: &ResolvedRooms) -> Option<RoomEntry<'_>> {
+        if !room.kind.is_room() {
+            // DMs and group DMs have their own keys (`dmPolicy`, `dm.*`), as in Slack.
+            return None;
+        }
         let by_id = self.rooms.get_key_value(room.id.as_str());
+        let by_resolution = || {
+            resolved
+                .keys_for(&room.id)
+                .find_map(|key| self.rooms.get_key_value(key))
+        };
         let by_name = || {
+            if !self.dangerously_allow_name_matching {
+                return None;
+            }
             let name = room.name.as_deref()?;
             self.rooms
                 .get_key_value(name)
                 .or_else(|| self.rooms.get_key_value(format!("#{name}").as_str()))
         };
         by_id
+            .or_else(by_resolution)
             .or_else(by_name)
             .map(|(key, config)| RoomEntry { key, config })
     }
 
-    /// The `implicitMentions` switches for a room: its entry's overrides over the account's.
-    pub fn implicit_mentions_for(&self, room: &RoomInfo) -> ImplicitMentions {
-        match self.room_entry(room) {
-            Some(entry) => entry.config.implicit_mentions.apply(self.implicit_mentions),
+    /// The `rooms` keys the host has not resolved to a room id, in key order: the host
+    /// logs them and reports them in its status. Such a key only matches a room whose id
+    /// is exactly the key.
+    pub fn unresolved_rooms(&self, resolved: &ResolvedRooms) -> Vec<&str> {
+        self.rooms
+            .keys()
+            .filter(|key| !matches!(resolved.get(key), Some(Some(_))))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// The `implicitMentions` switches under a room's entry: its overrides over the
+    /// account's.
+    pub fn implicit_mentions_for(&self, entry: Option<&RoomConfig>) -> ImplicitMentions {
+        match entry {
+            Some(entry) => entry.implicit_mentions.apply(self.implicit_mentions),
             None => self.implicit_mentions,
         }
     }
@@ -492,15 +621,12 @@ mod tests {
         assert!(config.rooms.is_empty());
         assert!(config.implicit_mentions.reply_to_bot);
         assert!(config.implicit_mentions.thread_participation);
+        assert!(!config.dm.group_enabled);
+        assert!(config.dm.group_channels.is_empty());
     }
 
     #[test]
     fn implicit_mentions_resolve_room_over_account_key_by_key() {
-        let info = |id: &str| RoomInfo {
-            id: RoomId::new(id),
-            kind: RoomKind::Public,
-            name: None,
-        };
         let config = ChannelConfig::from_value(json!({
             "implicitMentions": { "replyToBot": false },
             "rooms": {
@@ -511,7 +637,7 @@ mod tests {
         }))
         .unwrap();
         let switches = |id| {
-            let m = config.implicit_mentions_for(&info(id));
+            let m = config.implicit_mentions_for(config.rooms.get(id));
             (m.reply_to_bot, m.thread_participation)
         };
         assert_eq!(switches("R1"), (true, false));
@@ -537,8 +663,9 @@ mod tests {
             "rooms": { "GENERAL": { "enabled": false, "requireMention": true, "users": ["U2"],
                                     "replyToMode": "all", "allowBots": false, "skills": [] } },
             "commandAllowFrom": ["U3"],
+            "dm": { "groupEnabled": true, "groupChannels": ["G1", "*"] },
             "replyToMode": "first",
-            "replyToModeByChatType": { "direct": "off", "group": "first", "channel": "all" },
+            "replyToModeByChatType": { "direct": "batched", "group": "first", "channel": "all" },
             "reactionNotifications": "allowlist", "reactionAllowlist": ["U4"],
             "textChunkLimit": 4000
         }))
@@ -557,9 +684,14 @@ mod tests {
         assert_eq!(room.reply_to_mode, Some(ReplyToMode::All));
         assert_eq!(room.allow_bots, Some(false));
         assert_eq!(config.command_allow_from, ["U3"]);
+        assert!(config.dm.group_enabled);
+        assert_eq!(config.dm.group_channels, ["G1", "*"]);
         assert_eq!(config.reply_to_mode, ReplyToMode::First);
         let by_type = &config.reply_to_mode_by_chat_type;
-        assert_eq!(by_type.for_kind(RoomKind::Direct), Some(ReplyToMode::Off));
+        assert_eq!(
+            by_type.for_kind(RoomKind::Direct),
+            Some(ReplyToMode::Batched)
+        );
         // Slack's chat types: `group` is a group DM, `channel` every room.
         assert_eq!(
             by_type.for_kind(RoomKind::GroupDirect),
@@ -658,6 +790,16 @@ mod tests {
                 "empty",
             ),
             (json!({ "rooms": { "": {} } }), "rooms", "empty"),
+            (
+                json!({ "dm": { "groupChannels": ["G1", ""] } }),
+                "dm.groupChannels[1]",
+                "empty",
+            ),
+            (
+                json!({ "dm": { "groupEnabled": "yes" } }),
+                "dm.groupEnabled",
+                "invalid type",
+            ),
         ];
         for (value, field, problem) in cases {
             let err = ChannelConfig::from_value(value.clone()).unwrap_err();
@@ -668,6 +810,189 @@ mod tests {
         }
     }
 
+    /// The schema object `schema` stands for, following a local `$ref`.
+    fn resolve<'a>(
+        root: &'a serde_json::Value,
+        schema: &'a serde_json::Value,
+    ) -> &'a serde_json::Value {
+        match schema.get("$ref").and_then(|r| r.as_str()) {
+            Some(reference) => {
+                let path = reference.trim_start_matches('#');
+                let target = root.pointer(path).unwrap_or_else(|| panic!("{reference}"));
+                resolve(root, target)
+            }
+            None => schema,
+        }
+    }
+
+    /// The non-null alternative of an `Option<T>` schema (`anyOf: [T, null]`), else itself.
+    fn non_null<'a>(
+        root: &'a serde_json::Value,
+        schema: &'a serde_json::Value,
+    ) -> &'a serde_json::Value {
+        let schema = resolve(root, schema);
+        match schema.get("anyOf").and_then(|a| a.as_array()) {
+            Some(options) => options
+                .iter()
+                .map(|option| resolve(root, option))
+                .find(|option| option.get("type") != Some(&json!("null")))
+                .unwrap_or(schema),
+            None => schema,
+        }
+    }
+
+    /// Every object key of `value` (a serialized config) is a property of `schema`, and
+    /// every property a key, all the way down.
+    fn same_keys(
+        root: &serde_json::Value,
+        schema: &serde_json::Value,
+        value: &serde_json::Value,
+        at: &str,
+    ) {
+        let schema = non_null(root, schema);
+        let Some(object) = value.as_object() else {
+            return;
+        };
+        if let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) {
+            let mut keys: Vec<&String> = object.keys().collect();
+            let mut names: Vec<&String> = properties.keys().collect();
+            keys.sort();
+            names.sort();
+            assert_eq!(names, keys, "properties at {at}");
+            for (key, child) in object {
+                same_keys(root, &properties[key], child, &format!("{at}.{key}"));
+            }
+        } else {
+            // A map (`rooms`): every value follows `additionalProperties`.
+            let values = schema
+                .get("additionalProperties")
+                .unwrap_or_else(|| panic!("no properties at {at}"));
+            for (key, child) in object {
+                same_keys(root, values, child, &format!("{at}.{key}"));
+            }
+        }
+    }
+
+    #[test]
+    fn the_schema_has_every_key_the_config_reads_by_its_serde_name() {
+        let schema = ChannelConfig::schema();
+        // A config with every nested object present, serialized: its keys are the serde
+        // names `from_value` reads (the same `rename_all` drives both directions).
+        let config = ChannelConfig::from_value(json!({
+            "rooms": { "R1": { "requireMention": true, "replyToMode": "all", "allowBots": true } },
+            "replyToModeByChatType": { "direct": "off", "group": "first", "channel": "all" },
+        }))
+        .unwrap();
+        let value = serde_json::to_value(&config).unwrap();
+        same_keys(&schema, &schema, &value, "$");
+        let top: Vec<&str> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        for key in [
+            "dmPolicy",
+            "allowFrom",
+            "dm",
+            "groupPolicy",
+            "groupAllowFrom",
+            "dangerouslyAllowNameMatching",
+            "requireMention",
+            "mentionPatterns",
+            "implicitMentions",
+            "allowBots",
+            "rooms",
+            "commandAllowFrom",
+            "replyToMode",
+            "replyToModeByChatType",
+            "reactionNotifications",
+            "reactionAllowlist",
+            "textChunkLimit",
+        ] {
+            assert!(top.contains(&key), "{key} missing from {top:?}");
+        }
+        assert_eq!(top.len(), 17, "{top:?}");
+        // Every property the schema names is one the config reads: a value of the wrong
+        // type under it is refused at that key.
+        for key in &top {
+            let err = ChannelConfig::from_value(json!({ *key: "not valid" }));
+            let field = err.map(|_| String::new()).unwrap_or_else(|e| e.field);
+            assert!(field.starts_with(key), "{key}: {field}");
+        }
+    }
+
+    #[test]
+    fn the_schema_carries_docs_defaults_and_the_enum_values() {
+        let schema = ChannelConfig::schema();
+        let property = |name: &str| non_null(&schema, &schema["properties"][name]).clone();
+        let description = schema["properties"]["dmPolicy"]["description"].as_str();
+        assert_eq!(description, Some("Who may DM the bot."));
+        assert_eq!(
+            schema["properties"]["dmPolicy"]["default"],
+            json!("pairing")
+        );
+        assert_eq!(
+            schema["properties"]["requireMention"]["default"],
+            json!(true)
+        );
+        assert_eq!(
+            schema["properties"]["textChunkLimit"]["default"],
+            json!(5000)
+        );
+        assert_eq!(schema["properties"]["textChunkLimit"]["minimum"], json!(64));
+        let values = |schema_of: serde_json::Value| -> Vec<String> {
+            let mut values: Vec<String> = match schema_of.get("enum") {
+                Some(values) => values
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_owned())
+                    .collect(),
+                None => schema_of["oneOf"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v["const"].as_str().unwrap().to_owned())
+                    .collect(),
+            };
+            values.sort();
+            values
+        };
+        assert_eq!(
+            values(property("replyToMode")),
+            ["all", "batched", "first", "off"]
+        );
+        assert_eq!(
+            values(property("dmPolicy")),
+            ["allowlist", "disabled", "open", "pairing"]
+        );
+        assert_eq!(
+            values(property("groupPolicy")),
+            ["allowlist", "disabled", "open"]
+        );
+        assert_eq!(
+            values(property("reactionNotifications")),
+            ["all", "allowlist", "off", "own"]
+        );
+        let dm = property("dm");
+        assert_eq!(dm["properties"]["groupEnabled"]["default"], json!(false));
+        let room = resolve(
+            &schema,
+            &schema["properties"]["rooms"]["additionalProperties"],
+        );
+        assert_eq!(room["properties"]["enabled"]["default"], json!(true));
+        assert!(room["description"]
+            .as_str()
+            .unwrap()
+            .contains("keyed by room id"));
+        // Per-room replyToMode takes the same values (one enum, one owner).
+        assert_eq!(
+            values(non_null(&schema, &room["properties"]["replyToMode"]).clone()),
+            ["all", "batched", "first", "off"]
+        );
+    }
+
     #[test]
     fn open_dms_with_a_wildcard_are_valid() {
         let config = ChannelConfig::from_json_str(r#"{"dmPolicy":"open","allowFrom":["*"]}"#);
@@ -675,29 +1000,111 @@ mod tests {
     }
 
     #[test]
-    fn room_entries_are_found_by_id_then_name() {
-        let config = ChannelConfig::from_value(json!({ "rooms": {
+    fn room_entries_are_found_by_id_then_by_resolved_name_never_by_current_name() {
+        let rooms = json!({
             "R1": { "requireMention": false },
             "general": { "requireMention": true },
             "#random": { "enabled": false },
-        } }))
+            "gone": {},
+        });
+        let config = ChannelConfig::from_value(json!({ "rooms": rooms })).unwrap();
+        let names = ChannelConfig::from_value(
+            json!({ "rooms": rooms, "dangerouslyAllowNameMatching": true }),
+        )
         .unwrap();
         let room = |id: &str, name: Option<&str>| RoomInfo {
             id: RoomId::new(id),
             kind: RoomKind::Public,
             name: name.map(str::to_owned),
         };
+        let resolved: ResolvedRooms = [
+            ("R1", Some(RoomId::new("R1"))),
+            ("general", Some(RoomId::new("R2"))),
+            ("#random", Some(RoomId::new("R3"))),
+            ("gone", None),
+        ]
+        .into_iter()
+        .collect();
+        let none = ResolvedRooms::new();
+        // (config, resolution, room, key)
         let cases = [
-            (room("R1", Some("general")), Some("R1")), // the id wins over the name
-            (room("R2", Some("general")), Some("general")),
-            (room("R3", Some("random")), Some("#random")),
-            (room("R4", Some("other")), None),
-            (room("R5", None), None),
-            (room("r1", Some("GENERAL")), None), // ids and names are case-sensitive
+            (&config, &resolved, room("R1", Some("general")), Some("R1")), // the id wins
+            (
+                &config,
+                &resolved,
+                room("R2", Some("general")),
+                Some("general"),
+            ),
+            (
+                &config,
+                &resolved,
+                room("R2", Some("renamed")),
+                Some("general"),
+            ), // by id
+            (
+                &config,
+                &resolved,
+                room("R3", Some("random")),
+                Some("#random"),
+            ),
+            // A squatter: a new room under an allowlisted name is not that room.
+            (&config, &resolved, room("P9", Some("general")), None),
+            (&config, &resolved, room("P9", Some("gone")), None),
+            (&config, &resolved, room("R4", Some("other")), None),
+            (&config, &resolved, room("R5", None), None),
+            (&config, &resolved, room("r1", Some("GENERAL")), None), // case-sensitive
+            // Before any resolution, only id keys match (fail closed).
+            (&config, &none, room("R1", Some("general")), Some("R1")),
+            (&config, &none, room("R2", Some("general")), None),
+            // The break-glass flag matches the current name too, squatters included.
+            (&names, &none, room("P9", Some("general")), Some("general")),
+            (&names, &none, room("P9", Some("random")), Some("#random")),
+            (&names, &resolved, room("R1", Some("random")), Some("R1")),
+            (
+                &names,
+                &resolved,
+                room("R2", Some("random")),
+                Some("general"),
+            ),
         ];
-        for (info, key) in cases {
-            assert_eq!(config.room_entry(&info).map(|e| e.key), key, "{info:?}");
+        for (config, resolved, info, key) in cases {
+            let names = config.dangerously_allow_name_matching;
+            assert_eq!(
+                config.room_entry(&info, resolved).map(|e| e.key),
+                key,
+                "{info:?} names={names} resolved={resolved:?}"
+            );
         }
+        assert_eq!(config.unresolved_rooms(&resolved), ["gone"]);
+        assert_eq!(
+            config.unresolved_rooms(&none),
+            ["#random", "R1", "general", "gone"]
+        );
+    }
+
+    #[test]
+    fn a_new_resolution_of_a_key_replaces_the_old() {
+        let mut resolved = ResolvedRooms::new();
+        resolved.insert("general", Some(RoomId::new("R1")));
+        resolved.insert("#general", Some(RoomId::new("R1")));
+        assert_eq!(
+            resolved.keys_for(&RoomId::new("R1")).collect::<Vec<_>>(),
+            ["#general", "general"]
+        );
+        resolved.insert("general", Some(RoomId::new("R2")));
+        assert_eq!(
+            resolved.keys_for(&RoomId::new("R1")).collect::<Vec<_>>(),
+            ["#general"]
+        );
+        assert_eq!(
+            resolved.keys_for(&RoomId::new("R2")).collect::<Vec<_>>(),
+            ["general"]
+        );
+        resolved.insert("general", None);
+        assert_eq!(resolved.keys_for(&RoomId::new("R2")).count(), 0);
+        assert_eq!(resolved.get("general"), Some(None));
+        assert_eq!(resolved.get("other"), None);
+        assert_eq!(resolved.get("#general"), Some(Some(&RoomId::new("R1"))));
     }
 
     #[test]

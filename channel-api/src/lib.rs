@@ -11,7 +11,8 @@
 //! - [`channel`]: the [`Channel`] trait and the [`ChannelExt`] conveniences.
 //! - [`config`]: the OpenClaw channel configuration (Slack's keys and defaults).
 //! - [`policy`]: who may talk to the bot, where, and when a mention is needed.
-//! - [`command`]: `!status`, `!model <name>`, `!stop` and who may run them.
+//! - [`command`]: the `!` commands (`!status`, `!help`, `!model <name>`, `!stop`, `!new`,
+//!   `!reset`, ...) and who may run them.
 //! - [`threading`]: where a reply goes (`replyToMode`).
 //! - [`session`]: the conversation-id grammar behind `resolveSessionConversation`, in the
 //!   namespace the host passes.

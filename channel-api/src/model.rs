@@ -28,6 +28,11 @@ impl RoomKind {
         matches!(self, RoomKind::Direct)
     }
 
+    /// Public channels and private groups: the rooms `groupPolicy` and `rooms` govern.
+    pub fn is_room(self) -> bool {
+        matches!(self, RoomKind::Public | RoomKind::Private)
+    }
+
     /// The chat type OpenClaw sees.
     pub fn chat_type(self) -> ChatType {
         match self {

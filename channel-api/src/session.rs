@@ -164,7 +164,7 @@ impl ConversationId {
         })
     }
 
-    /// Parses an id produced by [`ConversationId::to_string`] in `namespace`.
+    /// Parses an id produced by [`ConversationId`]'s `Display` in `namespace`.
     pub fn parse(namespace: &Namespace, text: &str) -> Result<Self, SessionError> {
         let mut parts = text.splitn(6, ':');
         let prefix = parts.next().unwrap_or_default();

@@ -1,11 +1,19 @@
-//! Where a reply goes: `replyToMode` (`off` | `first` | `all`).
+//! Where a reply goes: `replyToMode` (`off` | `first` | `all` | `batched`).
 //!
 //! - An inbound message inside a thread is always answered in that thread.
 //! - A top-level message is answered at the top level with `off`; with `first` the first
 //!   chunk opens a thread on the inbound message and later chunks go to the top level;
 //!   with `all` every chunk goes into that thread.
+//! - `batched` threads like `first`. In OpenClaw it is a single-use reply reference
+//!   (`isSingleUseReplyToMode` is true for `first` and `batched`); the core's extra rule,
+//!   that the implicit reference is kept only for a turn that was a debounced batch of
+//!   several messages (`resolveBatchedReplyThreadingPolicy`), is one a channel opts into,
+//!   and Slack's channel does not: its reply planner treats `batched` as `first`, and so
+//!   does Mattermost's (documented). Here, as in Slack, each turn is one message.
 //! - The mode is the room entry's `replyToMode`, else `replyToModeByChatType` for the
-//!   room's kind, else the account's `replyToMode` (default `off`).
+//!   room's kind, else the account's `replyToMode` (default `off`). Which `rooms` entry
+//!   applies is the policy's call ([`crate::policy::Policy::room_entry`]); this module is
+//!   handed the entry.
 //!
 //! ```
 //! use channel_api::config::ReplyToMode;
@@ -26,22 +34,34 @@
 //! assert_eq!(outbound.thread, Some(MessageId::new("M1")));
 //! ```
 
-use crate::config::{ChannelConfig, ReplyToMode};
+use crate::config::{ChannelConfig, ReplyToMode, RoomConfig};
 use crate::ids::{MessageId, RoomId};
-use crate::model::{Message, OutboundMessage, RoomInfo};
+use crate::model::{Message, OutboundMessage, RoomKind};
 
-/// The `replyToMode` in force for a room: room entry, then chat type, then the account.
-pub fn resolve_reply_to_mode(config: &ChannelConfig, room: &RoomInfo) -> ReplyToMode {
-    config
-        .room_entry(room)
-        .and_then(|entry| entry.config.reply_to_mode)
-        .or_else(|| config.reply_to_mode_by_chat_type.for_kind(room.kind))
+/// The `replyToMode` in force in a room of `kind` whose `rooms` entry (if any) is
+/// `entry`: the entry's, then the chat type's, then the account's.
+pub fn resolve_reply_to_mode(
+    config: &ChannelConfig,
+    entry: Option<&RoomConfig>,
+    kind: RoomKind,
+) -> ReplyToMode {
+    entry
+        .and_then(|entry| entry.reply_to_mode)
+        .or_else(|| config.reply_to_mode_by_chat_type.for_kind(kind))
         .unwrap_or(config.reply_to_mode)
 }
 
-/// The reply plan for an inbound message under the config's `replyToMode`.
-pub fn plan_reply(config: &ChannelConfig, message: &Message) -> ReplyPlan {
-    ReplyPlan::new(resolve_reply_to_mode(config, &message.room), message)
+/// The reply plan for an inbound message under the config's `replyToMode`; `entry` is the
+/// message's room entry, if any.
+pub fn plan_reply(
+    config: &ChannelConfig,
+    entry: Option<&RoomConfig>,
+    message: &Message,
+) -> ReplyPlan {
+    ReplyPlan::new(
+        resolve_reply_to_mode(config, entry, message.room.kind),
+        message,
+    )
 }
 
 /// Which thread the chunks of a reply go to.
@@ -70,7 +90,9 @@ impl ReplyPlan {
         let target = match (&message.thread_root, mode) {
             (Some(root), _) => ReplyTarget::Thread(root.clone()),
             (None, ReplyToMode::Off) => ReplyTarget::TopLevel,
-            (None, ReplyToMode::First) => ReplyTarget::FirstChunkInThread(message.id.clone()),
+            (None, ReplyToMode::First | ReplyToMode::Batched) => {
+                ReplyTarget::FirstChunkInThread(message.id.clone())
+            }
             (None, ReplyToMode::All) => ReplyTarget::Thread(message.id.clone()),
         };
         Self {
@@ -113,9 +135,9 @@ impl ReplyPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ReplyToModeByChatType, RoomConfig};
+    use crate::config::ReplyToModeByChatType;
     use crate::ids::UserId;
-    use crate::model::{Author, RoomKind, Timestamp};
+    use crate::model::{Author, RoomInfo, Timestamp};
 
     fn message(kind: RoomKind, thread_root: Option<&str>) -> Message {
         Message {
@@ -150,10 +172,12 @@ mod tests {
             (ReplyToMode::Off, None, [None, None, None]),
             (ReplyToMode::First, None, [m("M1"), None, None]),
             (ReplyToMode::All, None, [m("M1"), m("M1"), m("M1")]),
+            (ReplyToMode::Batched, None, [m("M1"), None, None]),
             // A threaded inbound message is always answered in its thread.
             (ReplyToMode::Off, Some("T"), [m("T"), m("T"), m("T")]),
             (ReplyToMode::First, Some("T"), [m("T"), m("T"), m("T")]),
             (ReplyToMode::All, Some("T"), [m("T"), m("T"), m("T")]),
+            (ReplyToMode::Batched, Some("T"), [m("T"), m("T"), m("T")]),
         ];
         for (mode, root, expected) in cases {
             let plan = ReplyPlan::new(mode, &message(RoomKind::Public, root));
@@ -188,47 +212,44 @@ mod tests {
             channel: Some(ReplyToMode::All),
         };
         let room = |mode| {
-            [(
-                "general".to_string(),
-                RoomConfig {
-                    reply_to_mode: mode,
-                    ..RoomConfig::default()
-                },
-            )]
-            .into_iter()
-            .collect()
+            Some(RoomConfig {
+                reply_to_mode: mode,
+                ..RoomConfig::default()
+            })
         };
-        let config = |global, by_type: &ReplyToModeByChatType, rooms| ChannelConfig {
-            reply_to_mode: global,
-            reply_to_mode_by_chat_type: by_type.clone(),
-            rooms,
-            ..ChannelConfig::default()
+        let config = |global, by_type: &ReplyToModeByChatType, entry: Option<RoomConfig>| {
+            let config = ChannelConfig {
+                reply_to_mode: global,
+                reply_to_mode_by_chat_type: by_type.clone(),
+                ..ChannelConfig::default()
+            };
+            (config, entry)
         };
         let none = ReplyToModeByChatType::default();
         let cases = [
             (
-                config(ReplyToMode::Off, &none, Default::default()),
+                config(ReplyToMode::Off, &none, None),
                 RoomKind::Public,
                 ReplyToMode::Off,
             ),
             (
-                config(ReplyToMode::All, &none, Default::default()),
+                config(ReplyToMode::All, &none, None),
                 RoomKind::Public,
                 ReplyToMode::All,
             ),
             (
-                config(ReplyToMode::Off, &by_type, Default::default()),
+                config(ReplyToMode::Off, &by_type, None),
                 RoomKind::Public,
                 ReplyToMode::All,
             ),
             (
-                config(ReplyToMode::Off, &by_type, Default::default()),
+                config(ReplyToMode::Off, &by_type, None),
                 RoomKind::Direct,
                 ReplyToMode::First,
             ),
             // No `group` override: the account's mode.
             (
-                config(ReplyToMode::All, &by_type, Default::default()),
+                config(ReplyToMode::All, &by_type, None),
                 RoomKind::Private,
                 ReplyToMode::All,
             ),
@@ -250,14 +271,17 @@ mod tests {
                 ReplyToMode::All,
             ),
         ];
-        for (config, kind, expected) in cases {
+        for ((config, entry), kind, expected) in cases {
             let msg = message(kind, None);
             assert_eq!(
-                resolve_reply_to_mode(&config, &msg.room),
+                resolve_reply_to_mode(&config, entry.as_ref(), kind),
                 expected,
-                "{kind:?} {config:?}"
+                "{kind:?} {config:?} {entry:?}"
             );
-            assert_eq!(plan_reply(&config, &msg), ReplyPlan::new(expected, &msg));
+            assert_eq!(
+                plan_reply(&config, entry.as_ref(), &msg),
+                ReplyPlan::new(expected, &msg)
+            );
         }
     }
 }
