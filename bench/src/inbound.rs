@@ -181,7 +181,7 @@ pub(crate) fn in_process(
                 continue;
             }
             created += 1;
-            match policy.decide(&approved, &event) {
+            match policy.decide(&approved, &channel_api::policy::NoKnownMessages, &event) {
                 Decision::Dispatch(_) => f.dispatched += 1,
                 Decision::Skip(_) => f.skipped += 1,
                 Decision::Drop(_) => f.dropped += 1,

@@ -225,18 +225,21 @@ async fn probe(core: &Core) -> ProbeResult {
         core.note_error(err).await;
     }
     let state = ConnectionParams::from(&core.state()).state;
+    let unresolved_rooms = core.settings().semantics.unresolved_rooms();
     match report {
         Ok(report) => ProbeResult {
             reachable: true,
             token_valid: report.identity_matches && !core.is_fatal(),
             server_version: report.server_version,
             state,
+            unresolved_rooms,
         },
         Err(channel_api::Error::Unauthorized { .. }) => ProbeResult {
             reachable: true,
             token_valid: false,
             server_version: None,
             state,
+            unresolved_rooms,
         },
         Err(err) => {
             tracing::warn!(error = %err, "probe failed");
@@ -245,6 +248,7 @@ async fn probe(core: &Core) -> ProbeResult {
                 token_valid: !core.is_fatal(),
                 server_version: None,
                 state,
+                unresolved_rooms,
             }
         }
     }
@@ -387,6 +391,7 @@ async fn send(core: &Core, params: SendParams, mut turn: Turn) -> Result<SendRes
         }
         match core.channel.send(message).await {
             Ok(sent) => {
+                core.remember_sent(&sent.message);
                 if index == 0 {
                     thread_id = sent.thread.map(MessageId::into_string);
                 }
@@ -473,10 +478,13 @@ async fn send_file(
         caption,
     };
     match core.channel.send_file(file).await {
-        Ok(sent) => Ok(SendResult {
-            message_ids: vec![sent.message.id.into_string()],
-            thread_id: sent.thread.map(MessageId::into_string),
-        }),
+        Ok(sent) => {
+            core.remember_sent(&sent.message);
+            Ok(SendResult {
+                message_ids: vec![sent.message.id.into_string()],
+                thread_id: sent.thread.map(MessageId::into_string),
+            })
+        }
         Err(err) => {
             tracing::warn!(room = %room, error = %err, "sendFile failed");
             core.note_error(&err).await;
@@ -500,10 +508,13 @@ pub(crate) fn spawn_answer(core: &Arc<Core>, plan: ReplyPlan, text: String) {
             .into_iter()
             .enumerate()
         {
-            if let Err(err) = core.channel.send(plan.outbound(index, chunk)).await {
-                tracing::warn!(room = %plan.room, error = %err, "could not post the core's answer");
-                core.note_error(&err).await;
-                return;
+            match core.channel.send(plan.outbound(index, chunk)).await {
+                Ok(sent) => core.remember_sent(&sent.message),
+                Err(err) => {
+                    tracing::warn!(room = %plan.room, error = %err, "could not post the core's answer");
+                    core.note_error(&err).await;
+                    return;
+                }
             }
         }
     });

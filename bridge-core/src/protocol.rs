@@ -624,6 +624,9 @@ pub struct ProbeResult {
     pub server_version: Option<String>,
     /// The connection state word (`connecting`, `active`, `reconnecting`, `fatal`).
     pub state: String,
+    /// `rooms` keys that name no room the bot can see: they are denied.
+    #[serde(default)]
+    pub unresolved_rooms: Vec<String>,
 }
 
 /// `stats` result.

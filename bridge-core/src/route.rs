@@ -77,6 +77,12 @@ pub(crate) async fn pump_events(
     mut stop: oneshot::Receiver<()>,
     drain: Duration,
 ) {
+    // No event is decided before the `rooms` keys are resolved to ids: a name-keyed room
+    // would be closed meanwhile, and a message read then would be handled as refused.
+    tokio::select! {
+        () = core.resolve_rooms_until_done() => {}
+        _ = &mut stop => return,
+    }
     let mut tasks = JoinSet::new();
     loop {
         let event = tokio::select! {
@@ -118,6 +124,16 @@ async fn on_event(core: &Arc<Core>, event: Event, tasks: &mut JoinSet<()>) {
         if let Some(ledger) = &core.ledger {
             ledger.connection(state.is_active());
         }
+        // Rooms are renamed, created and deleted while we are away: resolve the `rooms`
+        // keys again (the old resolution holds meanwhile).
+        if state.is_active() && core.was_connected() {
+            let core = core.clone();
+            tasks.spawn(async move {
+                if let Err(e) = core.resolve_rooms().await {
+                    tracing::warn!(error = %e, "could not resolve the rooms keys again; the last resolution holds");
+                }
+            });
+        }
         core.set_state(state).await;
         return;
     }
@@ -126,10 +142,10 @@ async fn on_event(core: &Arc<Core>, event: Event, tasks: &mut JoinSet<()>) {
         tracing::info!(reason = semantics::AFTER_FATAL, "event dropped");
         return;
     }
-    // Every new message, admitted or not, moves its room's window (`context`); with room
-    // and DM history off nothing reads it.
     // The settings of this event, whatever a `reconfigure` does meanwhile.
     let settings = core.settings();
+    // Every new message, admitted or not, moves its room's window (`context`); with room
+    // and DM history off nothing reads it.
     let history = settings.history;
     let seen_before = match &event {
         Event::MessageCreated { message } if history.room > 0 || history.dm > 0 => {
@@ -137,7 +153,7 @@ async fn on_event(core: &Arc<Core>, event: Event, tasks: &mut JoinSet<()>) {
         }
         _ => None,
     };
-    let classified = settings.semantics.classify(&event, &core.approved());
+    let classified = core.classify(&settings, &event);
     // A new message is handled at once when it is not admitted, and pending until the
     // plugin acknowledges it when it is.
     if let (Some(ledger), Event::MessageCreated { message }) = (&core.ledger, &event) {

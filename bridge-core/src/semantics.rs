@@ -5,11 +5,11 @@
 use std::collections::HashSet;
 
 use channel_api::chunk::chunk_text;
-use channel_api::command::{Command, CommandAccess, CommandAction, CommandRequest};
-use channel_api::config::ChannelConfig;
-use channel_api::policy::{Decision, Dispatch, Policy};
+use channel_api::command::{CommandAccess, CommandAction, CommandRequest};
+use channel_api::config::{ChannelConfig, ResolvedRooms};
+use channel_api::policy::{Decision, Dispatch, KnownMessages, Policy};
 use channel_api::threading::{ReplyPlan, ReplyTarget};
-use channel_api::{Event, Identity, Message, Namespace, TextLimit, UserId};
+use channel_api::{Event, Identity, Message, MessageRef, Namespace, TextLimit, UserId};
 
 use crate::config::{AccountConfig, ConfigError};
 use crate::protocol::{
@@ -74,13 +74,15 @@ impl Semantics {
         config: &AccountConfig,
         identity: &Identity,
         namespace: &Namespace,
+        rooms: &ResolvedRooms,
     ) -> Result<Self, ConfigError> {
         let identity = Identity {
             account: config.account_id().clone(),
             ..identity.clone()
         };
-        let policy = Policy::new(config.channel().clone(), identity, namespace.clone())
+        let mut policy = Policy::new(config.channel().clone(), identity, namespace.clone())
             .map_err(|e| ConfigError::new(e.field.clone(), e.problem.to_string()))?;
+        policy.set_room_ids(rooms.clone());
         Ok(Self { policy })
     }
 
@@ -89,9 +91,30 @@ impl Semantics {
         self.policy.config()
     }
 
-    /// Decides what to do with one event: `channel-api`'s decision, in wire shapes.
-    pub(crate) fn classify(&self, event: &Event, approved: &HashSet<UserId>) -> Inbound {
-        match self.policy.decide(approved, event) {
+    /// The `rooms` keys that did not resolve to a room (denied).
+    pub(crate) fn unresolved_rooms(&self) -> Vec<String> {
+        self.policy
+            .unresolved_rooms()
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Decides what to do with one event: `channel-api`'s decision, in wire shapes, and
+    /// the message to remember as admitted (edits and deletes of it may reach the agent).
+    pub(crate) fn classify(
+        &self,
+        event: &Event,
+        approved: &HashSet<UserId>,
+        known: &dyn KnownMessages,
+    ) -> (Inbound, Option<MessageRef>) {
+        let decision = self.policy.decide(approved, known, event);
+        let admitted = decision.admitted_message();
+        (self.wire(decision), admitted)
+    }
+
+    fn wire(&self, decision: Decision) -> Inbound {
+        match decision {
             Decision::Dispatch(Dispatch::Message(inbound)) => admitted(*inbound),
             Decision::Dispatch(Dispatch::Edited {
                 message,
@@ -215,13 +238,9 @@ fn admitted(inbound: channel_api::policy::Inbound) -> Inbound {
 }
 
 fn command_wire(request: &CommandRequest, slash: String) -> CommandWire {
-    let arg = match &request.command {
-        Command::Model { name } => Some(name.clone()),
-        _ => None,
-    };
     CommandWire {
         name: request.command.as_str().to_owned(),
-        arg,
+        arg: request.command.argument().map(str::to_owned),
         slash,
     }
 }

@@ -17,7 +17,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use channel_api::{Channel, ConnectionState, UserId};
+use channel_api::config::ResolvedRooms;
+use channel_api::policy::RecentMessages;
+use channel_api::{Channel, ConnectionState, MessageRef, RoomId, RoomQuery, UserId};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
@@ -38,6 +40,8 @@ use crate::rpc::{self, RpcError};
 use crate::semantics::Semantics;
 use crate::stats::Stats;
 
+/// Admitted and posted messages remembered for their edits and deletes.
+const KNOWN_MESSAGES: usize = 10_000;
 /// How many output lines may wait for the writer before producers wait.
 const OUTBOX_CAPACITY: usize = 1024;
 /// Queued output lines are written together up to about this many bytes.
@@ -151,7 +155,7 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let identity = channel.identity();
-    let settings = Settings::new(config, &identity, &options.namespace)?;
+    let settings = Settings::new(config, &identity, &options.namespace, &ResolvedRooms::new())?;
     let events = channel.events()?;
 
     let (out_tx, out_rx) = mpsc::channel(OUTBOX_CAPACITY);
@@ -170,6 +174,8 @@ where
         version: options.version.clone(),
         config: RwLock::new(config.clone()),
         settings: RwLock::new(Arc::new(settings)),
+        resolved: RwLock::new(ResolvedRooms::new()),
+        known: Mutex::new(RecentMessages::new(KNOWN_MESSAGES)),
         out: out_tx,
         stats: Stats::default(),
         approved: RwLock::new(config.approved_senders().iter().cloned().collect()),
@@ -348,9 +354,10 @@ impl Settings {
         config: &AccountConfig,
         identity: &channel_api::Identity,
         namespace: &channel_api::Namespace,
+        rooms: &ResolvedRooms,
     ) -> Result<Self, ConfigError> {
         Ok(Self {
-            semantics: Semantics::new(config, identity, namespace)?,
+            semantics: Semantics::new(config, identity, namespace, rooms)?,
             history: config.history(),
             media: config.media().clone(),
         })
@@ -377,8 +384,13 @@ pub(crate) struct Core {
     version: String,
     /// The configuration in force (the first line, or the last `reconfigure`).
     config: RwLock<AccountConfig>,
-    /// The settings in force; replaced whole by `reconfigure`.
+    /// The settings in force; replaced whole by `reconfigure` and room resolution.
     settings: RwLock<Arc<Settings>>,
+    /// The `rooms` keys as last resolved to room ids.
+    resolved: RwLock<ResolvedRooms>,
+    /// Messages admitted or posted by the bot: only edits and deletes of these reach
+    /// the agent.
+    known: Mutex<RecentMessages>,
     out: mpsc::Sender<String>,
     pub(crate) stats: Stats,
     /// DM senders approved through OpenClaw pairing (replaced by `setApprovedSenders`).
@@ -436,7 +448,8 @@ impl Core {
         if !blocked.is_empty() {
             return Err(RpcError::restart_required(&blocked));
         }
-        let settings = Settings::new(&new, &self.channel.identity(), &self.namespace)
+        let rooms = self.resolved_rooms();
+        let settings = Settings::new(&new, &self.channel.identity(), &self.namespace, &rooms)
             .map_err(|e| RpcError::invalid_params(e.to_string()))?;
         if changed.iter().any(|k| k == "approvedSenders") {
             *self
@@ -454,7 +467,138 @@ impl Core {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = new;
         tracing::info!(keys = ?changed, "configuration applied");
+        // New `rooms` keys need resolving; one attempt now, again at every reconnect.
+        if changed.iter().any(|k| k == "rooms") {
+            if let Err(e) = self.resolve_rooms().await {
+                tracing::warn!(error = %e, "could not resolve the rooms keys now; will retry at the next reconnect");
+            }
+        }
         Ok(serde_json::json!({ "applied": changed }))
+    }
+
+    /// The `rooms` keys as last resolved.
+    fn resolved_rooms(&self) -> ResolvedRooms {
+        self.resolved
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Resolves every `rooms` key to a room id through the channel (an id first, then a
+    /// name), and puts the result in force. A key that names no room is denied (warned
+    /// about, and listed by `probe`); a failure to ask (the server is down) changes nothing
+    /// and is returned.
+    pub(crate) async fn resolve_rooms(&self) -> Result<(), channel_api::Error> {
+        let keys: Vec<String> = self
+            .settings()
+            .semantics
+            .config()
+            .rooms
+            .keys()
+            .cloned()
+            .collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut resolved = ResolvedRooms::new();
+        for key in keys {
+            let bare = key.trim_start_matches('#').to_owned();
+            let by_id = match self
+                .channel
+                .resolve_room(&RoomQuery::Id(RoomId::new(bare.clone())))
+                .await
+            {
+                Ok(room) => Some(room.id),
+                Err(channel_api::Error::NotFound { .. }) => None,
+                Err(e) => return Err(e),
+            };
+            let id = match by_id {
+                Some(id) => Some(id),
+                None => match self.channel.resolve_room(&RoomQuery::Name(bare)).await {
+                    Ok(room) => Some(room.id),
+                    Err(channel_api::Error::NotFound { .. }) => None,
+                    Err(e) => return Err(e),
+                },
+            };
+            if id.is_none() {
+                tracing::warn!(room = %key, "a rooms key names no room the bot can see; it is denied");
+            }
+            resolved.insert(key, id);
+        }
+        *self
+            .resolved
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = resolved.clone();
+        // The settings in force get the resolution (the configuration is unchanged).
+        let config = self
+            .config
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        match Settings::new(
+            &config,
+            &self.channel.identity(),
+            &self.namespace,
+            &resolved,
+        ) {
+            Ok(settings) => {
+                *self
+                    .settings
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(settings);
+            }
+            Err(e) => tracing::error!(error = %e, "the configuration no longer builds a policy"),
+        }
+        Ok(())
+    }
+
+    /// [`Core::resolve_rooms`], retried with backoff until it succeeds or the account
+    /// stops.
+    pub(crate) async fn resolve_rooms_until_done(&self) {
+        let mut wait = Duration::from_millis(200);
+        loop {
+            match self.resolve_rooms().await {
+                Ok(()) => return,
+                Err(e) if e.is_fatal() => return,
+                Err(e) => {
+                    tracing::info!(error = %e, "cannot resolve the rooms keys yet; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+
+    /// Decides one event with the account's memory of admitted and posted messages, and
+    /// remembers what it admits.
+    pub(crate) fn classify(
+        &self,
+        settings: &Settings,
+        event: &channel_api::Event,
+    ) -> crate::semantics::Inbound {
+        let approved = self.approved();
+        let mut known = self
+            .known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (inbound, admitted) = settings.semantics.classify(event, &approved, &*known);
+        if let Some(message) = admitted {
+            known.remember(message);
+        }
+        inbound
+    }
+
+    /// Remembers a message the bot posted: edits and deletes of it may reach the agent.
+    pub(crate) fn remember_sent(&self, message: &MessageRef) {
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remember(message.clone());
+    }
+
+    /// Whether the connection has been active before (a later `Active` is a reconnect).
+    pub(crate) fn was_connected(&self) -> bool {
+        self.ready_sent.load(Ordering::SeqCst)
     }
 
     /// Queues one output line. Fails only when the writer has stopped (output closed).
