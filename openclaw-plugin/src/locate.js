@@ -137,7 +137,10 @@ export async function verifyBridge(located, { timeoutMs = 5000 } = {}) {
   try {
     out = await runVersion(path, timeoutMs);
   } catch (err) {
-    const why = /** @type {any} */ (err)?.code === "EACCES" ? "is not executable" : `could not be run (${/** @type {any} */ (err)?.code ?? /** @type {any} */ (err)?.message ?? err})`;
+    const e = /** @type {any} */ (err);
+    const why = e?.code === "EACCES" ? "is not executable"
+      : e?.killed ? `did not answer \`--version\` within ${timeoutMs / 1000} s`
+        : `could not be run (${e?.code ?? String(e?.message ?? e).split("\n")[0]})`;
     throw new BridgeUnavailableError(`rocketchat: the bridge binary ${where} ${why}; ${fix}.`, { path });
   }
   const parsed = parseVersionLine(out[0]);
