@@ -90,6 +90,18 @@ run_unit() {
   p="$(sed -nE 's/^ℹ pass ([0-9]+)$/\1/p' "$out")"
   f="$(sed -nE 's/^ℹ fail ([0-9]+)$/\1/p' "$out")"
   grep -E '^(✔|✖)' "$out" || true
+  # The plugin type-checked against OpenClaw's plugin SDK types (checkJs, tsconfig.json).
+  log "type-checking the plugin (tsc -p openclaw-plugin/tsconfig.json)"
+  if (cd "$REPO/openclaw-plugin" && "$NODE" "$OC_DIR/node_modules/typescript/bin/tsc" -p tsconfig.json) >>"$out" 2>&1; then
+    p=$(( ${p:-0} + 1 )); echo "✔ plugin type-check (tsc, checkJs against openclaw/plugin-sdk types)"
+  else
+    f=$(( ${f:-0} + 1 )); rc=1; echo "✖ plugin type-check failed:"; grep -E "error TS" "$out" | head -40
+  fi
+  if (cd "$REPO/openclaw-plugin" && "$NODE" scripts/merge-ui-hints.mjs --check) >>"$out" 2>&1; then
+    p=$(( ${p:-0} + 1 )); echo "✔ plugin uiHints in step with ui-hints.json"
+  else
+    f=$(( ${f:-0} + 1 )); rc=1; echo "✖ openclaw.plugin.json uiHints differ from ui-hints.json (node openclaw-plugin/scripts/merge-ui-hints.mjs)"
+  fi
   echo "plugin-unit: ${p:-0} passed, ${f:-0} failed"
   rm -f "$out"
   total_passed=$((total_passed + ${p:-0}))

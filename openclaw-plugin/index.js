@@ -59,7 +59,10 @@ async function sendFiles({ accountId, cfg, target, threadId, urls, text, media }
   return ids;
 }
 
-/** The `message` tool actions that map one-to-one onto bridge requests. */
+/**
+ * The `message` tool actions that map one-to-one onto bridge requests.
+ * @param {any} ctx
+ */
 async function handleAction({ action, params, accountId: requested, toolContext, cfg, mediaAccess, mediaLocalRoots, mediaReadFile }) {
   const accountId = requested ?? defaultAccountId(cfg);
   const request = (method, p) => requestCurrent(accountId, method, p);
@@ -99,6 +102,7 @@ async function handleAction({ action, params, accountId: requested, toolContext,
   throw new Error(`rocketchat: unsupported action ${action}`);
 }
 
+/** @type {any[]} */
 const ACTIONS = ["send", "react", "edit", "delete"];
 
 /** The host's idempotency key (if any) in the bridge's alphabet, namespaced by account. */
@@ -161,7 +165,7 @@ export const rocketchatPlugin = createChatChannelPlugin({
         serverUrl: account.config.serverUrl ?? null,
         bot: account.config.username ? `@${account.config.username}` : null,
         state: snapshot?.statusState ?? (snapshot?.running ? "running" : "stopped"),
-        ...(snapshot?.stats ? { stats: snapshot.stats } : {}),
+        .../** @type {any} */ (snapshot)?.stats ? { stats: /** @type {any} */ (snapshot).stats } : {},
       }),
       // Dropped events are not normal (skips are: no mention, not allowlisted...).
       collectStatusIssues: (accounts) => accounts.flatMap((a) => {
@@ -213,7 +217,7 @@ export const rocketchatPlugin = createChatChannelPlugin({
       const threadId = ctx.threadId != null ? String(ctx.threadId) : undefined;
       const result = await requestCurrent(accountId, "send", { target: ctx.to, text: ctx.text, threadId, ...keyFrom(accountId, /** @type {any} */ (ctx).idempotencyKey) });
       const ids = result?.messageIds ?? [];
-      return { channel: CHANNEL, messageId: ids[ids.length - 1] ?? "", target: ctx.to };
+      return { channel: CHANNEL, messageId: ids[ids.length - 1] ?? "", target: { kind: "conversation", id: ctx.to } };
     },
     // One file per call (OpenClaw calls it per media URL); the text rides as the caption.
     sendMedia: async (ctx) => {
@@ -222,7 +226,7 @@ export const rocketchatPlugin = createChatChannelPlugin({
       if (!ctx.mediaUrl) {
         const result = await requestCurrent(accountId, "send", { target: ctx.to, text: ctx.text, threadId, ...keyFrom(accountId, /** @type {any} */ (ctx).idempotencyKey) });
         const ids = result?.messageIds ?? [];
-        return { channel: CHANNEL, messageId: ids[ids.length - 1] ?? "", target: ctx.to };
+        return { channel: CHANNEL, messageId: ids[ids.length - 1] ?? "", target: { kind: "conversation", id: ctx.to } };
       }
       const ids = await sendFiles({
         cfg: ctx.cfg,
@@ -233,7 +237,7 @@ export const rocketchatPlugin = createChatChannelPlugin({
         text: ctx.text,
         media: { mediaAccess: ctx.mediaAccess, mediaLocalRoots: ctx.mediaLocalRoots, mediaReadFile: ctx.mediaReadFile },
       });
-      return { channel: CHANNEL, messageId: ids[ids.length - 1] ?? "", target: ctx.to };
+      return { channel: CHANNEL, messageId: ids[ids.length - 1] ?? "", target: { kind: "conversation", id: ctx.to } };
     },
   },
 });

@@ -157,7 +157,7 @@ export class BridgeProcess {
    * @param {string} method @param {object} [params] @param {{ timeoutMs?: number }} [opts]
    * @returns {Promise<any>}
    */
-  request(method, params = {}, { timeoutMs } = {}) {
+  request(method, params = {}, { timeoutMs } = /** @type {any} */ ({})) {
     if (this.exited) {
       return Promise.reject(new BridgeError(method, { message: "bridge is not running", data: { kind: "closed" } }));
     }
@@ -196,7 +196,7 @@ export class BridgeProcess {
  * @param {string} binary @param {string[]} args @param {object[]} lines
  * @returns {Promise<any>}
  */
-export function runBridgeCommand(binary, args, lines, { timeoutMs = 20_000, log = {} } = {}) {
+export function runBridgeCommand(binary, args, lines, { timeoutMs = 20_000, log = /** @type {any} */ ({}) } = /** @type {any} */ ({})) {
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, { stdio: ["pipe", "pipe", "pipe"] });
     let out = "";

@@ -111,7 +111,7 @@ export async function resolveAuthToken(cfg, account, resolver) {
  * the default `stateFile`, so a bridge restarted by OpenClaw (config or plugin reload,
  * gateway restart) resumes where the last one stopped.
  */
-export function buildBridgeConfig(account, authToken, approvedSenders, { stateDir } = {}) {
+export function buildBridgeConfig(account, authToken, approvedSenders, { stateDir } = /** @type {any} */ ({})) {
   const out = { accountId: account.accountId };
   for (const key of BRIDGE_KEYS) {
     if (account.config[key] !== undefined) out[key] = account.config[key];

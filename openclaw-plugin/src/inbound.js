@@ -256,7 +256,7 @@ export async function issuePairing(env, params) {
         idempotencyKey: idempotencyKey(accountId, "pairing", sender.id, text),
       });
     },
-    onReplyError: (err) => log.warn?.(`rocketchat[${accountId}]: pairing reply failed: ${err?.message ?? err}`),
+    onReplyError: (err) => log.warn?.(`rocketchat[${accountId}]: pairing reply failed: ${/** @type {any} */ (err)?.message ?? err}`),
   });
 }
 

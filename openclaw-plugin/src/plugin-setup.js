@@ -27,7 +27,7 @@ export const setupBase = {
     markdownCapable: true,
   },
   capabilities: {
-    chatTypes: ["direct", "group", "channel", "thread"],
+    chatTypes: /** @type {("direct" | "group" | "channel" | "thread")[]} */ (["direct", "group", "channel", "thread"]),
     reactions: true,
     edit: true,
     unsend: true,

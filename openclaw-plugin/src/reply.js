@@ -30,7 +30,8 @@ export function payloadMedia(payload) {
  * the same turn delivered again after a restart, posts once.
  * sendMedia(url, { replyThread }) posts one file (src/media.js); it is optional.
  */
-export function createReplyDelivery({ request, accountId, msg, account, log = {}, sendMedia, clock }) {
+/** @param {any} p */
+export function createReplyDelivery({ request, accountId, msg, account, log = /** @type {any} */ ({}), sendMedia, clock }) {
   const { mode, throttleMs } = resolveStreaming(account?.config?.streaming);
   const chunkLimit = Number(account?.config?.textChunkLimit) > 0 ? Number(account.config.textChunkLimit) : DEFAULT_CHUNK_LIMIT;
   const replyThread = msg.replyThread ?? null;

@@ -9,6 +9,7 @@
 import { CHANNEL, DEFAULT_ACCOUNT_ID, ENV_VARS, resolveAccount } from "./config.js";
 import { formatProbe, probeAccount } from "./oneshot.js";
 
+/** @type {any} */
 export const SETUP_FIELDS = {
   serverUrl: { kind: "string", cli: { flags: "--server-url <url>", description: "Rocket.Chat server URL (https://chat.example.com)" } },
   userId: { kind: "string", cli: { flags: "--user-id <id>", description: "The bot user's Rocket.Chat user id" } },
@@ -123,6 +124,7 @@ export const setupAdapter = {
 const isConfigured = ({ cfg, accountId }) => resolveAccount(cfg, accountId ?? undefined).configured;
 
 /** The interactive wizard (`openclaw channels add` without flags, `openclaw onboard`). */
+/** @type {import("openclaw/plugin-sdk/channel-setup").ChannelSetupWizard} */
 export const setupWizard = {
   channel: CHANNEL,
   status: {
