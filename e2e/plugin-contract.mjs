@@ -83,8 +83,6 @@ const config = gatewayConfig({
     defaultAccount: "dev", // `message send` without --account goes to dev
     accounts: {
       ops: { userId: "botOps", username: "opsbot", authToken: { source: "env", provider: "default", id: "RC_OPS_TOKEN" } },
-      // A `bridge` that is not ours (iproute2's prints this): refused, nothing runs.
-      decoy: { userId: "botDecoy", username: "decoybot", authToken: { source: "env", provider: "default", id: "RC_OPS_TOKEN" }, bridgePath: decoy },
       // dev streams previews (per-account key); ops keeps the default (off).
       dev: { userId: "botDev", username: "devbot", authToken: "dev-plain-token", streaming: { mode: "partial", throttleMs: 200 } },
     },
@@ -179,17 +177,6 @@ try {
   await suite.test("bridge warnings reach OpenClaw's log at warn level (--log-format json)", async () => {
     const line = await waitFor("the bridge's warning in the gateway log", () => readFileSync(join(run.dir, "openclaw.log"), "utf8").split("\n").find((l) => l.includes("FAKE-BRIDGE-WARNING")), { timeoutMs: 30_000 });
     assert(/"logLevelName":"WARN"|"level":"warn"|"WARN"/i.test(line), `logged as a warning: ${line.slice(0, 300)}`);
-  });
-
-  await suite.test("a bridge that is not ours (decoy bridgePath) is refused with one clear sentence; the account does not run", async () => {
-    const r = await waitFor("decoy status", async () => {
-      const out = run.cli(["channels", "status", "--channel", "rocketchat", "--json"]);
-      const list = JSON.parse(out.stdout.slice(out.stdout.indexOf("{"))).channelAccounts?.rocketchat ?? [];
-      const d = list.find((a) => a.accountId === "decoy");
-      return d?.lastError ? d : false;
-    }, { timeoutMs: 60_000, intervalMs: 2000 });
-    assert(/is not the OpenClaw Rocket\.Chat bridge/.test(r.lastError) && r.lastError.includes(decoy) && /iproute2/.test(r.lastError), `the reason: ${r.lastError}`);
-    assert(!existsSync(join(bridgeDir, "decoy.config.json")), "no bridge was started for it");
   });
 
   await suite.test("a thread message: reply carries replyThread back unchanged; typing on and off", async () => {
@@ -471,6 +458,20 @@ try {
       await waitFor(`old ${id} bridge gone`, () => !alive(before[id]), { timeoutMs: 30_000 });
       assert(alive(pidOf(id)), `new ${id} bridge running`);
     }
+  });
+
+  await suite.test("a bridge that is not ours (decoy bridgePath) is refused with one clear sentence; the account does not run", async () => {
+    // An account whose `bridge` is not ours (iproute2's prints this), added at run time.
+    const add = run.cli(["config", "set", "channels.rocketchat.accounts.decoy", JSON.stringify({ userId: "botDecoy", username: "decoybot", authToken: "x", bridgePath: decoy }), "--strict-json"]);
+    assertEq(add.code, 0, `config set (${add.stderr.slice(-300)})`);
+    const r = await waitFor("decoy status", async () => {
+      const out = run.cli(["channels", "status", "--channel", "rocketchat", "--json"]);
+      const list = JSON.parse(out.stdout.slice(out.stdout.indexOf("{"))).channelAccounts?.rocketchat ?? [];
+      const d = list.find((a) => a.accountId === "decoy");
+      return d?.lastError ? d : false;
+    }, { timeoutMs: 60_000, intervalMs: 2000 });
+    assert(/is not the OpenClaw Rocket\.Chat bridge/.test(r.lastError) && r.lastError.includes(decoy) && /iproute2/.test(r.lastError), `the reason: ${r.lastError}`);
+    assert(!existsSync(join(bridgeDir, "decoy.config.json")), "no bridge was started for it");
   });
 
   await suite.test("connection fatal: status shows it and later messages are not dispatched", async () => {
