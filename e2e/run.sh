@@ -9,7 +9,7 @@
 #    (simulator + bridge + plugin + gateway + fake model).
 # Prints `N passed, M failed`; exits non-zero on any failure.
 # Env: E2E_SKIP_BUILD=1 uses existing binaries; E2E_KEEP=1 keeps the run directories;
-#      E2E_ONLY=unit|contract|suite runs one part.
+#      E2E_ONLY=unit|contract|suite|install runs one part.
 set -euo pipefail
 
 E2E="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -52,6 +52,8 @@ log "openclaw $("$NODE" "$OPENCLAW_MJS" --version 2>/dev/null | tail -1)"
 if [[ "${E2E_SKIP_BUILD:-0}" != "1" ]]; then
   log "building bridge and rocketchat-sim (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
   (cd "$REPO" && cargo build --quiet -p bridge -p rocketchat-sim) || log "cargo build failed; the suite will report it"
+  # The platform package (install.mjs) carries the release build, as the release workflow does.
+  (cd "$REPO" && cargo build --quiet --release -p bridge -p rocketchat-sim) || log "cargo build --release failed; install.mjs will report it"
 fi
 
 # ---- tests --------------------------------------------------------------------
@@ -111,6 +113,7 @@ run_unit() {
 }
 [[ -z "${E2E_ONLY:-}" || "${E2E_ONLY:-}" == "unit" ]] && run_unit
 [[ "${E2E_ONLY:-}" != "suite" && "${E2E_ONLY:-}" != "unit" ]] && run_part "plugin contract (scripted bridge)" plugin-contract.mjs
-[[ "${E2E_ONLY:-}" != "contract" && "${E2E_ONLY:-}" != "unit" ]] && run_part "end-to-end (simulator + bridge)" suite.mjs
+[[ "${E2E_ONLY:-}" != "contract" && "${E2E_ONLY:-}" != "unit" && "${E2E_ONLY:-}" != "install" ]] && run_part "end-to-end (simulator + bridge)" suite.mjs
+[[ -z "${E2E_ONLY:-}" || "${E2E_ONLY:-}" == "install" ]] && run_part "install from packed tarballs (no cargo, decoy bridge on PATH)" install.mjs
 echo "$total_passed passed, $total_failed failed"
 exit $status
