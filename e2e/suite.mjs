@@ -476,6 +476,28 @@ try {
     assertEq(replies.filter((m) => m.msg.includes("RESUME-TWO")).length, 1, "RESUME-TWO answered once");
   });
 
+  await needsProtocol2("15. acknowledged hand-over: the gateway SIGKILLed between hand-over and the answer; after a restart the message is answered exactly once", async () => {
+    await settle(model);
+    const q = await post("alice", team, "@opsbot HOLDME crash test");
+    // The model has the call (the message was handed over and dispatched) and holds it.
+    await waitFor("the held model call", async () => (await model.calls()).some((c) => c.text.includes("HOLDME crash test")), { timeoutMs: 90_000 });
+    const gwNow = run.children.find((c) => c.spawnargs.includes("gateway") && c.exitCode === null);
+    gwNow.kill("SIGKILL");
+    await new Promise((r) => gwNow.once("exit", r));
+    const gw2 = await startGateway(run, {
+      port: gatewayPort,
+      config: JSON.parse(readFileSync(run.configPath, "utf8")),
+      env: { RC_OPS_TOKEN: user("opsbot").pats.openclaw, RC_DEV_TOKEN: user("devbot").pats.openclaw, RUST_LOG: process.env.RUST_LOG ?? "info" },
+    });
+    assert(gw2.pid, "restarted");
+    await botReplies(team, q, "opsbot", (m) => m.msg.includes("HOLDME crash test"), 120_000).catch((err) => {
+      throw new Error(`the message handed over before the crash was never answered (bridge ack / resume point, plugin ack): ${err.message}`);
+    });
+    await settle(model);
+    const replies = byBot(after(await messages(team), q), "opsbot").filter((m) => m.msg.includes("HOLDME crash test"));
+    assertEq(replies.length, 1, "answered exactly once");
+  });
+
   await suite.test("6. revoking the bot's PAT: the account reports fatal and nothing more is dispatched", async () => {
     await settle(model);
     await sim.control("removePat", { userId: uid("opsbot"), name: "openclaw" });
