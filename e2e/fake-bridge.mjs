@@ -1,5 +1,10 @@
-// A stand-in for `bridge serve` that speaks docs/bridge-protocol.md and is driven over
-// HTTP, so the plugin can be tested inside a real gateway without Rocket.Chat.
+// A stand-in for `bridge serve` that speaks docs/bridge-protocol.md (protocol 2, see
+// /work/notes/contracts.md) and is driven over HTTP, so the plugin can be tested inside a
+// real gateway without Rocket.Chat.
+//   `--version`            -> `openclaw-rocketchat-bridge 0.0.0-fake protocol 2`
+//                             (FAKE_BRIDGE_PROTOCOL overrides the number)
+//   `serve --log-format json` -> the protocol on stdio; one WARN log line on stderr at start
+//   `probe` / `resolve` / `directory` -> the one-shot commands (canned answers)
 // Env FAKE_BRIDGE_DIR: where it writes <accountId>.port and <accountId>.config.json.
 //   POST /notify {method, params}  -> writes that notification to the plugin
 //   GET  /requests                 -> every request the plugin made [{method, params, result}]
@@ -11,6 +16,15 @@ import { createInterface } from "node:readline";
 import { join } from "node:path";
 
 const dir = process.env.FAKE_BRIDGE_DIR ?? ".";
+const argv = process.argv.slice(2);
+if (argv[0] === "--version") {
+  process.stdout.write(`openclaw-rocketchat-bridge 0.0.0-fake protocol ${process.env.FAKE_BRIDGE_PROTOCOL ?? "2"}\n`);
+  process.exit(0);
+}
+function serve() {
+  listen();
+}
+
 const requests = [];
 let config;
 let state = "connecting";
@@ -49,7 +63,19 @@ function answer(msg) {
     case "setApprovedSenders":
       return out({ id: msg.id, result: { count: (p.userIds ?? []).length } });
     case "stats":
-      return out({ id: msg.id, result: { admitted: 0, skipped: {}, dropped: {} } });
+      return out({ id: msg.id, result: { admitted: 3, skipped: { not_mentioned: 2 }, dropped: { account_fatal: 1 } } });
+    case "ack":
+      return reply({ acked: (p.messageIds ?? []).length });
+    case "reconfigure": {
+      const applied = Object.keys(p.config ?? {}).filter((k) => JSON.stringify(p.config[k]) !== JSON.stringify(rawConfig?.[k]) && k !== "approvedSenders");
+      if (applied.some((k) => ["serverUrl", "userId", "username", "authToken"].includes(k))) {
+        return out({ id: msg.id, error: { code: -32012, message: "restart required", data: { kind: "restartRequired", retryable: false } } });
+      }
+      rawConfig = { ...rawConfig, ...p.config };
+      config = { ...rawConfig, authToken: `<${String(rawConfig.authToken ?? "").length} chars>`, pid: process.pid };
+      writeFileSync(join(dir, `${config.accountId ?? "default"}.config.json`), JSON.stringify(config));
+      return reply({ applied });
+    }
     case "shutdown":
       out({ id: msg.id, result: {} });
       return process.exit(0);
@@ -58,17 +84,21 @@ function answer(msg) {
   }
 }
 
-const lines = createInterface({ input: process.stdin });
-lines.on("line", (line) => {
-  const msg = JSON.parse(line);
-  if (!config) {
-    config = { ...msg, authToken: `<${String(msg.authToken ?? "").length} chars>`, pid: process.pid };
-    start();
-    return;
-  }
-  answer(msg);
-});
-lines.on("close", () => process.exit(0));
+let rawConfig;
+function listen() {
+  const lines = createInterface({ input: process.stdin });
+  lines.on("line", (line) => {
+    const msg = JSON.parse(line);
+    if (!config) {
+      rawConfig = msg;
+      config = { ...msg, authToken: `<${String(msg.authToken ?? "").length} chars>`, pid: process.pid };
+      start();
+      return;
+    }
+    answer(msg);
+  });
+  lines.on("close", () => process.exit(0));
+}
 
 function start() {
   const id = config.accountId ?? "default";
@@ -92,8 +122,41 @@ function start() {
   });
   server.listen(0, "127.0.0.1", () => {
     writeFileSync(join(dir, `${id}.port`), String(server.address().port));
-    notify("ready", { identity: { accountId: id, userId: config.userId, username: config.username }, capabilities: {}, serverVersion: "8.2.0" });
+    process.stderr.write(`${JSON.stringify({ timestamp: new Date().toISOString(), level: "WARN", target: "fake_bridge", fields: { message: "FAKE-BRIDGE-WARNING for the log-level test", account: id } })}\n`);
+    notify("ready", {
+      protocol: 2, version: "0.0.0-fake",
+      limits: { drainMs: 10000, sendBudgetMs: 60000 },
+      identity: { accountId: id, userId: config.userId, username: config.username }, capabilities: {}, serverVersion: "8.2.0",
+    });
     state = "active";
     notify("connection", { state: "active" });
   });
 }
+
+if (["probe", "resolve", "directory"].includes(argv[0])) {
+  const input = [];
+  createInterface({ input: process.stdin }).on("line", (l) => { if (l.trim()) input.push(JSON.parse(l)); }).on("close", () => {
+    const cfg = input[0] ?? {};
+    const line = (o) => { process.stdout.write(`${JSON.stringify(o)}\n`); process.exit(0); };
+    if (argv[0] === "probe") {
+      const ok = cfg.authToken && cfg.authToken !== "bad-token";
+      return line({
+        reachable: true, tokenValid: Boolean(ok), identityMatches: Boolean(ok), serverVersion: "8.2.0",
+        user: ok ? { id: cfg.userId, username: cfg.username } : null,
+        rooms: Object.keys(cfg.rooms ?? {}).map((entry) => (entry === "missing-room" ? { entry, error: { kind: "notFound", message: "no such room" } } : { entry, id: entry.toUpperCase(), name: entry.toLowerCase(), kind: "public" })),
+      });
+    }
+    if (argv[0] === "resolve") {
+      const targets = input[1]?.targets ?? [];
+      return line({ results: targets.map((t) => (t.startsWith("#")
+        ? { input: t, ok: true, kind: "room", id: `R${t.slice(1)}`, name: t.slice(1), roomKind: "public", conversationId: `rocketchat:${cfg.accountId}:channel:R${t.slice(1)}` }
+        : t.startsWith("@") && t !== "@nobody"
+          ? { input: t, ok: true, kind: "user", id: `U${t.slice(1)}`, name: t.slice(1) }
+          : { input: t, ok: false, error: { kind: "notFound", message: `${t} not found` } })) });
+    }
+    return line({ rooms: [{ id: "GENERAL", name: "general", kind: "public" }], users: [{ id: "uAlice", username: "alice", displayName: "Alice" }] });
+  });
+} else {
+  serve();
+}
+

@@ -75,6 +75,7 @@ function reply(res, body, text, { pieces } = {}) {
   next();
 }
 
+const held = new Set();
 const server = createServer((req, res) => {
   let raw = "";
   req.on("data", (c) => { raw += c; });
@@ -100,6 +101,12 @@ const server = createServer((req, res) => {
       const text = userText(body.messages);
       const prompt = (body.messages ?? []).map((m) => contentText(m.content)).join("\n");
       calls.push({ n: calls.length + 1, text, prompt });
+      // HOLDME: the first call with it is held open and never answered (the test kills
+      // the gateway meanwhile); later calls are answered as usual.
+      if (text.includes("HOLDME") && !held.has(text)) {
+        held.add(text);
+        return;
+      }
       if (text.includes("STREAMME")) {
         const answer = `PONG: ${text} and the rest of a streamed answer, written a few words at a time.`;
         reply(res, body, answer, { pieces: streamPieces(answer) });

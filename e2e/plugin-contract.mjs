@@ -18,8 +18,12 @@ await import("node:fs").then((fs) => fs.mkdirSync(bridgeDir, { recursive: true }
 
 // The plugin runs `<bridgePath> serve`; a wrapper makes that the fake bridge under Node 24.
 const wrapper = join(run.dir, "fake-bridge.sh");
-writeFileSync(wrapper, `#!/bin/sh\nexec "${NODE}" "${join(E2E, "fake-bridge.mjs")}"\n`);
+writeFileSync(wrapper, `#!/bin/sh\nexec "${NODE}" "${join(E2E, "fake-bridge.mjs")}" "$@"\n`);
 chmodSync(wrapper, 0o755);
+
+const decoy = join(run.dir, "decoy-bridge");
+writeFileSync(decoy, "#!/bin/sh\necho 'bridge utility, iproute2-6.1.0'\n");
+chmodSync(decoy, 0o755);
 
 const bridgeUrl = async (accountId) => {
   const f = join(bridgeDir, `${accountId}.port`);
@@ -76,6 +80,7 @@ const config = gatewayConfig({
     dangerouslyAllowInsecure: true,
     dmPolicy: "pairing",
     textChunkLimit: 5000,
+    defaultAccount: "dev", // `message send` without --account goes to dev
     accounts: {
       ops: { userId: "botOps", username: "opsbot", authToken: { source: "env", provider: "default", id: "RC_OPS_TOKEN" } },
       // dev streams previews (per-account key); ops keeps the default (off).
@@ -153,6 +158,27 @@ try {
     assertEq((await model.calls()).length, before + 1, "one model call");
   });
 
+  await suite.test("hand-over is acknowledged (ack) once OpenClaw took the message; a redelivered message id is answered once", async () => {
+    const before = (await model.calls()).length;
+    const m = message({ text: "ACKME once" });
+    await notify("ops", "message", m);
+    const send = await waitFor("reply", async () => (await sends("ops")).find((x) => x.params.text?.includes("PONG: ACKME once")), { timeoutMs: 90_000 });
+    const acks = (await requests("ops")).filter((r) => r.method === "ack" && r.params.messageIds.includes(m.messageId));
+    assertEq(acks.length, 1, "one ack for the message");
+    assert(/^[A-Za-z0-9_-]{1,40}$/.test(send.params.idempotencyKey ?? ""), `the reply carries an idempotency key (${send.params.idempotencyKey})`);
+    // The bridge hands the same message over again (a restart before it saw the ack).
+    await notify("ops", "message", m);
+    await waitFor("the duplicate acked", async () => (await requests("ops")).filter((r) => r.method === "ack" && r.params.messageIds.includes(m.messageId)).length === 2, { timeoutMs: 30_000 });
+    await new Promise((r) => setTimeout(r, 3000));
+    assertEq((await sends("ops")).filter((x) => x.params.text?.includes("PONG: ACKME once")).length, 1, "answered once");
+    assertEq((await model.calls()).length, before + 1, "one model call");
+  });
+
+  await suite.test("bridge warnings reach OpenClaw's log at warn level (--log-format json)", async () => {
+    const line = await waitFor("the bridge's warning in the gateway log", () => readFileSync(join(run.dir, "openclaw.log"), "utf8").split("\n").find((l) => l.includes("FAKE-BRIDGE-WARNING")), { timeoutMs: 30_000 });
+    assert(/"logLevelName":"WARN"|"level":"warn"|"WARN"/i.test(line), `logged as a warning: ${line.slice(0, 300)}`);
+  });
+
   await suite.test("a thread message: reply carries replyThread back unchanged; typing on and off", async () => {
     const m = message({ kind: "public", room: "GENERAL", text: "@opsbot in thread", thread: "RootMsgXyZ", replyThread: { id: "RootMsgXyZ", scope: "all" } });
     await notify("ops", "message", m);
@@ -192,8 +218,11 @@ try {
     assert(code, `a pairing code in ${JSON.stringify(send.params.text)}`);
     const portFile = (account) => join(bridgeDir, `${account}.port`);
     const portsBefore = Object.fromEntries(["ops", "dev"].map((a) => [a, readFileSync(portFile(a), "utf8")]));
-    const approve = run.cli(["pairing", "approve", "rocketchat", code, "--account", "ops"]);
+    const approve = run.cli(["pairing", "approve", "rocketchat", code, "--account", "ops", "--notify"]);
     assertEq(approve.code, 0, `pairing approve exit (${approve.stderr.slice(-500)} ${approve.stdout.slice(-500)})`);
+    // NOT DONE: the CLI-side notice (src/pairing.js via the gateway's `send`) did not reach
+    // the bridge in the last run (no trace in the gateway); unit-tested only (test/pairing.test.js).
+    console.log(`     pairing approve --notify: ${JSON.stringify((approve.stdout + approve.stderr).slice(-300))}`);
     // Either the running bridge is told (setApprovedSenders), or, when OpenClaw restarted the
     // account because the CLI rewrote openclaw.json, the new bridge gets it in its config line.
     await waitFor("approved sender reaches the bridge", async () => {
@@ -362,6 +391,57 @@ try {
     }
   });
 
+  await suite.test("defaultAccount: `message send` without --account goes to that account", async () => {
+    const r = run.cli(["message", "send", "--channel", "rocketchat", "--target", "rocketchat:dev:channel:GENERAL", "--message", "to the default account", "--json"]);
+    assertEq(r.code, 0, `message send (${r.stdout.slice(-300)} ${r.stderr.slice(-300)})`);
+    await waitFor("dev got it", async () => (await sends("dev")).find((x) => x.params.text === "to the default account"), { timeoutMs: 30_000 });
+    assertEq((await sends("ops")).filter((x) => x.params.text === "to the default account").length, 0, "not ops (the first account)");
+  });
+
+  await suite.test("status: the bridge's stats show in `channels status`; the probe works from a CLI process (`channels capabilities`)", async () => {
+    const acct = await waitFor("stats in status", async () => {
+      const out = run.cli(["channels", "status", "--channel", "rocketchat", "--json"]);
+      const list = JSON.parse(out.stdout.slice(out.stdout.indexOf("{"))).channelAccounts?.rocketchat ?? [];
+      const ops = list.find((a) => a.accountId === "ops");
+      return ops?.bridgeStats ? ops : false;
+    }, { timeoutMs: 60_000, intervalMs: 3000 });
+    assertEq(acct.bridgeStats.admitted, 3, "admitted");
+    assertEq(acct.bridgeStats.skipped.not_mentioned, 2, "skipped by reason");
+    const text = run.cli(["channels", "status", "--channel", "rocketchat"]);
+    assert(/dropped events: account_fatal=1/.test(text.stdout), `drops are a status warning (${text.stdout.slice(-600)})`);
+    const caps = run.cli(["channels", "capabilities", "--channel", "rocketchat", "--account", "ops"]);
+    const out = caps.stdout + caps.stderr;
+    assert(!/Probe: failed/i.test(out) && /8\.2\.0/.test(out), `capabilities probe (${out.slice(-800)})`);
+  });
+
+  await suite.test("`openclaw channels resolve` resolves #room and @user through the bridge", async () => {
+    const r = run.cli(["channels", "resolve", "--channel", "rocketchat", "--account", "ops", "--json", "#general", "@alice", "@nobody"]);
+    const out = r.stdout + r.stderr;
+    assert(/RGENERAL|Rgeneral/.test(out) && /Ualice/.test(out), `resolved (${out.slice(-800)})`);
+  });
+
+  await suite.test("`openclaw secrets audit` knows authToken and flags the plaintext one", async () => {
+    const r = run.cli(["secrets", "audit", "--json"]);
+    const out = r.stdout + r.stderr;
+    assert(/channels\.rocketchat\.accounts\.dev\.authToken/.test(out), `the plaintext token is flagged (${out.slice(0, 1200)})`);
+  });
+
+  await suite.test("a policy change applies without restarting the bridge (reconfigure); a credential change restarts that account only", async () => {
+    const pidOf = (id) => JSON.parse(readFileSync(join(bridgeDir, `${id}.config.json`), "utf8")).pid;
+    const before = { ops: pidOf("ops"), dev: pidOf("dev") };
+    const set = run.cli(["config", "set", "channels.rocketchat.accounts.ops.allowFrom", JSON.stringify(["uAlice", "uCarol"]), "--strict-json"]);
+    assertEq(set.code, 0, `config set (${set.stdout.slice(-300)} ${set.stderr.slice(-300)})`);
+    const rc = await waitFor("reconfigure", async () => (await requests("ops")).find((r) => r.method === "reconfigure"), { timeoutMs: 60_000 });
+    assertEq(JSON.stringify(rc.params.config.allowFrom), JSON.stringify(["uAlice", "uCarol"]), "the new allowlist");
+    assertEq(rc.params.config.authToken?.length > 0, true, "the full config line, secret resolved");
+    assertEq(pidOf("ops"), before.ops, "ops bridge not restarted");
+    const set2 = run.cli(["config", "set", "channels.rocketchat.accounts.dev.authToken", "dev-rotated-token"]);
+    assertEq(set2.code, 0, `config set token (${set2.stderr.slice(-300)})`);
+    await waitFor("dev restarted", () => pidOf("dev") !== before.dev, { timeoutMs: 60_000 });
+    assertEq(JSON.parse(readFileSync(join(bridgeDir, "dev.config.json"), "utf8")).authToken, `<${"dev-rotated-token".length} chars>`, "with the new token");
+    assertEq(pidOf("ops"), before.ops, "ops untouched by dev's credential change");
+  });
+
   await suite.test("`openclaw plugins reload` stops each bridge child and starts a new one", async () => {
     const pidOf = (id) => JSON.parse(readFileSync(join(bridgeDir, `${id}.config.json`), "utf8")).pid;
     const before = { ops: pidOf("ops"), dev: pidOf("dev") };
@@ -372,6 +452,20 @@ try {
       await waitFor(`old ${id} bridge gone`, () => !alive(before[id]), { timeoutMs: 30_000 });
       assert(alive(pidOf(id)), `new ${id} bridge running`);
     }
+  });
+
+  await suite.test("a bridge that is not ours (decoy bridgePath) is refused with one clear sentence; the account does not run", async () => {
+    // An account whose `bridge` is not ours (iproute2's prints this), added at run time.
+    const add = run.cli(["config", "set", "channels.rocketchat.accounts.decoy", JSON.stringify({ userId: "botDecoy", username: "decoybot", authToken: "x", bridgePath: decoy }), "--strict-json"]);
+    assertEq(add.code, 0, `config set (${add.stderr.slice(-300)})`);
+    const r = await waitFor("decoy status", async () => {
+      const out = run.cli(["channels", "status", "--channel", "rocketchat", "--json"]);
+      const list = JSON.parse(out.stdout.slice(out.stdout.indexOf("{"))).channelAccounts?.rocketchat ?? [];
+      const d = list.find((a) => a.accountId === "decoy");
+      return d?.lastError ? d : false;
+    }, { timeoutMs: 60_000, intervalMs: 2000 });
+    assert(/is not the OpenClaw Rocket\.Chat bridge/.test(r.lastError) && r.lastError.includes(decoy) && /iproute2/.test(r.lastError), `the reason: ${r.lastError}`);
+    assert(!existsSync(join(bridgeDir, "decoy.config.json")), "no bridge was started for it");
   });
 
   await suite.test("connection fatal: status shows it and later messages are not dispatched", async () => {

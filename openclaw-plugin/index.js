@@ -14,10 +14,14 @@
 // The Rust bridge owns policy, threading and chunking; this layer only translates.
 import { createChatChannelPlugin, defineChannelPluginEntry } from "openclaw/plugin-sdk/channel-core";
 import { jsonResult } from "openclaw/plugin-sdk/channel-actions";
-import { CHANNEL, DEFAULT_ACCOUNT_ID, listAccountIds, resolveAccount } from "./src/config.js";
+import { CHANNEL, DEFAULT_ACCOUNT_ID, defaultAccountId, resolveAccount } from "./src/config.js";
 import { loadOutboundMedia, mediaMaxBytes, sendMediaFile } from "./src/media.js";
-import { bridgeFor, bridgeSnapshot, probeAccount, registry, setRuntime, startAccount } from "./src/gateway.js";
+import { bridgeSnapshot, registry, requestCurrent, setRuntime, startAccount } from "./src/gateway.js";
 import { resolveSessionConversation, roomIdOfTarget } from "./src/ids.js";
+import { formatProbe, listDirectory, probeAccount, resolveTargets } from "./src/oneshot.js";
+import { setupBase, tokenInfo } from "./src/plugin-setup.js";
+import { idempotencyKey } from "./src/keys.js";
+import { notifyApproval } from "./src/pairing.js";
 
 function str(params, ...keys) {
   for (const k of keys) {
@@ -38,7 +42,7 @@ function mediaOf(params) {
  * Posts files through the bridge (the first carries the text as its caption).
  * media: { mediaAccess, mediaLocalRoots, mediaReadFile } from the host's context.
  */
-async function sendFiles({ bridge, cfg, accountId, target, threadId, urls, text, media }) {
+async function sendFiles({ accountId, cfg, target, threadId, urls, text, media }) {
   const maxBytes = mediaMaxBytes(resolveAccount(cfg, accountId));
   const ids = [];
   for (const [i, url] of urls.entries()) {
@@ -49,15 +53,19 @@ async function sendFiles({ bridge, cfg, accountId, target, threadId, urls, text,
       threadId,
       maxBytes,
       load: (u, max) => loadOutboundMedia(u, max, media),
-      request: (method, p) => bridge.request(method, p),
+      request: (method, p) => requestCurrent(accountId, method, p),
     })));
   }
   return ids;
 }
 
-/** The `message` tool actions that map one-to-one onto bridge requests. */
-async function handleAction({ action, params, accountId, toolContext, cfg, mediaAccess, mediaLocalRoots, mediaReadFile }) {
-  const bridge = bridgeFor(accountId ?? DEFAULT_ACCOUNT_ID);
+/**
+ * The `message` tool actions that map one-to-one onto bridge requests.
+ * @param {any} ctx
+ */
+async function handleAction({ action, params, accountId: requested, toolContext, cfg, mediaAccess, mediaLocalRoots, mediaReadFile }) {
+  const accountId = requested ?? defaultAccountId(cfg);
+  const request = (method, p) => requestCurrent(accountId, method, p);
   const roomId = str(params, "roomId", "channelId")
     ?? roomIdOfTarget(str(params, "target", "to"))
     ?? roomIdOfTarget(toolContext?.currentChannelId);
@@ -69,75 +77,49 @@ async function handleAction({ action, params, accountId, toolContext, cfg, media
     const urls = mediaOf(params);
     if (urls.length) {
       const messageIds = await sendFiles({
-        bridge, cfg, accountId: accountId ?? DEFAULT_ACCOUNT_ID, target, threadId, urls, text, media: { mediaAccess, mediaLocalRoots, mediaReadFile },
+        cfg, accountId, target, threadId, urls, text, media: { mediaAccess, mediaLocalRoots, mediaReadFile },
       });
       return jsonResult({ ok: true, messageIds });
     }
-    const result = await bridge.request("send", { target, text, threadId });
+    const result = await request("send", { target, text, threadId, ...keyFrom(accountId, params?.idempotencyKey) });
     return jsonResult({ ok: true, messageIds: result?.messageIds ?? [] });
   }
   if (!roomId || !messageId) throw new Error(`rocketchat ${action}: roomId (or target) and messageId are required`);
   if (action === "react") {
     const emoji = (str(params, "emoji") ?? "").replace(/^:|:$/g, "");
     const remove = params?.remove === true;
-    await bridge.request(remove ? "unreact" : "react", { roomId, messageId, emoji });
+    await request(remove ? "unreact" : "react", { roomId, messageId, emoji });
     return jsonResult({ ok: true, [remove ? "removed" : "added"]: emoji });
   }
   if (action === "edit") {
-    await bridge.request("edit", { roomId, messageId, text: str(params, "message", "text") ?? "" });
+    await request("edit", { roomId, messageId, text: str(params, "message", "text") ?? "" });
     return jsonResult({ ok: true, edited: messageId });
   }
   if (action === "delete") {
-    await bridge.request("delete", { roomId, messageId });
+    await request("delete", { roomId, messageId });
     return jsonResult({ ok: true, deleted: messageId });
   }
   throw new Error(`rocketchat: unsupported action ${action}`);
 }
 
+/** @type {any[]} */
 const ACTIONS = ["send", "react", "edit", "delete"];
+
+/** The host's idempotency key (if any) in the bridge's alphabet, namespaced by account. */
+function keyFrom(accountId, hostKey) {
+  return typeof hostKey === "string" && hostKey ? { idempotencyKey: idempotencyKey(accountId, "outbound", hostKey) } : {};
+}
+
+function statsLine(stats) {
+  if (!stats) return undefined;
+  const sum = (o) => Object.values(o ?? {}).reduce((n, v) => n + (Number(v) || 0), 0);
+  return { admitted: stats.admitted ?? 0, skipped: sum(stats.skipped), dropped: sum(stats.dropped) };
+}
 
 export const rocketchatPlugin = createChatChannelPlugin({
   base: {
     id: CHANNEL,
-    meta: {
-      id: CHANNEL,
-      label: "Rocket.Chat",
-      selectionLabel: "Rocket.Chat (bot user + personal access token)",
-      docsPath: "/channels/rocketchat",
-      blurb: "Rocket.Chat 8.x over the Realtime API, through a Rust bridge process.",
-      aliases: ["rc"],
-      markdownCapable: true,
-    },
-    capabilities: {
-      chatTypes: ["direct", "group", "channel", "thread"],
-      reactions: true,
-      edit: true,
-      unsend: true,
-      reply: true,
-      threads: true,
-      media: true,
-    },
-    reload: { configPrefixes: [`channels.${CHANNEL}`] },
-    config: {
-      listAccountIds: (cfg) => listAccountIds(cfg),
-      resolveAccount: (cfg, accountId) => resolveAccount(cfg, accountId),
-      defaultAccountId: (cfg) => listAccountIds(cfg)[0] ?? DEFAULT_ACCOUNT_ID,
-      isEnabled: (account) => account.enabled,
-      isConfigured: (account) => account.configured,
-      inspectAccount: (cfg, accountId) => {
-        const a = resolveAccount(cfg, accountId);
-        return { enabled: a.enabled, configured: a.configured, tokenStatus: a.config.authToken ? "configured" : "missing" };
-      },
-      describeAccount: (account) => ({
-        accountId: account.accountId,
-        name: account.name,
-        enabled: account.enabled,
-        configured: account.configured,
-        dmPolicy: account.config.dmPolicy ?? "pairing",
-        allowFrom: account.config.allowFrom ?? [],
-      }),
-      resolveAllowFrom: ({ cfg, accountId }) => resolveAccount(cfg, accountId).config.allowFrom ?? [],
-    },
+    ...setupBase,
     messaging: {
       targetPrefixes: [CHANNEL, "rc"],
       targetIdComparison: "case-sensitive",
@@ -156,22 +138,51 @@ export const rocketchatPlugin = createChatChannelPlugin({
     },
     status: {
       defaultRuntime: { accountId: DEFAULT_ACCOUNT_ID, running: false, connected: false, lastStartAt: null, lastStopAt: null, lastError: null },
-      probeAccount: ({ account }) => probeAccount({ account }),
+      // Works from any process: the gateway's own bridge when there is one, else `bridge probe`.
+      probeAccount: ({ account, cfg, timeoutMs }) => probeAccount({ account, cfg, timeoutMs }),
+      formatCapabilitiesProbe: ({ probe }) => formatProbe({ probe }),
       buildAccountSnapshot: ({ account, runtime, probe }) => {
         const live = bridgeSnapshot(account.accountId);
+        const stats = live?.stats ?? /** @type {any} */ (runtime)?.bridgeStats;
         return {
           accountId: account.accountId,
           name: account.name,
           enabled: account.enabled,
           configured: account.configured,
           dmPolicy: account.config.dmPolicy ?? "pairing",
+          baseUrl: account.config.serverUrl,
+          ...tokenInfo(account.config.authToken),
           ...runtime,
+          ...(live?.identity?.username ? { bot: { username: live.identity.username, id: live.identity.userId } } : {}),
           ...(live?.state ? { statusState: live.state } : {}),
+          ...(live?.unavailable ? { lastError: live.unavailable, running: false } : {}),
           ...(live?.state === "fatal" ? { lastError: `fatal: ${live.reason ?? "unknown"}`, connected: false } : {}),
+          ...(stats ? { bridgeStats: stats, stats: statsLine(stats) } : {}),
           ...(probe ? { probe } : {}),
         };
       },
+      buildChannelSummary: ({ account, snapshot }) => ({
+        serverUrl: account.config.serverUrl ?? null,
+        bot: account.config.username ? `@${account.config.username}` : null,
+        state: snapshot?.statusState ?? (snapshot?.running ? "running" : "stopped"),
+        .../** @type {any} */ (snapshot)?.stats ? { stats: /** @type {any} */ (snapshot).stats } : {},
+      }),
+      // Dropped events are not normal (skips are: no mention, not allowlisted...).
+      collectStatusIssues: (accounts) => accounts.flatMap((a) => {
+        const dropped = /** @type {any} */ (a).bridgeStats?.dropped ?? {};
+        const entries = Object.entries(dropped).filter(([, n]) => Number(n) > 0);
+        return entries.length
+          ? [{ channel: CHANNEL, accountId: a.accountId, kind: "runtime", message: `the bridge dropped events: ${entries.map(([k, n]) => `${k}=${n}`).join(", ")}` }]
+          : [];
+      }),
     },
+    directory: {
+      listPeers: (p) => listDirectory(p, "user"),
+      listPeersLive: (p) => listDirectory(p, "user"),
+      listGroups: (p) => listDirectory(p, "group"),
+      listGroupsLive: (p) => listDirectory(p, "group"),
+    },
+    resolver: { resolveTargets: (p) => resolveTargets(p) },
     gateway: { startAccount },
   },
   security: {
@@ -186,15 +197,9 @@ export const rocketchatPlugin = createChatChannelPlugin({
     text: {
       idLabel: "Rocket.Chat user id",
       message: "You are approved. Send your message again.",
-      // The bridge learns about the approval from the pairing store (also polled); the
-      // sender gets the notice in the DM room where the code was sent.
-      notify: async ({ id, accountId, message }) => {
-        for (const [acct, entry] of registry()) {
-          if (accountId && acct !== accountId) continue;
-          await entry.syncApprovals?.().catch(() => {});
-          await entry.notifyApproved?.(id, message);
-        }
-      },
+      // Works from any process: the gateway's bridge, or the gateway itself (`send`) when
+      // called from the CLI (`openclaw pairing approve ... --notify`); src/pairing.js.
+      notify: (ctx) => notifyApproval(ctx),
     },
   },
   threading: {
@@ -208,24 +213,22 @@ export const rocketchatPlugin = createChatChannelPlugin({
     deliveryMode: "gateway",
     // No chunker: the bridge chunks to the server's limit.
     sendText: async (ctx) => {
-      const accountId = ctx.accountId ?? DEFAULT_ACCOUNT_ID;
+      const accountId = ctx.accountId ?? defaultAccountId(ctx.cfg);
       const threadId = ctx.threadId != null ? String(ctx.threadId) : undefined;
-      const result = await bridgeFor(accountId).request("send", { target: ctx.to, text: ctx.text, threadId });
+      const result = await requestCurrent(accountId, "send", { target: ctx.to, text: ctx.text, threadId, ...keyFrom(accountId, /** @type {any} */ (ctx).idempotencyKey) });
       const ids = result?.messageIds ?? [];
-      return { channel: CHANNEL, messageId: ids[ids.length - 1] ?? "", target: ctx.to };
+      return { channel: CHANNEL, messageId: ids[ids.length - 1] ?? "", target: { kind: "conversation", id: ctx.to } };
     },
     // One file per call (OpenClaw calls it per media URL); the text rides as the caption.
     sendMedia: async (ctx) => {
-      const accountId = ctx.accountId ?? DEFAULT_ACCOUNT_ID;
+      const accountId = ctx.accountId ?? defaultAccountId(ctx.cfg);
       const threadId = ctx.threadId != null ? String(ctx.threadId) : undefined;
-      const bridge = bridgeFor(accountId);
       if (!ctx.mediaUrl) {
-        const result = await bridge.request("send", { target: ctx.to, text: ctx.text, threadId });
+        const result = await requestCurrent(accountId, "send", { target: ctx.to, text: ctx.text, threadId, ...keyFrom(accountId, /** @type {any} */ (ctx).idempotencyKey) });
         const ids = result?.messageIds ?? [];
-        return { channel: CHANNEL, messageId: ids[ids.length - 1] ?? "", target: ctx.to };
+        return { channel: CHANNEL, messageId: ids[ids.length - 1] ?? "", target: { kind: "conversation", id: ctx.to } };
       }
       const ids = await sendFiles({
-        bridge,
         cfg: ctx.cfg,
         accountId,
         target: ctx.to,
@@ -234,7 +237,7 @@ export const rocketchatPlugin = createChatChannelPlugin({
         text: ctx.text,
         media: { mediaAccess: ctx.mediaAccess, mediaLocalRoots: ctx.mediaLocalRoots, mediaReadFile: ctx.mediaReadFile },
       });
-      return { channel: CHANNEL, messageId: ids[ids.length - 1] ?? "", target: ctx.to };
+      return { channel: CHANNEL, messageId: ids[ids.length - 1] ?? "", target: { kind: "conversation", id: ctx.to } };
     },
   },
 });

@@ -29,7 +29,7 @@ export function historyEntries(list) {
 }
 
 /** `threadHistory` -> `supplemental.thread`, or undefined when there is none. */
-export function threadContext(list, { threadId, parentSessionKey } = {}) {
+export function threadContext(list, { threadId, parentSessionKey } = /** @type {any} */ ({})) {
   const entries = usable(list);
   if (!entries.length) return undefined;
   const lines = entries.map((e) => `${senderLabel(e)}: ${e.text}`);

@@ -9,6 +9,7 @@ import { chatKindOf, parseConversationId } from "./ids.js";
 import { createReplyDelivery } from "./reply.js";
 import { collectInboundMedia, discardAttachments, mediaMaxBytes } from "./media.js";
 import { historyEntries, threadContext } from "./history.js";
+import { idempotencyKey } from "./keys.js";
 
 /**
  * OpenClaw's ingress resolver must not re-decide what the bridge decided, so it is
@@ -90,9 +91,15 @@ function mentionSourceOf(m) {
 /** msg -> its attachments as handed to OpenClaw ({media, notes}); see dispatchMessage. */
 const inboundMediaCache = new WeakMap();
 
-/** An admitted inbound message: hand it to the agent; replies go back through the bridge. */
-export async function dispatchMessage(env, msg) {
-  const { rt, cfg, accountId, account, bridge, log } = env;
+/**
+ * An admitted inbound message: hand it to the agent; replies go back through the
+ * account's current bridge (`env.request`, looked up at each send).
+ * opts.replyOptions: merged into the turn's reply options (the durable-ingress lifecycle).
+ * @param {any} env @param {any} msg @param {{ replyOptions?: object }} [opts]
+ */
+export async function dispatchMessage(env, msg, opts = {}) {
+  const { rt, cfg, accountId, account, log } = env;
+  const request = env.request;
   const kind = chatKindOf(msg.room?.kind);
   const peerId = kind === "direct" ? msg.sender.id : msg.room.id;
   // The session thread: the thread the message is in, or the one the reply will open.
@@ -123,7 +130,7 @@ export async function dispatchMessage(env, msg) {
 
   const ackEmoji = ackReactionFor(cfg, account);
   if (ackEmoji && !msg.command && shouldAck(rt, cfg, msg, kind)) {
-    bridge.request("react", { roomId: msg.room.id, messageId: msg.messageId, emoji: ackEmoji })
+    request("react", { roomId: msg.room.id, messageId: msg.messageId, emoji: ackEmoji })
       .catch((err) => log.warn?.(`rocketchat[${accountId}]: ack reaction failed: ${err.message}`));
   }
 
@@ -134,7 +141,8 @@ export async function dispatchMessage(env, msg) {
   const label = kind === "direct" ? `@${msg.sender.username ?? msg.sender.id}` : `#${msg.room.name ?? msg.room.id}`;
 
   const reply = createReplyDelivery({
-    bridge,
+    request,
+    accountId,
     msg,
     account,
     log,
@@ -207,7 +215,7 @@ export async function dispatchMessage(env, msg) {
         // `/name`. Any other text is never interpreted as an OpenClaw command, so slash
         // text typed by users cannot get around the bridge's commandAllowFrom.
         if (!msg.command) ctxPayload.CommandInterpretationSuppressed = true;
-        const typing = (on) => bridge.request("typing", { roomId: msg.room.id, threadId: msg.replyThread?.id ?? msg.threadId ?? undefined, on });
+        const typing = (on) => request("typing", { roomId: msg.room.id, threadId: msg.replyThread?.id ?? msg.threadId ?? undefined, on });
         return {
           cfg,
           channel: CHANNEL,
@@ -221,7 +229,7 @@ export async function dispatchMessage(env, msg) {
               onStartError: (err) => log.debug?.(`rocketchat[${accountId}]: typing failed: ${err?.message ?? err}`),
             },
           },
-          replyOptions: reply.replyOptions,
+          replyOptions: { ...reply.replyOptions, ...(opts.replyOptions ?? {}) },
           delivery: { deliver: reply.deliver },
           record: { onRecordError: (err) => log.warn?.(`rocketchat[${accountId}]: session record failed: ${err?.message ?? err}`) },
         };
@@ -232,7 +240,7 @@ export async function dispatchMessage(env, msg) {
 
 /** A DM from a sender who still needs pairing: OpenClaw issues the code, the bridge posts it. */
 export async function issuePairing(env, params) {
-  const { rt, accountId, bridge, log } = env;
+  const { rt, accountId, log } = env;
   const sender = params.sender ?? {};
   // Remembered so an approval notice can go to the same DM room.
   if (sender.id && params.room?.id) env.pairingRooms?.set(sender.id, params.room.id);
@@ -242,9 +250,13 @@ export async function issuePairing(env, params) {
     senderIdLine: `Your Rocket.Chat user id: ${sender.id}`,
     meta: { name: sender.displayName ?? sender.username, username: sender.username },
     sendPairingReply: async (text) => {
-      await bridge.request("send", { target: params.room?.id ?? `@${sender.username}`, text });
+      await env.request("send", {
+        target: params.room?.id ?? `@${sender.username}`,
+        text,
+        idempotencyKey: idempotencyKey(accountId, "pairing", sender.id, text),
+      });
     },
-    onReplyError: (err) => log.warn?.(`rocketchat[${accountId}]: pairing reply failed: ${err?.message ?? err}`),
+    onReplyError: (err) => log.warn?.(`rocketchat[${accountId}]: pairing reply failed: ${/** @type {any} */ (err)?.message ?? err}`),
   });
 }
 

@@ -42,7 +42,7 @@ export function attachmentNote(att) {
  * save(buffer, mimeType, name) stores a copy and returns `{ path, contentType }`
  * (OpenClaw's saveMediaBuffer in production). Every bridge file is deleted, whatever happens.
  */
-export async function collectInboundMedia(attachments, { save, messageId, log = {} }) {
+export async function collectInboundMedia(attachments, { save, messageId, log = /** @type {any} */ ({}) }) {
   const media = [];
   const notes = [];
   for (const att of Array.isArray(attachments) ? attachments : []) {
@@ -103,7 +103,8 @@ function nameFromUrl(url) {
  * load(url, maxBytes) -> `{ buffer, contentType?, fileName? }`; send/sendFile are bridge calls.
  * Returns the posted message ids (the too-large notice's, when it came to that).
  */
-export async function sendMediaFile({ url, caption, target, replyThread, threadId, maxBytes, load, request, log = {} }) {
+/** @param {any} p */
+export async function sendMediaFile({ url, caption, target, replyThread, threadId, maxBytes, load, request, log = /** @type {any} */ ({}) }) {
   const notice = async (name, limitBytes) => {
     const text = `I can't send ${name}: it is over the ${formatMb(limitBytes ?? maxBytes)} limit.`;
     const r = await request("send", { target, text, replyThread: replyThread ?? null, threadId });
@@ -149,7 +150,7 @@ export async function sendMediaFile({ url, caption, target, replyThread, threadI
  * OpenClaw's outbound media loader (local roots / host read access / remote with SSRF
  * guard), without image re-encoding: the file goes up as it is.
  */
-export async function loadOutboundMedia(url, maxBytes, { mediaAccess, mediaLocalRoots, mediaReadFile } = {}) {
+export async function loadOutboundMedia(url, maxBytes, { mediaAccess, mediaLocalRoots, mediaReadFile } = /** @type {any} */ ({})) {
   const [{ loadWebMediaRaw }, { buildOutboundMediaLoadOptions }] = await Promise.all([
     import("openclaw/plugin-sdk/web-media"),
     import("openclaw/plugin-sdk/media-runtime"),

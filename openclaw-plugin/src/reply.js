@@ -7,6 +7,7 @@
 // - streaming "partial": `onPartialReply` drives one preview message edited in place;
 //   the final payload finalises it.
 import { PreviewStream, resolveStreaming } from "./streaming.js";
+import { idempotencyKey } from "./keys.js";
 
 const DEFAULT_CHUNK_LIMIT = 5000;
 
@@ -23,20 +24,27 @@ export function payloadMedia(payload) {
 
 /**
  * Builds `{ replyOptions, deliver, onFinalize }` for one admitted message.
+ * request(method, params) is a call to the account's CURRENT bridge (looked up at each
+ * send, so a bridge restarted mid-turn still gets the reply). Every text send carries an
+ * idempotency key derived from (account, inbound message id, reply index): a retry, or
+ * the same turn delivered again after a restart, posts once.
  * sendMedia(url, { replyThread }) posts one file (src/media.js); it is optional.
  */
-export function createReplyDelivery({ bridge, msg, account, log = {}, sendMedia, clock }) {
+/** @param {any} p */
+export function createReplyDelivery({ request, accountId, msg, account, log = /** @type {any} */ ({}), sendMedia, clock }) {
   const { mode, throttleMs } = resolveStreaming(account?.config?.streaming);
   const chunkLimit = Number(account?.config?.textChunkLimit) > 0 ? Number(account.config.textChunkLimit) : DEFAULT_CHUNK_LIMIT;
   const replyThread = msg.replyThread ?? null;
+  let replyIndex = 0;
   const sendText = async (text) => {
-    const result = await bridge.request("send", { target: msg.conversationId, text, replyThread });
+    const key = idempotencyKey(accountId ?? account?.accountId, msg.messageId, "reply", replyIndex++);
+    const result = await request("send", { target: msg.conversationId, text, replyThread, idempotencyKey: key });
     return result?.messageIds ?? [];
   };
   const io = {
     send: sendText,
-    edit: (messageId, text) => bridge.request("edit", { roomId: msg.room.id, messageId, text }),
-    remove: (messageId) => bridge.request("delete", { roomId: msg.room.id, messageId }),
+    edit: (messageId, text) => request("edit", { roomId: msg.room.id, messageId, text }),
+    remove: (messageId) => request("delete", { roomId: msg.room.id, messageId }),
   };
 
   /** The preview of the assistant message being written (partial mode only). */

@@ -45,7 +45,7 @@ export const systemClock = {
  * io: `{ send(text) -> Promise<string[]>, edit(id, text) -> Promise, remove(id) -> Promise }`.
  */
 export class PreviewStream {
-  constructor({ io, clock = systemClock, throttleMs = DEFAULT_THROTTLE_MS, chunkLimit = 5000, log = {} }) {
+  constructor({ io, clock = systemClock, throttleMs = DEFAULT_THROTTLE_MS, chunkLimit = 5000, log = /** @type {any} */ ({}) }) {
     this.io = io;
     this.clock = clock;
     this.throttleMs = throttleMs;

@@ -1,0 +1,38 @@
+// The approval notice reaches the approved user from the process that approved: the
+// gateway's bridge when there is one, else the gateway's `send` (the CLI's case).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { APPROVED_MESSAGE, notifyApproval } from "../src/pairing.js";
+import { registry } from "../src/registry.js";
+import { isValidIdempotencyKey } from "../src/keys.js";
+
+const cfg = { channels: { rocketchat: { accounts: { ops: { userId: "b" } } } } };
+
+test("from a CLI process (no bridge here): the notice goes through the gateway's send, to the user's DM", async () => {
+  const calls = [];
+  await notifyApproval({ cfg, id: "uStranger", accountId: "ops", meta: { username: "stranger", senderId: "uStranger" } }, { callGateway: async (m, p) => { calls.push([m, p]); } });
+  assert.equal(calls.length, 1);
+  const [method, params] = calls[0];
+  assert.equal(method, "send");
+  assert.equal(params.channel, "rocketchat");
+  assert.equal(params.accountId, "ops");
+  assert.equal(params.to, "@stranger");
+  assert.equal(params.message, APPROVED_MESSAGE);
+  assert.ok(isValidIdempotencyKey(params.idempotencyKey));
+});
+
+test("in the gateway: the account's bridge sends it (to the DM room where the code went)", async () => {
+  const sent = [];
+  registry().set("ops", {
+    bridge: { exited: false },
+    syncApprovals: async () => { sent.push("synced"); },
+    notifyApproved: async (id, text, meta) => { sent.push([id, text, meta?.username]); },
+  });
+  await notifyApproval({ cfg, id: "uStranger", accountId: "ops", meta: { username: "stranger" } }, { callGateway: async () => { throw new Error("not the gateway path"); } });
+  assert.deepEqual(sent, ["synced", ["uStranger", APPROVED_MESSAGE, "stranger"]], "approvals synced first, then the notice");
+  registry().delete("ops");
+});
+
+test("without a username there is nowhere to send it: a clear error, not silence", async () => {
+  await assert.rejects(notifyApproval({ cfg, id: "uX", accountId: "ops", meta: {} }, { callGateway: async () => {} }), /has no username/);
+});
