@@ -100,30 +100,37 @@ impl<'de> Deserialize<'de> for RoomEntry {
 }
 
 /// Timeouts and intervals of the connection. JSON keys are in milliseconds.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Timeouts {
     /// TCP + TLS + WebSocket handshake + DDP `connected` (`connectTimeoutMs`).
     #[serde(rename = "connectTimeoutMs", with = "millis")]
+    #[schemars(with = "u64")]
     pub connect: Duration,
     /// One REST request, or one DDP method call (`requestTimeoutMs`).
     #[serde(rename = "requestTimeoutMs", with = "millis")]
+    #[schemars(with = "u64")]
     pub request: Duration,
     /// Send a DDP ping after this much inbound silence (`pingAfterSilenceMs`).
     #[serde(rename = "pingAfterSilenceMs", with = "millis")]
+    #[schemars(with = "u64")]
     pub ping_after_silence: Duration,
     /// After our ping, the socket is dead if nothing arrives within this (`pongTimeoutMs`).
     #[serde(rename = "pongTimeoutMs", with = "millis")]
+    #[schemars(with = "u64")]
     pub pong: Duration,
     /// First reconnect delay; doubles per attempt (`reconnectMinDelayMs`).
     #[serde(rename = "reconnectMinDelayMs", with = "millis")]
+    #[schemars(with = "u64")]
     pub reconnect_min: Duration,
     /// Longest reconnect delay (`reconnectMaxDelayMs`).
     #[serde(rename = "reconnectMaxDelayMs", with = "millis")]
+    #[schemars(with = "u64")]
     pub reconnect_max: Duration,
     /// Longest wait a 429 may ask for before the call fails with `RateLimited` instead
     /// (`maxRateLimitWaitMs`).
     #[serde(rename = "maxRateLimitWaitMs", with = "millis")]
+    #[schemars(with = "u64")]
     pub max_rate_limit_wait: Duration,
 }
 
@@ -143,7 +150,7 @@ impl Default for Timeouts {
 }
 
 /// The configuration of one bot account on one Rocket.Chat server.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RocketChatConfig {
     /// `https://chat.example.com` (`serverUrl`). `http://` needs `dangerouslyAllowInsecure`.
@@ -154,6 +161,7 @@ pub struct RocketChatConfig {
     pub username: String,
     /// The personal access token (`authToken`).
     #[serde(alias = "pat")]
+    #[schemars(with = "String")]
     pub auth_token: Secret,
     /// Allow `http://`/`ws://` and skip certificate checks. Local development only
     /// (`dangerouslyAllowInsecure`).
@@ -162,8 +170,11 @@ pub struct RocketChatConfig {
     /// An extra PEM CA certificate to trust besides the public roots (`caFile`).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
-    /// Rooms the bot listens in, by id or name (`rooms`). Empty: every room it can see.
+    /// Rooms the backend delivers, by id or name (`rooms`). Empty: every room it can see.
+    /// A filter a program may set in front of the policy (the bench does); not a key of
+    /// the bridge's configuration line, where `rooms` is the policy's.
     #[serde(default)]
+    #[schemars(skip)]
     pub rooms: Vec<RoomEntry>,
     /// How often the token is re-checked over REST (`revalidateIntervalSeconds`, default 300).
     #[serde(
@@ -171,6 +182,7 @@ pub struct RocketChatConfig {
         default = "default_revalidate",
         with = "seconds"
     )]
+    #[schemars(with = "u64")]
     pub revalidate_interval: Duration,
     /// Refuse inbound WebSocket messages larger than this many bytes (`maxFrameBytes`).
     #[serde(default = "default_max_frame")]
@@ -271,6 +283,13 @@ impl RocketChatConfig {
             timeouts: Timeouts::default(),
             resume: None,
         }
+    }
+
+    /// The JSON schema of the keys this backend reads from an account configuration
+    /// (`serverUrl`, `userId`, `username`, `authToken`, `timeouts`, ...), from these types:
+    /// hosts check a configuration line's keys against it and build their own schema on it.
+    pub fn schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(RocketChatConfig)).unwrap_or_default()
     }
 
     /// Parses a JSON config and validates it.
@@ -515,29 +534,63 @@ fn split_host_port(authority: &str) -> Option<(String, Option<u16>)> {
     valid.then(|| (host.to_owned(), port))
 }
 
+// `serialize` too: the schema states each default, which it writes through these.
 mod millis {
     use std::time::Duration;
 
-    use serde::{Deserialize, Deserializer};
+    use serde::{Deserialize, Deserializer, Serializer};
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         u64::deserialize(d).map(Duration::from_millis)
+    }
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     }
 }
 
 mod seconds {
     use std::time::Duration;
 
-    use serde::{Deserialize, Deserializer};
+    use serde::{Deserialize, Deserializer, Serializer};
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         u64::deserialize(d).map(Duration::from_secs)
+    }
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_schema_lists_the_connection_keys_and_not_the_programmatic_ones() {
+        let schema = RocketChatConfig::schema();
+        let properties = schema["properties"].as_object().unwrap();
+        for key in [
+            "serverUrl",
+            "userId",
+            "username",
+            "authToken",
+            "timeouts",
+            "caFile",
+        ] {
+            assert!(properties.contains_key(key), "{key}");
+        }
+        assert!(!properties.contains_key("rooms"));
+        assert!(!properties.contains_key("resume"));
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(required, ["serverUrl", "userId", "username", "authToken"]);
+    }
 
     #[test]
     fn a_wrong_typed_value_names_its_field_without_quoting_it() {

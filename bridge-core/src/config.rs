@@ -1,9 +1,10 @@
 //! The configuration line: the first line on stdin, one JSON object with the account's
 //! settings, secrets included (`docs/bridge-protocol.md`, "The configuration line").
 //!
-//! The bridge reads the keys that are its own (`accountId`, `approvedSenders`), hands the
-//! connection keys to the backend's config parser and the policy keys to `channel-api`'s,
-//! and reports the first bad value as a [`ConfigError`] naming the field.
+//! The bridge reads the keys that are its own (`accountId`, `approvedSenders`, ...), hands
+//! the policy keys to `channel-api`'s parser and every other key to the backend
+//! ([`AccountConfig::backend_object`]). [`AccountConfig::check`] refuses unknown keys (with
+//! the closest valid name, see [`crate::keys`]) and reports every problem at once.
 //!
 //! The media and history keys (`mediaMaxMb`, `mediaDir`, `historyLimit`, `dmHistoryLimit`,
 //! `threadInitialHistoryLimit`) are the bridge's own too: it downloads attachments and
@@ -15,6 +16,8 @@ use std::path::PathBuf;
 use channel_api::config::ChannelConfig;
 use channel_api::{AccountId, UserId};
 use serde_json::{Map, Value};
+
+use crate::keys::BackendKeys;
 
 /// A configuration value that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,19 +38,6 @@ impl ConfigError {
         }
     }
 }
-
-/// The keys the connection (backend) uses; everything else is policy or the bridge's own.
-pub const CONNECTION_KEYS: &[&str] = &[
-    "serverUrl",
-    "userId",
-    "username",
-    "authToken",
-    "dangerouslyAllowInsecure",
-    "caFile",
-    "revalidateIntervalSeconds",
-    "maxFrameBytes",
-    "timeouts",
-];
 
 /// The parsed configuration line.
 ///
@@ -166,7 +156,45 @@ impl AccountConfig {
         Self::from_value(value)
     }
 
-    /// Parses an already decoded configuration object.
+    /// Checks a configuration object against every key the bridge, the policy and the
+    /// backend know, and parses it. Every problem is reported, not only the first: each
+    /// unknown key (with the closest valid name), each missing required key, and each bad
+    /// value of the bridge's and the policy's keys.
+    pub fn check(value: Value, backend: &BackendKeys) -> Result<Self, Vec<ConfigError>> {
+        let Value::Object(object) = &value else {
+            return Err(vec![ConfigError::new("config", "must be a JSON object")]);
+        };
+        let mut errors = crate::keys::check_keys(object, &crate::keys::account_schema(backend));
+        // Each key alone, so one bad value does not hide the next: the bridge's keys with
+        // their full checks, the policy's for their type (rules across keys come last).
+        let channel_keys = crate::keys::channel_key_names();
+        for (key, item) in object {
+            let mut one = Map::new();
+            one.insert(key.clone(), item.clone());
+            let one = Value::Object(one);
+            let error = if channel_keys.contains(key) {
+                serde_json::from_value::<ChannelConfig>(one)
+                    .err()
+                    .map(|e| ConfigError::new(key.clone(), e.to_string()))
+            } else {
+                Self::from_value(one).err()
+            };
+            if let Some(e) = error {
+                if !errors.iter().any(|known| known.field == e.field) {
+                    errors.push(e);
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        // Rules across keys (`dmPolicy: open` needs `"*"` in `allowFrom`, ...).
+        Self::from_value(value).map_err(|e| vec![e])
+    }
+
+    /// Parses an already decoded configuration object. Unknown keys are left to the
+    /// backend (see [`AccountConfig::check`] for the strict form); the first bad value is
+    /// the error.
     pub fn from_value(value: Value) -> Result<Self, ConfigError> {
         let Value::Object(object) = value else {
             return Err(ConfigError::new("config", "must be a JSON object"));
@@ -267,11 +295,16 @@ impl AccountConfig {
         &self.object
     }
 
-    /// Only the connection keys that are present, for the backend's parser.
-    pub fn connection_object(&self) -> Map<String, Value> {
+    /// The keys that are neither the bridge's nor the policy's: the backend's (its
+    /// connection keys), for its own parser.
+    pub fn backend_object(&self) -> Map<String, Value> {
+        let ours: Vec<String> = crate::keys::bridge_key_names()
+            .into_iter()
+            .chain(crate::keys::channel_key_names())
+            .collect();
         self.object
             .iter()
-            .filter(|(k, _)| CONNECTION_KEYS.contains(&k.as_str()))
+            .filter(|(k, _)| !ours.contains(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
@@ -297,15 +330,18 @@ impl AccountConfig {
     }
 }
 
-/// The keys a running bridge cannot change: the connection (the backend's keys), who it
-/// is, and where it keeps its files. A change of any of them needs a restart of that
-/// account's bridge; every other key applies at once (`reconfigure`).
+/// The keys a running bridge cannot change: the backend's (the connection), who it is,
+/// and where it keeps its files. A change of any of them needs a restart of that
+/// account's bridge; the policy's keys and the bridge's limits apply at once
+/// (`reconfigure`).
 pub fn needs_restart(key: &str) -> bool {
-    CONNECTION_KEYS.contains(&key)
-        || matches!(
-            key,
-            "accountId" | "stateFile" | "resumeMaxAgeSeconds" | "mediaDir"
-        )
+    let restart_own = matches!(
+        key,
+        "accountId" | "stateFile" | "resumeMaxAgeSeconds" | "mediaDir"
+    );
+    let live = crate::keys::channel_key_names().iter().any(|k| k == key)
+        || crate::keys::bridge_key_names().iter().any(|k| k == key);
+    restart_own || !live
 }
 
 fn valid_account_id(s: &str) -> bool {
@@ -465,11 +501,89 @@ mod tests {
     }
 
     #[test]
+    fn the_bridge_reads_exactly_the_keys_its_schema_declares() {
+        // Each declared key, given a bad value, is refused under its own name: the
+        // parser reads it. (And a key it does not read would not be in the schema.)
+        for key in crate::keys::bridge_key_names() {
+            let line = format!(r#"{{"{key}":{{"not":"valid"}}}}"#);
+            assert_eq!(
+                AccountConfig::from_line(&line)
+                    .map(|_| ())
+                    .map_err(|e| e.field),
+                Err(key.clone()),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn check_reports_every_problem_at_once() {
+        let backend = BackendKeys::from_schema(serde_json::json!({
+            "type": "object", "properties": {"serverUrl": {"type": "string"}},
+            "required": ["serverUrl"],
+        }));
+        let errors = AccountConfig::check(
+            serde_json::json!({"dmpolicy": "disabled", "historyLimit": -1, "mediaMaxMb": 0,
+                "dmPolicy": "sometimes"}),
+            &backend,
+        )
+        .unwrap_err();
+        let mut fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        fields.sort();
+        assert_eq!(
+            fields,
+            [
+                "dmPolicy",
+                "dmpolicy",
+                "historyLimit",
+                "mediaMaxMb",
+                "serverUrl"
+            ],
+            "{errors:?}"
+        );
+        assert!(AccountConfig::check(
+            serde_json::json!({"serverUrl": "https://x", "dmPolicy": "open", "allowFrom": ["*"]}),
+            &backend
+        )
+        .is_ok());
+        // A rule across keys is checked once every key is fine.
+        let errors = AccountConfig::check(
+            serde_json::json!({"serverUrl": "x", "dmPolicy": "open"}),
+            &backend,
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+    }
+
+    #[test]
+    fn only_live_keys_apply_without_a_restart() {
+        for key in [
+            "dmPolicy",
+            "rooms",
+            "historyLimit",
+            "mediaMaxMb",
+            "approvedSenders",
+        ] {
+            assert!(!needs_restart(key), "{key}");
+        }
+        for key in [
+            "serverUrl",
+            "authToken",
+            "timeouts",
+            "accountId",
+            "stateFile",
+            "mediaDir",
+        ] {
+            assert!(needs_restart(key), "{key}");
+        }
+    }
+
+    #[test]
     fn debug_output_hides_the_token() {
         let c = AccountConfig::from_line(r#"{"authToken":"SECRET-TOKEN"}"#).unwrap();
         assert!(!format!("{c:?}").contains("SECRET"));
         assert_eq!(
-            c.connection_object().get("authToken"),
+            c.backend_object().get("authToken"),
             Some(&Value::String("SECRET-TOKEN".into()))
         );
     }

@@ -20,7 +20,8 @@
 //!   context), hand over in room order, acknowledged; `context`: what each conversation
 //!   has seen.
 //! - [`media`]: the download directory, attachment files, files for `sendFile`.
-//! - [`config`]: the configuration line.
+//! - [`config`]: the configuration line; [`keys`]: which keys it may carry (one schema
+//!   of the bridge's, the policy's and the backend's keys; unknown keys are refused).
 //! - [`protocol`]: the wire shapes (notifications, params, results).
 //! - [`rpc`]: JSON-RPC framing and the error codes.
 //! - [`lines`]: bounded line reading.
@@ -32,6 +33,7 @@
 pub mod config;
 mod context;
 mod handlers;
+pub mod keys;
 pub mod lines;
 pub mod media;
 pub mod ordering;
@@ -45,4 +47,5 @@ pub mod server;
 pub mod stats;
 
 pub use config::{AccountConfig, ConfigError};
+pub use keys::BackendKeys;
 pub use server::{run_bridge, run_bridge_with, BridgeError, BridgeOptions};

@@ -404,6 +404,18 @@ pub struct MessageDeletedParams {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FatalParams {
+    /// The (first) config key at fault (dotted for nested keys).
+    pub field: String,
+    /// What is wrong with it.
+    pub reason: String,
+    /// Every problem found, the first one included.
+    pub errors: Vec<ConfigProblemWire>,
+}
+
+/// One problem of a rejected configuration line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigProblemWire {
     /// The config key (dotted for nested keys).
     pub field: String,
     /// What is wrong with it.

@@ -11,9 +11,10 @@ use channel_api::Channel;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::config::{AccountConfig, ConfigError};
+use crate::keys::BackendKeys;
 use crate::lines::{Line, LineReader, MAX_LINE_BYTES};
 use crate::media::MediaDir;
-use crate::protocol::{method, FatalParams};
+use crate::protocol::{method, ConfigProblemWire, FatalParams};
 use crate::resume::Ledger;
 use crate::rpc;
 use crate::server::{run_lines, BridgeError, BridgeOptions};
@@ -60,15 +61,25 @@ where
     F: FnOnce(AccountConfig) -> Fut,
     Fut: Future<Output = Result<Connected<C>, ConfigError>>,
 {
-    serve_until(input, output, connect, None).await
+    serve_with(input, output, connect, ServeOptions::default()).await
 }
 
-/// [`serve`], also stopping cleanly (as if the input had ended) when `stop` is notified.
-pub async fn serve_until<R, W, C, F, Fut>(
+/// What the host tells `serve` besides the channel constructor.
+#[derive(Debug, Default)]
+pub struct ServeOptions {
+    /// The backend's keys of the configuration line (unknown keys are refused against
+    /// them); [`BackendKeys::any`] by default.
+    pub backend: Option<BackendKeys>,
+    /// A signal to stop as if the input had ended (the binary fires it on SIGTERM).
+    pub stop: Option<Arc<tokio::sync::Notify>>,
+}
+
+/// [`serve`] with options: the backend's keys, and a stop signal.
+pub async fn serve_with<R, W, C, F, Fut>(
     input: R,
     mut output: W,
     connect: F,
-    stop: Option<Arc<tokio::sync::Notify>>,
+    serve_options: ServeOptions,
 ) -> ServeOutcome
 where
     R: AsyncRead + Unpin + Send,
@@ -77,10 +88,11 @@ where
     F: FnOnce(AccountConfig) -> Fut,
     Fut: Future<Output = Result<Connected<C>, ConfigError>>,
 {
+    let backend = serve_options.backend.unwrap_or_else(BackendKeys::any);
     let mut reader = LineReader::new(BufReader::new(input), MAX_LINE_BYTES);
-    let config = match read_config(&mut reader).await {
+    let config = match read_config(&mut reader, &backend).await {
         Ok(config) => config,
-        Err(err) => return reject_config(&mut output, err).await,
+        Err(errors) => return reject_config_errors(&mut output, errors).await,
     };
     tracing::info!(account = %config.account_id(), "configuration accepted");
     // Before connecting: an unusable mediaDir is a configuration error like any other.
@@ -102,7 +114,8 @@ where
         Err(err) => return reject_config(&mut output, err).await,
     };
     let options = BridgeOptions {
-        stop,
+        stop: serve_options.stop,
+        backend,
         ..BridgeOptions::new(connected.namespace)
     };
     match run_lines(
@@ -126,27 +139,59 @@ where
 
 async fn read_config<R: tokio::io::AsyncBufRead + Unpin>(
     reader: &mut LineReader<R>,
-) -> Result<AccountConfig, ConfigError> {
-    let missing = || ConfigError::new("config", "no configuration line on stdin");
-    match reader.next_line().await {
-        Ok(Some(Line::Text(line))) => AccountConfig::from_line(&line),
-        Ok(Some(Line::TooLong)) => Err(ConfigError::new("config", "the line is too long")),
-        Ok(Some(Line::NotUtf8)) => Err(ConfigError::new("config", "the line is not UTF-8")),
-        Ok(None) => Err(missing()),
-        Err(e) => Err(ConfigError::new(
+    backend: &BackendKeys,
+) -> Result<AccountConfig, Vec<ConfigError>> {
+    let one = |field: &str, reason: String| vec![ConfigError::new(field, reason)];
+    let line = match reader.next_line().await {
+        Ok(Some(Line::Text(line))) => line,
+        Ok(Some(Line::TooLong)) => return Err(one("config", "the line is too long".into())),
+        Ok(Some(Line::NotUtf8)) => return Err(one("config", "the line is not UTF-8".into())),
+        Ok(None) => return Err(one("config", "no configuration line on stdin".into())),
+        Err(e) => return Err(one("config", format!("cannot read stdin: {e}"))),
+    };
+    // serde_json's message may quote the input, which may hold the token: report only
+    // where the problem is.
+    let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
+        one(
             "config",
-            format!("cannot read stdin: {e}"),
-        )),
-    }
+            format!(
+                "the first line must be one JSON object (error at column {})",
+                e.column()
+            ),
+        )
+    })?;
+    AccountConfig::check(value, backend)
 }
 
 /// Writes the `fatal` notification naming the field.
 async fn reject_config<W: AsyncWrite + Unpin>(output: &mut W, err: ConfigError) -> ServeOutcome {
-    tracing::error!(field = %err.field, reason = %err.reason, "configuration rejected");
+    reject_config_errors(output, vec![err]).await
+}
+
+/// Writes the `fatal` notification naming every problem (the first as `field`/`reason`).
+async fn reject_config_errors<W: AsyncWrite + Unpin>(
+    output: &mut W,
+    errors: Vec<ConfigError>,
+) -> ServeOutcome {
+    for err in &errors {
+        tracing::error!(field = %err.field, reason = %err.reason, "configuration rejected");
+    }
+    let first = errors
+        .first()
+        .cloned()
+        .unwrap_or_else(|| ConfigError::new("config", "rejected"));
     let params = FatalParams {
-        field: err.field.clone(),
-        reason: err.reason.clone(),
+        field: first.field.clone(),
+        reason: first.reason.clone(),
+        errors: errors
+            .iter()
+            .map(|e| ConfigProblemWire {
+                field: e.field.clone(),
+                reason: e.reason.clone(),
+            })
+            .collect(),
     };
+    let err = first;
     let line = match serde_json::to_value(&params) {
         Ok(params) => rpc::notification_line(method::FATAL, params),
         Err(_) => String::new(),

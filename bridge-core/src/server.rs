@@ -28,6 +28,7 @@ use tokio::task::JoinSet;
 
 use crate::config::{AccountConfig, ConfigError, HistoryConfig, MediaConfig};
 use crate::handlers;
+use crate::keys::BackendKeys;
 use crate::lines::{Line, LineReader, MAX_LINE_BYTES};
 use crate::media::MediaDir;
 use crate::ordering::KeyedOrder;
@@ -77,6 +78,8 @@ pub struct BridgeOptions {
     pub version: String,
     /// A signal to stop as if the input had ended (the binary fires it on SIGTERM).
     pub stop: Option<Arc<tokio::sync::Notify>>,
+    /// The backend's keys: a `reconfigure` is checked against them like the first line.
+    pub backend: BackendKeys,
 }
 
 impl BridgeOptions {
@@ -88,6 +91,7 @@ impl BridgeOptions {
             request_budget: Duration::from_secs(120),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             stop: None,
+            backend: BackendKeys::any(),
         }
     }
 }
@@ -172,6 +176,7 @@ where
         },
         request_budget: options.request_budget,
         version: options.version.clone(),
+        backend: options.backend.clone(),
         config: RwLock::new(config.clone()),
         settings: RwLock::new(Arc::new(settings)),
         resolved: RwLock::new(ResolvedRooms::new()),
@@ -382,6 +387,8 @@ pub(crate) struct Core {
     pub(crate) request_budget: Duration,
     /// The bridge's version.
     version: String,
+    /// The backend's keys, for checking a `reconfigure`.
+    backend: BackendKeys,
     /// The configuration in force (the first line, or the last `reconfigure`).
     config: RwLock<AccountConfig>,
     /// The settings in force; replaced whole by `reconfigure` and room resolution.
@@ -431,8 +438,10 @@ impl Core {
     /// Applies a changed configuration: policy keys at once, a change of a key that needs
     /// a restart refuses the whole change (`restartRequired`).
     pub(crate) async fn reconfigure(&self, value: Value) -> Result<Value, RpcError> {
-        let new = AccountConfig::from_value(value)
-            .map_err(|e| RpcError::invalid_params(e.to_string()))?;
+        let new = AccountConfig::check(value, &self.backend).map_err(|errors| {
+            let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            RpcError::invalid_params(all.join("; "))
+        })?;
         let changed = {
             let current = self
                 .config

@@ -177,11 +177,14 @@ async fn serve() -> u8 {
             Err(e) => tracing::warn!(error = %e, "cannot listen for SIGTERM"),
         }
     }
-    let outcome = bridge_core::serve::serve_until(
+    let outcome = bridge_core::serve::serve_with(
         tokio::io::stdin(),
         tokio::io::stdout(),
         bridge::rocketchat::connect,
-        Some(stop),
+        bridge_core::serve::ServeOptions {
+            backend: Some(bridge::rocketchat::backend_keys()),
+            stop: Some(stop),
+        },
     )
     .await;
     u8::try_from(outcome.exit_code()).unwrap_or(1)

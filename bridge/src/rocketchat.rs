@@ -17,10 +17,16 @@ pub fn namespace() -> Namespace {
     Namespace::new(NAMESPACE).unwrap_or_else(|_| unreachable!("NAMESPACE is valid"))
 }
 
+/// The keys of the configuration line the Rocket.Chat backend reads (its config's
+/// schema), so the core refuses any other unknown key.
+pub fn backend_keys() -> bridge_core::BackendKeys {
+    bridge_core::BackendKeys::from_schema(RocketChatConfig::schema())
+}
+
 /// The backend's configuration: the connection keys of the line, validated. Errors name
 /// the field.
 pub fn rocketchat_config(config: &AccountConfig) -> Result<RocketChatConfig, ConfigError> {
-    let object = serde_json::Value::Object(config.connection_object());
+    let object = serde_json::Value::Object(config.backend_object());
     RocketChatConfig::from_json(&object.to_string())
         .map_err(|e| ConfigError::new(e.field, e.problem))
 }

@@ -146,6 +146,51 @@ async fn a_bad_config_line_is_a_fatal_naming_the_field_and_exit_2() {
     }
 }
 
+/// The seams issue, item 13: a misspelled key is refused (not silently ignored, leaving DMs
+/// on pairing), with its path and the closest valid name, and every problem of the line is
+/// reported at once.
+#[tokio::test]
+async fn misspelled_keys_and_every_other_problem_are_reported_at_once() {
+    let line = json!({
+        "serverUrl": "https://chat.example", "userId": "u", "authToken": "SECRET-TOKEN",
+        "dmpolicy": "disabled",
+        "rooms": {"ops": {"requireMentoin": true}},
+        "historyLimit": -1,
+    })
+    .to_string();
+    let mut bridge = Serve::spawn("debug");
+    bridge.write(&line).await;
+    let fatal = bridge.notification("fatal").await;
+    let errors: Vec<(String, String)> = fatal["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap().to_owned(),
+                e["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let find = |field: &str| {
+        errors
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_else(|| panic!("{field} not reported: {errors:?}"))
+    };
+    assert!(find("dmpolicy").contains("`dmPolicy`"), "{errors:?}");
+    assert!(
+        find("rooms.ops.requireMentoin").contains("`requireMention`"),
+        "{errors:?}"
+    );
+    assert!(find("username").contains("required"), "{errors:?}");
+    find("historyLimit");
+    let (code, _, stderr) = bridge.finish().await;
+    assert_eq!(code, Some(2));
+    assert!(!stderr.contains("SECRET-TOKEN"), "{stderr}");
+}
+
 #[tokio::test]
 async fn serve_keeps_answering_while_the_server_is_unreachable() {
     // Nothing listens on this port: the backend keeps retrying its first connection (the
@@ -354,4 +399,34 @@ async fn sim_prints_a_config_that_doctor_accepts() {
     let (code, out) = doctor(&["--config", path.to_str().unwrap()], &[]).await;
     assert_eq!(code, Some(0), "{out}");
     sim.kill().await.unwrap();
+}
+
+/// The seams issue, item 15: once the account is fatal (here: refused at its first
+/// connection), a send is answered with the final `unauthorized`, never a retryable
+/// `disconnected` the plugin would retry forever.
+#[tokio::test]
+async fn after_a_refused_token_sends_are_unauthorized_and_final() {
+    let world = bridge::sim::DemoSim::start(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let mut config = world.bridge_config();
+    config["authToken"] = json!("not-the-token");
+    let mut bridge = Serve::spawn("info");
+    bridge.write(&config.to_string()).await;
+    let fatal = bridge
+        .until("fatal", |v| {
+            v["method"] == json!("connection") && v["params"]["state"] == json!("fatal")
+        })
+        .await;
+    assert_eq!(fatal["params"]["cause"], json!("unauthorized"), "{fatal}");
+    let r = bridge
+        .call(
+            5,
+            "send",
+            json!({"target": world.room_id, "text": "anyone?"}),
+        )
+        .await;
+    assert_eq!(r["error"]["data"]["kind"], json!("unauthorized"), "{r}");
+    assert_eq!(r["error"]["data"]["retryable"], json!(false), "{r}");
+    bridge.finish().await;
 }
