@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
 
+use crate::core::Core;
 use crate::media::{self, ReadError};
 use crate::ordering::Turn;
 use crate::protocol::{
@@ -20,7 +21,6 @@ use crate::protocol::{
 use crate::route;
 use crate::rpc::{self, RpcError};
 use crate::semantics;
-use crate::server::Core;
 
 /// Whether the reader goes on after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -491,33 +491,6 @@ async fn send_file(
             Err(err.into())
         }
     }
-}
-
-/// Posts a short answer from the core itself (a refused or unknown command) in the
-/// message's room and thread, after any send to that room already queued.
-pub(crate) fn spawn_answer(core: &Arc<Core>, plan: ReplyPlan, text: String) {
-    let mut turn = core.room_order.enqueue(plan.room.as_str());
-    let core = core.clone();
-    tokio::spawn(async move {
-        turn.wait().await;
-        core.inbound.windows.posting(&plan.room);
-        for (index, chunk) in core
-            .settings()
-            .semantics
-            .chunk(&text, core.channel.capabilities().max_text)
-            .into_iter()
-            .enumerate()
-        {
-            match core.channel.send(plan.outbound(index, chunk)).await {
-                Ok(sent) => core.remember_sent(&sent.message),
-                Err(err) => {
-                    tracing::warn!(room = %plan.room, error = %err, "could not post the core's answer");
-                    core.note_error(&err).await;
-                    return;
-                }
-            }
-        }
-    });
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@
 //! # Layout
 //! - [`server`]: [`run_bridge`], the JSON-RPC loop over any `Channel` and any byte streams
 //!   (the reader, the event pump, the writer).
+//! - `core`: the state the reader, the handlers and the route share (the channel, the
+//!   settings in force, the connection state, the ledger); it reads no other part.
 //! - `handlers`: the requests (`send`, `react`, `probe`, `setApprovedSenders`, ...).
 //! - `semantics`: the single seam to `channel-api`'s policy, commands, threading, session
 //!   ids and chunking.
@@ -32,10 +34,12 @@
 
 pub mod config;
 mod context;
+mod core;
 mod handlers;
-pub mod keys;
+
 pub mod lines;
 pub mod media;
+mod options;
 pub mod ordering;
 pub mod protocol;
 mod resume;
@@ -46,6 +50,6 @@ pub mod serve;
 pub mod server;
 pub mod stats;
 
+pub use config::keys::{self as keys, BackendKeys};
 pub use config::{AccountConfig, ConfigError};
-pub use keys::BackendKeys;
 pub use server::{run_bridge, run_bridge_with, BridgeError, BridgeOptions};

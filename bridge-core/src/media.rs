@@ -152,6 +152,23 @@ pub fn sanitize_name(name: &str) -> String {
 
 /// Writes `data` to a new `0600` file in `dir` named `<random>-<safe name>`; returns its
 /// path.
+/// Removes files nobody will own any more, off the event pump; a failure only leaves a
+/// file behind (logged).
+pub async fn remove_files(paths: Vec<String>) {
+    let removed = blocking(move || {
+        for path in &paths {
+            if let Err(e) = std::fs::remove_file(path) {
+                tracing::debug!(%path, error = %e, "could not remove a download");
+            }
+        }
+        Ok(())
+    })
+    .await;
+    if let Err(e) = removed {
+        tracing::debug!(error = %e, "could not remove downloads");
+    }
+}
+
 pub async fn write_download(dir: &Path, name: &str, data: Vec<u8>) -> std::io::Result<PathBuf> {
     let path = dir.join(format!("{}-{}", random_hex(), sanitize_name(name)));
     let target = path.clone();

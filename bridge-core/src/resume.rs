@@ -164,6 +164,28 @@ pub(crate) struct Ledger {
     path: PathBuf,
     state: Mutex<State>,
     changed: Notify,
+    /// `<stateFile>.lock`, locked for as long as this ledger lives: two bridges never
+    /// share one state file (each would move the other's resume point).
+    _lock: std::fs::File,
+}
+
+/// Why a state file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LedgerError {
+    /// Another running bridge holds it.
+    #[error("{path} is in use by another bridge: every account needs a stateFile of its own")]
+    InUse {
+        /// The state file.
+        path: String,
+    },
+    /// The lock file cannot be opened.
+    #[error("cannot open {path}: {source}")]
+    Io {
+        /// The lock file.
+        path: String,
+        /// Why.
+        source: io::Error,
+    },
 }
 
 impl Ledger {
@@ -171,7 +193,11 @@ impl Ledger {
     /// there is no file, it cannot be read (logged), or its common mark is older than
     /// `max_age` (a bot that was away for long does not answer old messages; 0 turns
     /// resuming off).
-    pub(crate) fn load(path: &Path, max_age: Duration) -> (Arc<Self>, Option<ResumePoint>) {
+    pub(crate) fn load(
+        path: &Path,
+        max_age: Duration,
+    ) -> Result<(Arc<Self>, Option<ResumePoint>), LedgerError> {
+        let lock = lock_file(path)?;
         let point = read_point(path).filter(|point| {
             let age_ms = now_ms().saturating_sub(point.after.0);
             let max_ms = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
@@ -204,8 +230,9 @@ impl Ledger {
             path: path.to_owned(),
             state: Mutex::new(state),
             changed: Notify::new(),
+            _lock: lock,
         });
-        (ledger, point)
+        Ok((ledger, point))
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -342,6 +369,34 @@ impl Ledger {
     }
 }
 
+/// Takes the exclusive lock of `<path>.lock` (released when the process ends, however it
+/// ends).
+fn lock_file(path: &Path) -> Result<std::fs::File, LedgerError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let io_error = |source| LedgerError::Io {
+        path: lock_path.display().to_string(),
+        source,
+    };
+    if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io_error)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io_error)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LedgerError::InUse {
+            path: path.display().to_string(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io_error(e)),
+    }
+}
+
 fn read_point(path: &Path) -> Option<ResumePoint> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
@@ -445,7 +500,7 @@ mod tests {
     }
 
     fn fresh(name: &str) -> Arc<Ledger> {
-        let (ledger, point) = Ledger::load(&temp_path(name), HOUR);
+        let (ledger, point) = Ledger::load(&temp_path(name), HOUR).unwrap();
         assert_eq!(point, None);
         ledger.connection(true);
         ledger
@@ -493,12 +548,13 @@ mod tests {
     async fn a_written_point_is_read_back_and_resumed() {
         let path = temp_path("written");
         let now = now_ms();
-        let (ledger, _) = Ledger::load(&path, HOUR);
+        let (ledger, _) = Ledger::load(&path, HOUR).unwrap();
         ledger.connection(true);
         ledger.read(&room("R1"), &id("a"), Timestamp(now - 1_000), false);
         ledger.read(&room("R1"), &id("b"), Timestamp(now), true);
         ledger.write_if_changed().await;
-        let (again, point) = Ledger::load(&path, HOUR);
+        drop(ledger);
+        let (again, point) = Ledger::load(&path, HOUR).unwrap();
         let point = point.unwrap();
         assert!(point.is_new(&room("R1"), &id("b"), Timestamp(now)));
         assert!(!point.is_new(&room("R1"), &id("a"), Timestamp(now - 1_000)));
@@ -512,10 +568,10 @@ mod tests {
     fn an_old_point_is_not_resumed_and_zero_turns_resuming_off() {
         let path = temp_path("old");
         write_point(&path, &ResumePoint::at(Timestamp(now_ms() - 2 * 3_600_000))).unwrap();
-        assert_eq!(Ledger::load(&path, HOUR).1, None);
+        assert_eq!(Ledger::load(&path, HOUR).unwrap().1, None);
         write_point(&path, &ResumePoint::at(Timestamp(now_ms()))).unwrap();
-        assert!(Ledger::load(&path, HOUR).1.is_some());
-        assert_eq!(Ledger::load(&path, Duration::ZERO).1, None);
+        assert!(Ledger::load(&path, HOUR).unwrap().1.is_some());
+        assert_eq!(Ledger::load(&path, Duration::ZERO).unwrap().1, None);
     }
 
     #[test]
@@ -527,16 +583,30 @@ mod tests {
             format!(r#"{{"version":1,"afterMs":{now},"delivered":["a","b"]}}"#),
         )
         .unwrap();
-        let point = Ledger::load(&path, HOUR).1.unwrap();
+        let point = Ledger::load(&path, HOUR).unwrap().1.unwrap();
         assert_eq!(point.after, Timestamp(now));
         assert_eq!(point.handled, [id("a"), id("b")]);
+    }
+
+    #[test]
+    fn two_ledgers_never_share_a_state_file() {
+        let path = temp_path("shared");
+        let (first, _) = Ledger::load(&path, HOUR).unwrap();
+        let err = Ledger::load(&path, HOUR).unwrap_err();
+        assert!(matches!(err, LedgerError::InUse { .. }), "{err}");
+        assert!(err.to_string().contains("stateFile of its own"));
+        drop(first);
+        assert!(
+            Ledger::load(&path, HOUR).is_ok(),
+            "released with the ledger"
+        );
     }
 
     #[test]
     fn a_garbled_file_is_ignored_not_fatal() {
         let path = temp_path("garbled");
         std::fs::write(&path, b"{not json").unwrap();
-        assert_eq!(Ledger::load(&path, HOUR).1, None);
+        assert_eq!(Ledger::load(&path, HOUR).unwrap().1, None);
     }
 
     #[cfg(unix)]

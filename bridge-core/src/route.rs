@@ -19,52 +19,24 @@
 //! and several messages of one room fetch at the same time. A notification that needs
 //! nothing and whose room has nothing pending is written at once, without a task.
 //!
-//! At most [`MAX_IN_FLIGHT`] such tasks run; beyond that the event pump waits, which holds
+//! At most `MAX_IN_FLIGHT` (in `core`) such tasks run; beyond that the event pump waits, which holds
 //! back the backend's event stream (its own bound then applies).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use channel_api::threading::ReplyPlan;
 use channel_api::{Attachment, Error, Event, EventStream, HistoryQuery, MessageId, RoomKind};
 use serde::Serialize;
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use crate::config::{HistoryConfig, MediaConfig};
-use crate::context::{self, Needed, Windows};
-use crate::handlers;
+use crate::context::{self, Needed};
+use crate::core::{Core, Settings};
 use crate::media;
-use crate::ordering::KeyedOrder;
 use crate::protocol::{method, AttachmentError, AttachmentWire, HistoryEntryWire};
 use crate::semantics::{self, Admitted, Inbound};
-use crate::server::{Core, Settings};
-
-/// Messages being prepared at once (downloads and fetches in flight).
-pub(crate) const MAX_IN_FLIGHT: usize = 256;
-
-/// The inbound side's state, part of [`Core`].
-#[derive(Debug)]
-pub(crate) struct InboundState {
-    /// Where downloads go.
-    pub(crate) media_dir: std::path::PathBuf,
-    /// What each conversation has seen.
-    pub(crate) windows: Windows,
-    /// Per-room order of notifications.
-    order: KeyedOrder,
-    /// Bounds the tasks preparing messages.
-    slots: Arc<Semaphore>,
-}
-
-impl InboundState {
-    pub(crate) fn new(media_dir: std::path::PathBuf) -> Self {
-        Self {
-            media_dir,
-            windows: Windows::default(),
-            order: KeyedOrder::default(),
-            slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
-        }
-    }
-}
 
 // ----- 1. receive -----
 
@@ -182,7 +154,7 @@ async fn on_event(core: &Arc<Core>, event: Event, tasks: &mut JoinSet<()>) {
         Inbound::Answer { plan, text, reason } => {
             core.stats.skipped(&reason);
             tracing::info!(%reason, room = %plan.room, "answered in the room, not forwarded");
-            handlers::spawn_answer(core, plan, text);
+            spawn_answer(core, plan, text);
         }
         Inbound::Skip(reason) => {
             core.stats.skipped(&reason);
@@ -308,9 +280,12 @@ async fn hand_over(core: &Core, admitted: Admitted) {
         core.stats.dropped(semantics::AFTER_FATAL);
         tracing::info!(message = %params.message_id, reason = semantics::AFTER_FATAL, "message dropped");
         // Nobody will own the downloads.
-        for path in params.attachments.iter().filter_map(|a| a.path.as_ref()) {
-            let _ = std::fs::remove_file(path);
-        }
+        let paths: Vec<String> = params
+            .attachments
+            .iter()
+            .filter_map(|a| a.path.clone())
+            .collect();
+        media::remove_files(paths).await;
         return;
     }
     core.stats.admitted();
@@ -324,6 +299,33 @@ async fn hand_over(core: &Core, admitted: Admitted) {
         "message admitted"
     );
     core.notify(method::MESSAGE, &params).await;
+}
+
+/// Posts a short answer from the core itself (a refused or unknown command) in the
+/// message's room and thread, after any send to that room already queued.
+pub(crate) fn spawn_answer(core: &Arc<Core>, plan: ReplyPlan, text: String) {
+    let mut turn = core.room_order.enqueue(plan.room.as_str());
+    let core = core.clone();
+    tokio::spawn(async move {
+        turn.wait().await;
+        core.inbound.windows.posting(&plan.room);
+        for (index, chunk) in core
+            .settings()
+            .semantics
+            .chunk(&text, core.channel.capabilities().max_text)
+            .into_iter()
+            .enumerate()
+        {
+            match core.channel.send(plan.outbound(index, chunk)).await {
+                Ok(sent) => core.remember_sent(&sent.message),
+                Err(err) => {
+                    tracing::warn!(room = %plan.room, error = %err, "could not post the core's answer");
+                    core.note_error(&err).await;
+                    return;
+                }
+            }
+        }
+    });
 }
 
 // ----- 5. acknowledged -----
@@ -399,7 +401,7 @@ async fn download_one(
         Err(Error::TooLarge { size, .. }) => {
             let size = size.max(attachment.size.unwrap_or(0));
             tracing::info!(message = %admitted.params.message_id, file = %attachment.id, size, limit, "attachment over mediaMaxMb");
-            handlers::spawn_answer(
+            spawn_answer(
                 core,
                 admitted.reply.clone(),
                 too_large_notice(&attachment.name, size, media),

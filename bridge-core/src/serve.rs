@@ -10,8 +10,8 @@ use std::sync::Arc;
 use channel_api::Channel;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
+use crate::config::keys::BackendKeys;
 use crate::config::{AccountConfig, ConfigError};
-use crate::keys::BackendKeys;
 use crate::lines::{Line, LineReader, MAX_LINE_BYTES};
 use crate::media::MediaDir;
 use crate::protocol::{method, ConfigProblemWire, FatalParams};
@@ -102,10 +102,13 @@ where
     };
     // Where the previous process stopped, so the first connection catches up from there.
     let (ledger, point) = match &config.resume().state_file {
-        Some(path) => {
-            let (ledger, point) = Ledger::load(path, config.resume().max_age);
-            (Some(ledger), point)
-        }
+        Some(path) => match Ledger::load(path, config.resume().max_age) {
+            Ok((ledger, point)) => (Some(ledger), point),
+            Err(err) => {
+                return reject_config(&mut output, ConfigError::new("stateFile", err.to_string()))
+                    .await
+            }
+        },
         None => (None, None),
     };
     let config = config.with_resume_point(point);

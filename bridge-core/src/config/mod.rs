@@ -17,7 +17,9 @@ use channel_api::config::ChannelConfig;
 use channel_api::{AccountId, UserId};
 use serde_json::{Map, Value};
 
-use crate::keys::BackendKeys;
+pub mod keys;
+
+use self::keys::BackendKeys;
 
 /// A configuration value that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -164,10 +166,11 @@ impl AccountConfig {
         let Value::Object(object) = &value else {
             return Err(vec![ConfigError::new("config", "must be a JSON object")]);
         };
-        let mut errors = crate::keys::check_keys(object, &crate::keys::account_schema(backend));
+        let mut errors =
+            crate::config::keys::check_keys(object, &crate::config::keys::account_schema(backend));
         // Each key alone, so one bad value does not hide the next: the bridge's keys with
         // their full checks, the policy's for their type (rules across keys come last).
-        let channel_keys = crate::keys::channel_key_names();
+        let channel_keys = crate::config::keys::channel_key_names();
         for (key, item) in object {
             let mut one = Map::new();
             one.insert(key.clone(), item.clone());
@@ -298,9 +301,9 @@ impl AccountConfig {
     /// The keys that are neither the bridge's nor the policy's: the backend's (its
     /// connection keys), for its own parser.
     pub fn backend_object(&self) -> Map<String, Value> {
-        let ours: Vec<String> = crate::keys::bridge_key_names()
+        let ours: Vec<String> = crate::config::keys::bridge_key_names()
             .into_iter()
-            .chain(crate::keys::channel_key_names())
+            .chain(crate::config::keys::channel_key_names())
             .collect();
         self.object
             .iter()
@@ -339,8 +342,12 @@ pub fn needs_restart(key: &str) -> bool {
         key,
         "accountId" | "stateFile" | "resumeMaxAgeSeconds" | "mediaDir"
     );
-    let live = crate::keys::channel_key_names().iter().any(|k| k == key)
-        || crate::keys::bridge_key_names().iter().any(|k| k == key);
+    let live = crate::config::keys::channel_key_names()
+        .iter()
+        .any(|k| k == key)
+        || crate::config::keys::bridge_key_names()
+            .iter()
+            .any(|k| k == key);
     restart_own || !live
 }
 
@@ -504,7 +511,7 @@ mod tests {
     fn the_bridge_reads_exactly_the_keys_its_schema_declares() {
         // Each declared key, given a bad value, is refused under its own name: the
         // parser reads it. (And a key it does not read would not be in the schema.)
-        for key in crate::keys::bridge_key_names() {
+        for key in crate::config::keys::bridge_key_names() {
             let line = format!(r#"{{"{key}":{{"not":"valid"}}}}"#);
             assert_eq!(
                 AccountConfig::from_line(&line)

@@ -9,7 +9,7 @@
 use schemars::JsonSchema;
 use serde_json::{Map, Value};
 
-use crate::config::ConfigError;
+use super::ConfigError;
 
 /// The bridge's own keys of the configuration line: the schema of what
 /// [`crate::AccountConfig`] reads itself. (Policy keys are `channel-api`'s; connection
