@@ -172,23 +172,23 @@ fn non_empty<'a>(field: &str, value: &'a str) -> Result<&'a str, RpcError> {
 async fn run_simple(core: &Core, request: Request) -> Result<Value, RpcError> {
     let outcome = match request {
         Request::React(p) => {
-            let (message, emoji) = reaction_of(&p)?;
+            let (message, emoji) = reaction_of(core.namespace(), &p)?;
             core.channel.react(&message, emoji).await
         }
         Request::Unreact(p) => {
-            let (message, emoji) = reaction_of(&p)?;
+            let (message, emoji) = reaction_of(core.namespace(), &p)?;
             core.channel.unreact(&message, emoji).await
         }
         Request::Edit(p) => {
-            let message = message_ref(&p.room_id, &p.message_id)?;
+            let message = message_ref(core.namespace(), &p.room_id, &p.message_id)?;
             core.channel.edit(&message, &p.text).await
         }
         Request::Delete(p) => {
-            let message = message_ref(&p.room_id, &p.message_id)?;
+            let message = message_ref(core.namespace(), &p.room_id, &p.message_id)?;
             core.channel.delete(&message).await
         }
         Request::Typing(p) => {
-            let room = RoomId::new(non_empty("roomId", &p.room_id)?);
+            let room = room_of(core.namespace(), &p.room_id)?;
             let thread = p.thread_id.filter(|t| !t.is_empty()).map(MessageId::new);
             core.channel.set_typing(&room, thread, p.on).await
         }
@@ -204,17 +204,36 @@ async fn run_simple(core: &Core, request: Request) -> Result<Value, RpcError> {
 }
 
 /// The message and emoji of `react` / `unreact` (colons around the emoji are tolerated).
-fn reaction_of(p: &ReactParams) -> Result<(MessageRef, &str), RpcError> {
-    let message = message_ref(&p.room_id, &p.message_id)?;
+fn reaction_of<'a>(
+    namespace: &Namespace,
+    p: &'a ReactParams,
+) -> Result<(MessageRef, &'a str), RpcError> {
+    let message = message_ref(namespace, &p.room_id, &p.message_id)?;
     let emoji = non_empty("emoji", p.emoji.trim().trim_matches(':'))?;
     Ok((message, emoji))
 }
 
-fn message_ref(room_id: &str, message_id: &str) -> Result<MessageRef, RpcError> {
+fn message_ref(
+    namespace: &Namespace,
+    room_id: &str,
+    message_id: &str,
+) -> Result<MessageRef, RpcError> {
     Ok(MessageRef {
-        room: RoomId::new(non_empty("roomId", room_id)?),
+        room: room_of(namespace, room_id)?,
         id: MessageId::new(non_empty("messageId", message_id)?),
     })
+}
+
+/// The room a `roomId` / `target` names: a room id, `<ns>:<roomId>` or a conversation id
+/// (the target grammar; names and users need a lookup and are refused here).
+fn room_of(namespace: &Namespace, room: &str) -> Result<RoomId, RpcError> {
+    match parse_target(namespace, non_empty("roomId", room)?)? {
+        Target::Room(room) => Ok(room),
+        Target::Conversation(c) => Ok(c.room().clone()),
+        Target::RoomName(_) | Target::User(_) => Err(RpcError::invalid_params(
+            "roomId must be a room id or a conversation id",
+        )),
+    }
 }
 
 /// Checks the server and the token through the channel (so a refusal stops the account

@@ -482,7 +482,9 @@ pub struct SendFileParams {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReactParams {
-    /// The room of the message.
+    /// The room of the message: a room id, or a conversation id / target in the target
+    /// grammar (`roomId` or `target`, one of them).
+    #[serde(default, alias = "target")]
     pub room_id: String,
     /// The message.
     pub message_id: String,
@@ -494,7 +496,9 @@ pub struct ReactParams {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EditParams {
-    /// The room of the message.
+    /// The room of the message: a room id, or a conversation id / target in the target
+    /// grammar (`roomId` or `target`, one of them).
+    #[serde(default, alias = "target")]
     pub room_id: String,
     /// The message.
     pub message_id: String,
@@ -506,7 +510,9 @@ pub struct EditParams {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteParams {
-    /// The room of the message.
+    /// The room of the message: a room id, or a conversation id / target in the target
+    /// grammar (`roomId` or `target`, one of them).
+    #[serde(default, alias = "target")]
     pub room_id: String,
     /// The message.
     pub message_id: String,
@@ -516,7 +522,8 @@ pub struct DeleteParams {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TypingParams {
-    /// The room.
+    /// The room: a room id, or a conversation id / target (`roomId` or `target`).
+    #[serde(default, alias = "target")]
     pub room_id: String,
     /// The thread, if any.
     #[serde(default)]

@@ -343,6 +343,25 @@ async fn send_targets_and_actions_reach_the_world() {
         .await;
     assert_eq!(r["result"], ok);
     assert!(s.world.reactions(&msg).unwrap().is_empty());
+    // `target` in the target grammar names the room too (a conversation id here), so the
+    // plugin passes OpenClaw's target through instead of parsing it.
+    let r = s
+        .client
+        .call(
+            "react",
+            json!({"target": format!("mock:default:channel:{room}"), "messageId": id, "emoji": "eyes"}),
+        )
+        .await;
+    assert_eq!(r["result"], ok, "{r}");
+    assert_eq!(s.world.reactions(&msg).unwrap().len(), 1);
+    let r = s
+        .client
+        .call(
+            "unreact",
+            json!({"target": room, "messageId": id, "emoji": "eyes"}),
+        )
+        .await;
+    assert_eq!(r["result"], ok, "{r}");
     let r = s
         .client
         .call(
