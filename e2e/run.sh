@@ -78,8 +78,10 @@ run_part() {
   total_failed=$((total_failed + ${f:-0}))
   if [[ $rc -ne 0 ]]; then
     status=1
-    [[ "${f:-0}" == "0" ]] && total_failed=$((total_failed + 1))
+    if [[ "${f:-0}" == "0" ]]; then total_failed=$((total_failed + 1)); fi
   fi
+  # A failed part must not stop the others (set -e would, through the caller's `&&`).
+  return 0
 }
 run_unit() {
   local out rc p f
