@@ -1,14 +1,21 @@
 //! The backend's private error, with the exact cause, and its mapping onto the semantic
 //! [`channel_api::Error`]. No variant ever holds the token.
+//!
+//! A DDP error object becomes an [`RcError`] in one place, [`RcError::from_ddp`], which
+//! trips the account's stop switch when the error says the login is gone.
 
 use std::time::Duration;
+
+use crate::ddp::frame::{DdpError, DdpErrorKind};
+use crate::fatal::{Fatal, Revoked};
 
 /// What went wrong inside the backend.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum RcError {
-    /// REST 401, or a 403 on login: the credentials are rejected or revoked.
+    /// The credentials are rejected or revoked (REST 401, a refused login, a DDP 401/403,
+    /// a refused account stream). Only made by tripping the stop switch.
     #[error("{0}")]
-    Unauthorized(String),
+    Unauthorized(Revoked),
     /// REST 429 or DDP `too-many-requests` beyond what we are willing to wait for.
     #[error("rate limited")]
     RateLimited { retry_after: Option<Duration> },
@@ -47,11 +54,34 @@ pub(crate) enum RcError {
 
 const BACKEND: &str = "rocketchat";
 
+impl RcError {
+    /// A DDP method's error object: rate limits keep their reset, a logged-out answer
+    /// (Meteor's numeric 401/403) stops the account, anything else stays the method's
+    /// error (mapped by its code, see `From<RcError> for channel_api::Error`).
+    pub(crate) fn from_ddp(method: &str, e: DdpError, fatal: &Fatal) -> Self {
+        match e.kind() {
+            DdpErrorKind::RateLimited => RcError::RateLimited {
+                retry_after: e.time_to_reset,
+            },
+            DdpErrorKind::LoggedOut => {
+                fatal.unauthorized(format!("{method}: {} {}", e.error, e.reason).trim_end())
+            }
+            DdpErrorKind::Forbidden | DdpErrorKind::Other => RcError::Method {
+                method: method.to_owned(),
+                error: e.error,
+                reason: e.reason,
+            },
+        }
+    }
+}
+
 impl From<RcError> for channel_api::Error {
     fn from(e: RcError) -> Self {
         use channel_api::Error as E;
         match e {
-            RcError::Unauthorized(reason) => E::Unauthorized { reason },
+            RcError::Unauthorized(revoked) => E::Unauthorized {
+                reason: revoked.reason().to_owned(),
+            },
             RcError::RateLimited { retry_after } => E::RateLimited { retry_after },
             RcError::Transport(reason) => E::Disconnected { reason },
             RcError::Timeout(operation) => E::Timeout { operation },
@@ -72,7 +102,6 @@ impl From<RcError> for channel_api::Error {
                 | "error-action-not-allowed" => E::PermissionDenied {
                     what: format!("{method}: {reason}"),
                 },
-                "403" => E::Unauthorized { reason },
                 _ => E::Backend {
                     backend: BACKEND,
                     message: format!("{method}: {error}: {reason}"),
@@ -188,8 +217,44 @@ mod tests {
             E::Disconnected { .. }
         ));
         assert!(matches!(
-            channel_api::Error::from(RcError::Unauthorized("revoked".into())),
+            channel_api::Error::from(Fatal::new().unauthorized("revoked")),
             E::Unauthorized { .. }
         ));
+    }
+
+    fn ddp(error: &str) -> DdpError {
+        DdpError {
+            error: error.into(),
+            reason: "why".into(),
+            time_to_reset: Some(Duration::from_millis(7)),
+        }
+    }
+
+    #[test]
+    fn a_logged_out_ddp_answer_trips_the_stop_switch() {
+        for code in ["403", "401"] {
+            let fatal = Fatal::new();
+            let e = RcError::from_ddp("stream-notify-room", ddp(code), &fatal);
+            assert!(matches!(e, RcError::Unauthorized(_)), "{e:?}");
+            assert!(
+                matches!(fatal.get(), Some(crate::fatal::Stop::Unauthorized(_))),
+                "{code}"
+            );
+        }
+        // A permission refusal or a rate limit leaves the account running.
+        let fatal = Fatal::new();
+        let e = RcError::from_ddp("stream-notify-room", ddp("not-allowed"), &fatal);
+        assert!(matches!(
+            channel_api::Error::from(e),
+            channel_api::Error::PermissionDenied { .. }
+        ));
+        let e = RcError::from_ddp("stream-notify-room", ddp("too-many-requests"), &fatal);
+        assert_eq!(
+            e,
+            RcError::RateLimited {
+                retry_after: Some(Duration::from_millis(7))
+            }
+        );
+        assert_eq!(fatal.get(), None);
     }
 }

@@ -27,9 +27,12 @@
 //! - `history`: past messages over REST (`channels`/`groups`/`im.history` by room kind,
 //!   `chat.getMessage` + `chat.getThreadMessages` for threads), hidden and system messages
 //!   left out, paged until the limit is filled.
-//! - `fatal`: the one-way stop switch (REST 401, login refusal, shutdown).
+//! - `fatal`: the one-way stop switch. Every auth failure trips it (a REST 401, a refused
+//!   login, a DDP method answered 401/403, an account stream refused for the user); an
+//!   `Unauthorized` error can only be made by tripping it. `shutdown()` trips it too.
 //! - `backoff`: reconnect delays and rate-limit reset parsing. `bounded`: the bounded map.
-//! - `error`: the private error and its mapping onto [`channel_api::Error`].
+//! - `error`: the private error, the one conversion of a DDP error object
+//!   (`RcError::from_ddp`), and the mapping onto [`channel_api::Error`].
 //!
 //! # Tasks
 //! One session task per account reads the socket, maps frames and queues events; it

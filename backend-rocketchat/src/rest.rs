@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use crate::backoff::wait_for_reset;
 use crate::config::{RocketChatConfig, Secret};
 use crate::error::RcError;
-use crate::fatal::{Fatal, Stop};
+use crate::fatal::Fatal;
 use crate::wire::{format_iso, WireRoom};
 
 /// How many 429s one call waits out before it gives up with `RateLimited`.
@@ -98,10 +98,10 @@ impl Rest {
                 self.request_once(&method, endpoint, query, body).await?;
             let name = endpoint.trim_start_matches('/');
             if status == StatusCode::UNAUTHORIZED {
-                let reason = format!("{name}: HTTP 401: the server rejected the token");
                 // Any 401 stops the account: close the socket, no more events.
-                self.fatal.trip(Stop::Unauthorized(reason.clone()));
-                return Err(RcError::Unauthorized(reason));
+                return Err(self
+                    .fatal
+                    .unauthorized(format!("{name}: HTTP 401: the server rejected the token")));
             }
             if status == StatusCode::TOO_MANY_REQUESTS {
                 let reset = headers
@@ -262,9 +262,9 @@ impl Rest {
             .map_err(|_| RcError::Timeout(name.clone()))?
             .map_err(|e| RcError::Transport(format!("{name}: {}", describe_client_error(&e))))?;
         if resp.status() == StatusCode::UNAUTHORIZED {
-            let reason = format!("{name}: HTTP 401: the server rejected the token");
-            self.fatal.trip(Stop::Unauthorized(reason.clone()));
-            return Err(RcError::Unauthorized(reason));
+            return Err(self
+                .fatal
+                .unauthorized(format!("{name}: HTTP 401: the server rejected the token")));
         }
         Ok(resp)
     }

@@ -84,8 +84,43 @@ impl DdpError {
     }
 
     pub(crate) fn is_rate_limit(&self) -> bool {
-        self.error == "too-many-requests"
+        self.kind() == DdpErrorKind::RateLimited
     }
+
+    /// What the error's code says, read by code only (never by its text).
+    pub(crate) fn kind(&self) -> DdpErrorKind {
+        match self.error.as_str() {
+            "too-many-requests" => DdpErrorKind::RateLimited,
+            // Meteor's answer to a connection whose login is gone: `403` "You've been
+            // logged out by the server" (accounts_server.js), and the 401 some servers send.
+            "403" | "401" => DdpErrorKind::LoggedOut,
+            // Rocket.Chat's refusals for a user who may not do or read this: the streamer's
+            // `not-allowed` (streamer.module.ts), `not-authorized`, `error-not-allowed`,
+            // `error-action-not-allowed`, and `error-invalid-user` (no user on the
+            // connection, section 1.7 of the protocol notes).
+            "not-allowed"
+            | "not-authorized"
+            | "error-not-allowed"
+            | "error-action-not-allowed"
+            | "error-invalid-user" => DdpErrorKind::Forbidden,
+            _ => DdpErrorKind::Other,
+        }
+    }
+}
+
+/// How a DDP error reads, by its code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DdpErrorKind {
+    /// `too-many-requests`: wait `timeToReset`.
+    RateLimited,
+    /// The connection's login is gone: the account must stop.
+    LoggedOut,
+    /// The user may not do or read this. On an account stream (`__my_messages__`, the
+    /// user's own notifications) that too means the login is not honoured; on a room's
+    /// stream or a method it is a permission refusal.
+    Forbidden,
+    /// Anything else (a server error, an unknown publication).
+    Other,
 }
 
 /// Why an inbound frame was dropped.

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, timeout, Instant};
 
-use super::frame::{self, DdpError, Inbound};
+use super::frame::{self, DdpError, DdpErrorKind, Inbound};
 use super::socket::{self, WsRead, WsWrite};
 use crate::backoff::reconnect_delay;
 use crate::config::{RoomEntry, Secret, ServerUrl, Timeouts};
@@ -145,7 +145,10 @@ struct Conn {
     reader: JoinHandle<()>,
     next_id: u64,
     write_timeout: Duration,
-    methods: HashMap<String, oneshot::Sender<Result<Value, RcError>>>,
+    /// Method id → the method's name and who waits for its answer.
+    methods: HashMap<String, (String, oneshot::Sender<Result<Value, RcError>>)>,
+    /// Sub id → what the subscription is for (every live subscription).
+    subs: HashMap<String, Sub>,
     /// Room id → the sub id of its `<rid>/deleteMessage` subscription.
     room_subs: HashMap<String, String>,
     last_inbound: Instant,
@@ -155,7 +158,7 @@ struct Conn {
 impl Drop for Conn {
     fn drop(&mut self) {
         self.reader.abort();
-        for (_, reply) in self.methods.drain() {
+        for (_, (_, reply)) in self.methods.drain() {
             let _ = reply.send(Err(RcError::Transport("connection lost".into())));
         }
     }
@@ -195,6 +198,7 @@ impl Conn {
             next_id: 0,
             write_timeout,
             methods: HashMap::new(),
+            subs: HashMap::new(),
             room_subs: HashMap::new(),
             last_inbound: Instant::now(),
             ping_deadline: None,
@@ -237,10 +241,60 @@ impl Conn {
         Ok(id)
     }
 
-    async fn sub(&mut self, stream: &str, key: &str) -> Result<String, Outcome> {
+    /// Subscribes to `sub`'s stream and remembers what the id is for.
+    async fn sub(&mut self, sub: Sub) -> Result<String, Outcome> {
         let id = self.new_id("s");
-        self.send(&frame::sub(&id, stream, key)).await?;
+        let (stream, key) = sub.stream_and_key();
+        self.send(&frame::sub(&id, stream, &key)).await?;
+        if let Sub::RoomDeletes(rid) = &sub {
+            self.room_subs.insert(rid.clone(), id.clone());
+        }
+        self.subs.insert(id.clone(), sub);
         Ok(id)
+    }
+
+    /// Ends our subscription to a room's deletes (the bot left the room).
+    async fn unsub_room(&mut self, rid: &str) -> Result<(), Outcome> {
+        if let Some(id) = self.room_subs.remove(rid) {
+            self.subs.remove(&id);
+            self.send(&frame::unsub(&id)).await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets a subscription the server ended; returns what it was for.
+    fn sub_gone(&mut self, id: &str) -> Option<Sub> {
+        let sub = self.subs.remove(id)?;
+        if let Sub::RoomDeletes(rid) = &sub {
+            self.room_subs.remove(rid);
+        }
+        Some(sub)
+    }
+}
+
+/// What one subscription is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Sub {
+    /// `stream-room-messages` `__my_messages__`: every message the bot can read.
+    Messages,
+    /// `stream-notify-user` `<uid>/<event>`: the bot's own notifications.
+    User(String),
+    /// `stream-notify-room` `<rid>/deleteMessage`: hard deletes in one room.
+    RoomDeletes(String),
+}
+
+impl Sub {
+    fn stream_and_key(&self) -> (&'static str, String) {
+        match self {
+            Sub::Messages => ("stream-room-messages", "__my_messages__".to_owned()),
+            Sub::User(key) => ("stream-notify-user", key.clone()),
+            Sub::RoomDeletes(rid) => ("stream-notify-room", format!("{rid}/deleteMessage")),
+        }
+    }
+
+    /// Whether the account is deaf without it (then it is never given up quietly).
+    fn is_account_stream(&self) -> bool {
+        !matches!(self, Sub::RoomDeletes(_))
     }
 }
 
@@ -593,19 +647,13 @@ impl Session {
         let rooms = self.refresh_rooms().await?;
 
         let uid = self.cfg.user_id.clone();
-        let mut waiting: HashMap<String, String> = HashMap::new();
-        let id = conn.sub("stream-room-messages", "__my_messages__").await?;
-        waiting.insert(id, "__my_messages__".into());
+        let mut waiting: std::collections::HashSet<String> = std::collections::HashSet::new();
+        waiting.insert(conn.sub(Sub::Messages).await?);
         for event in ["rooms-changed", "subscriptions-changed", "message"] {
-            let key = format!("{uid}/{event}");
-            let id = conn.sub("stream-notify-user", &key).await?;
-            waiting.insert(id, key);
+            waiting.insert(conn.sub(Sub::User(format!("{uid}/{event}"))).await?);
         }
         for rid in &rooms {
-            let key = format!("{rid}/deleteMessage");
-            let id = conn.sub("stream-notify-room", &key).await?;
-            conn.room_subs.insert(rid.clone(), id.clone());
-            waiting.insert(id, key);
+            waiting.insert(conn.sub(Sub::RoomDeletes(rid.clone())).await?);
         }
 
         let mut early = Vec::new();
@@ -620,20 +668,10 @@ impl Session {
                         waiting.remove(&s);
                     }
                 }
-                Inbound::NoSub { id, error } if waiting.contains_key(&id) => {
-                    let key = waiting.remove(&id).unwrap_or_default();
-                    match error {
-                        Some(e) if e.is_rate_limit() => {
-                            return Err(Outcome::Lost {
-                                reason: format!("subscription {key} rate limited"),
-                                wait: e.time_to_reset,
-                            })
-                        }
-                        Some(e) => {
-                            tracing::warn!(%key, error = %e.error, "subscription refused");
-                            conn.room_subs.retain(|_, sid| *sid != id);
-                        }
-                        None => {}
+                Inbound::NoSub { id, error } if waiting.contains(&id) => {
+                    waiting.remove(&id);
+                    if let Some(sub) = conn.sub_gone(&id) {
+                        self.sub_ended(&sub, error)?;
                     }
                 }
                 other => early.push(other),
@@ -665,9 +703,54 @@ impl Session {
         }
         // Any other login error is an auth failure: stop, no retry loop.
         let reason = format!("login refused: {} {}", e.error, e.reason);
-        self.fatal
-            .trip(Stop::Unauthorized(reason.trim_end().to_owned()));
+        self.fatal.unauthorized(reason.trim_end());
         self.stopped()
+    }
+
+    /// A subscription the server ended (`nosub`), during the handshake or live.
+    ///
+    /// - An account stream (`__my_messages__`, the bot's notifications) is what keeps the
+    ///   account from being deaf, so it is never given up: refused for the user
+    ///   (`not-allowed`, 401/403, ...) the login is not honoured and the account stops;
+    ///   rate limited, the attempt waits for the reset; refused otherwise, or ended
+    ///   without an error, the connection is replaced (backoff, resubscribe, catch up).
+    /// - A room's delete stream: a logged-out answer stops the account; a rate limit
+    ///   replaces the connection after the reset; a refusal means the bot lost the room
+    ///   (logged, dropped); no error is the answer to our `unsub`.
+    fn sub_ended(&self, sub: &Sub, error: Option<DdpError>) -> Result<(), Outcome> {
+        let (stream, key) = sub.stream_and_key();
+        let Some(e) = error else {
+            if sub.is_account_stream() {
+                return Err(Outcome::lost(format!(
+                    "the server ended the subscription {stream} {key}"
+                )));
+            }
+            return Ok(());
+        };
+        let refused = format!(
+            "subscription {stream} {key} refused: {} {}",
+            e.error, e.reason
+        );
+        let auth = match e.kind() {
+            DdpErrorKind::RateLimited => {
+                return Err(Outcome::Lost {
+                    reason: format!("subscription {key} rate limited"),
+                    wait: e.time_to_reset,
+                })
+            }
+            DdpErrorKind::LoggedOut => true,
+            DdpErrorKind::Forbidden => sub.is_account_stream(),
+            DdpErrorKind::Other => false,
+        };
+        if auth {
+            self.fatal.unauthorized(refused.trim_end());
+            Err(self.stopped())
+        } else if sub.is_account_stream() {
+            Err(Outcome::lost(refused))
+        } else {
+            tracing::warn!(%key, error = %e.error, "room subscription refused; that room's deletes are not heard");
+            Ok(())
+        }
     }
 
     /// Reloads the bot's rooms (kinds, names) over REST; returns their ids.
@@ -818,7 +901,7 @@ impl Session {
             reply,
         } = cmd;
         let id = conn.method(&name, params).await?;
-        conn.methods.insert(id, reply);
+        conn.methods.insert(id, (name, reply));
         Ok(())
     }
 
@@ -830,24 +913,17 @@ impl Session {
             Inbound::Ignored(kind) => tracing::trace!(%kind, "ignored frame"),
             Inbound::Error { reason } => tracing::warn!(%reason, "DDP error frame"),
             Inbound::NoSub { id, error } => {
-                if let Some(e) = error {
-                    tracing::warn!(sub = %id, error = %e.error, "subscription ended by the server");
+                if let Some(sub) = conn.sub_gone(&id) {
+                    self.sub_ended(&sub, error)?;
                 }
-                conn.room_subs.retain(|_, sid| *sid != id);
             }
             Inbound::Result { id, result, error } => {
-                if let Some(reply) = conn.methods.remove(&id) {
+                if let Some((name, reply)) = conn.methods.remove(&id) {
                     let outcome = match error {
                         None => Ok(result.unwrap_or(Value::Null)),
-                        Some(e) if e.is_rate_limit() => Err(RcError::RateLimited {
-                            retry_after: e.time_to_reset,
-                        }),
-                        Some(e) => Err(RcError::Method {
-                            method: "method".into(),
-                            error: e.error,
-                            reason: e.reason,
-                        }),
+                        Some(e) => Err(RcError::from_ddp(&name, e, &self.fatal)),
                     };
+                    // A logged-out answer tripped the switch: the loop closes the socket.
                     let _ = reply.send(outcome);
                 }
             }
@@ -986,9 +1062,7 @@ impl Session {
         };
         if action == "removed" {
             if which == "subscriptions-changed" {
-                if let Some(sid) = conn.room_subs.remove(&rid) {
-                    conn.send(&frame::unsub(&sid)).await?;
-                }
+                conn.unsub_room(&rid).await?;
                 self.mapper.forget_room(&rid);
             }
             return Ok(());
@@ -1006,10 +1080,7 @@ impl Session {
             self.mapper.note_room(&rid, RoomMeta { kind, name });
         }
         if !conn.room_subs.contains_key(&rid) {
-            let sid = conn
-                .sub("stream-notify-room", &format!("{rid}/deleteMessage"))
-                .await?;
-            conn.room_subs.insert(rid, sid);
+            conn.sub(Sub::RoomDeletes(rid)).await?;
         }
         Ok(())
     }
