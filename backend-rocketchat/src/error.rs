@@ -55,6 +55,16 @@ pub(crate) enum RcError {
 const BACKEND: &str = "rocketchat";
 
 impl RcError {
+    /// Whether trying again may succeed: the server failed (5xx), did not answer in time,
+    /// or the connection broke. A refusal (4xx) or an auth failure is not.
+    pub(crate) fn is_transient(&self) -> bool {
+        match self {
+            RcError::Transport(_) | RcError::Timeout(_) | RcError::BadResponse(_) => true,
+            RcError::Api { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+
     /// A DDP method's error object: rate limits keep their reset, a logged-out answer
     /// (Meteor's numeric 401/403) stops the account, anything else stays the method's
     /// error (mapped by its code, see `From<RcError> for channel_api::Error`).

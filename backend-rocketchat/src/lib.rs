@@ -17,11 +17,14 @@
 //! - `rest`: the REST client (one keep-alive pool); any 401 trips the account's fatal
 //!   switch; 429 waits until `X-RateLimit-Reset` (absolute ms) and retries.
 //! - `ddp`: the realtime session task: `frame` (DDP frames), `socket` (TCP/TLS/upgrade),
-//!   `session` (login, subscriptions, catch-up after `ready`, heartbeat, reconnect with
-//!   backoff + jitter, the [`ConnectionState`] machine).
+//!   `session` (login, subscriptions, catch-up after `ready`, each room from its own
+//!   mark, server errors tried again and a refused room skipped, heartbeat, reconnect
+//!   with backoff + jitter, the [`ConnectionState`] machine).
 //! - `mapping`: pure wire-document → [`Event`] mapping: room kinds, mentions from the
 //!   payload, threads, edits, deletes, reaction diffing, echo and duplicate filtering,
 //!   all with bounded caches. `wire` holds the lenient serde types it reads.
+//! - `marks`: how far each room was read (its own mark, frozen while the room is behind):
+//!   where that room's catch-up starts.
 //! - `media`: attachments: download under a size limit (refused by `Content-Length`,
 //!   else cut off while streaming), upload with `rooms.media` + `rooms.mediaConfirm`.
 //! - `history`: past messages over REST (`channels`/`groups`/`im.history` by room kind,
@@ -50,6 +53,7 @@ mod error;
 mod fatal;
 mod history;
 mod mapping;
+mod marks;
 mod media;
 mod rest;
 mod tls;

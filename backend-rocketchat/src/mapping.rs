@@ -29,6 +29,7 @@ use serde::Deserialize;
 use channel_api::resume::{ResumePoint, RESUME_WINDOW_MS};
 
 use crate::bounded::BoundedMap;
+use crate::marks::ReadMarks;
 use crate::wire::{WireMessage, WireRoomMeta};
 
 /// Cache sizes: enough for a busy day, small enough to stay flat.
@@ -128,8 +129,8 @@ pub(crate) struct Mapper {
     /// them by user id, so every reactor is resolved through this map (learned from the
     /// authors and mentions of every document, and from lookups the session makes).
     users: BoundedMap<String, String>,
-    /// Newest `_updatedAt` seen on any message: where a catch-up starts.
-    watermark: Option<i64>,
+    /// How far each room was read: where its catch-up starts.
+    marks: ReadMarks,
     /// Where an earlier process of this account stopped (see [`Mapper::resume_from`]):
     /// a message it handled is never `MessageCreated` again.
     resume: Option<ResumePoint>,
@@ -149,26 +150,27 @@ impl Mapper {
             bot_threads: BoundedMap::new(BOT_THREAD_CACHE),
             looked_up: BoundedMap::new(LOOKED_UP_CACHE),
             users: BoundedMap::new(USER_CACHE),
-            watermark: None,
+            marks: ReadMarks::new(0),
             resume: None,
         }
     }
 
     /// Continues where an earlier process stopped: a message is new when the point says
     /// so ([`ResumePoint::is_new`]: after its room's mark minus the window, and not
-    /// handled), and the catch-up reads each room from its own mark
-    /// ([`ResumePoint::read_from`]).
+    /// handled), and the catch-up reads each room from its own mark.
     pub(crate) fn resume_from(&mut self, point: ResumePoint) {
-        let from = point.oldest_mark().0.saturating_sub(RESUME_WINDOW_MS);
-        self.new_after = from;
-        self.watermark = Some(from);
+        self.new_after = point.oldest_mark().0.saturating_sub(RESUME_WINDOW_MS);
+        self.marks = ReadMarks::from_resume(&point);
         self.resume = Some(point);
     }
 
-    /// Where a resumed catch-up reads `room` from, when this process resumed.
-    pub(crate) fn resume_read_from(&self, room: &str) -> Option<i64> {
-        let point = self.resume.as_ref()?;
-        Some(point.read_from(&RoomId::new(room)).0)
+    /// How far each room was read.
+    pub(crate) fn marks(&self) -> &ReadMarks {
+        &self.marks
+    }
+
+    pub(crate) fn marks_mut(&mut self) -> &mut ReadMarks {
+        &mut self.marks
     }
 
     /// Restricts group-room events to these room ids (direct rooms always pass).
@@ -187,11 +189,6 @@ impl Mapper {
 
     pub(crate) fn room(&self, id: &str) -> Option<&RoomMeta> {
         self.rooms.get(id)
-    }
-
-    /// The newest `_updatedAt` seen, if any.
-    pub(crate) fn watermark(&self) -> Option<i64> {
-        self.watermark
     }
 
     /// Moves the "new message" line (the start of the first active connection).
@@ -264,7 +261,7 @@ impl Mapper {
             tracing::trace!(id = %doc.id, "dropping a duplicate frame");
             return Vec::new();
         }
-        self.watermark = Some(self.watermark.map_or(updated_at, |w| w.max(updated_at)));
+        self.marks.read(&doc.rid, updated_at);
         // A version older than the one we hold (a live frame queued during the handshake,
         // handled after the newer catch-up), or any version of a deleted message, would
         // undo changes already delivered.
@@ -914,7 +911,7 @@ mod tests {
             .on_message(&doc("m1", 2_000, "x"), Some(&meta("c")))
             .is_empty());
         assert!(m.on_message(&doc("m1", 2_000, "x"), None).is_empty());
-        assert_eq!(m.watermark(), Some(2_000));
+        assert_eq!(m.marks().mark_of("R1"), 2_000);
     }
 
     #[test]

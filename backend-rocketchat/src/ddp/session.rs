@@ -40,8 +40,9 @@ const FRAME_QUEUE: usize = 256;
 /// New messages are those stamped after start minus this (clock skew between us and the
 /// server must not turn a new message into an "old one updated").
 const NEW_MESSAGE_SLACK_MS: i64 = 5 * 60 * 1000;
-/// A catch-up starts this much before the newest stamp seen (same-millisecond neighbours).
-const CATCH_UP_OVERLAP_MS: i64 = 1_000;
+/// Tries of one room's catch-up within one attempt when the server fails (5xx, timeout,
+/// broken connection); then the attempt fails and the next one catches up again.
+const CATCH_UP_TRIES: u32 = 3;
 /// The longest the event loop waits for a thread root it has never seen (once per thread).
 const ROOT_LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -91,6 +92,17 @@ pub(crate) struct Allowlist {
     pub(crate) unresolved: Vec<String>,
 }
 
+/// Why one room's catch-up did not complete.
+#[derive(Debug)]
+enum RoomCatchUp {
+    /// The account stopped meanwhile.
+    Stopped,
+    /// The server refuses the room (4xx): skipped until the next catch-up.
+    Refused(RcError),
+    /// The server failed (5xx, timeout, rate limit): the attempt fails.
+    Failed(Outcome),
+}
+
 /// How a connection ended.
 #[derive(Debug)]
 enum Outcome {
@@ -124,6 +136,9 @@ pub(crate) struct Session {
     state: watch::Sender<ConnectionState>,
     shared: Arc<Shared>,
     ever_active: bool,
+    /// Whether this process resumed from an earlier one's point (then even the first
+    /// connection catches up).
+    resumed: bool,
     /// Whether the current attempt got active (then a loss starts a new outage).
     active_this_attempt: bool,
     /// Local clock when the session started (epoch ms).
@@ -328,6 +343,7 @@ impl Session {
             state,
             shared,
             ever_active: false,
+            resumed: false,
             active_this_attempt: false,
             started_ms: now_ms(),
         }
@@ -678,18 +694,19 @@ impl Session {
             }
         }
 
-        if self.ever_active {
-            self.set_phase(attempt, Phase::CatchingUp);
-            self.catch_up(&rooms).await?;
-        } else if let Some(resume) = self.cfg.resume.take() {
+        if let Some(resume) = self.cfg.resume.take() {
             // A restarted process: catch up on what was posted while nobody was reading,
             // without repeating what the earlier process handled.
-            self.set_phase(attempt, Phase::CatchingUp);
             self.mapper.resume_from(resume);
-            self.catch_up(&rooms).await?;
+            self.resumed = true;
+        }
+        if self.ever_active || self.resumed {
+            self.set_phase(attempt, Phase::CatchingUp);
+            self.catch_up(&rooms, fatal_rx).await?;
         } else {
             self.mapper
                 .set_new_after(self.started_ms - NEW_MESSAGE_SLACK_MS);
+            self.mapper.marks_mut().set_floor(self.started_ms);
         }
         Ok(early)
     }
@@ -777,55 +794,99 @@ impl Session {
         }
     }
 
-    /// Fetches what changed while we were away, per room, since the newest stamp seen.
-    /// Runs only after every subscription is ready, so nothing falls between the two.
-    async fn catch_up(&mut self, rooms: &[String]) -> Result<(), Outcome> {
-        let since = self
-            .mapper
-            .watermark()
-            .unwrap_or(self.started_ms)
-            .saturating_sub(CATCH_UP_OVERLAP_MS);
+    /// Fetches what changed while we were away, each room from its own mark. Runs only
+    /// after every subscription is ready, so nothing falls between the two.
+    ///
+    /// A room the server refuses (4xx: left meanwhile, no access) is skipped loudly and
+    /// stays behind (its mark is kept for the next catch-up). A room the server fails for
+    /// (5xx, timeout, broken connection) is tried [`CATCH_UP_TRIES`] times; if it still
+    /// fails, the other rooms are caught up all the same and then the attempt fails, so
+    /// the next connection reads that room again from its mark (and the others from
+    /// theirs, not from the oldest).
+    async fn catch_up(
+        &mut self,
+        rooms: &[String],
+        fatal_rx: &mut watch::Receiver<Option<Stop>>,
+    ) -> Result<(), Outcome> {
+        let mut failed = None;
         for rid in rooms {
-            // A resumed first connection reads each room from its own mark.
-            let since = match self.ever_active {
-                true => since,
-                false => self.mapper.resume_read_from(rid).unwrap_or(since),
-            };
-            match self.rest.sync_messages(rid, since).await {
-                Ok((updated, deleted)) => {
-                    for raw in &updated {
-                        match WireMessage::deserialize(raw) {
-                            Ok(doc) => self.map_wire(doc, None).await,
-                            Err(e) => {
-                                tracing::debug!(error = %e, "dropping a caught-up document that does not parse")
-                            }
-                        }
-                    }
-                    for id in deleted {
-                        if let Some(ev) = self.mapper.on_delete(rid, &id) {
-                            self.pending.push_back(ev);
-                        }
-                    }
-                }
-                Err(RcError::Unauthorized(_)) => return Err(self.stopped()),
-                Err(RcError::RateLimited { retry_after }) => {
-                    return Err(Outcome::Lost {
-                        reason: format!("catch-up of {rid} rate limited"),
-                        wait: retry_after,
-                    });
-                }
-                Err(e @ RcError::Api { .. }) => {
-                    // The server refuses this room (left it meanwhile, no access): a
-                    // reconnect would not change that, so skip it loudly.
+            match self.catch_up_room(rid, fatal_rx).await {
+                Ok(()) => {}
+                Err(RoomCatchUp::Stopped) => return Err(self.stopped()),
+                Err(RoomCatchUp::Refused(e)) => {
                     tracing::warn!(%rid, error = %e, "catch-up refused for a room; skipped");
+                    self.mapper.marks_mut().fell_behind(rid);
                 }
-                Err(e) => {
-                    // A broken connection: retrying the whole connection is better than a
-                    // silent gap.
-                    return Err(Outcome::lost(format!("catch-up of {rid}: {e}")));
+                Err(RoomCatchUp::Failed(outcome)) => {
+                    self.mapper.marks_mut().fell_behind(rid);
+                    failed.get_or_insert(outcome);
                 }
             }
         }
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// One room's catch-up, with its tries.
+    async fn catch_up_room(
+        &mut self,
+        rid: &str,
+        fatal_rx: &mut watch::Receiver<Option<Stop>>,
+    ) -> Result<(), RoomCatchUp> {
+        let since = self.mapper.marks().read_from(rid);
+        let mut tries = 0;
+        let (updated, deleted) = loop {
+            tries += 1;
+            match self.rest.sync_messages(rid, since).await {
+                Ok(answer) => break answer,
+                Err(RcError::Unauthorized(_) | RcError::Closed(_)) => {
+                    return Err(RoomCatchUp::Stopped)
+                }
+                Err(RcError::RateLimited { retry_after }) => {
+                    return Err(RoomCatchUp::Failed(Outcome::Lost {
+                        reason: format!("catch-up of {rid} rate limited"),
+                        wait: retry_after,
+                    }));
+                }
+                Err(e) if e.is_transient() && tries < CATCH_UP_TRIES => {
+                    tracing::info!(%rid, error = %e, tries, "catch-up of a room failed; trying again");
+                    let t = &self.cfg.timeouts;
+                    let delay = reconnect_delay(tries, t.reconnect_min, t.reconnect_max);
+                    tokio::select! {
+                        biased;
+                        _ = fatal_rx.changed() => return Err(RoomCatchUp::Stopped),
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                }
+                Err(e) if e.is_transient() => {
+                    return Err(RoomCatchUp::Failed(Outcome::lost(format!(
+                        "catch-up of {rid}: {e}"
+                    ))));
+                }
+                Err(e) => return Err(RoomCatchUp::Refused(e)),
+            }
+        };
+        let mut newest = None;
+        for raw in &updated {
+            match WireMessage::deserialize(raw) {
+                Ok(doc) => {
+                    let at = doc
+                        .updated_at
+                        .as_ref()
+                        .and_then(crate::wire::WireDate::millis);
+                    newest = newest.max(at);
+                    self.map_wire(doc, None).await;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "dropping a caught-up document that does not parse")
+                }
+            }
+        }
+        for id in deleted {
+            if let Some(ev) = self.mapper.on_delete(rid, &id) {
+                self.pending.push_back(ev);
+            }
+        }
+        self.mapper.marks_mut().caught_up(rid, newest);
         Ok(())
     }
 

@@ -1,8 +1,9 @@
 //! [`DdpProxy`]: a TCP proxy between the backend and the simulator that reads the DDP
 //! conversation both ways, for faults the simulator has no control for: it refuses chosen
 //! subscriptions (`nosub` with an error) or methods (`result` with an error) in the
-//! server's place, slips frames into the server's stream (a live `nosub`), and records
-//! every REST request line, so a test can say which requests left the backend.
+//! server's place, slips frames into the server's stream (a live `nosub`), fails or stalls
+//! chosen REST requests (a 5xx on one endpoint for one room), and records every REST
+//! request line, so a test can say which requests left the backend.
 //!
 //! Use it from a test file with `#[path = "support/ddp_proxy.rs"] mod ddp_proxy;`.
 
@@ -29,10 +30,28 @@ struct Refusal {
     times: usize,
 }
 
+/// What the proxy does to a REST request in the server's place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestFault {
+    /// Answer with this status and Rocket.Chat's body for it.
+    Status(u16),
+    /// Never answer (the client's timeout decides).
+    Stall,
+}
+
+#[derive(Debug, Clone)]
+struct RestRule {
+    /// Every one of these must be in the request's `METHOD /path?query`.
+    parts: Vec<String>,
+    fault: RestFault,
+    times: usize,
+}
+
 #[derive(Debug, Default)]
 struct Rules {
     subs: Vec<Refusal>,
     methods: Vec<Refusal>,
+    rest: Vec<RestRule>,
     /// Subscription key → the id the client last used for it.
     sub_ids: HashMap<String, String>,
     /// `METHOD /path?query` of every REST request, in order.
@@ -95,6 +114,16 @@ impl DdpProxy {
         });
     }
 
+    /// The next `times` REST requests whose `METHOD /path?query` contains every one of
+    /// `parts` get `fault` instead of reaching the server.
+    pub fn fail_rest(&self, parts: &[&str], fault: RestFault, times: usize) {
+        self.rules.lock().unwrap().rest.push(RestRule {
+            parts: parts.iter().map(|p| (*p).to_owned()).collect(),
+            fault,
+            times,
+        });
+    }
+
     /// The id the client last subscribed to `key` with.
     pub fn sub_id(&self, key: &str) -> Option<String> {
         self.rules.lock().unwrap().sub_ids.get(key).cloned()
@@ -130,50 +159,14 @@ async fn connection(
     let (mut client_read, client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     if !is_websocket {
-        let mut client_write = client_write;
-        tokio::spawn(async move {
-            let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
-            let _ = client_write.shutdown().await;
-        });
-        // REST: pass through, writing down every request line.
-        let mut buf = vec![0u8; 16 * 1024];
-        let mut pending: Vec<u8> = Vec::new();
-        loop {
-            let n = client_read.read(&mut buf).await?;
-            if n == 0 {
-                return server_write.shutdown().await;
-            }
-            pending.extend_from_slice(&buf[..n]);
-            while let Some(end) = pending.windows(2).position(|w| w == b"\r\n") {
-                let line = String::from_utf8_lossy(&pending[..end]).into_owned();
-                pending.drain(..end + 2);
-                let mut words = line.split(' ');
-                if let (Some(method @ ("GET" | "POST" | "PUT" | "DELETE")), Some(path)) =
-                    (words.next(), words.next())
-                {
-                    rules
-                        .lock()
-                        .unwrap()
-                        .requests
-                        .push(format!("{method} {path}"));
-                }
-            }
-            server_write.write_all(&buf[..n]).await?;
-        }
+        return rest_connection(client_read, client_write, server_read, server_write, rules).await;
     }
     websockets.fetch_add(1, Ordering::SeqCst);
     // Everything to the client goes through one writer: the server's frames, injected
     // frames and the answers the proxy gives in the server's place.
-    let (to_client, mut outgoing) = mpsc::unbounded_channel::<Vec<u8>>();
-    let mut client_write = client_write;
-    tokio::spawn(async move {
-        while let Some(bytes) = outgoing.recv().await {
-            if client_write.write_all(&bytes).await.is_err() {
-                return;
-            }
-        }
-        let _ = client_write.shutdown().await;
-    });
+    let (to_client, outgoing) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (close_client, closed) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(write_to_client(client_write, outgoing, closed));
     // Client → server: the upgrade request, then frames, each one read (unmasked) to
     // apply the rules.
     let answers = to_client.clone();
@@ -225,9 +218,144 @@ async fn connection(
         tokio::select! {
             frame = frames.recv() => match frame {
                 Some(frame) => { let _ = to_client.send(frame); }
-                None => return Ok(()),
+                None => {
+                    // The server closed: so does the client's side.
+                    let _ = close_client.send(());
+                    return Ok(());
+                }
             },
             Ok(bytes) = injected.recv() => { let _ = to_client.send(bytes); }
+        }
+    }
+}
+
+/// Writes everything for the client, in order, until `closed` fires (the server's side
+/// ended) or every sender is gone; then closes the client's side.
+async fn write_to_client(
+    mut client_write: tokio::net::tcp::OwnedWriteHalf,
+    mut outgoing: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut closed: tokio::sync::oneshot::Receiver<()>,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            bytes = outgoing.recv() => match bytes {
+                Some(bytes) => {
+                    if client_write.write_all(&bytes).await.is_err() {
+                        return;
+                    }
+                }
+                None => break,
+            },
+            _ = &mut closed => {
+                // What is queued still goes out first.
+                while let Ok(bytes) = outgoing.try_recv() {
+                    if client_write.write_all(&bytes).await.is_err() {
+                        return;
+                    }
+                }
+                break;
+            }
+        }
+    }
+    let _ = client_write.shutdown().await;
+}
+
+/// REST, request by request (the client sends the next one only after the answer): each
+/// request line is written down, and a rule may answer it in the server's place.
+async fn rest_connection(
+    mut client_read: tokio::net::tcp::OwnedReadHalf,
+    client_write: tokio::net::tcp::OwnedWriteHalf,
+    mut server_read: tokio::net::tcp::OwnedReadHalf,
+    mut server_write: tokio::net::tcp::OwnedWriteHalf,
+    rules: Arc<Mutex<Rules>>,
+) -> std::io::Result<()> {
+    let (to_client, outgoing) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (close_client, closed) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(write_to_client(client_write, outgoing, closed));
+    let answers = to_client.clone();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match server_read.read(&mut buf).await {
+                Ok(0) | Err(_) => {
+                    let _ = close_client.send(());
+                    return;
+                }
+                Ok(n) => {
+                    if answers.send(buf[..n].to_vec()).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        // One request: the head, then `Content-Length` bytes of body.
+        let head_end = loop {
+            if let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end + 4;
+            }
+            let n = client_read.read(&mut buf).await?;
+            if n == 0 {
+                return server_write.shutdown().await;
+            }
+            pending.extend_from_slice(&buf[..n]);
+        };
+        let head = String::from_utf8_lossy(&pending[..head_end]).into_owned();
+        let body_len = head
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse::<usize>().ok())
+                    .flatten()
+            })
+            .unwrap_or(0);
+        while pending.len() < head_end + body_len {
+            let n = client_read.read(&mut buf).await?;
+            if n == 0 {
+                return server_write.shutdown().await;
+            }
+            pending.extend_from_slice(&buf[..n]);
+        }
+        let request: Vec<u8> = pending.drain(..head_end + body_len).collect();
+        let mut words = head.split(' ');
+        let line = format!(
+            "{} {}",
+            words.next().unwrap_or(""),
+            words.next().unwrap_or("")
+        );
+        let fault = {
+            let mut rules = rules.lock().unwrap();
+            rules.requests.push(line.clone());
+            rules
+                .rest
+                .iter_mut()
+                .find(|r| r.times > 0 && r.parts.iter().all(|p| line.contains(p.as_str())))
+                .map(|r| {
+                    r.times -= 1;
+                    r.fault
+                })
+        };
+        match fault {
+            None => server_write.write_all(&request).await?,
+            Some(RestFault::Stall) => {}
+            Some(RestFault::Status(status)) => {
+                let body = match status {
+                    503 => r#"{"success":false,"error":"Service Unavailable"}"#,
+                    404 => r#"{"success":false,"error":"Resource not found"}"#,
+                    403 => r#"{"success":false,"error":"unauthorized"}"#,
+                    _ => r#"{"success":false,"error":"Internal server error"}"#,
+                };
+                let answer = format!(
+                    "HTTP/1.1 {status} Error\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = to_client.send(answer.into_bytes());
+            }
         }
     }
 }
