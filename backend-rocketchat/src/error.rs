@@ -41,6 +41,9 @@ pub(crate) enum RcError {
     /// Did not finish in time.
     #[error("{0} timed out")]
     Timeout(String),
+    /// An answer larger than the client reads (`limit` bytes).
+    #[error("{endpoint}: the answer is larger than {limit} bytes")]
+    ResponseTooLarge { endpoint: String, limit: usize },
     /// The server said something we cannot read.
     #[error("unexpected response: {0}")]
     BadResponse(String),
@@ -100,6 +103,10 @@ impl From<RcError> for channel_api::Error {
             RcError::BadResponse(message) => E::Backend {
                 backend: BACKEND,
                 message,
+            },
+            e @ RcError::ResponseTooLarge { .. } => E::Backend {
+                backend: BACKEND,
+                message: e.to_string(),
             },
             RcError::Method {
                 method,

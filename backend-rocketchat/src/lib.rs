@@ -15,10 +15,12 @@
 //! - `tls`: the rustls client config shared by REST and the socket: public roots plus an
 //!   optional `caFile`, or an explicit no-verification verifier under the insecure flag.
 //! - `rest`: the REST client (one keep-alive pool); any 401 trips the account's fatal
-//!   switch; 429 waits until `X-RateLimit-Reset` (absolute ms) and retries.
+//!   switch; 429 waits until `X-RateLimit-Reset` (absolute ms) and retries; answers over
+//!   8 MiB are refused (`ResponseTooLarge`); `call_as` reads a body into its wire type.
 //! - `ddp`: the realtime session task: `frame` (DDP frames), `socket` (TCP/TLS/upgrade),
 //!   `session` (login, subscriptions, catch-up after `ready`, each room from its own
-//!   mark, server errors tried again and a refused room skipped, heartbeat, reconnect
+//!   mark, in pages of `chat.syncMessages`' cursor mode (halved while a page is over the
+//!   REST answer cap), server errors tried again and a refused room skipped, heartbeat, reconnect
 //!   with backoff + jitter, the [`ConnectionState`] machine).
 //! - `mapping`: pure wire-document → [`Event`] mapping: room kinds, mentions from the
 //!   payload, threads, edits, deletes, reaction diffing, echo and duplicate filtering,

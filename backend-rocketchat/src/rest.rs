@@ -18,7 +18,7 @@ use crate::backoff::wait_for_reset;
 use crate::config::{RocketChatConfig, Secret};
 use crate::error::RcError;
 use crate::fatal::Fatal;
-use crate::wire::{format_iso, WireRoom};
+use crate::wire::WireRoom;
 
 /// How many 429s one call waits out before it gives up with `RateLimited`.
 pub(crate) const MAX_RATE_LIMIT_RETRIES: u32 = 5;
@@ -89,6 +89,30 @@ impl Rest {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<Value, RcError> {
+        self.call_as(method, endpoint, query, body).await
+    }
+
+    /// [`Rest::call`], with the body read straight into `T` (no `Value` tree in between).
+    pub(crate) async fn call_as<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        endpoint: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<T, RcError> {
+        let bytes = self.call_bytes(method, endpoint, query, body).await?;
+        let name = endpoint.trim_start_matches('/');
+        serde_json::from_slice(&bytes).map_err(|e| RcError::BadResponse(format!("{name}: {e}")))
+    }
+
+    /// The body of a successful call, checked against the envelope but not parsed.
+    async fn call_bytes(
+        &self,
+        method: Method,
+        endpoint: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Bytes, RcError> {
         let mut rate_limited = 0;
         loop {
             if let Some(stop) = self.fatal.get() {
@@ -124,7 +148,8 @@ impl Rest {
                 tokio::time::sleep(wait + Duration::from_millis(50)).await;
                 continue;
             }
-            return parse_body(name, status, &bytes);
+            check_envelope(name, status, &bytes)?;
+            return Ok(bytes);
         }
     }
 
@@ -176,11 +201,29 @@ impl Rest {
                 RcError::Transport(format!("{name}: {}", describe_client_error(&e)))
             })?;
             let (parts, body) = resp.into_parts();
+            let too_large = || RcError::ResponseTooLarge {
+                endpoint: name.clone(),
+                limit: MAX_BODY_BYTES,
+            };
+            let declared = parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+                return Err(too_large());
+            }
             let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
             let bytes = limited
                 .collect()
                 .await
-                .map_err(|e| RcError::Transport(format!("{name}: reading the body: {e}")))?
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        too_large()
+                    } else {
+                        RcError::Transport(format!("{name}: reading the body: {e}"))
+                    }
+                })?
                 .to_bytes();
             Ok::<_, RcError>((parts.status, parts.headers, bytes))
         };
@@ -457,43 +500,64 @@ impl Rest {
         }
     }
 
-    /// `GET chat.syncMessages`: what changed in a room since `since` (epoch ms). Returns
-    /// the updated documents (oldest first) and the ids deleted.
-    pub(crate) async fn sync_messages(
+    /// One page of `GET chat.syncMessages` in its cursor mode (Rocket.Chat 8.x
+    /// apps/meteor/server/publications/messages.ts `handleCursorPagination`): at most
+    /// `count` documents of `rid` updated (or deleted, by `kind`) strictly after `after`
+    /// (epoch ms), oldest first. `more` says whether the server holds more after them.
+    /// (`count` arrives as text; rest-typings' ajv is built with `coerceTypes`, so the
+    /// schema's `count: number` makes it a number before `limit: count + 1`.)
+    pub(crate) async fn sync_page(
         &self,
         rid: &str,
-        since: i64,
-    ) -> Result<(Vec<Value>, Vec<String>), RcError> {
-        let since = format_iso(since);
-        let v = self
-            .call(
+        kind: SyncKind,
+        after: i64,
+        count: usize,
+    ) -> Result<SyncPage, RcError> {
+        let after = after.max(0).to_string();
+        let count = count.max(1).to_string();
+        let kind = match kind {
+            SyncKind::Updated => "UPDATED",
+            SyncKind::Deleted => "DELETED",
+        };
+        let answer: crate::wire::WireSyncAnswer = self
+            .call_as(
                 Method::GET,
                 "chat.syncMessages",
-                &[("roomId", rid), ("lastUpdate", since.as_str())],
+                &[
+                    ("roomId", rid),
+                    ("type", kind),
+                    ("next", after.as_str()),
+                    ("count", count.as_str()),
+                ],
                 None,
             )
             .await?;
-        let result = v.get("result").unwrap_or(&v);
-        let mut updated: Vec<Value> = result
-            .get("updated")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        updated.sort_by_key(|m| {
-            m.get("_updatedAt")
-                .and_then(|d| serde_json::from_value::<crate::wire::WireDate>(d.clone()).ok())
-                .and_then(|d| d.millis())
-                .unwrap_or(0)
-        });
-        let deleted = result
-            .get("deleted")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|d| str_field(d, "_id"))
-            .collect();
-        Ok((updated, deleted))
+        let result = answer.result;
+        Ok(SyncPage {
+            // The server's `next` cursor is null exactly when nothing follows the page.
+            more: result.cursor.and_then(|c| c.next).is_some(),
+            updated: result.updated.into_iter().filter_map(|d| d.0).collect(),
+            deleted: result.deleted.into_iter().filter_map(|d| d.0).collect(),
+        })
     }
+}
+
+/// Which side of `chat.syncMessages`' cursor mode a page reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SyncKind {
+    /// Documents by `_updatedAt` (new, edited, reacted to, ...).
+    Updated,
+    /// Deletions by `_deletedAt` (the trash: `{_id, _deletedAt}`).
+    Deleted,
+}
+
+/// One page of a room's catch-up, oldest first. Documents that do not parse are left out
+/// (logged).
+#[derive(Debug)]
+pub(crate) struct SyncPage {
+    pub(crate) updated: Vec<crate::wire::WireMessage>,
+    pub(crate) deleted: Vec<crate::wire::WireDeleted>,
+    pub(crate) more: bool,
 }
 
 /// How [`Rest::room_info`] looks a room up.
@@ -520,25 +584,42 @@ fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
     text
 }
 
-/// The Rocket.Chat envelope: `success:false` or a non-2xx is an `Api` error carrying
-/// `error`/`errorType`.
+/// The Rocket.Chat envelope, parsed into a `Value` (small answers: uploads).
 pub(crate) fn parse_body(
     endpoint: &str,
     status: StatusCode,
     bytes: &[u8],
 ) -> Result<Value, RcError> {
-    let parsed: Option<Value> = serde_json::from_slice(bytes).ok();
-    let failed = !status.is_success()
-        || parsed
-            .as_ref()
-            .and_then(|v| v.get("success"))
-            .and_then(Value::as_bool)
-            == Some(false);
-    if !failed {
-        return parsed.ok_or_else(|| {
-            RcError::BadResponse(format!("{endpoint}: HTTP {status}: body is not JSON"))
-        });
+    check_envelope(endpoint, status, bytes)?;
+    serde_json::from_slice(bytes)
+        .map_err(|_| RcError::BadResponse(format!("{endpoint}: HTTP {status}: body is not JSON")))
+}
+
+/// Only `success` of a successful body (the rest is skipped, not built).
+#[derive(serde::Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    success: Option<bool>,
+}
+
+/// The Rocket.Chat envelope: `success:false` or a non-2xx is an `Api` error carrying
+/// `error`/`errorType`; a 2xx body that is not JSON is a `BadResponse`.
+fn check_envelope(endpoint: &str, status: StatusCode, bytes: &[u8]) -> Result<(), RcError> {
+    if status.is_success() {
+        match serde_json::from_slice::<Envelope>(bytes) {
+            Ok(Envelope {
+                success: Some(false),
+            }) => {}
+            Ok(_) => return Ok(()),
+            Err(_) => {
+                return Err(RcError::BadResponse(format!(
+                    "{endpoint}: HTTP {status}: body is not JSON"
+                )))
+            }
+        }
     }
+    // A failure: the body is small, read it whole for its `error`/`errorType`.
+    let parsed: Option<Value> = serde_json::from_slice(bytes).ok();
     let error_type = parsed.as_ref().and_then(|v| str_field(v, "errorType"));
     let message = parsed
         .as_ref()

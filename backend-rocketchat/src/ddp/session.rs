@@ -28,9 +28,8 @@ use crate::config::{RoomEntry, Secret, ServerUrl, Timeouts};
 use crate::error::RcError;
 use crate::fatal::{Fatal, Stop};
 use crate::mapping::{self, room_kind, Mapper, RoomMeta};
-use crate::rest::{Rest, RoomLookup};
-use crate::wire::{WireMessage, WireRoomMeta};
-use serde::Deserialize;
+use crate::rest::{Rest, RoomLookup, SyncKind, SyncPage};
+use crate::wire::{WireDate, WireMessage, WireRoomMeta};
 
 /// Events waiting for a slow consumer, beyond the channel's own buffer. Above this the
 /// session stops reading the socket (TCP pushes back) but keeps pinging the server.
@@ -43,6 +42,10 @@ const NEW_MESSAGE_SLACK_MS: i64 = 5 * 60 * 1000;
 /// Tries of one room's catch-up within one attempt when the server fails (5xx, timeout,
 /// broken connection); then the attempt fails and the next one catches up again.
 const CATCH_UP_TRIES: u32 = 3;
+/// Documents per catch-up page (halved while a page is over the REST response cap).
+const CATCH_UP_PAGE: usize = 100;
+/// The most documents a page asks for when a whole page shares one millisecond.
+const CATCH_UP_PAGE_MAX: usize = 1_000;
 /// The longest the event loop waits for a thread root it has never seen (once per thread).
 const ROOT_LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -826,18 +829,77 @@ impl Session {
         failed.map_or(Ok(()), Err)
     }
 
-    /// One room's catch-up, with its tries.
+    /// One room's catch-up, in pages (`chat.syncMessages`' cursor mode), so no answer has
+    /// to hold the room's whole gap: first its deletions, then its updated documents, each
+    /// oldest first. Every document mapped moves the room's mark, so a catch-up cut short
+    /// continues from the last page read. A page over the response cap is asked for again
+    /// with half the documents; a single document over it cannot be read (the room is
+    /// skipped, loudly, and stays behind).
     async fn catch_up_room(
         &mut self,
         rid: &str,
         fatal_rx: &mut watch::Receiver<Option<Stop>>,
     ) -> Result<(), RoomCatchUp> {
-        let since = self.mapper.marks().read_from(rid);
+        let from = self.mapper.marks().read_from(rid);
+        let mut newest = None;
+        // Deletions first: they do not move the mark, so a catch-up cut short in the
+        // updates reads them again rather than losing them.
+        for kind in [SyncKind::Deleted, SyncKind::Updated] {
+            let mut after = from;
+            let mut count = CATCH_UP_PAGE;
+            loop {
+                let page = self
+                    .sync_page(rid, kind, after, &mut count, fatal_rx)
+                    .await?;
+                let mut last = None;
+                for gone in page.deleted {
+                    last = last.max(gone.deleted_at.as_ref().and_then(WireDate::millis));
+                    if let Some(ev) = self.mapper.on_delete(rid, &gone.id) {
+                        self.pending.push_back(ev);
+                    }
+                }
+                for doc in page.updated {
+                    let at = doc.updated_at.as_ref().and_then(WireDate::millis);
+                    last = last.max(at);
+                    newest = newest.max(at);
+                    self.map_wire(doc, None).await;
+                }
+                let Some(last) = last.filter(|_| page.more) else {
+                    break;
+                };
+                // The cursor is strict (`> next`): start one millisecond before the page's
+                // last stamp, so documents sharing it are not skipped (read twice, they
+                // are dropped as duplicates).
+                if last - 1 > after {
+                    after = last - 1;
+                } else if count < CATCH_UP_PAGE_MAX {
+                    // A whole page in one millisecond: ask for more at once.
+                    count = (count * 2).min(CATCH_UP_PAGE_MAX);
+                } else {
+                    tracing::warn!(%rid, "more than a page of documents in one millisecond; reading on after it");
+                    after = last;
+                }
+            }
+        }
+        self.mapper.marks_mut().caught_up(rid, newest);
+        Ok(())
+    }
+
+    /// One catch-up page, tried again after a server failure (up to [`CATCH_UP_TRIES`]
+    /// times), and asked for with fewer documents while it is over the response cap
+    /// (`count` keeps the size that fit, for the room's next pages).
+    async fn sync_page(
+        &mut self,
+        rid: &str,
+        kind: SyncKind,
+        after: i64,
+        count: &mut usize,
+        fatal_rx: &mut watch::Receiver<Option<Stop>>,
+    ) -> Result<SyncPage, RoomCatchUp> {
         let mut tries = 0;
-        let (updated, deleted) = loop {
-            tries += 1;
-            match self.rest.sync_messages(rid, since).await {
-                Ok(answer) => break answer,
+        loop {
+            match self.rest.sync_page(rid, kind, after, *count).await {
+                Ok(page) => return Ok(page),
                 Err(RcError::Unauthorized(_) | RcError::Closed(_)) => {
                     return Err(RoomCatchUp::Stopped)
                 }
@@ -847,7 +909,14 @@ impl Session {
                         wait: retry_after,
                     }));
                 }
-                Err(e) if e.is_transient() && tries < CATCH_UP_TRIES => {
+                Err(RcError::ResponseTooLarge { .. }) if *count > 1 => *count /= 2,
+                Err(e) if e.is_transient() => {
+                    tries += 1;
+                    if tries >= CATCH_UP_TRIES {
+                        return Err(RoomCatchUp::Failed(Outcome::lost(format!(
+                            "catch-up of {rid}: {e}"
+                        ))));
+                    }
                     tracing::info!(%rid, error = %e, tries, "catch-up of a room failed; trying again");
                     let t = &self.cfg.timeouts;
                     let delay = reconnect_delay(tries, t.reconnect_min, t.reconnect_max);
@@ -857,37 +926,9 @@ impl Session {
                         _ = tokio::time::sleep(delay) => {}
                     }
                 }
-                Err(e) if e.is_transient() => {
-                    return Err(RoomCatchUp::Failed(Outcome::lost(format!(
-                        "catch-up of {rid}: {e}"
-                    ))));
-                }
                 Err(e) => return Err(RoomCatchUp::Refused(e)),
             }
-        };
-        let mut newest = None;
-        for raw in &updated {
-            match WireMessage::deserialize(raw) {
-                Ok(doc) => {
-                    let at = doc
-                        .updated_at
-                        .as_ref()
-                        .and_then(crate::wire::WireDate::millis);
-                    newest = newest.max(at);
-                    self.map_wire(doc, None).await;
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "dropping a caught-up document that does not parse")
-                }
-            }
         }
-        for id in deleted {
-            if let Some(ev) = self.mapper.on_delete(rid, &id) {
-                self.pending.push_back(ev);
-            }
-        }
-        self.mapper.marks_mut().caught_up(rid, newest);
-        Ok(())
     }
 
     /// The live loop of one connection.
