@@ -18,10 +18,11 @@
 //!   switch; 429 waits until `X-RateLimit-Reset` (absolute ms) and retries; answers over
 //!   8 MiB are refused (`ResponseTooLarge`); `call_as` reads a body into its wire type.
 //! - `ddp`: the realtime session task: `frame` (DDP frames), `socket` (TCP/TLS/upgrade),
-//!   `session` (login, subscriptions, catch-up after `ready`, each room from its own
-//!   mark, in pages of `chat.syncMessages`' cursor mode (halved while a page is over the
-//!   REST answer cap), server errors tried again and a refused room skipped, heartbeat, reconnect
-//!   with backoff + jitter, the [`ConnectionState`] machine).
+//!   `session` (login, subscriptions, catch-up after `ready`, heartbeat, reconnect with
+//!   backoff + jitter, the [`ConnectionState`] machine), `catch_up` (the fetching half of
+//!   a catch-up: 8 rooms at a time, each in pages of `chat.syncMessages`' cursor mode
+//!   from its own mark, halved while a page is over the REST answer cap, server errors
+//!   tried again, a refused room skipped; the session maps the pages as they come).
 //! - `mapping`: pure wire-document → [`Event`] mapping: room kinds, mentions from the
 //!   payload, threads, edits, deletes, reaction diffing, echo and duplicate filtering,
 //!   all with bounded caches. `wire` holds the lenient serde types it reads.

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, timeout, Instant};
 
+use super::catch_up::{CatchUp, Fetched, RoomOutcome};
 use super::frame::{self, DdpError, DdpErrorKind, Inbound};
 use super::socket::{self, WsRead, WsWrite};
 use crate::backoff::reconnect_delay;
@@ -28,7 +29,7 @@ use crate::config::{RoomEntry, Secret, ServerUrl, Timeouts};
 use crate::error::RcError;
 use crate::fatal::{Fatal, Stop};
 use crate::mapping::{self, room_kind, Mapper, RoomMeta};
-use crate::rest::{Rest, RoomLookup, SyncKind, SyncPage};
+use crate::rest::{Rest, RoomLookup};
 use crate::wire::{WireDate, WireMessage, WireRoomMeta};
 
 /// Events waiting for a slow consumer, beyond the channel's own buffer. Above this the
@@ -39,16 +40,8 @@ const FRAME_QUEUE: usize = 256;
 /// New messages are those stamped after start minus this (clock skew between us and the
 /// server must not turn a new message into an "old one updated").
 const NEW_MESSAGE_SLACK_MS: i64 = 5 * 60 * 1000;
-/// Tries of one room's catch-up within one attempt when the server fails (5xx, timeout,
-/// broken connection); then the attempt fails and the next one catches up again.
-const CATCH_UP_TRIES: u32 = 3;
-/// Documents per catch-up page (halved while a page is over the REST response cap).
-const CATCH_UP_PAGE: usize = 100;
-/// The most documents a page asks for when a whole page shares one millisecond.
-const CATCH_UP_PAGE_MAX: usize = 1_000;
 /// The longest the event loop waits for a thread root it has never seen (once per thread).
 const ROOT_LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// A request from the channel to the session (DDP method calls).
 #[derive(Debug)]
 pub(crate) enum Command {
@@ -93,17 +86,6 @@ pub(crate) struct Allowlist {
     /// `None`: no allowlist, every room.
     pub(crate) allowed: Option<std::collections::HashSet<String>>,
     pub(crate) unresolved: Vec<String>,
-}
-
-/// Why one room's catch-up did not complete.
-#[derive(Debug)]
-enum RoomCatchUp {
-    /// The account stopped meanwhile.
-    Stopped,
-    /// The server refuses the room (4xx): skipped until the next catch-up.
-    Refused(RcError),
-    /// The server failed (5xx, timeout, rate limit): the attempt fails.
-    Failed(Outcome),
 }
 
 /// How a connection ended.
@@ -705,7 +687,7 @@ impl Session {
         }
         if self.ever_active || self.resumed {
             self.set_phase(attempt, Phase::CatchingUp);
-            self.catch_up(&rooms, fatal_rx).await?;
+            self.catch_up(conn, &rooms, fatal_rx).await?;
         } else {
             self.mapper
                 .set_new_after(self.started_ms - NEW_MESSAGE_SLACK_MS);
@@ -797,138 +779,80 @@ impl Session {
         }
     }
 
-    /// Fetches what changed while we were away, each room from its own mark. Runs only
-    /// after every subscription is ready, so nothing falls between the two.
+    /// Fetches what changed while we were away, each room from its own mark (see
+    /// [`super::catch_up`] for the paging and the tries), several rooms at a time, and maps
+    /// it as it arrives: each room's pages in order. Runs only after every subscription is
+    /// ready, so nothing falls between the two. The socket is kept alive meanwhile with
+    /// our own pings (the server closes a connection that sends nothing for 30 s).
     ///
-    /// A room the server refuses (4xx: left meanwhile, no access) is skipped loudly and
-    /// stays behind (its mark is kept for the next catch-up). A room the server fails for
-    /// (5xx, timeout, broken connection) is tried [`CATCH_UP_TRIES`] times; if it still
-    /// fails, the other rooms are caught up all the same and then the attempt fails, so
-    /// the next connection reads that room again from its mark (and the others from
-    /// theirs, not from the oldest).
+    /// A room the server refuses (4xx) is skipped loudly and stays behind (its mark is
+    /// kept for the next catch-up). A room the server keeps failing for fails the attempt
+    /// once the other rooms are done, so the next connection reads that room again from
+    /// its mark (and the others from theirs, not from the oldest).
     async fn catch_up(
         &mut self,
+        conn: &mut Conn,
         rooms: &[String],
         fatal_rx: &mut watch::Receiver<Option<Stop>>,
     ) -> Result<(), Outcome> {
+        let plan = rooms
+            .iter()
+            .map(|rid| (rid.clone(), self.mapper.marks().read_from(rid)))
+            .collect();
+        let t = self.cfg.timeouts.clone();
+        let mut fetched =
+            CatchUp::start(self.rest.clone(), t.clone(), self.fatal.subscribe(), plan);
+        let mut newest: HashMap<String, i64> = HashMap::new();
         let mut failed = None;
-        for rid in rooms {
-            match self.catch_up_room(rid, fatal_rx).await {
-                Ok(()) => {}
-                Err(RoomCatchUp::Stopped) => return Err(self.stopped()),
-                Err(RoomCatchUp::Refused(e)) => {
-                    tracing::warn!(%rid, error = %e, "catch-up refused for a room; skipped");
-                    self.mapper.marks_mut().fell_behind(rid);
+        // Well inside the server's 15 s + 15 s of client silence, whatever the config.
+        let mut keepalive =
+            tokio::time::interval(t.ping_after_silence.min(Duration::from_secs(10)));
+        keepalive.reset();
+        loop {
+            let item = tokio::select! {
+                biased;
+                _ = fatal_rx.changed() => return Err(self.stopped()),
+                item = fetched.next() => item,
+                _ = keepalive.tick() => {
+                    let id = conn.new_id("hb");
+                    conn.send(&frame::ping(&id)).await?;
+                    continue;
                 }
-                Err(RoomCatchUp::Failed(outcome)) => {
-                    self.mapper.marks_mut().fell_behind(rid);
-                    failed.get_or_insert(outcome);
+            };
+            let Some(item) = item else { break };
+            match item {
+                Fetched::Page { rid, page } => {
+                    for gone in page.deleted {
+                        if let Some(ev) = self.mapper.on_delete(&rid, &gone.id) {
+                            self.pending.push_back(ev);
+                        }
+                    }
+                    for doc in page.updated {
+                        if let Some(at) = doc.updated_at.as_ref().and_then(WireDate::millis) {
+                            let room_newest = newest.entry(rid.clone()).or_insert(at);
+                            *room_newest = (*room_newest).max(at);
+                        }
+                        self.map_wire(doc, None).await;
+                    }
                 }
+                Fetched::Done { rid, outcome } => match outcome {
+                    RoomOutcome::Complete => {
+                        let up_to = newest.remove(&rid);
+                        self.mapper.marks_mut().caught_up(&rid, up_to);
+                    }
+                    RoomOutcome::Stopped => return Err(self.stopped()),
+                    RoomOutcome::Refused(e) => {
+                        tracing::warn!(%rid, error = %e, "catch-up refused for a room; skipped");
+                        self.mapper.marks_mut().fell_behind(&rid);
+                    }
+                    RoomOutcome::Failed { reason, wait } => {
+                        self.mapper.marks_mut().fell_behind(&rid);
+                        failed.get_or_insert(Outcome::Lost { reason, wait });
+                    }
+                },
             }
         }
         failed.map_or(Ok(()), Err)
-    }
-
-    /// One room's catch-up, in pages (`chat.syncMessages`' cursor mode), so no answer has
-    /// to hold the room's whole gap: first its deletions, then its updated documents, each
-    /// oldest first. Every document mapped moves the room's mark, so a catch-up cut short
-    /// continues from the last page read. A page over the response cap is asked for again
-    /// with half the documents; a single document over it cannot be read (the room is
-    /// skipped, loudly, and stays behind).
-    async fn catch_up_room(
-        &mut self,
-        rid: &str,
-        fatal_rx: &mut watch::Receiver<Option<Stop>>,
-    ) -> Result<(), RoomCatchUp> {
-        let from = self.mapper.marks().read_from(rid);
-        let mut newest = None;
-        // Deletions first: they do not move the mark, so a catch-up cut short in the
-        // updates reads them again rather than losing them.
-        for kind in [SyncKind::Deleted, SyncKind::Updated] {
-            let mut after = from;
-            let mut count = CATCH_UP_PAGE;
-            loop {
-                let page = self
-                    .sync_page(rid, kind, after, &mut count, fatal_rx)
-                    .await?;
-                let mut last = None;
-                for gone in page.deleted {
-                    last = last.max(gone.deleted_at.as_ref().and_then(WireDate::millis));
-                    if let Some(ev) = self.mapper.on_delete(rid, &gone.id) {
-                        self.pending.push_back(ev);
-                    }
-                }
-                for doc in page.updated {
-                    let at = doc.updated_at.as_ref().and_then(WireDate::millis);
-                    last = last.max(at);
-                    newest = newest.max(at);
-                    self.map_wire(doc, None).await;
-                }
-                let Some(last) = last.filter(|_| page.more) else {
-                    break;
-                };
-                // The cursor is strict (`> next`): start one millisecond before the page's
-                // last stamp, so documents sharing it are not skipped (read twice, they
-                // are dropped as duplicates).
-                if last - 1 > after {
-                    after = last - 1;
-                } else if count < CATCH_UP_PAGE_MAX {
-                    // A whole page in one millisecond: ask for more at once.
-                    count = (count * 2).min(CATCH_UP_PAGE_MAX);
-                } else {
-                    tracing::warn!(%rid, "more than a page of documents in one millisecond; reading on after it");
-                    after = last;
-                }
-            }
-        }
-        self.mapper.marks_mut().caught_up(rid, newest);
-        Ok(())
-    }
-
-    /// One catch-up page, tried again after a server failure (up to [`CATCH_UP_TRIES`]
-    /// times), and asked for with fewer documents while it is over the response cap
-    /// (`count` keeps the size that fit, for the room's next pages).
-    async fn sync_page(
-        &mut self,
-        rid: &str,
-        kind: SyncKind,
-        after: i64,
-        count: &mut usize,
-        fatal_rx: &mut watch::Receiver<Option<Stop>>,
-    ) -> Result<SyncPage, RoomCatchUp> {
-        let mut tries = 0;
-        loop {
-            match self.rest.sync_page(rid, kind, after, *count).await {
-                Ok(page) => return Ok(page),
-                Err(RcError::Unauthorized(_) | RcError::Closed(_)) => {
-                    return Err(RoomCatchUp::Stopped)
-                }
-                Err(RcError::RateLimited { retry_after }) => {
-                    return Err(RoomCatchUp::Failed(Outcome::Lost {
-                        reason: format!("catch-up of {rid} rate limited"),
-                        wait: retry_after,
-                    }));
-                }
-                Err(RcError::ResponseTooLarge { .. }) if *count > 1 => *count /= 2,
-                Err(e) if e.is_transient() => {
-                    tries += 1;
-                    if tries >= CATCH_UP_TRIES {
-                        return Err(RoomCatchUp::Failed(Outcome::lost(format!(
-                            "catch-up of {rid}: {e}"
-                        ))));
-                    }
-                    tracing::info!(%rid, error = %e, tries, "catch-up of a room failed; trying again");
-                    let t = &self.cfg.timeouts;
-                    let delay = reconnect_delay(tries, t.reconnect_min, t.reconnect_max);
-                    tokio::select! {
-                        biased;
-                        _ = fatal_rx.changed() => return Err(RoomCatchUp::Stopped),
-                        _ = tokio::time::sleep(delay) => {}
-                    }
-                }
-                Err(e) => return Err(RoomCatchUp::Refused(e)),
-            }
-        }
     }
 
     /// The live loop of one connection.

@@ -37,6 +37,8 @@ pub enum RestFault {
     Status(u16),
     /// Never answer (the client's timeout decides).
     Stall,
+    /// Forward it after this long (a server farther away than loopback).
+    Delay(std::time::Duration),
 }
 
 #[derive(Debug, Clone)]
@@ -342,6 +344,10 @@ async fn rest_connection(
         };
         match fault {
             None => server_write.write_all(&request).await?,
+            Some(RestFault::Delay(delay)) => {
+                tokio::time::sleep(delay).await;
+                server_write.write_all(&request).await?;
+            }
             Some(RestFault::Stall) => {}
             Some(RestFault::Status(status)) => {
                 let body = match status {
