@@ -28,8 +28,11 @@
 //!   all with bounded caches. `wire` holds the lenient serde types it reads.
 //! - `marks`: how far each room was read (its own mark, frozen while the room is behind):
 //!   where that room's catch-up starts.
-//! - `media`: attachments: download under a size limit (refused by `Content-Length`,
-//!   else cut off while streaming), upload with `rooms.media` + `rooms.mediaConfirm`.
+//! - `media`: attachments: `file_path`, the one rule for what a download may fetch
+//!   (`/file-upload/<plain id>/<one encoded segment>`, built from the message's own upload
+//!   records, never from its file cards); download under a size limit (refused by
+//!   `Content-Length`, else cut off while streaming), upload with `rooms.media` +
+//!   `rooms.mediaConfirm`.
 //! - `history`: past messages over REST (`channels`/`groups`/`im.history` by room kind,
 //!   `chat.getMessage` + `chat.getThreadMessages` for threads), hidden and system messages
 //!   left out, paged until the limit is filled.

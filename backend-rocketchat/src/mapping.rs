@@ -695,14 +695,15 @@ fn to_message(doc: &WireMessage, room: RoomInfo, text: String, ts: i64, edited: 
     }
 }
 
-/// The files a message carries, from `files[]` (else `file`), per Rocket.Chat 8.x
-/// `parseFileIntoMessageAttachments` (apps/meteor/app/file-upload/server/methods/
-/// sendFileMessage.ts): each entry has `_id`, `name`, `type`, `size`; the file card in
-/// `attachments[]` names its file by `fileId` and links it with `title_link`
-/// (`/file-upload/<id>/<encodeURI(name)>`), which is the URL used, falling back to that
-/// path built here. An image's thumbnail is a second `files` entry that no card links
-/// with `fileId` / `title_link` (only `image_url`): when cards name some files, only those
-/// are kept. Entries without an `_id` are skipped.
+/// The files a message carries, from its own upload records: `files[]` (else `file`, on
+/// older documents), per Rocket.Chat 8.x `parseFileIntoMessageAttachments`
+/// (apps/meteor/app/file-upload/server/methods/sendFileMessage.ts): each entry has `_id`,
+/// `name`, `type`, `size`. The URL is never read from the message: it is
+/// [`crate::media::file_path`] of the record's id and name (see `media` for why); a record
+/// that cannot make a safe path is left out (logged). The file cards in `attachments[]`
+/// only say which records are shown: an image's thumbnail is a second `files` entry that no
+/// card names with `fileId` (only `image_url`), so when cards name some files, only those
+/// are kept.
 fn attachments_of(doc: &WireMessage) -> Vec<channel_api::Attachment> {
     use serde_json::Value;
     let mut files: Vec<&Value> = doc
@@ -714,37 +715,28 @@ fn attachments_of(doc: &WireMessage) -> Vec<channel_api::Attachment> {
     if files.is_empty() {
         files.extend(doc.file.as_ref().filter(|f| f.is_object()));
     }
-    let cards: Vec<&Value> = doc
+    let str_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    let named: Vec<String> = doc
         .attachments
         .as_ref()
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter(|c| c.is_object()).collect())
-        .unwrap_or_default();
-    let str_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
-    // The card that links file `id`: by `fileId`, else by its `title_link` path.
-    let card_link = |id: &str| -> Option<Option<String>> {
-        let marker = format!("/file-upload/{id}/");
-        cards
-            .iter()
-            .find(|c| {
-                str_of(c, "fileId").as_deref() == Some(id)
-                    || str_of(c, "title_link").is_some_and(|l| l.contains(&marker))
-            })
-            .map(|c| str_of(c, "title_link").filter(|l| l.contains(&marker)))
-    };
+        .into_iter()
+        .flatten()
+        .filter_map(|card| str_of(card, "fileId"))
+        .collect();
     let all: Vec<(channel_api::Attachment, bool)> = files
         .into_iter()
         .filter_map(|f| {
             let id = str_of(f, "_id").filter(|id| !id.is_empty())?;
             let name = str_of(f, "name").unwrap_or_default();
-            let linked = card_link(&id);
-            let url = linked
-                .clone()
-                .flatten()
-                .unwrap_or_else(|| crate::media::file_url(&id, &name));
+            let Some(url) = crate::media::file_path(&id, &name) else {
+                tracing::debug!(message = %doc.id, "dropping a file record that makes no safe download path");
+                return None;
+            };
             let size = f
                 .get("size")
                 .and_then(|s| s.as_u64().or_else(|| s.as_f64().map(|x| x as u64)));
+            let shown = named.contains(&id);
             let attachment = channel_api::Attachment {
                 id,
                 name,
@@ -752,12 +744,12 @@ fn attachments_of(doc: &WireMessage) -> Vec<channel_api::Attachment> {
                 size,
                 url,
             };
-            Some((attachment, linked.is_some()))
+            Some((attachment, shown))
         })
         .collect();
-    let any_linked = all.iter().any(|(_, linked)| *linked);
+    let any_shown = all.iter().any(|(_, shown)| *shown);
     all.into_iter()
-        .filter(|(_, linked)| *linked || !any_linked)
+        .filter(|(_, shown)| *shown || !any_shown)
         .map(|(attachment, _)| attachment)
         .collect()
 }
@@ -1329,7 +1321,7 @@ mod attachment_tests {
     }
 
     #[test]
-    fn files_become_attachments_with_the_card_link() {
+    fn files_become_attachments_with_their_own_path() {
         // sendFileMessage's shape for a document: files[0] and one card with fileId.
         let m = mapped(json!({
             "file": {"_id": "F1", "name": "notes v1.txt", "type": "text/plain", "size": 12},
@@ -1395,5 +1387,66 @@ mod attachment_tests {
             json!({"attachments": [{"title": "a page", "title_link": "https://x.example"}]}),
         );
         assert!(m.attachments.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod file_card_tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn attachments(extra: Value) -> Vec<channel_api::Attachment> {
+        let mut doc = json!({"_id": "m1", "rid": "R1", "msg": "look", "ts": {"$date": 2_000},
+            "u": {"_id": "mallory_id", "username": "mallory"}, "_updatedAt": {"$date": 2_000}});
+        if let (Some(d), Value::Object(more)) = (doc.as_object_mut(), extra) {
+            d.extend(more);
+        }
+        let mut mapper = Mapper::new("botid", "bot", 1_000);
+        match mapper
+            .on_message(&doc, Some(&json!({"roomType": "c"})))
+            .as_slice()
+        {
+            [Event::MessageCreated { message }] => message.attachments.clone(),
+            other => panic!("expected one MessageCreated, got {other:?}"),
+        }
+    }
+
+    const CRAFTED: &[&str] = &[
+        "/api/v1/groups.history?roomId=P1&x=/file-upload/F9/a",
+        "/api/v1/me",
+        "/file-upload/../api/v1/me",
+        "/file-upload/F9/%2e%2e/%2e%2e/api/v1/me",
+        "https://elsewhere.example/file-upload/F9/a",
+    ];
+
+    #[test]
+    fn a_card_link_is_never_a_download_path() {
+        for link in CRAFTED {
+            // A card alone is no file.
+            let card = json!({"attachments": [{"title": "a", "title_link": link,
+                "title_link_download": true, "type": "file"}]});
+            assert!(attachments(card).is_empty(), "{link}");
+            // With a forged record, the path is the record's own, built here.
+            let forged = json!({
+                "files": [{"_id": "F9", "name": "a", "type": "text/plain"}],
+                "attachments": [{"title": "a", "title_link": link, "fileId": "F9"}]});
+            let found = attachments(forged);
+            assert_eq!(found.len(), 1, "{link}");
+            assert_eq!(found[0].url, "/file-upload/F9/a", "{link}");
+        }
+    }
+
+    #[test]
+    fn records_that_make_no_safe_path_are_left_out() {
+        let found = attachments(json!({"files": [
+            {"_id": "../api/v1/me", "name": "a"},
+            {"_id": "F1?x=", "name": "a"},
+            {"_id": "F2", "name": "../../api/v1/me"},
+            {"_id": "F3", "name": ".."},
+            {"_id": "F4", "name": "a?b#c %2e.txt"},
+        ]}));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].id, "F4");
+        assert_eq!(found[0].url, "/file-upload/F4/a%3Fb%23c%20%252e.txt");
     }
 }

@@ -258,16 +258,6 @@ impl Rest {
         }
     }
 
-    /// The server's origin (`https://host:port`), to recognise absolute URLs that point
-    /// back at it.
-    pub(crate) fn origin(&self) -> &str {
-        let after_scheme = self.base.find("://").map_or(0, |i| i + 3);
-        match self.base[after_scheme..].find('/') {
-            Some(i) => &self.base[..after_scheme + i],
-            None => &self.base,
-        }
-    }
-
     /// One request to a server-relative `path` (see [`Rest::resolve`]) with the auth
     /// headers. Returns the response with its body unread, so the caller can check
     /// `Content-Length` and read with its own limit. A 401 trips the fatal switch as in
