@@ -16,16 +16,20 @@
 //!   optional `caFile`, or an explicit no-verification verifier under the insecure flag.
 //! - `rest`: the REST client (one keep-alive pool); any 401 trips the account's fatal
 //!   switch; 429 waits until `X-RateLimit-Reset` (absolute ms) and retries; answers over
-//!   8 MiB are refused (`ResponseTooLarge`); `call_as` reads a body into its wire type.
+//!   8 MiB are refused (`ResponseTooLarge`); `call_as` reads a body into its wire type;
+//!   failures carry their code (`error::error_code`) and are classified by status and
+//!   code, never by their wording.
 //! - `ddp`: the realtime session task: `frame` (DDP frames), `socket` (TCP/TLS/upgrade),
 //!   `session` (login, subscriptions, catch-up after `ready`, heartbeat, reconnect with
 //!   backoff + jitter, the [`ConnectionState`] machine), `catch_up` (the fetching half of
 //!   a catch-up: 8 rooms at a time, each in pages of `chat.syncMessages`' cursor mode
 //!   from its own mark, halved while a page is over the REST answer cap, server errors
 //!   tried again, a refused room skipped; the session maps the pages as they come).
-//! - `mapping`: pure wire-document → [`Event`] mapping: room kinds, mentions from the
-//!   payload, threads, edits, deletes, reaction diffing, echo and duplicate filtering,
-//!   all with bounded caches. `wire` holds the lenient serde types it reads.
+//! - `mapping`: pure wire-document → [`Event`] mapping with one input
+//!   (`Mapper::on_wire`, a typed `WireMessage` from the stream or from REST): room kinds,
+//!   mentions from the payload, threads, edits, deletes, reaction diffing, echo and
+//!   duplicate filtering, all with bounded caches. `wire` holds the lenient serde types
+//!   it reads (REST answers included: `chat.syncMessages`, `chat.getMessage`, history).
 //! - `marks`: how far each room was read (its own mark, frozen while the room is behind):
 //!   where that room's catch-up starts.
 //! - `media`: attachments: `file_path`, the one rule for what a download may fetch
@@ -66,11 +70,15 @@ mod tls;
 mod wire;
 
 /// Entry points for fuzzing and property tests (`fuzz/`, `tests/reliability_props.rs`):
-/// untrusted bytes through the DDP frame decoder and the message mapper. Not a supported API.
+/// untrusted bytes through the DDP frame decoder, the session's routing of a frame
+/// (`ddp::route`, the same function the session calls) and the message mapper. Not a
+/// supported API.
 #[doc(hidden)]
 pub mod fuzzing {
-    use crate::ddp::frame::{self, Inbound};
+    use crate::ddp::frame;
+    use crate::ddp::route::{follow_room_change, route, Route};
     use crate::mapping::Mapper;
+    use crate::wire::WireMessage;
 
     /// Decodes one inbound DDP text frame. `true` if it was accepted, `false` if it is a
     /// logged drop (malformed). Must never panic.
@@ -78,54 +86,48 @@ pub mod fuzzing {
         frame::parse(bytes).is_ok()
     }
 
-    /// Feeds frames in order through the decoder and one mapper (as the session does for
-    /// `stream-room-messages` and `<rid>/deleteMessage`); returns the number of events.
-    /// Must never panic.
+    /// Feeds frames in order through the decoder, the session's routing and one mapper,
+    /// as the session handles them (its REST lookups of unknown thread roots and reactors
+    /// all fail here, the safe side); returns the number of events. Must never panic.
     pub fn map_frames<'a>(frames: impl IntoIterator<Item = &'a [u8]>) -> usize {
         let mut mapper = Mapper::new("bot-id", "bot", 0);
         let mut events = 0;
         for bytes in frames {
-            let (collection, event, args) = match frame::parse(bytes) {
-                Ok(Inbound::RoomMessage { doc, meta }) => {
-                    if let Some((doc, meta)) =
-                        crate::mapping::parse_stream_message(&doc, meta.as_deref())
-                    {
-                        let _ = mapper.unknown_thread_root_of_wire(&doc, meta.as_ref());
-                        events += mapper.on_wire(doc, meta).len();
-                    }
-                    continue;
-                }
-                Ok(Inbound::Stream {
-                    collection,
-                    event,
-                    args,
-                }) => (collection, event, args),
-                _ => continue,
+            let Ok(inbound) = frame::parse(bytes) else {
+                continue;
             };
-            if collection == "stream-room-messages" {
-                if let Some(doc) = args.first() {
-                    events += mapper.on_message(doc, args.get(1)).len();
+            match route(inbound) {
+                Route::Message { doc, meta } => {
+                    if let Some(root) = mapper.unknown_thread_root(&doc, meta.as_ref()) {
+                        mapper.learn_root(&root, None);
+                    }
+                    let _ = mapper.unknown_reactors(&doc);
+                    events += mapper.on_wire(doc, meta).len();
                 }
-            } else if let Some(rid) = event.strip_suffix("/deleteMessage") {
-                let id = args
-                    .first()
-                    .and_then(|a| a.get("_id"))
-                    .and_then(|v| v.as_str());
-                if let Some(id) = id {
-                    events += usize::from(mapper.on_delete(rid, id).is_some());
+                Route::Deleted { rid, id } => {
+                    events += usize::from(mapper.on_delete(&rid, &id).is_some());
                 }
+                Route::RoomChanged(change) => {
+                    let _ = follow_room_change(&mut mapper, &change);
+                }
+                Route::Pong(_)
+                | Route::Nothing
+                | Route::Failed
+                | Route::SubEnded { .. }
+                | Route::Answer { .. } => {}
             }
         }
         events
     }
 
-    /// Maps message documents (JSON bytes each, as a catch-up delivers them) through one
-    /// mapper; returns the number of events. Must never panic.
+    /// Maps message documents (JSON bytes each, as a catch-up page holds them) through
+    /// one mapper, read as the catch-up reads them; returns the number of events. Must
+    /// never panic.
     pub fn map_documents<'a>(docs: impl IntoIterator<Item = &'a [u8]>) -> usize {
         let mut mapper = Mapper::new("bot-id", "bot", 0);
         docs.into_iter()
-            .filter_map(|bytes| serde_json::from_slice::<serde_json::Value>(bytes).ok())
-            .map(|doc| mapper.on_message(&doc, None).len())
+            .filter_map(|bytes| serde_json::from_slice::<WireMessage>(bytes).ok())
+            .map(|doc| mapper.on_wire(doc, None).len())
             .sum()
     }
 }
@@ -409,7 +411,7 @@ impl RocketChatChannel {
         &self,
         id: &str,
         message: &OutboundMessage,
-    ) -> std::result::Result<Value, RcError> {
+    ) -> std::result::Result<Option<wire::WireMessage>, RcError> {
         let rest = &self.inner.rest;
         let rid = message.room.as_str();
         let tmid = message.thread.as_ref().map(MessageId::as_str);
@@ -423,7 +425,7 @@ impl RocketChatChannel {
                     // The `_id` may exist already (an earlier attempt whose answer got
                     // lost): the server refuses the duplicate with a 400. Confirm.
                     if let Some(existing) = self.confirm_delivered(id, rid).await? {
-                        return Ok(existing);
+                        return Ok(Some(existing));
                     }
                     return Err(last_error.unwrap_or_else(|| {
                         RcError::Invalid("chat.sendMessage refused the message".into())
@@ -433,7 +435,7 @@ impl RocketChatChannel {
                     // First attempt with our own fresh id: a plain refusal, unless the
                     // id somehow exists (then it is ours and delivered).
                     if let Some(existing) = self.confirm_delivered(id, rid).await? {
-                        return Ok(existing);
+                        return Ok(Some(existing));
                     }
                     return Err(e);
                 }
@@ -447,7 +449,7 @@ impl RocketChatChannel {
         }
         // Out of attempts: one last check whether an attempt landed after all.
         if let Some(existing) = self.confirm_delivered(id, rid).await.ok().flatten() {
-            return Ok(existing);
+            return Ok(Some(existing));
         }
         Err(last_error.unwrap_or_else(|| RcError::Transport("send failed".into())))
     }
@@ -457,13 +459,9 @@ impl RocketChatChannel {
         &self,
         id: &str,
         rid: &str,
-    ) -> std::result::Result<Option<Value>, RcError> {
+    ) -> std::result::Result<Option<wire::WireMessage>, RcError> {
         let found = self.inner.rest.get_message(id).await?;
-        Ok(found.filter(|m| {
-            m.get("rid").and_then(Value::as_str) == Some(rid)
-                && m.pointer("/u/_id").and_then(Value::as_str)
-                    == Some(self.inner.identity.user_id.as_str())
-        }))
+        Ok(found.filter(|m| m.rid == rid && m.u.id == self.inner.identity.user_id.as_str()))
     }
 
     /// Refuses a thread reply whose root does not exist in the target room.
@@ -484,11 +482,7 @@ impl RocketChatChannel {
             return Ok(());
         }
         let found = self.inner.rest.get_message(root.as_str()).await?;
-        let root_room = found
-            .as_ref()
-            .and_then(|m| m.get("rid"))
-            .and_then(Value::as_str);
-        if root_room != Some(room.as_str()) {
+        if found.as_ref().map(|m| m.rid.as_str()) != Some(room.as_str()) {
             return Err(Error::NotFound {
                 what: format!("thread root {root} in room {room}"),
             });
@@ -665,17 +659,14 @@ impl Channel for RocketChatChannel {
             self.check_thread_root(&message.room, root).await?;
         }
         let _order = self.inner.send_lock.lock().await;
+        // Posted with our `_id`; the answer, when it parses, says where it went.
         let posted = self.send_once_or_confirm(&id, &message).await?;
-        let id = posted
-            .get("_id")
-            .and_then(Value::as_str)
-            .unwrap_or(&id)
-            .to_owned();
         let thread = posted
-            .get("tmid")
-            .and_then(Value::as_str)
+            .as_ref()
+            .and_then(|m| m.tmid.clone())
             .map(MessageId::new)
             .or(message.thread.clone());
+        let id = posted.map_or(id, |m| m.id);
         Ok(SentMessage {
             message: MessageRef {
                 room: message.room.clone(),

@@ -24,8 +24,6 @@ use channel_api::{
     Timestamp, UserId,
 };
 
-use serde::Deserialize;
-
 use channel_api::resume::{ResumePoint, RESUME_WINDOW_MS};
 
 use crate::bounded::BoundedMap;
@@ -88,7 +86,7 @@ struct CachedMessage {
 
 /// Reads a `stream-room-messages` event's document and room metadata (JSON text) into
 /// their wire types. `None` (logged) when the document does not parse; metadata that does
-/// not parse is ignored, as in [`Mapper::on_message`].
+/// not parse is ignored.
 pub(crate) fn parse_stream_message(
     doc: &str,
     meta: Option<&str>,
@@ -196,26 +194,9 @@ impl Mapper {
         self.new_after = millis;
     }
 
-    /// A message document from `__my_messages__` (with its room metadata) or from a
-    /// catch-up (without). Returns the events it means, possibly none.
-    pub(crate) fn on_message(
-        &mut self,
-        raw: &serde_json::Value,
-        meta: Option<&serde_json::Value>,
-    ) -> Vec<Event> {
-        let doc = match WireMessage::deserialize(raw) {
-            Ok(doc) => doc,
-            Err(e) => {
-                tracing::debug!(error = %e, "dropping a message frame that does not parse");
-                return Vec::new();
-            }
-        };
-        let meta = meta.and_then(|m| WireRoomMeta::deserialize(m).ok());
-        self.on_wire(doc, meta)
-    }
-
-    /// [`Mapper::on_message`] for a document already read into its wire type (the live
-    /// stream parses the frame's bytes straight into it, without a `Value` in between).
+    /// The mapper's one input: a message document from `__my_messages__` (with its room
+    /// metadata) or from a catch-up (without), read into its wire type. Returns the events
+    /// it means, possibly none.
     pub(crate) fn on_wire(&mut self, doc: WireMessage, meta: Option<WireRoomMeta>) -> Vec<Event> {
         if let Some(meta) = meta {
             // Public rooms the bot never joined are delivered too; like a Slack bot, it
@@ -404,30 +385,12 @@ impl Mapper {
         }
     }
 
-    /// The root id of a thread message (a raw stream document and its room metadata) whose
-    /// thread facts this process cannot know from what it has seen: the root was never
-    /// seen, is not the bot's, is not a thread the bot replied in, and was not looked up
-    /// yet. `None` for the bot's own messages, DMs (no mention gating there) and rooms
-    /// whose messages are dropped anyway.
+    /// The root id of a thread message (a document and its room metadata) whose thread
+    /// facts this process cannot know from what it has seen: the root was never seen, is
+    /// not the bot's, is not a thread the bot replied in, and was not looked up yet.
+    /// `None` for the bot's own messages, DMs (no mention gating there) and rooms whose
+    /// messages are dropped anyway.
     pub(crate) fn unknown_thread_root(
-        &self,
-        raw: &serde_json::Value,
-        meta: Option<&serde_json::Value>,
-    ) -> Option<String> {
-        let root = raw.get("tmid")?.as_str()?;
-        let author = raw.get("u")?.get("_id")?.as_str()?;
-        let rid = raw.get("rid")?.as_str()?;
-        let participant = meta
-            .and_then(|m| m.get("roomParticipant"))
-            .and_then(serde_json::Value::as_bool);
-        let room_type = meta
-            .and_then(|m| m.get("roomType"))
-            .and_then(serde_json::Value::as_str);
-        self.unknown_root_of(root, author, rid, participant, room_type)
-    }
-
-    /// [`Mapper::unknown_thread_root`] for a document already in its wire type.
-    pub(crate) fn unknown_thread_root_of_wire(
         &self,
         doc: &WireMessage,
         meta: Option<&WireRoomMeta>,
@@ -466,14 +429,14 @@ impl Mapper {
 
     /// Learns the thread facts of a root fetched over REST (`None`: not found or the
     /// lookup failed). Emits no event; the root is not looked up again.
-    pub(crate) fn learn_root(&mut self, root: &str, fetched: Option<&serde_json::Value>) {
+    pub(crate) fn learn_root(&mut self, root: &str, fetched: Option<&WireMessage>) {
         self.looked_up.insert(root.to_owned(), ());
-        let Some(doc) = fetched.and_then(|raw| WireMessage::deserialize(raw).ok()) else {
+        let Some(doc) = fetched else {
             return;
         };
         if doc.id == root && doc.tmid.is_none() {
             let own = doc.u.id == self.self_id;
-            self.learn_thread_facts(&doc, own);
+            self.learn_thread_facts(doc, own);
         }
     }
 
@@ -644,8 +607,7 @@ fn reactions_of(doc: &WireMessage) -> BTreeMap<String, BTreeSet<String>> {
 /// `chat.getThreadMessages` does not filter), system messages (any `t`, deletion
 /// tombstones `rm` included), documents of another room and documents that do not parse.
 /// Thread facts are left `false` (the caller knows more, or nothing).
-pub(crate) fn history_message(raw: &serde_json::Value, room: &RoomInfo) -> Option<Message> {
-    let doc = WireMessage::deserialize(raw).ok()?;
+pub(crate) fn history_message(doc: &WireMessage, room: &RoomInfo) -> Option<Message> {
     if doc.hidden == Some(true) || doc.t.is_some() || doc.rid != room.id.as_str() {
         return None;
     }
@@ -656,7 +618,7 @@ pub(crate) fn history_message(raw: &serde_json::Value, room: &RoomInfo) -> Optio
         .or_else(|| doc.updated_at.as_ref().and_then(|d| d.millis()))?;
     let text = doc.msg.clone().unwrap_or_default();
     let edited = doc.edited_at.is_some();
-    Some(to_message(&doc, room.clone(), text, ts, edited))
+    Some(to_message(doc, room.clone(), text, ts, edited))
 }
 
 fn to_message(doc: &WireMessage, room: RoomInfo, text: String, ts: i64, edited: bool) -> Message {
@@ -754,8 +716,44 @@ fn attachments_of(doc: &WireMessage) -> Vec<channel_api::Attachment> {
         .collect()
 }
 
+/// Test helpers: documents written as JSON, read into their wire types as the session
+/// reads them (a document that does not parse is a logged drop there, no events here).
+#[cfg(test)]
+pub(crate) mod json_input {
+    use super::*;
+    use serde_json::Value;
+
+    pub(crate) fn wire(doc: &Value) -> Option<WireMessage> {
+        serde_json::from_value(doc.clone()).ok()
+    }
+
+    fn meta_of(meta: Option<&Value>) -> Option<WireRoomMeta> {
+        meta.and_then(|m| serde_json::from_value(m.clone()).ok())
+    }
+
+    /// [`Mapper::on_wire`] of a JSON document.
+    pub(crate) fn on_json(m: &mut Mapper, doc: &Value, meta: Option<&Value>) -> Vec<Event> {
+        match wire(doc) {
+            Some(doc) => m.on_wire(doc, meta_of(meta)),
+            None => Vec::new(),
+        }
+    }
+
+    /// [`Mapper::unknown_thread_root`] of a JSON document.
+    pub(crate) fn unknown_root(m: &Mapper, doc: &Value, meta: Option<&Value>) -> Option<String> {
+        m.unknown_thread_root(&wire(doc)?, meta_of(meta).as_ref())
+    }
+
+    /// [`Mapper::learn_root`] of a JSON document.
+    pub(crate) fn learn_root(m: &mut Mapper, root: &str, fetched: Option<&Value>) {
+        let doc = fetched.and_then(wire);
+        m.learn_root(root, doc.as_ref());
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::json_input::{learn_root, on_json, unknown_root};
     use super::*;
     use serde_json::{json, Value};
 
@@ -772,13 +770,13 @@ mod tests {
     #[test]
     fn reactors_are_keyed_by_user_id_and_unknown_ones_are_left_out() {
         let mut m = Mapper::new(BOT, "bot", 1_000);
-        m.on_message(&doc("m1", 2_000, "x"), Some(&meta("c")));
+        on_json(&mut m, &doc("m1", 2_000, "x"), Some(&meta("c")));
         let mut r = doc("m1", 2_100, "x");
         r["reactions"] = json!({":eyes:": {"usernames": ["alice", "erin", "bot"]}});
         // alice wrote a message the mapper saw: known. erin is not; the bot never counts.
         let wire: WireMessage = serde_json::from_value(r.clone()).unwrap();
         assert_eq!(m.unknown_reactors(&wire), ["erin"]);
-        let events = m.on_message(&r, Some(&meta("c")));
+        let events = on_json(&mut m, &r, Some(&meta("c")));
         match events.as_slice() {
             [Event::ReactionAdded { reaction }] => {
                 assert_eq!(reaction.user, UserId::new("alice_id"));
@@ -791,7 +789,7 @@ mod tests {
         let mut r2 = doc("m1", 2_200, "x");
         r2["reactions"] =
             json!({":eyes:": {"usernames": ["alice", "erin"]}, ":+1:": {"usernames": ["erin"]}});
-        let events = m.on_message(&r2, Some(&meta("c")));
+        let events = on_json(&mut m, &r2, Some(&meta("c")));
         assert!(
             matches!(events.as_slice(), [Event::ReactionAdded { reaction }] if reaction.user == UserId::new("erin_id") && reaction.emoji == "+1"),
             "{events:?}"
@@ -826,7 +824,7 @@ mod tests {
             {"_id": "here", "username": "here"},
             {"_id": "team1", "name": "devs", "type": "team"}
         ]);
-        let events = m.on_message(&d, Some(&meta("c")));
+        let events = on_json(&mut m, &d, Some(&meta("c")));
         let msg = created(&events);
         assert_eq!(msg.room.kind, RoomKind::Public);
         assert_eq!(msg.room.name.as_deref(), Some("general"));
@@ -850,7 +848,7 @@ mod tests {
     #[test]
     fn mentions_come_from_the_payload_not_the_text() {
         let mut m = mapper();
-        let events = m.on_message(&doc("m1", 2_000, "@bot look"), Some(&meta("p")));
+        let events = on_json(&mut m, &doc("m1", 2_000, "@bot look"), Some(&meta("p")));
         assert!(created(&events).mentions.is_empty());
     }
 
@@ -858,23 +856,21 @@ mod tests {
     fn rooms_the_bot_is_not_in_are_ignored() {
         let mut m = mapper();
         let outsider = json!({"roomParticipant": false, "roomType": "c", "roomName": "random"});
-        assert!(m
-            .on_message(&doc("m1", 2_000, "x"), Some(&outsider))
-            .is_empty());
+        assert!(on_json(&mut m, &doc("m1", 2_000, "x"), Some(&outsider)).is_empty());
     }
 
     #[test]
     fn dm_and_private_kinds() {
         let mut m = mapper();
-        let e = m.on_message(&doc("m1", 2_000, "x"), Some(&meta("d")));
+        let e = on_json(&mut m, &doc("m1", 2_000, "x"), Some(&meta("d")));
         assert_eq!(created(&e).room.kind, RoomKind::Direct);
         let mut d = doc("m2", 2_000, "x");
         d["rid"] = json!("R2");
-        let e = m.on_message(&d, Some(&meta("p")));
+        let e = on_json(&mut m, &d, Some(&meta("p")));
         assert_eq!(created(&e).room.kind, RoomKind::Private);
         let mut d = doc("m3", 2_000, "x");
         d["rid"] = json!("R3");
-        assert!(m.on_message(&d, Some(&meta("l"))).is_empty());
+        assert!(on_json(&mut m, &d, Some(&meta("l"))).is_empty());
     }
 
     #[test]
@@ -882,46 +878,44 @@ mod tests {
         let mut m = mapper();
         let mut own = doc("m1", 2_000, "mine");
         own["u"] = json!({"_id": BOT, "username": "bot"});
-        assert!(m.on_message(&own, Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &own, Some(&meta("c"))).is_empty());
         let mut hidden = doc("m2", 2_000, "x");
         hidden["_hidden"] = json!(true);
-        assert!(m.on_message(&hidden, Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &hidden, Some(&meta("c"))).is_empty());
         let mut join = doc("m3", 2_000, "alice");
         join["t"] = json!("uj");
-        assert!(m.on_message(&join, Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &join, Some(&meta("c"))).is_empty());
     }
 
     #[test]
     fn duplicates_are_delivered_once() {
         let mut m = mapper();
         assert_eq!(
-            m.on_message(&doc("m1", 2_000, "x"), Some(&meta("c"))).len(),
+            on_json(&mut m, &doc("m1", 2_000, "x"), Some(&meta("c"))).len(),
             1
         );
         // The same document again, from the live stream or a catch-up (no meta).
-        assert!(m
-            .on_message(&doc("m1", 2_000, "x"), Some(&meta("c")))
-            .is_empty());
-        assert!(m.on_message(&doc("m1", 2_000, "x"), None).is_empty());
+        assert!(on_json(&mut m, &doc("m1", 2_000, "x"), Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &doc("m1", 2_000, "x"), None).is_empty());
         assert_eq!(m.marks().mark_of("R1"), 2_000);
     }
 
     #[test]
     fn edit_needs_edited_at_and_new_text() {
         let mut m = mapper();
-        m.on_message(&doc("m1", 2_000, "hello"), Some(&meta("c")));
+        on_json(&mut m, &doc("m1", 2_000, "hello"), Some(&meta("c")));
         // Thread counter update: new _updatedAt, no edit marker.
         let mut counters = doc("m1", 2_100, "hello");
         counters["tcount"] = json!(1);
-        assert!(m.on_message(&counters, Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &counters, Some(&meta("c"))).is_empty());
         // URL preview enrichment.
         let mut urls = doc("m1", 2_200, "hello");
         urls["urls"] = json!([{"url": "https://x"}]);
-        assert!(m.on_message(&urls, Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &urls, Some(&meta("c"))).is_empty());
         // A real edit.
         let mut edited = doc("m1", 2_300, "hello again");
         edited["editedAt"] = json!({"$date": 2_300});
-        let events = m.on_message(&edited, Some(&meta("c")));
+        let events = on_json(&mut m, &edited, Some(&meta("c")));
         match events.as_slice() {
             [Event::MessageEdited { message }] => {
                 assert_eq!(message.text, "hello again");
@@ -932,16 +926,16 @@ mod tests {
         // Re-broadcast of the edited document for a reaction: no second edit.
         let mut again = edited.clone();
         again["_updatedAt"] = json!({"$date": 2_400});
-        assert!(m.on_message(&again, Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &again, Some(&meta("c"))).is_empty());
     }
 
     #[test]
     fn reactions_are_diffed_per_user() {
         let mut m = mapper();
-        m.on_message(&doc("m1", 2_000, "x"), Some(&meta("c")));
+        on_json(&mut m, &doc("m1", 2_000, "x"), Some(&meta("c")));
         let mut r1 = doc("m1", 2_100, "x");
         r1["reactions"] = json!({":thumbsup:": {"usernames": ["carol", "bot"]}});
-        let events = m.on_message(&r1, Some(&meta("c")));
+        let events = on_json(&mut m, &r1, Some(&meta("c")));
         match events.as_slice() {
             [Event::ReactionAdded { reaction }] => {
                 assert_eq!(reaction.emoji, "thumbsup");
@@ -955,13 +949,13 @@ mod tests {
         // carol removes hers, dave adds a heart; the bot's own removal is silent.
         let mut r2 = doc("m1", 2_200, "x");
         r2["reactions"] = json!({":heart:": {"usernames": ["dave"]}});
-        let events = m.on_message(&r2, Some(&meta("c")));
+        let events = on_json(&mut m, &r2, Some(&meta("c")));
         assert_eq!(events.len(), 2, "{events:?}");
         assert!(events.iter().any(|e| matches!(e, Event::ReactionAdded { reaction } if reaction.user == UserId::new("dave_id") && reaction.emoji == "heart")));
         assert!(events.iter().any(|e| matches!(e, Event::ReactionRemoved { reaction } if reaction.user == UserId::new("carol_id") && reaction.emoji == "thumbsup")));
         // The key disappears when the last user un-reacts.
         let r3 = doc("m1", 2_300, "x");
-        let events = m.on_message(&r3, Some(&meta("c")));
+        let events = on_json(&mut m, &r3, Some(&meta("c")));
         assert!(
             matches!(events.as_slice(), [Event::ReactionRemoved { reaction }] if reaction.user == UserId::new("dave_id"))
         );
@@ -972,10 +966,10 @@ mod tests {
         let mut m = mapper();
         let mut own = doc("m1", 2_000, "mine");
         own["u"] = json!({"_id": BOT, "username": "bot"});
-        assert!(m.on_message(&own, Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &own, Some(&meta("c"))).is_empty());
         own["_updatedAt"] = json!({"$date": 2_100});
         own["reactions"] = json!({":tada:": {"usernames": ["carol"]}});
-        let events = m.on_message(&own, Some(&meta("c")));
+        let events = on_json(&mut m, &own, Some(&meta("c")));
         assert!(
             matches!(events.as_slice(), [Event::ReactionAdded { reaction }] if reaction.message_author == Some(UserId::new(BOT)))
         );
@@ -984,23 +978,23 @@ mod tests {
     #[test]
     fn deletes_from_notify_room_and_tombstones_once() {
         let mut m = mapper();
-        m.on_message(&doc("m1", 2_000, "x"), Some(&meta("c")));
+        on_json(&mut m, &doc("m1", 2_000, "x"), Some(&meta("c")));
         let e = m.on_delete("R1", "m1");
         assert!(
             matches!(e, Some(Event::MessageDeleted { ref message, room_kind: Some(RoomKind::Public), .. }) if message.as_str() == "m1")
         );
         assert!(m.on_delete("R1", "m1").is_none());
 
-        m.on_message(&doc("m2", 2_000, "x"), Some(&meta("c")));
+        on_json(&mut m, &doc("m2", 2_000, "x"), Some(&meta("c")));
         let mut tomb = doc("m2", 2_500, "");
         tomb["t"] = json!("rm");
         tomb["editedAt"] = json!({"$date": 2_500});
-        let events = m.on_message(&tomb, Some(&meta("c")));
+        let events = on_json(&mut m, &tomb, Some(&meta("c")));
         assert!(
             matches!(events.as_slice(), [Event::MessageDeleted { message, .. }] if message.as_str() == "m2")
         );
         tomb["_updatedAt"] = json!({"$date": 2_600});
-        assert!(m.on_message(&tomb, Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &tomb, Some(&meta("c"))).is_empty());
     }
 
     #[test]
@@ -1008,7 +1002,7 @@ mod tests {
         let mut m = mapper();
         let mut own = doc("m1", 2_000, "mine");
         own["u"] = json!({"_id": BOT, "username": "bot"});
-        m.on_message(&own, Some(&meta("c")));
+        on_json(&mut m, &own, Some(&meta("c")));
         assert!(m.on_delete("R1", "m1").is_none());
     }
 
@@ -1025,7 +1019,7 @@ mod tests {
         let d = json!({"_id": "m9", "rid": "R1", "msg": "while you were away",
             "ts": "2026-01-02T03:04:05.678Z", "_updatedAt": "2026-01-02T03:04:05.678Z",
             "u": {"_id": "alice_id", "username": "alice"}});
-        let events = m.on_message(&d, None);
+        let events = on_json(&mut m, &d, None);
         let msg = created(&events);
         assert_eq!(msg.room.kind, RoomKind::Direct);
         assert_eq!(msg.timestamp, Timestamp(1_767_323_045_678));
@@ -1037,7 +1031,7 @@ mod tests {
         // A reaction on a message from before we started: no MessageCreated.
         let mut d = doc("old", 20_000, "x");
         d["reactions"] = json!({":eyes:": {"usernames": ["alice"]}});
-        let events = m.on_message(&d, Some(&meta("c")));
+        let events = on_json(&mut m, &d, Some(&meta("c")));
         assert!(
             matches!(events.as_slice(), [Event::ReactionAdded { .. }]),
             "{events:?}"
@@ -1050,12 +1044,12 @@ mod tests {
         m.set_allowed_rooms(Some(["R1".to_owned()].into_iter().collect()));
         let mut other = doc("m1", 2_000, "x");
         other["rid"] = json!("R2");
-        assert!(m.on_message(&other, Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &other, Some(&meta("c"))).is_empty());
         let mut dm = doc("m2", 2_000, "x");
         dm["rid"] = json!("D1");
-        assert_eq!(m.on_message(&dm, Some(&meta("d"))).len(), 1);
+        assert_eq!(on_json(&mut m, &dm, Some(&meta("d"))).len(), 1);
         assert_eq!(
-            m.on_message(&doc("m3", 2_000, "x"), Some(&meta("c"))).len(),
+            on_json(&mut m, &doc("m3", 2_000, "x"), Some(&meta("c"))).len(),
             1
         );
     }
@@ -1069,20 +1063,16 @@ mod tests {
             json!({"_id": "x", "rid": "R"}),
             json!([1, 2]),
         ] {
-            assert!(m.on_message(&bad, Some(&meta("c"))).is_empty());
+            assert!(on_json(&mut m, &bad, Some(&meta("c"))).is_empty());
         }
-        assert!(
-            m.on_message(&doc("m1", 2_000, "x"), Some(&json!("nonsense")))
-                .len()
-                == 1
-        );
+        assert!(on_json(&mut m, &doc("m1", 2_000, "x"), Some(&json!("nonsense"))).len() == 1);
     }
 
     #[test]
     fn caches_stay_bounded() {
         let mut m = mapper();
         for i in 0..(SEEN_CACHE + 500) {
-            m.on_message(&doc(&format!("m{i}"), 2_000, "x"), Some(&meta("c")));
+            on_json(&mut m, &doc(&format!("m{i}"), 2_000, "x"), Some(&meta("c")));
         }
         assert!(m.messages.len() <= MESSAGE_CACHE);
         assert!(m.seen.len() <= SEEN_CACHE);
@@ -1095,7 +1085,7 @@ mod tests {
         let mut m = mapper();
         let mut d = doc("m1", 2_500, "x");
         d["reactions"] = json!({":eyes:": {"usernames": ["carol"]}});
-        let events = m.on_message(&d, None);
+        let events = on_json(&mut m, &d, None);
         match events.as_slice() {
             [Event::MessageCreated { .. }, Event::ReactionAdded { reaction }] => {
                 assert_eq!(reaction.user, UserId::new("carol_id"));
@@ -1107,16 +1097,16 @@ mod tests {
     #[test]
     fn two_versions_in_the_same_millisecond_are_both_mapped() {
         let mut m = mapper();
-        m.on_message(&doc("m1", 2_000, "x"), Some(&meta("c")));
+        on_json(&mut m, &doc("m1", 2_000, "x"), Some(&meta("c")));
         let mut r = doc("m1", 2_000, "x");
         r["reactions"] = json!({":eyes:": {"usernames": ["carol"]}});
-        let events = m.on_message(&r, Some(&meta("c")));
+        let events = on_json(&mut m, &r, Some(&meta("c")));
         assert!(
             matches!(events.as_slice(), [Event::ReactionAdded { .. }]),
             "{events:?}"
         );
         assert!(
-            m.on_message(&r, Some(&meta("c"))).is_empty(),
+            on_json(&mut m, &r, Some(&meta("c"))).is_empty(),
             "a true duplicate"
         );
     }
@@ -1124,18 +1114,16 @@ mod tests {
     #[test]
     fn an_older_version_after_a_newer_one_changes_nothing() {
         let mut m = mapper();
-        m.on_message(&doc("m1", 2_000, "x"), Some(&meta("c")));
+        on_json(&mut m, &doc("m1", 2_000, "x"), Some(&meta("c")));
         let mut newer = doc("m1", 2_200, "x");
         newer["reactions"] = json!({":eyes:": {"usernames": ["carol"]}});
-        assert_eq!(m.on_message(&newer, None).len(), 1);
+        assert_eq!(on_json(&mut m, &newer, None).len(), 1);
         // A live frame from before the catch-up, handled after it.
         let older = doc("m1", 2_100, "x");
-        assert!(m.on_message(&older, Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &older, Some(&meta("c"))).is_empty());
         // And a deleted message stays deleted.
         assert!(m.on_delete("R1", "m1").is_some());
-        assert!(m
-            .on_message(&doc("m1", 2_300, "y"), Some(&meta("c")))
-            .is_empty());
+        assert!(on_json(&mut m, &doc("m1", 2_300, "y"), Some(&meta("c"))).is_empty());
     }
 
     fn by(author: &str, id: &str, updated: i64, tmid: Option<&str>) -> Value {
@@ -1158,44 +1146,65 @@ mod tests {
     fn a_reply_under_the_bots_own_message_is_reply_to_bot() {
         let mut m = mapper();
         // The bot's root comes back as its own echo (no event), and is remembered.
-        assert!(m
-            .on_message(&by(BOT, "root", 2_000, None), Some(&meta("c")))
-            .is_empty());
-        let e = m.on_message(&by("alice", "r1", 2_001, Some("root")), Some(&meta("c")));
+        assert!(on_json(&mut m, &by(BOT, "root", 2_000, None), Some(&meta("c"))).is_empty());
+        let e = on_json(
+            &mut m,
+            &by("alice", "r1", 2_001, Some("root")),
+            Some(&meta("c")),
+        );
         assert_eq!(facts(&e), (true, false));
         // The root's counter update (replies lists the bot as the root's author) does not
         // make the bot a participant.
         let mut root = by(BOT, "root", 2_002, None);
         root["tcount"] = json!(1);
         root["replies"] = json!([BOT, "alice_id"]);
-        m.on_message(&root, Some(&meta("c")));
-        let e = m.on_message(&by("alice", "r2", 2_003, Some("root")), Some(&meta("c")));
+        on_json(&mut m, &root, Some(&meta("c")));
+        let e = on_json(
+            &mut m,
+            &by("alice", "r2", 2_003, Some("root")),
+            Some(&meta("c")),
+        );
         assert_eq!(facts(&e), (true, false));
         // Someone else's thread, and a top-level message: neither fact.
-        let e = m.on_message(&by("alice", "r3", 2_004, Some("other")), Some(&meta("c")));
+        let e = on_json(
+            &mut m,
+            &by("alice", "r3", 2_004, Some("other")),
+            Some(&meta("c")),
+        );
         assert_eq!(facts(&e), (false, false));
-        let e = m.on_message(&by("alice", "top", 2_005, None), Some(&meta("c")));
+        let e = on_json(&mut m, &by("alice", "top", 2_005, None), Some(&meta("c")));
         assert_eq!(facts(&e), (false, false));
     }
 
     #[test]
     fn a_follow_up_after_the_bots_reply_is_bot_in_thread() {
         let mut m = mapper();
-        let e = m.on_message(&by("alice", "root", 2_000, None), Some(&meta("c")));
+        let e = on_json(&mut m, &by("alice", "root", 2_000, None), Some(&meta("c")));
         assert_eq!(facts(&e), (false, false));
-        let e = m.on_message(&by("alice", "r1", 2_001, Some("root")), Some(&meta("c")));
+        let e = on_json(
+            &mut m,
+            &by("alice", "r1", 2_001, Some("root")),
+            Some(&meta("c")),
+        );
         assert_eq!(facts(&e), (false, false));
         // The bot's reply comes back as its echo.
-        assert!(m
-            .on_message(&by(BOT, "b1", 2_002, Some("root")), Some(&meta("c")))
-            .is_empty());
-        let e = m.on_message(&by("alice", "r2", 2_003, Some("root")), Some(&meta("c")));
+        assert!(on_json(
+            &mut m,
+            &by(BOT, "b1", 2_002, Some("root")),
+            Some(&meta("c"))
+        )
+        .is_empty());
+        let e = on_json(
+            &mut m,
+            &by("alice", "r2", 2_003, Some("root")),
+            Some(&meta("c")),
+        );
         assert_eq!(facts(&e), (false, true));
         // An edit in that thread carries the facts too.
         let mut edited = by("alice", "r2", 2_010, Some("root"));
         edited["msg"] = json!("changed");
         edited["editedAt"] = json!({"$date": 2_010});
-        match m.on_message(&edited, Some(&meta("c"))).as_slice() {
+        match on_json(&mut m, &edited, Some(&meta("c"))).as_slice() {
             [Event::MessageEdited { message }] => assert!(message.bot_in_thread),
             other => panic!("expected one edit, got {other:?}"),
         }
@@ -1205,14 +1214,22 @@ mod tests {
     fn a_root_update_listing_the_bot_teaches_an_old_thread() {
         // An old thread (from before a restart): alice's root, the bot replied back then.
         let mut m = mapper();
-        let e = m.on_message(&by("alice", "r1", 2_000, Some("old")), Some(&meta("c")));
+        let e = on_json(
+            &mut m,
+            &by("alice", "r1", 2_000, Some("old")),
+            Some(&meta("c")),
+        );
         assert_eq!(facts(&e), (false, false)); // not known yet: the safe side
         let mut root = by("alice", "old", 2_001, None);
         root["ts"] = json!({"$date": 500}); // older than the mapper: an update, not new
         root["tcount"] = json!(5);
         root["replies"] = json!(["alice_id", BOT]);
-        assert!(m.on_message(&root, Some(&meta("c"))).is_empty());
-        let e = m.on_message(&by("alice", "r2", 2_002, Some("old")), Some(&meta("c")));
+        assert!(on_json(&mut m, &root, Some(&meta("c"))).is_empty());
+        let e = on_json(
+            &mut m,
+            &by("alice", "r2", 2_002, Some("old")),
+            Some(&meta("c")),
+        );
         assert_eq!(facts(&e), (false, true));
     }
 
@@ -1221,44 +1238,44 @@ mod tests {
         let mut m = mapper();
         let reply = by("alice", "r1", 2_000, Some("old"));
         assert_eq!(
-            m.unknown_thread_root(&reply, Some(&meta("c"))),
+            unknown_root(&m, &reply, Some(&meta("c"))),
             Some("old".to_owned())
         );
         // The fetched root: alice's, and the bot replied in it before the restart.
         let mut root = by("alice", "old", 2_000, None);
         root["replies"] = json!(["alice_id", BOT]);
-        m.learn_root("old", Some(&root));
-        assert_eq!(m.unknown_thread_root(&reply, Some(&meta("c"))), None);
-        let e = m.on_message(&reply, Some(&meta("c")));
+        learn_root(&mut m, "old", Some(&root));
+        assert_eq!(unknown_root(&m, &reply, Some(&meta("c"))), None);
+        let e = on_json(&mut m, &reply, Some(&meta("c")));
         assert_eq!(facts(&e), (false, true));
 
         // A bot's root from before the restart.
         let reply = by("alice", "r2", 2_001, Some("botroot"));
-        assert!(m.unknown_thread_root(&reply, Some(&meta("c"))).is_some());
-        m.learn_root("botroot", Some(&by(BOT, "botroot", 1_000, None)));
-        let e = m.on_message(&reply, Some(&meta("c")));
+        assert!(unknown_root(&m, &reply, Some(&meta("c"))).is_some());
+        learn_root(&mut m, "botroot", Some(&by(BOT, "botroot", 1_000, None)));
+        let e = on_json(&mut m, &reply, Some(&meta("c")));
         assert_eq!(facts(&e), (true, false));
 
         // A failed lookup is not retried, and the facts stay false.
         let reply = by("alice", "r3", 2_002, Some("gone"));
-        assert!(m.unknown_thread_root(&reply, Some(&meta("c"))).is_some());
-        m.learn_root("gone", None);
-        assert_eq!(m.unknown_thread_root(&reply, Some(&meta("c"))), None);
-        let e = m.on_message(&reply, Some(&meta("c")));
+        assert!(unknown_root(&m, &reply, Some(&meta("c"))).is_some());
+        learn_root(&mut m, "gone", None);
+        assert_eq!(unknown_root(&m, &reply, Some(&meta("c"))), None);
+        let e = on_json(&mut m, &reply, Some(&meta("c")));
         assert_eq!(facts(&e), (false, false));
     }
 
     #[test]
     fn no_lookup_for_seen_roots_own_messages_dms_or_other_rooms() {
         let mut m = mapper();
-        m.on_message(&by("alice", "seen", 2_000, None), Some(&meta("c")));
+        on_json(&mut m, &by("alice", "seen", 2_000, None), Some(&meta("c")));
         let in_seen = by("alice", "r1", 2_001, Some("seen"));
-        assert_eq!(m.unknown_thread_root(&in_seen, Some(&meta("c"))), None);
+        assert_eq!(unknown_root(&m, &in_seen, Some(&meta("c"))), None);
         let own = by(BOT, "b1", 2_002, Some("x"));
-        assert_eq!(m.unknown_thread_root(&own, Some(&meta("c"))), None);
+        assert_eq!(unknown_root(&m, &own, Some(&meta("c"))), None);
         let outsider = json!({"roomParticipant": false, "roomType": "c"});
         let r = by("alice", "r2", 2_003, Some("x"));
-        assert_eq!(m.unknown_thread_root(&r, Some(&outsider)), None);
+        assert_eq!(unknown_root(&m, &r, Some(&outsider)), None);
         let mut dm = by("alice", "r3", 2_004, Some("x"));
         dm["rid"] = json!("D1");
         m.note_room(
@@ -1268,9 +1285,9 @@ mod tests {
                 name: None,
             },
         );
-        assert_eq!(m.unknown_thread_root(&dm, Some(&meta("d"))), None);
+        assert_eq!(unknown_root(&m, &dm, Some(&meta("d"))), None);
         m.set_allowed_rooms(Some(HashSet::from(["R9".to_owned()])));
-        assert_eq!(m.unknown_thread_root(&r, Some(&meta("c"))), None);
+        assert_eq!(unknown_root(&m, &r, Some(&meta("c"))), None);
     }
 
     #[test]
@@ -1278,7 +1295,8 @@ mod tests {
         let mut m = mapper();
         for i in 0..(OWN_MESSAGE_CACHE + 500) {
             let id = format!("b{i}");
-            m.on_message(
+            on_json(
+                &mut m,
                 &by(BOT, &id, 2_000, Some(&format!("t{i}"))),
                 Some(&meta("c")),
             );
@@ -1286,12 +1304,13 @@ mod tests {
         assert!(m.own_messages.len() <= OWN_MESSAGE_CACHE);
         assert!(m.bot_threads.len() <= BOT_THREAD_CACHE);
         for i in 0..(LOOKED_UP_CACHE + 500) {
-            m.learn_root(&format!("old{i}"), None);
+            learn_root(&mut m, &format!("old{i}"), None);
         }
         assert!(m.looked_up.len() <= LOOKED_UP_CACHE);
         // The newest are still known.
         let last = OWN_MESSAGE_CACHE + 499;
-        let e = m.on_message(
+        let e = on_json(
+            &mut m,
             &by("alice", "x", 2_001, Some(&format!("b{last}"))),
             Some(&meta("c")),
         );
@@ -1301,6 +1320,7 @@ mod tests {
 
 #[cfg(test)]
 mod attachment_tests {
+    use super::json_input::on_json;
     use super::*;
     use channel_api::Attachment;
     use serde_json::{json, Value};
@@ -1313,7 +1333,11 @@ mod attachment_tests {
             d.extend(more);
         }
         let mut mapper = Mapper::new("botid", "bot", 1_000);
-        let events = mapper.on_message(&doc, Some(&json!({"roomType": "c", "roomName": "dev"})));
+        let events = on_json(
+            &mut mapper,
+            &doc,
+            Some(&json!({"roomType": "c", "roomName": "dev"})),
+        );
         match events.as_slice() {
             [Event::MessageCreated { message }] => message.clone(),
             other => panic!("expected one MessageCreated, got {other:?}"),
@@ -1392,6 +1416,7 @@ mod attachment_tests {
 
 #[cfg(test)]
 mod file_card_tests {
+    use super::json_input::on_json;
     use super::*;
     use serde_json::{json, Value};
 
@@ -1402,10 +1427,7 @@ mod file_card_tests {
             d.extend(more);
         }
         let mut mapper = Mapper::new("botid", "bot", 1_000);
-        match mapper
-            .on_message(&doc, Some(&json!({"roomType": "c"})))
-            .as_slice()
-        {
+        match on_json(&mut mapper, &doc, Some(&json!({"roomType": "c"}))).as_slice() {
             [Event::MessageCreated { message }] => message.attachments.clone(),
             other => panic!("expected one MessageCreated, got {other:?}"),
         }

@@ -107,7 +107,7 @@ pub(crate) async fn download(
         return Err(RcError::Api {
             endpoint: "file-upload".into(),
             status: status.as_u16(),
-            error_type: None,
+            code: None,
             message: format!("download of {:?} refused", attachment.name),
         }
         .into());
@@ -196,15 +196,8 @@ fn multipart(name: &str, mime_type: &str, data: &[u8]) -> (String, Vec<u8>) {
 /// the server), or `error-file-too-large` (getUploadFormData.ts).
 fn is_file_too_large(error: &RcError) -> bool {
     match error {
-        RcError::Api {
-            status,
-            error_type,
-            message,
-            ..
-        } => {
-            *status == 413
-                || error_type.as_deref() == Some("error-file-too-large")
-                || message.contains("error-file-too-large")
+        RcError::Api { status, code, .. } => {
+            *status == 413 || code.as_deref() == Some("error-file-too-large")
         }
         _ => false,
     }
@@ -596,7 +589,7 @@ mod tests {
         let api = |status, error_type: Option<&str>, message: &str| RcError::Api {
             endpoint: "rooms.media".into(),
             status,
-            error_type: error_type.map(str::to_owned),
+            code: crate::error::error_code(error_type, message),
             message: message.into(),
         };
         assert!(is_file_too_large(&api(

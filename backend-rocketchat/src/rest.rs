@@ -18,7 +18,20 @@ use crate::backoff::wait_for_reset;
 use crate::config::{RocketChatConfig, Secret};
 use crate::error::RcError;
 use crate::fatal::Fatal;
-use crate::wire::WireRoom;
+use crate::wire::{Lenient, WireMessage, WireRoom};
+
+/// `{message}` of `chat.sendMessage` and `chat.getMessage` (null or odd: none).
+#[derive(serde::Deserialize)]
+struct WireLenientAnswer {
+    #[serde(default)]
+    message: Option<Lenient<WireMessage>>,
+}
+
+/// `{messages}` of the history endpoints (`*.history`, `chat.getThreadMessages`).
+#[derive(serde::Deserialize)]
+pub(crate) struct WireMessagesAnswer {
+    pub(crate) messages: Vec<Lenient<WireMessage>>,
+}
 
 /// How many 429s one call waits out before it gives up with `RateLimited`.
 pub(crate) const MAX_RATE_LIMIT_RETRIES: u32 = 5;
@@ -385,38 +398,38 @@ impl Rest {
             .to_owned())
     }
 
-    /// `POST chat.sendMessage` with a client-chosen `_id`.
+    /// `POST chat.sendMessage` with a client-chosen `_id`. Returns what was posted, or
+    /// `None` when it was posted but the answer's document does not parse.
     pub(crate) async fn send_message(
         &self,
         id: &str,
         rid: &str,
         text: &str,
         tmid: Option<&str>,
-    ) -> Result<Value, RcError> {
+    ) -> Result<Option<WireMessage>, RcError> {
         let mut message = json!({"_id": id, "rid": rid, "msg": text});
         if let Some(tmid) = tmid {
             message["tmid"] = json!(tmid);
         }
-        let v = self
-            .call(
+        let answer: WireLenientAnswer = self
+            .call_as(
                 Method::POST,
                 "chat.sendMessage",
                 &[],
                 Some(&json!({"message": message})),
             )
             .await?;
-        v.get("message")
-            .cloned()
-            .ok_or_else(|| RcError::BadResponse("chat.sendMessage: no message".into()))
+        Ok(answer.message.and_then(|m| m.0))
     }
 
-    /// `GET chat.getMessage`; `Ok(None)` when the server says it does not exist.
-    pub(crate) async fn get_message(&self, id: &str) -> Result<Option<Value>, RcError> {
+    /// `GET chat.getMessage`; `Ok(None)` when the server says it does not exist (or sends
+    /// a document that does not parse, logged).
+    pub(crate) async fn get_message(&self, id: &str) -> Result<Option<WireMessage>, RcError> {
         match self
-            .call(Method::GET, "chat.getMessage", &[("msgId", id)], None)
+            .call_as::<WireLenientAnswer>(Method::GET, "chat.getMessage", &[("msgId", id)], None)
             .await
         {
-            Ok(v) => Ok(v.get("message").cloned().filter(|m| !m.is_null())),
+            Ok(answer) => Ok(answer.message.and_then(|m| m.0)),
             Err(RcError::Api {
                 status: 400 | 404, ..
             }) => Ok(None),
@@ -447,6 +460,7 @@ impl Rest {
         )
         .await
         .map(drop)
+        .map_err(|e| message_not_found(e, rid, msg_id))
     }
 
     /// `POST chat.delete`.
@@ -459,6 +473,7 @@ impl Rest {
         )
         .await
         .map(drop)
+        .map_err(|e| message_not_found(e, rid, msg_id))
     }
 
     /// `GET rooms.get`: every room the bot is subscribed to.
@@ -550,6 +565,22 @@ pub(crate) struct SyncPage {
     pub(crate) more: bool,
 }
 
+/// `chat.update` and `chat.delete` answer a message that does not exist, or is not in the
+/// room named, with a code-less `API.v1.failure(...)` (apps/meteor/app/api/server/v1/
+/// chat.ts: `No message found with the id of ...`, `The room id provided does not match
+/// ...`); their other refusals carry a code. So a code-less 400 from them is "no such
+/// message in that room".
+fn message_not_found(e: RcError, rid: &str, msg_id: &str) -> RcError {
+    match e {
+        RcError::Api {
+            status: 400,
+            code: None,
+            ..
+        } => RcError::NotFound(format!("message {msg_id} in room {rid}")),
+        other => other,
+    }
+}
+
 /// How [`Rest::room_info`] looks a room up.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum RoomLookup<'a> {
@@ -611,14 +642,15 @@ fn check_envelope(endpoint: &str, status: StatusCode, bytes: &[u8]) -> Result<()
     // A failure: the body is small, read it whole for its `error`/`errorType`.
     let parsed: Option<Value> = serde_json::from_slice(bytes).ok();
     let error_type = parsed.as_ref().and_then(|v| str_field(v, "errorType"));
-    let message = parsed
-        .as_ref()
-        .and_then(|v| str_field(v, "error").or_else(|| str_field(v, "message")))
+    let error = parsed.as_ref().and_then(|v| str_field(v, "error"));
+    let code = crate::error::error_code(error_type.as_deref(), error.as_deref().unwrap_or(""));
+    let message = error
+        .or_else(|| parsed.as_ref().and_then(|v| str_field(v, "message")))
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
     Err(RcError::Api {
         endpoint: endpoint.to_owned(),
         status: status.as_u16(),
-        error_type,
+        code,
         message,
     })
 }
@@ -640,7 +672,7 @@ mod tests {
             RcError::Api {
                 endpoint: "chat.update".into(),
                 status: 400,
-                error_type: Some("error-action-not-allowed".into()),
+                code: Some("error-action-not-allowed".into()),
                 message: "Message editing not allowed [error-action-not-allowed]".into()
             }
         );

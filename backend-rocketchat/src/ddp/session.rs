@@ -23,12 +23,13 @@ use tokio::time::{sleep_until, timeout, Instant};
 
 use super::catch_up::{CatchUp, Fetched, RoomOutcome};
 use super::frame::{self, DdpError, DdpErrorKind, Inbound};
+use super::route::{follow_room_change, route, Follow, Route};
 use super::socket::{self, WsRead, WsWrite};
 use crate::backoff::reconnect_delay;
 use crate::config::{RoomEntry, Secret, ServerUrl, Timeouts};
 use crate::error::RcError;
 use crate::fatal::{Fatal, Stop};
-use crate::mapping::{self, room_kind, Mapper, RoomMeta};
+use crate::mapping::{room_kind, Mapper, RoomMeta};
 use crate::rest::{Rest, RoomLookup};
 use crate::wire::{WireDate, WireMessage, WireRoomMeta};
 
@@ -931,19 +932,18 @@ impl Session {
         Ok(())
     }
 
+    /// Carries out what a frame asks for (see [`route`]).
     async fn handle(&mut self, conn: &mut Conn, inbound: Inbound) -> Result<(), Outcome> {
-        match inbound {
-            Inbound::Ping { id } => conn.send(&frame::pong(id)).await?,
-            Inbound::Pong | Inbound::Connected | Inbound::Ready { .. } => {}
-            Inbound::Failed => return Err(Outcome::lost("server sent failed")),
-            Inbound::Ignored(kind) => tracing::trace!(%kind, "ignored frame"),
-            Inbound::Error { reason } => tracing::warn!(%reason, "DDP error frame"),
-            Inbound::NoSub { id, error } => {
+        match route(inbound) {
+            Route::Pong(id) => conn.send(&frame::pong(id)).await?,
+            Route::Nothing => {}
+            Route::Failed => return Err(Outcome::lost("server sent failed")),
+            Route::SubEnded { id, error } => {
                 if let Some(sub) = conn.sub_gone(&id) {
                     self.sub_ended(&sub, error)?;
                 }
             }
-            Inbound::Result { id, result, error } => {
+            Route::Answer { id, result, error } => {
                 if let Some((name, reply)) = conn.methods.remove(&id) {
                     let outcome = match error {
                         None => Ok(result.unwrap_or(Value::Null)),
@@ -953,12 +953,22 @@ impl Session {
                     let _ = reply.send(outcome);
                 }
             }
-            Inbound::RoomMessage { doc, meta } => self.room_message(&doc, meta.as_deref()).await,
-            Inbound::Stream {
-                collection,
-                event,
-                args,
-            } => self.stream_event(conn, &collection, &event, args).await?,
+            Route::Message { doc, meta } => self.map_wire(doc, meta).await,
+            Route::Deleted { rid, id } => {
+                if let Some(ev) = self.mapper.on_delete(&rid, &id) {
+                    self.pending.push_back(ev);
+                }
+            }
+            Route::RoomChanged(change) => {
+                // Keeps the per-room delete subscriptions in step with the bot's rooms.
+                match follow_room_change(&mut self.mapper, &change) {
+                    Follow::Unsubscribe => conn.unsub_room(&change.rid).await?,
+                    Follow::Subscribe if !conn.room_subs.contains_key(&change.rid) => {
+                        conn.sub(Sub::RoomDeletes(change.rid)).await?;
+                    }
+                    Follow::Subscribe | Follow::Nothing => {}
+                }
+            }
         }
         Ok(())
     }
@@ -995,18 +1005,10 @@ impl Session {
         }
     }
 
-    /// A `stream-room-messages` event, read from its JSON text into the wire types.
-    async fn room_message(&mut self, doc: &str, meta: Option<&str>) {
-        let Some((doc, meta)) = mapping::parse_stream_message(doc, meta) else {
-            return;
-        };
-        self.map_wire(doc, meta).await;
-    }
-
     /// Maps one document, after the lookups it needs (an unknown thread root, unknown
     /// reactors).
     async fn map_wire(&mut self, doc: WireMessage, meta: Option<WireRoomMeta>) {
-        if let Some(root) = self.mapper.unknown_thread_root_of_wire(&doc, meta.as_ref()) {
+        if let Some(root) = self.mapper.unknown_thread_root(&doc, meta.as_ref()) {
             self.look_up_root(&root).await;
         }
         if doc.reactions.as_ref().is_some_and(|r| !r.is_empty()) {
@@ -1014,101 +1016,6 @@ impl Session {
         }
         let events = self.mapper.on_wire(doc, meta);
         self.pending.extend(events);
-    }
-
-    async fn stream_event(
-        &mut self,
-        conn: &mut Conn,
-        collection: &str,
-        event: &str,
-        args: Vec<Value>,
-    ) -> Result<(), Outcome> {
-        match collection {
-            "stream-room-messages" => {
-                let Some(doc) = args.first() else {
-                    tracing::debug!("dropping a message event without a document");
-                    return Ok(());
-                };
-                if let Some(root) = self.mapper.unknown_thread_root(doc, args.get(1)) {
-                    self.look_up_root(&root).await;
-                }
-                let events = self.mapper.on_message(doc, args.get(1));
-                self.pending.extend(events);
-            }
-            "stream-notify-room" => {
-                if let Some(rid) = event.strip_suffix("/deleteMessage") {
-                    match args
-                        .first()
-                        .and_then(|a| a.get("_id"))
-                        .and_then(Value::as_str)
-                    {
-                        Some(id) => {
-                            if let Some(ev) = self.mapper.on_delete(rid, id) {
-                                self.pending.push_back(ev);
-                            }
-                        }
-                        None => tracing::debug!("dropping a deleteMessage without _id"),
-                    }
-                }
-            }
-            "stream-notify-user" => {
-                let name = event.rsplit('/').next().unwrap_or("");
-                match name {
-                    "subscriptions-changed" | "rooms-changed" => {
-                        self.room_changed(conn, name, &args).await?
-                    }
-                    "message" => tracing::info!("the server sent the bot an ephemeral notice"),
-                    _ => tracing::trace!(%event, "ignored user event"),
-                }
-            }
-            other => tracing::trace!(collection = other, "ignored stream"),
-        }
-        Ok(())
-    }
-
-    /// Keeps the per-room delete subscriptions in step with the bot's rooms.
-    async fn room_changed(
-        &mut self,
-        conn: &mut Conn,
-        which: &str,
-        args: &[Value],
-    ) -> Result<(), Outcome> {
-        let action = args.first().and_then(Value::as_str).unwrap_or("");
-        let Some(doc) = args.get(1) else {
-            return Ok(());
-        };
-        // A subscription names its room in `rid`; a room is its own `_id`.
-        let rid = if which == "subscriptions-changed" {
-            doc.get("rid").and_then(Value::as_str)
-        } else {
-            doc.get("_id").and_then(Value::as_str)
-        };
-        let Some(rid) = rid.map(str::to_owned) else {
-            return Ok(());
-        };
-        if action == "removed" {
-            if which == "subscriptions-changed" {
-                conn.unsub_room(&rid).await?;
-                self.mapper.forget_room(&rid);
-            }
-            return Ok(());
-        }
-        if let Some(kind) = doc.get("t").and_then(Value::as_str).and_then(room_kind) {
-            let name = doc
-                .get(if which == "subscriptions-changed" && kind.is_direct() {
-                    "__none__"
-                } else {
-                    "name"
-                })
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .or_else(|| self.mapper.room(&rid).and_then(|m| m.name.clone()));
-            self.mapper.note_room(&rid, RoomMeta { kind, name });
-        }
-        if !conn.room_subs.contains_key(&rid) {
-            conn.sub(Sub::RoomDeletes(rid)).await?;
-        }
-        Ok(())
     }
 }
 
