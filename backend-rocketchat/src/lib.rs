@@ -26,7 +26,9 @@
 //!   from its own mark, halved while a page is over the REST answer cap, server errors
 //!   tried again, a refused room skipped; the session maps the pages as they come).
 //! - `mapping`: pure wire-document → [`Event`] mapping with one input
-//!   (`Mapper::on_wire`, a typed `WireMessage` from the stream or from REST): room kinds,
+//!   (`Mapper::on_wire`, a typed `WireMessage` from the stream or from REST): room kinds
+//!   (`room_kind` / `Mapper::room_kind_of`, the one place: a `d` room of more than two
+//!   members is a group DM),
 //!   mentions from the payload, threads, edits, deletes, reaction diffing, echo and
 //!   duplicate filtering, all with bounded caches. `wire` holds the lenient serde types
 //!   it reads (REST answers included: `chat.syncMessages`, `chat.getMessage`, history).
@@ -563,11 +565,14 @@ fn utf16_len(text: &str) -> usize {
 }
 
 fn room_info_of(room: &wire::WireRoom) -> Option<RoomInfo> {
-    let kind = room.t.as_deref().and_then(room_kind)?;
+    let kind = room
+        .t
+        .as_deref()
+        .and_then(|t| room_kind(t, room.members()))?;
     Some(RoomInfo {
         id: RoomId::new(room.id.clone()),
         kind,
-        name: if kind == RoomKind::Direct {
+        name: if kind.is_direct() || kind == RoomKind::GroupDirect {
             None
         } else {
             room.name.clone()

@@ -61,12 +61,17 @@ fn fingerprint(doc: &WireMessage) -> u64 {
     h.finish()
 }
 
-/// Maps a Rocket.Chat room type (`c`, `p`, `d`) to a kind. Livechat (`l`) and unknown types
-/// are not rooms the bot serves.
-pub(crate) fn room_kind(t: &str) -> Option<RoomKind> {
+/// The one place a room's kind is decided, from its type (`c`, `p`, `d`) and, for a
+/// direct room, how many members it has (`uids`, else `usernames`): more than two is a
+/// group DM (core-typings `isMultipleDirectMessageRoom`: `t === 'd' && uids.length > 2`).
+/// A direct room whose members are not known is 1:1 here; the mapper, which knows more,
+/// decides those itself ([`Mapper::room_kind_of`]). Livechat (`l`) and unknown types are
+/// not rooms the bot serves.
+pub(crate) fn room_kind(t: &str, members: Option<usize>) -> Option<RoomKind> {
     match t {
         "c" => Some(RoomKind::Public),
         "p" => Some(RoomKind::Private),
+        "d" if members.is_some_and(|n| n > 2) => Some(RoomKind::GroupDirect),
         "d" => Some(RoomKind::Direct),
         _ => None,
     }
@@ -171,7 +176,8 @@ impl Mapper {
         &mut self.marks
     }
 
-    /// Restricts group-room events to these room ids (direct rooms always pass).
+    /// Restricts group-room events to these room ids (direct rooms, 1:1 or group, always
+    /// pass).
     pub(crate) fn set_allowed_rooms(&mut self, rooms: Option<HashSet<String>>) {
         self.allowed_rooms = rooms;
     }
@@ -187,6 +193,34 @@ impl Mapper {
 
     pub(crate) fn room(&self, id: &str) -> Option<&RoomMeta> {
         self.rooms.get(id)
+    }
+
+    /// [`room_kind`] of room `rid`, where a direct room's members may be unknown (a
+    /// message's room facts, a subscription): then the kind already known for the room
+    /// stands, and a room never seen is 1:1 only if its id is the bot's and one other
+    /// user's ids concatenated, as Rocket.Chat makes 1:1 DM ids; a group DM's id is random
+    /// (apps/meteor/app/lib/server/functions/createDirectRoom.ts).
+    pub(crate) fn room_kind_of(
+        &self,
+        rid: &str,
+        t: &str,
+        members: Option<usize>,
+    ) -> Option<RoomKind> {
+        if t != "d" || members.is_some() {
+            return room_kind(t, members);
+        }
+        match self.rooms.get(rid).map(|r| r.kind) {
+            Some(known @ (RoomKind::Direct | RoomKind::GroupDirect)) => Some(known),
+            _ => {
+                let other = rid
+                    .strip_prefix(self.self_id.as_str())
+                    .or_else(|| rid.strip_suffix(self.self_id.as_str()));
+                Some(match other {
+                    Some(other) if !other.is_empty() => RoomKind::Direct,
+                    _ => RoomKind::GroupDirect,
+                })
+            }
+        }
     }
 
     /// Moves the "new message" line (the start of the first active connection).
@@ -205,7 +239,12 @@ impl Mapper {
                 tracing::debug!(rid = %doc.rid, "dropping a message from a room the bot is not in");
                 return Vec::new();
             }
-            if let Some(kind) = meta.room_type.as_deref().and_then(room_kind) {
+            // The message's room facts say `d` for 1:1 and group DMs alike.
+            let kind = meta
+                .room_type
+                .as_deref()
+                .and_then(|t| self.room_kind_of(&doc.rid, t, None));
+            if let Some(kind) = kind {
                 let known = self.rooms.get(doc.rid.as_str());
                 let unchanged = known.is_some_and(|r| {
                     r.kind == kind && (meta.room_name.is_none() || r.name == meta.room_name)
@@ -416,8 +455,12 @@ impl Mapper {
         if author == self.self_id || participant == Some(false) {
             return None;
         }
-        let room = self.room_info(rid);
-        if room_type == Some("d") || room.kind.is_direct() || !self.room_allowed(&room) {
+        let mut room = self.room_info(rid);
+        if let Some(kind) = room_type.and_then(|t| self.room_kind_of(rid, t, None)) {
+            room.kind = kind;
+        }
+        // 1:1 DMs need no mention, so no thread facts; group DMs do.
+        if room.kind.is_direct() || !self.room_allowed(&room) {
             return None;
         }
         let known = self.messages.get(root).is_some()
@@ -577,8 +620,10 @@ impl Mapper {
         }
     }
 
+    /// The room allowlist is for rooms; direct conversations, 1:1 or group, always pass
+    /// (the host's policy has its own rules for them).
     fn room_allowed(&self, room: &RoomInfo) -> bool {
-        room.kind.is_direct()
+        matches!(room.kind, RoomKind::Direct | RoomKind::GroupDirect)
             || self
                 .allowed_rooms
                 .as_ref()
@@ -860,9 +905,81 @@ mod tests {
     }
 
     #[test]
+    fn a_direct_room_of_more_than_two_is_a_group_dm() {
+        assert_eq!(room_kind("d", Some(3)), Some(RoomKind::GroupDirect));
+        assert_eq!(room_kind("d", Some(2)), Some(RoomKind::Direct));
+        assert_eq!(room_kind("d", Some(1)), Some(RoomKind::Direct));
+        assert_eq!(room_kind("d", None), Some(RoomKind::Direct));
+        assert_eq!(room_kind("c", Some(9)), Some(RoomKind::Public));
+        assert_eq!(room_kind("p", None), Some(RoomKind::Private));
+        assert_eq!(room_kind("l", None), None);
+    }
+
+    #[test]
+    fn a_group_dm_stays_one_whatever_its_messages_say() {
+        let mut m = mapper();
+        // Known from the room list: the messages' `roomType: "d"` does not make it 1:1.
+        m.note_room(
+            "G1",
+            RoomMeta {
+                kind: RoomKind::GroupDirect,
+                name: None,
+            },
+        );
+        let mut d = doc("m1", 2_000, "x");
+        d["rid"] = json!("G1");
+        let e = on_json(&mut m, &d, Some(&meta("d")));
+        assert_eq!(created(&e).room.kind, RoomKind::GroupDirect);
+        // Never seen: a random id is a group DM, the bot's and a user's ids a 1:1 DM.
+        let mut d = doc("m2", 2_000, "x");
+        d["rid"] = json!("Xk2mRandomRoomId9");
+        let e = on_json(&mut m, &d, Some(&meta("d")));
+        assert_eq!(created(&e).room.kind, RoomKind::GroupDirect);
+        let mut d = doc("m3", 2_000, "x");
+        d["rid"] = json!(format!("alice_id{BOT}"));
+        let e = on_json(&mut m, &d, Some(&meta("d")));
+        assert_eq!(created(&e).room.kind, RoomKind::Direct);
+        let mut d = doc("m4", 2_000, "x");
+        d["rid"] = json!(format!("{BOT}zed_id"));
+        let e = on_json(&mut m, &d, Some(&meta("d")));
+        assert_eq!(created(&e).room.kind, RoomKind::Direct);
+        // Members, when given, decide.
+        assert_eq!(m.room_kind_of("G1", "d", Some(2)), Some(RoomKind::Direct));
+        assert_eq!(
+            m.room_kind_of(&format!("alice_id{BOT}"), "d", Some(3)),
+            Some(RoomKind::GroupDirect)
+        );
+    }
+
+    #[test]
+    fn group_dms_pass_the_room_allowlist_and_get_thread_facts() {
+        let mut m = mapper();
+        m.set_allowed_rooms(Some(HashSet::from(["R9".to_owned()])));
+        m.note_room(
+            "G1",
+            RoomMeta {
+                kind: RoomKind::GroupDirect,
+                name: None,
+            },
+        );
+        let mut reply = by("alice", "r1", 2_000, Some("old"));
+        reply["rid"] = json!("G1");
+        // Mention-gated like a room, so an unseen root is looked up.
+        assert_eq!(
+            unknown_root(&m, &reply, Some(&meta("d"))),
+            Some("old".to_owned())
+        );
+        let e = on_json(&mut m, &reply, Some(&meta("d")));
+        assert_eq!(created(&e).room.kind, RoomKind::GroupDirect);
+    }
+
+    #[test]
     fn dm_and_private_kinds() {
         let mut m = mapper();
-        let e = on_json(&mut m, &doc("m1", 2_000, "x"), Some(&meta("d")));
+        // A 1:1 DM's id is the two user ids.
+        let mut d = doc("m1", 2_000, "x");
+        d["rid"] = json!(format!("alice_id{BOT}"));
+        let e = on_json(&mut m, &d, Some(&meta("d")));
         assert_eq!(created(&e).room.kind, RoomKind::Direct);
         let mut d = doc("m2", 2_000, "x");
         d["rid"] = json!("R2");

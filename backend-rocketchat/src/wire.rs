@@ -144,6 +144,19 @@ pub(crate) struct WireRoom {
     /// Present on subscriptions: the room id.
     #[serde(default)]
     pub(crate) rid: Option<String>,
+    /// A direct room's members (ids, and usernames), on rooms (`IDirectMessageRoom`).
+    #[serde(default)]
+    pub(crate) uids: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) usernames: Option<Vec<String>>,
+}
+
+impl WireRoom {
+    /// How many members a direct room has, when the document says (`uids`, else
+    /// `usernames`).
+    pub(crate) fn members(&self) -> Option<usize> {
+        self.uids.as_ref().or(self.usernames.as_ref()).map(Vec::len)
+    }
 }
 
 /// An element of a list read on its own: one that does not parse is `None` (logged), so

@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use super::frame::{DdpError, Inbound};
-use crate::mapping::{parse_stream_message, room_kind, Mapper, RoomMeta};
+use crate::mapping::{parse_stream_message, Mapper, RoomMeta};
 use crate::wire::{WireMessage, WireRoom, WireRoomMeta};
 
 /// What a frame asks for.
@@ -76,7 +76,12 @@ pub(crate) fn follow_room_change(mapper: &mut Mapper, change: &RoomChange) -> Fo
         mapper.forget_room(&change.rid);
         return Follow::Unsubscribe;
     }
-    if let Some(kind) = change.doc.t.as_deref().and_then(room_kind) {
+    let doc = &change.doc;
+    let kind = doc
+        .t
+        .as_deref()
+        .and_then(|t| mapper.room_kind_of(&change.rid, t, doc.members()));
+    if let Some(kind) = kind {
         // A subscription's `name` of a DM is the other user, not the room's name.
         let own_name = !(change.subscription && kind.is_direct());
         let name = change
@@ -230,6 +235,42 @@ mod tests {
         assert!(
             matches!(&room, Route::RoomChanged(RoomChange { subscription: false, removed: false, rid, .. }) if rid == "R"),
             "{room:?}"
+        );
+    }
+
+    #[test]
+    fn a_room_change_notes_a_group_dm_and_a_subscription_keeps_it() {
+        let mut mapper = Mapper::new("bot", "bot", 0);
+        let Route::RoomChanged(room) = route_of(
+            r#"{"msg":"changed","collection":"stream-notify-user","id":"id","fields":{"eventName":"bot/rooms-changed","args":["inserted",{"_id":"G1","t":"d","uids":["bot","a","b"],"usernames":["bot","a","b"]}]}}"#,
+        ) else {
+            panic!()
+        };
+        assert_eq!(follow_room_change(&mut mapper, &room), Follow::Subscribe);
+        assert_eq!(
+            mapper.room("G1").map(|r| r.kind),
+            Some(channel_api::RoomKind::GroupDirect)
+        );
+        // A subscription carries no members: the known kind stands.
+        let Route::RoomChanged(sub) = route_of(
+            r#"{"msg":"changed","collection":"stream-notify-user","id":"id","fields":{"eventName":"bot/subscriptions-changed","args":["updated",{"_id":"s","rid":"G1","t":"d","name":"a, b"}]}}"#,
+        ) else {
+            panic!()
+        };
+        assert_eq!(follow_room_change(&mut mapper, &sub), Follow::Subscribe);
+        assert_eq!(
+            mapper.room("G1").map(|r| r.kind),
+            Some(channel_api::RoomKind::GroupDirect)
+        );
+        let Route::RoomChanged(dm) = route_of(
+            r#"{"msg":"changed","collection":"stream-notify-user","id":"id","fields":{"eventName":"bot/rooms-changed","args":["inserted",{"_id":"Dx","t":"d","uids":["bot","a"]}]}}"#,
+        ) else {
+            panic!()
+        };
+        follow_room_change(&mut mapper, &dm);
+        assert_eq!(
+            mapper.room("Dx").map(|r| r.kind),
+            Some(channel_api::RoomKind::Direct)
         );
     }
 

@@ -29,7 +29,7 @@ use crate::backoff::reconnect_delay;
 use crate::config::{RoomEntry, Secret, ServerUrl, Timeouts};
 use crate::error::RcError;
 use crate::fatal::{Fatal, Stop};
-use crate::mapping::{room_kind, Mapper, RoomMeta};
+use crate::mapping::{Mapper, RoomMeta};
 use crate::rest::{Rest, RoomLookup};
 use crate::wire::{WireDate, WireMessage, WireRoomMeta};
 
@@ -762,7 +762,11 @@ impl Session {
             Ok(rooms) => {
                 let mut ids = Vec::with_capacity(rooms.len());
                 for room in rooms {
-                    if let Some(kind) = room.t.as_deref().and_then(room_kind) {
+                    let kind = room
+                        .t
+                        .as_deref()
+                        .and_then(|t| self.mapper.room_kind_of(&room.id, t, room.members()));
+                    if let Some(kind) = kind {
                         self.mapper.note_room(
                             &room.id,
                             RoomMeta {
