@@ -45,7 +45,9 @@
 //! - `fatal`: the one-way stop switch. Every auth failure trips it (a REST 401, a refused
 //!   login, a DDP method answered 401/403, an account stream refused for the user); an
 //!   `Unauthorized` error can only be made by tripping it. `shutdown()` trips it too.
-//! - `backoff`: reconnect delays and rate-limit reset parsing. `bounded`: the bounded map.
+//! - `backoff`: every wait before trying again: reconnect and retry delays (exponential
+//!   with jitter), and `RateLimitBudget`, the one budget for waiting out REST 429 and DDP
+//!   `too-many-requests`. `bounded`: the bounded map.
 //! - `error`: the private error, the one conversion of a DDP error object
 //!   (`RcError::from_ddp`), and the mapping onto [`channel_api::Error`].
 //!
@@ -444,7 +446,12 @@ impl RocketChatChannel {
                 Err(e @ (RcError::Transport(_) | RcError::Timeout(_))) => {
                     tracing::info!(error = %e, attempt, "send interrupted; retrying with the same _id");
                     last_error = Some(e);
-                    tokio::time::sleep(self.inner.reconnect_min.min(Duration::from_secs(2))).await;
+                    let delay = backoff::reconnect_delay(
+                        attempt,
+                        self.inner.reconnect_min,
+                        Duration::from_secs(2),
+                    );
+                    tokio::time::sleep(delay).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -496,29 +503,20 @@ impl RocketChatChannel {
     }
 
     /// Calls a DDP method; a `too-many-requests` refusal is waited out (its `timeToReset`)
-    /// and retried, under the same bounds as a REST 429 (`maxRateLimitWaitMs`, at most
-    /// [`rest::MAX_RATE_LIMIT_RETRIES`] waits), so callers see `RateLimited` only when the
-    /// server asks for longer than we are willing to wait.
+    /// and retried under the same budget as a REST 429 ([`backoff::RateLimitBudget`]), so
+    /// callers see `RateLimited` only when the server asks for longer than we wait.
     async fn ddp_method(&self, name: &str, params: Value) -> std::result::Result<Value, RcError> {
-        let mut refusals = 0;
+        let mut budget = backoff::RateLimitBudget::new(self.inner.max_rate_limit_wait);
         loop {
             match self.ddp_method_once(name, params.clone()).await {
                 Err(RcError::RateLimited { retry_after }) => {
-                    let wait = retry_after.unwrap_or(Duration::from_secs(1));
-                    refusals += 1;
-                    if refusals > rest::MAX_RATE_LIMIT_RETRIES
-                        || wait > self.inner.max_rate_limit_wait
-                    {
-                        return Err(RcError::RateLimited {
-                            retry_after: Some(wait),
-                        });
-                    }
+                    let wait = budget.refused(retry_after)?;
                     tracing::info!(
                         method = name,
                         wait_ms = wait.as_millis() as u64,
                         "DDP too-many-requests; waiting for the reset"
                     );
-                    tokio::time::sleep(wait + Duration::from_millis(10)).await;
+                    tokio::time::sleep(wait).await;
                 }
                 other => return other,
             }

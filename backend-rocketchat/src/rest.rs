@@ -14,7 +14,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 
-use crate::backoff::wait_for_reset;
+use crate::backoff::{wait_for_reset, RateLimitBudget};
 use crate::config::{RocketChatConfig, Secret};
 use crate::error::RcError;
 use crate::fatal::Fatal;
@@ -33,8 +33,6 @@ pub(crate) struct WireMessagesAnswer {
     pub(crate) messages: Vec<Lenient<WireMessage>>,
 }
 
-/// How many 429s one call waits out before it gives up with `RateLimited`.
-pub(crate) const MAX_RATE_LIMIT_RETRIES: u32 = 5;
 /// Responses larger than this are refused (a message document is a few KB).
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
@@ -126,7 +124,7 @@ impl Rest {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<Bytes, RcError> {
-        let mut rate_limited = 0;
+        let mut budget = RateLimitBudget::new(self.max_rate_limit_wait);
         loop {
             if let Some(stop) = self.fatal.get() {
                 return Err(stop.error());
@@ -144,21 +142,13 @@ impl Rest {
                 let reset = headers
                     .get("x-ratelimit-reset")
                     .and_then(|v| v.to_str().ok());
-                let wait =
-                    wait_for_reset(reset, SystemTime::now()).unwrap_or(Duration::from_secs(1));
-                rate_limited += 1;
-                if rate_limited > MAX_RATE_LIMIT_RETRIES || wait > self.max_rate_limit_wait {
-                    return Err(RcError::RateLimited {
-                        retry_after: Some(wait),
-                    });
-                }
+                let wait = budget.refused(wait_for_reset(reset, SystemTime::now()))?;
                 tracing::info!(
                     endpoint = name,
                     wait_ms = wait.as_millis() as u64,
                     "rate limited; waiting for the reset"
                 );
-                // A little slack: the reset is the server's clock, not ours.
-                tokio::time::sleep(wait + Duration::from_millis(50)).await;
+                tokio::time::sleep(wait).await;
                 continue;
             }
             check_envelope(name, status, &bytes)?;
