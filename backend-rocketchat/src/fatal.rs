@@ -1,7 +1,35 @@
-//! The account's "stop for good" switch. Tripped by any REST 401, a 403 on (re)login, or
-//! `shutdown()`; the DDP session watches it and closes the socket at once.
+//! The account's "stop for good" switch. Tripped by every auth failure, wherever it is
+//! found (a REST 401, a refused login, a DDP method answered 401/403, an account stream
+//! refused), by a configuration that cannot work, and by `shutdown()`; the DDP session
+//! watches it and closes the socket at once.
+//!
+//! [`RcError::Unauthorized`] carries a [`Revoked`], which only this module can make, and
+//! only while tripping the switch ([`Fatal::unauthorized`]) or reporting a switch already
+//! tripped ([`Stop::error`]): no path can produce an auth error that leaves the account
+//! running.
 
 use tokio::sync::watch;
+
+use crate::error::RcError;
+
+/// Why the credentials were refused. Built only here, so holding one means the stop switch
+/// was tripped (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Revoked {
+    reason: String,
+}
+
+impl Revoked {
+    pub(crate) fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl std::fmt::Display for Revoked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
 
 /// Why the account stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,11 +61,13 @@ impl Stop {
     }
 
     /// The error every later operation returns.
-    pub(crate) fn error(&self) -> crate::error::RcError {
+    pub(crate) fn error(&self) -> RcError {
         match self {
-            Stop::Unauthorized(reason) => crate::error::RcError::Unauthorized(reason.clone()),
-            Stop::Refused(reason) => crate::error::RcError::Closed(reason.clone()),
-            Stop::Shutdown => crate::error::RcError::Closed("shut down".to_owned()),
+            Stop::Unauthorized(reason) => RcError::Unauthorized(Revoked {
+                reason: reason.clone(),
+            }),
+            Stop::Refused(reason) => RcError::Closed(reason.clone()),
+            Stop::Shutdown => RcError::Closed("shut down".to_owned()),
         }
     }
 }
@@ -67,6 +97,15 @@ impl Fatal {
         })
     }
 
+    /// Stops the account for an auth failure (the first reason wins) and returns the error
+    /// the caller reports. The only way to make an [`RcError::Unauthorized`] of a new
+    /// failure.
+    pub(crate) fn unauthorized(&self, reason: impl Into<String>) -> RcError {
+        let reason = reason.into();
+        self.trip(Stop::Unauthorized(reason.clone()));
+        RcError::Unauthorized(Revoked { reason })
+    }
+
     pub(crate) fn get(&self) -> Option<Stop> {
         self.tx.borrow().clone()
     }
@@ -91,8 +130,19 @@ mod tests {
         assert!(rx.has_changed().unwrap());
         assert!(matches!(
             fatal.get().unwrap().error(),
-            crate::error::RcError::Unauthorized(_)
+            RcError::Unauthorized(_)
         ));
         assert_eq!(Stop::Shutdown.reason(), "shut down");
+    }
+
+    #[test]
+    fn an_auth_error_is_made_by_tripping_the_switch() {
+        let fatal = Fatal::new();
+        let error = fatal.unauthorized("setTyping: 403");
+        assert!(matches!(&error, RcError::Unauthorized(r) if r.reason() == "setTyping: 403"));
+        assert_eq!(
+            fatal.get(),
+            Some(Stop::Unauthorized("setTyping: 403".into()))
+        );
     }
 }

@@ -28,12 +28,12 @@ use std::collections::HashSet;
 
 use channel_api::{Error, HistoryQuery, Message, MessageId, RoomId, RoomInfo, RoomKind};
 use http::Method;
-use serde_json::Value;
 
 use crate::error::RcError;
 use crate::mapping::history_message;
-use crate::rest::{Rest, RoomLookup};
+use crate::rest::{Rest, RoomLookup, WireMessagesAnswer};
 use crate::wire::format_iso;
+use crate::wire::WireMessage;
 
 /// Largest page Rocket.Chat serves (`API_Upper_Count_Limit`, default 100).
 const PAGE_MAX: usize = 100;
@@ -86,13 +86,19 @@ fn endpoint(kind: RoomKind) -> &'static str {
     }
 }
 
-/// The `messages` array of a history answer.
-fn messages_of(answer: &Value, endpoint: &str) -> Result<Vec<Value>, RcError> {
-    answer
-        .get("messages")
-        .and_then(Value::as_array)
-        .cloned()
-        .ok_or_else(|| RcError::BadResponse(format!("{endpoint}: no messages")))
+/// One page of a history endpoint: its documents that parse (an odd one is a logged
+/// drop), and how many the server sent (a short page is the last).
+async fn page_of(
+    rest: &Rest,
+    endpoint: &str,
+    params: &[(&str, &str)],
+) -> Result<(Vec<WireMessage>, usize), RcError> {
+    let answer: WireMessagesAnswer = rest.call_as(Method::GET, endpoint, params, None).await?;
+    let sent = answer.messages.len();
+    Ok((
+        answer.messages.into_iter().filter_map(|d| d.0).collect(),
+        sent,
+    ))
 }
 
 /// The latest `limit` (> 0) messages of a room before `latest`, oldest first.
@@ -119,14 +125,10 @@ async fn room_history(
         if let Some(latest) = latest {
             params.push(("latest", latest));
         }
-        let answer = rest.call(Method::GET, endpoint, &params, None).await?;
-        let docs = messages_of(&answer, endpoint)?;
-        let full = docs.len() >= page_size;
+        let (docs, sent) = page_of(rest, endpoint, &params).await?;
+        let full = sent >= page_size;
         for doc in &docs {
-            let Some(id) = doc.get("_id").and_then(Value::as_str) else {
-                continue;
-            };
-            if !seen.insert(id.to_owned()) {
+            if !seen.insert(doc.id.clone()) {
                 continue;
             }
             if let Some(message) = history_message(doc, room) {
@@ -162,12 +164,12 @@ async fn thread_history(
     let root_doc = rest
         .get_message(root.as_str())
         .await?
-        .filter(|doc| doc.get("rid").and_then(Value::as_str) == Some(room.id.as_str()))
+        .filter(|doc| doc.rid == room.id.as_str())
         .ok_or_else(not_found)?;
     if limit == 0 {
         return Ok(Vec::new());
     }
-    let root_by_bot = root_doc.pointer("/u/_id").and_then(Value::as_str) == Some(bot_id);
+    let root_by_bot = root_doc.u.id == bot_id;
     let mut out: Vec<Message> = history_message(&root_doc, room).into_iter().collect();
     let wanted = limit - out.len();
     if wanted == 0 {
@@ -207,14 +209,10 @@ async fn thread_replies(
             ("count", count.as_str()),
             ("offset", offset.as_str()),
         ];
-        let answer = rest.call(Method::GET, ENDPOINT, &params, None).await?;
-        let docs = messages_of(&answer, ENDPOINT)?;
-        let full = docs.len() >= page_size;
+        let (docs, sent) = page_of(rest, ENDPOINT, &params).await?;
+        let full = sent >= page_size;
         for doc in &docs {
-            let Some(id) = doc.get("_id").and_then(Value::as_str) else {
-                continue;
-            };
-            if seen.insert(id.to_owned()) {
+            if seen.insert(doc.id.clone()) {
                 kept.extend(history_message(doc, room));
             }
         }
@@ -229,7 +227,12 @@ async fn thread_replies(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    fn history_message(doc: &Value, room: &RoomInfo) -> Option<Message> {
+        let doc: WireMessage = serde_json::from_value(doc.clone()).ok()?;
+        super::history_message(&doc, room)
+    }
 
     fn general() -> RoomInfo {
         RoomInfo {

@@ -15,21 +15,41 @@
 //! - `tls`: the rustls client config shared by REST and the socket: public roots plus an
 //!   optional `caFile`, or an explicit no-verification verifier under the insecure flag.
 //! - `rest`: the REST client (one keep-alive pool); any 401 trips the account's fatal
-//!   switch; 429 waits until `X-RateLimit-Reset` (absolute ms) and retries.
+//!   switch; 429 waits until `X-RateLimit-Reset` (absolute ms) and retries; answers over
+//!   8 MiB are refused (`ResponseTooLarge`); `call_as` reads a body into its wire type;
+//!   failures carry their code (`error::error_code`) and are classified by status and
+//!   code, never by their wording.
 //! - `ddp`: the realtime session task: `frame` (DDP frames), `socket` (TCP/TLS/upgrade),
 //!   `session` (login, subscriptions, catch-up after `ready`, heartbeat, reconnect with
-//!   backoff + jitter, the [`ConnectionState`] machine).
-//! - `mapping`: pure wire-document → [`Event`] mapping: room kinds, mentions from the
-//!   payload, threads, edits, deletes, reaction diffing, echo and duplicate filtering,
-//!   all with bounded caches. `wire` holds the lenient serde types it reads.
-//! - `media`: attachments: download under a size limit (refused by `Content-Length`,
-//!   else cut off while streaming), upload with `rooms.media` + `rooms.mediaConfirm`.
+//!   backoff + jitter, the [`ConnectionState`] machine), `catch_up` (the fetching half of
+//!   a catch-up: 8 rooms at a time, each in pages of `chat.syncMessages`' cursor mode
+//!   from its own mark, halved while a page is over the REST answer cap, server errors
+//!   tried again, a refused room skipped; the session maps the pages as they come).
+//! - `mapping`: pure wire-document → [`Event`] mapping with one input
+//!   (`Mapper::on_wire`, a typed `WireMessage` from the stream or from REST): room kinds
+//!   (`room_kind` / `Mapper::room_kind_of`, the one place: a `d` room of more than two
+//!   members is a group DM),
+//!   mentions from the payload, threads, edits, deletes, reaction diffing, echo and
+//!   duplicate filtering, all with bounded caches. `wire` holds the lenient serde types
+//!   it reads (REST answers included: `chat.syncMessages`, `chat.getMessage`, history).
+//! - `marks`: how far each room was read (its own mark, frozen while the room is behind):
+//!   where that room's catch-up starts.
+//! - `media`: attachments: `file_path`, the one rule for what a download may fetch
+//!   (`/file-upload/<plain id>/<one encoded segment>`, built from the message's own upload
+//!   records, never from its file cards); download under a size limit (refused by
+//!   `Content-Length`, else cut off while streaming), upload with `rooms.media` +
+//!   `rooms.mediaConfirm`.
 //! - `history`: past messages over REST (`channels`/`groups`/`im.history` by room kind,
 //!   `chat.getMessage` + `chat.getThreadMessages` for threads), hidden and system messages
 //!   left out, paged until the limit is filled.
-//! - `fatal`: the one-way stop switch (REST 401, login refusal, shutdown).
-//! - `backoff`: reconnect delays and rate-limit reset parsing. `bounded`: the bounded map.
-//! - `error`: the private error and its mapping onto [`channel_api::Error`].
+//! - `fatal`: the one-way stop switch. Every auth failure trips it (a REST 401, a refused
+//!   login, a DDP method answered 401/403, an account stream refused for the user); an
+//!   `Unauthorized` error can only be made by tripping it. `shutdown()` trips it too.
+//! - `backoff`: every wait before trying again: reconnect and retry delays (exponential
+//!   with jitter), and `RateLimitBudget`, the one budget for waiting out REST 429 and DDP
+//!   `too-many-requests`. `bounded`: the bounded map.
+//! - `error`: the private error, the one conversion of a DDP error object
+//!   (`RcError::from_ddp`), and the mapping onto [`channel_api::Error`].
 //!
 //! # Tasks
 //! One session task per account reads the socket, maps frames and queues events; it
@@ -47,17 +67,22 @@ mod error;
 mod fatal;
 mod history;
 mod mapping;
+mod marks;
 mod media;
 mod rest;
 mod tls;
 mod wire;
 
 /// Entry points for fuzzing and property tests (`fuzz/`, `tests/reliability_props.rs`):
-/// untrusted bytes through the DDP frame decoder and the message mapper. Not a supported API.
+/// untrusted bytes through the DDP frame decoder, the session's routing of a frame
+/// (`ddp::route`, the same function the session calls) and the message mapper. Not a
+/// supported API.
 #[doc(hidden)]
 pub mod fuzzing {
-    use crate::ddp::frame::{self, Inbound};
+    use crate::ddp::frame;
+    use crate::ddp::route::{follow_room_change, route, Route};
     use crate::mapping::Mapper;
+    use crate::wire::WireMessage;
 
     /// Decodes one inbound DDP text frame. `true` if it was accepted, `false` if it is a
     /// logged drop (malformed). Must never panic.
@@ -65,54 +90,48 @@ pub mod fuzzing {
         frame::parse(bytes).is_ok()
     }
 
-    /// Feeds frames in order through the decoder and one mapper (as the session does for
-    /// `stream-room-messages` and `<rid>/deleteMessage`); returns the number of events.
-    /// Must never panic.
+    /// Feeds frames in order through the decoder, the session's routing and one mapper,
+    /// as the session handles them (its REST lookups of unknown thread roots and reactors
+    /// all fail here, the safe side); returns the number of events. Must never panic.
     pub fn map_frames<'a>(frames: impl IntoIterator<Item = &'a [u8]>) -> usize {
         let mut mapper = Mapper::new("bot-id", "bot", 0);
         let mut events = 0;
         for bytes in frames {
-            let (collection, event, args) = match frame::parse(bytes) {
-                Ok(Inbound::RoomMessage { doc, meta }) => {
-                    if let Some((doc, meta)) =
-                        crate::mapping::parse_stream_message(&doc, meta.as_deref())
-                    {
-                        let _ = mapper.unknown_thread_root_of_wire(&doc, meta.as_ref());
-                        events += mapper.on_wire(doc, meta).len();
-                    }
-                    continue;
-                }
-                Ok(Inbound::Stream {
-                    collection,
-                    event,
-                    args,
-                }) => (collection, event, args),
-                _ => continue,
+            let Ok(inbound) = frame::parse(bytes) else {
+                continue;
             };
-            if collection == "stream-room-messages" {
-                if let Some(doc) = args.first() {
-                    events += mapper.on_message(doc, args.get(1)).len();
+            match route(inbound) {
+                Route::Message { doc, meta } => {
+                    if let Some(root) = mapper.unknown_thread_root(&doc, meta.as_ref()) {
+                        mapper.learn_root(&root, None);
+                    }
+                    let _ = mapper.unknown_reactors(&doc);
+                    events += mapper.on_wire(doc, meta).len();
                 }
-            } else if let Some(rid) = event.strip_suffix("/deleteMessage") {
-                let id = args
-                    .first()
-                    .and_then(|a| a.get("_id"))
-                    .and_then(|v| v.as_str());
-                if let Some(id) = id {
-                    events += usize::from(mapper.on_delete(rid, id).is_some());
+                Route::Deleted { rid, id } => {
+                    events += usize::from(mapper.on_delete(&rid, &id).is_some());
                 }
+                Route::RoomChanged(change) => {
+                    let _ = follow_room_change(&mut mapper, &change);
+                }
+                Route::Pong(_)
+                | Route::Nothing
+                | Route::Failed
+                | Route::SubEnded { .. }
+                | Route::Answer { .. } => {}
             }
         }
         events
     }
 
-    /// Maps message documents (JSON bytes each, as a catch-up delivers them) through one
-    /// mapper; returns the number of events. Must never panic.
+    /// Maps message documents (JSON bytes each, as a catch-up page holds them) through
+    /// one mapper, read as the catch-up reads them; returns the number of events. Must
+    /// never panic.
     pub fn map_documents<'a>(docs: impl IntoIterator<Item = &'a [u8]>) -> usize {
         let mut mapper = Mapper::new("bot-id", "bot", 0);
         docs.into_iter()
-            .filter_map(|bytes| serde_json::from_slice::<serde_json::Value>(bytes).ok())
-            .map(|doc| mapper.on_message(&doc, None).len())
+            .filter_map(|bytes| serde_json::from_slice::<WireMessage>(bytes).ok())
+            .map(|doc| mapper.on_wire(doc, None).len())
             .sum()
     }
 }
@@ -449,7 +468,7 @@ impl RocketChatChannel {
         &self,
         id: &str,
         message: &OutboundMessage,
-    ) -> std::result::Result<Value, RcError> {
+    ) -> std::result::Result<Option<wire::WireMessage>, RcError> {
         let rest = &self.inner.rest;
         let rid = message.room.as_str();
         let tmid = message.thread.as_ref().map(MessageId::as_str);
@@ -463,7 +482,7 @@ impl RocketChatChannel {
                     // The `_id` may exist already (an earlier attempt whose answer got
                     // lost): the server refuses the duplicate with a 400. Confirm.
                     if let Some(existing) = self.confirm_delivered(id, rid).await? {
-                        return Ok(existing);
+                        return Ok(Some(existing));
                     }
                     return Err(last_error.unwrap_or_else(|| {
                         RcError::Invalid("chat.sendMessage refused the message".into())
@@ -473,21 +492,26 @@ impl RocketChatChannel {
                     // First attempt with our own fresh id: a plain refusal, unless the
                     // id somehow exists (then it is ours and delivered).
                     if let Some(existing) = self.confirm_delivered(id, rid).await? {
-                        return Ok(existing);
+                        return Ok(Some(existing));
                     }
                     return Err(e);
                 }
                 Err(e @ (RcError::Transport(_) | RcError::Timeout(_))) => {
                     tracing::info!(error = %e, attempt, "send interrupted; retrying with the same _id");
                     last_error = Some(e);
-                    tokio::time::sleep(self.inner.reconnect_min.min(Duration::from_secs(2))).await;
+                    let delay = backoff::reconnect_delay(
+                        attempt,
+                        self.inner.reconnect_min,
+                        Duration::from_secs(2),
+                    );
+                    tokio::time::sleep(delay).await;
                 }
                 Err(e) => return Err(e),
             }
         }
         // Out of attempts: one last check whether an attempt landed after all.
         if let Some(existing) = self.confirm_delivered(id, rid).await.ok().flatten() {
-            return Ok(existing);
+            return Ok(Some(existing));
         }
         Err(last_error.unwrap_or_else(|| RcError::Transport("send failed".into())))
     }
@@ -497,13 +521,9 @@ impl RocketChatChannel {
         &self,
         id: &str,
         rid: &str,
-    ) -> std::result::Result<Option<Value>, RcError> {
+    ) -> std::result::Result<Option<wire::WireMessage>, RcError> {
         let found = self.inner.rest.get_message(id).await?;
-        Ok(found.filter(|m| {
-            m.get("rid").and_then(Value::as_str) == Some(rid)
-                && m.pointer("/u/_id").and_then(Value::as_str)
-                    == Some(self.inner.identity.user_id.as_str())
-        }))
+        Ok(found.filter(|m| m.rid == rid && m.u.id == self.inner.identity.user_id.as_str()))
     }
 
     /// Refuses a thread reply whose root does not exist in the target room.
@@ -524,11 +544,7 @@ impl RocketChatChannel {
             return Ok(());
         }
         let found = self.inner.rest.get_message(root.as_str()).await?;
-        let root_room = found
-            .as_ref()
-            .and_then(|m| m.get("rid"))
-            .and_then(Value::as_str);
-        if root_room != Some(room.as_str()) {
+        if found.as_ref().map(|m| m.rid.as_str()) != Some(room.as_str()) {
             return Err(Error::NotFound {
                 what: format!("thread root {root} in room {room}"),
             });
@@ -540,29 +556,20 @@ impl RocketChatChannel {
     }
 
     /// Calls a DDP method; a `too-many-requests` refusal is waited out (its `timeToReset`)
-    /// and retried, under the same bounds as a REST 429 (`maxRateLimitWaitMs`, at most
-    /// [`rest::MAX_RATE_LIMIT_RETRIES`] waits), so callers see `RateLimited` only when the
-    /// server asks for longer than we are willing to wait.
+    /// and retried under the same budget as a REST 429 ([`backoff::RateLimitBudget`]), so
+    /// callers see `RateLimited` only when the server asks for longer than we wait.
     async fn ddp_method(&self, name: &str, params: Value) -> std::result::Result<Value, RcError> {
-        let mut refusals = 0;
+        let mut budget = backoff::RateLimitBudget::new(self.inner.max_rate_limit_wait);
         loop {
             match self.ddp_method_once(name, params.clone()).await {
                 Err(RcError::RateLimited { retry_after }) => {
-                    let wait = retry_after.unwrap_or(Duration::from_secs(1));
-                    refusals += 1;
-                    if refusals > rest::MAX_RATE_LIMIT_RETRIES
-                        || wait > self.inner.max_rate_limit_wait
-                    {
-                        return Err(RcError::RateLimited {
-                            retry_after: Some(wait),
-                        });
-                    }
+                    let wait = budget.refused(retry_after)?;
                     tracing::info!(
                         method = name,
                         wait_ms = wait.as_millis() as u64,
                         "DDP too-many-requests; waiting for the reset"
                     );
-                    tokio::time::sleep(wait + Duration::from_millis(10)).await;
+                    tokio::time::sleep(wait).await;
                 }
                 other => return other,
             }
@@ -609,11 +616,14 @@ fn utf16_len(text: &str) -> usize {
 }
 
 fn room_info_of(room: &wire::WireRoom) -> Option<RoomInfo> {
-    let kind = room.t.as_deref().and_then(room_kind)?;
+    let kind = room
+        .t
+        .as_deref()
+        .and_then(|t| room_kind(t, room.members()))?;
     Some(RoomInfo {
         id: RoomId::new(room.id.clone()),
         kind,
-        name: if kind == RoomKind::Direct {
+        name: if kind.is_direct() || kind == RoomKind::GroupDirect {
             None
         } else {
             room.name.clone()
@@ -705,17 +715,14 @@ impl Channel for RocketChatChannel {
             self.check_thread_root(&message.room, root).await?;
         }
         let _order = self.inner.send_lock.lock().await;
+        // Posted with our `_id`; the answer, when it parses, says where it went.
         let posted = self.send_once_or_confirm(&id, &message).await?;
-        let id = posted
-            .get("_id")
-            .and_then(Value::as_str)
-            .unwrap_or(&id)
-            .to_owned();
         let thread = posted
-            .get("tmid")
-            .and_then(Value::as_str)
+            .as_ref()
+            .and_then(|m| m.tmid.clone())
             .map(MessageId::new)
             .or(message.thread.clone());
+        let id = posted.map_or(id, |m| m.id);
         Ok(SentMessage {
             message: MessageRef {
                 room: message.room.clone(),

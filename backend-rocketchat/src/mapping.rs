@@ -24,11 +24,10 @@ use channel_api::{
     Timestamp, UserId,
 };
 
-use serde::Deserialize;
-
 use channel_api::resume::{ResumePoint, RESUME_WINDOW_MS};
 
 use crate::bounded::BoundedMap;
+use crate::marks::ReadMarks;
 use crate::wire::{WireMessage, WireRoomMeta};
 
 /// Cache sizes: enough for a busy day, small enough to stay flat.
@@ -62,12 +61,17 @@ fn fingerprint(doc: &WireMessage) -> u64 {
     h.finish()
 }
 
-/// Maps a Rocket.Chat room type (`c`, `p`, `d`) to a kind. Livechat (`l`) and unknown types
-/// are not rooms the bot serves.
-pub(crate) fn room_kind(t: &str) -> Option<RoomKind> {
+/// The one place a room's kind is decided, from its type (`c`, `p`, `d`) and, for a
+/// direct room, how many members it has (`uids`, else `usernames`): more than two is a
+/// group DM (core-typings `isMultipleDirectMessageRoom`: `t === 'd' && uids.length > 2`).
+/// A direct room whose members are not known is 1:1 here; the mapper, which knows more,
+/// decides those itself ([`Mapper::room_kind_of`]). Livechat (`l`) and unknown types are
+/// not rooms the bot serves.
+pub(crate) fn room_kind(t: &str, members: Option<usize>) -> Option<RoomKind> {
     match t {
         "c" => Some(RoomKind::Public),
         "p" => Some(RoomKind::Private),
+        "d" if members.is_some_and(|n| n > 2) => Some(RoomKind::GroupDirect),
         "d" => Some(RoomKind::Direct),
         _ => None,
     }
@@ -87,7 +91,7 @@ struct CachedMessage {
 
 /// Reads a `stream-room-messages` event's document and room metadata (JSON text) into
 /// their wire types. `None` (logged) when the document does not parse; metadata that does
-/// not parse is ignored, as in [`Mapper::on_message`].
+/// not parse is ignored.
 pub(crate) fn parse_stream_message(
     doc: &str,
     meta: Option<&str>,
@@ -128,8 +132,8 @@ pub(crate) struct Mapper {
     /// them by user id, so every reactor is resolved through this map (learned from the
     /// authors and mentions of every document, and from lookups the session makes).
     users: BoundedMap<String, String>,
-    /// Newest `_updatedAt` seen on any message: where a catch-up starts.
-    watermark: Option<i64>,
+    /// How far each room was read: where its catch-up starts.
+    marks: ReadMarks,
     /// Where an earlier process of this account stopped (see [`Mapper::resume_from`]):
     /// a message it handled is never `MessageCreated` again.
     resume: Option<ResumePoint>,
@@ -149,29 +153,31 @@ impl Mapper {
             bot_threads: BoundedMap::new(BOT_THREAD_CACHE),
             looked_up: BoundedMap::new(LOOKED_UP_CACHE),
             users: BoundedMap::new(USER_CACHE),
-            watermark: None,
+            marks: ReadMarks::new(0),
             resume: None,
         }
     }
 
     /// Continues where an earlier process stopped: a message is new when the point says
     /// so ([`ResumePoint::is_new`]: after its room's mark minus the window, and not
-    /// handled), and the catch-up reads each room from its own mark
-    /// ([`ResumePoint::read_from`]).
+    /// handled), and the catch-up reads each room from its own mark.
     pub(crate) fn resume_from(&mut self, point: ResumePoint) {
-        let from = point.oldest_mark().0.saturating_sub(RESUME_WINDOW_MS);
-        self.new_after = from;
-        self.watermark = Some(from);
+        self.new_after = point.oldest_mark().0.saturating_sub(RESUME_WINDOW_MS);
+        self.marks = ReadMarks::from_resume(&point);
         self.resume = Some(point);
     }
 
-    /// Where a resumed catch-up reads `room` from, when this process resumed.
-    pub(crate) fn resume_read_from(&self, room: &str) -> Option<i64> {
-        let point = self.resume.as_ref()?;
-        Some(point.read_from(&RoomId::new(room)).0)
+    /// How far each room was read.
+    pub(crate) fn marks(&self) -> &ReadMarks {
+        &self.marks
     }
 
-    /// Restricts group-room events to these room ids (direct rooms always pass).
+    pub(crate) fn marks_mut(&mut self) -> &mut ReadMarks {
+        &mut self.marks
+    }
+
+    /// Restricts group-room events to these room ids (direct rooms, 1:1 or group, always
+    /// pass).
     pub(crate) fn set_allowed_rooms(&mut self, rooms: Option<HashSet<String>>) {
         self.allowed_rooms = rooms;
     }
@@ -189,9 +195,32 @@ impl Mapper {
         self.rooms.get(id)
     }
 
-    /// The newest `_updatedAt` seen, if any.
-    pub(crate) fn watermark(&self) -> Option<i64> {
-        self.watermark
+    /// [`room_kind`] of room `rid`, where a direct room's members may be unknown (a
+    /// message's room facts, a subscription): then the kind already known for the room
+    /// stands, and a room never seen is 1:1 only if its id is the bot's and one other
+    /// user's ids concatenated, as Rocket.Chat makes 1:1 DM ids; a group DM's id is random
+    /// (apps/meteor/app/lib/server/functions/createDirectRoom.ts).
+    pub(crate) fn room_kind_of(
+        &self,
+        rid: &str,
+        t: &str,
+        members: Option<usize>,
+    ) -> Option<RoomKind> {
+        if t != "d" || members.is_some() {
+            return room_kind(t, members);
+        }
+        match self.rooms.get(rid).map(|r| r.kind) {
+            Some(known @ (RoomKind::Direct | RoomKind::GroupDirect)) => Some(known),
+            _ => {
+                let other = rid
+                    .strip_prefix(self.self_id.as_str())
+                    .or_else(|| rid.strip_suffix(self.self_id.as_str()));
+                Some(match other {
+                    Some(other) if !other.is_empty() => RoomKind::Direct,
+                    _ => RoomKind::GroupDirect,
+                })
+            }
+        }
     }
 
     /// Moves the "new message" line (the start of the first active connection).
@@ -199,26 +228,9 @@ impl Mapper {
         self.new_after = millis;
     }
 
-    /// A message document from `__my_messages__` (with its room metadata) or from a
-    /// catch-up (without). Returns the events it means, possibly none.
-    pub(crate) fn on_message(
-        &mut self,
-        raw: &serde_json::Value,
-        meta: Option<&serde_json::Value>,
-    ) -> Vec<Event> {
-        let doc = match WireMessage::deserialize(raw) {
-            Ok(doc) => doc,
-            Err(e) => {
-                tracing::debug!(error = %e, "dropping a message frame that does not parse");
-                return Vec::new();
-            }
-        };
-        let meta = meta.and_then(|m| WireRoomMeta::deserialize(m).ok());
-        self.on_wire(doc, meta)
-    }
-
-    /// [`Mapper::on_message`] for a document already read into its wire type (the live
-    /// stream parses the frame's bytes straight into it, without a `Value` in between).
+    /// The mapper's one input: a message document from `__my_messages__` (with its room
+    /// metadata) or from a catch-up (without), read into its wire type. Returns the events
+    /// it means, possibly none.
     pub(crate) fn on_wire(&mut self, doc: WireMessage, meta: Option<WireRoomMeta>) -> Vec<Event> {
         if let Some(meta) = meta {
             // Public rooms the bot never joined are delivered too; like a Slack bot, it
@@ -227,7 +239,12 @@ impl Mapper {
                 tracing::debug!(rid = %doc.rid, "dropping a message from a room the bot is not in");
                 return Vec::new();
             }
-            if let Some(kind) = meta.room_type.as_deref().and_then(room_kind) {
+            // The message's room facts say `d` for 1:1 and group DMs alike.
+            let kind = meta
+                .room_type
+                .as_deref()
+                .and_then(|t| self.room_kind_of(&doc.rid, t, None));
+            if let Some(kind) = kind {
                 let known = self.rooms.get(doc.rid.as_str());
                 let unchanged = known.is_some_and(|r| {
                     r.kind == kind && (meta.room_name.is_none() || r.name == meta.room_name)
@@ -264,7 +281,7 @@ impl Mapper {
             tracing::trace!(id = %doc.id, "dropping a duplicate frame");
             return Vec::new();
         }
-        self.watermark = Some(self.watermark.map_or(updated_at, |w| w.max(updated_at)));
+        self.marks.read(&doc.rid, updated_at);
         // A version older than the one we hold (a live frame queued during the handshake,
         // handled after the newer catch-up), or any version of a deleted message, would
         // undo changes already delivered.
@@ -407,30 +424,12 @@ impl Mapper {
         }
     }
 
-    /// The root id of a thread message (a raw stream document and its room metadata) whose
-    /// thread facts this process cannot know from what it has seen: the root was never
-    /// seen, is not the bot's, is not a thread the bot replied in, and was not looked up
-    /// yet. `None` for the bot's own messages, DMs (no mention gating there) and rooms
-    /// whose messages are dropped anyway.
+    /// The root id of a thread message (a document and its room metadata) whose thread
+    /// facts this process cannot know from what it has seen: the root was never seen, is
+    /// not the bot's, is not a thread the bot replied in, and was not looked up yet.
+    /// `None` for the bot's own messages, DMs (no mention gating there) and rooms whose
+    /// messages are dropped anyway.
     pub(crate) fn unknown_thread_root(
-        &self,
-        raw: &serde_json::Value,
-        meta: Option<&serde_json::Value>,
-    ) -> Option<String> {
-        let root = raw.get("tmid")?.as_str()?;
-        let author = raw.get("u")?.get("_id")?.as_str()?;
-        let rid = raw.get("rid")?.as_str()?;
-        let participant = meta
-            .and_then(|m| m.get("roomParticipant"))
-            .and_then(serde_json::Value::as_bool);
-        let room_type = meta
-            .and_then(|m| m.get("roomType"))
-            .and_then(serde_json::Value::as_str);
-        self.unknown_root_of(root, author, rid, participant, room_type)
-    }
-
-    /// [`Mapper::unknown_thread_root`] for a document already in its wire type.
-    pub(crate) fn unknown_thread_root_of_wire(
         &self,
         doc: &WireMessage,
         meta: Option<&WireRoomMeta>,
@@ -456,8 +455,12 @@ impl Mapper {
         if author == self.self_id || participant == Some(false) {
             return None;
         }
-        let room = self.room_info(rid);
-        if room_type == Some("d") || room.kind.is_direct() || !self.room_allowed(&room) {
+        let mut room = self.room_info(rid);
+        if let Some(kind) = room_type.and_then(|t| self.room_kind_of(rid, t, None)) {
+            room.kind = kind;
+        }
+        // 1:1 DMs need no mention, so no thread facts; group DMs do.
+        if room.kind.is_direct() || !self.room_allowed(&room) {
             return None;
         }
         let known = self.messages.get(root).is_some()
@@ -469,14 +472,14 @@ impl Mapper {
 
     /// Learns the thread facts of a root fetched over REST (`None`: not found or the
     /// lookup failed). Emits no event; the root is not looked up again.
-    pub(crate) fn learn_root(&mut self, root: &str, fetched: Option<&serde_json::Value>) {
+    pub(crate) fn learn_root(&mut self, root: &str, fetched: Option<&WireMessage>) {
         self.looked_up.insert(root.to_owned(), ());
-        let Some(doc) = fetched.and_then(|raw| WireMessage::deserialize(raw).ok()) else {
+        let Some(doc) = fetched else {
             return;
         };
         if doc.id == root && doc.tmid.is_none() {
             let own = doc.u.id == self.self_id;
-            self.learn_thread_facts(&doc, own);
+            self.learn_thread_facts(doc, own);
         }
     }
 
@@ -617,8 +620,10 @@ impl Mapper {
         }
     }
 
+    /// The room allowlist is for rooms; direct conversations, 1:1 or group, always pass
+    /// (the host's policy has its own rules for them).
     fn room_allowed(&self, room: &RoomInfo) -> bool {
-        room.kind.is_direct()
+        matches!(room.kind, RoomKind::Direct | RoomKind::GroupDirect)
             || self
                 .allowed_rooms
                 .as_ref()
@@ -647,8 +652,7 @@ fn reactions_of(doc: &WireMessage) -> BTreeMap<String, BTreeSet<String>> {
 /// `chat.getThreadMessages` does not filter), system messages (any `t`, deletion
 /// tombstones `rm` included), documents of another room and documents that do not parse.
 /// Thread facts are left `false` (the caller knows more, or nothing).
-pub(crate) fn history_message(raw: &serde_json::Value, room: &RoomInfo) -> Option<Message> {
-    let doc = WireMessage::deserialize(raw).ok()?;
+pub(crate) fn history_message(doc: &WireMessage, room: &RoomInfo) -> Option<Message> {
     if doc.hidden == Some(true) || doc.t.is_some() || doc.rid != room.id.as_str() {
         return None;
     }
@@ -659,7 +663,7 @@ pub(crate) fn history_message(raw: &serde_json::Value, room: &RoomInfo) -> Optio
         .or_else(|| doc.updated_at.as_ref().and_then(|d| d.millis()))?;
     let text = doc.msg.clone().unwrap_or_default();
     let edited = doc.edited_at.is_some();
-    Some(to_message(&doc, room.clone(), text, ts, edited))
+    Some(to_message(doc, room.clone(), text, ts, edited))
 }
 
 fn to_message(doc: &WireMessage, room: RoomInfo, text: String, ts: i64, edited: bool) -> Message {
@@ -698,14 +702,15 @@ fn to_message(doc: &WireMessage, room: RoomInfo, text: String, ts: i64, edited: 
     }
 }
 
-/// The files a message carries, from `files[]` (else `file`), per Rocket.Chat 8.x
-/// `parseFileIntoMessageAttachments` (apps/meteor/app/file-upload/server/methods/
-/// sendFileMessage.ts): each entry has `_id`, `name`, `type`, `size`; the file card in
-/// `attachments[]` names its file by `fileId` and links it with `title_link`
-/// (`/file-upload/<id>/<encodeURI(name)>`), which is the URL used, falling back to that
-/// path built here. An image's thumbnail is a second `files` entry that no card links
-/// with `fileId` / `title_link` (only `image_url`): when cards name some files, only those
-/// are kept. Entries without an `_id` are skipped.
+/// The files a message carries, from its own upload records: `files[]` (else `file`, on
+/// older documents), per Rocket.Chat 8.x `parseFileIntoMessageAttachments`
+/// (apps/meteor/app/file-upload/server/methods/sendFileMessage.ts): each entry has `_id`,
+/// `name`, `type`, `size`. The URL is never read from the message: it is
+/// [`crate::media::file_path`] of the record's id and name (see `media` for why); a record
+/// that cannot make a safe path is left out (logged). The file cards in `attachments[]`
+/// only say which records are shown: an image's thumbnail is a second `files` entry that no
+/// card names with `fileId` (only `image_url`), so when cards name some files, only those
+/// are kept.
 fn attachments_of(doc: &WireMessage) -> Vec<channel_api::Attachment> {
     use serde_json::Value;
     let mut files: Vec<&Value> = doc
@@ -717,37 +722,28 @@ fn attachments_of(doc: &WireMessage) -> Vec<channel_api::Attachment> {
     if files.is_empty() {
         files.extend(doc.file.as_ref().filter(|f| f.is_object()));
     }
-    let cards: Vec<&Value> = doc
+    let str_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    let named: Vec<String> = doc
         .attachments
         .as_ref()
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter(|c| c.is_object()).collect())
-        .unwrap_or_default();
-    let str_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
-    // The card that links file `id`: by `fileId`, else by its `title_link` path.
-    let card_link = |id: &str| -> Option<Option<String>> {
-        let marker = format!("/file-upload/{id}/");
-        cards
-            .iter()
-            .find(|c| {
-                str_of(c, "fileId").as_deref() == Some(id)
-                    || str_of(c, "title_link").is_some_and(|l| l.contains(&marker))
-            })
-            .map(|c| str_of(c, "title_link").filter(|l| l.contains(&marker)))
-    };
+        .into_iter()
+        .flatten()
+        .filter_map(|card| str_of(card, "fileId"))
+        .collect();
     let all: Vec<(channel_api::Attachment, bool)> = files
         .into_iter()
         .filter_map(|f| {
             let id = str_of(f, "_id").filter(|id| !id.is_empty())?;
             let name = str_of(f, "name").unwrap_or_default();
-            let linked = card_link(&id);
-            let url = linked
-                .clone()
-                .flatten()
-                .unwrap_or_else(|| crate::media::file_url(&id, &name));
+            let Some(url) = crate::media::file_path(&id, &name) else {
+                tracing::debug!(message = %doc.id, "dropping a file record that makes no safe download path");
+                return None;
+            };
             let size = f
                 .get("size")
                 .and_then(|s| s.as_u64().or_else(|| s.as_f64().map(|x| x as u64)));
+            let shown = named.contains(&id);
             let attachment = channel_api::Attachment {
                 id,
                 name,
@@ -755,18 +751,54 @@ fn attachments_of(doc: &WireMessage) -> Vec<channel_api::Attachment> {
                 size,
                 url,
             };
-            Some((attachment, linked.is_some()))
+            Some((attachment, shown))
         })
         .collect();
-    let any_linked = all.iter().any(|(_, linked)| *linked);
+    let any_shown = all.iter().any(|(_, shown)| *shown);
     all.into_iter()
-        .filter(|(_, linked)| *linked || !any_linked)
+        .filter(|(_, shown)| *shown || !any_shown)
         .map(|(attachment, _)| attachment)
         .collect()
 }
 
+/// Test helpers: documents written as JSON, read into their wire types as the session
+/// reads them (a document that does not parse is a logged drop there, no events here).
+#[cfg(test)]
+pub(crate) mod json_input {
+    use super::*;
+    use serde_json::Value;
+
+    pub(crate) fn wire(doc: &Value) -> Option<WireMessage> {
+        serde_json::from_value(doc.clone()).ok()
+    }
+
+    fn meta_of(meta: Option<&Value>) -> Option<WireRoomMeta> {
+        meta.and_then(|m| serde_json::from_value(m.clone()).ok())
+    }
+
+    /// [`Mapper::on_wire`] of a JSON document.
+    pub(crate) fn on_json(m: &mut Mapper, doc: &Value, meta: Option<&Value>) -> Vec<Event> {
+        match wire(doc) {
+            Some(doc) => m.on_wire(doc, meta_of(meta)),
+            None => Vec::new(),
+        }
+    }
+
+    /// [`Mapper::unknown_thread_root`] of a JSON document.
+    pub(crate) fn unknown_root(m: &Mapper, doc: &Value, meta: Option<&Value>) -> Option<String> {
+        m.unknown_thread_root(&wire(doc)?, meta_of(meta).as_ref())
+    }
+
+    /// [`Mapper::learn_root`] of a JSON document.
+    pub(crate) fn learn_root(m: &mut Mapper, root: &str, fetched: Option<&Value>) {
+        let doc = fetched.and_then(wire);
+        m.learn_root(root, doc.as_ref());
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::json_input::{learn_root, on_json, unknown_root};
     use super::*;
     use serde_json::{json, Value};
 
@@ -783,13 +815,13 @@ mod tests {
     #[test]
     fn reactors_are_keyed_by_user_id_and_unknown_ones_are_left_out() {
         let mut m = Mapper::new(BOT, "bot", 1_000);
-        m.on_message(&doc("m1", 2_000, "x"), Some(&meta("c")));
+        on_json(&mut m, &doc("m1", 2_000, "x"), Some(&meta("c")));
         let mut r = doc("m1", 2_100, "x");
         r["reactions"] = json!({":eyes:": {"usernames": ["alice", "erin", "bot"]}});
         // alice wrote a message the mapper saw: known. erin is not; the bot never counts.
         let wire: WireMessage = serde_json::from_value(r.clone()).unwrap();
         assert_eq!(m.unknown_reactors(&wire), ["erin"]);
-        let events = m.on_message(&r, Some(&meta("c")));
+        let events = on_json(&mut m, &r, Some(&meta("c")));
         match events.as_slice() {
             [Event::ReactionAdded { reaction }] => {
                 assert_eq!(reaction.user, UserId::new("alice_id"));
@@ -802,7 +834,7 @@ mod tests {
         let mut r2 = doc("m1", 2_200, "x");
         r2["reactions"] =
             json!({":eyes:": {"usernames": ["alice", "erin"]}, ":+1:": {"usernames": ["erin"]}});
-        let events = m.on_message(&r2, Some(&meta("c")));
+        let events = on_json(&mut m, &r2, Some(&meta("c")));
         assert!(
             matches!(events.as_slice(), [Event::ReactionAdded { reaction }] if reaction.user == UserId::new("erin_id") && reaction.emoji == "+1"),
             "{events:?}"
@@ -837,7 +869,7 @@ mod tests {
             {"_id": "here", "username": "here"},
             {"_id": "team1", "name": "devs", "type": "team"}
         ]);
-        let events = m.on_message(&d, Some(&meta("c")));
+        let events = on_json(&mut m, &d, Some(&meta("c")));
         let msg = created(&events);
         assert_eq!(msg.room.kind, RoomKind::Public);
         assert_eq!(msg.room.name.as_deref(), Some("general"));
@@ -861,7 +893,7 @@ mod tests {
     #[test]
     fn mentions_come_from_the_payload_not_the_text() {
         let mut m = mapper();
-        let events = m.on_message(&doc("m1", 2_000, "@bot look"), Some(&meta("p")));
+        let events = on_json(&mut m, &doc("m1", 2_000, "@bot look"), Some(&meta("p")));
         assert!(created(&events).mentions.is_empty());
     }
 
@@ -869,23 +901,93 @@ mod tests {
     fn rooms_the_bot_is_not_in_are_ignored() {
         let mut m = mapper();
         let outsider = json!({"roomParticipant": false, "roomType": "c", "roomName": "random"});
-        assert!(m
-            .on_message(&doc("m1", 2_000, "x"), Some(&outsider))
-            .is_empty());
+        assert!(on_json(&mut m, &doc("m1", 2_000, "x"), Some(&outsider)).is_empty());
+    }
+
+    #[test]
+    fn a_direct_room_of_more_than_two_is_a_group_dm() {
+        assert_eq!(room_kind("d", Some(3)), Some(RoomKind::GroupDirect));
+        assert_eq!(room_kind("d", Some(2)), Some(RoomKind::Direct));
+        assert_eq!(room_kind("d", Some(1)), Some(RoomKind::Direct));
+        assert_eq!(room_kind("d", None), Some(RoomKind::Direct));
+        assert_eq!(room_kind("c", Some(9)), Some(RoomKind::Public));
+        assert_eq!(room_kind("p", None), Some(RoomKind::Private));
+        assert_eq!(room_kind("l", None), None);
+    }
+
+    #[test]
+    fn a_group_dm_stays_one_whatever_its_messages_say() {
+        let mut m = mapper();
+        // Known from the room list: the messages' `roomType: "d"` does not make it 1:1.
+        m.note_room(
+            "G1",
+            RoomMeta {
+                kind: RoomKind::GroupDirect,
+                name: None,
+            },
+        );
+        let mut d = doc("m1", 2_000, "x");
+        d["rid"] = json!("G1");
+        let e = on_json(&mut m, &d, Some(&meta("d")));
+        assert_eq!(created(&e).room.kind, RoomKind::GroupDirect);
+        // Never seen: a random id is a group DM, the bot's and a user's ids a 1:1 DM.
+        let mut d = doc("m2", 2_000, "x");
+        d["rid"] = json!("Xk2mRandomRoomId9");
+        let e = on_json(&mut m, &d, Some(&meta("d")));
+        assert_eq!(created(&e).room.kind, RoomKind::GroupDirect);
+        let mut d = doc("m3", 2_000, "x");
+        d["rid"] = json!(format!("alice_id{BOT}"));
+        let e = on_json(&mut m, &d, Some(&meta("d")));
+        assert_eq!(created(&e).room.kind, RoomKind::Direct);
+        let mut d = doc("m4", 2_000, "x");
+        d["rid"] = json!(format!("{BOT}zed_id"));
+        let e = on_json(&mut m, &d, Some(&meta("d")));
+        assert_eq!(created(&e).room.kind, RoomKind::Direct);
+        // Members, when given, decide.
+        assert_eq!(m.room_kind_of("G1", "d", Some(2)), Some(RoomKind::Direct));
+        assert_eq!(
+            m.room_kind_of(&format!("alice_id{BOT}"), "d", Some(3)),
+            Some(RoomKind::GroupDirect)
+        );
+    }
+
+    #[test]
+    fn group_dms_pass_the_room_allowlist_and_get_thread_facts() {
+        let mut m = mapper();
+        m.set_allowed_rooms(Some(HashSet::from(["R9".to_owned()])));
+        m.note_room(
+            "G1",
+            RoomMeta {
+                kind: RoomKind::GroupDirect,
+                name: None,
+            },
+        );
+        let mut reply = by("alice", "r1", 2_000, Some("old"));
+        reply["rid"] = json!("G1");
+        // Mention-gated like a room, so an unseen root is looked up.
+        assert_eq!(
+            unknown_root(&m, &reply, Some(&meta("d"))),
+            Some("old".to_owned())
+        );
+        let e = on_json(&mut m, &reply, Some(&meta("d")));
+        assert_eq!(created(&e).room.kind, RoomKind::GroupDirect);
     }
 
     #[test]
     fn dm_and_private_kinds() {
         let mut m = mapper();
-        let e = m.on_message(&doc("m1", 2_000, "x"), Some(&meta("d")));
+        // A 1:1 DM's id is the two user ids.
+        let mut d = doc("m1", 2_000, "x");
+        d["rid"] = json!(format!("alice_id{BOT}"));
+        let e = on_json(&mut m, &d, Some(&meta("d")));
         assert_eq!(created(&e).room.kind, RoomKind::Direct);
         let mut d = doc("m2", 2_000, "x");
         d["rid"] = json!("R2");
-        let e = m.on_message(&d, Some(&meta("p")));
+        let e = on_json(&mut m, &d, Some(&meta("p")));
         assert_eq!(created(&e).room.kind, RoomKind::Private);
         let mut d = doc("m3", 2_000, "x");
         d["rid"] = json!("R3");
-        assert!(m.on_message(&d, Some(&meta("l"))).is_empty());
+        assert!(on_json(&mut m, &d, Some(&meta("l"))).is_empty());
     }
 
     #[test]
@@ -893,46 +995,44 @@ mod tests {
         let mut m = mapper();
         let mut own = doc("m1", 2_000, "mine");
         own["u"] = json!({"_id": BOT, "username": "bot"});
-        assert!(m.on_message(&own, Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &own, Some(&meta("c"))).is_empty());
         let mut hidden = doc("m2", 2_000, "x");
         hidden["_hidden"] = json!(true);
-        assert!(m.on_message(&hidden, Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &hidden, Some(&meta("c"))).is_empty());
         let mut join = doc("m3", 2_000, "alice");
         join["t"] = json!("uj");
-        assert!(m.on_message(&join, Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &join, Some(&meta("c"))).is_empty());
     }
 
     #[test]
     fn duplicates_are_delivered_once() {
         let mut m = mapper();
         assert_eq!(
-            m.on_message(&doc("m1", 2_000, "x"), Some(&meta("c"))).len(),
+            on_json(&mut m, &doc("m1", 2_000, "x"), Some(&meta("c"))).len(),
             1
         );
         // The same document again, from the live stream or a catch-up (no meta).
-        assert!(m
-            .on_message(&doc("m1", 2_000, "x"), Some(&meta("c")))
-            .is_empty());
-        assert!(m.on_message(&doc("m1", 2_000, "x"), None).is_empty());
-        assert_eq!(m.watermark(), Some(2_000));
+        assert!(on_json(&mut m, &doc("m1", 2_000, "x"), Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &doc("m1", 2_000, "x"), None).is_empty());
+        assert_eq!(m.marks().mark_of("R1"), 2_000);
     }
 
     #[test]
     fn edit_needs_edited_at_and_new_text() {
         let mut m = mapper();
-        m.on_message(&doc("m1", 2_000, "hello"), Some(&meta("c")));
+        on_json(&mut m, &doc("m1", 2_000, "hello"), Some(&meta("c")));
         // Thread counter update: new _updatedAt, no edit marker.
         let mut counters = doc("m1", 2_100, "hello");
         counters["tcount"] = json!(1);
-        assert!(m.on_message(&counters, Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &counters, Some(&meta("c"))).is_empty());
         // URL preview enrichment.
         let mut urls = doc("m1", 2_200, "hello");
         urls["urls"] = json!([{"url": "https://x"}]);
-        assert!(m.on_message(&urls, Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &urls, Some(&meta("c"))).is_empty());
         // A real edit.
         let mut edited = doc("m1", 2_300, "hello again");
         edited["editedAt"] = json!({"$date": 2_300});
-        let events = m.on_message(&edited, Some(&meta("c")));
+        let events = on_json(&mut m, &edited, Some(&meta("c")));
         match events.as_slice() {
             [Event::MessageEdited { message }] => {
                 assert_eq!(message.text, "hello again");
@@ -943,16 +1043,16 @@ mod tests {
         // Re-broadcast of the edited document for a reaction: no second edit.
         let mut again = edited.clone();
         again["_updatedAt"] = json!({"$date": 2_400});
-        assert!(m.on_message(&again, Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &again, Some(&meta("c"))).is_empty());
     }
 
     #[test]
     fn reactions_are_diffed_per_user() {
         let mut m = mapper();
-        m.on_message(&doc("m1", 2_000, "x"), Some(&meta("c")));
+        on_json(&mut m, &doc("m1", 2_000, "x"), Some(&meta("c")));
         let mut r1 = doc("m1", 2_100, "x");
         r1["reactions"] = json!({":thumbsup:": {"usernames": ["carol", "bot"]}});
-        let events = m.on_message(&r1, Some(&meta("c")));
+        let events = on_json(&mut m, &r1, Some(&meta("c")));
         match events.as_slice() {
             [Event::ReactionAdded { reaction }] => {
                 assert_eq!(reaction.emoji, "thumbsup");
@@ -966,13 +1066,13 @@ mod tests {
         // carol removes hers, dave adds a heart; the bot's own removal is silent.
         let mut r2 = doc("m1", 2_200, "x");
         r2["reactions"] = json!({":heart:": {"usernames": ["dave"]}});
-        let events = m.on_message(&r2, Some(&meta("c")));
+        let events = on_json(&mut m, &r2, Some(&meta("c")));
         assert_eq!(events.len(), 2, "{events:?}");
         assert!(events.iter().any(|e| matches!(e, Event::ReactionAdded { reaction } if reaction.user == UserId::new("dave_id") && reaction.emoji == "heart")));
         assert!(events.iter().any(|e| matches!(e, Event::ReactionRemoved { reaction } if reaction.user == UserId::new("carol_id") && reaction.emoji == "thumbsup")));
         // The key disappears when the last user un-reacts.
         let r3 = doc("m1", 2_300, "x");
-        let events = m.on_message(&r3, Some(&meta("c")));
+        let events = on_json(&mut m, &r3, Some(&meta("c")));
         assert!(
             matches!(events.as_slice(), [Event::ReactionRemoved { reaction }] if reaction.user == UserId::new("dave_id"))
         );
@@ -983,10 +1083,10 @@ mod tests {
         let mut m = mapper();
         let mut own = doc("m1", 2_000, "mine");
         own["u"] = json!({"_id": BOT, "username": "bot"});
-        assert!(m.on_message(&own, Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &own, Some(&meta("c"))).is_empty());
         own["_updatedAt"] = json!({"$date": 2_100});
         own["reactions"] = json!({":tada:": {"usernames": ["carol"]}});
-        let events = m.on_message(&own, Some(&meta("c")));
+        let events = on_json(&mut m, &own, Some(&meta("c")));
         assert!(
             matches!(events.as_slice(), [Event::ReactionAdded { reaction }] if reaction.message_author == Some(UserId::new(BOT)))
         );
@@ -995,23 +1095,23 @@ mod tests {
     #[test]
     fn deletes_from_notify_room_and_tombstones_once() {
         let mut m = mapper();
-        m.on_message(&doc("m1", 2_000, "x"), Some(&meta("c")));
+        on_json(&mut m, &doc("m1", 2_000, "x"), Some(&meta("c")));
         let e = m.on_delete("R1", "m1");
         assert!(
             matches!(e, Some(Event::MessageDeleted { ref message, room_kind: Some(RoomKind::Public), .. }) if message.as_str() == "m1")
         );
         assert!(m.on_delete("R1", "m1").is_none());
 
-        m.on_message(&doc("m2", 2_000, "x"), Some(&meta("c")));
+        on_json(&mut m, &doc("m2", 2_000, "x"), Some(&meta("c")));
         let mut tomb = doc("m2", 2_500, "");
         tomb["t"] = json!("rm");
         tomb["editedAt"] = json!({"$date": 2_500});
-        let events = m.on_message(&tomb, Some(&meta("c")));
+        let events = on_json(&mut m, &tomb, Some(&meta("c")));
         assert!(
             matches!(events.as_slice(), [Event::MessageDeleted { message, .. }] if message.as_str() == "m2")
         );
         tomb["_updatedAt"] = json!({"$date": 2_600});
-        assert!(m.on_message(&tomb, Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &tomb, Some(&meta("c"))).is_empty());
     }
 
     #[test]
@@ -1019,7 +1119,7 @@ mod tests {
         let mut m = mapper();
         let mut own = doc("m1", 2_000, "mine");
         own["u"] = json!({"_id": BOT, "username": "bot"});
-        m.on_message(&own, Some(&meta("c")));
+        on_json(&mut m, &own, Some(&meta("c")));
         assert!(m.on_delete("R1", "m1").is_none());
     }
 
@@ -1036,7 +1136,7 @@ mod tests {
         let d = json!({"_id": "m9", "rid": "R1", "msg": "while you were away",
             "ts": "2026-01-02T03:04:05.678Z", "_updatedAt": "2026-01-02T03:04:05.678Z",
             "u": {"_id": "alice_id", "username": "alice"}});
-        let events = m.on_message(&d, None);
+        let events = on_json(&mut m, &d, None);
         let msg = created(&events);
         assert_eq!(msg.room.kind, RoomKind::Direct);
         assert_eq!(msg.timestamp, Timestamp(1_767_323_045_678));
@@ -1048,7 +1148,7 @@ mod tests {
         // A reaction on a message from before we started: no MessageCreated.
         let mut d = doc("old", 20_000, "x");
         d["reactions"] = json!({":eyes:": {"usernames": ["alice"]}});
-        let events = m.on_message(&d, Some(&meta("c")));
+        let events = on_json(&mut m, &d, Some(&meta("c")));
         assert!(
             matches!(events.as_slice(), [Event::ReactionAdded { .. }]),
             "{events:?}"
@@ -1061,12 +1161,12 @@ mod tests {
         m.set_allowed_rooms(Some(["R1".to_owned()].into_iter().collect()));
         let mut other = doc("m1", 2_000, "x");
         other["rid"] = json!("R2");
-        assert!(m.on_message(&other, Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &other, Some(&meta("c"))).is_empty());
         let mut dm = doc("m2", 2_000, "x");
         dm["rid"] = json!("D1");
-        assert_eq!(m.on_message(&dm, Some(&meta("d"))).len(), 1);
+        assert_eq!(on_json(&mut m, &dm, Some(&meta("d"))).len(), 1);
         assert_eq!(
-            m.on_message(&doc("m3", 2_000, "x"), Some(&meta("c"))).len(),
+            on_json(&mut m, &doc("m3", 2_000, "x"), Some(&meta("c"))).len(),
             1
         );
     }
@@ -1080,20 +1180,16 @@ mod tests {
             json!({"_id": "x", "rid": "R"}),
             json!([1, 2]),
         ] {
-            assert!(m.on_message(&bad, Some(&meta("c"))).is_empty());
+            assert!(on_json(&mut m, &bad, Some(&meta("c"))).is_empty());
         }
-        assert!(
-            m.on_message(&doc("m1", 2_000, "x"), Some(&json!("nonsense")))
-                .len()
-                == 1
-        );
+        assert!(on_json(&mut m, &doc("m1", 2_000, "x"), Some(&json!("nonsense"))).len() == 1);
     }
 
     #[test]
     fn caches_stay_bounded() {
         let mut m = mapper();
         for i in 0..(SEEN_CACHE + 500) {
-            m.on_message(&doc(&format!("m{i}"), 2_000, "x"), Some(&meta("c")));
+            on_json(&mut m, &doc(&format!("m{i}"), 2_000, "x"), Some(&meta("c")));
         }
         assert!(m.messages.len() <= MESSAGE_CACHE);
         assert!(m.seen.len() <= SEEN_CACHE);
@@ -1106,7 +1202,7 @@ mod tests {
         let mut m = mapper();
         let mut d = doc("m1", 2_500, "x");
         d["reactions"] = json!({":eyes:": {"usernames": ["carol"]}});
-        let events = m.on_message(&d, None);
+        let events = on_json(&mut m, &d, None);
         match events.as_slice() {
             [Event::MessageCreated { .. }, Event::ReactionAdded { reaction }] => {
                 assert_eq!(reaction.user, UserId::new("carol_id"));
@@ -1118,16 +1214,16 @@ mod tests {
     #[test]
     fn two_versions_in_the_same_millisecond_are_both_mapped() {
         let mut m = mapper();
-        m.on_message(&doc("m1", 2_000, "x"), Some(&meta("c")));
+        on_json(&mut m, &doc("m1", 2_000, "x"), Some(&meta("c")));
         let mut r = doc("m1", 2_000, "x");
         r["reactions"] = json!({":eyes:": {"usernames": ["carol"]}});
-        let events = m.on_message(&r, Some(&meta("c")));
+        let events = on_json(&mut m, &r, Some(&meta("c")));
         assert!(
             matches!(events.as_slice(), [Event::ReactionAdded { .. }]),
             "{events:?}"
         );
         assert!(
-            m.on_message(&r, Some(&meta("c"))).is_empty(),
+            on_json(&mut m, &r, Some(&meta("c"))).is_empty(),
             "a true duplicate"
         );
     }
@@ -1135,18 +1231,16 @@ mod tests {
     #[test]
     fn an_older_version_after_a_newer_one_changes_nothing() {
         let mut m = mapper();
-        m.on_message(&doc("m1", 2_000, "x"), Some(&meta("c")));
+        on_json(&mut m, &doc("m1", 2_000, "x"), Some(&meta("c")));
         let mut newer = doc("m1", 2_200, "x");
         newer["reactions"] = json!({":eyes:": {"usernames": ["carol"]}});
-        assert_eq!(m.on_message(&newer, None).len(), 1);
+        assert_eq!(on_json(&mut m, &newer, None).len(), 1);
         // A live frame from before the catch-up, handled after it.
         let older = doc("m1", 2_100, "x");
-        assert!(m.on_message(&older, Some(&meta("c"))).is_empty());
+        assert!(on_json(&mut m, &older, Some(&meta("c"))).is_empty());
         // And a deleted message stays deleted.
         assert!(m.on_delete("R1", "m1").is_some());
-        assert!(m
-            .on_message(&doc("m1", 2_300, "y"), Some(&meta("c")))
-            .is_empty());
+        assert!(on_json(&mut m, &doc("m1", 2_300, "y"), Some(&meta("c"))).is_empty());
     }
 
     fn by(author: &str, id: &str, updated: i64, tmid: Option<&str>) -> Value {
@@ -1169,44 +1263,65 @@ mod tests {
     fn a_reply_under_the_bots_own_message_is_reply_to_bot() {
         let mut m = mapper();
         // The bot's root comes back as its own echo (no event), and is remembered.
-        assert!(m
-            .on_message(&by(BOT, "root", 2_000, None), Some(&meta("c")))
-            .is_empty());
-        let e = m.on_message(&by("alice", "r1", 2_001, Some("root")), Some(&meta("c")));
+        assert!(on_json(&mut m, &by(BOT, "root", 2_000, None), Some(&meta("c"))).is_empty());
+        let e = on_json(
+            &mut m,
+            &by("alice", "r1", 2_001, Some("root")),
+            Some(&meta("c")),
+        );
         assert_eq!(facts(&e), (true, false));
         // The root's counter update (replies lists the bot as the root's author) does not
         // make the bot a participant.
         let mut root = by(BOT, "root", 2_002, None);
         root["tcount"] = json!(1);
         root["replies"] = json!([BOT, "alice_id"]);
-        m.on_message(&root, Some(&meta("c")));
-        let e = m.on_message(&by("alice", "r2", 2_003, Some("root")), Some(&meta("c")));
+        on_json(&mut m, &root, Some(&meta("c")));
+        let e = on_json(
+            &mut m,
+            &by("alice", "r2", 2_003, Some("root")),
+            Some(&meta("c")),
+        );
         assert_eq!(facts(&e), (true, false));
         // Someone else's thread, and a top-level message: neither fact.
-        let e = m.on_message(&by("alice", "r3", 2_004, Some("other")), Some(&meta("c")));
+        let e = on_json(
+            &mut m,
+            &by("alice", "r3", 2_004, Some("other")),
+            Some(&meta("c")),
+        );
         assert_eq!(facts(&e), (false, false));
-        let e = m.on_message(&by("alice", "top", 2_005, None), Some(&meta("c")));
+        let e = on_json(&mut m, &by("alice", "top", 2_005, None), Some(&meta("c")));
         assert_eq!(facts(&e), (false, false));
     }
 
     #[test]
     fn a_follow_up_after_the_bots_reply_is_bot_in_thread() {
         let mut m = mapper();
-        let e = m.on_message(&by("alice", "root", 2_000, None), Some(&meta("c")));
+        let e = on_json(&mut m, &by("alice", "root", 2_000, None), Some(&meta("c")));
         assert_eq!(facts(&e), (false, false));
-        let e = m.on_message(&by("alice", "r1", 2_001, Some("root")), Some(&meta("c")));
+        let e = on_json(
+            &mut m,
+            &by("alice", "r1", 2_001, Some("root")),
+            Some(&meta("c")),
+        );
         assert_eq!(facts(&e), (false, false));
         // The bot's reply comes back as its echo.
-        assert!(m
-            .on_message(&by(BOT, "b1", 2_002, Some("root")), Some(&meta("c")))
-            .is_empty());
-        let e = m.on_message(&by("alice", "r2", 2_003, Some("root")), Some(&meta("c")));
+        assert!(on_json(
+            &mut m,
+            &by(BOT, "b1", 2_002, Some("root")),
+            Some(&meta("c"))
+        )
+        .is_empty());
+        let e = on_json(
+            &mut m,
+            &by("alice", "r2", 2_003, Some("root")),
+            Some(&meta("c")),
+        );
         assert_eq!(facts(&e), (false, true));
         // An edit in that thread carries the facts too.
         let mut edited = by("alice", "r2", 2_010, Some("root"));
         edited["msg"] = json!("changed");
         edited["editedAt"] = json!({"$date": 2_010});
-        match m.on_message(&edited, Some(&meta("c"))).as_slice() {
+        match on_json(&mut m, &edited, Some(&meta("c"))).as_slice() {
             [Event::MessageEdited { message }] => assert!(message.bot_in_thread),
             other => panic!("expected one edit, got {other:?}"),
         }
@@ -1216,14 +1331,22 @@ mod tests {
     fn a_root_update_listing_the_bot_teaches_an_old_thread() {
         // An old thread (from before a restart): alice's root, the bot replied back then.
         let mut m = mapper();
-        let e = m.on_message(&by("alice", "r1", 2_000, Some("old")), Some(&meta("c")));
+        let e = on_json(
+            &mut m,
+            &by("alice", "r1", 2_000, Some("old")),
+            Some(&meta("c")),
+        );
         assert_eq!(facts(&e), (false, false)); // not known yet: the safe side
         let mut root = by("alice", "old", 2_001, None);
         root["ts"] = json!({"$date": 500}); // older than the mapper: an update, not new
         root["tcount"] = json!(5);
         root["replies"] = json!(["alice_id", BOT]);
-        assert!(m.on_message(&root, Some(&meta("c"))).is_empty());
-        let e = m.on_message(&by("alice", "r2", 2_002, Some("old")), Some(&meta("c")));
+        assert!(on_json(&mut m, &root, Some(&meta("c"))).is_empty());
+        let e = on_json(
+            &mut m,
+            &by("alice", "r2", 2_002, Some("old")),
+            Some(&meta("c")),
+        );
         assert_eq!(facts(&e), (false, true));
     }
 
@@ -1232,44 +1355,44 @@ mod tests {
         let mut m = mapper();
         let reply = by("alice", "r1", 2_000, Some("old"));
         assert_eq!(
-            m.unknown_thread_root(&reply, Some(&meta("c"))),
+            unknown_root(&m, &reply, Some(&meta("c"))),
             Some("old".to_owned())
         );
         // The fetched root: alice's, and the bot replied in it before the restart.
         let mut root = by("alice", "old", 2_000, None);
         root["replies"] = json!(["alice_id", BOT]);
-        m.learn_root("old", Some(&root));
-        assert_eq!(m.unknown_thread_root(&reply, Some(&meta("c"))), None);
-        let e = m.on_message(&reply, Some(&meta("c")));
+        learn_root(&mut m, "old", Some(&root));
+        assert_eq!(unknown_root(&m, &reply, Some(&meta("c"))), None);
+        let e = on_json(&mut m, &reply, Some(&meta("c")));
         assert_eq!(facts(&e), (false, true));
 
         // A bot's root from before the restart.
         let reply = by("alice", "r2", 2_001, Some("botroot"));
-        assert!(m.unknown_thread_root(&reply, Some(&meta("c"))).is_some());
-        m.learn_root("botroot", Some(&by(BOT, "botroot", 1_000, None)));
-        let e = m.on_message(&reply, Some(&meta("c")));
+        assert!(unknown_root(&m, &reply, Some(&meta("c"))).is_some());
+        learn_root(&mut m, "botroot", Some(&by(BOT, "botroot", 1_000, None)));
+        let e = on_json(&mut m, &reply, Some(&meta("c")));
         assert_eq!(facts(&e), (true, false));
 
         // A failed lookup is not retried, and the facts stay false.
         let reply = by("alice", "r3", 2_002, Some("gone"));
-        assert!(m.unknown_thread_root(&reply, Some(&meta("c"))).is_some());
-        m.learn_root("gone", None);
-        assert_eq!(m.unknown_thread_root(&reply, Some(&meta("c"))), None);
-        let e = m.on_message(&reply, Some(&meta("c")));
+        assert!(unknown_root(&m, &reply, Some(&meta("c"))).is_some());
+        learn_root(&mut m, "gone", None);
+        assert_eq!(unknown_root(&m, &reply, Some(&meta("c"))), None);
+        let e = on_json(&mut m, &reply, Some(&meta("c")));
         assert_eq!(facts(&e), (false, false));
     }
 
     #[test]
     fn no_lookup_for_seen_roots_own_messages_dms_or_other_rooms() {
         let mut m = mapper();
-        m.on_message(&by("alice", "seen", 2_000, None), Some(&meta("c")));
+        on_json(&mut m, &by("alice", "seen", 2_000, None), Some(&meta("c")));
         let in_seen = by("alice", "r1", 2_001, Some("seen"));
-        assert_eq!(m.unknown_thread_root(&in_seen, Some(&meta("c"))), None);
+        assert_eq!(unknown_root(&m, &in_seen, Some(&meta("c"))), None);
         let own = by(BOT, "b1", 2_002, Some("x"));
-        assert_eq!(m.unknown_thread_root(&own, Some(&meta("c"))), None);
+        assert_eq!(unknown_root(&m, &own, Some(&meta("c"))), None);
         let outsider = json!({"roomParticipant": false, "roomType": "c"});
         let r = by("alice", "r2", 2_003, Some("x"));
-        assert_eq!(m.unknown_thread_root(&r, Some(&outsider)), None);
+        assert_eq!(unknown_root(&m, &r, Some(&outsider)), None);
         let mut dm = by("alice", "r3", 2_004, Some("x"));
         dm["rid"] = json!("D1");
         m.note_room(
@@ -1279,9 +1402,9 @@ mod tests {
                 name: None,
             },
         );
-        assert_eq!(m.unknown_thread_root(&dm, Some(&meta("d"))), None);
+        assert_eq!(unknown_root(&m, &dm, Some(&meta("d"))), None);
         m.set_allowed_rooms(Some(HashSet::from(["R9".to_owned()])));
-        assert_eq!(m.unknown_thread_root(&r, Some(&meta("c"))), None);
+        assert_eq!(unknown_root(&m, &r, Some(&meta("c"))), None);
     }
 
     #[test]
@@ -1289,7 +1412,8 @@ mod tests {
         let mut m = mapper();
         for i in 0..(OWN_MESSAGE_CACHE + 500) {
             let id = format!("b{i}");
-            m.on_message(
+            on_json(
+                &mut m,
                 &by(BOT, &id, 2_000, Some(&format!("t{i}"))),
                 Some(&meta("c")),
             );
@@ -1297,12 +1421,13 @@ mod tests {
         assert!(m.own_messages.len() <= OWN_MESSAGE_CACHE);
         assert!(m.bot_threads.len() <= BOT_THREAD_CACHE);
         for i in 0..(LOOKED_UP_CACHE + 500) {
-            m.learn_root(&format!("old{i}"), None);
+            learn_root(&mut m, &format!("old{i}"), None);
         }
         assert!(m.looked_up.len() <= LOOKED_UP_CACHE);
         // The newest are still known.
         let last = OWN_MESSAGE_CACHE + 499;
-        let e = m.on_message(
+        let e = on_json(
+            &mut m,
             &by("alice", "x", 2_001, Some(&format!("b{last}"))),
             Some(&meta("c")),
         );
@@ -1312,6 +1437,7 @@ mod tests {
 
 #[cfg(test)]
 mod attachment_tests {
+    use super::json_input::on_json;
     use super::*;
     use channel_api::Attachment;
     use serde_json::{json, Value};
@@ -1324,7 +1450,11 @@ mod attachment_tests {
             d.extend(more);
         }
         let mut mapper = Mapper::new("botid", "bot", 1_000);
-        let events = mapper.on_message(&doc, Some(&json!({"roomType": "c", "roomName": "dev"})));
+        let events = on_json(
+            &mut mapper,
+            &doc,
+            Some(&json!({"roomType": "c", "roomName": "dev"})),
+        );
         match events.as_slice() {
             [Event::MessageCreated { message }] => message.clone(),
             other => panic!("expected one MessageCreated, got {other:?}"),
@@ -1332,7 +1462,7 @@ mod attachment_tests {
     }
 
     #[test]
-    fn files_become_attachments_with_the_card_link() {
+    fn files_become_attachments_with_their_own_path() {
         // sendFileMessage's shape for a document: files[0] and one card with fileId.
         let m = mapped(json!({
             "file": {"_id": "F1", "name": "notes v1.txt", "type": "text/plain", "size": 12},
@@ -1398,5 +1528,64 @@ mod attachment_tests {
             json!({"attachments": [{"title": "a page", "title_link": "https://x.example"}]}),
         );
         assert!(m.attachments.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod file_card_tests {
+    use super::json_input::on_json;
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn attachments(extra: Value) -> Vec<channel_api::Attachment> {
+        let mut doc = json!({"_id": "m1", "rid": "R1", "msg": "look", "ts": {"$date": 2_000},
+            "u": {"_id": "mallory_id", "username": "mallory"}, "_updatedAt": {"$date": 2_000}});
+        if let (Some(d), Value::Object(more)) = (doc.as_object_mut(), extra) {
+            d.extend(more);
+        }
+        let mut mapper = Mapper::new("botid", "bot", 1_000);
+        match on_json(&mut mapper, &doc, Some(&json!({"roomType": "c"}))).as_slice() {
+            [Event::MessageCreated { message }] => message.attachments.clone(),
+            other => panic!("expected one MessageCreated, got {other:?}"),
+        }
+    }
+
+    const CRAFTED: &[&str] = &[
+        "/api/v1/groups.history?roomId=P1&x=/file-upload/F9/a",
+        "/api/v1/me",
+        "/file-upload/../api/v1/me",
+        "/file-upload/F9/%2e%2e/%2e%2e/api/v1/me",
+        "https://elsewhere.example/file-upload/F9/a",
+    ];
+
+    #[test]
+    fn a_card_link_is_never_a_download_path() {
+        for link in CRAFTED {
+            // A card alone is no file.
+            let card = json!({"attachments": [{"title": "a", "title_link": link,
+                "title_link_download": true, "type": "file"}]});
+            assert!(attachments(card).is_empty(), "{link}");
+            // With a forged record, the path is the record's own, built here.
+            let forged = json!({
+                "files": [{"_id": "F9", "name": "a", "type": "text/plain"}],
+                "attachments": [{"title": "a", "title_link": link, "fileId": "F9"}]});
+            let found = attachments(forged);
+            assert_eq!(found.len(), 1, "{link}");
+            assert_eq!(found[0].url, "/file-upload/F9/a", "{link}");
+        }
+    }
+
+    #[test]
+    fn records_that_make_no_safe_path_are_left_out() {
+        let found = attachments(json!({"files": [
+            {"_id": "../api/v1/me", "name": "a"},
+            {"_id": "F1?x=", "name": "a"},
+            {"_id": "F2", "name": "../../api/v1/me"},
+            {"_id": "F3", "name": ".."},
+            {"_id": "F4", "name": "a?b#c %2e.txt"},
+        ]}));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].id, "F4");
+        assert_eq!(found[0].url, "/file-upload/F4/a%3Fb%23c%20%252e.txt");
     }
 }

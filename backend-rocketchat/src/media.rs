@@ -2,10 +2,21 @@
 //! uploading one into a room or a thread (Rocket.Chat 8.x's two steps, `rooms.media` then
 //! `rooms.mediaConfirm`, apps/meteor/app/api/server/v1/rooms.ts).
 //!
-//! Downloads read `GET <server><url>` (`/file-upload/<id>/<name>`, which needs the auth
-//! headers: apps/meteor/app/file-upload/server/lib/FileUpload.ts, `requestCanAccessFiles`).
+//! Downloads read `GET <server>/file-upload/<id>/<name>` (which needs the auth headers:
+//! apps/meteor/app/file-upload/server/lib/FileUpload.ts, `requestCanAccessFiles`).
 //! A `Content-Length` over the limit is refused before the body is read, and a body without
 //! one is read only until it passes the limit: at most `max_bytes + 1` bytes are held.
+//!
+//! # What a download may fetch: one rule, [`file_path`]
+//! A message's file cards (`attachments[].title_link`) are text its author chose: a link
+//! there can name any path the bot's token can read (`/api/v1/me`, another room's history).
+//! So the path is never taken from the message. The mapper builds an attachment only from
+//! the message's own upload records (`files[]`, or `file` on older documents) and sets its
+//! URL with [`file_path`] from the record's id and name: exactly `/file-upload/<id>/<name>`,
+//! the id a plain Meteor id and the name one percent-encoded path segment (no query, no
+//! fragment, no `..`, no slash, encoded or not). [`download`] fetches only a URL equal to
+//! what [`file_path`] makes of the attachment's id and name; anything else is refused
+//! before any request.
 
 use bytes::Bytes;
 use channel_api::{Attachment, Error, MessageId, MessageRef, OutboundFile, Result, SentMessage};
@@ -19,13 +30,13 @@ use crate::rest::{parse_body, Rest};
 /// Longest response body of `rooms.media` read (it is `{file:{_id,url}}`).
 const MAX_UPLOAD_ANSWER: usize = 64 * 1024;
 
-/// JavaScript's `encodeURI`, as Rocket.Chat builds file paths with it
-/// (`FileUpload.getPath(`${id}/${encodeURI(name)}`)`).
-fn encode_uri(text: &str) -> String {
-    const KEEP: &[u8] = b";,/?:@&=+$-_.!~*'()#";
+/// A file name as one path segment: every byte but RFC 3986's unreserved characters
+/// (`A-Z a-z 0-9 - . _ ~`) percent-encoded, so nothing in it can end the segment or the
+/// path (`/`, `\`, `?`, `#`, `%` are all encoded).
+fn encode_segment(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || KEEP.contains(&byte) {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
             out.push(char::from(byte));
         } else {
             out.push_str(&format!("%{byte:02X}"));
@@ -34,9 +45,29 @@ fn encode_uri(text: &str) -> String {
     out
 }
 
-/// The server-relative path of an uploaded file, as `sendFileMessage` builds `title_link`.
-pub(crate) fn file_url(id: &str, name: &str) -> String {
-    format!("/file-upload/{id}/{}", encode_uri(name))
+/// Whether `id` is a plain upload id (Meteor's `Random.id()`: letters and digits; `-`
+/// and `_` allowed), so it is one path segment as it is.
+fn is_file_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The only path a download may fetch for an upload `id` named `name`:
+/// `/file-upload/<id>/<name>`, as `sendFileMessage` links it
+/// (apps/meteor/app/file-upload/server/methods/sendFileMessage.ts). `None` when the record
+/// cannot make a safe path: an id that is not a plain id, or a name that is empty, `.`,
+/// `..`, or holds a slash or backslash (it would not be one segment).
+pub(crate) fn file_path(id: &str, name: &str) -> Option<String> {
+    if !is_file_id(id) || name.is_empty() || name == "." || name == ".." {
+        return None;
+    }
+    if name.contains(['/', '\\']) {
+        return None;
+    }
+    Some(format!("/file-upload/{id}/{}", encode_segment(name)))
 }
 
 fn too_large(name: &str, size: u64, limit: u64) -> Error {
@@ -47,23 +78,17 @@ fn too_large(name: &str, size: u64, limit: u64) -> Error {
     }
 }
 
-/// The path to fetch: a server-relative path, or an absolute URL on the server's own
-/// origin. Anything else is refused, so the token never goes to another host.
-fn download_path<'a>(rest: &Rest, url: &'a str) -> Result<&'a str> {
-    let path = match url.strip_prefix(rest.origin()) {
-        Some(rest_of_url) if rest_of_url.starts_with('/') => rest_of_url,
-        _ => url,
-    };
-    let safe = path.starts_with('/')
-        && !path.starts_with("//")
-        && !path.contains("://")
-        && !path.chars().any(|c| c.is_control() || c.is_whitespace());
-    if safe {
-        Ok(path)
-    } else {
-        Err(Error::InvalidRequest {
-            reason: format!("attachment URL {url:?} is not a path on this server"),
-        })
+/// The path to fetch: the attachment's URL only when it is exactly [`file_path`] of its id
+/// and name (what the mapper set). Anything else is refused, before any request.
+fn download_path(attachment: &Attachment) -> Result<&str> {
+    match file_path(&attachment.id, &attachment.name) {
+        Some(path) if path == attachment.url => Ok(&attachment.url),
+        _ => Err(Error::InvalidRequest {
+            reason: format!(
+                "attachment {:?} is not a file upload of this server ({:?})",
+                attachment.name, attachment.url
+            ),
+        }),
     }
 }
 
@@ -73,7 +98,7 @@ pub(crate) async fn download(
     attachment: &Attachment,
     max_bytes: u64,
 ) -> Result<Vec<u8>> {
-    let path = download_path(rest, &attachment.url)?;
+    let path = download_path(attachment)?;
     let resp = rest.raw(Method::GET, path, None, Bytes::new()).await?;
     let status = resp.status();
     if !status.is_success() {
@@ -82,7 +107,7 @@ pub(crate) async fn download(
         return Err(RcError::Api {
             endpoint: "file-upload".into(),
             status: status.as_u16(),
-            error_type: None,
+            code: None,
             message: format!("download of {:?} refused", attachment.name),
         }
         .into());
@@ -171,15 +196,8 @@ fn multipart(name: &str, mime_type: &str, data: &[u8]) -> (String, Vec<u8>) {
 /// the server), or `error-file-too-large` (getUploadFormData.ts).
 fn is_file_too_large(error: &RcError) -> bool {
     match error {
-        RcError::Api {
-            status,
-            error_type,
-            message,
-            ..
-        } => {
-            *status == 413
-                || error_type.as_deref() == Some("error-file-too-large")
-                || message.contains("error-file-too-large")
+        RcError::Api { status, code, .. } => {
+            *status == 413 || code.as_deref() == Some("error-file-too-large")
         }
         _ => false,
     }
@@ -324,10 +342,11 @@ mod tests {
         (Rest::new(&config, tls, fatal.clone()).unwrap(), fatal)
     }
 
+    /// An attachment of upload `F1` with `url`, named as the URL's last segment.
     fn attachment(url: &str) -> Attachment {
         Attachment {
             id: "F1".into(),
-            name: "big.bin".into(),
+            name: url.rsplit('/').next().unwrap_or_default().into(),
             mime_type: None,
             size: None,
             url: url.into(),
@@ -458,8 +477,6 @@ mod tests {
             Rest::new(&config, tls, Fatal::new()).unwrap()
         };
         let prefixed = rest_at("https://chat.example/team");
-        // The base always names the port.
-        assert_eq!(prefixed.origin(), "https://chat.example:443");
         assert_eq!(
             prefixed.resolve("/team/file-upload/F1/a.txt"),
             "https://chat.example:443/team/file-upload/F1/a.txt"
@@ -480,31 +497,74 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn urls_off_the_server_are_refused_before_any_request() {
+    async fn anything_but_the_files_own_path_is_refused_before_any_request() {
         // Nothing listens here: a request would be a transport error, not InvalidRequest.
         let (rest, _) = rest_for("127.0.0.1:9".parse().unwrap());
+        // Even the server's own origin: only a path is ever joined to the base.
+        let own = "http://127.0.0.1:9/file-upload/F1/a.txt";
         for url in [
+            "/api/v1/groups.history?roomId=P1&x=/file-upload/F1/a",
+            "/api/v1/me",
+            "/file-upload/../api/v1/me",
+            "/file-upload/F1/../../api/v1/me",
+            "/file-upload/F1/%2e%2e",
+            "/file-upload/F1/a%2Fb",
+            "/file-upload/F1/a.txt?x=1",
+            "/file-upload/F1/a.txt#x",
+            "/file-upload/F2/a.txt",
             "http://elsewhere.example/file-upload/F1/a.txt",
             "//elsewhere.example/file-upload/F1/a.txt",
+            own,
             "file-upload/F1/a.txt",
             "/file-upload/F1/a b.txt",
         ] {
-            let error = fetch(&rest, url, 5).await.unwrap_err();
-            assert!(
-                matches!(error, Error::InvalidRequest { .. }),
-                "{url}: {error:?}"
-            );
+            // Named as the URL ends, or as the path it imitates.
+            for name in [url.rsplit('/').next().unwrap_or_default(), "a.txt"] {
+                let attachment = Attachment {
+                    name: name.into(),
+                    ..attachment(url)
+                };
+                let result = tokio::time::timeout(HANG, download(&rest, &attachment, 5))
+                    .await
+                    .unwrap();
+                assert!(
+                    matches!(result, Err(Error::InvalidRequest { .. })),
+                    "{url} as {name:?}: {result:?}"
+                );
+            }
         }
-        // The server's own origin is fine (it fails later, at the connection).
-        let own = format!("{}/file-upload/F1/a.txt", rest.origin());
-        let error = fetch(&rest, &own, 5).await.unwrap_err();
+        // The file's own path goes out (and fails later, at the connection).
+        let error = fetch(&rest, "/file-upload/F1/a.txt", 5).await.unwrap_err();
         assert!(!matches!(error, Error::InvalidRequest { .. }), "{error:?}");
     }
 
     #[test]
-    fn file_urls_encode_names_like_encode_uri() {
-        assert_eq!(file_url("F1", "a b.png"), "/file-upload/F1/a%20b.png");
-        assert_eq!(file_url("F1", "é(1).txt"), "/file-upload/F1/%C3%A9(1).txt");
+    fn file_paths_are_one_plain_id_and_one_encoded_segment() {
+        assert_eq!(
+            file_path("F1", "a b.png").as_deref(),
+            Some("/file-upload/F1/a%20b.png")
+        );
+        assert_eq!(
+            file_path("F1", "é(1)?#%.txt").as_deref(),
+            Some("/file-upload/F1/%C3%A9%281%29%3F%23%25.txt")
+        );
+        assert_eq!(
+            file_path("F1", "..a..").as_deref(),
+            Some("/file-upload/F1/..a..")
+        );
+        for (id, name) in [
+            ("F1", ""),
+            ("F1", "."),
+            ("F1", ".."),
+            ("F1", "a/b"),
+            ("F1", "a\\b"),
+            ("../api", "a"),
+            ("F1?x", "a"),
+            ("F%31", "a"),
+            ("", "a"),
+        ] {
+            assert_eq!(file_path(id, name), None, "{id:?} {name:?}");
+        }
     }
 
     #[test]
@@ -529,7 +589,7 @@ mod tests {
         let api = |status, error_type: Option<&str>, message: &str| RcError::Api {
             endpoint: "rooms.media".into(),
             status,
-            error_type: error_type.map(str::to_owned),
+            code: crate::error::error_code(error_type, message),
             message: message.into(),
         };
         assert!(is_file_too_large(&api(

@@ -14,14 +14,25 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 
-use crate::backoff::wait_for_reset;
+use crate::backoff::{wait_for_reset, RateLimitBudget};
 use crate::config::{RocketChatConfig, Secret};
 use crate::error::RcError;
-use crate::fatal::{Fatal, Stop};
-use crate::wire::{format_iso, WireRoom};
+use crate::fatal::Fatal;
+use crate::wire::{Lenient, WireMessage, WireRoom};
 
-/// How many 429s one call waits out before it gives up with `RateLimited`.
-pub(crate) const MAX_RATE_LIMIT_RETRIES: u32 = 5;
+/// `{message}` of `chat.sendMessage` and `chat.getMessage` (null or odd: none).
+#[derive(serde::Deserialize)]
+struct WireLenientAnswer {
+    #[serde(default)]
+    message: Option<Lenient<WireMessage>>,
+}
+
+/// `{messages}` of the history endpoints (`*.history`, `chat.getThreadMessages`).
+#[derive(serde::Deserialize)]
+pub(crate) struct WireMessagesAnswer {
+    pub(crate) messages: Vec<Lenient<WireMessage>>,
+}
+
 /// Responses larger than this are refused (a message document is a few KB).
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
@@ -96,7 +107,31 @@ impl Rest {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<Value, RcError> {
-        let mut rate_limited = 0;
+        self.call_as(method, endpoint, query, body).await
+    }
+
+    /// [`Rest::call`], with the body read straight into `T` (no `Value` tree in between).
+    pub(crate) async fn call_as<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        endpoint: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<T, RcError> {
+        let bytes = self.call_bytes(method, endpoint, query, body).await?;
+        let name = endpoint.trim_start_matches('/');
+        serde_json::from_slice(&bytes).map_err(|e| RcError::BadResponse(format!("{name}: {e}")))
+    }
+
+    /// The body of a successful call, checked against the envelope but not parsed.
+    async fn call_bytes(
+        &self,
+        method: Method,
+        endpoint: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Bytes, RcError> {
+        let mut budget = RateLimitBudget::new(self.max_rate_limit_wait);
         loop {
             if let Some(stop) = self.fatal.get() {
                 return Err(stop.error());
@@ -105,33 +140,26 @@ impl Rest {
                 self.request_once(&method, endpoint, query, body).await?;
             let name = endpoint.trim_start_matches('/');
             if status == StatusCode::UNAUTHORIZED {
-                let reason = format!("{name}: HTTP 401: the server rejected the token");
                 // Any 401 stops the account: close the socket, no more events.
-                self.fatal.trip(Stop::Unauthorized(reason.clone()));
-                return Err(RcError::Unauthorized(reason));
+                return Err(self
+                    .fatal
+                    .unauthorized(format!("{name}: HTTP 401: the server rejected the token")));
             }
             if status == StatusCode::TOO_MANY_REQUESTS {
                 let reset = headers
                     .get("x-ratelimit-reset")
                     .and_then(|v| v.to_str().ok());
-                let wait =
-                    wait_for_reset(reset, SystemTime::now()).unwrap_or(Duration::from_secs(1));
-                rate_limited += 1;
-                if rate_limited > MAX_RATE_LIMIT_RETRIES || wait > self.max_rate_limit_wait {
-                    return Err(RcError::RateLimited {
-                        retry_after: Some(wait),
-                    });
-                }
+                let wait = budget.refused(wait_for_reset(reset, SystemTime::now()))?;
                 tracing::info!(
                     endpoint = name,
                     wait_ms = wait.as_millis() as u64,
                     "rate limited; waiting for the reset"
                 );
-                // A little slack: the reset is the server's clock, not ours.
-                tokio::time::sleep(wait + Duration::from_millis(50)).await;
+                tokio::time::sleep(wait).await;
                 continue;
             }
-            return parse_body(name, status, &bytes);
+            check_envelope(name, status, &bytes)?;
+            return Ok(bytes);
         }
     }
 
@@ -183,11 +211,29 @@ impl Rest {
                 RcError::Transport(format!("{name}: {}", describe_client_error(&e)))
             })?;
             let (parts, body) = resp.into_parts();
+            let too_large = || RcError::ResponseTooLarge {
+                endpoint: name.clone(),
+                limit: MAX_BODY_BYTES,
+            };
+            let declared = parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+                return Err(too_large());
+            }
             let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
             let bytes = limited
                 .collect()
                 .await
-                .map_err(|e| RcError::Transport(format!("{name}: reading the body: {e}")))?
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        too_large()
+                    } else {
+                        RcError::Transport(format!("{name}: reading the body: {e}"))
+                    }
+                })?
                 .to_bytes();
             Ok::<_, RcError>((parts.status, parts.headers, bytes))
         };
@@ -219,16 +265,6 @@ impl Rest {
             format!("{origin}{path}")
         } else {
             format!("{}{path}", self.base)
-        }
-    }
-
-    /// The server's origin (`https://host:port`), to recognise absolute URLs that point
-    /// back at it.
-    pub(crate) fn origin(&self) -> &str {
-        let after_scheme = self.base.find("://").map_or(0, |i| i + 3);
-        match self.base[after_scheme..].find('/') {
-            Some(i) => &self.base[..after_scheme + i],
-            None => &self.base,
         }
     }
 
@@ -269,9 +305,9 @@ impl Rest {
             .map_err(|_| RcError::Timeout(name.clone()))?
             .map_err(|e| RcError::Transport(format!("{name}: {}", describe_client_error(&e))))?;
         if resp.status() == StatusCode::UNAUTHORIZED {
-            let reason = format!("{name}: HTTP 401: the server rejected the token");
-            self.fatal.trip(Stop::Unauthorized(reason.clone()));
-            return Err(RcError::Unauthorized(reason));
+            return Err(self
+                .fatal
+                .unauthorized(format!("{name}: HTTP 401: the server rejected the token")));
         }
         Ok(resp)
     }
@@ -375,38 +411,38 @@ impl Rest {
             .to_owned())
     }
 
-    /// `POST chat.sendMessage` with a client-chosen `_id`.
+    /// `POST chat.sendMessage` with a client-chosen `_id`. Returns what was posted, or
+    /// `None` when it was posted but the answer's document does not parse.
     pub(crate) async fn send_message(
         &self,
         id: &str,
         rid: &str,
         text: &str,
         tmid: Option<&str>,
-    ) -> Result<Value, RcError> {
+    ) -> Result<Option<WireMessage>, RcError> {
         let mut message = json!({"_id": id, "rid": rid, "msg": text});
         if let Some(tmid) = tmid {
             message["tmid"] = json!(tmid);
         }
-        let v = self
-            .call(
+        let answer: WireLenientAnswer = self
+            .call_as(
                 Method::POST,
                 "chat.sendMessage",
                 &[],
                 Some(&json!({"message": message})),
             )
             .await?;
-        v.get("message")
-            .cloned()
-            .ok_or_else(|| RcError::BadResponse("chat.sendMessage: no message".into()))
+        Ok(answer.message.and_then(|m| m.0))
     }
 
-    /// `GET chat.getMessage`; `Ok(None)` when the server says it does not exist.
-    pub(crate) async fn get_message(&self, id: &str) -> Result<Option<Value>, RcError> {
+    /// `GET chat.getMessage`; `Ok(None)` when the server says it does not exist (or sends
+    /// a document that does not parse, logged).
+    pub(crate) async fn get_message(&self, id: &str) -> Result<Option<WireMessage>, RcError> {
         match self
-            .call(Method::GET, "chat.getMessage", &[("msgId", id)], None)
+            .call_as::<WireLenientAnswer>(Method::GET, "chat.getMessage", &[("msgId", id)], None)
             .await
         {
-            Ok(v) => Ok(v.get("message").cloned().filter(|m| !m.is_null())),
+            Ok(answer) => Ok(answer.message.and_then(|m| m.0)),
             Err(RcError::Api {
                 status: 400 | 404, ..
             }) => Ok(None),
@@ -437,6 +473,7 @@ impl Rest {
         )
         .await
         .map(drop)
+        .map_err(|e| message_not_found(e, rid, msg_id))
     }
 
     /// `POST chat.delete`.
@@ -449,6 +486,7 @@ impl Rest {
         )
         .await
         .map(drop)
+        .map_err(|e| message_not_found(e, rid, msg_id))
     }
 
     /// `GET rooms.get`: every room the bot is subscribed to.
@@ -480,42 +518,79 @@ impl Rest {
         }
     }
 
-    /// `GET chat.syncMessages`: what changed in a room since `since` (epoch ms). Returns
-    /// the updated documents (oldest first) and the ids deleted.
-    pub(crate) async fn sync_messages(
+    /// One page of `GET chat.syncMessages` in its cursor mode (Rocket.Chat 8.x
+    /// apps/meteor/server/publications/messages.ts `handleCursorPagination`): at most
+    /// `count` documents of `rid` updated (or deleted, by `kind`) strictly after `after`
+    /// (epoch ms), oldest first. `more` says whether the server holds more after them.
+    /// (`count` arrives as text; rest-typings' ajv is built with `coerceTypes`, so the
+    /// schema's `count: number` makes it a number before `limit: count + 1`.)
+    pub(crate) async fn sync_page(
         &self,
         rid: &str,
-        since: i64,
-    ) -> Result<(Vec<Value>, Vec<String>), RcError> {
-        let since = format_iso(since);
-        let v = self
-            .call(
+        kind: SyncKind,
+        after: i64,
+        count: usize,
+    ) -> Result<SyncPage, RcError> {
+        let after = after.max(0).to_string();
+        let count = count.max(1).to_string();
+        let kind = match kind {
+            SyncKind::Updated => "UPDATED",
+            SyncKind::Deleted => "DELETED",
+        };
+        let answer: crate::wire::WireSyncAnswer = self
+            .call_as(
                 Method::GET,
                 "chat.syncMessages",
-                &[("roomId", rid), ("lastUpdate", since.as_str())],
+                &[
+                    ("roomId", rid),
+                    ("type", kind),
+                    ("next", after.as_str()),
+                    ("count", count.as_str()),
+                ],
                 None,
             )
             .await?;
-        let result = v.get("result").unwrap_or(&v);
-        let mut updated: Vec<Value> = result
-            .get("updated")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        updated.sort_by_key(|m| {
-            m.get("_updatedAt")
-                .and_then(|d| serde_json::from_value::<crate::wire::WireDate>(d.clone()).ok())
-                .and_then(|d| d.millis())
-                .unwrap_or(0)
-        });
-        let deleted = result
-            .get("deleted")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|d| str_field(d, "_id"))
-            .collect();
-        Ok((updated, deleted))
+        let result = answer.result;
+        Ok(SyncPage {
+            // The server's `next` cursor is null exactly when nothing follows the page.
+            more: result.cursor.and_then(|c| c.next).is_some(),
+            updated: result.updated.into_iter().filter_map(|d| d.0).collect(),
+            deleted: result.deleted.into_iter().filter_map(|d| d.0).collect(),
+        })
+    }
+}
+
+/// Which side of `chat.syncMessages`' cursor mode a page reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SyncKind {
+    /// Documents by `_updatedAt` (new, edited, reacted to, ...).
+    Updated,
+    /// Deletions by `_deletedAt` (the trash: `{_id, _deletedAt}`).
+    Deleted,
+}
+
+/// One page of a room's catch-up, oldest first. Documents that do not parse are left out
+/// (logged).
+#[derive(Debug)]
+pub(crate) struct SyncPage {
+    pub(crate) updated: Vec<crate::wire::WireMessage>,
+    pub(crate) deleted: Vec<crate::wire::WireDeleted>,
+    pub(crate) more: bool,
+}
+
+/// `chat.update` and `chat.delete` answer a message that does not exist, or is not in the
+/// room named, with a code-less `API.v1.failure(...)` (apps/meteor/app/api/server/v1/
+/// chat.ts: `No message found with the id of ...`, `The room id provided does not match
+/// ...`); their other refusals carry a code. So a code-less 400 from them is "no such
+/// message in that room".
+fn message_not_found(e: RcError, rid: &str, msg_id: &str) -> RcError {
+    match e {
+        RcError::Api {
+            status: 400,
+            code: None,
+            ..
+        } => RcError::NotFound(format!("message {msg_id} in room {rid}")),
+        other => other,
     }
 }
 
@@ -543,34 +618,52 @@ fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
     text
 }
 
-/// The Rocket.Chat envelope: `success:false` or a non-2xx is an `Api` error carrying
-/// `error`/`errorType`.
+/// The Rocket.Chat envelope, parsed into a `Value` (small answers: uploads).
 pub(crate) fn parse_body(
     endpoint: &str,
     status: StatusCode,
     bytes: &[u8],
 ) -> Result<Value, RcError> {
-    let parsed: Option<Value> = serde_json::from_slice(bytes).ok();
-    let failed = !status.is_success()
-        || parsed
-            .as_ref()
-            .and_then(|v| v.get("success"))
-            .and_then(Value::as_bool)
-            == Some(false);
-    if !failed {
-        return parsed.ok_or_else(|| {
-            RcError::BadResponse(format!("{endpoint}: HTTP {status}: body is not JSON"))
-        });
+    check_envelope(endpoint, status, bytes)?;
+    serde_json::from_slice(bytes)
+        .map_err(|_| RcError::BadResponse(format!("{endpoint}: HTTP {status}: body is not JSON")))
+}
+
+/// Only `success` of a successful body (the rest is skipped, not built).
+#[derive(serde::Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    success: Option<bool>,
+}
+
+/// The Rocket.Chat envelope: `success:false` or a non-2xx is an `Api` error carrying
+/// `error`/`errorType`; a 2xx body that is not JSON is a `BadResponse`.
+fn check_envelope(endpoint: &str, status: StatusCode, bytes: &[u8]) -> Result<(), RcError> {
+    if status.is_success() {
+        match serde_json::from_slice::<Envelope>(bytes) {
+            Ok(Envelope {
+                success: Some(false),
+            }) => {}
+            Ok(_) => return Ok(()),
+            Err(_) => {
+                return Err(RcError::BadResponse(format!(
+                    "{endpoint}: HTTP {status}: body is not JSON"
+                )))
+            }
+        }
     }
+    // A failure: the body is small, read it whole for its `error`/`errorType`.
+    let parsed: Option<Value> = serde_json::from_slice(bytes).ok();
     let error_type = parsed.as_ref().and_then(|v| str_field(v, "errorType"));
-    let message = parsed
-        .as_ref()
-        .and_then(|v| str_field(v, "error").or_else(|| str_field(v, "message")))
+    let error = parsed.as_ref().and_then(|v| str_field(v, "error"));
+    let code = crate::error::error_code(error_type.as_deref(), error.as_deref().unwrap_or(""));
+    let message = error
+        .or_else(|| parsed.as_ref().and_then(|v| str_field(v, "message")))
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
     Err(RcError::Api {
         endpoint: endpoint.to_owned(),
         status: status.as_u16(),
-        error_type,
+        code,
         message,
     })
 }
@@ -592,7 +685,7 @@ mod tests {
             RcError::Api {
                 endpoint: "chat.update".into(),
                 status: 400,
-                error_type: Some("error-action-not-allowed".into()),
+                code: Some("error-action-not-allowed".into()),
                 message: "Message editing not allowed [error-action-not-allowed]".into()
             }
         );

@@ -144,4 +144,108 @@ pub(crate) struct WireRoom {
     /// Present on subscriptions: the room id.
     #[serde(default)]
     pub(crate) rid: Option<String>,
+    /// A direct room's members (ids, and usernames), on rooms (`IDirectMessageRoom`).
+    #[serde(default)]
+    pub(crate) uids: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) usernames: Option<Vec<String>>,
+}
+
+impl WireRoom {
+    /// How many members a direct room has, when the document says (`uids`, else
+    /// `usernames`).
+    pub(crate) fn members(&self) -> Option<usize> {
+        self.uids.as_ref().or(self.usernames.as_ref()).map(Vec::len)
+    }
+}
+
+/// An element of a list read on its own: one that does not parse is `None` (logged), so
+/// an odd document never fails the whole answer.
+#[derive(Debug)]
+pub(crate) struct Lenient<T>(pub(crate) Option<T>);
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+        match serde_json::from_str(raw.get()) {
+            Ok(value) => Ok(Lenient(Some(value))),
+            Err(e) => {
+                tracing::debug!(error = %e, "dropping a document that does not parse");
+                Ok(Lenient(None))
+            }
+        }
+    }
+}
+
+/// A deletion in `chat.syncMessages` (`{_id, _deletedAt}` from the trash).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct WireDeleted {
+    #[serde(rename = "_id")]
+    pub(crate) id: String,
+    #[serde(rename = "_deletedAt", default)]
+    pub(crate) deleted_at: Option<WireDate>,
+}
+
+/// The answer of `chat.syncMessages` (apps/meteor/app/api/server/v1/chat.ts).
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireSyncAnswer {
+    pub(crate) result: WireSyncResult,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireSyncResult {
+    #[serde(default)]
+    pub(crate) updated: Vec<Lenient<WireMessage>>,
+    #[serde(default)]
+    pub(crate) deleted: Vec<Lenient<WireDeleted>>,
+    /// Only in the cursor mode.
+    #[serde(default)]
+    pub(crate) cursor: Option<WireCursor>,
+}
+
+/// The cursors of a `chat.syncMessages` page (epoch ms as strings; null at the end).
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireCursor {
+    #[serde(default)]
+    pub(crate) next: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sync_page_keeps_the_documents_that_parse_and_its_cursor() {
+        let answer: WireSyncAnswer = serde_json::from_str(
+            r#"{"result":{"updated":[
+                {"_id":"m1","rid":"R","u":{"_id":"a","username":"a"},"_updatedAt":"2026-01-02T03:04:05.678Z"},
+                {"_id":5},
+                {"_id":"m2","rid":"R","u":{"_id":"a","username":"a"}}],
+              "deleted":[{"_id":"d1","_deletedAt":"2026-01-02T03:04:05.000Z"},{"x":1}],
+              "cursor":{"next":"1767323045678","previous":null}},"success":true}"#,
+        )
+        .unwrap();
+        let updated: Vec<String> = answer
+            .result
+            .updated
+            .into_iter()
+            .filter_map(|d| d.0.map(|d| d.id))
+            .collect();
+        assert_eq!(updated, ["m1", "m2"]);
+        let deleted: Vec<_> = answer
+            .result
+            .deleted
+            .into_iter()
+            .filter_map(|d| d.0)
+            .collect();
+        assert_eq!(deleted.len(), 1);
+        assert_eq!(
+            deleted[0].deleted_at.as_ref().and_then(WireDate::millis),
+            Some(1_767_323_045_000)
+        );
+        assert_eq!(
+            answer.result.cursor.and_then(|c| c.next).as_deref(),
+            Some("1767323045678")
+        );
+    }
 }

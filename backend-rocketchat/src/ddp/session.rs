@@ -21,16 +21,17 @@ use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, timeout, Instant};
 
-use super::frame::{self, DdpError, Inbound};
+use super::catch_up::{CatchUp, Fetched, RoomOutcome};
+use super::frame::{self, DdpError, DdpErrorKind, Inbound};
+use super::route::{follow_room_change, route, Follow, Route};
 use super::socket::{self, WsRead, WsWrite};
 use crate::backoff::reconnect_delay;
 use crate::config::{RoomEntry, Secret, ServerUrl, Timeouts};
 use crate::error::RcError;
 use crate::fatal::{Fatal, Stop};
-use crate::mapping::{self, room_kind, Mapper, RoomMeta};
+use crate::mapping::{Mapper, RoomMeta};
 use crate::rest::{Rest, RoomLookup};
-use crate::wire::{WireMessage, WireRoomMeta};
-use serde::Deserialize;
+use crate::wire::{WireDate, WireMessage, WireRoomMeta};
 
 /// Events waiting for a slow consumer, beyond the channel's own buffer. Above this the
 /// session stops reading the socket (TCP pushes back) but keeps pinging the server.
@@ -40,11 +41,8 @@ const FRAME_QUEUE: usize = 256;
 /// New messages are those stamped after start minus this (clock skew between us and the
 /// server must not turn a new message into an "old one updated").
 const NEW_MESSAGE_SLACK_MS: i64 = 5 * 60 * 1000;
-/// A catch-up starts this much before the newest stamp seen (same-millisecond neighbours).
-const CATCH_UP_OVERLAP_MS: i64 = 1_000;
 /// The longest the event loop waits for a thread root it has never seen (once per thread).
 const ROOT_LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// A request from the channel to the session (DDP method calls).
 #[derive(Debug)]
 pub(crate) enum Command {
@@ -124,6 +122,9 @@ pub(crate) struct Session {
     state: watch::Sender<ConnectionState>,
     shared: Arc<Shared>,
     ever_active: bool,
+    /// Whether this process resumed from an earlier one's point (then even the first
+    /// connection catches up).
+    resumed: bool,
     /// Whether the current attempt got active (then a loss starts a new outage).
     active_this_attempt: bool,
     /// Local clock when the session started (epoch ms).
@@ -145,7 +146,10 @@ struct Conn {
     reader: JoinHandle<()>,
     next_id: u64,
     write_timeout: Duration,
-    methods: HashMap<String, oneshot::Sender<Result<Value, RcError>>>,
+    /// Method id → the method's name and who waits for its answer.
+    methods: HashMap<String, (String, oneshot::Sender<Result<Value, RcError>>)>,
+    /// Sub id → what the subscription is for (every live subscription).
+    subs: HashMap<String, Sub>,
     /// Room id → the sub id of its `<rid>/deleteMessage` subscription.
     room_subs: HashMap<String, String>,
     last_inbound: Instant,
@@ -155,7 +159,7 @@ struct Conn {
 impl Drop for Conn {
     fn drop(&mut self) {
         self.reader.abort();
-        for (_, reply) in self.methods.drain() {
+        for (_, (_, reply)) in self.methods.drain() {
             let _ = reply.send(Err(RcError::Transport("connection lost".into())));
         }
     }
@@ -195,6 +199,7 @@ impl Conn {
             next_id: 0,
             write_timeout,
             methods: HashMap::new(),
+            subs: HashMap::new(),
             room_subs: HashMap::new(),
             last_inbound: Instant::now(),
             ping_deadline: None,
@@ -237,10 +242,60 @@ impl Conn {
         Ok(id)
     }
 
-    async fn sub(&mut self, stream: &str, key: &str) -> Result<String, Outcome> {
+    /// Subscribes to `sub`'s stream and remembers what the id is for.
+    async fn sub(&mut self, sub: Sub) -> Result<String, Outcome> {
         let id = self.new_id("s");
-        self.send(&frame::sub(&id, stream, key)).await?;
+        let (stream, key) = sub.stream_and_key();
+        self.send(&frame::sub(&id, stream, &key)).await?;
+        if let Sub::RoomDeletes(rid) = &sub {
+            self.room_subs.insert(rid.clone(), id.clone());
+        }
+        self.subs.insert(id.clone(), sub);
         Ok(id)
+    }
+
+    /// Ends our subscription to a room's deletes (the bot left the room).
+    async fn unsub_room(&mut self, rid: &str) -> Result<(), Outcome> {
+        if let Some(id) = self.room_subs.remove(rid) {
+            self.subs.remove(&id);
+            self.send(&frame::unsub(&id)).await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets a subscription the server ended; returns what it was for.
+    fn sub_gone(&mut self, id: &str) -> Option<Sub> {
+        let sub = self.subs.remove(id)?;
+        if let Sub::RoomDeletes(rid) = &sub {
+            self.room_subs.remove(rid);
+        }
+        Some(sub)
+    }
+}
+
+/// What one subscription is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Sub {
+    /// `stream-room-messages` `__my_messages__`: every message the bot can read.
+    Messages,
+    /// `stream-notify-user` `<uid>/<event>`: the bot's own notifications.
+    User(String),
+    /// `stream-notify-room` `<rid>/deleteMessage`: hard deletes in one room.
+    RoomDeletes(String),
+}
+
+impl Sub {
+    fn stream_and_key(&self) -> (&'static str, String) {
+        match self {
+            Sub::Messages => ("stream-room-messages", "__my_messages__".to_owned()),
+            Sub::User(key) => ("stream-notify-user", key.clone()),
+            Sub::RoomDeletes(rid) => ("stream-notify-room", format!("{rid}/deleteMessage")),
+        }
+    }
+
+    /// Whether the account is deaf without it (then it is never given up quietly).
+    fn is_account_stream(&self) -> bool {
+        !matches!(self, Sub::RoomDeletes(_))
     }
 }
 
@@ -274,6 +329,7 @@ impl Session {
             state,
             shared,
             ever_active: false,
+            resumed: false,
             active_this_attempt: false,
             started_ms: now_ms(),
         }
@@ -593,19 +649,13 @@ impl Session {
         let rooms = self.refresh_rooms().await?;
 
         let uid = self.cfg.user_id.clone();
-        let mut waiting: HashMap<String, String> = HashMap::new();
-        let id = conn.sub("stream-room-messages", "__my_messages__").await?;
-        waiting.insert(id, "__my_messages__".into());
+        let mut waiting: std::collections::HashSet<String> = std::collections::HashSet::new();
+        waiting.insert(conn.sub(Sub::Messages).await?);
         for event in ["rooms-changed", "subscriptions-changed", "message"] {
-            let key = format!("{uid}/{event}");
-            let id = conn.sub("stream-notify-user", &key).await?;
-            waiting.insert(id, key);
+            waiting.insert(conn.sub(Sub::User(format!("{uid}/{event}"))).await?);
         }
         for rid in &rooms {
-            let key = format!("{rid}/deleteMessage");
-            let id = conn.sub("stream-notify-room", &key).await?;
-            conn.room_subs.insert(rid.clone(), id.clone());
-            waiting.insert(id, key);
+            waiting.insert(conn.sub(Sub::RoomDeletes(rid.clone())).await?);
         }
 
         let mut early = Vec::new();
@@ -620,38 +670,29 @@ impl Session {
                         waiting.remove(&s);
                     }
                 }
-                Inbound::NoSub { id, error } if waiting.contains_key(&id) => {
-                    let key = waiting.remove(&id).unwrap_or_default();
-                    match error {
-                        Some(e) if e.is_rate_limit() => {
-                            return Err(Outcome::Lost {
-                                reason: format!("subscription {key} rate limited"),
-                                wait: e.time_to_reset,
-                            })
-                        }
-                        Some(e) => {
-                            tracing::warn!(%key, error = %e.error, "subscription refused");
-                            conn.room_subs.retain(|_, sid| *sid != id);
-                        }
-                        None => {}
+                Inbound::NoSub { id, error } if waiting.contains(&id) => {
+                    waiting.remove(&id);
+                    if let Some(sub) = conn.sub_gone(&id) {
+                        self.sub_ended(&sub, error)?;
                     }
                 }
                 other => early.push(other),
             }
         }
 
-        if self.ever_active {
-            self.set_phase(attempt, Phase::CatchingUp);
-            self.catch_up(&rooms).await?;
-        } else if let Some(resume) = self.cfg.resume.take() {
+        if let Some(resume) = self.cfg.resume.take() {
             // A restarted process: catch up on what was posted while nobody was reading,
             // without repeating what the earlier process handled.
-            self.set_phase(attempt, Phase::CatchingUp);
             self.mapper.resume_from(resume);
-            self.catch_up(&rooms).await?;
+            self.resumed = true;
+        }
+        if self.ever_active || self.resumed {
+            self.set_phase(attempt, Phase::CatchingUp);
+            self.catch_up(conn, &rooms, fatal_rx).await?;
         } else {
             self.mapper
                 .set_new_after(self.started_ms - NEW_MESSAGE_SLACK_MS);
+            self.mapper.marks_mut().set_floor(self.started_ms);
         }
         Ok(early)
     }
@@ -665,9 +706,54 @@ impl Session {
         }
         // Any other login error is an auth failure: stop, no retry loop.
         let reason = format!("login refused: {} {}", e.error, e.reason);
-        self.fatal
-            .trip(Stop::Unauthorized(reason.trim_end().to_owned()));
+        self.fatal.unauthorized(reason.trim_end());
         self.stopped()
+    }
+
+    /// A subscription the server ended (`nosub`), during the handshake or live.
+    ///
+    /// - An account stream (`__my_messages__`, the bot's notifications) is what keeps the
+    ///   account from being deaf, so it is never given up: refused for the user
+    ///   (`not-allowed`, 401/403, ...) the login is not honoured and the account stops;
+    ///   rate limited, the attempt waits for the reset; refused otherwise, or ended
+    ///   without an error, the connection is replaced (backoff, resubscribe, catch up).
+    /// - A room's delete stream: a logged-out answer stops the account; a rate limit
+    ///   replaces the connection after the reset; a refusal means the bot lost the room
+    ///   (logged, dropped); no error is the answer to our `unsub`.
+    fn sub_ended(&self, sub: &Sub, error: Option<DdpError>) -> Result<(), Outcome> {
+        let (stream, key) = sub.stream_and_key();
+        let Some(e) = error else {
+            if sub.is_account_stream() {
+                return Err(Outcome::lost(format!(
+                    "the server ended the subscription {stream} {key}"
+                )));
+            }
+            return Ok(());
+        };
+        let refused = format!(
+            "subscription {stream} {key} refused: {} {}",
+            e.error, e.reason
+        );
+        let auth = match e.kind() {
+            DdpErrorKind::RateLimited => {
+                return Err(Outcome::Lost {
+                    reason: format!("subscription {key} rate limited"),
+                    wait: e.time_to_reset,
+                })
+            }
+            DdpErrorKind::LoggedOut => true,
+            DdpErrorKind::Forbidden => sub.is_account_stream(),
+            DdpErrorKind::Other => false,
+        };
+        if auth {
+            self.fatal.unauthorized(refused.trim_end());
+            Err(self.stopped())
+        } else if sub.is_account_stream() {
+            Err(Outcome::lost(refused))
+        } else {
+            tracing::warn!(%key, error = %e.error, "room subscription refused; that room's deletes are not heard");
+            Ok(())
+        }
     }
 
     /// Reloads the bot's rooms (kinds, names) over REST; returns their ids.
@@ -676,7 +762,11 @@ impl Session {
             Ok(rooms) => {
                 let mut ids = Vec::with_capacity(rooms.len());
                 for room in rooms {
-                    if let Some(kind) = room.t.as_deref().and_then(room_kind) {
+                    let kind = room
+                        .t
+                        .as_deref()
+                        .and_then(|t| self.mapper.room_kind_of(&room.id, t, room.members()));
+                    if let Some(kind) = kind {
                         self.mapper.note_room(
                             &room.id,
                             RoomMeta {
@@ -694,56 +784,80 @@ impl Session {
         }
     }
 
-    /// Fetches what changed while we were away, per room, since the newest stamp seen.
-    /// Runs only after every subscription is ready, so nothing falls between the two.
-    async fn catch_up(&mut self, rooms: &[String]) -> Result<(), Outcome> {
-        let since = self
-            .mapper
-            .watermark()
-            .unwrap_or(self.started_ms)
-            .saturating_sub(CATCH_UP_OVERLAP_MS);
-        for rid in rooms {
-            // A resumed first connection reads each room from its own mark.
-            let since = match self.ever_active {
-                true => since,
-                false => self.mapper.resume_read_from(rid).unwrap_or(since),
+    /// Fetches what changed while we were away, each room from its own mark (see
+    /// [`super::catch_up`] for the paging and the tries), several rooms at a time, and maps
+    /// it as it arrives: each room's pages in order. Runs only after every subscription is
+    /// ready, so nothing falls between the two. The socket is kept alive meanwhile with
+    /// our own pings (the server closes a connection that sends nothing for 30 s).
+    ///
+    /// A room the server refuses (4xx) is skipped loudly and stays behind (its mark is
+    /// kept for the next catch-up). A room the server keeps failing for fails the attempt
+    /// once the other rooms are done, so the next connection reads that room again from
+    /// its mark (and the others from theirs, not from the oldest).
+    async fn catch_up(
+        &mut self,
+        conn: &mut Conn,
+        rooms: &[String],
+        fatal_rx: &mut watch::Receiver<Option<Stop>>,
+    ) -> Result<(), Outcome> {
+        let plan = rooms
+            .iter()
+            .map(|rid| (rid.clone(), self.mapper.marks().read_from(rid)))
+            .collect();
+        let t = self.cfg.timeouts.clone();
+        let mut fetched =
+            CatchUp::start(self.rest.clone(), t.clone(), self.fatal.subscribe(), plan);
+        let mut newest: HashMap<String, i64> = HashMap::new();
+        let mut failed = None;
+        // Well inside the server's 15 s + 15 s of client silence, whatever the config.
+        let mut keepalive =
+            tokio::time::interval(t.ping_after_silence.min(Duration::from_secs(10)));
+        keepalive.reset();
+        loop {
+            let item = tokio::select! {
+                biased;
+                _ = fatal_rx.changed() => return Err(self.stopped()),
+                item = fetched.next() => item,
+                _ = keepalive.tick() => {
+                    let id = conn.new_id("hb");
+                    conn.send(&frame::ping(&id)).await?;
+                    continue;
+                }
             };
-            match self.rest.sync_messages(rid, since).await {
-                Ok((updated, deleted)) => {
-                    for raw in &updated {
-                        match WireMessage::deserialize(raw) {
-                            Ok(doc) => self.map_wire(doc, None).await,
-                            Err(e) => {
-                                tracing::debug!(error = %e, "dropping a caught-up document that does not parse")
-                            }
-                        }
-                    }
-                    for id in deleted {
-                        if let Some(ev) = self.mapper.on_delete(rid, &id) {
+            let Some(item) = item else { break };
+            match item {
+                Fetched::Page { rid, page } => {
+                    for gone in page.deleted {
+                        if let Some(ev) = self.mapper.on_delete(&rid, &gone.id) {
                             self.pending.push_back(ev);
                         }
                     }
+                    for doc in page.updated {
+                        if let Some(at) = doc.updated_at.as_ref().and_then(WireDate::millis) {
+                            let room_newest = newest.entry(rid.clone()).or_insert(at);
+                            *room_newest = (*room_newest).max(at);
+                        }
+                        self.map_wire(doc, None).await;
+                    }
                 }
-                Err(RcError::Unauthorized(_)) => return Err(self.stopped()),
-                Err(RcError::RateLimited { retry_after }) => {
-                    return Err(Outcome::Lost {
-                        reason: format!("catch-up of {rid} rate limited"),
-                        wait: retry_after,
-                    });
-                }
-                Err(e @ RcError::Api { .. }) => {
-                    // The server refuses this room (left it meanwhile, no access): a
-                    // reconnect would not change that, so skip it loudly.
-                    tracing::warn!(%rid, error = %e, "catch-up refused for a room; skipped");
-                }
-                Err(e) => {
-                    // A broken connection: retrying the whole connection is better than a
-                    // silent gap.
-                    return Err(Outcome::lost(format!("catch-up of {rid}: {e}")));
-                }
+                Fetched::Done { rid, outcome } => match outcome {
+                    RoomOutcome::Complete => {
+                        let up_to = newest.remove(&rid);
+                        self.mapper.marks_mut().caught_up(&rid, up_to);
+                    }
+                    RoomOutcome::Stopped => return Err(self.stopped()),
+                    RoomOutcome::Refused(e) => {
+                        tracing::warn!(%rid, error = %e, "catch-up refused for a room; skipped");
+                        self.mapper.marks_mut().fell_behind(&rid);
+                    }
+                    RoomOutcome::Failed { reason, wait } => {
+                        self.mapper.marks_mut().fell_behind(&rid);
+                        failed.get_or_insert(Outcome::Lost { reason, wait });
+                    }
+                },
             }
         }
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 
     /// The live loop of one connection.
@@ -818,45 +932,47 @@ impl Session {
             reply,
         } = cmd;
         let id = conn.method(&name, params).await?;
-        conn.methods.insert(id, reply);
+        conn.methods.insert(id, (name, reply));
         Ok(())
     }
 
+    /// Carries out what a frame asks for (see [`route`]).
     async fn handle(&mut self, conn: &mut Conn, inbound: Inbound) -> Result<(), Outcome> {
-        match inbound {
-            Inbound::Ping { id } => conn.send(&frame::pong(id)).await?,
-            Inbound::Pong | Inbound::Connected | Inbound::Ready { .. } => {}
-            Inbound::Failed => return Err(Outcome::lost("server sent failed")),
-            Inbound::Ignored(kind) => tracing::trace!(%kind, "ignored frame"),
-            Inbound::Error { reason } => tracing::warn!(%reason, "DDP error frame"),
-            Inbound::NoSub { id, error } => {
-                if let Some(e) = error {
-                    tracing::warn!(sub = %id, error = %e.error, "subscription ended by the server");
+        match route(inbound) {
+            Route::Pong(id) => conn.send(&frame::pong(id)).await?,
+            Route::Nothing => {}
+            Route::Failed => return Err(Outcome::lost("server sent failed")),
+            Route::SubEnded { id, error } => {
+                if let Some(sub) = conn.sub_gone(&id) {
+                    self.sub_ended(&sub, error)?;
                 }
-                conn.room_subs.retain(|_, sid| *sid != id);
             }
-            Inbound::Result { id, result, error } => {
-                if let Some(reply) = conn.methods.remove(&id) {
+            Route::Answer { id, result, error } => {
+                if let Some((name, reply)) = conn.methods.remove(&id) {
                     let outcome = match error {
                         None => Ok(result.unwrap_or(Value::Null)),
-                        Some(e) if e.is_rate_limit() => Err(RcError::RateLimited {
-                            retry_after: e.time_to_reset,
-                        }),
-                        Some(e) => Err(RcError::Method {
-                            method: "method".into(),
-                            error: e.error,
-                            reason: e.reason,
-                        }),
+                        Some(e) => Err(RcError::from_ddp(&name, e, &self.fatal)),
                     };
+                    // A logged-out answer tripped the switch: the loop closes the socket.
                     let _ = reply.send(outcome);
                 }
             }
-            Inbound::RoomMessage { doc, meta } => self.room_message(&doc, meta.as_deref()).await,
-            Inbound::Stream {
-                collection,
-                event,
-                args,
-            } => self.stream_event(conn, &collection, &event, args).await?,
+            Route::Message { doc, meta } => self.map_wire(doc, meta).await,
+            Route::Deleted { rid, id } => {
+                if let Some(ev) = self.mapper.on_delete(&rid, &id) {
+                    self.pending.push_back(ev);
+                }
+            }
+            Route::RoomChanged(change) => {
+                // Keeps the per-room delete subscriptions in step with the bot's rooms.
+                match follow_room_change(&mut self.mapper, &change) {
+                    Follow::Unsubscribe => conn.unsub_room(&change.rid).await?,
+                    Follow::Subscribe if !conn.room_subs.contains_key(&change.rid) => {
+                        conn.sub(Sub::RoomDeletes(change.rid)).await?;
+                    }
+                    Follow::Subscribe | Follow::Nothing => {}
+                }
+            }
         }
         Ok(())
     }
@@ -893,18 +1009,10 @@ impl Session {
         }
     }
 
-    /// A `stream-room-messages` event, read from its JSON text into the wire types.
-    async fn room_message(&mut self, doc: &str, meta: Option<&str>) {
-        let Some((doc, meta)) = mapping::parse_stream_message(doc, meta) else {
-            return;
-        };
-        self.map_wire(doc, meta).await;
-    }
-
     /// Maps one document, after the lookups it needs (an unknown thread root, unknown
     /// reactors).
     async fn map_wire(&mut self, doc: WireMessage, meta: Option<WireRoomMeta>) {
-        if let Some(root) = self.mapper.unknown_thread_root_of_wire(&doc, meta.as_ref()) {
+        if let Some(root) = self.mapper.unknown_thread_root(&doc, meta.as_ref()) {
             self.look_up_root(&root).await;
         }
         if doc.reactions.as_ref().is_some_and(|r| !r.is_empty()) {
@@ -912,106 +1020,6 @@ impl Session {
         }
         let events = self.mapper.on_wire(doc, meta);
         self.pending.extend(events);
-    }
-
-    async fn stream_event(
-        &mut self,
-        conn: &mut Conn,
-        collection: &str,
-        event: &str,
-        args: Vec<Value>,
-    ) -> Result<(), Outcome> {
-        match collection {
-            "stream-room-messages" => {
-                let Some(doc) = args.first() else {
-                    tracing::debug!("dropping a message event without a document");
-                    return Ok(());
-                };
-                if let Some(root) = self.mapper.unknown_thread_root(doc, args.get(1)) {
-                    self.look_up_root(&root).await;
-                }
-                let events = self.mapper.on_message(doc, args.get(1));
-                self.pending.extend(events);
-            }
-            "stream-notify-room" => {
-                if let Some(rid) = event.strip_suffix("/deleteMessage") {
-                    match args
-                        .first()
-                        .and_then(|a| a.get("_id"))
-                        .and_then(Value::as_str)
-                    {
-                        Some(id) => {
-                            if let Some(ev) = self.mapper.on_delete(rid, id) {
-                                self.pending.push_back(ev);
-                            }
-                        }
-                        None => tracing::debug!("dropping a deleteMessage without _id"),
-                    }
-                }
-            }
-            "stream-notify-user" => {
-                let name = event.rsplit('/').next().unwrap_or("");
-                match name {
-                    "subscriptions-changed" | "rooms-changed" => {
-                        self.room_changed(conn, name, &args).await?
-                    }
-                    "message" => tracing::info!("the server sent the bot an ephemeral notice"),
-                    _ => tracing::trace!(%event, "ignored user event"),
-                }
-            }
-            other => tracing::trace!(collection = other, "ignored stream"),
-        }
-        Ok(())
-    }
-
-    /// Keeps the per-room delete subscriptions in step with the bot's rooms.
-    async fn room_changed(
-        &mut self,
-        conn: &mut Conn,
-        which: &str,
-        args: &[Value],
-    ) -> Result<(), Outcome> {
-        let action = args.first().and_then(Value::as_str).unwrap_or("");
-        let Some(doc) = args.get(1) else {
-            return Ok(());
-        };
-        // A subscription names its room in `rid`; a room is its own `_id`.
-        let rid = if which == "subscriptions-changed" {
-            doc.get("rid").and_then(Value::as_str)
-        } else {
-            doc.get("_id").and_then(Value::as_str)
-        };
-        let Some(rid) = rid.map(str::to_owned) else {
-            return Ok(());
-        };
-        if action == "removed" {
-            if which == "subscriptions-changed" {
-                if let Some(sid) = conn.room_subs.remove(&rid) {
-                    conn.send(&frame::unsub(&sid)).await?;
-                }
-                self.mapper.forget_room(&rid);
-            }
-            return Ok(());
-        }
-        if let Some(kind) = doc.get("t").and_then(Value::as_str).and_then(room_kind) {
-            let name = doc
-                .get(if which == "subscriptions-changed" && kind.is_direct() {
-                    "__none__"
-                } else {
-                    "name"
-                })
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .or_else(|| self.mapper.room(&rid).and_then(|m| m.name.clone()));
-            self.mapper.note_room(&rid, RoomMeta { kind, name });
-        }
-        if !conn.room_subs.contains_key(&rid) {
-            let sid = conn
-                .sub("stream-notify-room", &format!("{rid}/deleteMessage"))
-                .await?;
-            conn.room_subs.insert(rid, sid);
-        }
-        Ok(())
     }
 }
 
