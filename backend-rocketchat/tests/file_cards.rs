@@ -52,12 +52,16 @@ async fn crafted_file_cards_make_no_request() {
     let mut events = channel.events().unwrap();
     let peer = w.peer();
 
+    // Rocket.Chat 8.x takes only full URLs in `title_link` (validateMessage's
+    // `validFullURL`, apps/meteor/app/lib/server/functions/validateMessage.ts), so the
+    // attack points them at the server itself; relative forms are covered by the mapper's
+    // unit tests (`file_card_tests`).
+    let base = w.sim.base_url();
     let crafted = [
-        format!("/api/v1/groups.history?roomId={private}&x=/file-upload/F9/a"),
-        "/api/v1/me".to_owned(),
-        "/file-upload/../api/v1/me".to_owned(),
-        "/file-upload/F9/%2e%2e/%2e%2e/api/v1/me".to_owned(),
-        format!("{}/api/v1/me", w.sim.base_url()),
+        format!("{base}/api/v1/groups.history?roomId={private}&x=/file-upload/F9/a"),
+        format!("{base}/api/v1/me"),
+        format!("{base}/file-upload/../api/v1/me"),
+        format!("{base}/file-upload/F9/%2e%2e/%2e%2e/api/v1/me"),
         "https://elsewhere.example/file-upload/F9/a".to_owned(),
     ];
     let mut received = Vec::new();
