@@ -135,6 +135,111 @@ pub fn account_schema(backend: &BackendKeys) -> Value {
     schema
 }
 
+/// What the OpenClaw plugin adds to the account keys in its `channels.<id>` block: its own
+/// keys (read by the plugin alone), the channel block's keys, the shape of a secret input
+/// (a literal or a reference OpenClaw resolves), and which account keys hold secrets. The
+/// plugin owns this file (`openclaw-plugin/schema/plugin-keys.json`); the bridge owns the
+/// rest of the schema.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PluginKeys {
+    /// The plugin's own keys of each account (JSON schema properties).
+    pub account_properties: Map<String, Value>,
+    /// Keys of the channel block only (besides `accounts`, which this adds).
+    pub channel_properties: Map<String, Value>,
+    /// The schema of a secret input.
+    pub secret_input: Value,
+    /// The account keys that hold secrets.
+    pub secrets: Vec<String>,
+}
+
+/// The JSON schema of OpenClaw's `channels.<id>` block for this channel, generated from
+/// the Rust types: every account key (the bridge's, the policy's, the backend's, and the
+/// plugin's own), with the secret keys as secret inputs, once at the channel level and
+/// again per account under `accounts`. Definitions are inlined (the manifest is read by
+/// tools that may not follow `$ref`); nothing is required at the channel level (an account
+/// may live under `accounts`).
+pub fn openclaw_channel_schema(backend: &BackendKeys, plugin: &PluginKeys) -> Value {
+    let account = inline_refs(&account_schema(backend));
+    let mut properties = account
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for secret in &plugin.secrets {
+        if let Some(slot) = properties.get_mut(secret) {
+            let description = slot.get("description").cloned();
+            let mut input = plugin.secret_input.clone();
+            if let (Some(description), Value::Object(input)) = (description, &mut input) {
+                input.entry("description").or_insert(description);
+            }
+            *slot = input;
+        }
+    }
+    properties.extend(plugin.account_properties.clone());
+    let account_block = serde_json::json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": properties.clone(),
+    });
+    let mut channel = properties;
+    channel.extend(plugin.channel_properties.clone());
+    channel.insert(
+        "accounts".into(),
+        serde_json::json!({
+            "type": "object",
+            "description": "One bot per agent, keyed by account id; an account's keys override the channel-level ones.",
+            "additionalProperties": account_block,
+        }),
+    );
+    serde_json::json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": channel,
+    })
+}
+
+/// `schema` with every `#/$defs/...` reference replaced by its definition (siblings of
+/// the `$ref` kept), and the `$defs`, `$schema` and `title` keys dropped.
+fn inline_refs(schema: &Value) -> Value {
+    fn walk(value: &Value, defs: &Map<String, Value>, depth: usize) -> Value {
+        match value {
+            Value::Object(object) => {
+                let target = object
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.strip_prefix("#/$defs/"))
+                    .and_then(|name| defs.get(name));
+                let mut out = match target {
+                    // Recursive types would never end: stop at a sane depth.
+                    Some(def) if depth < 16 => match walk(def, defs, depth + 1) {
+                        Value::Object(def) => def,
+                        other => return other,
+                    },
+                    _ => Map::new(),
+                };
+                for (key, item) in object {
+                    if matches!(key.as_str(), "$ref" | "$defs" | "$schema" | "title") {
+                        continue;
+                    }
+                    out.insert(key.clone(), walk(item, defs, depth));
+                }
+                Value::Object(out)
+            }
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|i| walk(i, defs, depth)).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    let defs = schema
+        .get("$defs")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    walk(schema, &defs, 0)
+}
+
 /// Every key of `object` the schema does not know, at any depth, each with its path and
 /// the closest valid name, and every required key that is missing.
 pub(crate) fn check_keys(object: &Map<String, Value>, schema: &Value) -> Vec<ConfigError> {
@@ -322,6 +427,42 @@ mod tests {
             want.iter()
                 .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
                 .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn the_openclaw_schema_has_every_account_key_once_per_level_with_secrets_as_inputs() {
+        let plugin: PluginKeys = serde_json::from_value(json!({
+            "accountProperties": {"ackReaction": {"type": "string"}},
+            "channelProperties": {"defaultAccount": {"type": "string"}},
+            "secretInput": {"oneOf": [{"type": "string"}, {"type": "object"}]},
+            "secrets": ["serverUrl"],
+        }))
+        .unwrap();
+        let schema = openclaw_channel_schema(&backend(), &plugin);
+        let text = schema.to_string();
+        assert!(!text.contains("$ref") && !text.contains("$defs"), "{text}");
+        let channel = schema["properties"].as_object().unwrap();
+        for key in [
+            "dmPolicy",
+            "historyLimit",
+            "timeouts",
+            "ackReaction",
+            "defaultAccount",
+            "accounts",
+        ] {
+            assert!(channel.contains_key(key), "{key}");
+        }
+        assert!(channel["serverUrl"]["oneOf"].is_array(), "a secret input");
+        let account = schema["properties"]["accounts"]["additionalProperties"]["properties"]
+            .as_object()
+            .unwrap();
+        assert!(account.contains_key("dmPolicy") && account.contains_key("ackReaction"));
+        assert!(!account.contains_key("accounts") && !account.contains_key("defaultAccount"));
+        assert_eq!(
+            channel["timeouts"]["properties"]["requestTimeoutMs"],
+            json!({}),
+            "definitions inlined"
         );
     }
 
