@@ -1,5 +1,6 @@
-//! The `bridge` command line: `serve` (what the OpenClaw plugin runs), `doctor`, `sim`
-//! and `demo`. See `bridge --help`.
+//! The `bridge` command line: `serve` (what the OpenClaw plugin runs), the one-shot
+//! `probe`, `resolve` and `directory` (what the plugin runs from CLI processes), `doctor`,
+//! `sim` and `demo`. See `bridge --help`.
 
 use std::io::{IsTerminal, Read, Write};
 use std::net::{IpAddr, SocketAddr};
@@ -58,6 +59,18 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         log_format: LogFormat,
     },
+    /// Check the server and the token over REST: the first stdin line is the account
+    /// configuration; prints one JSON line ({reachable, tokenValid, identityMatches,
+    /// serverVersion, user, rooms, error?}). Exit 0 when it ran, 2 on a bad configuration.
+    Probe,
+    /// Resolve targets (#room, @user, room ids, conversation ids) over REST: the first
+    /// stdin line is the account configuration, the second {"targets": [...]}; prints one
+    /// JSON line ({results: [...]}). Exit 0 when it ran, 2 on bad input.
+    Resolve,
+    /// List the bot's rooms and the users it knows of, over REST: the first stdin line is
+    /// the account configuration, the optional second {"query": "..", "limit": 50}; prints
+    /// one JSON line ({rooms, users}). Exit 0 when it ran, 2 on bad input.
+    Directory,
     /// Check a configuration against its server: URL and TLS, version, token, rooms, and
     /// optionally a test post. The token is read from the file's authToken, else from
     /// stdin with --token-stdin, else from the RC_TOKEN environment variable.
@@ -143,6 +156,9 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match command {
             Command::Serve { .. } => serve().await,
+            Command::Probe => one_shot(OneShot::Probe).await,
+            Command::Resolve => one_shot(OneShot::Resolve).await,
+            Command::Directory => one_shot(OneShot::Directory).await,
             Command::Doctor {
                 config,
                 post_test_message,
@@ -185,6 +201,75 @@ async fn serve() -> u8 {
     )
     .await;
     u8::try_from(outcome.exit_code()).unwrap_or(1)
+}
+
+/// The one-shot commands (`bridge::oneshot`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OneShot {
+    Probe,
+    Resolve,
+    Directory,
+}
+
+/// Reads the configuration line (and, but for `probe`, the request line), runs the
+/// command, prints its one JSON line.
+async fn one_shot(command: OneShot) -> u8 {
+    let mut reader = bridge_core::lines::LineReader::new(
+        tokio::io::BufReader::new(tokio::io::stdin()),
+        bridge_core::lines::MAX_LINE_BYTES,
+    );
+    let outcome = match read_json_line(&mut reader, "config").await {
+        Ok(None) => bridge::oneshot::Outcome::bad_input(&bridge_core::ConfigError::new(
+            "config",
+            "no configuration line on stdin",
+        )),
+        Err(e) => bridge::oneshot::Outcome::bad_input(&e),
+        Ok(Some(config)) => {
+            // `probe` has no request: it does not wait for a second line.
+            let request = match command {
+                OneShot::Probe => Ok(None),
+                _ => read_json_line(&mut reader, "request").await,
+            };
+            match (command, request) {
+                (_, Err(e)) => bridge::oneshot::Outcome::bad_input(&e),
+                (OneShot::Probe, Ok(_)) => bridge::oneshot::probe(config).await,
+                (OneShot::Resolve, Ok(request)) => bridge::oneshot::resolve(config, request).await,
+                (OneShot::Directory, Ok(request)) => {
+                    bridge::oneshot::directory(config, request).await
+                }
+            }
+        }
+    };
+    print(&format!("{}\n", outcome.json));
+    outcome.code
+}
+
+/// One JSON line from stdin; `None` at the end of the input (or an empty line). Errors
+/// name `field` and never quote the line (the configuration line holds the token).
+async fn read_json_line<R: tokio::io::AsyncBufRead + Unpin>(
+    reader: &mut bridge_core::lines::LineReader<R>,
+    field: &str,
+) -> Result<Option<Value>, bridge_core::ConfigError> {
+    use bridge_core::lines::Line;
+    let bad = |reason: String| bridge_core::ConfigError::new(field, reason);
+    let line = match reader.next_line().await {
+        Ok(Some(Line::Text(line))) => line,
+        Ok(Some(Line::TooLong)) => return Err(bad("the line is too long".into())),
+        Ok(Some(Line::NotUtf8)) => return Err(bad("the line is not UTF-8".into())),
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(bad(format!("cannot read stdin: {e}"))),
+    };
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    match serde_json::from_str::<Value>(&line) {
+        Ok(value) if value.is_object() => Ok(Some(value)),
+        Ok(_) => Err(bad("the line must be one JSON object".into())),
+        Err(e) => Err(bad(format!(
+            "the line must be one JSON object (error at column {})",
+            e.column()
+        ))),
+    }
 }
 
 fn print(text: &str) {
