@@ -17,6 +17,5 @@ pub mod demo;
 pub mod diagnose;
 pub mod doctor;
 pub mod oneshot;
-pub mod rest;
 pub mod rocketchat;
 pub mod sim;
