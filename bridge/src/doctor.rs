@@ -18,6 +18,7 @@ use serde_json::{json, Map, Value};
 
 use crate::diagnose;
 use crate::oneshot::{kind_word, resolve_rooms_key};
+use crate::openclaw::Account;
 use crate::rocketchat::{offline, rocketchat_config};
 
 /// The keys a configuration cannot do without.
@@ -266,6 +267,65 @@ pub async fn run_doctor(config: Value, post_to: Option<&str>) -> DoctorReport {
     );
     check_server(&mut report, &config, &rc, &channel, post_to).await;
     channel.shutdown().await;
+    report
+}
+
+/// Checks one account of OpenClaw's config file: what reading it found (secret
+/// references, a plain-text token), then, when nothing there failed, every check of
+/// [`run_doctor`]; otherwise every configuration problem, and no server check. Missing
+/// keys say where in `openclaw.json` they go.
+pub async fn run_account(account: &Account, post_to: Option<&str>) -> DoctorReport {
+    if !account.enabled {
+        return DoctorReport {
+            server: account
+                .config
+                .get("serverUrl")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            checks: vec![Check::new(
+                Status::Pass,
+                "enabled",
+                "the account is disabled (enabled: false); not checked",
+            )],
+        };
+    }
+    let mut report = if account.has_errors() {
+        let mut report = DoctorReport {
+            server: account
+                .config
+                .get("serverUrl")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            checks: Vec::new(),
+        };
+        // An empty config is an account that is not there (already reported). A token that
+        // did not resolve is reported too: check the rest.
+        if let Some(object) = account.config.as_object().filter(|o| !o.is_empty()) {
+            let mut object = object.clone();
+            object
+                .entry("authToken")
+                .or_insert_with(|| stand_in("authToken"));
+            for e in config_errors(&Value::Object(object)).await {
+                report.add(Status::Fail, e.field.clone(), e.reason.clone());
+            }
+        }
+        report.add(
+            Status::Skip,
+            "server",
+            "not checked (fix the configuration first)",
+        );
+        report
+    } else {
+        run_doctor(account.config.clone(), post_to).await
+    };
+    for check in &mut report.checks {
+        if check.status == Status::Fail && check.detail == "missing" {
+            check.detail = format!("missing: set {}", account.key_path(&check.name));
+        }
+    }
+    let mut checks = account.checks.clone();
+    checks.append(&mut report.checks);
+    report.checks = checks;
     report
 }
 

@@ -4,7 +4,7 @@
 
 use std::io::{IsTerminal, Read, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -71,18 +71,35 @@ enum Command {
     /// the account configuration, the optional second {"query": "..", "limit": 50}; prints
     /// one JSON line ({rooms, users}). Exit 0 when it ran, 2 on bad input.
     Directory,
-    /// Check a configuration against its server: URL and TLS, version, token, rooms, and
-    /// optionally a test post. The token is read from the file's authToken, else from
-    /// stdin with --token-stdin, else from the RC_TOKEN environment variable.
+    /// Check a configuration against its server: URL and TLS, version, token, bot role,
+    /// rooms, and optionally a test post. Every problem is reported at once. Either a
+    /// bridge configuration file (--config; the token is read from its authToken, else
+    /// from stdin with --token-stdin, else from RC_TOKEN) or OpenClaw's own config file
+    /// (--openclaw-config: JSON5, channels.rocketchat and its accounts, secret
+    /// references). Exit 0 if everything is ok, 1 if not, 2 if the file cannot be read.
     Doctor {
-        /// The configuration file (the same JSON object `serve` reads).
+        /// The bridge configuration file (the same JSON object `serve` reads).
+        #[arg(
+            long,
+            required_unless_present = "openclaw_config",
+            conflicts_with = "openclaw_config"
+        )]
+        config: Option<PathBuf>,
+        /// OpenClaw's config file (openclaw.json).
+        #[arg(long, value_name = "PATH")]
+        openclaw_config: Option<PathBuf>,
+        /// With --openclaw-config: check only this account.
+        #[arg(long, value_name = "ID", requires = "openclaw_config")]
+        account: Option<String>,
+        /// Print one JSON object: {ok, accounts: [{accountId, ok, checks: [{name, level,
+        /// detail, hint?}]}]}.
         #[arg(long)]
-        config: PathBuf,
+        json: bool,
         /// Post a test message in this room (id or #name).
         #[arg(long, value_name = "ROOM")]
         post_test_message: Option<String>,
-        /// Read the token from the first line of stdin.
-        #[arg(long)]
+        /// Read the token from the first line of stdin (with --config).
+        #[arg(long, conflicts_with = "openclaw_config")]
         token_stdin: bool,
     },
     /// Run the Rocket.Chat simulator with a demo seed (a bot, a human, a room, a DM) and
@@ -161,9 +178,23 @@ fn main() -> ExitCode {
             Command::Directory => one_shot(OneShot::Directory).await,
             Command::Doctor {
                 config,
+                openclaw_config,
+                account,
+                json,
                 post_test_message,
                 token_stdin,
-            } => doctor(&config, post_test_message.as_deref(), token_stdin).await,
+            } => {
+                let output = if json { Output::Json } else { Output::Text };
+                let post_to = post_test_message.as_deref();
+                match (config, openclaw_config) {
+                    (_, Some(path)) => {
+                        doctor_openclaw(&path, account.as_deref(), post_to, output).await
+                    }
+                    (Some(path), None) => doctor(&path, post_to, token_stdin, output).await,
+                    // clap requires one of them.
+                    (None, None) => 2,
+                }
+            }
             Command::Sim { port, host } => sim(SocketAddr::new(host, port)).await,
             Command::Demo => demo().await,
         }
@@ -278,13 +309,59 @@ fn print(text: &str) {
     let _ = out.flush();
 }
 
-async fn doctor(path: &PathBuf, post_to: Option<&str>, token_stdin: bool) -> u8 {
+/// How `doctor` prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Text,
+    Json,
+}
+
+/// Prints a `doctor` run: one report per account. Exit 0 if every account is ok, else 1.
+fn print_reports(
+    reports: &[(String, bridge::doctor::DoctorReport)],
+    output: Output,
+    named: bool,
+) -> u8 {
+    let ok = reports.iter().all(|(_, r)| r.ok());
+    match output {
+        Output::Json => {
+            let accounts: Vec<Value> = reports.iter().map(|(id, r)| r.to_json(id)).collect();
+            print(&format!(
+                "{}\n",
+                serde_json::json!({"ok": ok, "accounts": accounts})
+            ));
+        }
+        Output::Text => {
+            let texts: Vec<String> = reports
+                .iter()
+                .map(|(id, r)| r.render_for(named.then_some(id.as_str())))
+                .collect();
+            print(&texts.join("\n"));
+        }
+    }
+    if ok {
+        0
+    } else {
+        1
+    }
+}
+
+/// A file `doctor` cannot read: exit 2, with a JSON line under --json.
+fn unreadable(message: &str, output: Output) -> u8 {
+    match output {
+        Output::Json => print(&format!(
+            "{}\n",
+            serde_json::json!({"ok": false, "accounts": [], "error": {"kind": "unreadable", "message": message}})
+        )),
+        Output::Text => eprintln!("bridge doctor: {message}"),
+    }
+    2
+}
+
+async fn doctor(path: &PathBuf, post_to: Option<&str>, token_stdin: bool, output: Output) -> u8 {
     let mut config = match read_config_file(path) {
         Ok(config) => config,
-        Err(e) => {
-            eprintln!("bridge doctor: {e}");
-            return 2;
-        }
+        Err(e) => return unreadable(&e, output),
     };
     let has_token = config.get("authToken").is_some_and(Value::is_string);
     if !has_token {
@@ -296,21 +373,42 @@ async fn doctor(path: &PathBuf, post_to: Option<&str>, token_stdin: bool) -> u8 
             std::env::var("RC_TOKEN").unwrap_or_default()
         };
         if token.is_empty() {
-            eprintln!(
-                "bridge doctor: no token: put authToken in {}, pass it on stdin with --token-stdin, or set RC_TOKEN",
-                path.display()
+            return unreadable(
+                &format!(
+                    "no token: put authToken in {}, pass it on stdin with --token-stdin, or set RC_TOKEN",
+                    path.display()
+                ),
+                output,
             );
-            return 2;
         }
         config["authToken"] = Value::String(token);
     }
+    let account = config
+        .get("accountId")
+        .and_then(Value::as_str)
+        .unwrap_or("default")
+        .to_owned();
     let report = bridge::doctor::run_doctor(config, post_to).await;
-    print(&report.render());
-    if report.ok() {
-        0
-    } else {
-        1
+    print_reports(&[(account, report)], output, false)
+}
+
+async fn doctor_openclaw(
+    path: &Path,
+    only: Option<&str>,
+    post_to: Option<&str>,
+    output: Output,
+) -> u8 {
+    let root = match bridge::openclaw::read_file(path) {
+        Ok(root) => root,
+        Err(e) => return unreadable(&e.to_string(), output),
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    let mut reports = Vec::new();
+    for account in bridge::openclaw::accounts(&root, only, &env) {
+        let report = bridge::doctor::run_account(&account, post_to).await;
+        reports.push((account.account_id, report));
     }
+    print_reports(&reports, output, true)
 }
 
 fn read_config_file(path: &PathBuf) -> Result<Value, String> {

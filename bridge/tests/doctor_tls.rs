@@ -11,7 +11,10 @@ use serde_json::json;
 
 /// A CA and a server certificate for 127.0.0.1, as PEM files.
 fn make_pki() -> (PathBuf, TlsFiles) {
-    let dir = std::env::temp_dir().join(format!("bridge-doctor-tls-{}", std::process::id()));
+    // One directory per call: tests run in parallel and each has its own CA.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("bridge-doctor-tls-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
