@@ -103,14 +103,19 @@ enum Command {
         token_stdin: bool,
     },
     /// Run the Rocket.Chat simulator with a demo seed (a bot, a human, a room, a DM) and
-    /// print the connection details and a ready-to-use bridge configuration.
+    /// print the connection details, a bridge configuration line, and a channels.rocketchat
+    /// block for OpenClaw's openclaw.json.
     Sim {
         /// Port to listen on (0 = any free port).
-        #[arg(long, default_value_t = 3000)]
+        #[arg(long, default_value_t = bridge::sim::DEFAULT_PORT)]
         port: u16,
         /// Address to bind.
         #[arg(long, default_value = "127.0.0.1")]
         host: IpAddr,
+        /// Keep the users, their tokens and the rooms in this file (mode 0600) across
+        /// restarts.
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
     },
     /// See it work: the simulator, a scripted human and an echo agent in one process.
     Demo,
@@ -195,7 +200,9 @@ fn main() -> ExitCode {
                     (None, None) => 2,
                 }
             }
-            Command::Sim { port, host } => sim(SocketAddr::new(host, port)).await,
+            Command::Sim { port, host, state } => {
+                sim(SocketAddr::new(host, port), state.as_deref()).await
+            }
             Command::Demo => demo().await,
         }
     });
@@ -429,15 +436,32 @@ fn read_config_file(path: &PathBuf) -> Result<Value, String> {
     }
 }
 
-async fn sim(bind: SocketAddr) -> u8 {
-    let world = match bridge::sim::DemoSim::start(bind).await {
-        Ok(world) => world,
+async fn sim(bind: SocketAddr, state: Option<&Path>) -> u8 {
+    let (world, restored) = match bridge::sim::DemoSim::start_with_state(bind, state).await {
+        Ok(started) => started,
         Err(e) => {
             eprintln!("bridge sim: {e}");
             return 1;
         }
     };
     print(&world.describe());
+    if let Some(path) = state {
+        let how = if restored.from_file {
+            "re-created from"
+        } else {
+            "written to"
+        };
+        print(&format!(
+            "\nState: {how} {} (same users, tokens and rooms at the next start).\n",
+            path.display()
+        ));
+        for (what, before, now) in &restored.changed_ids {
+            print(&format!("  {what} changed: {before} -> {now}\n"));
+        }
+        if !restored.changed_ids.is_empty() {
+            print("  (the simulator cannot re-create ids: update userId in openclaw.json; rooms are named by name)\n");
+        }
+    }
     print("\nRunning; Ctrl-C to stop.\n");
     let _ = tokio::signal::ctrl_c().await;
     world.sim.shutdown().await;
