@@ -7,6 +7,8 @@
 //! over a connection the configuration did not allow). Whichever answers says what is
 //! wrong: an untrusted certificate, or a plain-HTTP server behind an `https://` URL.
 
+use std::time::Duration;
+
 use backend_rocketchat::{RocketChatChannel, RocketChatConfig, Secret};
 use channel_api::{AccountId, Channel, Error};
 
@@ -43,10 +45,18 @@ pub fn is_unreachable(err: &Error) -> bool {
     matches!(err, Error::Disconnected { .. } | Error::Timeout { .. })
 }
 
-/// Finds out why `config`'s server was not reached, by asking it again without TLS checks
-/// and then in plain HTTP. `None`: neither answered (down, wrong host, firewall), or the
-/// URL is not `https://`.
-pub async fn cause(config: &RocketChatConfig) -> Option<Cause> {
+/// How long each of the two extra requests may take: a server that answers at all answers
+/// fast, and the caller has already waited for the first attempt.
+const ASK_AGAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Finds out why `config`'s server was not reached (the call failed with `err`), by asking
+/// it again without TLS checks and then in plain HTTP. `None`: neither answered (down,
+/// wrong host), the URL is not `https://`, or `err` is a timeout (nothing answered at
+/// all: asking again would only wait longer).
+pub async fn cause(config: &RocketChatConfig, err: &Error) -> Option<Cause> {
+    if !matches!(err, Error::Disconnected { .. }) {
+        return None;
+    }
     let https = config
         .server_url
         .get(..8)
@@ -84,6 +94,7 @@ fn dummy(config: &RocketChatConfig) -> RocketChatConfig {
     let mut probe = config.clone();
     probe.user_id = "bridge-doctor".into();
     probe.auth_token = Secret::new("not-a-token");
+    probe.timeouts.request = probe.timeouts.request.min(ASK_AGAIN_TIMEOUT);
     probe
 }
 

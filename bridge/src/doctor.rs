@@ -388,10 +388,8 @@ async fn check_server(
         }
         Err(e) => {
             let mut check = Check::new(Status::Fail, "server", e.to_string());
-            if diagnose::is_unreachable(&e) {
-                if let Some(cause) = diagnose::cause(rc).await {
-                    check = check.with_hint(cause.hint(rc.ca_file.is_some()));
-                }
+            if let Some(cause) = diagnose::cause(rc, &e).await {
+                check = check.with_hint(cause.hint(rc.ca_file.is_some()));
             }
             report.checks.push(check);
             return;

@@ -206,10 +206,8 @@ async fn probe_channel(config: &AccountConfig, channel: &RocketChatChannel) -> P
         Ok(report) => report,
         Err(err) => {
             let mut error = ErrorOut::from(&err);
-            if diagnose::is_unreachable(&err) {
-                if let Some(cause) = unreachable_cause(config).await {
-                    error.message = format!("{}: {}", cause, error.message);
-                }
+            if let Some(hint) = unreachable_hint(config, &err).await {
+                error.message = format!("{hint}: {}", error.message);
             }
             let rooms = keys
                 .into_iter()
@@ -279,9 +277,9 @@ async fn probe_channel(config: &AccountConfig, channel: &RocketChatChannel) -> P
 }
 
 /// The hint for an unreachable server, when one can be told.
-async fn unreachable_cause(config: &AccountConfig) -> Option<&'static str> {
+async fn unreachable_hint(config: &AccountConfig, err: &Error) -> Option<&'static str> {
     let rc = crate::rocketchat::rocketchat_config(config).ok()?;
-    let cause = diagnose::cause(&rc).await?;
+    let cause = diagnose::cause(&rc, err).await?;
     Some(cause.hint(rc.ca_file.is_some()))
 }
 
