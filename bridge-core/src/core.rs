@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use channel_api::config::ResolvedRooms;
 use channel_api::policy::RecentMessages;
-use channel_api::{Channel, ConnectionState, MessageRef, RoomId, RoomQuery, UserId};
+use channel_api::{Channel, ChannelExt, ConnectionState, MessageRef, UserId};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, Semaphore};
@@ -265,24 +265,11 @@ impl Core {
         }
         let mut resolved = ResolvedRooms::new();
         for key in keys {
-            let bare = key.trim_start_matches('#').to_owned();
-            let by_id = match self
+            let id = self
                 .channel
-                .resolve_room(&RoomQuery::Id(RoomId::new(bare.clone())))
-                .await
-            {
-                Ok(room) => Some(room.id),
-                Err(channel_api::Error::NotFound { .. }) => None,
-                Err(e) => return Err(e),
-            };
-            let id = match by_id {
-                Some(id) => Some(id),
-                None => match self.channel.resolve_room(&RoomQuery::Name(bare)).await {
-                    Ok(room) => Some(room.id),
-                    Err(channel_api::Error::NotFound { .. }) => None,
-                    Err(e) => return Err(e),
-                },
-            };
+                .resolve_room_key(&key)
+                .await?
+                .map(|room| room.id);
             if id.is_none() {
                 tracing::warn!(room = %key, "a rooms key names no room the bot can see; it is denied");
             }

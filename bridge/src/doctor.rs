@@ -13,11 +13,11 @@ use std::fmt::Write as _;
 
 use backend_rocketchat::{RocketChatChannel, RocketChatConfig};
 use bridge_core::config::{AccountConfig, ConfigError};
-use channel_api::{Channel, Error, OutboundMessage, RoomInfo, RoomQuery, UserQuery};
+use channel_api::{Channel, ChannelExt, Error, OutboundMessage, RoomInfo, RoomQuery, UserQuery};
 use serde_json::{json, Map, Value};
 
 use crate::diagnose;
-use crate::oneshot::{kind_word, resolve_rooms_key};
+use crate::oneshot::kind_word;
 use crate::openclaw::Account;
 use crate::rocketchat::{offline, rocketchat_config};
 
@@ -485,7 +485,7 @@ async fn check_rooms(report: &mut DoctorReport, config: &AccountConfig, channel:
     }
     for key in rooms.iter().filter(|k| k.as_str() != "*") {
         let name = format!("rooms.{key}");
-        match resolve_rooms_key(channel, key).await {
+        match channel.resolve_room_key(key).await {
             Ok(Some(room)) => report.add(Status::Pass, name, describe_room(&room)),
             Ok(None) => report.checks.push(
                 Check::new(
@@ -519,7 +519,7 @@ async fn post_test_message(report: &mut DoctorReport, channel: &impl Channel, ta
             Err(Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         },
-        None => resolve_rooms_key(channel, target).await,
+        None => channel.resolve_room_key(target).await,
     };
     let room = match found {
         Ok(Some(room)) => room,

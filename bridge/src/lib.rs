@@ -12,6 +12,7 @@
 //!   it: accounts merged as the plugin merges them, secret references resolved.
 //! - [`diagnose`]: why a server was not reached (plain HTTP behind `https://`, an
 //!   untrusted certificate), found out by behaviour.
+//! - [`schema`]: `bridge schema`, the plugin manifest's channel schema from the Rust types.
 //! - [`sim`]: `bridge sim`, the simulator with a demo seed.
 //! - [`demo`]: `bridge demo`, the simulator, a scripted human and an echo agent.
 
@@ -21,4 +22,5 @@ pub mod doctor;
 pub mod oneshot;
 pub mod openclaw;
 pub mod rocketchat;
+pub mod schema;
 pub mod sim;

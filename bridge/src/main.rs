@@ -51,6 +51,16 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Print the JSON schema of OpenClaw's channels.rocketchat block, generated from the
+    /// Rust config types and the plugin's own keys; --write puts it into the manifest.
+    Schema {
+        /// The plugin's own keys.
+        #[arg(long, default_value = "openclaw-plugin/schema/plugin-keys.json")]
+        plugin_keys: PathBuf,
+        /// Write it into this manifest (openclaw-plugin/openclaw.plugin.json) instead.
+        #[arg(long, value_name = "MANIFEST")]
+        write: Option<PathBuf>,
+    },
     /// Run one bot account: the first stdin line is the account configuration (JSON),
     /// then newline-delimited JSON-RPC 2.0 on stdin/stdout (docs/bridge-protocol.md).
     /// Logs go to stderr (RUST_LOG sets the level; default info).
@@ -204,6 +214,7 @@ fn main() -> ExitCode {
                 sim(SocketAddr::new(host, port), state.as_deref()).await
             }
             Command::Demo => demo().await,
+            Command::Schema { plugin_keys, write } => schema(&plugin_keys, write.as_deref()),
         }
     });
     // stdin is read on a blocking thread that may still be waiting for a line: do not let
@@ -310,6 +321,32 @@ async fn read_json_line<R: tokio::io::AsyncBufRead + Unpin>(
             "the line must be one JSON object (error at column {})",
             e.column()
         ))),
+    }
+}
+
+fn schema(plugin_keys: &std::path::Path, write: Option<&std::path::Path>) -> u8 {
+    let schema = match bridge::schema::channel_schema(plugin_keys) {
+        Ok(schema) => schema,
+        Err(e) => {
+            eprintln!("bridge schema: {e}");
+            return 1;
+        }
+    };
+    match write {
+        Some(manifest) => match bridge::schema::write_into_manifest(manifest, schema) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("bridge schema: {e}");
+                1
+            }
+        },
+        None => {
+            print(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&schema).unwrap_or_default()
+            ));
+            0
+        }
     }
 }
 

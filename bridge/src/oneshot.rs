@@ -26,7 +26,7 @@ use bridge_core::config::{AccountConfig, ConfigError};
 use channel_api::session::ConversationId;
 use channel_api::target::Target;
 use channel_api::{
-    Channel, Error, HistoryQuery, RoomId, RoomInfo, RoomKind, RoomQuery, UserId, UserQuery,
+    Channel, ChannelExt, Error, HistoryQuery, RoomKind, RoomQuery, UserId, UserQuery,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -96,31 +96,6 @@ pub fn open(config: Value) -> Result<(AccountConfig, RocketChatChannel), ConfigE
     let config = AccountConfig::from_value(config)?;
     let channel = offline(&config)?;
     Ok((config, channel))
-}
-
-/// A `rooms` key, looked up as the bridge core resolves it: as a room id, then as a name
-/// (a leading `#` is dropped). `Ok(None)`: no room the bot can see has this id or name.
-pub async fn resolve_rooms_key(
-    channel: &impl Channel,
-    key: &str,
-) -> Result<Option<RoomInfo>, Error> {
-    let bare = key.trim_start_matches('#');
-    match channel
-        .resolve_room(&RoomQuery::Id(RoomId::new(bare)))
-        .await
-    {
-        Ok(room) => return Ok(Some(room)),
-        Err(Error::NotFound { .. }) => {}
-        Err(e) => return Err(e),
-    }
-    match channel
-        .resolve_room(&RoomQuery::Name(bare.to_owned()))
-        .await
-    {
-        Ok(room) => Ok(Some(room)),
-        Err(Error::NotFound { .. }) => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 /// The word the bridge protocol uses for a room kind (`direct`, `public`, ...).
@@ -235,7 +210,7 @@ async fn probe_channel(config: &AccountConfig, channel: &RocketChatChannel) -> P
     };
     let mut rooms = Vec::with_capacity(keys.len());
     for entry in keys {
-        rooms.push(match resolve_rooms_key(channel, &entry).await {
+        rooms.push(match channel.resolve_room_key(&entry).await {
             Ok(Some(room)) => RoomKeyOut {
                 entry,
                 id: Some(room.id.as_str().to_owned()),

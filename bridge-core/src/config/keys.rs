@@ -151,6 +151,10 @@ pub struct PluginKeys {
     pub secret_input: Value,
     /// The account keys that hold secrets.
     pub secrets: Vec<String>,
+    /// Bridge keys the plugin fills in itself (the account id from the `accounts` key,
+    /// the senders approved through pairing): not the operator's to write.
+    #[serde(default)]
+    pub plugin_sets: Vec<String>,
 }
 
 /// The JSON schema of OpenClaw's `channels.<id>` block for this channel, generated from
@@ -160,12 +164,15 @@ pub struct PluginKeys {
 /// tools that may not follow `$ref`); nothing is required at the channel level (an account
 /// may live under `accounts`).
 pub fn openclaw_channel_schema(backend: &BackendKeys, plugin: &PluginKeys) -> Value {
-    let account = inline_refs(&account_schema(backend));
+    let account = without_nulls(&inline_refs(&account_schema(backend)));
     let mut properties = account
         .get("properties")
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
+    for key in &plugin.plugin_sets {
+        properties.remove(key);
+    }
     for secret in &plugin.secrets {
         if let Some(slot) = properties.get_mut(secret) {
             let description = slot.get("description").cloned();
@@ -197,6 +204,65 @@ pub fn openclaw_channel_schema(backend: &BackendKeys, plugin: &PluginKeys) -> Va
         "additionalProperties": false,
         "properties": channel,
     })
+}
+
+/// `schema` without `null` as an allowed value: an absent key already means "unset", and
+/// OpenClaw's config editor shows `["string", "null"]` as a union the operator has to pick
+/// from. `type: [T, "null"]` becomes `type: T`, and `anyOf: [S, {type: null}]` becomes `S`.
+fn without_nulls(schema: &Value) -> Value {
+    let is_null = |v: &Value| v.get("type").and_then(Value::as_str) == Some("null");
+    match schema {
+        Value::Object(object) => {
+            let mut out = Map::new();
+            for (key, item) in object {
+                match (key.as_str(), item) {
+                    ("type", Value::Array(types)) => {
+                        let kept: Vec<Value> = types
+                            .iter()
+                            .filter(|t| t.as_str() != Some("null"))
+                            .cloned()
+                            .collect();
+                        let kept = match <[Value; 1]>::try_from(kept) {
+                            Ok([one]) => one,
+                            Err(many) => Value::Array(many),
+                        };
+                        out.insert(key.clone(), kept);
+                    }
+                    ("anyOf", Value::Array(options)) if options.iter().any(is_null) => {
+                        let kept: Vec<&Value> = options.iter().filter(|o| !is_null(o)).collect();
+                        match kept.as_slice() {
+                            [Value::Object(only)] => {
+                                for (k, v) in only {
+                                    out.entry(k.clone()).or_insert_with(|| without_nulls(v));
+                                }
+                            }
+                            _ => {
+                                let kept = kept.into_iter().map(without_nulls).collect();
+                                out.insert(key.clone(), Value::Array(kept));
+                            }
+                        }
+                    }
+                    ("default", Value::Null) => {}
+                    ("default", Value::Object(fields)) => {
+                        let set: Map<String, Value> = fields
+                            .iter()
+                            .filter(|(_, v)| !v.is_null())
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect();
+                        if !set.is_empty() {
+                            out.insert(key.clone(), Value::Object(set));
+                        }
+                    }
+                    _ => {
+                        out.insert(key.clone(), without_nulls(item));
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
 }
 
 /// `schema` with every `#/$defs/...` reference replaced by its definition (siblings of
