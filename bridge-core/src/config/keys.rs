@@ -206,16 +206,34 @@ pub fn openclaw_channel_schema(backend: &BackendKeys, plugin: &PluginKeys) -> Va
     })
 }
 
-/// `schema` without `null` as an allowed value: an absent key already means "unset", and
-/// OpenClaw's config editor shows `["string", "null"]` as a union the operator has to pick
-/// from. `type: [T, "null"]` becomes `type: T`, and `anyOf: [S, {type: null}]` becomes `S`.
+/// `schema` as the operator writes it: no `null` as an allowed value (an absent key already
+/// means "unset", and OpenClaw's config editor shows `["string", "null"]` as a union to
+/// pick from): `type: [T, "null"]` becomes `type: T`, `anyOf: [S, {type: null}]` becomes
+/// `S`. No `default`s (see below); a short default is named in the description instead.
 fn without_nulls(schema: &Value) -> Value {
     let is_null = |v: &Value| v.get("type").and_then(Value::as_str) == Some("null");
     match schema {
         Value::Object(object) => {
             let mut out = Map::new();
+            if let (Some(default), Some(Value::String(description))) =
+                (object.get("default"), object.get("description"))
+            {
+                if !default.is_null() && !description.contains("default") {
+                    let shown = match default {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    if shown.len() <= 40 && !matches!(default, Value::Object(_)) {
+                        out.insert(
+                            "description".into(),
+                            Value::String(format!("{description} Default: `{shown}`.")),
+                        );
+                    }
+                }
+            }
             for (key, item) in object {
                 match (key.as_str(), item) {
+                    ("description", _) if out.contains_key("description") => {}
                     ("type", Value::Array(types)) => {
                         let kept: Vec<Value> = types
                             .iter()
@@ -242,17 +260,11 @@ fn without_nulls(schema: &Value) -> Value {
                             }
                         }
                     }
-                    ("default", Value::Null) => {}
-                    ("default", Value::Object(fields)) => {
-                        let set: Map<String, Value> = fields
-                            .iter()
-                            .filter(|(_, v)| !v.is_null())
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect();
-                        if !set.is_empty() {
-                            out.insert(key.clone(), Value::Object(set));
-                        }
-                    }
+                    // OpenClaw fills schema defaults into the config it loads, also under
+                    // `accounts.<id>`, where a default would override the channel-level
+                    // value the account inherits: defaults stay the bridge's, named in
+                    // the description.
+                    ("default", _) => {}
                     _ => {
                         out.insert(key.clone(), without_nulls(item));
                     }
@@ -530,6 +542,44 @@ mod tests {
             json!({}),
             "definitions inlined"
         );
+    }
+
+    /// OpenClaw fills schema defaults into the loaded config: a default under
+    /// `accounts.<id>` would override what the account inherits from the channel level
+    /// (`dangerouslyAllowInsecure: true` at the channel, `false` filled into the account).
+    #[test]
+    fn the_openclaw_schema_has_no_defaults_and_no_nulls_and_no_plugin_set_keys() {
+        let plugin: PluginKeys = serde_json::from_value(json!({
+            "accountProperties": {},
+            "channelProperties": {},
+            "secretInput": {"type": "string"},
+            "secrets": [],
+            "pluginSets": ["accountId", "approvedSenders"],
+        }))
+        .unwrap();
+        let backend = BackendKeys::from_schema(json!({
+            "type": "object",
+            "properties": {
+                "dangerouslyAllowInsecure": {"type": "boolean", "default": false, "description": "Skip checks."},
+                "caFile": {"type": ["string", "null"]},
+            },
+        }));
+        let schema = openclaw_channel_schema(&backend, &plugin);
+        let text = schema.to_string();
+        assert!(
+            !text.contains("\"default\"") && !text.contains("null"),
+            "{text}"
+        );
+        let channel = &schema["properties"];
+        assert_eq!(channel["caFile"]["type"], json!("string"));
+        assert_eq!(
+            channel["dangerouslyAllowInsecure"]["description"],
+            json!("Skip checks. Default: `false`.")
+        );
+        assert!(channel.get("accountId").is_none() && channel.get("approvedSenders").is_none());
+        let account = &channel["accounts"]["additionalProperties"]["properties"];
+        assert!(account.get("accountId").is_none());
+        assert!(account["dmPolicy"].is_object());
     }
 
     #[test]
