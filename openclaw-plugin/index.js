@@ -21,7 +21,7 @@ import { resolveSessionConversation } from "./src/ids.js";
 import { formatProbe, listDirectory, probeAccount, resolveTargets } from "./src/oneshot.js";
 import { setupBase, tokenInfo } from "./src/plugin-setup.js";
 import { idempotencyKey } from "./src/keys.js";
-import { notifyApproval } from "./src/pairing.js";
+import { APPROVED_MESSAGE, notifyApproval } from "./src/pairing.js";
 
 function str(params, ...keys) {
   for (const k of keys) {
@@ -195,7 +195,7 @@ export const rocketchatPlugin = createChatChannelPlugin({
   pairing: {
     text: {
       idLabel: "Rocket.Chat user id",
-      message: "You are approved. Send your message again.",
+      message: APPROVED_MESSAGE,
       // Works from any process: the gateway's bridge, or the gateway itself (`send`) when
       // called from the CLI (`openclaw pairing approve ... --notify`); src/pairing.js.
       notify: (ctx) => notifyApproval(ctx),

@@ -89,6 +89,12 @@ export function perAccountFile(file, accountId) {
   return join(dir, `${name}.${accountId}${ext}`);
 }
 
+/** Where an account's authToken is set: its own entry, else the channel level it inherits. */
+export function authTokenPath(cfg, accountId) {
+  const own = section(cfg).accounts?.[accountId];
+  return own && Object.hasOwn(own, "authToken") ? `channels.${CHANNEL}.accounts.${accountId}.authToken` : `channels.${CHANNEL}.authToken`;
+}
+
 /**
  * Resolve the authToken secret input: a plain string, or a reference.
  * Prefers OpenClaw's resolver; falls back to env/file refs for older hosts.
@@ -99,10 +105,7 @@ export async function resolveAuthToken(cfg, account, resolver) {
   if (!value || typeof value !== "object") return undefined;
   if (resolver) {
     try {
-      const path = account.accountId === DEFAULT_ACCOUNT_ID && !section(cfg).accounts?.[DEFAULT_ACCOUNT_ID]
-        ? `channels.${CHANNEL}.authToken`
-        : `channels.${CHANNEL}.accounts.${account.accountId}.authToken`;
-      const r = await resolver({ config: cfg, env: process.env, value, path });
+      const r = await resolver({ config: cfg, env: process.env, value, path: authTokenPath(cfg, account.accountId) });
       if (r?.value) return r.value;
     } catch {
       // fall through to the local reading below

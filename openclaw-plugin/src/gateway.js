@@ -18,7 +18,7 @@ import { CHANNEL, buildBridgeConfig, changedBridgeKeys, configErrorLines, resolv
 import { dispatchMessage, enqueueRoomEvent, issuePairing } from "./inbound.js";
 import { loadOutboundMedia, mediaMaxBytes, sendMediaFile } from "./media.js";
 import { locateBridge, verifyBridge } from "./locate.js";
-import { idempotencyKey } from "./keys.js";
+import { APPROVED_MESSAGE, PendingPairings, approvalNoticeKey, noticeTarget, pendingPairingsFile } from "./pairing.js";
 import { currentBridge, getRuntime, registry, requestCurrent, sleep } from "./registry.js";
 export { currentBridge, getRuntime, registry, requestCurrent, setRuntime } from "./registry.js";
 import { createChannelPairingController } from "openclaw/plugin-sdk/channel-pairing";
@@ -254,6 +254,8 @@ export async function startAccount(ctx) {
   const readApproved = () => pairingController().readAllowFromStore();
   let approved = await readApproved().catch(() => []);
   const dir = await stateDir();
+  const pendingPairings = new PendingPairings({ file: dir ? pendingPairingsFile(dir, accountId) : undefined, log });
+  env.pendingPairings = pendingPairings;
   const secretResolver = await loadSecretResolver();
   const ack = createAcker(accountId, log);
   /** Message ids already taken (fallback dedupe when there is no durable queue). */
@@ -408,7 +410,8 @@ export async function startAccount(ctx) {
       }
     }
   };
-  // OpenClaw owns the pairing store; keep the bridge's approved senders in step with it.
+  // OpenClaw owns the pairing store; keep the bridge's approved senders in step with it,
+  // and tell each sender this account sent a code to once they are approved.
   const syncApprovals = async () => {
     const now = await readApproved().catch(() => approved);
     if (!sameSet(now, approved)) {
@@ -417,6 +420,18 @@ export async function startAccount(ctx) {
       if (bridge && !bridge.exited) {
         await bridge.request("setApprovedSenders", { userIds: now }).catch((err) => log.warn?.(`rocketchat[${accountId}]: setApprovedSenders failed: ${err.message}`));
       }
+    }
+    if (!pendingPairings.size || entry.state !== "active") return;
+    for (const p of pendingPairings.takeApproved(now)) {
+      const target = noticeTarget(p);
+      if (!target) continue;
+      await requestCurrent(accountId, "send", { target, text: APPROVED_MESSAGE, idempotencyKey: approvalNoticeKey(accountId, p.senderId) }, { waitMs: 5000 })
+        .then(() => log.info?.(`rocketchat[${accountId}]: told ${p.senderId} they are approved`))
+        .catch((err) => {
+          // Tried again at the next poll (the same key: never two notices).
+          pendingPairings.remember(p.senderId, p);
+          log.warn?.(`rocketchat[${accountId}]: the approval notice to ${p.senderId} failed (will retry): ${err?.message ?? err}`);
+        });
     }
   };
   const pollStats = async () => {
@@ -436,7 +451,8 @@ export async function startAccount(ctx) {
   entry.notifyApproved = async (senderId, text, meta) => {
     const target = env.pairingRooms.get(senderId) ?? (meta?.username ? `@${meta.username}` : undefined);
     if (!target) throw new Error(`rocketchat: no DM target for approved sender ${senderId}`);
-    await requestCurrent(accountId, "send", { target, text, idempotencyKey: idempotencyKey(accountId, "pairing-approved", senderId) });
+    pendingPairings.forget(senderId);
+    await requestCurrent(accountId, "send", { target, text, idempotencyKey: approvalNoticeKey(accountId, senderId) });
   };
   const timer = setInterval(() => {
     syncApprovals().catch(() => {});
