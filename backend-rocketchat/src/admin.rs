@@ -123,7 +123,8 @@ impl RestError {
     /// The code when the server asks for (or refused) a second factor: `totp-required`,
     /// `totp-invalid`, `totp-no-method`, ...
     pub fn two_factor(&self) -> Option<&str> {
-        self.code().filter(|c| c.contains("totp") || c.contains("2fa"))
+        self.code()
+            .filter(|c| c.contains("totp") || c.contains("2fa"))
     }
 
     fn from_rc(e: RcError) -> Self {
@@ -151,7 +152,12 @@ impl RestError {
 /// The `x-2fa-code` of the `password` method: lowercase hex SHA-256 of the password.
 pub fn two_factor_code(password: &Secret) -> Secret {
     let digest = Sha256::digest(password.expose().as_bytes());
-    Secret::new(digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    Secret::new(
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+    )
 }
 
 /// The admin REST client. Cheap to clone; clones share the connection pool.
@@ -329,7 +335,9 @@ impl<'a> AdminCall<'a> {
             let mut value = HeaderValue::from_str(code.expose())
                 .map_err(|_| RcError::Invalid("x-2fa-code is not a valid header value".into()))?;
             value.set_sensitive(true);
-            req = req.header("x-2fa-method", "password").header("x-2fa-code", value);
+            req = req
+                .header("x-2fa-method", "password")
+                .header("x-2fa-code", value);
         }
         let payload = match &self.body {
             Some(v) => {
@@ -359,7 +367,13 @@ mod tests {
     #[test]
     fn plain_http_needs_the_flag() {
         let err = AdminRest::new(&options("http://127.0.0.1:3000", false)).unwrap_err();
-        assert!(matches!(err, RestError::Config(ConfigError { field: "serverUrl", .. })));
+        assert!(matches!(
+            err,
+            RestError::Config(ConfigError {
+                field: "serverUrl",
+                ..
+            })
+        ));
         assert!(AdminRest::new(&options("http://127.0.0.1:3000/", true)).is_ok());
         assert!(AdminRest::new(&options("https://chat.example", false)).is_ok());
         assert!(AdminRest::new(&options("ftp://x", true)).is_err());
@@ -372,7 +386,13 @@ mod tests {
         let mut o = options("https://chat.example", false);
         o.ca_file = Some(path.clone());
         let err = AdminRest::new(&o).unwrap_err();
-        assert!(matches!(err, RestError::Config(ConfigError { field: "caFile", .. })));
+        assert!(matches!(
+            err,
+            RestError::Config(ConfigError {
+                field: "caFile",
+                ..
+            })
+        ));
         let _ = std::fs::remove_file(path);
     }
 

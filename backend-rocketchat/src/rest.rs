@@ -773,7 +773,11 @@ struct Envelope {
 
 /// The Rocket.Chat envelope: `success:false` or a non-2xx is an `Api` error carrying
 /// `error`/`errorType`; a 2xx body that is not JSON is a `BadResponse`.
-pub(crate) fn check_envelope(endpoint: &str, status: StatusCode, bytes: &[u8]) -> Result<(), RcError> {
+pub(crate) fn check_envelope(
+    endpoint: &str,
+    status: StatusCode,
+    bytes: &[u8],
+) -> Result<(), RcError> {
     if status.is_success() {
         match serde_json::from_slice::<Envelope>(bytes) {
             Ok(Envelope {

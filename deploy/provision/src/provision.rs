@@ -306,7 +306,12 @@ pub async fn provision(settings: &Settings) -> Result<Provisioned, ProvisionErro
 
     Ok(Provisioned {
         // The URL as given (the client's base spells out the port).
-        url: settings.client.server_url.trim().trim_end_matches('/').to_owned(),
+        url: settings
+            .client
+            .server_url
+            .trim()
+            .trim_end_matches('/')
+            .to_owned(),
         server_version: version,
         bots,
         peer,
@@ -334,7 +339,9 @@ async fn server_version(
     };
     let answer = match call.send().await {
         Ok(answer) => answer,
-        Err(RestError::Api { status, .. }) => return Err(not_rocket_chat(format!("HTTP {status}"))),
+        Err(RestError::Api { status, .. }) => {
+            return Err(not_rocket_chat(format!("HTTP {status}")))
+        }
         Err(RestError::BadResponse { reason, .. }) => return Err(not_rocket_chat(reason)),
         Err(e) => return Err(e.into()),
     };
@@ -349,7 +356,11 @@ enum LoginError {
 }
 
 /// `POST /api/v1/login` with a password: a login token.
-async fn login(api: &AdminRest, username: &str, password: &Secret) -> Result<Credentials, LoginError> {
+async fn login(
+    api: &AdminRest,
+    username: &str,
+    password: &Secret,
+) -> Result<Credentials, LoginError> {
     match api.login(username, password).await {
         Ok(who) => Ok(who),
         Err(e) if e.two_factor().is_some() => Err(LoginError::TwoFactor),
@@ -545,7 +556,12 @@ async fn fresh_pat(
             .send()
             .await
     };
-    let generate = || send(GENERATE, json!({"tokenName": name, "bypassTwoFactor": true}));
+    let generate = || {
+        send(
+            GENERATE,
+            json!({"tokenName": name, "bypassTwoFactor": true}),
+        )
+    };
     let check = |e: RestError| -> ProvisionError {
         match e.two_factor() {
             Some(t) => ProvisionError::TwoFactorRefused {
@@ -609,9 +625,7 @@ async fn ensure_room(
         .send()
         .await
     {
-        Ok(answer) => {
-            Some(str_at(&answer, &[&id_path]).ok_or_else(|| bad(&info, "no room id"))?)
-        }
+        Ok(answer) => Some(str_at(&answer, &[&id_path]).ok_or_else(|| bad(&info, "no room id"))?),
         Err(e) if matches!(e.status(), Some(400 | 404)) => None,
         Err(e) => return Err(e.into()),
     };
@@ -691,8 +705,9 @@ mod tests {
 
     #[test]
     fn random_passwords_are_fresh_every_time() {
-        let drawn: std::collections::HashSet<String> =
-            (0..200).map(|_| random_password().expose().to_owned()).collect();
+        let drawn: std::collections::HashSet<String> = (0..200)
+            .map(|_| random_password().expose().to_owned())
+            .collect();
         assert_eq!(drawn.len(), 200, "a password repeated");
     }
 

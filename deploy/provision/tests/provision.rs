@@ -9,13 +9,13 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use backend_rocketchat::admin::{AdminOptions, AdminRest, Credentials, RestError};
+use backend_rocketchat::Secret;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use backend_rocketchat::admin::{AdminOptions, AdminRest, Credentials, RestError};
-use backend_rocketchat::Secret;
 use rc_provision::{provision, ProvisionError, Settings};
 use rocketchat_sim::{SimConfig, SimHandle, Simulator, TlsFiles, UserKind};
 use serde_json::{json, Value};
@@ -480,7 +480,10 @@ async fn an_unreachable_server_is_a_clear_error() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let err = provision(&settings(&url, "pw")).await.unwrap_err();
-    assert!(matches!(err, ProvisionError::Rest(RestError::Unreachable { .. })), "{err:?}");
+    assert!(
+        matches!(err, ProvisionError::Rest(RestError::Unreachable { .. })),
+        "{err:?}"
+    );
     assert!(
         err.to_string().starts_with(&format!("cannot reach {url}")),
         "{err}"
