@@ -414,7 +414,12 @@ impl Mapper {
     /// Remembers what `users.info` said about the author `id` (`None`: the lookup failed
     /// or found nobody; the last answer, if any, holds until a retry after
     /// [`AUTHOR_RETRY`]).
-    pub(crate) fn learn_author(&mut self, id: &str, user: Option<&serde_json::Value>, now: Instant) {
+    pub(crate) fn learn_author(
+        &mut self,
+        id: &str,
+        user: Option<&serde_json::Value>,
+        now: Instant,
+    ) {
         let kind = match user {
             Some(user) => AuthorKind {
                 is_bot: user_is_bot(user),
@@ -1682,5 +1687,183 @@ mod file_card_tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].id, "F4");
         assert_eq!(found[0].url, "/file-upload/F4/a%3Fb%23c%20%252e.txt");
+    }
+}
+
+#[cfg(test)]
+mod author_tests {
+    use super::json_input::{on_json, wire};
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn doc(id: &str, author: &str) -> Value {
+        json!({"_id": id, "rid": "R1", "msg": "hi", "ts": {"$date": 2_000},
+               "u": {"_id": author, "username": author, "name": author},
+               "_updatedAt": {"$date": 2_000}})
+    }
+
+    fn meta() -> Value {
+        json!({"roomParticipant": true, "roomType": "c", "roomName": "general"})
+    }
+
+    fn marked(bot: Value) -> bool {
+        let mut d = doc("m1", "alice");
+        d["bot"] = bot;
+        has_bot_marker(&wire(&d).expect("parses"))
+    }
+
+    fn author_of(events: &[Event]) -> &Author {
+        match events {
+            [Event::MessageCreated { message }] => &message.author,
+            other => panic!("expected one MessageCreated, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn falsy_bot_values_do_not_mark_a_bot_post() {
+        for v in [json!(null), json!(false), json!(""), json!(0)] {
+            assert!(!marked(v.clone()), "{v}");
+        }
+        // No field at all.
+        assert!(!has_bot_marker(&wire(&doc("m1", "alice")).expect("parses")));
+    }
+
+    #[test]
+    fn truthy_bot_values_mark_a_bot_post() {
+        for v in [
+            json!({"i": "js.SDK"}),
+            json!({"i": "integ1"}),
+            json!(true),
+            json!("x"),
+            json!(1),
+        ] {
+            assert!(marked(v.clone()), "{v}");
+        }
+    }
+
+    #[test]
+    fn user_is_bot_by_role_or_type() {
+        assert!(user_is_bot(
+            &json!({"_id": "b", "roles": ["user", "bot"], "type": "user"})
+        ));
+        assert!(user_is_bot(&json!({"_id": "b", "type": "bot"})));
+        assert!(user_is_bot(&json!({"_id": "b", "type": "app"})));
+        assert!(!user_is_bot(
+            &json!({"_id": "u", "roles": ["user"], "type": "user"})
+        ));
+        assert!(!user_is_bot(&json!({"_id": "u", "roles": ["admin"]})));
+        assert!(!user_is_bot(&json!({"_id": "u"})));
+    }
+
+    #[test]
+    fn an_author_users_info_calls_a_bot_maps_to_a_bot_and_a_human_stays_human() {
+        let mut m = Mapper::new("botid", "bot", 1_000);
+        let now = Instant::now();
+        let d = doc("m1", "otherbot");
+        assert_eq!(
+            m.unknown_author(&wire(&d).expect("parses"), now).as_deref(),
+            Some("otherbot")
+        );
+        m.learn_author(
+            "otherbot",
+            Some(&json!({"_id": "otherbot", "type": "bot"})),
+            now,
+        );
+        assert_eq!(m.unknown_author(&wire(&d).expect("parses"), now), None);
+        assert!(author_of(&on_json(&mut m, &d, Some(&meta()))).is_bot);
+
+        let h = doc("m2", "alice");
+        m.learn_author(
+            "alice",
+            Some(&json!({"_id": "alice", "type": "user", "roles": ["user"]})),
+            now,
+        );
+        assert!(!author_of(&on_json(&mut m, &h, Some(&meta()))).is_bot);
+    }
+
+    #[test]
+    fn a_bot_marker_makes_a_bot_without_a_lookup() {
+        let mut m = Mapper::new("botid", "bot", 1_000);
+        let mut d = doc("m1", "alice");
+        d["bot"] = json!({"i": "js.SDK"});
+        assert_eq!(
+            m.unknown_author(&wire(&d).expect("parses"), Instant::now()),
+            None
+        );
+        assert!(author_of(&on_json(&mut m, &d, Some(&meta()))).is_bot);
+    }
+
+    #[test]
+    fn the_bot_itself_and_system_messages_are_never_looked_up() {
+        let m = Mapper::new("botid", "bot", 1_000);
+        let now = Instant::now();
+        assert_eq!(
+            m.unknown_author(&wire(&doc("m1", "botid")).expect("parses"), now),
+            None
+        );
+        let mut sys = doc("m2", "alice");
+        sys["t"] = json!("uj");
+        assert_eq!(m.unknown_author(&wire(&sys).expect("parses"), now), None);
+        let mut hidden = doc("m3", "alice");
+        hidden["_hidden"] = json!(true);
+        assert_eq!(m.unknown_author(&wire(&hidden).expect("parses"), now), None);
+    }
+
+    #[test]
+    fn an_answer_is_asked_again_after_author_ttl() {
+        let mut m = Mapper::new("botid", "bot", 1_000);
+        let t0 = Instant::now();
+        let d = wire(&doc("m1", "alice")).expect("parses");
+        m.learn_author("alice", Some(&json!({"_id": "alice", "type": "user"})), t0);
+        assert_eq!(
+            m.unknown_author(&d, t0 + AUTHOR_TTL - Duration::from_secs(1)),
+            None
+        );
+        assert_eq!(
+            m.unknown_author(&d, t0 + AUTHOR_TTL).as_deref(),
+            Some("alice")
+        );
+        // A role granted meanwhile is seen at the next lookup.
+        m.learn_author(
+            "alice",
+            Some(&json!({"_id": "alice", "roles": ["bot"]})),
+            t0 + AUTHOR_TTL,
+        );
+        assert!(author_of(&on_json(&mut m, &doc("m2", "alice"), Some(&meta()))).is_bot);
+    }
+
+    #[test]
+    fn a_failed_lookup_keeps_the_last_answer_and_retries_after_author_retry() {
+        let mut m = Mapper::new("botid", "bot", 1_000);
+        let t0 = Instant::now();
+        let d = wire(&doc("m1", "otherbot")).expect("parses");
+        m.learn_author(
+            "otherbot",
+            Some(&json!({"_id": "otherbot", "type": "bot"})),
+            t0,
+        );
+        let t1 = t0 + AUTHOR_TTL;
+        assert_eq!(m.unknown_author(&d, t1).as_deref(), Some("otherbot"));
+        m.learn_author("otherbot", None, t1);
+        // Still a bot: a failed lookup does not turn it into a human.
+        assert_eq!(
+            m.unknown_author(&d, t1 + AUTHOR_RETRY - Duration::from_secs(1)),
+            None
+        );
+        assert!(author_of(&on_json(&mut m, &doc("m2", "otherbot"), Some(&meta()))).is_bot);
+        assert_eq!(
+            m.unknown_author(&d, t1 + AUTHOR_RETRY).as_deref(),
+            Some("otherbot")
+        );
+
+        // Never known and the lookup failed: human for now, asked again after the retry.
+        m.learn_author("erin", None, t0);
+        let e = wire(&doc("m3", "erin")).expect("parses");
+        assert_eq!(m.unknown_author(&e, t0), None);
+        assert!(!author_of(&on_json(&mut m, &doc("m3", "erin"), Some(&meta()))).is_bot);
+        assert_eq!(
+            m.unknown_author(&e, t0 + AUTHOR_RETRY).as_deref(),
+            Some("erin")
+        );
     }
 }
