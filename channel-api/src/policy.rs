@@ -1656,7 +1656,7 @@ mod tests {
             created(m)
         };
         let mut guard = BotLoopGuard::new();
-        let mut decide = |guard: &mut BotLoopGuard, at: u64, event: &Event| {
+        let decide = |guard: &mut BotLoopGuard, at: u64, event: &Event| {
             label(&policy.decide_at(guard, at, &none, &NoKnownMessages, event))
         };
         for n in 1..=20 {
