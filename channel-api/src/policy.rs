@@ -983,6 +983,23 @@ mod tests {
         ChannelConfig::from_value(value).unwrap()
     }
 
+    /// `base` with the keys of `extra` set over it.
+    fn config_over(mut base: serde_json::Value, extra: serde_json::Value) -> ChannelConfig {
+        let extra = extra.as_object().expect("extra is an object").clone();
+        base.as_object_mut()
+            .expect("base is an object")
+            .extend(extra);
+        config(base)
+    }
+
+    /// Rooms and DMs open to everyone, with `extra` on top.
+    fn open_to_everyone(extra: serde_json::Value) -> ChannelConfig {
+        config_over(
+            json!({ "groupPolicy": "open", "dmPolicy": "open", "allowFrom": ["*"] }),
+            extra,
+        )
+    }
+
     fn label(decision: &Decision) -> String {
         match decision.reason() {
             Some(reason) => format!("{}:{reason}", decision.kind()),
@@ -1741,14 +1758,7 @@ mod tests {
     #[test]
     fn mention_gating() {
         use RoomKind::Public;
-        let open = |extra: serde_json::Value| {
-            let mut value = json!({ "groupPolicy": "open" });
-            value
-                .as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
-            config(value)
-        };
+        let open = |extra| config_over(json!({ "groupPolicy": "open" }), extra);
         let none = approved(&[]);
         let text = |t| created(msg(Public, "U1", t));
         let mut not_in_payload = msg(Public, "U1", "hi @bot");
@@ -1851,15 +1861,7 @@ mod tests {
     #[test]
     fn implicit_mentions() {
         use RoomKind::{Direct, Public};
-        let open = |extra: serde_json::Value| {
-            let mut value =
-                json!({ "groupPolicy": "open", "dmPolicy": "open", "allowFrom": ["*"] });
-            value
-                .as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
-            config(value)
-        };
+        let open = open_to_everyone;
         let none = approved(&[]);
         // A thread reply with the backend's facts set as given.
         let reply = |kind, text: &str, to_bot: bool, in_thread: bool| {
@@ -1996,15 +1998,7 @@ mod tests {
     #[test]
     fn quoted_bot_and_ignore_other_mentions() {
         use RoomKind::{Direct, Public};
-        let open = |extra: serde_json::Value| {
-            let mut value =
-                json!({ "groupPolicy": "open", "dmPolicy": "open", "allowFrom": ["*"] });
-            value
-                .as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
-            config(value)
-        };
+        let open = open_to_everyone;
         let none = approved(&[]);
         let quote = |kind| {
             let mut m = msg(kind, "U1", "what did you mean here?");
@@ -2111,15 +2105,7 @@ mod tests {
     #[test]
     fn commands_are_addressed_and_authorized() {
         use RoomKind::{Direct, Public};
-        let open = |extra: serde_json::Value| {
-            let mut value =
-                json!({ "groupPolicy": "open", "dmPolicy": "open", "allowFrom": ["*"] });
-            value
-                .as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
-            config(value)
-        };
+        let open = open_to_everyone;
         let none = approved(&[]);
         let text = |kind, from, t| created(msg(kind, from, t));
         check(vec![
