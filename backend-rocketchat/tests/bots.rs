@@ -17,32 +17,11 @@ use backend_rocketchat::RocketChatChannel;
 use channel_api::bot_loop::BotLoopGuard;
 use channel_api::config::ChannelConfig;
 use channel_api::policy::{NoKnownMessages, Policy};
-use channel_api::{
-    AccountId, Channel, ConnectionState, Event, EventStream, Identity, Message, Namespace, UserId,
-};
+use channel_api::{AccountId, Channel, Event, EventStream, Identity, Message, Namespace, UserId};
 use rocketchat_sim::UserKind;
 use serde_json::{json, Value};
 
-/// Only turns a hang into a failure.
-const HANG: Duration = Duration::from_secs(20);
-
-async fn next_event(events: &mut EventStream) -> Event {
-    tokio::time::timeout(HANG, events.recv())
-        .await
-        .expect("no event arrived")
-        .expect("the stream ended")
-}
-
-async fn wait_active(events: &mut EventStream) {
-    loop {
-        if let Event::ConnectionStateChanged {
-            state: ConnectionState::Active,
-        } = next_event(events).await
-        {
-            return;
-        }
-    }
-}
+use support::{next_event, wait_active};
 
 async fn created(events: &mut EventStream, id: &str) -> Event {
     loop {

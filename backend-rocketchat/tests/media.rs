@@ -7,8 +7,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use backend_rocketchat::RocketChatChannel;
 use channel_api::{
     AccountId, Attachment, Channel, ConnectionState, Error, Event, EventStream, Message, MessageId,
@@ -17,26 +15,7 @@ use channel_api::{
 use conformance::{Peer, PeerFile};
 use rocketchat_sim::RoomKind;
 
-/// Only turns a hang into a failure.
-const HANG: Duration = Duration::from_secs(20);
-
-async fn next_event(events: &mut EventStream) -> Event {
-    tokio::time::timeout(HANG, events.recv())
-        .await
-        .expect("no event arrived")
-        .expect("the stream ended")
-}
-
-async fn wait_active(events: &mut EventStream) {
-    loop {
-        if let Event::ConnectionStateChanged {
-            state: ConnectionState::Active,
-        } = next_event(events).await
-        {
-            return;
-        }
-    }
-}
+use support::{next_event, wait_active};
 
 async fn created(events: &mut EventStream, id: &MessageId) -> Message {
     loop {

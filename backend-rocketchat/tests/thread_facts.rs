@@ -9,28 +9,9 @@ mod support;
 use std::time::Duration;
 
 use backend_rocketchat::RocketChatChannel;
-use channel_api::{AccountId, Channel, ConnectionState, Event, EventStream, Message};
+use channel_api::{AccountId, Channel, Event, EventStream, Message};
 
-/// Only turns a hang into a failure.
-const HANG: Duration = Duration::from_secs(20);
-
-async fn next_event(events: &mut EventStream) -> Event {
-    tokio::time::timeout(HANG, events.recv())
-        .await
-        .expect("no event arrived")
-        .expect("the stream ended")
-}
-
-async fn wait_active(events: &mut EventStream) {
-    loop {
-        if let Event::ConnectionStateChanged {
-            state: ConnectionState::Active,
-        } = next_event(events).await
-        {
-            return;
-        }
-    }
-}
+use support::{next_event, wait_active};
 
 async fn created(events: &mut EventStream, id: &str) -> Message {
     loop {

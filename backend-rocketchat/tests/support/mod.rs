@@ -8,7 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use backend_rocketchat::{RocketChatConfig, Secret};
 use bytes::Bytes;
-use channel_api::{Error, MessageId, MessageRef, Result, RoomId, UserId};
+use channel_api::{
+    ConnectionState, Error, Event, EventStream, MessageId, MessageRef, Result, RoomId, UserId,
+};
 use conformance::{Peer, PeerFile, PeerMessage, PeerReaction};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -16,6 +18,29 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use rocketchat_sim::{RoomKind, SimConfig, SimHandle, Simulator, UserKind};
 use serde_json::{json, Value};
+
+/// Only turns a hang into a failure (tests wait for outcomes, not for time).
+pub const HANG: Duration = Duration::from_secs(20);
+
+/// The next event of the channel's stream; a hang or the stream's end fails the test.
+pub async fn next_event(events: &mut EventStream) -> Event {
+    tokio::time::timeout(HANG, events.recv())
+        .await
+        .expect("no event arrived")
+        .expect("the stream ended")
+}
+
+/// Reads events until the connection is active.
+pub async fn wait_active(events: &mut EventStream) {
+    loop {
+        if let Event::ConnectionStateChanged {
+            state: ConnectionState::Active,
+        } = next_event(events).await
+        {
+            return;
+        }
+    }
+}
 
 /// A running simulator with a bot, a peer, a public room both are in, and their DM.
 pub struct World {
