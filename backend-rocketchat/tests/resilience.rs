@@ -752,12 +752,10 @@ async fn the_first_connection_is_retried_by_the_channel_itself() {
     config.timeouts.reconnect_min = Duration::from_millis(50);
     config.timeouts.reconnect_max = Duration::from_millis(200);
     let channel = RocketChatChannel::start(config, AccountId::new("default")).unwrap();
-    // The session task may already be opening the first attempt.
+    // The session task runs at once: the first attempt may already have failed against
+    // the closed gate (attempt 2 waiting), so only "connecting" is certain here.
     assert!(
-        matches!(
-            channel.state(),
-            ConnectionState::Connecting { attempt: 1, .. }
-        ),
+        matches!(channel.state(), ConnectionState::Connecting { .. }),
         "{:?}",
         channel.state()
     );
