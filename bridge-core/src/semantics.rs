@@ -9,13 +9,15 @@ use channel_api::command::{CommandAccess, CommandAction, CommandRequest};
 use channel_api::config::{ChannelConfig, ResolvedRooms};
 use channel_api::policy::{Decision, Dispatch, KnownMessages, Policy};
 use channel_api::threading::{ReplyPlan, ReplyTarget};
-use channel_api::{Event, Identity, Message, MessageRef, Namespace, TextLimit, UserId};
+use channel_api::{
+    Event, Identity, Message, MessageRef, Namespace, RoomEventKind, TextLimit, UserId,
+};
 
 use crate::config::{AccountConfig, ConfigError};
 use crate::protocol::{
     CommandWire, MentionsWire, MessageDeletedParams, MessageEditedParams, MessageParams,
     PairingRequiredParams, PairingRoomWire, PairingSenderWire, ReactionParams, ReactionUserWire,
-    ReplyScope, ReplyThreadWire, RoomWire, SenderWire,
+    ReplyScope, ReplyThreadWire, RoomEventParams, RoomEventUserWire, RoomWire, SenderWire,
 };
 
 /// The drop reason for events that arrive after the account went fatal.
@@ -34,6 +36,8 @@ pub(crate) enum Inbound {
     Edited(MessageEditedParams),
     /// Send a `messageDeleted` notification.
     Deleted(MessageDeletedParams),
+    /// Send a `roomEvent` notification.
+    RoomEvent(Box<RoomEventParams>),
     /// Answer in the room (a refused or unknown command); never forwarded.
     Answer {
         /// Where the answer goes (the message's room and thread).
@@ -157,6 +161,17 @@ impl Semantics {
                 },
                 message_author_id: reaction.message_author.as_ref().map(ToString::to_string),
             }),
+            Decision::Dispatch(Dispatch::RoomEvent {
+                room,
+                kind,
+                at,
+                conversation,
+            }) => Inbound::RoomEvent(Box::new(room_event_params(
+                &room,
+                &kind,
+                at,
+                &conversation,
+            ))),
             // State changes are handled before the policy is asked.
             Decision::Dispatch(Dispatch::ConnectionState(_)) => {
                 Inbound::Skip("connection_state".to_owned())
@@ -188,6 +203,51 @@ impl Semantics {
         };
         chunk_text(text, backend.with_max(max))
     }
+}
+
+/// The `roomEvent` notification of a dispatched room event.
+fn room_event_params(
+    room: &channel_api::RoomInfo,
+    kind: &RoomEventKind,
+    at: channel_api::Timestamp,
+    conversation: &channel_api::ConversationId,
+) -> RoomEventParams {
+    let mut params = RoomEventParams {
+        kind: kind.as_str().to_owned(),
+        conversation_id: conversation.to_string(),
+        room: RoomWire::from(room),
+        timestamp: at.as_millis(),
+        user: None,
+        by: None,
+        name: None,
+        topic: None,
+        text: None,
+        author: None,
+    };
+    let wire = |user: &channel_api::RoomUser| Some(RoomEventUserWire::from(user));
+    match kind {
+        RoomEventKind::Joined { user } | RoomEventKind::Left { user } => params.user = wire(user),
+        RoomEventKind::Added { user, by } | RoomEventKind::Removed { user, by } => {
+            params.user = wire(user);
+            params.by = wire(by);
+        }
+        RoomEventKind::Renamed { name, by } => {
+            params.name = Some(name.clone());
+            params.by = wire(by);
+        }
+        RoomEventKind::TopicChanged { topic, by } => {
+            params.topic = Some(topic.clone());
+            params.by = wire(by);
+        }
+        RoomEventKind::Pinned { text, author, by } => {
+            params.text = Some(text.clone());
+            params.author = author.clone();
+            params.by = wire(by);
+        }
+        // A kind this bridge does not know yet: the kind name alone.
+        _ => {}
+    }
+    params
 }
 
 /// An admitted message: a `message` notification, or, for a command the core answers
