@@ -305,15 +305,21 @@ impl Core {
     /// [`Core::resolve_rooms`], retried with backoff until it succeeds or the account
     /// stops.
     pub(crate) async fn resolve_rooms_until_done(&self) {
-        let mut wait = Duration::from_millis(200);
+        let mut attempt = 0;
         loop {
+            attempt += 1;
             match self.resolve_rooms().await {
                 Ok(()) => return,
                 Err(e) if e.is_fatal() => return,
                 Err(e) => {
-                    tracing::info!(error = %e, "cannot resolve the rooms keys yet; retrying");
+                    tracing::info!(error = %e, attempt, "cannot resolve the rooms keys yet; retrying");
+                    let wait = channel_api::backoff::delay(
+                        attempt,
+                        Duration::from_millis(200),
+                        Duration::from_secs(30),
+                        1.0,
+                    );
                     tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(30));
                 }
             }
         }
