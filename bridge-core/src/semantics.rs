@@ -166,12 +166,7 @@ impl Semantics {
                 kind,
                 at,
                 conversation,
-            }) => Inbound::RoomEvent(Box::new(room_event_params(
-                &room,
-                &kind,
-                at,
-                &conversation,
-            ))),
+            }) => Inbound::RoomEvent(Box::new(room_event_params(&room, &kind, at, &conversation))),
             // State changes are handled before the policy is asked.
             Decision::Dispatch(Dispatch::ConnectionState(_)) => {
                 Inbound::Skip("connection_state".to_owned())
@@ -334,5 +329,69 @@ fn reply_thread(plan: &ReplyPlan) -> Option<ReplyThreadWire> {
             id: root.to_string(),
             scope: ReplyScope::First,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use channel_api::{ConversationId, RoomId, RoomInfo, RoomKind, RoomUser, Timestamp};
+    use serde_json::json;
+
+    fn wire(kind: RoomEventKind) -> serde_json::Value {
+        let room = RoomInfo {
+            id: RoomId::new("R1"),
+            kind: RoomKind::Public,
+            name: Some("general".into()),
+        };
+        let namespace = channel_api::Namespace::new("rocketchat").unwrap();
+        let conversation =
+            ConversationId::parse(&namespace, "rocketchat:default:channel:R1").unwrap();
+        serde_json::to_value(room_event_params(&room, &kind, Timestamp(7), &conversation)).unwrap()
+    }
+
+    fn alice() -> RoomUser {
+        RoomUser {
+            id: Some(UserId::new("A1")),
+            username: "alice".into(),
+        }
+    }
+
+    #[test]
+    fn each_kind_sets_its_own_fields_only() {
+        let by = json!({"id": "A1", "username": "alice"});
+        let added = wire(RoomEventKind::Added {
+            user: RoomUser {
+                id: None,
+                username: "zed".into(),
+            },
+            by: alice(),
+        });
+        assert_eq!(
+            added,
+            json!({"kind": "added", "conversationId": "rocketchat:default:channel:R1",
+                   "room": {"id": "R1", "kind": "public", "name": "general"},
+                   "timestamp": 7, "user": {"id": null, "username": "zed"}, "by": by})
+        );
+        let topic = wire(RoomEventKind::TopicChanged {
+            topic: String::new(),
+            by: alice(),
+        });
+        assert_eq!(topic["topic"], json!(""));
+        assert!(topic.get("user").is_none() && topic.get("name").is_none());
+        let pinned = wire(RoomEventKind::Pinned {
+            text: "ship it".into(),
+            author: None,
+            by: alice(),
+        });
+        assert_eq!(pinned["kind"], json!("pinned"));
+        assert_eq!(pinned["text"], json!("ship it"));
+        assert_eq!(pinned["by"], by);
+        assert!(pinned.get("author").is_none(), "{pinned}");
+        let renamed = wire(RoomEventKind::Renamed {
+            name: "town".into(),
+            by: alice(),
+        });
+        assert_eq!(renamed["name"], json!("town"));
     }
 }
