@@ -563,6 +563,7 @@ impl WorldState {
             // Facts about a receiving bot: set per receiver in `fan_out`.
             reply_to_bot: false,
             bot_in_thread: false,
+            quotes_bot: false,
             attachments: stored.attachments.clone(),
         })
     }

@@ -44,6 +44,7 @@ fn inbound(id: &str, thread_root: Option<&str>) -> Message {
         edited: false,
         reply_to_bot: false,
         bot_in_thread: false,
+        quotes_bot: false,
         attachments: Vec::new(),
     }
 }

@@ -462,7 +462,7 @@ fn describe_serde_error(e: &serde_json::Error) -> String {
     }
 }
 
-fn parse_server_url(raw: &str, allow_insecure: bool) -> Result<ServerUrl, ConfigError> {
+pub(crate) fn parse_server_url(raw: &str, allow_insecure: bool) -> Result<ServerUrl, ConfigError> {
     const FIELD: &str = "serverUrl";
     let raw = raw.trim();
     let (scheme, rest) = raw

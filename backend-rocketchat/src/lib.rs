@@ -58,6 +58,7 @@
 //! re-validation task checks `/api/v1/me` every `revalidateIntervalSeconds`. Sends are
 //! serialized per account so a 429 wait keeps their order.
 
+pub mod admin;
 pub mod config;
 
 mod backoff;

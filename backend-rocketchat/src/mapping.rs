@@ -333,9 +333,11 @@ impl Mapper {
 
         let mut events = Vec::new();
         let facts = self.thread_facts(&doc);
+        let quotes_bot = self.quotes_own_message(&doc);
         let message = || {
             let mut message = to_message(&doc, room.clone(), text.clone(), ts, edited_at.is_some());
             (message.reply_to_bot, message.bot_in_thread) = facts;
+            message.quotes_bot = quotes_bot;
             message
         };
         match &previous {
@@ -610,6 +612,24 @@ impl Mapper {
         }
     }
 
+    /// Whether a document quotes a message the bot wrote (`quotes_bot`). Rocket.Chat
+    /// builds a quote attachment from a link to a message of the server (`jumpToMessage`,
+    /// apps/meteor/server/lib/..., `createQuoteAttachment`: `message_link` is the link).
+    /// Only the id in the link counts, checked against the bot's own messages this
+    /// process saw: the attachment's `author_name` is the quoted alias, and a sender can
+    /// post attachments of his own, so neither says who wrote the quoted message. A
+    /// quote of a bot message older than this process is not recognised (`false`).
+    fn quotes_own_message(&self, doc: &WireMessage) -> bool {
+        let Some(serde_json::Value::Array(attachments)) = &doc.attachments else {
+            return false;
+        };
+        attachments
+            .iter()
+            .filter_map(|a| a.get("message_link").and_then(serde_json::Value::as_str))
+            .filter_map(quoted_message_id)
+            .any(|id| self.own_messages.get(id).is_some())
+    }
+
     /// `(reply_to_bot, bot_in_thread)` for a document; both `false` outside threads.
     fn thread_facts(&self, doc: &WireMessage) -> (bool, bool) {
         match &doc.tmid {
@@ -825,8 +845,20 @@ fn to_message(doc: &WireMessage, room: RoomInfo, text: String, ts: i64, edited: 
         edited,
         reply_to_bot: false,
         bot_in_thread: false,
+        quotes_bot: false,
         attachments: attachments_of(doc),
     }
+}
+
+/// The message id a quote link names: its `msg` query parameter
+/// (`<Site_Url>/channel/general?msg=<id>`).
+fn quoted_message_id(link: &str) -> Option<&str> {
+    let query = link.split_once('?')?.1;
+    let query = query.split('#').next().unwrap_or(query);
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("msg="))
+        .filter(|id| !id.is_empty())
 }
 
 /// The files a message carries, from its own upload records: `files[]` (else `file`, on
@@ -1218,6 +1250,41 @@ mod tests {
         assert!(
             matches!(events.as_slice(), [Event::ReactionAdded { reaction }] if reaction.message_author == Some(UserId::new(BOT)))
         );
+    }
+
+    /// A quote of the bot's own message is `quotes_bot`; a quote of someone else's, a
+    /// forged card naming the bot as author, or a link to an unknown id is not.
+    #[test]
+    fn a_quote_of_the_bots_message_is_quotes_bot_and_a_forged_card_is_not() {
+        let mut m = mapper();
+        let mut own = doc("b1", 2_000, "the bot said");
+        own["u"] = json!({"_id": BOT, "username": "bot"});
+        on_json(&mut m, &own, Some(&meta("c")));
+        on_json(&mut m, &doc("h1", 2_010, "carol said"), Some(&meta("c")));
+        let quoting = |id: &str, mid: &str, link: &str, author: &str| {
+            let mut d = doc(id, 2_100, "see this");
+            d["attachments"] = json!([{"text": "..", "author_name": author,
+                "message_link": format!("https://chat.example/channel/general?{link}{mid}")}]);
+            d
+        };
+        let cases = [
+            (quoting("q1", "b1", "msg=", "carol"), true),
+            (quoting("q2", "b1", "x=1&msg=", "carol"), true),
+            (quoting("q3", "h1", "msg=", "bot"), false),
+            (quoting("q4", "nope", "msg=", "bot"), false),
+            (quoting("q5", "b1", "mid=", "bot"), false),
+        ];
+        for (d, expected) in cases {
+            let events = on_json(&mut m, &d, Some(&meta("c")));
+            let [Event::MessageCreated { message }] = events.as_slice() else {
+                panic!("one message expected: {events:?}");
+            };
+            assert_eq!(message.quotes_bot, expected, "{d}");
+            assert!(!message.reply_to_bot && !message.bot_in_thread);
+        }
+        let mut odd = doc("q6", 2_200, "x");
+        odd["attachments"] = json!("not a list");
+        assert!(!m.quotes_own_message(&serde_json::from_value(odd).unwrap()));
     }
 
     #[test]

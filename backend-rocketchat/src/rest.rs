@@ -15,7 +15,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 
 use crate::backoff::{wait_for_reset, RateLimitBudget};
-use crate::config::{RocketChatConfig, Secret};
+use crate::config::{RocketChatConfig, Secret, ServerUrl};
 use crate::error::RcError;
 use crate::fatal::Fatal;
 use crate::wire::{Lenient, WireMessage, WireRoom};
@@ -36,14 +36,199 @@ pub(crate) struct WireMessagesAnswer {
 /// Responses larger than this are refused (a message document is a few KB).
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
+type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// The crate's one HTTP client: a keep-alive pool over the shared TLS config, the
+/// request timeout and the answer size cap. [`Rest`] (the channel) and
+/// [`crate::admin::AdminRest`] (admin tools) both send through it.
+#[derive(Clone)]
+pub(crate) struct Transport {
+    client: HttpsClient,
+    base: String,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an exchange produced no answer. Never holds anything from the request.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TransportError {
+    /// No connection, or the TLS handshake failed (`tls` holds rustls' reason then).
+    #[error("{endpoint}: {detail}")]
+    Connect {
+        endpoint: String,
+        /// The whole error chain, as one line.
+        detail: String,
+        /// The innermost cause (what the OS or rustls said).
+        cause: String,
+        tls: Option<String>,
+        #[source]
+        source: hyper_util::client::legacy::Error,
+    },
+    /// The connection broke while the answer was read.
+    #[error("{endpoint}: reading the body: {source}")]
+    Body {
+        endpoint: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("{endpoint}: the answer is larger than {limit} bytes")]
+    TooLarge { endpoint: String, limit: usize },
+    #[error("{0} timed out")]
+    Timeout(String),
+}
+
+impl From<TransportError> for RcError {
+    fn from(e: TransportError) -> Self {
+        match e {
+            TransportError::TooLarge { endpoint, limit } => {
+                RcError::ResponseTooLarge { endpoint, limit }
+            }
+            TransportError::Timeout(endpoint) => RcError::Timeout(endpoint),
+            e @ (TransportError::Connect { .. } | TransportError::Body { .. }) => {
+                RcError::Transport(e.to_string())
+            }
+        }
+    }
+}
+
+/// A request's answer, read whole.
+pub(crate) type Answer = (StatusCode, http::HeaderMap, Bytes);
+
+impl Transport {
+    /// `https_only` unless the URL itself is plain http (allowed by the caller's flag).
+    pub(crate) fn new(url: &ServerUrl, tls: Arc<rustls::ClientConfig>, timeout: Duration) -> Self {
+        let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config((*tls).clone());
+        let https = if url.tls {
+            builder.https_only().enable_http1().build()
+        } else {
+            builder.https_or_http().enable_http1().build()
+        };
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(https);
+        Self {
+            client,
+            base: url.http_base(),
+            timeout,
+        }
+    }
+
+    /// Origin plus path prefix, without a trailing slash.
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// `/api/v1/<endpoint>` (or `/api/<endpoint>` when it starts with `/`), with the query.
+    pub(crate) fn endpoint_uri<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        endpoint: &str,
+        query: &[(K, V)],
+    ) -> String {
+        let path = match endpoint.strip_prefix('/') {
+            Some(p) => format!("{}/api/{p}", self.base),
+            None => format!("{}/api/v1/{endpoint}", self.base),
+        };
+        if query.is_empty() {
+            return path;
+        }
+        let q = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(query)
+            .finish();
+        format!("{path}?{q}")
+    }
+
+    /// One request, its answer read whole under [`MAX_BODY_BYTES`], all within the timeout.
+    pub(crate) async fn exchange(
+        &self,
+        req: Request<Full<Bytes>>,
+        name: &str,
+    ) -> Result<Answer, TransportError> {
+        let fut = async {
+            let resp = self
+                .client
+                .request(req)
+                .await
+                .map_err(|e| connect_error(name, e))?;
+            let (parts, body) = resp.into_parts();
+            let too_large = || TransportError::TooLarge {
+                endpoint: name.to_owned(),
+                limit: MAX_BODY_BYTES,
+            };
+            let declared = parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+                return Err(too_large());
+            }
+            let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
+            let bytes = limited
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        too_large()
+                    } else {
+                        TransportError::Body {
+                            endpoint: name.to_owned(),
+                            source: e,
+                        }
+                    }
+                })?
+                .to_bytes();
+            Ok((parts.status, parts.headers, bytes))
+        };
+        tokio::time::timeout(self.timeout, fut)
+            .await
+            .map_err(|_| TransportError::Timeout(name.to_owned()))?
+    }
+
+    /// One request whose body is left unread (the caller streams it with its own limit);
+    /// the timeout covers the response head only.
+    pub(crate) async fn send_unread(
+        &self,
+        req: Request<Full<Bytes>>,
+        name: &str,
+    ) -> Result<http::Response<hyper::body::Incoming>, TransportError> {
+        tokio::time::timeout(self.timeout, self.client.request(req))
+            .await
+            .map_err(|_| TransportError::Timeout(name.to_owned()))?
+            .map_err(|e| connect_error(name, e))
+    }
+}
+
+/// Adds `X-User-Id` and `X-Auth-Token` (marked sensitive, so it is never logged).
+pub(crate) fn with_auth(
+    req: http::request::Builder,
+    user_id: &str,
+    token: &Secret,
+) -> Result<http::request::Builder, RcError> {
+    let mut token = HeaderValue::from_str(token.expose())
+        .map_err(|_| RcError::Invalid("authToken is not a valid header value".into()))?;
+    token.set_sensitive(true);
+    let user = HeaderValue::from_str(user_id)
+        .map_err(|_| RcError::Invalid("userId is not a valid header value".into()))?;
+    Ok(req.header("x-user-id", user).header("x-auth-token", token))
+}
+
 /// A REST client for one account. Cheap to clone; clones share the connection pool.
 #[derive(Clone)]
 pub(crate) struct Rest {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
-    base: String,
+    transport: Transport,
     user_id: String,
     token: Secret,
-    request_timeout: Duration,
     max_rate_limit_wait: Duration,
     fatal: Fatal,
 }
@@ -51,7 +236,7 @@ pub(crate) struct Rest {
 impl std::fmt::Debug for Rest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Rest")
-            .field("base", &self.base)
+            .field("base", &self.transport.base)
             .field("user_id", &self.user_id)
             .finish_non_exhaustive()
     }
@@ -78,21 +263,10 @@ impl Rest {
         fatal: Fatal,
     ) -> Result<Self, crate::config::ConfigError> {
         let url = config.parsed_url()?;
-        let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config((*tls).clone());
-        let https = if url.tls {
-            builder.https_only().enable_http1().build()
-        } else {
-            builder.https_or_http().enable_http1().build()
-        };
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(https);
         Ok(Self {
-            client,
-            base: url.http_base(),
+            transport: Transport::new(&url, tls, config.timeouts.request),
             user_id: config.user_id.clone(),
             token: config.auth_token.clone(),
-            request_timeout: config.timeouts.request,
             max_rate_limit_wait: config.timeouts.max_rate_limit_wait,
             fatal,
         })
@@ -169,24 +343,8 @@ impl Rest {
         endpoint: &str,
         query: &[(&str, &str)],
         body: Option<&Value>,
-    ) -> Result<(StatusCode, http::HeaderMap, Bytes), RcError> {
-        let path = match endpoint.strip_prefix('/') {
-            Some(p) => format!("{}/api/{p}", self.base),
-            None => format!("{}/api/v1/{endpoint}", self.base),
-        };
-        let uri = if query.is_empty() {
-            path
-        } else {
-            let q = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(query)
-                .finish();
-            format!("{path}?{q}")
-        };
-        let mut token = HeaderValue::from_str(self.token.expose())
-            .map_err(|_| RcError::Invalid("authToken is not a valid header value".into()))?;
-        token.set_sensitive(true);
-        let user = HeaderValue::from_str(&self.user_id)
-            .map_err(|_| RcError::Invalid("userId is not a valid header value".into()))?;
+    ) -> Result<Answer, RcError> {
+        let uri = self.transport.endpoint_uri(endpoint, query);
         let payload = match body {
             Some(v) => {
                 Bytes::from(serde_json::to_vec(v).map_err(|e| RcError::Invalid(e.to_string()))?)
@@ -196,67 +354,34 @@ impl Rest {
         let mut req = Request::builder()
             .method(method.clone())
             .uri(&uri)
-            .header("accept", "application/json")
-            .header("x-user-id", user)
-            .header("x-auth-token", token);
+            .header("accept", "application/json");
+        req = with_auth(req, &self.user_id, &self.token)?;
         if body.is_some() {
             req = req.header("content-type", "application/json");
         }
         let req = req
             .body(Full::new(payload))
             .map_err(|e| RcError::Invalid(format!("bad request for {endpoint}: {e}")))?;
-        let name = endpoint.trim_start_matches('/').to_owned();
-        let fut = async {
-            let resp = self.client.request(req).await.map_err(|e| {
-                RcError::Transport(format!("{name}: {}", describe_client_error(&e)))
-            })?;
-            let (parts, body) = resp.into_parts();
-            let too_large = || RcError::ResponseTooLarge {
-                endpoint: name.clone(),
-                limit: MAX_BODY_BYTES,
-            };
-            let declared = parts
-                .headers
-                .get(http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<usize>().ok());
-            if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-                return Err(too_large());
-            }
-            let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
-            let bytes = limited
-                .collect()
-                .await
-                .map_err(|e| {
-                    if e.is::<http_body_util::LengthLimitError>() {
-                        too_large()
-                    } else {
-                        RcError::Transport(format!("{name}: reading the body: {e}"))
-                    }
-                })?
-                .to_bytes();
-            Ok::<_, RcError>((parts.status, parts.headers, bytes))
-        };
-        tokio::time::timeout(self.request_timeout, fut)
-            .await
-            .map_err(|_| RcError::Timeout(name.clone()))?
+        let name = endpoint.trim_start_matches('/');
+        Ok(self.transport.exchange(req, name).await?)
     }
 
     /// How long one request may take (also the idle limit between body chunks of a
     /// streamed download).
     pub(crate) fn request_timeout(&self) -> Duration {
-        self.request_timeout
+        self.transport.timeout()
     }
 
     /// Where a server-relative `path` lives. Rocket.Chat's file paths already carry the
     /// `ROOT_URL` path prefix (`FileUpload.getPath`), so a path starting with the prefix is
     /// joined to the origin; any other path to the base (origin + prefix).
     pub(crate) fn resolve(&self, path: &str) -> String {
-        let after_scheme = self.base.find("://").map_or(0, |i| i + 3);
-        let origin_end = self.base[after_scheme..]
+        let base = self.transport.base();
+        let after_scheme = base.find("://").map_or(0, |i| i + 3);
+        let origin_end = base[after_scheme..]
             .find('/')
-            .map_or(self.base.len(), |i| after_scheme + i);
-        let (origin, prefix) = self.base.split_at(origin_end);
+            .map_or(base.len(), |i| after_scheme + i);
+        let (origin, prefix) = base.split_at(origin_end);
         let prefixed = !prefix.is_empty()
             && path
                 .strip_prefix(prefix)
@@ -264,7 +389,7 @@ impl Rest {
         if prefixed {
             format!("{origin}{path}")
         } else {
-            format!("{}{path}", self.base)
+            format!("{base}{path}")
         }
     }
 
@@ -282,16 +407,8 @@ impl Rest {
         if let Some(stop) = self.fatal.get() {
             return Err(stop.error());
         }
-        let mut token = HeaderValue::from_str(self.token.expose())
-            .map_err(|_| RcError::Invalid("authToken is not a valid header value".into()))?;
-        token.set_sensitive(true);
-        let user = HeaderValue::from_str(&self.user_id)
-            .map_err(|_| RcError::Invalid("userId is not a valid header value".into()))?;
-        let mut req = Request::builder()
-            .method(method)
-            .uri(self.resolve(path))
-            .header("x-user-id", user)
-            .header("x-auth-token", token);
+        let mut req = Request::builder().method(method).uri(self.resolve(path));
+        req = with_auth(req, &self.user_id, &self.token)?;
         if let Some(content_type) = content_type {
             req = req.header("content-type", content_type);
         }
@@ -300,10 +417,7 @@ impl Rest {
         let req = req
             .body(Full::new(body))
             .map_err(|e| RcError::Invalid(format!("bad request for {name}: {e}")))?;
-        let resp = tokio::time::timeout(self.request_timeout, self.client.request(req))
-            .await
-            .map_err(|_| RcError::Timeout(name.clone()))?
-            .map_err(|e| RcError::Transport(format!("{name}: {}", describe_client_error(&e))))?;
+        let resp = self.transport.send_unread(req, &name).await?;
         if resp.status() == StatusCode::UNAUTHORIZED {
             return Err(self
                 .fatal
@@ -605,17 +719,38 @@ fn str_field(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-/// hyper's error chain without anything from the request (it holds no headers anyway).
-fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
+/// A client error, classified: the whole chain as one line (nothing from the request: it
+/// holds no headers), its innermost cause, and rustls' reason when the handshake failed.
+fn connect_error(name: &str, e: hyper_util::client::legacy::Error) -> TransportError {
     use std::error::Error as _;
-    let mut text = e.to_string();
+    let mut detail = e.to_string();
+    let mut cause = detail.clone();
+    let mut tls = None;
     let mut source = e.source();
     while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
+        tls = tls.or_else(|| rustls_error(s));
+        cause = s.to_string();
+        detail.push_str(": ");
+        detail.push_str(&cause);
         source = s.source();
     }
-    text
+    TransportError::Connect {
+        endpoint: name.to_owned(),
+        detail,
+        cause,
+        tls,
+        source: e,
+    }
+}
+
+/// The rustls error inside `e`, looking through (nested) `io::Error` wrappers, whose
+/// `source()` skips the wrapped error itself.
+fn rustls_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    if let Some(r) = e.downcast_ref::<rustls::Error>() {
+        return Some(r.to_string());
+    }
+    let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    rustls_error(inner)
 }
 
 /// The Rocket.Chat envelope, parsed into a `Value` (small answers: uploads).
@@ -638,7 +773,11 @@ struct Envelope {
 
 /// The Rocket.Chat envelope: `success:false` or a non-2xx is an `Api` error carrying
 /// `error`/`errorType`; a 2xx body that is not JSON is a `BadResponse`.
-fn check_envelope(endpoint: &str, status: StatusCode, bytes: &[u8]) -> Result<(), RcError> {
+pub(crate) fn check_envelope(
+    endpoint: &str,
+    status: StatusCode,
+    bytes: &[u8],
+) -> Result<(), RcError> {
     if status.is_success() {
         match serde_json::from_slice::<Envelope>(bytes) {
             Ok(Envelope {

@@ -257,6 +257,7 @@ mod tests {
             edited: false,
             reply_to_bot: false,
             bot_in_thread: false,
+            quotes_bot: false,
             attachments: vec![],
         }
     }

@@ -46,7 +46,7 @@ use crate::semantics::{self, Admitted, Inbound};
 pub(crate) async fn pump_events(
     core: Arc<Core>,
     mut events: EventStream,
-    mut stop: oneshot::Receiver<()>,
+    mut stop: oneshot::Receiver<tokio::time::Instant>,
     drain: Duration,
 ) {
     // No event is decided before the `rooms` keys are resolved to ids: a name-keyed room
@@ -56,17 +56,18 @@ pub(crate) async fn pump_events(
         _ = &mut stop => return,
     }
     let mut tasks = JoinSet::new();
-    loop {
+    let deadline = loop {
         let event = tokio::select! {
             event = events.recv() => event,
-            _ = &mut stop => {
+            deadline = &mut stop => {
                 tracing::info!("stopping the event pump");
-                break;
+                // The server's one shutdown deadline; a dropped sender: stop now.
+                break deadline.unwrap_or_else(|_| tokio::time::Instant::now());
             }
         };
         let Some(event) = event else {
             tracing::info!("the channel's event stream ended");
-            break;
+            break tokio::time::Instant::now() + drain;
         };
         on_event(&core, event, &mut tasks).await;
         while let Some(event) = events.try_recv() {
@@ -77,10 +78,10 @@ pub(crate) async fn pump_events(
                 tracing::error!(error = %e, "preparing a message failed");
             }
         }
-    }
-    // Messages still being prepared are sent when ready, within the drain time.
+    };
+    // Messages still being prepared are sent when ready, until the deadline.
     let finish = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(drain, finish).await.is_err() {
+    if tokio::time::timeout_at(deadline, finish).await.is_err() {
         tracing::warn!("messages still being prepared at shutdown were cancelled");
         tasks.abort_all();
     }

@@ -148,18 +148,18 @@ where
         None => read_requests(&core, &mut reader, &mut tasks).await,
     };
 
-    // Let running requests finish (a send half-way through its chunks), then stop.
+    // One deadline for the whole stop (what `ready` announces as `drainMs`, after which
+    // the plugin may SIGKILL): running requests finish first (a send half-way through
+    // its chunks), then the pump finishes the messages it is preparing, in what is left.
+    let deadline = tokio::time::Instant::now() + options.drain_timeout;
     let drain = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(options.drain_timeout, drain)
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout_at(deadline, drain).await.is_err() {
         tracing::warn!("requests still running at shutdown were cancelled");
         tasks.abort_all();
     }
     // The pump stops reading events and finishes the messages it is preparing (within
     // the drain timeout), so what it read is either handed over or not marked as read.
-    let _ = stop_pump.send(());
+    let _ = stop_pump.send(deadline);
     if let Err(e) = pump.await {
         tracing::warn!(error = %e, "the event pump stopped abnormally");
     }

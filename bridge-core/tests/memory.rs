@@ -711,6 +711,7 @@ fn mention(id: &str, text: &str) -> channel_api::Event {
             edited: false,
             reply_to_bot: false,
             bot_in_thread: false,
+            quotes_bot: false,
             attachments: Vec::new(),
         },
     }

@@ -153,6 +153,8 @@ pub struct ImplicitMentions {
     pub reply_to_bot: bool,
     /// A thread reply in a thread the bot has replied in counts as a mention.
     pub thread_participation: bool,
+    /// A message quoting one of the bot's messages counts as a mention.
+    pub quoted_bot: bool,
 }
 
 impl Default for ImplicitMentions {
@@ -160,6 +162,7 @@ impl Default for ImplicitMentions {
         Self {
             reply_to_bot: true,
             thread_participation: true,
+            quoted_bot: true,
         }
     }
 }
@@ -172,6 +175,8 @@ pub struct ImplicitMentionsOverride {
     pub reply_to_bot: Option<bool>,
     /// Overrides `implicitMentions.threadParticipation`.
     pub thread_participation: Option<bool>,
+    /// Overrides `implicitMentions.quotedBot`.
+    pub quoted_bot: Option<bool>,
 }
 
 impl ImplicitMentionsOverride {
@@ -182,6 +187,7 @@ impl ImplicitMentionsOverride {
             thread_participation: self
                 .thread_participation
                 .unwrap_or(base.thread_participation),
+            quoted_bot: self.quoted_bot.unwrap_or(base.quoted_bot),
         }
     }
 }
@@ -214,6 +220,8 @@ pub struct RoomConfig {
     pub allow_bots: Option<bool>,
     /// Overrides keys of `implicitMentions`.
     pub implicit_mentions: ImplicitMentionsOverride,
+    /// Overrides `ignoreOtherMentions`.
+    pub ignore_other_mentions: Option<bool>,
 }
 
 impl Default for RoomConfig {
@@ -225,6 +233,7 @@ impl Default for RoomConfig {
             reply_to_mode: None,
             allow_bots: None,
             implicit_mentions: ImplicitMentionsOverride::default(),
+            ignore_other_mentions: None,
         }
     }
 }
@@ -252,6 +261,9 @@ pub struct ChannelConfig {
     pub mention_patterns: Vec<String>,
     /// Which thread facts count as a mention of the bot.
     pub implicit_mentions: ImplicitMentions,
+    /// In rooms, skip a message that mentions other users but not the bot (explicitly or
+    /// by a `mentionPatterns` match), even where no mention is required (Slack's key).
+    pub ignore_other_mentions: bool,
     /// Hear other bots' messages.
     pub allow_bots: bool,
     /// Per-room entries, keyed by room id or room name. A name counts only once the host
@@ -288,6 +300,7 @@ impl Default for ChannelConfig {
             require_mention: true,
             mention_patterns: Vec::new(),
             implicit_mentions: ImplicitMentions::default(),
+            ignore_other_mentions: false,
             allow_bots: false,
             rooms: BTreeMap::new(),
             command_allow_from: Vec::new(),
@@ -906,6 +919,7 @@ mod tests {
             "requireMention",
             "mentionPatterns",
             "implicitMentions",
+            "ignoreOtherMentions",
             "allowBots",
             "rooms",
             "commandAllowFrom",
@@ -918,7 +932,7 @@ mod tests {
         ] {
             assert!(top.contains(&key), "{key} missing from {top:?}");
         }
-        assert_eq!(top.len(), 18, "{top:?}");
+        assert_eq!(top.len(), 19, "{top:?}");
         // Every property the schema names is one the config reads: a value of the wrong
         // type under it is refused at that key.
         for key in &top {

@@ -164,6 +164,11 @@ pub struct Message {
     /// `false` when unknown. Feeds `implicitMentions.threadParticipation`.
     #[serde(default)]
     pub bot_in_thread: bool,
+    /// A fact about the receiving bot: the message quotes one of the bot's own messages
+    /// (a quote the server built from a link to it). `false` when unknown. Feeds
+    /// `implicitMentions.quotedBot`.
+    #[serde(default)]
+    pub quotes_bot: bool,
     /// Files attached to the message (images, documents), in payload order. Fetch their
     /// bytes with [`crate::Channel::download`].
     #[serde(default)]

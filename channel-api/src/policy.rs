@@ -38,9 +38,13 @@
 //!    (`implicitMentions`, room entry first, each key on by default): `replyToBot` counts
 //!    a thread reply under the bot's message ([`Message::reply_to_bot`]),
 //!    `threadParticipation` a follow-up in a thread the bot replied in
-//!    ([`Message::bot_in_thread`]). `@all` / `@here` alone do not count (they
+//!    ([`Message::bot_in_thread`]), `quotedBot` a quote of one of the bot's messages
+//!    ([`Message::quotes_bot`]). `@all` / `@here` alone do not count (they
 //!    would wake every bot). DMs never need a mention. An implicit mention does not address
-//!    a command (step 3 still needs the leading `@bot`).
+//!    a command (step 3 still needs the leading `@bot`). With `ignoreOtherMentions` (room
+//!    entry first; off by default), a room message that mentions other users but neither
+//!    mentions the bot nor matches a pattern is skipped, mention required or not (Slack:
+//!    the people it names are addressed, not the bot).
 //! 5. A message with no text left for the agent is skipped.
 //!
 //! # Other events
@@ -80,7 +84,7 @@
 //! #     room: RoomInfo { id: RoomId::new("D1"), kind: RoomKind::Direct, name: None },
 //! #     author: Author { id: UserId::new("U1"), username: "alice".into(), display_name: None, is_bot: false },
 //! #     text: "hello".into(), thread_root: None, mentions: vec![], timestamp: Timestamp(0), edited: false,
-//! #     reply_to_bot: false, bot_in_thread: false, attachments: vec![],
+//! #     reply_to_bot: false, bot_in_thread: false, quotes_bot: false, attachments: vec![],
 //! # };
 //! let identity = Identity {
 //!     account: AccountId::new("default"),
@@ -127,7 +131,7 @@ use crate::config::{
 use crate::event::{ConnectionState, Event, RoomEventKind};
 use crate::ids::{MessageId, RoomId, UserId};
 use crate::model::{
-    Author, Identity, Message, MessageRef, Reaction, RoomInfo, RoomKind, Timestamp,
+    Author, Identity, Mention, Message, MessageRef, Reaction, RoomInfo, RoomKind, Timestamp,
 };
 use crate::session::{ConversationId, Namespace};
 use crate::threading::{self, ReplyPlan};
@@ -362,6 +366,9 @@ pub struct MentionFacts {
 pub enum SkipReason {
     /// A group message without a mention of the bot, in a room that requires one.
     NotMentioned,
+    /// A room message that mentions other users and not the bot, with
+    /// `ignoreOtherMentions`.
+    OtherMentions,
     /// A command in a group room that requires mentions, not addressed with `@bot`.
     CommandNotAddressed,
     /// No text left for the agent.
@@ -386,6 +393,7 @@ impl SkipReason {
     pub fn as_str(self) -> &'static str {
         match self {
             SkipReason::NotMentioned => "not_mentioned",
+            SkipReason::OtherMentions => "other_mentions",
             SkipReason::CommandNotAddressed => "command_not_addressed",
             SkipReason::EmptyText => "empty_text",
             SkipReason::ReactionNotificationsOff => "reaction_notifications_off",
@@ -660,6 +668,9 @@ impl<'a> Decider<'a> {
                 let request = command::authorize(self.config, parsed, &message.author);
                 (Some(request), ReplyPlan::in_place(message))
             }
+            None if self.ignores_other_mentions(message) && !explicit && !pattern => {
+                return Decision::Skip(SkipReason::OtherMentions)
+            }
             None if required && !mention.was_mentioned => {
                 return Decision::Skip(SkipReason::NotMentioned)
             }
@@ -884,6 +895,20 @@ impl<'a> Decider<'a> {
         let switches = self.config.implicit_mentions_for(entry);
         (switches.reply_to_bot && message.reply_to_bot)
             || (switches.thread_participation && message.bot_in_thread)
+            || (switches.quoted_bot && message.quotes_bot)
+    }
+
+    /// Rule 4's `ignoreOtherMentions`: a room message naming other users.
+    fn ignores_other_mentions(&self, message: &Message) -> bool {
+        let on = self
+            .entry(&message.room)
+            .and_then(|entry| entry.config.ignore_other_mentions)
+            .unwrap_or(self.config.ignore_other_mentions);
+        on && !message.room.kind.is_direct()
+            && message
+                .mentions
+                .iter()
+                .any(|m| matches!(m, Mention::User { id, .. } if *id != self.identity.user_id))
     }
 
     /// The room's `rooms` entry (rule 2).
@@ -914,7 +939,7 @@ mod tests {
     use crate::command::{Command, CommandAccess, CommandDenial};
     use crate::config::{ReplyToMode, RoomConfig};
     use crate::ids::AccountId;
-    use crate::model::{Mention, MessageRef};
+    use crate::model::MessageRef;
     use crate::threading::ReplyTarget;
     use serde_json::json;
 
@@ -976,6 +1001,7 @@ mod tests {
             edited: false,
             reply_to_bot: false,
             bot_in_thread: false,
+            quotes_bot: false,
             attachments: Vec::new(),
         }
     }
@@ -1921,6 +1947,121 @@ mod tests {
         assert!(!dispatched.explicit && !dispatched.pattern && !dispatched.leading);
         let explicit = facts(&reply(Public, "@bot hi", true, false)).unwrap();
         assert!(!explicit.implicit && explicit.explicit && explicit.was_mentioned);
+    }
+
+    #[test]
+    fn quoted_bot_and_ignore_other_mentions() {
+        use RoomKind::{Direct, Public};
+        let open = |extra: serde_json::Value| {
+            let mut value =
+                json!({ "groupPolicy": "open", "dmPolicy": "open", "allowFrom": ["*"] });
+            value
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            config(value)
+        };
+        let none = approved(&[]);
+        let quote = |kind| {
+            let mut m = msg(kind, "U1", "what did you mean here?");
+            m.quotes_bot = true;
+            created(m)
+        };
+        // Names @alice (and, with `bot`, the bot too).
+        let naming_alice = |kind, bot: bool| {
+            let mut m = msg(
+                kind,
+                "U1",
+                if bot {
+                    "@bot @alice look"
+                } else {
+                    "@alice look"
+                },
+            );
+            m.mentions.push(Mention::User {
+                id: UserId::new("UA"),
+                username: "alice".into(),
+            });
+            created(m)
+        };
+        let ignore = json!({ "ignoreOtherMentions": true, "requireMention": false });
+        check(vec![
+            (
+                "a quote of the bot, default on",
+                open(json!({})),
+                none.clone(),
+                quote(Public),
+                "dispatch",
+            ),
+            (
+                "a quote of the bot, quotedBot off",
+                open(json!({ "implicitMentions": { "quotedBot": false } })),
+                none.clone(),
+                quote(Public),
+                "skip:not_mentioned",
+            ),
+            (
+                "quotedBot off in the room only",
+                open(json!({ "rooms": { "R1": { "implicitMentions": { "quotedBot": false } } } })),
+                none.clone(),
+                quote(Public),
+                "skip:not_mentioned",
+            ),
+            (
+                "naming someone else, no mention required, default",
+                open(json!({ "requireMention": false })),
+                none.clone(),
+                naming_alice(Public, false),
+                "dispatch",
+            ),
+            (
+                "naming someone else with ignoreOtherMentions",
+                open(ignore.clone()),
+                none.clone(),
+                naming_alice(Public, false),
+                "skip:other_mentions",
+            ),
+            (
+                "naming someone else and the bot",
+                open(ignore.clone()),
+                none.clone(),
+                naming_alice(Public, true),
+                "dispatch",
+            ),
+            (
+                "a pattern match counts as naming the bot",
+                open(json!({ "ignoreOtherMentions": true, "mentionPatterns": ["(?i)look"] })),
+                none.clone(),
+                naming_alice(Public, false),
+                "dispatch",
+            ),
+            (
+                "ignoreOtherMentions from the room entry",
+                open(
+                    json!({ "requireMention": false, "rooms": { "R1": { "ignoreOtherMentions": true } } }),
+                ),
+                none.clone(),
+                naming_alice(Public, false),
+                "skip:other_mentions",
+            ),
+            (
+                "the room entry turns it off",
+                open(
+                    json!({ "ignoreOtherMentions": true, "requireMention": false,
+                             "rooms": { "R1": { "ignoreOtherMentions": false } } }),
+                ),
+                none.clone(),
+                naming_alice(Public, false),
+                "dispatch",
+            ),
+            (
+                "DMs are never filtered",
+                open(ignore),
+                none.clone(),
+                naming_alice(Direct, false),
+                "dispatch",
+            ),
+        ]);
     }
 
     #[test]

@@ -24,7 +24,7 @@
 //! #     room: RoomInfo { id: RoomId::new("R1"), kind: RoomKind::Public, name: None },
 //! #     author: Author { id: UserId::new("U1"), username: "alice".into(), display_name: None, is_bot: false },
 //! #     text: "hi".into(), thread_root: None, mentions: vec![], timestamp: Timestamp(0), edited: false,
-//! #     reply_to_bot: false, bot_in_thread: false, attachments: vec![],
+//! #     reply_to_bot: false, bot_in_thread: false, quotes_bot: false, attachments: vec![],
 //! # };
 //! // `message` is a top-level message with id M1.
 //! let plan = ReplyPlan::new(ReplyToMode::First, &message);
@@ -160,6 +160,7 @@ mod tests {
             edited: false,
             reply_to_bot: false,
             bot_in_thread: false,
+            quotes_bot: false,
             attachments: Vec::new(),
         }
     }

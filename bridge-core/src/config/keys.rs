@@ -155,6 +155,11 @@ pub struct PluginKeys {
     /// the senders approved through pairing): not the operator's to write.
     #[serde(default)]
     pub plugin_sets: Vec<String>,
+    /// The plugin's own keys of a `rooms` entry (per-room agent policy: tools, skills,
+    /// system prompt), added to every entry's schema; the plugin reads them and strips
+    /// them from the configuration line.
+    #[serde(default)]
+    pub room_properties: Map<String, Value>,
 }
 
 /// The JSON schema of OpenClaw's `channels.<id>` block for this channel, generated from
@@ -181,6 +186,16 @@ pub fn openclaw_channel_schema(backend: &BackendKeys, plugin: &PluginKeys) -> Va
                 input.entry("description").or_insert(description);
             }
             *slot = input;
+        }
+    }
+    if !plugin.room_properties.is_empty() {
+        let entry = properties
+            .get_mut("rooms")
+            .and_then(|rooms| rooms.get_mut("additionalProperties"))
+            .and_then(|entry| entry.get_mut("properties"))
+            .and_then(Value::as_object_mut);
+        if let Some(entry) = entry {
+            entry.extend(plugin.room_properties.clone());
         }
     }
     properties.extend(plugin.account_properties.clone());
@@ -580,6 +595,28 @@ mod tests {
         let account = &channel["accounts"]["additionalProperties"]["properties"];
         assert!(account.get("accountId").is_none());
         assert!(account["dmPolicy"].is_object());
+    }
+
+    /// The plugin's per-room keys (tools, skills, ...) are part of every `rooms` entry at
+    /// both levels, beside the bridge's own entry keys.
+    #[test]
+    fn the_plugins_room_keys_are_in_every_rooms_entry() {
+        let plugin: PluginKeys = serde_json::from_value(json!({
+            "accountProperties": {},
+            "channelProperties": {},
+            "secretInput": {"type": "string"},
+            "secrets": [],
+            "roomProperties": {"systemPrompt": {"type": "string"}},
+        }))
+        .unwrap();
+        let schema = openclaw_channel_schema(&BackendKeys::any(), &plugin);
+        let channel = &schema["properties"];
+        let account = &channel["accounts"]["additionalProperties"]["properties"];
+        for level in [channel, account] {
+            let entry = &level["rooms"]["additionalProperties"]["properties"];
+            assert_eq!(entry["systemPrompt"], json!({"type": "string"}));
+            assert!(entry["requireMention"].is_object(), "{entry}");
+        }
     }
 
     #[test]

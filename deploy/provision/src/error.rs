@@ -3,6 +3,9 @@
 //! Messages never carry a password or a token: they name the call, the HTTP status and the
 //! server's own error text (which Rocket.Chat never fills with secrets).
 
+use backend_rocketchat::admin::RestError;
+use backend_rocketchat::ConfigError;
+
 /// A provisioning failure.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -10,30 +13,24 @@ pub enum ProvisionError {
     /// The command line or its inputs are wrong.
     #[error("{0}")]
     Usage(String),
-    /// No TCP connection (refused, DNS, unreachable network).
-    #[error("cannot reach {url}: {reason}")]
-    Unreachable {
-        /// The server URL.
-        url: String,
-        /// What the OS said.
-        reason: String,
+    /// `--url` or `--ca-file` is unusable (the client's check, in the flag's name).
+    #[error("{flag}: {}{hint}", source.problem)]
+    BadOption {
+        /// The flag.
+        flag: &'static str,
+        /// What to do about it.
+        hint: &'static str,
+        /// The client's error.
+        #[source]
+        source: ConfigError,
     },
     /// The TLS handshake failed (untrusted or wrong certificate, not TLS at all, ...).
-    #[error("TLS with {url} failed: {reason} (for a private CA pass --ca-file)")]
-    Tls {
-        /// The server URL.
-        url: String,
-        /// What rustls said.
-        reason: String,
-    },
-    /// The server did not answer in time.
-    #[error("{call}: no answer from the server within {seconds} s")]
-    Timeout {
-        /// The call.
-        call: String,
-        /// The limit.
-        seconds: u64,
-    },
+    #[error("{0} (for a private CA pass --ca-file)")]
+    Tls(#[source] RestError),
+    /// A call failed: unreachable, timed out, refused (naming the endpoint, the status and
+    /// the server's error text), or an answer that cannot be read.
+    #[error(transparent)]
+    Rest(RestError),
     /// `/api/info` reported a version other than 8.x.
     #[error(
         "the server reports Rocket.Chat {version}, not 8.x; this kit targets Rocket.Chat 8.2.0"
@@ -94,16 +91,6 @@ pub enum ProvisionError {
         /// The server's error type (`totp-invalid`, `totp-required`, ...).
         detail: String,
     },
-    /// Any other refusal by the server.
-    #[error("{call} failed (HTTP {status}): {message}")]
-    Api {
-        /// The call.
-        call: String,
-        /// HTTP status.
-        status: u16,
-        /// The server's error text.
-        message: String,
-    },
     /// The server answered something this tool cannot read.
     #[error("{call}: unexpected answer: {reason}")]
     BadResponse {
@@ -127,8 +114,11 @@ impl ProvisionError {
     /// credentials, 6 user login or 2FA, 1 anything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Usage(_) => 2,
-            Self::Unreachable { .. } | Self::Tls { .. } | Self::Timeout { .. } => 3,
+            Self::Usage(_) | Self::BadOption { .. } => 2,
+            Self::Tls(_) => 3,
+            Self::Rest(
+                RestError::Unreachable { .. } | RestError::Tls { .. } | RestError::Timeout { .. },
+            ) => 3,
             Self::NotVersion8 { .. } => 4,
             Self::AdminLoginRefused { .. }
             | Self::AdminTwoFactor { .. }
@@ -137,7 +127,29 @@ impl ProvisionError {
             | Self::PasswordNotSet { .. }
             | Self::NotProvisionedUser { .. }
             | Self::TwoFactorRefused { .. } => 6,
-            Self::Api { .. } | Self::BadResponse { .. } | Self::Write { .. } => 1,
+            Self::Rest(_) | Self::BadResponse { .. } | Self::Write { .. } => 1,
+        }
+    }
+}
+
+impl From<RestError> for ProvisionError {
+    /// A TLS failure gets the `--ca-file` hint, a config error its flag's name.
+    fn from(e: RestError) -> Self {
+        match e {
+            e @ RestError::Tls { .. } => Self::Tls(e),
+            RestError::Config(source) => match source.field {
+                "caFile" => Self::BadOption {
+                    flag: "--ca-file",
+                    hint: "",
+                    source,
+                },
+                _ => Self::BadOption {
+                    flag: "--url",
+                    hint: " (use https://, or http:// with --insecure for a local test server)",
+                    source,
+                },
+            },
+            e => Self::Rest(e),
         }
     }
 }

@@ -9,14 +9,13 @@
 //! # Layout
 //! - [`provision`]: the sequence (reference section 4.5), [`Settings`], and what a run
 //!   made ([`Provisioned`]); the random passwords, the 2FA code and the version check.
-//! - [`http`]: the JSON REST client (hyper + hyper-rustls; webpki roots plus `--ca-file`;
-//!   `http://` only with `--insecure`), classifying transport failures (unreachable, TLS).
+//! - The REST client, its TLS rules (webpki roots plus `--ca-file`; `http://` only with
+//!   `--insecure`) and its errors are the channel's: [`backend_rocketchat::admin`].
 //! - [`output`]: the `export` lines, the OpenClaw snippet, and the optional passwords file.
 //! - [`error`]: [`ProvisionError`]: one readable line per failure, and its exit code.
 //! - `main.rs`: the CLI (clap).
 
 pub mod error;
-pub mod http;
 pub mod output;
 pub mod provision;
 

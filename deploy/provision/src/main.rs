@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use backend_rocketchat::admin::AdminOptions;
 use clap::Parser;
-use rc_provision::http::ClientOptions;
 use rc_provision::provision::User;
 use rc_provision::{output, provision, ProvisionError, Provisioned, Settings};
 
@@ -70,11 +70,11 @@ async fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), ProvisionError> {
     let password = admin_password()?;
     let mut settings = Settings::new(&args.url, &args.admin_user, &password);
-    settings.client = ClientOptions {
-        url: args.url.clone(),
+    settings.client = AdminOptions {
+        server_url: args.url.clone(),
         ca_file: args.ca_file.clone(),
-        insecure: args.insecure,
-        timeout: Duration::from_secs(args.timeout_secs.max(1)),
+        allow_plain_http: args.insecure,
+        request_timeout: Duration::from_secs(args.timeout_secs.max(1)),
     };
     settings.bots = args.bots;
     settings.prefix = args.prefix.clone();

@@ -24,7 +24,7 @@ pub fn env_vars(p: &Provisioned) -> Vec<EnvVar> {
         };
         push(&format!("RC_TEST_{tag}_USER_ID"), &bot.user_id);
         push(&format!("RC_TEST_{tag}_USERNAME"), &bot.username);
-        push(&format!("RC_TEST_{tag}_TOKEN"), &bot.token);
+        push(&format!("RC_TEST_{tag}_TOKEN"), bot.token.expose());
         if i > 0 {
             if let Some(dm) = p.dms.get(i) {
                 push(&format!("RC_TEST_{tag}_DM_ROOM_ID"), &dm.id);
@@ -33,7 +33,7 @@ pub fn env_vars(p: &Provisioned) -> Vec<EnvVar> {
     }
     push("RC_TEST_PEER_USER_ID", &p.peer.user_id);
     push("RC_TEST_PEER_USERNAME", &p.peer.username);
-    push("RC_TEST_PEER_TOKEN", &p.peer.token);
+    push("RC_TEST_PEER_TOKEN", p.peer.token.expose());
     push("RC_TEST_ROOM_ID", &p.public_room.id);
     push("RC_TEST_ROOM_NAME", &p.public_room.name);
     push("RC_TEST_PRIVATE_ROOM_ID", &p.private_room.id);
@@ -142,7 +142,8 @@ pub fn write_passwords(path: &Path, users: &[&User]) -> Result<(), ProvisionErro
     file.set_permissions(std::fs::Permissions::from_mode(0o600))
         .map_err(fail)?;
     for user in users {
-        writeln!(file, "{} {}", user.username, user.password).map_err(fail)?;
+        // `expose`: a Secret's Display is "[REDACTED]".
+        writeln!(file, "{} {}", user.username, user.password.expose()).map_err(fail)?;
     }
     Ok(())
 }
@@ -156,8 +157,8 @@ mod tests {
         User {
             username: name.into(),
             user_id: id.into(),
-            token: token.into(),
-            password: "pw".into(),
+            token: backend_rocketchat::Secret::new(token),
+            password: backend_rocketchat::Secret::new("pw"),
             created: true,
             password_reset: false,
             replaced_token: false,

@@ -9,12 +9,13 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use backend_rocketchat::admin::{AdminOptions, AdminRest, Credentials, RestError};
+use backend_rocketchat::Secret;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use rc_provision::http::{Api, Auth, ClientOptions};
 use rc_provision::{provision, ProvisionError, Settings};
 use rocketchat_sim::{SimConfig, SimHandle, Simulator, TlsFiles, UserKind};
 use serde_json::{json, Value};
@@ -45,74 +46,66 @@ async fn sim_unlimited() -> SimHandle {
 
 fn settings(url: &str, password: &str) -> Settings {
     let mut s = Settings::new(url, ADMIN.0, password);
-    s.client.insecure = true;
-    s.client.timeout = Duration::from_secs(10);
+    s.client.allow_plain_http = true;
+    s.client.request_timeout = Duration::from_secs(10);
     s
 }
 
-/// `GET /api/v1/me` as `auth`: the HTTP status.
-async fn me_status(url: &str, user_id: &str, token: &str) -> u16 {
-    let api = Api::new(&ClientOptions {
-        url: url.into(),
+/// The channel's admin client for `url` (plain http allowed).
+fn client(url: &str) -> AdminRest {
+    AdminRest::new(&AdminOptions {
+        server_url: url.into(),
         ca_file: None,
-        insecure: true,
-        timeout: Duration::from_secs(10),
+        allow_plain_http: true,
+        request_timeout: Duration::from_secs(10),
     })
-    .unwrap();
-    let auth = Auth {
-        user_id: user_id.into(),
-        token: token.into(),
-    };
-    api.get("/api/v1/me", &[], Some(&auth))
-        .await
-        .unwrap()
-        .status
-        .as_u16()
+    .unwrap()
 }
 
-/// `GET <path>?<query>` as `auth`: the reply body, asserting success.
+/// The HTTP status of a call: 200 for a success, else the refusal's.
+fn status_of(answer: Result<Value, RestError>) -> u16 {
+    match answer {
+        Ok(_) => 200,
+        Err(e) => e.status().unwrap_or_else(|| panic!("no answer: {e}")),
+    }
+}
+
+fn credentials(user_id: &str, token: &Secret) -> Credentials {
+    Credentials {
+        user_id: user_id.into(),
+        token: token.clone(),
+    }
+}
+
+/// `GET /api/v1/me` as `auth`: the HTTP status.
+async fn me_status(url: &str, user_id: &str, token: &Secret) -> u16 {
+    let who = credentials(user_id, token);
+    status_of(client(url).get("me").auth(&who).send().await)
+}
+
+/// `GET <endpoint>?<query>` as `auth`: the answer, asserting success.
 async fn get_ok(
     url: &str,
-    path: &str,
+    endpoint: &str,
     query: &[(&str, &str)],
     user_id: &str,
-    token: &str,
+    token: &Secret,
 ) -> Value {
-    let api = Api::new(&ClientOptions {
-        url: url.into(),
-        ca_file: None,
-        insecure: true,
-        timeout: Duration::from_secs(10),
-    })
-    .unwrap();
-    let auth = Auth {
-        user_id: user_id.into(),
-        token: token.into(),
-    };
-    let reply = api.get(path, query, Some(&auth)).await.unwrap();
-    assert!(reply.ok(), "{path}: {:?}", reply.body);
-    reply.body
+    let api = client(url);
+    let who = credentials(user_id, token);
+    let mut call = api.get(endpoint).auth(&who);
+    for (k, v) in query {
+        call = call.query(k, v);
+    }
+    call.send().await.unwrap()
 }
 
 /// `POST /api/v1/login` with a password: the HTTP status.
 async fn login_status(url: &str, user: &str, password: &str) -> u16 {
-    let api = Api::new(&ClientOptions {
-        url: url.into(),
-        ca_file: None,
-        insecure: true,
-        timeout: Duration::from_secs(10),
-    })
-    .unwrap();
-    api.post(
-        "/api/v1/login",
-        &json!({"user": user, "password": password}),
-        None,
-        &[],
-    )
-    .await
-    .unwrap()
-    .status
-    .as_u16()
+    match client(url).login(user, &Secret::new(password)).await {
+        Ok(_) => 200,
+        Err(e) => e.status().unwrap_or_else(|| panic!("no answer: {e}")),
+    }
 }
 
 #[tokio::test]
@@ -140,7 +133,7 @@ async fn fresh_run_creates_everything_and_a_second_run_reuses_it() {
 
     // The bot has the bot and user roles, and its PAT works.
     let bot = &first.bots[0];
-    let me = get_ok(&url, "/api/v1/me", &[], &bot.user_id, &bot.token).await;
+    let me = get_ok(&url, "me", &[], &bot.user_id, &bot.token).await;
     let roles: Vec<&str> = me["roles"]
         .as_array()
         .unwrap()
@@ -156,15 +149,15 @@ async fn fresh_run_creates_everything_and_a_second_run_reuses_it() {
     // to members), and the DM is between the peer and the bot.
     for user in first.bots.iter().chain(std::iter::once(&first.peer)) {
         for (path, id) in [
-            ("/api/v1/channels.info", &first.public_room.id),
-            ("/api/v1/groups.info", &first.private_room.id),
+            ("channels.info", &first.public_room.id),
+            ("groups.info", &first.private_room.id),
         ] {
             get_ok(&url, path, &[("roomId", id)], &user.user_id, &user.token).await;
         }
     }
     let dm = get_ok(
         &url,
-        "/api/v1/rooms.info",
+        "rooms.info",
         &[("roomId", &first.dms[0].id)],
         &bot.user_id,
         &bot.token,
@@ -212,7 +205,7 @@ async fn every_run_sets_new_random_passwords_and_both_logins_work() {
         p.bots
             .iter()
             .chain(std::iter::once(&p.peer))
-            .map(|u| (u.username.clone(), u.password.clone()))
+            .map(|u| (u.username.clone(), u.password.expose().to_owned()))
             .collect()
     };
     let one = users(&first);
@@ -245,10 +238,10 @@ async fn passwords_do_not_depend_on_the_admin_password() {
     assert_ne!(pa.bots[0].password, pb.bots[0].password);
     for p in [&pa, &pb] {
         for u in p.bots.iter().chain(std::iter::once(&p.peer)) {
-            assert!(!u.password.contains(ADMIN.1), "{u:?}");
+            assert!(!u.password.expose().contains(ADMIN.1), "{u:?}");
             assert_ne!(
                 u.password,
-                rc_provision::provision::two_factor_code(ADMIN.1),
+                backend_rocketchat::admin::two_factor_code(&Secret::new(ADMIN.1)),
                 "{u:?}"
             );
         }
@@ -342,7 +335,7 @@ async fn an_admin_that_may_not_set_passwords_is_a_clear_error() {
     );
     assert_eq!(err.exit_code(), 6);
     assert_eq!(
-        login_status(&url, "conformance-bot", &first.bots[0].password).await,
+        login_status(&url, "conformance-bot", first.bots[0].password.expose()).await,
         200,
         "the password stayed"
     );
@@ -471,9 +464,13 @@ async fn an_existing_user_this_tool_did_not_create_is_left_alone() {
 #[tokio::test]
 async fn plain_http_without_insecure_is_refused_before_any_request() {
     let mut s = Settings::new("http://127.0.0.1:9", "admin", "pw");
-    s.client.insecure = false;
+    s.client.allow_plain_http = false;
     let err = provision(&s).await.unwrap_err();
-    assert!(matches!(err, ProvisionError::Usage(_)), "{err:?}");
+    assert!(
+        matches!(err, ProvisionError::BadOption { flag: "--url", .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.exit_code(), 2);
     assert!(err.to_string().contains("--insecure"), "{err}");
 }
 
@@ -483,7 +480,10 @@ async fn an_unreachable_server_is_a_clear_error() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let err = provision(&settings(&url, "pw")).await.unwrap_err();
-    assert!(matches!(err, ProvisionError::Unreachable { .. }), "{err:?}");
+    assert!(
+        matches!(err, ProvisionError::Rest(RestError::Unreachable { .. })),
+        "{err:?}"
+    );
     assert!(
         err.to_string().starts_with(&format!("cannot reach {url}")),
         "{err}"
@@ -516,9 +516,9 @@ async fn an_untrusted_certificate_is_a_tls_error_and_ca_file_fixes_it() {
     assert!(url.starts_with("https://"));
 
     let mut s = settings(&url, ADMIN.1);
-    s.client.insecure = false;
+    s.client.allow_plain_http = false;
     let err = provision(&s).await.unwrap_err();
-    assert!(matches!(err, ProvisionError::Tls { .. }), "{err:?}");
+    assert!(matches!(err, ProvisionError::Tls(_)), "{err:?}");
     assert!(err.to_string().contains("--ca-file"), "{err}");
     assert_eq!(err.exit_code(), 3);
 
