@@ -107,6 +107,10 @@ pub mod fuzzing {
                         mapper.learn_root(&root, None);
                     }
                     let _ = mapper.unknown_reactors(&doc);
+                    let now = std::time::Instant::now();
+                    if let Some(author) = mapper.unknown_author(&doc, now) {
+                        mapper.learn_author(&author, None, now);
+                    }
                     events += mapper.on_wire(doc, meta).len();
                 }
                 Route::Deleted { rid, id } => {
@@ -858,10 +862,7 @@ impl Channel for RocketChatChannel {
                 },
             })?;
         let text = |key: &str| doc.get(key).and_then(Value::as_str).map(str::to_owned);
-        let roles = doc.get("roles").and_then(Value::as_array);
-        // A bot account has the `bot` role; app users have `type: "app"`.
-        let is_bot = roles.is_some_and(|r| r.iter().any(|role| role == "bot"))
-            || matches!(text("type").as_deref(), Some("bot" | "app"));
+        let is_bot = mapping::user_is_bot(&doc);
         Ok(channel_api::Author {
             id: channel_api::UserId::new(text("_id").unwrap_or_default()),
             username: text("username").unwrap_or_default(),

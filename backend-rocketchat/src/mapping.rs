@@ -18,6 +18,7 @@
 //! facts stay `false` (the safe side) until the root's next update arrives.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::{Duration, Instant};
 
 use channel_api::{
     Author, Event, Mention, Message, MessageId, MessageRef, Reaction, RoomEventKind, RoomId,
@@ -41,6 +42,19 @@ const BOT_THREAD_CACHE: usize = 10_000;
 const LOOKED_UP_CACHE: usize = 10_000;
 /// Usernames whose user id is known (authors and mentions seen, reactors looked up).
 const USER_CACHE: usize = 10_000;
+/// Authors whose account kind (bot or human) was looked up, and for how long an answer
+/// holds before the next message of that author looks it up again (a role can change).
+const AUTHOR_CACHE: usize = 10_000;
+pub(crate) const AUTHOR_TTL: Duration = Duration::from_secs(600);
+/// After a lookup that failed or found nobody: when to try again.
+pub(crate) const AUTHOR_RETRY: Duration = Duration::from_secs(60);
+
+/// What a `users.info` lookup said about an author.
+#[derive(Debug, Clone, Copy)]
+struct AuthorKind {
+    is_bot: bool,
+    fresh_until: Instant,
+}
 
 /// What the mapper remembers about one room.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +146,8 @@ pub(crate) struct Mapper {
     /// them by user id, so every reactor is resolved through this map (learned from the
     /// authors and mentions of every document, and from lookups the session makes).
     users: BoundedMap<String, String>,
+    /// User id -> whether the account is a bot (`users.info`, see [`user_is_bot`]).
+    authors: BoundedMap<String, AuthorKind>,
     /// How far each room was read: where its catch-up starts.
     marks: ReadMarks,
     /// Where an earlier process of this account stopped (see [`Mapper::resume_from`]):
@@ -153,6 +169,7 @@ impl Mapper {
             bot_threads: BoundedMap::new(BOT_THREAD_CACHE),
             looked_up: BoundedMap::new(LOOKED_UP_CACHE),
             users: BoundedMap::new(USER_CACHE),
+            authors: BoundedMap::new(AUTHOR_CACHE),
             marks: ReadMarks::new(0),
             resume: None,
         }
@@ -334,10 +351,12 @@ impl Mapper {
         let mut events = Vec::new();
         let facts = self.thread_facts(&doc);
         let quotes_bot = self.quotes_own_message(&doc);
+        let bot_account = self.author_is_bot(&doc.u.id);
         let message = || {
             let mut message = to_message(&doc, room.clone(), text.clone(), ts, edited_at.is_some());
             (message.reply_to_bot, message.bot_in_thread) = facts;
             message.quotes_bot = quotes_bot;
+            message.author.is_bot |= bot_account;
             message
         };
         match &previous {
@@ -373,6 +392,52 @@ impl Mapper {
         let before = previous.map(|p| p.reactions).unwrap_or_default();
         events.extend(self.reaction_diff(&doc, &room, &before, &reactions));
         events
+    }
+
+    /// The author of `doc` when whether it is a bot account must be looked up first
+    /// (`users.info`, [`Mapper::learn_author`]): never the bot itself, nor for system or
+    /// hidden documents, nor when the document already marks a bot post (`bot`); a known
+    /// author only once its answer is older than [`AUTHOR_TTL`].
+    pub(crate) fn unknown_author(&self, doc: &WireMessage, now: Instant) -> Option<String> {
+        if doc.u.id.is_empty()
+            || doc.u.id == self.self_id
+            || doc.t.is_some()
+            || doc.hidden == Some(true)
+            || has_bot_marker(doc)
+        {
+            return None;
+        }
+        match self.authors.get(doc.u.id.as_str()) {
+            Some(kind) if kind.fresh_until > now => None,
+            _ => Some(doc.u.id.clone()),
+        }
+    }
+
+    /// Remembers what `users.info` said about the author `id` (`None`: the lookup failed
+    /// or found nobody; the last answer, if any, holds until a retry after
+    /// [`AUTHOR_RETRY`]).
+    pub(crate) fn learn_author(
+        &mut self,
+        id: &str,
+        user: Option<&serde_json::Value>,
+        now: Instant,
+    ) {
+        let kind = match user {
+            Some(user) => AuthorKind {
+                is_bot: user_is_bot(user),
+                fresh_until: now + AUTHOR_TTL,
+            },
+            None => AuthorKind {
+                is_bot: self.author_is_bot(id),
+                fresh_until: now + AUTHOR_RETRY,
+            },
+        };
+        self.authors.insert(id.to_owned(), kind);
+    }
+
+    /// Whether a lookup said the user `id` is a bot account.
+    fn author_is_bot(&self, id: &str) -> bool {
+        self.authors.get(id).is_some_and(|kind| kind.is_bot)
     }
 
     /// A system message (`t` set): a room event when it is one the contract names and it is
@@ -835,8 +900,9 @@ fn to_message(doc: &WireMessage, room: RoomInfo, text: String, ts: i64, edited: 
             id: UserId::new(doc.u.id.clone()),
             username: doc.u.username.clone(),
             display_name: doc.u.name.clone(),
-            // `bot` on a message only marks webhook posts; it does not identify bot users.
-            is_bot: false,
+            // The document's own mark of an automated post; the author's account kind is
+            // added by the mapper, which looked it up ([`user_is_bot`]).
+            is_bot: has_bot_marker(doc),
         },
         text,
         thread_root: doc.tmid.clone().map(MessageId::new),
@@ -859,6 +925,40 @@ fn quoted_message_id(link: &str) -> Option<&str> {
         .split('&')
         .find_map(|pair| pair.strip_prefix("msg="))
         .filter(|id| !id.is_empty())
+}
+
+/// Whether a document marks an automated post: `bot` is set, as Rocket.Chat sets it (a
+/// truthy value: webhooks stamp `{ i: <integrationId> }`, the JS SDK `{ i: 'js.SDK' }`;
+/// see [`WireMessage::bot`]). Only this field counts: `alias`, `avatar`, `emoji` and
+/// `customFields` are the sender's to set (`message-impersonate`, webhook payloads) and
+/// say nothing about who sent it. A human can set `bot` himself, over DDP or REST; that
+/// only subjects him to the bot rules (`allowBots`, the loop budget), it admits nothing.
+pub(crate) fn has_bot_marker(doc: &WireMessage) -> bool {
+    use serde_json::Value;
+    match &doc.bot {
+        None | Some(Value::Null | Value::Bool(false)) => false,
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Number(n)) => n.as_f64().is_some_and(|n| n != 0.0),
+        Some(Value::Bool(true) | Value::Array(_) | Value::Object(_)) => true,
+    }
+}
+
+/// Whether a `users.info` user document is a bot account: the `bot` role (listed in
+/// `roles` when the bot may see it: Rocket.Chat returns `roles` only to callers with
+/// `view-full-other-user-info`, apps/meteor/app/lib/server/functions/getFullUserData.ts),
+/// or `type` `bot` (bot accounts: Rocket.Chat's bot manager turns a bot back into a user
+/// by setting `type: 'user'` and `roles: ['user']`, packages/rocketchat-bot-manager/server/
+/// methods/turnBotIntoUser.js) or `app` (the users the apps engine posts as). `type` is in
+/// users.info's default fields, so it is what a plain bot account can always see. None of
+/// these is a field a room member sets on a message.
+pub(crate) fn user_is_bot(user: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    let roles = user.get("roles").and_then(Value::as_array);
+    roles.is_some_and(|r| r.iter().any(|role| role == "bot"))
+        || matches!(
+            user.get("type").and_then(Value::as_str),
+            Some("bot" | "app")
+        )
 }
 
 /// The files a message carries, from its own upload records: `files[]` (else `file`, on
@@ -1782,6 +1882,184 @@ mod file_card_tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].id, "F4");
         assert_eq!(found[0].url, "/file-upload/F4/a%3Fb%23c%20%252e.txt");
+    }
+}
+
+#[cfg(test)]
+mod author_tests {
+    use super::json_input::{on_json, wire};
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn doc(id: &str, author: &str) -> Value {
+        json!({"_id": id, "rid": "R1", "msg": "hi", "ts": {"$date": 2_000},
+               "u": {"_id": author, "username": author, "name": author},
+               "_updatedAt": {"$date": 2_000}})
+    }
+
+    fn meta() -> Value {
+        json!({"roomParticipant": true, "roomType": "c", "roomName": "general"})
+    }
+
+    fn marked(bot: Value) -> bool {
+        let mut d = doc("m1", "alice");
+        d["bot"] = bot;
+        has_bot_marker(&wire(&d).expect("parses"))
+    }
+
+    fn author_of(events: &[Event]) -> &Author {
+        match events {
+            [Event::MessageCreated { message }] => &message.author,
+            other => panic!("expected one MessageCreated, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn falsy_bot_values_do_not_mark_a_bot_post() {
+        for v in [json!(null), json!(false), json!(""), json!(0)] {
+            assert!(!marked(v.clone()), "{v}");
+        }
+        // No field at all.
+        assert!(!has_bot_marker(&wire(&doc("m1", "alice")).expect("parses")));
+    }
+
+    #[test]
+    fn truthy_bot_values_mark_a_bot_post() {
+        for v in [
+            json!({"i": "js.SDK"}),
+            json!({"i": "integ1"}),
+            json!(true),
+            json!("x"),
+            json!(1),
+        ] {
+            assert!(marked(v.clone()), "{v}");
+        }
+    }
+
+    #[test]
+    fn user_is_bot_by_role_or_type() {
+        assert!(user_is_bot(
+            &json!({"_id": "b", "roles": ["user", "bot"], "type": "user"})
+        ));
+        assert!(user_is_bot(&json!({"_id": "b", "type": "bot"})));
+        assert!(user_is_bot(&json!({"_id": "b", "type": "app"})));
+        assert!(!user_is_bot(
+            &json!({"_id": "u", "roles": ["user"], "type": "user"})
+        ));
+        assert!(!user_is_bot(&json!({"_id": "u", "roles": ["admin"]})));
+        assert!(!user_is_bot(&json!({"_id": "u"})));
+    }
+
+    #[test]
+    fn an_author_users_info_calls_a_bot_maps_to_a_bot_and_a_human_stays_human() {
+        let mut m = Mapper::new("botid", "bot", 1_000);
+        let now = Instant::now();
+        let d = doc("m1", "otherbot");
+        assert_eq!(
+            m.unknown_author(&wire(&d).expect("parses"), now).as_deref(),
+            Some("otherbot")
+        );
+        m.learn_author(
+            "otherbot",
+            Some(&json!({"_id": "otherbot", "type": "bot"})),
+            now,
+        );
+        assert_eq!(m.unknown_author(&wire(&d).expect("parses"), now), None);
+        assert!(author_of(&on_json(&mut m, &d, Some(&meta()))).is_bot);
+
+        let h = doc("m2", "alice");
+        m.learn_author(
+            "alice",
+            Some(&json!({"_id": "alice", "type": "user", "roles": ["user"]})),
+            now,
+        );
+        assert!(!author_of(&on_json(&mut m, &h, Some(&meta()))).is_bot);
+    }
+
+    #[test]
+    fn a_bot_marker_makes_a_bot_without_a_lookup() {
+        let mut m = Mapper::new("botid", "bot", 1_000);
+        let mut d = doc("m1", "alice");
+        d["bot"] = json!({"i": "js.SDK"});
+        assert_eq!(
+            m.unknown_author(&wire(&d).expect("parses"), Instant::now()),
+            None
+        );
+        assert!(author_of(&on_json(&mut m, &d, Some(&meta()))).is_bot);
+    }
+
+    #[test]
+    fn the_bot_itself_and_system_messages_are_never_looked_up() {
+        let m = Mapper::new("botid", "bot", 1_000);
+        let now = Instant::now();
+        assert_eq!(
+            m.unknown_author(&wire(&doc("m1", "botid")).expect("parses"), now),
+            None
+        );
+        let mut sys = doc("m2", "alice");
+        sys["t"] = json!("uj");
+        assert_eq!(m.unknown_author(&wire(&sys).expect("parses"), now), None);
+        let mut hidden = doc("m3", "alice");
+        hidden["_hidden"] = json!(true);
+        assert_eq!(m.unknown_author(&wire(&hidden).expect("parses"), now), None);
+    }
+
+    #[test]
+    fn an_answer_is_asked_again_after_author_ttl() {
+        let mut m = Mapper::new("botid", "bot", 1_000);
+        let t0 = Instant::now();
+        let d = wire(&doc("m1", "alice")).expect("parses");
+        m.learn_author("alice", Some(&json!({"_id": "alice", "type": "user"})), t0);
+        assert_eq!(
+            m.unknown_author(&d, t0 + AUTHOR_TTL - Duration::from_secs(1)),
+            None
+        );
+        assert_eq!(
+            m.unknown_author(&d, t0 + AUTHOR_TTL).as_deref(),
+            Some("alice")
+        );
+        // A role granted meanwhile is seen at the next lookup.
+        m.learn_author(
+            "alice",
+            Some(&json!({"_id": "alice", "roles": ["bot"]})),
+            t0 + AUTHOR_TTL,
+        );
+        assert!(author_of(&on_json(&mut m, &doc("m2", "alice"), Some(&meta()))).is_bot);
+    }
+
+    #[test]
+    fn a_failed_lookup_keeps_the_last_answer_and_retries_after_author_retry() {
+        let mut m = Mapper::new("botid", "bot", 1_000);
+        let t0 = Instant::now();
+        let d = wire(&doc("m1", "otherbot")).expect("parses");
+        m.learn_author(
+            "otherbot",
+            Some(&json!({"_id": "otherbot", "type": "bot"})),
+            t0,
+        );
+        let t1 = t0 + AUTHOR_TTL;
+        assert_eq!(m.unknown_author(&d, t1).as_deref(), Some("otherbot"));
+        m.learn_author("otherbot", None, t1);
+        // Still a bot: a failed lookup does not turn it into a human.
+        assert_eq!(
+            m.unknown_author(&d, t1 + AUTHOR_RETRY - Duration::from_secs(1)),
+            None
+        );
+        assert!(author_of(&on_json(&mut m, &doc("m2", "otherbot"), Some(&meta()))).is_bot);
+        assert_eq!(
+            m.unknown_author(&d, t1 + AUTHOR_RETRY).as_deref(),
+            Some("otherbot")
+        );
+
+        // Never known and the lookup failed: human for now, asked again after the retry.
+        m.learn_author("erin", None, t0);
+        let e = wire(&doc("m3", "erin")).expect("parses");
+        assert_eq!(m.unknown_author(&e, t0), None);
+        assert!(!author_of(&on_json(&mut m, &doc("m3", "erin"), Some(&meta()))).is_bot);
+        assert_eq!(
+            m.unknown_author(&e, t0 + AUTHOR_RETRY).as_deref(),
+            Some("erin")
+        );
     }
 }
 

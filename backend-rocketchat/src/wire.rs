@@ -118,6 +118,14 @@ pub(crate) struct WireMessage {
     /// Message attachments (file cards, quotes, link previews); raw for the same reason.
     #[serde(default)]
     pub(crate) attachments: Option<serde_json::Value>,
+    /// `IMessage.bot`: set on automated posts. The integrations API stamps incoming
+    /// webhooks with `bot: { i: <integrationId> }`, and Rocket.Chat's JS SDK (hubot-
+    /// rocketchat) sends `bot: { i: 'js.SDK' }` on every message (Rocket.Chat's own API
+    /// test "should accept message sent by js.SDK", apps/meteor/tests/end-to-end/api/
+    /// methods.ts; `processWebhookMessage` passes it through, apps/meteor/app/lib/server/
+    /// functions/processWebhookMessage.ts). Raw: only its presence is read.
+    #[serde(default)]
+    pub(crate) bot: Option<serde_json::Value>,
 }
 
 /// The second argument of a `__my_messages__` event.

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use channel_api::bot_loop::BotLoopGuard;
 use channel_api::config::ResolvedRooms;
 use channel_api::policy::RecentMessages;
 use channel_api::{Channel, ChannelExt, ConnectionState, MessageRef, UserId};
@@ -114,6 +115,11 @@ pub(crate) struct Core {
     /// Messages admitted or posted by the bot: only edits and deletes of these reach
     /// the agent.
     known: Mutex<RecentMessages>,
+    /// Bot-loop protection (policy rule 6): kept across `reconfigure`, so a reload never
+    /// resets a cooldown.
+    bot_loop: Mutex<BotLoopGuard>,
+    /// The guard's clock: tokio's, so tests with paused time drive it.
+    started: tokio::time::Instant,
     out: mpsc::Sender<String>,
     pub(crate) stats: Stats,
     /// DM senders approved through OpenClaw pairing (replaced by `setApprovedSenders`).
@@ -158,6 +164,8 @@ impl Core {
             settings: RwLock::new(Arc::new(settings)),
             resolved: RwLock::new(ResolvedRooms::new()),
             known: Mutex::new(RecentMessages::new(KNOWN_MESSAGES)),
+            bot_loop: Mutex::new(BotLoopGuard::new()),
+            started: tokio::time::Instant::now(),
             out,
             stats: Stats::default(),
             approved: RwLock::new(config.approved_senders().iter().cloned().collect()),
@@ -337,7 +345,15 @@ impl Core {
             .known
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (inbound, admitted) = settings.semantics.classify(event, &approved, &*known);
+        let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut bot_loop = self
+            .bot_loop
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (inbound, admitted) =
+            settings
+                .semantics
+                .classify(event, &approved, &*known, &mut bot_loop, now_ms);
         if let Some(message) = admitted {
             known.remember(message);
         }

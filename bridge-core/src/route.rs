@@ -169,7 +169,13 @@ async fn on_event(core: &Arc<Core>, event: Event, tasks: &mut JoinSet<()>) {
         }
         Inbound::Drop(reason) => {
             core.stats.dropped(&reason);
-            tracing::debug!(%reason, room = ?event.room(), "event dropped");
+            if reason == "bot_loop" {
+                // Two bots answering each other: worth seeing (at most one line per
+                // message of that bot, for the length of its cooldown).
+                tracing::info!(%reason, room = ?event.room(), "bot message dropped: bot-loop cooldown");
+            } else {
+                tracing::debug!(%reason, room = ?event.room(), "event dropped");
+            }
         }
     }
 }

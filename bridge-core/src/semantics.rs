@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use channel_api::bot_loop::BotLoopGuard;
 use channel_api::chunk::chunk_text;
 use channel_api::command::{CommandAccess, CommandAction, CommandRequest};
 use channel_api::config::{ChannelConfig, ResolvedRooms};
@@ -111,8 +112,12 @@ impl Semantics {
         event: &Event,
         approved: &HashSet<UserId>,
         known: &dyn KnownMessages,
+        bot_loop: &mut BotLoopGuard,
+        now_ms: u64,
     ) -> (Inbound, Option<MessageRef>) {
-        let decision = self.policy.decide(approved, known, event);
+        let decision = self
+            .policy
+            .decide_at(bot_loop, now_ms, approved, known, event);
         let admitted = decision.admitted_message();
         (self.wire(decision), admitted)
     }

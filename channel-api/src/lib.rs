@@ -27,6 +27,7 @@
 //! | `mock` | `MockChannel`, a mockall mock of [`Channel`] for interaction tests |
 
 pub mod backoff;
+pub mod bot_loop;
 pub mod channel;
 pub mod chunk;
 pub mod command;

@@ -46,9 +46,17 @@
 //!    mentions the bot nor matches a pattern is skipped, mention required or not (Slack:
 //!    the people it names are addressed, not the bot).
 //! 5. A message with no text left for the agent is skipped.
+//! 6. Bot-loop protection ([`crate::bot_loop`], OpenClaw's pair-loop guard as Slack applies
+//!    it): a message of another bot that passed steps 1–5 counts against the pair (this
+//!    bot, that bot) in its room; the 21st within 60 s starts a 60 s cooldown during which
+//!    that bot's messages in that room are dropped ([`DropReason::BotLoop`]). It needs
+//!    state and the time, so it is applied by [`Policy::decide_at`] with the host's
+//!    [`BotLoopGuard`]; [`Policy::decide`] alone leaves it out. Being a bot only ever
+//!    restricts: [`Author::is_bot`] adds steps 1 and 6 and never skips a gate, so a human
+//!    who makes himself look like a bot gains nothing.
 //!
 //! # Other events
-//! 6. Edits and deletes reach the agent only for messages it has seen: an edit or delete
+//! 7. Edits and deletes reach the agent only for messages it has seen: an edit or delete
 //!    of a message the host did not dispatch ([`Decision::admitted_message`]) and the bot
 //!    did not write is skipped ([`SkipReason::MessageNotAdmitted`]), so an unmentioned
 //!    message cannot be edited into a prompt after the fact. The policy decides; the host
@@ -60,10 +68,10 @@
 //!    - Deletes: a delete whose room kind is unknown is dropped (fail closed); then `off`;
 //!      then the room must pass the room gates of step 2 (DMs: `dmPolicy: disabled`;
 //!      group DMs: `dm.*`; the deleter is unknown); then the message must be known.
-//! 7. Reactions: `reactionNotifications` `off` skips all; otherwise the reactor must pass
+//! 8. Reactions: `reactionNotifications` `off` skips all; otherwise the reactor must pass
 //!    step 2, then `own` keeps reactions on the bot's messages, `allowlist` keeps reactors
 //!    in `reactionAllowlist`, `all` keeps every one. The bot's own reactions are dropped.
-//! 8. Room events (joins, leaves, renames, topic changes, pins: [`Event::RoomEvent`]):
+//! 9. Room events (joins, leaves, renames, topic changes, pins: [`Event::RoomEvent`]):
 //!    `roomEvents: false` skips all; DMs and group DMs have none (skipped); otherwise the
 //!    room must pass the room gates of step 2 (`groupPolicy`, the `rooms` entry and its
 //!    `enabled`), exactly as a message must. No mention is needed. The sender allowlists
@@ -71,7 +79,7 @@
 //!    fact about the room, and such an event carries only a username); they do gate the
 //!    kinds that carry someone's words (a new name, a topic, a pinned message's text): the
 //!    actor must pass them. The bot's own doings (its join, a pin it made) are dropped.
-//! 9. Connection-state changes always pass through.
+//! 10. Connection-state changes always pass through.
 //!
 //! ```
 //! use std::collections::HashSet;
@@ -123,6 +131,7 @@ use std::collections::{HashSet, VecDeque};
 
 use regex::Regex;
 
+use crate::bot_loop::{BotLoopGuard, LoopCheck};
 use crate::command::{self, CommandRequest};
 use crate::config::{
     ChannelConfig, ConfigError, DmPolicy, GroupPolicy, ReactionNotifications, ResolvedRooms,
@@ -176,7 +185,7 @@ impl Decision {
 
     /// The message the host must remember (in its [`KnownMessages`]) once it hands this
     /// decision on: the id of a dispatched message (commands included), so that later
-    /// edits and deletes of it reach the agent (rule 6). `None` for everything else.
+    /// edits and deletes of it reach the agent (rule 7). `None` for everything else.
     pub fn admitted_message(&self) -> Option<MessageRef> {
         match self {
             Decision::Dispatch(Dispatch::Message(inbound)) => Some(inbound.message.reference()),
@@ -185,7 +194,7 @@ impl Decision {
     }
 }
 
-/// What the host knows about past messages, for rule 6: an edit or delete reaches the
+/// What the host knows about past messages, for rule 7: an edit or delete reaches the
 /// agent only when its message is known. The host answers from what it remembered: every
 /// [`Decision::admitted_message`] it handed on, and every message the bot posted
 /// ([`crate::SentMessage::message`]). A bounded memory ([`RecentMessages`]) is enough:
@@ -309,7 +318,7 @@ pub enum Dispatch {
         /// The room's conversation.
         conversation: ConversationId,
     },
-    /// Something happened to a room, and the config notifies it (rule 8).
+    /// Something happened to a room, and the config notifies it (rule 9).
     RoomEvent {
         /// The room.
         room: RoomInfo,
@@ -380,11 +389,11 @@ pub enum SkipReason {
     /// `reactionNotifications: allowlist` and the reactor is not in `reactionAllowlist`.
     ReactorNotAllowlisted,
     /// An edit or delete of a message that was not dispatched and that the bot did not
-    /// write (rule 6).
+    /// write (rule 7).
     MessageNotAdmitted,
     /// `roomEvents: false`.
     RoomEventsOff,
-    /// A room event in a DM or group DM (rule 8: they have none).
+    /// A room event in a DM or group DM (rule 9: they have none).
     RoomEventInDirect,
 }
 
@@ -415,6 +424,9 @@ pub enum DropReason {
     OwnReaction,
     /// Another bot's message, and `allowBots` is off.
     BotMessage,
+    /// Another bot's message while the pair (this bot, that bot) is cooling down after
+    /// going over the loop budget (rule 6).
+    BotLoop,
     /// `dmPolicy: disabled`.
     DmDisabled,
     /// A DM sender not in `allowFrom` nor approved (`dmPolicy: allowlist` or `open`).
@@ -447,6 +459,7 @@ impl DropReason {
             DropReason::OwnMessage => "own_message",
             DropReason::OwnReaction => "own_reaction",
             DropReason::BotMessage => "bot_message",
+            DropReason::BotLoop => "bot_loop",
             DropReason::DmDisabled => "dm_disabled",
             DropReason::DmSenderNotAllowed => "dm_sender_not_allowed",
             DropReason::DmSenderNotPaired => "dm_sender_not_paired",
@@ -528,7 +541,7 @@ impl Policy {
 
     /// The decision for one event. `approved` holds the DM senders whose pairing the host
     /// (OpenClaw's pairing store) approved; `known` answers whether a message was
-    /// dispatched or written by the bot (rule 6: edits and deletes).
+    /// dispatched or written by the bot (rule 7: edits and deletes).
     pub fn decide(
         &self,
         approved: &HashSet<UserId>,
@@ -545,6 +558,33 @@ impl Policy {
             known,
         }
         .event(event)
+    }
+
+    /// [`Policy::decide`], then rule 6: a message of another bot that would be dispatched
+    /// is counted by `guard` at `now_ms` (milliseconds on the host's monotonic clock) and
+    /// dropped as [`DropReason::BotLoop`] when its pair is over budget. The host keeps one
+    /// guard per bot identity, across config reloads.
+    pub fn decide_at(
+        &self,
+        guard: &mut BotLoopGuard,
+        now_ms: u64,
+        approved: &HashSet<UserId>,
+        known: &dyn KnownMessages,
+        event: &Event,
+    ) -> Decision {
+        let decision = self.decide(approved, known, event);
+        match &decision {
+            Decision::Dispatch(Dispatch::Message(inbound)) if inbound.message.author.is_bot => {
+                let message = &inbound.message;
+                match guard.record(now_ms, &message.room.id, &message.author.id, &message.id) {
+                    LoopCheck::Allowed => decision,
+                    LoopCheck::Tripped { .. } | LoopCheck::CoolingDown { .. } => {
+                        Decision::Drop(DropReason::BotLoop)
+                    }
+                }
+            }
+            _ => decision,
+        }
     }
 }
 
@@ -584,7 +624,7 @@ impl<'a> Decider<'a> {
         }
     }
 
-    /// Rule 8.
+    /// Rule 9.
     fn room_event(&self, room: &RoomInfo, kind: &RoomEventKind, at: Timestamp) -> Decision {
         if !self.config.room_events {
             return Decision::Skip(SkipReason::RoomEventsOff);
@@ -1052,7 +1092,7 @@ mod tests {
         check_with(&NoKnownMessages, cases);
     }
 
-    /// `check`, with the host knowing the messages `known` knows (rule 6).
+    /// `check`, with the host knowing the messages `known` knows (rule 7).
     fn check_with(known: &dyn KnownMessages, cases: Vec<Case<'_>>) {
         for (name, config, approved, event, expected) in cases {
             let policy = policy_for(config);
@@ -1692,6 +1732,81 @@ mod tests {
                 "drop:bot_message",
             ),
         ]);
+    }
+
+    /// Rule 6 through `decide_at`: the loop budget trips at the 21st bot message within
+    /// 60 s, per pair, and the bot is heard again once the cooldown is over.
+    #[test]
+    fn bot_loop_budget_per_pair_with_a_cooldown() {
+        use crate::bot_loop::{BotLoopGuard, COOLDOWN_MS};
+        let policy = Policy::new(
+            config(json!({ "groupPolicy": "open", "allowBots": true })),
+            identity(),
+            ns(),
+        )
+        .unwrap();
+        let none = approved(&[]);
+        let bot_msg = |from: &str, room_kind: RoomKind, n: usize| {
+            let mut m = msg(room_kind, from, "@bot ping");
+            m.author.is_bot = true;
+            m.id = MessageId::new(format!("{from}-{n}"));
+            created(m)
+        };
+        let mut guard = BotLoopGuard::new();
+        let decide = |guard: &mut BotLoopGuard, at: u64, event: &Event| {
+            label(&policy.decide_at(guard, at, &none, &NoKnownMessages, event))
+        };
+        for n in 1..=20 {
+            let at = n as u64 * 2_000; // 20 messages in 40 s
+            assert_eq!(
+                decide(&mut guard, at, &bot_msg("B2", RoomKind::Public, n)),
+                "dispatch"
+            );
+        }
+        assert_eq!(
+            decide(&mut guard, 41_000, &bot_msg("B2", RoomKind::Public, 21)),
+            "drop:bot_loop"
+        );
+        // Another bot in the same room, and the same bot in another room, are other pairs.
+        assert_eq!(
+            decide(&mut guard, 41_000, &bot_msg("B3", RoomKind::Public, 1)),
+            "dispatch"
+        );
+        assert_eq!(
+            decide(&mut guard, 41_000, &bot_msg("B2", RoomKind::Private, 1)),
+            "dispatch"
+        );
+        // A human in the room is never counted nor held back by the cooldown.
+        let mut human = msg(RoomKind::Public, "U1", "@bot hi");
+        human.id = MessageId::new("H1");
+        assert_eq!(decide(&mut guard, 41_001, &created(human)), "dispatch");
+        // Cooling down until 41 s + 60 s; then heard again.
+        assert_eq!(
+            decide(
+                &mut guard,
+                41_000 + COOLDOWN_MS - 1,
+                &bot_msg("B2", RoomKind::Public, 22)
+            ),
+            "drop:bot_loop"
+        );
+        assert_eq!(
+            decide(
+                &mut guard,
+                41_000 + COOLDOWN_MS,
+                &bot_msg("B2", RoomKind::Public, 23)
+            ),
+            "dispatch"
+        );
+        // Without allowBots the bot is dropped by rule 1 and never reaches the budget.
+        let closed =
+            Policy::new(config(json!({ "groupPolicy": "open" })), identity(), ns()).unwrap();
+        let mut fresh = BotLoopGuard::new();
+        let event = bot_msg("B2", RoomKind::Public, 1);
+        let decision = closed.decide_at(&mut fresh, 0, &none, &NoKnownMessages, &event);
+        assert_eq!(label(&decision), "drop:bot_message");
+        assert_eq!(fresh.tracked_pairs(), 0);
+        // A dropped message is not admitted: its edits stay unknown (rule 7).
+        assert_eq!(decision.admitted_message(), None);
     }
 
     #[test]
@@ -2896,6 +3011,7 @@ mod tests {
             DropReason::OwnMessage,
             DropReason::OwnReaction,
             DropReason::BotMessage,
+            DropReason::BotLoop,
             DropReason::DmDisabled,
             DropReason::DmSenderNotAllowed,
             DropReason::DmSenderNotPaired,

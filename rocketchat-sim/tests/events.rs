@@ -357,8 +357,11 @@ async fn app_users_post_as_themselves_anywhere() {
     assert!(msg.get("bot").is_none());
     let info = alice.get(&format!("users.info?userId={app}")).await;
     assert_eq!(info.body["user"]["type"], "app");
-    assert_eq!(info.body["user"]["roles"], json!(["app"]));
+    // getFullUserData: roles are a full field, withheld from a plain user.
+    assert!(info.body["user"].get("roles").is_none());
     assert!(info.body["user"]["appId"].is_string());
+    let info = admin(&sim).get(&format!("users.info?userId={app}")).await;
+    assert_eq!(info.body["user"]["roles"], json!(["app"]));
     sim.shutdown().await;
 }
 
@@ -376,6 +379,82 @@ async fn users_created_with_the_bot_role_are_bots() {
     assert_ok(&r);
     assert_eq!(r.body["user"]["type"], "bot");
     assert_eq!(r.body["user"]["roles"], json!(["bot"]));
+    sim.shutdown().await;
+}
+
+// getFullUserData.ts: `type` is a default field (every caller sees a bot account as such),
+// `roles` a full field (only oneself and holders of `view-full-other-user-info`).
+#[tokio::test]
+async fn users_info_shows_a_bot_by_type_to_anyone_and_by_role_to_the_privileged() {
+    let sim = start().await;
+    let (_me, my_token) = bot(&sim, "me.bot");
+    let me = Api {
+        sim: &sim,
+        uid: _me.clone(),
+        token: my_token,
+    };
+    let (other, _) = bot(&sim, "other.bot");
+    let alice = human(&sim, "alice");
+    let r = me.get(&format!("users.info?userId={other}")).await;
+    assert_ok(&r);
+    assert_eq!(r.body["user"]["type"], "bot");
+    assert!(r.body["user"].get("roles").is_none(), "{}", r.body);
+    assert!(r.body["user"].get("emails").is_none(), "{}", r.body);
+    assert_eq!(r.body["user"]["canViewAllInfo"], false);
+    let r = me.get(&format!("users.info?userId={}", alice.uid)).await;
+    assert_eq!(r.body["user"]["type"], "user");
+    let r = admin(&sim).get(&format!("users.info?userId={other}")).await;
+    assert_eq!(r.body["user"]["roles"], json!(["bot", "user"]));
+    assert!(r.body["user"].get("services").is_none(), "{}", r.body);
+    let r = me.get(&format!("users.info?userId={_me}")).await;
+    assert_eq!(r.body["user"]["roles"], json!(["bot", "user"]));
+    assert!(r.body["user"]["services"].is_object());
+    sim.shutdown().await;
+}
+
+// A message's own `bot` field (the JS SDK's `{ i: 'js.SDK' }`, Rocket.Chat's methods.ts test
+// "should accept message sent by js.SDK") is stored and streamed as sent, over DDP and REST.
+#[tokio::test]
+async fn a_bot_field_on_a_sent_message_is_kept() {
+    let sim = start().await;
+    let (bot, token) = bot(&sim, "bot");
+    let alice = human(&sim, "alice");
+    let rid = sim
+        .create_room(RoomKind::Public, "sdk", &alice.uid, &[&bot])
+        .unwrap();
+    let mut ws = Ws::logged_in(&sim, &token).await;
+    ws.sub_my_messages().await;
+    let r = alice
+        .post(
+            "chat.sendMessage",
+            json!({"message": {"rid": rid, "msg": "rest", "bot": {"i": "js.SDK"}}}),
+        )
+        .await;
+    assert_ok(&r);
+    assert_eq!(r.body["message"]["bot"], json!({"i": "js.SDK"}));
+    let m = next(&mut ws).await;
+    assert_eq!(
+        (m["msg"].as_str(), &m["bot"]),
+        (Some("rest"), &json!({"i": "js.SDK"}))
+    );
+    let id = m["_id"].as_str().unwrap().to_owned();
+    assert_eq!(sim.message(&id).unwrap()["bot"], json!({"i": "js.SDK"}));
+
+    let mut alice_ws = Ws::logged_in(&sim, &alice.token).await;
+    let r = alice_ws
+        .call(
+            "sendMessage",
+            json!([{"rid": rid, "msg": "ddp", "bot": {"i": "js.SDK"}}]),
+        )
+        .await;
+    assert!(r.get("error").is_none(), "{r}");
+    let m = next(&mut ws).await;
+    assert_eq!(
+        (m["msg"].as_str(), &m["bot"]),
+        (Some("ddp"), &json!({"i": "js.SDK"}))
+    );
+    let id = m["_id"].as_str().unwrap().to_owned();
+    assert_eq!(sim.message(&id).unwrap()["bot"], json!({"i": "js.SDK"}));
     sim.shutdown().await;
 }
 

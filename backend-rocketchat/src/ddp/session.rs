@@ -1009,9 +1009,33 @@ impl Session {
         }
     }
 
+    /// Looks up whether an author is a bot account (`users.info`: `type`, `roles`), once
+    /// per author per [`crate::mapping::AUTHOR_TTL`]. A failure leaves the author as last
+    /// known (human if never known) until a retry; the message's own `bot` mark still
+    /// counts.
+    async fn look_up_author(&mut self, author: &str) {
+        let by = crate::rest::RoomLookupUser::Id(author);
+        let user = match timeout(ROOT_LOOKUP_TIMEOUT, self.rest.user_info(by)).await {
+            Ok(Ok(user)) => user,
+            Ok(Err(e)) => {
+                tracing::warn!(%author, error = %e, "author lookup failed; treated as last known");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(%author, "author lookup timed out; treated as last known");
+                None
+            }
+        };
+        self.mapper
+            .learn_author(author, user.as_ref(), std::time::Instant::now());
+    }
+
     /// Maps one document, after the lookups it needs (an unknown thread root, unknown
-    /// reactors).
+    /// reactors, an author whose account kind is not known).
     async fn map_wire(&mut self, doc: WireMessage, meta: Option<WireRoomMeta>) {
+        if let Some(author) = self.mapper.unknown_author(&doc, std::time::Instant::now()) {
+            self.look_up_author(&author).await;
+        }
         if let Some(root) = self.mapper.unknown_thread_root(&doc, meta.as_ref()) {
             self.look_up_root(&root).await;
         }

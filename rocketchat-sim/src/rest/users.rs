@@ -46,8 +46,29 @@ fn info(ctx: &mut Ctx<'_>) -> Response<Body> {
         return failure_text("User not found.");
     };
     let myself = user.id == ctx.uid();
-    if myself || ctx.can("view-full-other-user-info", None) {
-        // getFullUserData: services without the password hash (token hashes withheld too).
+    // getFullUserData.ts: `fullFields` (roles, emails, createdAt, statusConnection, ...) only
+    // for oneself or a holder of `view-full-other-user-info`; `type` is a default field, so
+    // every caller sees whether an account is a bot or an app user.
+    let can_view_all = myself || ctx.can("view-full-other-user-info", None);
+    if !can_view_all {
+        for key in [
+            "emails",
+            "phone",
+            "statusConnection",
+            "createdAt",
+            "lastLogin",
+            "requirePasswordChange",
+            "requirePasswordChangeReason",
+            "roles",
+            "importIds",
+        ] {
+            doc.remove(key);
+        }
+    }
+    doc.insert("canViewAllInfo".into(), json!(can_view_all));
+    if myself {
+        // getFullUserData: `services` only for oneself, without the password hash (token
+        // hashes withheld too).
         let tokens: Vec<Value> = user
             .tokens
             .iter()
