@@ -194,6 +194,28 @@ impl World {
         Ok(())
     }
 
+    /// `user` joins a room by themselves: a member, and a [`Event::RoomEvent`] (`Joined`)
+    /// for everyone else who can see the room, as a chat server's join system message.
+    pub fn join(&self, room: &RoomId, user: &UserId) -> Result<()> {
+        let mut state = self.lock();
+        let username = state.username(user)?;
+        state.room_mut(room)?.members.insert(user.clone());
+        let info = state.room_info(room)?;
+        let at = state.now();
+        let event = Event::RoomEvent {
+            room: info,
+            kind: channel_api::RoomEventKind::Joined {
+                user: channel_api::RoomUser {
+                    id: Some(user.clone()),
+                    username,
+                },
+            },
+            at,
+        };
+        state.fan_out(user, room, &event);
+        Ok(())
+    }
+
     /// The bot's side: a [`channel_api::Channel`] logged in as `user`. Events start queueing
     /// from this moment, so nothing posted after this call is missed.
     pub fn channel_for(&self, user: &UserId, account: AccountId) -> Result<MemoryChannel> {

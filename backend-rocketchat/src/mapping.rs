@@ -21,8 +21,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
 use channel_api::{
-    Author, Event, Mention, Message, MessageId, MessageRef, Reaction, RoomId, RoomInfo, RoomKind,
-    Timestamp, UserId,
+    Author, Event, Mention, Message, MessageId, MessageRef, Reaction, RoomEventKind, RoomId,
+    RoomInfo, RoomKind, RoomUser, Timestamp, UserId,
 };
 
 use channel_api::resume::{ResumePoint, RESUME_WINDOW_MS};
@@ -322,9 +322,9 @@ impl Mapper {
         match doc.t.as_deref() {
             None => {}
             Some("rm") => return self.tombstone(&doc, room, own, previous),
-            Some(other) => {
-                tracing::debug!(id = %doc.id, t = other, "dropping a system message");
-                return Vec::new();
+            Some(t) => {
+                let t = t.to_owned();
+                return self.system_message(&doc, &t, room, updated_at, previous.is_some());
             }
         }
 
@@ -438,6 +438,133 @@ impl Mapper {
     /// Whether a lookup said the user `id` is a bot account.
     fn author_is_bot(&self, id: &str) -> bool {
         self.authors.get(id).is_some_and(|kind| kind.is_bot)
+    }
+
+    /// A system message (`t` set): a room event when it is one the contract names and it is
+    /// new, else nothing. Never a [`Event::MessageCreated`]: its text is not a user's words.
+    fn system_message(
+        &mut self,
+        doc: &WireMessage,
+        t: &str,
+        room: RoomInfo,
+        updated_at: i64,
+        seen_before: bool,
+    ) -> Vec<Event> {
+        // Remembered, so a later version (a reaction on it, a re-broadcast) is no second event.
+        self.messages.insert(
+            doc.id.clone(),
+            CachedMessage {
+                author_id: doc.u.id.clone(),
+                text: String::new(),
+                edited_at: None,
+                deleted: false,
+                reactions: BTreeMap::new(),
+                updated_at,
+            },
+        );
+        let ts = doc
+            .ts
+            .as_ref()
+            .and_then(|d| d.millis())
+            .unwrap_or(updated_at);
+        // Room events are not in the host's ledger of handled messages, so after a restart
+        // only those after the room's mark are new: at most once, never twice.
+        let resumed_old = self
+            .resume
+            .as_ref()
+            .is_some_and(|point| ts <= point.mark_of(&room.id).0);
+        if seen_before || ts < self.new_after || resumed_old {
+            tracing::trace!(id = %doc.id, t, "dropping an old system message");
+            return Vec::new();
+        }
+        match self.room_event_kind(doc, t) {
+            Some(kind) => vec![Event::RoomEvent {
+                room,
+                kind,
+                at: Timestamp(ts),
+            }],
+            None => {
+                tracing::debug!(id = %doc.id, t, "dropping a system message");
+                Vec::new()
+            }
+        }
+    }
+
+    /// What a system message says happened, per Rocket.Chat 8.x's writers of each type
+    /// (`Message.saveSystemMessage(type, rid, msg, user, extra)`, where `extra.u` replaces
+    /// the author):
+    /// - `uj`, `ujt` (team), `ut` (discussion), `ul`, `ult`: `msg` and `u` are the member
+    ///   (apps/meteor/app/lib/server/functions/addUserToRoom.ts, removeUserFromRoom.ts);
+    /// - `au`, `added-user-to-team`, `ru`, `removed-user-from-team`: `msg` is the member's
+    ///   username, `u` who added or removed them (same files);
+    /// - `r`: `msg` is the new name, `u` who renamed
+    ///   (apps/meteor/app/channel-settings/server/functions/saveRoomName.ts);
+    /// - `room_changed_topic`: `msg` is the topic, empty when cleared (saveRoomTopic.ts);
+    /// - `message_pinned`: `msg` is empty, `attachments[0]` quotes the pinned message
+    ///   (`text`, `author_name`), `u` who pinned
+    ///   (apps/meteor/app/message-pin/server/pinMessage.ts).
+    ///
+    /// `message_pinned_e2e` quotes ciphertext, so it is not one; nor is any other type.
+    fn room_event_kind(&self, doc: &WireMessage, t: &str) -> Option<RoomEventKind> {
+        let msg = doc.msg.clone().unwrap_or_default();
+        let actor = RoomUser {
+            id: (!doc.u.id.is_empty()).then(|| UserId::new(doc.u.id.clone())),
+            username: if doc.u.username.is_empty() {
+                msg.clone()
+            } else {
+                doc.u.username.clone()
+            },
+        };
+        // `au` and `ru` name the member by username only: its id when the mapper knows it.
+        let member = || {
+            (!msg.is_empty()).then(|| RoomUser {
+                id: self
+                    .users
+                    .get(msg.as_str())
+                    .map(|id| UserId::new(id.clone())),
+                username: msg.clone(),
+            })
+        };
+        let kind = match t {
+            "uj" | "ujt" | "ut" => RoomEventKind::Joined { user: actor },
+            "ul" | "ult" => RoomEventKind::Left { user: actor },
+            "au" | "added-user-to-team" => RoomEventKind::Added {
+                user: member()?,
+                by: actor,
+            },
+            "ru" | "removed-user-from-team" => RoomEventKind::Removed {
+                user: member()?,
+                by: actor,
+            },
+            "r" if !msg.is_empty() => RoomEventKind::Renamed {
+                name: msg,
+                by: actor,
+            },
+            "room_changed_topic" => RoomEventKind::TopicChanged {
+                topic: msg,
+                by: actor,
+            },
+            "message_pinned" => {
+                let quote = doc
+                    .attachments
+                    .as_ref()
+                    .and_then(serde_json::Value::as_array)
+                    .and_then(|a| a.first());
+                let field = |key: &str| {
+                    quote
+                        .and_then(|q| q.get(key))
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_owned)
+                };
+                RoomEventKind::Pinned {
+                    text: field("text").unwrap_or_default(),
+                    author: field("author_name").filter(|a| !a.is_empty()),
+                    by: actor,
+                }
+            }
+            _ => return None,
+        };
+        (!kind.actor().username.is_empty()).then_some(kind)
     }
 
     /// Remembers the user ids a document names: its author and its user mentions.
@@ -1131,9 +1258,10 @@ mod tests {
         let mut hidden = doc("m2", 2_000, "x");
         hidden["_hidden"] = json!(true);
         assert!(on_json(&mut m, &hidden, Some(&meta("c"))).is_empty());
-        let mut join = doc("m3", 2_000, "alice");
-        join["t"] = json!("uj");
-        assert!(on_json(&mut m, &join, Some(&meta("c"))).is_empty());
+        // A system message that is no room event: nothing, and never a chat message.
+        let mut role = doc("m3", 2_000, "carol");
+        role["t"] = json!("subscription-role-added");
+        assert!(on_json(&mut m, &role, Some(&meta("c"))).is_empty());
     }
 
     #[test]
@@ -1932,5 +2060,236 @@ mod author_tests {
             m.unknown_author(&e, t0 + AUTHOR_RETRY).as_deref(),
             Some("erin")
         );
+    }
+}
+
+#[cfg(test)]
+mod room_event_tests {
+    use super::json_input::on_json;
+    use super::*;
+    use serde_json::{json, Value};
+
+    const BOT: &str = "botid";
+
+    fn mapper() -> Mapper {
+        let mut m = Mapper::new(BOT, "bot", 1_000);
+        m.learn_user("carol", "carol_id");
+        m
+    }
+
+    fn meta(t: &str) -> Value {
+        json!({"roomParticipant": true, "roomType": t, "roomName": "general"})
+    }
+
+    /// A system message of type `t` by `u` (id, username), as `Message.saveSystemMessage`
+    /// writes it.
+    fn system(id: &str, t: &str, msg: &str, u: (&str, &str), ts: i64) -> Value {
+        json!({"_id": id, "rid": "R1", "t": t, "msg": msg, "ts": {"$date": ts},
+               "u": {"_id": u.0, "username": u.1}, "groupable": false,
+               "_updatedAt": {"$date": ts}})
+    }
+
+    fn room_events(events: &[Event]) -> Vec<RoomEventKind> {
+        events
+            .iter()
+            .map(|e| match e {
+                Event::RoomEvent { room, kind, at } => {
+                    assert_eq!(room.id, RoomId::new("R1"));
+                    assert_eq!(room.kind, RoomKind::Public);
+                    assert_eq!(*at, Timestamp(2_000));
+                    kind.clone()
+                }
+                other => panic!("expected only room events, got {other:?}"),
+            })
+            .collect()
+    }
+
+    fn known(id: &str, username: &str) -> RoomUser {
+        RoomUser {
+            id: Some(UserId::new(id)),
+            username: username.into(),
+        }
+    }
+
+    #[test]
+    fn joins_and_leaves_are_room_events() {
+        let mut m = mapper();
+        for (t, left) in [
+            ("uj", false),
+            ("ujt", false),
+            ("ut", false),
+            ("ul", true),
+            ("ult", true),
+        ] {
+            let d = system(&format!("s-{t}"), t, "erin", ("erin_id", "erin"), 2_000);
+            let user = known("erin_id", "erin");
+            let want = if left {
+                RoomEventKind::Left { user }
+            } else {
+                RoomEventKind::Joined { user }
+            };
+            assert_eq!(
+                room_events(&on_json(&mut m, &d, Some(&meta("c")))),
+                [want],
+                "{t}"
+            );
+        }
+    }
+
+    #[test]
+    fn adds_and_removes_name_the_member_and_who_did_it() {
+        let mut m = mapper();
+        // `msg` names the member by username; `u` is who added or removed them.
+        let d = system("s1", "au", "carol", ("alice_id", "alice"), 2_000);
+        assert_eq!(
+            room_events(&on_json(&mut m, &d, Some(&meta("c")))),
+            [RoomEventKind::Added {
+                user: known("carol_id", "carol"),
+                by: known("alice_id", "alice"),
+            }]
+        );
+        // A member the mapper never saw: the username alone.
+        let d = system("s2", "ru", "zed", ("alice_id", "alice"), 2_000);
+        assert_eq!(
+            room_events(&on_json(&mut m, &d, Some(&meta("c")))),
+            [RoomEventKind::Removed {
+                user: RoomUser {
+                    id: None,
+                    username: "zed".into()
+                },
+                by: known("alice_id", "alice"),
+            }]
+        );
+        let d = system(
+            "s3",
+            "added-user-to-team",
+            "dave",
+            ("alice_id", "alice"),
+            2_000,
+        );
+        assert!(matches!(
+            room_events(&on_json(&mut m, &d, Some(&meta("c")))).as_slice(),
+            [RoomEventKind::Added { user, .. }] if user.username == "dave"
+        ));
+        let d = system(
+            "s4",
+            "removed-user-from-team",
+            "dave",
+            ("alice_id", "alice"),
+            2_000,
+        );
+        assert!(matches!(
+            room_events(&on_json(&mut m, &d, Some(&meta("c")))).as_slice(),
+            [RoomEventKind::Removed { user, .. }] if user.username == "dave"
+        ));
+        // Without a member there is nothing to say.
+        let d = system("s5", "au", "", ("alice_id", "alice"), 2_000);
+        assert!(on_json(&mut m, &d, Some(&meta("c"))).is_empty());
+    }
+
+    #[test]
+    fn renames_and_topic_changes_carry_the_new_value() {
+        let mut m = mapper();
+        let d = system("s1", "r", "town-square", ("alice_id", "alice"), 2_000);
+        assert_eq!(
+            room_events(&on_json(&mut m, &d, Some(&meta("c")))),
+            [RoomEventKind::Renamed {
+                name: "town-square".into(),
+                by: known("alice_id", "alice"),
+            }]
+        );
+        let d = system(
+            "s2",
+            "room_changed_topic",
+            "Q3 planning",
+            ("alice_id", "alice"),
+            2_000,
+        );
+        assert_eq!(
+            room_events(&on_json(&mut m, &d, Some(&meta("c")))),
+            [RoomEventKind::TopicChanged {
+                topic: "Q3 planning".into(),
+                by: known("alice_id", "alice"),
+            }]
+        );
+        // A cleared topic is an empty one.
+        let d = system("s3", "room_changed_topic", "", ("alice_id", "alice"), 2_000);
+        assert!(matches!(
+            room_events(&on_json(&mut m, &d, Some(&meta("c")))).as_slice(),
+            [RoomEventKind::TopicChanged { topic, .. }] if topic.is_empty()
+        ));
+    }
+
+    #[test]
+    fn a_pin_quotes_the_pinned_message() {
+        let mut m = mapper();
+        let mut d = system("s1", "message_pinned", "", ("alice_id", "alice"), 2_000);
+        d["attachments"] = json!([{"text": "ship it friday", "author_name": "carol",
+                                   "author_icon": "/avatar/carol", "ts": {"$date": 1_500},
+                                   "attachments": []}]);
+        assert_eq!(
+            room_events(&on_json(&mut m, &d, Some(&meta("c")))),
+            [RoomEventKind::Pinned {
+                text: "ship it friday".into(),
+                author: Some("carol".into()),
+                by: known("alice_id", "alice"),
+            }]
+        );
+        // The e2e variant quotes ciphertext: nothing.
+        let mut e2e = system("s2", "message_pinned_e2e", "", ("alice_id", "alice"), 2_000);
+        e2e["attachments"] =
+            json!([{"text": "", "content": {"algorithm": "x", "ciphertext": "y"}}]);
+        assert!(on_json(&mut m, &e2e, Some(&meta("c"))).is_empty());
+    }
+
+    #[test]
+    fn a_room_event_is_delivered_once_and_only_when_new() {
+        let mut m = mapper();
+        let d = system("s1", "uj", "erin", ("erin_id", "erin"), 2_000);
+        assert_eq!(on_json(&mut m, &d, Some(&meta("c"))).len(), 1);
+        // The same document from a catch-up, then a later version of it (a reaction on the
+        // system message): no second event, and never a message or a reaction.
+        assert!(on_json(&mut m, &d, None).is_empty());
+        let mut later = d.clone();
+        later["_updatedAt"] = json!({"$date": 2_500});
+        later["reactions"] = json!({":wave:": {"usernames": ["carol"]}});
+        assert!(on_json(&mut m, &later, Some(&meta("c"))).is_empty());
+        // Stamped before the mapper's start: old.
+        let old = system("s2", "uj", "erin", ("erin_id", "erin"), 900);
+        assert!(on_json(&mut m, &old, Some(&meta("c"))).is_empty());
+    }
+
+    #[test]
+    fn after_a_restart_only_room_events_after_the_mark_are_new() {
+        let mut m = mapper();
+        m.resume_from(ResumePoint::at(Timestamp(2_000)));
+        // Within the resume window (the ledger lists message ids, not room events): the
+        // earlier process may have delivered it, so it is not delivered again.
+        let at_mark = system("s1", "uj", "erin", ("erin_id", "erin"), 2_000);
+        assert!(on_json(&mut m, &at_mark, Some(&meta("c"))).is_empty());
+        let mut after = system("s2", "ul", "erin", ("erin_id", "erin"), 2_001);
+        after["ts"] = json!({"$date": 2_001});
+        let events = on_json(&mut m, &after, Some(&meta("c")));
+        assert!(
+            matches!(
+                events.as_slice(),
+                [Event::RoomEvent {
+                    kind: RoomEventKind::Left { .. },
+                    ..
+                }]
+            ),
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn room_events_follow_the_room_allowlist_and_membership() {
+        let mut m = mapper();
+        m.set_allowed_rooms(Some(HashSet::from(["R9".to_owned()])));
+        let d = system("s1", "uj", "erin", ("erin_id", "erin"), 2_000);
+        assert!(on_json(&mut m, &d, Some(&meta("c"))).is_empty());
+        let mut m = mapper();
+        let outsider = json!({"roomParticipant": false, "roomType": "c", "roomName": "general"});
+        assert!(on_json(&mut m, &d, Some(&outsider)).is_empty());
     }
 }

@@ -29,6 +29,8 @@ pub mod method {
     pub const MESSAGE_EDITED: &str = "messageEdited";
     /// A user deleted a message.
     pub const MESSAGE_DELETED: &str = "messageDeleted";
+    /// Something happened to a room (a join, leave, rename, topic change, pin).
+    pub const ROOM_EVENT: &str = "roomEvent";
     /// The configuration line was rejected; the process exits with code 2.
     pub const FATAL: &str = "fatal";
 }
@@ -398,6 +400,65 @@ pub struct MessageDeletedParams {
     pub room: RoomWire,
     /// Message id.
     pub message_id: String,
+}
+
+/// A user a room event names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomEventUserWire {
+    /// User id; null when the server named the user only by username.
+    pub id: Option<String>,
+    /// Username.
+    pub username: String,
+}
+
+impl From<&channel_api::RoomUser> for RoomEventUserWire {
+    fn from(user: &channel_api::RoomUser) -> Self {
+        Self {
+            id: user.id.as_ref().map(ToString::to_string),
+            username: user.username.clone(),
+        }
+    }
+}
+
+/// `roomEvent` params. Which fields are set depends on `kind`:
+///
+/// | `kind` | fields |
+/// |---|---|
+/// | `joined`, `left` | `user` |
+/// | `added`, `removed` | `user`, `by` |
+/// | `renamed` | `name`, `by` |
+/// | `topicChanged` | `topic` (empty: cleared), `by` |
+/// | `pinned` | `text`, `author` (may be null), `by` |
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomEventParams {
+    /// `joined`, `left`, `added`, `removed`, `renamed`, `topicChanged` or `pinned`.
+    pub kind: String,
+    /// The conversation of the room (top level).
+    pub conversation_id: String,
+    /// The room.
+    pub room: RoomWire,
+    /// When, epoch milliseconds.
+    pub timestamp: i64,
+    /// Who joined, left, was added or removed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub user: Option<RoomEventUserWire>,
+    /// Who did it (adds, removes, renames, topic changes, pins).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub by: Option<RoomEventUserWire>,
+    /// The room's new name (`renamed`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name: Option<String>,
+    /// The room's new topic (`topicChanged`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub topic: Option<String>,
+    /// The pinned message's text (`pinned`; user-written).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub text: Option<String>,
+    /// The pinned message's author's username (`pinned`), when known.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub author: Option<String>,
 }
 
 /// `fatal` params: a configuration value was rejected.

@@ -152,6 +152,10 @@ async fn on_event(core: &Arc<Core>, event: Event, tasks: &mut JoinSet<()>) {
             let room = params.room.id.clone();
             notify_in_order(core, tasks, &room, method::MESSAGE_DELETED, params).await;
         }
+        Inbound::RoomEvent(params) => {
+            let room = params.room.id.clone();
+            notify_in_order(core, tasks, &room, method::ROOM_EVENT, *params).await;
+        }
         Inbound::Answer { plan, text, reason } => {
             core.stats.skipped(&reason);
             tracing::info!(%reason, room = %plan.room, "answered in the room, not forwarded");

@@ -10,13 +10,15 @@ use channel_api::command::{CommandAccess, CommandAction, CommandRequest};
 use channel_api::config::{ChannelConfig, ResolvedRooms};
 use channel_api::policy::{Decision, Dispatch, KnownMessages, Policy};
 use channel_api::threading::{ReplyPlan, ReplyTarget};
-use channel_api::{Event, Identity, Message, MessageRef, Namespace, TextLimit, UserId};
+use channel_api::{
+    Event, Identity, Message, MessageRef, Namespace, RoomEventKind, TextLimit, UserId,
+};
 
 use crate::config::{AccountConfig, ConfigError};
 use crate::protocol::{
     CommandWire, MentionsWire, MessageDeletedParams, MessageEditedParams, MessageParams,
     PairingRequiredParams, PairingRoomWire, PairingSenderWire, ReactionParams, ReactionUserWire,
-    ReplyScope, ReplyThreadWire, RoomWire, SenderWire,
+    ReplyScope, ReplyThreadWire, RoomEventParams, RoomEventUserWire, RoomWire, SenderWire,
 };
 
 /// The drop reason for events that arrive after the account went fatal.
@@ -35,6 +37,8 @@ pub(crate) enum Inbound {
     Edited(MessageEditedParams),
     /// Send a `messageDeleted` notification.
     Deleted(MessageDeletedParams),
+    /// Send a `roomEvent` notification.
+    RoomEvent(Box<RoomEventParams>),
     /// Answer in the room (a refused or unknown command); never forwarded.
     Answer {
         /// Where the answer goes (the message's room and thread).
@@ -162,6 +166,12 @@ impl Semantics {
                 },
                 message_author_id: reaction.message_author.as_ref().map(ToString::to_string),
             }),
+            Decision::Dispatch(Dispatch::RoomEvent {
+                room,
+                kind,
+                at,
+                conversation,
+            }) => Inbound::RoomEvent(Box::new(room_event_params(&room, &kind, at, &conversation))),
             // State changes are handled before the policy is asked.
             Decision::Dispatch(Dispatch::ConnectionState(_)) => {
                 Inbound::Skip("connection_state".to_owned())
@@ -193,6 +203,51 @@ impl Semantics {
         };
         chunk_text(text, backend.with_max(max))
     }
+}
+
+/// The `roomEvent` notification of a dispatched room event.
+fn room_event_params(
+    room: &channel_api::RoomInfo,
+    kind: &RoomEventKind,
+    at: channel_api::Timestamp,
+    conversation: &channel_api::ConversationId,
+) -> RoomEventParams {
+    let mut params = RoomEventParams {
+        kind: kind.as_str().to_owned(),
+        conversation_id: conversation.to_string(),
+        room: RoomWire::from(room),
+        timestamp: at.as_millis(),
+        user: None,
+        by: None,
+        name: None,
+        topic: None,
+        text: None,
+        author: None,
+    };
+    let wire = |user: &channel_api::RoomUser| Some(RoomEventUserWire::from(user));
+    match kind {
+        RoomEventKind::Joined { user } | RoomEventKind::Left { user } => params.user = wire(user),
+        RoomEventKind::Added { user, by } | RoomEventKind::Removed { user, by } => {
+            params.user = wire(user);
+            params.by = wire(by);
+        }
+        RoomEventKind::Renamed { name, by } => {
+            params.name = Some(name.clone());
+            params.by = wire(by);
+        }
+        RoomEventKind::TopicChanged { topic, by } => {
+            params.topic = Some(topic.clone());
+            params.by = wire(by);
+        }
+        RoomEventKind::Pinned { text, author, by } => {
+            params.text = Some(text.clone());
+            params.author = author.clone();
+            params.by = wire(by);
+        }
+        // A kind this bridge does not know yet: the kind name alone.
+        _ => {}
+    }
+    params
 }
 
 /// An admitted message: a `message` notification, or, for a command the core answers
@@ -279,5 +334,69 @@ fn reply_thread(plan: &ReplyPlan) -> Option<ReplyThreadWire> {
             id: root.to_string(),
             scope: ReplyScope::First,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use channel_api::{ConversationId, RoomId, RoomInfo, RoomKind, RoomUser, Timestamp};
+    use serde_json::json;
+
+    fn wire(kind: RoomEventKind) -> serde_json::Value {
+        let room = RoomInfo {
+            id: RoomId::new("R1"),
+            kind: RoomKind::Public,
+            name: Some("general".into()),
+        };
+        let namespace = channel_api::Namespace::new("rocketchat").unwrap();
+        let conversation =
+            ConversationId::parse(&namespace, "rocketchat:default:channel:R1").unwrap();
+        serde_json::to_value(room_event_params(&room, &kind, Timestamp(7), &conversation)).unwrap()
+    }
+
+    fn alice() -> RoomUser {
+        RoomUser {
+            id: Some(UserId::new("A1")),
+            username: "alice".into(),
+        }
+    }
+
+    #[test]
+    fn each_kind_sets_its_own_fields_only() {
+        let by = json!({"id": "A1", "username": "alice"});
+        let added = wire(RoomEventKind::Added {
+            user: RoomUser {
+                id: None,
+                username: "zed".into(),
+            },
+            by: alice(),
+        });
+        assert_eq!(
+            added,
+            json!({"kind": "added", "conversationId": "rocketchat:default:channel:R1",
+                   "room": {"id": "R1", "kind": "public", "name": "general"},
+                   "timestamp": 7, "user": {"id": null, "username": "zed"}, "by": by})
+        );
+        let topic = wire(RoomEventKind::TopicChanged {
+            topic: String::new(),
+            by: alice(),
+        });
+        assert_eq!(topic["topic"], json!(""));
+        assert!(topic.get("user").is_none() && topic.get("name").is_none());
+        let pinned = wire(RoomEventKind::Pinned {
+            text: "ship it".into(),
+            author: None,
+            by: alice(),
+        });
+        assert_eq!(pinned["kind"], json!("pinned"));
+        assert_eq!(pinned["text"], json!("ship it"));
+        assert_eq!(pinned["by"], by);
+        assert!(pinned.get("author").is_none(), "{pinned}");
+        let renamed = wire(RoomEventKind::Renamed {
+            name: "town".into(),
+            by: alice(),
+        });
+        assert_eq!(renamed["name"], json!("town"));
     }
 }

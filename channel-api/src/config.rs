@@ -16,6 +16,7 @@
 //! | `allowBots` | `false` |
 //! | `replyToMode` | `off` |
 //! | `reactionNotifications` | `own` |
+//! | `roomEvents` | `true` (joins, leaves, renames, topic changes and pins in admitted rooms) |
 //! | `textChunkLimit` | `5000` (Rocket.Chat's `Message_MaxAllowedSize`) |
 //!
 //! `rooms` keys are room ids or room names (`general` or `#general`). A key matches the
@@ -279,6 +280,9 @@ pub struct ChannelConfig {
     pub reaction_notifications: ReactionNotifications,
     /// Reactors heard with `reactionNotifications: allowlist`.
     pub reaction_allowlist: Vec<String>,
+    /// Room events (joins, leaves, renames, topic changes, pins) reach the agent as system
+    /// events, in the rooms the bot listens in (never in DMs; no mention needed).
+    pub room_events: bool,
     /// Longest outbound message, in UTF-16 code units.
     #[schemars(range(min = MIN_TEXT_CHUNK_LIMIT))]
     pub text_chunk_limit: usize,
@@ -304,6 +308,7 @@ impl Default for ChannelConfig {
             reply_to_mode_by_chat_type: ReplyToModeByChatType::default(),
             reaction_notifications: ReactionNotifications::default(),
             reaction_allowlist: Vec::new(),
+            room_events: true,
             text_chunk_limit: DEFAULT_TEXT_CHUNK_LIMIT,
         }
     }
@@ -922,11 +927,12 @@ mod tests {
             "replyToModeByChatType",
             "reactionNotifications",
             "reactionAllowlist",
+            "roomEvents",
             "textChunkLimit",
         ] {
             assert!(top.contains(&key), "{key} missing from {top:?}");
         }
-        assert_eq!(top.len(), 18, "{top:?}");
+        assert_eq!(top.len(), 19, "{top:?}");
         // Every property the schema names is one the config reads: a value of the wrong
         // type under it is refused at that key.
         for key in &top {

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{MessageId, RoomId};
-use crate::model::{Message, Reaction, RoomKind};
+use crate::ids::{MessageId, RoomId, UserId};
+use crate::model::{Message, Reaction, RoomInfo, RoomKind, Timestamp};
 
 /// The connection state of one account, reported on every change. One machine, owned by
 /// the backend, the first connection included:
@@ -146,11 +146,115 @@ pub enum Event {
         /// The reaction.
         reaction: Reaction,
     },
+    /// Something happened to a room: a member joined or left, the room was renamed, its
+    /// topic changed, a message was pinned. Chat servers post these as system messages;
+    /// they are never a [`Event::MessageCreated`] (their text is not a user's words).
+    RoomEvent {
+        /// The room.
+        room: RoomInfo,
+        /// What happened.
+        kind: RoomEventKind,
+        /// When (the system message's timestamp).
+        at: Timestamp,
+    },
     /// The connection state changed.
     ConnectionStateChanged {
         /// The new state.
         state: ConnectionState,
     },
+}
+
+/// A user named by a room event. The id is unknown when the server names the user only by
+/// username (Rocket.Chat's `au` / `ru` say who was added or removed by username).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomUser {
+    /// User id, when known.
+    pub id: Option<UserId>,
+    /// Username.
+    pub username: String,
+}
+
+/// What happened to a room ([`Event::RoomEvent`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum RoomEventKind {
+    /// `user` joined the room by themselves.
+    Joined {
+        /// Who joined.
+        user: RoomUser,
+    },
+    /// `user` left the room by themselves.
+    Left {
+        /// Who left.
+        user: RoomUser,
+    },
+    /// `by` added `user` to the room.
+    Added {
+        /// Who was added.
+        user: RoomUser,
+        /// Who added them.
+        by: RoomUser,
+    },
+    /// `by` removed `user` from the room.
+    Removed {
+        /// Who was removed.
+        user: RoomUser,
+        /// Who removed them.
+        by: RoomUser,
+    },
+    /// `by` renamed the room to `name`.
+    Renamed {
+        /// The new name.
+        name: String,
+        /// Who renamed it.
+        by: RoomUser,
+    },
+    /// `by` changed the room's topic to `topic` (empty: cleared).
+    TopicChanged {
+        /// The new topic.
+        topic: String,
+        /// Who changed it.
+        by: RoomUser,
+    },
+    /// `by` pinned a message.
+    Pinned {
+        /// The pinned message's text, as quoted by the server (user-written content).
+        text: String,
+        /// The pinned message's author's username, when the server says.
+        author: Option<String>,
+        /// Who pinned it.
+        by: RoomUser,
+    },
+}
+
+impl RoomEventKind {
+    /// The user who did it: the joiner or leaver, else `by`.
+    pub fn actor(&self) -> &RoomUser {
+        match self {
+            RoomEventKind::Joined { user } | RoomEventKind::Left { user } => user,
+            RoomEventKind::Added { by, .. }
+            | RoomEventKind::Removed { by, .. }
+            | RoomEventKind::Renamed { by, .. }
+            | RoomEventKind::TopicChanged { by, .. }
+            | RoomEventKind::Pinned { by, .. } => by,
+        }
+    }
+
+    /// A stable name for logs and the wire (`joined`, `left`, `added`, `removed`,
+    /// `renamed`, `topicChanged`, `pinned`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RoomEventKind::Joined { .. } => "joined",
+            RoomEventKind::Left { .. } => "left",
+            RoomEventKind::Added { .. } => "added",
+            RoomEventKind::Removed { .. } => "removed",
+            RoomEventKind::Renamed { .. } => "renamed",
+            RoomEventKind::TopicChanged { .. } => "topicChanged",
+            RoomEventKind::Pinned { .. } => "pinned",
+        }
+    }
 }
 
 impl Event {
@@ -164,6 +268,7 @@ impl Event {
             Event::ReactionAdded { reaction } | Event::ReactionRemoved { reaction } => {
                 Some(&reaction.message.room)
             }
+            Event::RoomEvent { room, .. } => Some(&room.id),
             Event::ConnectionStateChanged { .. } => None,
         }
     }

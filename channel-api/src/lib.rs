@@ -46,7 +46,7 @@ pub mod threading;
 pub use channel::MockChannel;
 pub use channel::{Channel, ChannelExt};
 pub use error::{Error, Result};
-pub use event::{ConnectionState, Event, EventStream, FatalCause, Phase};
+pub use event::{ConnectionState, Event, EventStream, FatalCause, Phase, RoomEventKind, RoomUser};
 pub use ids::{AccountId, MessageId, RoomId, UserId};
 pub use model::{
     Attachment, Author, Capabilities, ChatType, HistoryQuery, Identity, Mention, Message,

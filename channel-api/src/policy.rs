@@ -71,7 +71,15 @@
 //! 8. Reactions: `reactionNotifications` `off` skips all; otherwise the reactor must pass
 //!    step 2, then `own` keeps reactions on the bot's messages, `allowlist` keeps reactors
 //!    in `reactionAllowlist`, `all` keeps every one. The bot's own reactions are dropped.
-//! 9. Connection-state changes always pass through.
+//! 9. Room events (joins, leaves, renames, topic changes, pins: [`Event::RoomEvent`]):
+//!    `roomEvents: false` skips all; DMs and group DMs have none (skipped); otherwise the
+//!    room must pass the room gates of step 2 (`groupPolicy`, the `rooms` entry and its
+//!    `enabled`), exactly as a message must. No mention is needed. The sender allowlists
+//!    (`users`, `groupAllowFrom`) do not gate joins and leaves (who comes and goes is a
+//!    fact about the room, and such an event carries only a username); they do gate the
+//!    kinds that carry someone's words (a new name, a topic, a pinned message's text): the
+//!    actor must pass them. The bot's own doings (its join, a pin it made) are dropped.
+//! 10. Connection-state changes always pass through.
 //!
 //! ```
 //! use std::collections::HashSet;
@@ -129,9 +137,11 @@ use crate::config::{
     ChannelConfig, ConfigError, DmPolicy, GroupPolicy, ReactionNotifications, ResolvedRooms,
     RoomEntry,
 };
-use crate::event::{ConnectionState, Event};
+use crate::event::{ConnectionState, Event, RoomEventKind};
 use crate::ids::{MessageId, RoomId, UserId};
-use crate::model::{Author, Identity, Mention, Message, MessageRef, Reaction, RoomInfo, RoomKind};
+use crate::model::{
+    Author, Identity, Mention, Message, MessageRef, Reaction, RoomInfo, RoomKind, Timestamp,
+};
 use crate::session::{ConversationId, Namespace};
 use crate::threading::{self, ReplyPlan};
 
@@ -308,6 +318,17 @@ pub enum Dispatch {
         /// The room's conversation.
         conversation: ConversationId,
     },
+    /// Something happened to a room, and the config notifies it (rule 9).
+    RoomEvent {
+        /// The room.
+        room: RoomInfo,
+        /// What happened.
+        kind: RoomEventKind,
+        /// When.
+        at: Timestamp,
+        /// The room's conversation (top level).
+        conversation: ConversationId,
+    },
     /// The connection state changed.
     ConnectionState(ConnectionState),
 }
@@ -370,6 +391,10 @@ pub enum SkipReason {
     /// An edit or delete of a message that was not dispatched and that the bot did not
     /// write (rule 7).
     MessageNotAdmitted,
+    /// `roomEvents: false`.
+    RoomEventsOff,
+    /// A room event in a DM or group DM (rule 9: they have none).
+    RoomEventInDirect,
 }
 
 impl SkipReason {
@@ -384,6 +409,8 @@ impl SkipReason {
             SkipReason::ReactionNotOnOwnMessage => "reaction_not_on_own_message",
             SkipReason::ReactorNotAllowlisted => "reactor_not_allowlisted",
             SkipReason::MessageNotAdmitted => "message_not_admitted",
+            SkipReason::RoomEventsOff => "room_events_off",
+            SkipReason::RoomEventInDirect => "room_event_in_direct",
         }
     }
 }
@@ -590,9 +617,53 @@ impl<'a> Decider<'a> {
             } => self.delete(room, *room_kind, message),
             Event::ReactionAdded { reaction } => self.reaction(reaction, true),
             Event::ReactionRemoved { reaction } => self.reaction(reaction, false),
+            Event::RoomEvent { room, kind, at } => self.room_event(room, kind, *at),
             Event::ConnectionStateChanged { state } => {
                 Decision::Dispatch(Dispatch::ConnectionState(state.clone()))
             }
+        }
+    }
+
+    /// Rule 9.
+    fn room_event(&self, room: &RoomInfo, kind: &RoomEventKind, at: Timestamp) -> Decision {
+        if !self.config.room_events {
+            return Decision::Skip(SkipReason::RoomEventsOff);
+        }
+        if matches!(room.kind, RoomKind::Direct | RoomKind::GroupDirect) {
+            return Decision::Skip(SkipReason::RoomEventInDirect);
+        }
+        let actor = kind.actor();
+        if actor.id.as_ref() == Some(&self.identity.user_id) {
+            return Decision::Drop(DropReason::OwnMessage);
+        }
+        let carries_words = !matches!(
+            kind,
+            RoomEventKind::Joined { .. }
+                | RoomEventKind::Left { .. }
+                | RoomEventKind::Added { .. }
+                | RoomEventKind::Removed { .. }
+        );
+        let gate = if carries_words {
+            match self.admit_sender(room, actor.id.as_ref(), &actor.username) {
+                Admission::Allowed => None,
+                // Not reachable for rooms (pairing is for DMs); refused all the same.
+                Admission::PairingRequired => Some(DropReason::SenderNotAllowed),
+                Admission::Denied(reason) => Some(reason),
+            }
+        } else {
+            self.room_gate(room)
+        };
+        if let Some(reason) = gate {
+            return Decision::Drop(reason);
+        }
+        match self.conversation(&room.id, room.kind, None) {
+            Some(conversation) => Decision::Dispatch(Dispatch::RoomEvent {
+                room: room.clone(),
+                kind: kind.clone(),
+                at,
+                conversation,
+            }),
+            None => Decision::Drop(DropReason::InvalidConversationId),
         }
     }
 
@@ -908,7 +979,7 @@ mod tests {
     use crate::command::{Command, CommandAccess, CommandDenial};
     use crate::config::{ReplyToMode, RoomConfig};
     use crate::ids::AccountId;
-    use crate::model::{MessageRef, Timestamp};
+    use crate::model::MessageRef;
     use crate::threading::ReplyTarget;
     use serde_json::json;
 
@@ -2955,5 +3026,148 @@ mod tests {
         );
         assert_eq!(ReplyToMode::default(), ReplyToMode::Off);
         assert!(RoomConfig::default().enabled);
+    }
+
+    fn room_event(kind: RoomKind, event: RoomEventKind) -> Event {
+        Event::RoomEvent {
+            room: room(kind),
+            kind: event,
+            at: Timestamp(5),
+        }
+    }
+
+    fn user(id: &str) -> crate::event::RoomUser {
+        crate::event::RoomUser {
+            id: Some(UserId::new(id)),
+            username: id.to_lowercase(),
+        }
+    }
+
+    #[test]
+    fn room_events_follow_the_room_gates_and_room_events() {
+        use RoomKind::{Direct, GroupDirect, Private, Public};
+        let joined = |kind| room_event(kind, RoomEventKind::Joined { user: user("U1") });
+        let topic = |kind, by: &str| {
+            room_event(
+                kind,
+                RoomEventKind::TopicChanged {
+                    topic: "new".into(),
+                    by: user(by),
+                },
+            )
+        };
+        let none = approved(&[]);
+        let listed = json!({ "rooms": { "R1": {} } });
+        check(vec![
+            (
+                "join, listed room",
+                config(listed.clone()),
+                none.clone(),
+                joined(Public),
+                "dispatch",
+            ),
+            (
+                "join, room not listed",
+                config(json!({})),
+                none.clone(),
+                joined(Public),
+                "drop:room_not_allowlisted",
+            ),
+            (
+                "join, private room not listed",
+                config(listed.clone()),
+                none.clone(),
+                joined(Private),
+                "drop:room_not_allowlisted",
+            ),
+            (
+                "join, open rooms",
+                config(json!({ "groupPolicy": "open" })),
+                none.clone(),
+                joined(Private),
+                "dispatch",
+            ),
+            (
+                "join, groups disabled",
+                config(json!({ "groupPolicy": "disabled", "rooms": { "R1": {} } })),
+                none.clone(),
+                joined(Public),
+                "drop:groups_disabled",
+            ),
+            (
+                "join, room disabled",
+                config(json!({ "rooms": { "R1": { "enabled": false } } })),
+                none.clone(),
+                joined(Public),
+                "drop:room_disabled",
+            ),
+            (
+                "roomEvents off",
+                config(json!({ "rooms": { "R1": {} }, "roomEvents": false })),
+                none.clone(),
+                joined(Public),
+                "skip:room_events_off",
+            ),
+            (
+                "DM",
+                config(json!({ "dmPolicy": "open", "allowFrom": ["*"] })),
+                none.clone(),
+                joined(Direct),
+                "skip:room_event_in_direct",
+            ),
+            (
+                "group DM",
+                config(json!({ "dm": { "groupEnabled": true }, "allowFrom": ["*"] })),
+                none.clone(),
+                joined(GroupDirect),
+                "skip:room_event_in_direct",
+            ),
+            (
+                "join needs no sender allowlist",
+                config(json!({ "rooms": { "R1": { "users": ["U9"] } } })),
+                none.clone(),
+                joined(Public),
+                "dispatch",
+            ),
+            (
+                "topic by an allowed sender",
+                config(json!({ "rooms": { "R1": { "users": ["U1"] } } })),
+                none.clone(),
+                topic(Public, "U1"),
+                "dispatch",
+            ),
+            (
+                "topic by a sender not allowed",
+                config(json!({ "rooms": { "R1": { "users": ["U9"] } } })),
+                none.clone(),
+                topic(Public, "U1"),
+                "drop:sender_not_allowed",
+            ),
+            (
+                "topic, room not listed",
+                config(json!({})),
+                none.clone(),
+                topic(Public, "U1"),
+                "drop:room_not_allowlisted",
+            ),
+            (
+                "the bot's own doing",
+                config(listed.clone()),
+                none.clone(),
+                topic(Public, "BOT"),
+                "drop:own_message",
+            ),
+        ]);
+        // The dispatch carries the room's top-level conversation.
+        let policy = policy_for(config(listed));
+        match policy.decide(&none, &NoKnownMessages, &joined(Public)) {
+            Decision::Dispatch(Dispatch::RoomEvent {
+                conversation, at, ..
+            }) => {
+                assert_eq!(conversation.to_string(), "rocketchat:default:channel:R1");
+                assert_eq!(at, Timestamp(5));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

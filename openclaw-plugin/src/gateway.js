@@ -332,6 +332,7 @@ export async function startAccount(ctx) {
       case "reaction":
       case "messageEdited":
       case "messageDeleted":
+      case "roomEvent":
         try {
           enqueueRoomEvent(env, method, params);
         } catch (err) {

@@ -10,6 +10,7 @@ import { createReplyDelivery } from "./reply.js";
 import { collectInboundMedia, discardAttachments, mediaMaxBytes } from "./media.js";
 import { historyEntries, threadContext } from "./history.js";
 import { idempotencyKey } from "./keys.js";
+import { roomEventActor, roomEventText } from "./room-events.js";
 
 /**
  * OpenClaw's ingress resolver must not re-decide what the bridge decided, so it is
@@ -262,21 +263,31 @@ export async function issuePairing(env, params) {
   });
 }
 
-/** Reactions, edits and deletes reach the agent as system events in the room's session. */
+/**
+ * Reactions, edits, deletes and room events (joins, leaves, renames, topic changes, pins)
+ * reach the agent as system events in the room's session.
+ */
 export function enqueueRoomEvent(env, method, params) {
   const { rt, cfg, accountId } = env;
   const parsed = parseConversationId(params.conversationId);
   const kind = parsed?.kind ?? chatKindOf(params.room?.kind);
   const roomId = parsed?.roomId ?? params.room?.id;
   if (!roomId) return;
-  const actor = params.user ?? params.sender ?? {};
+  const actor = method === "roomEvent" ? roomEventActor(params) : (params.user ?? params.sender ?? {});
   const peerId = kind === "direct" ? (actor.id ?? roomId) : roomId;
   const threadId = parsed?.threadId ?? params.threadId ?? undefined;
   const { sessionKey } = sessionFor(rt, cfg, accountId, { kind, peerId, threadId });
   const who = actor.username ? `@${actor.username}` : "someone";
   let text;
   let contextKey;
-  if (method === "reaction") {
+  if (method === "roomEvent") {
+    const event = roomEventText(params);
+    if (!event) {
+      env.log?.debug?.(`rocketchat[${accountId}]: room event of unknown kind ${params.kind} dropped`);
+      return;
+    }
+    ({ text, contextKey } = event);
+  } else if (method === "reaction") {
     text = `Rocket.Chat reaction ${params.action}: ${who} ${params.action === "removed" ? "removed" : "added"} :${params.emoji}: on message ${params.messageId}`;
     contextKey = `rc:reaction:${params.messageId}:${params.emoji}:${actor.id ?? ""}:${params.action}`;
   } else if (method === "messageEdited") {
