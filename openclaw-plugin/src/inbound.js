@@ -10,6 +10,7 @@ import { createReplyDelivery } from "./reply.js";
 import { collectInboundMedia, discardAttachments, mediaMaxBytes } from "./media.js";
 import { historyEntries, threadContext } from "./history.js";
 import { idempotencyKey } from "./keys.js";
+import { roomTurnSettings } from "./rooms.js";
 
 /**
  * OpenClaw's ingress resolver must not re-decide what the bridge decided, so it is
@@ -151,6 +152,13 @@ export async function dispatchMessage(env, msg, opts = {}) {
   // Context the agent has not seen (docs/bridge-protocol.md `history` / `threadHistory`).
   const inboundHistory = historyEntries(msg.history);
   const thread = threadContext(msg.threadHistory, { threadId, parentSessionKey });
+  // The room's `skills` and `systemPrompt` (src/rooms.js; none in DMs), passed as Slack's
+  // channel passes its channel config: the group system prompt and the skill filter.
+  const { skillFilter, groupSystemPrompt } = roomTurnSettings(account.config.rooms, msg.room);
+  const supplemental = {
+    ...(thread ? { thread } : {}),
+    ...(groupSystemPrompt ? { groupSystemPrompt } : {}),
+  };
 
   await rt.channel.inbound.run({
     channel: CHANNEL,
@@ -198,7 +206,7 @@ export async function dispatchMessage(env, msg, opts = {}) {
             ...(inboundHistory.length ? { inboundHistory } : {}),
           },
           ...(media ? { media } : {}),
-          ...(thread ? { supplemental: { thread } } : {}),
+          ...(Object.keys(supplemental).length ? { supplemental } : {}),
           access: {
             // The bridge only forwards commands the sender may run.
             commands: { authorized: Boolean(msg.command) },
@@ -229,7 +237,7 @@ export async function dispatchMessage(env, msg, opts = {}) {
               onStartError: (err) => log.debug?.(`rocketchat[${accountId}]: typing failed: ${err?.message ?? err}`),
             },
           },
-          replyOptions: { ...reply.replyOptions, ...(opts.replyOptions ?? {}) },
+          replyOptions: { ...reply.replyOptions, ...(skillFilter ? { skillFilter } : {}), ...(opts.replyOptions ?? {}) },
           delivery: { deliver: reply.deliver },
           record: { onRecordError: (err) => log.warn?.(`rocketchat[${accountId}]: session record failed: ${err?.message ?? err}`) },
         };
