@@ -186,7 +186,9 @@ export async function dispatchMessage(env, msg, opts = {}) {
           accountId,
           messageId: input.id,
           timestamp: input.timestamp,
-          from: `${CHANNEL}:${msg.sender.id}`,
+          // As Slack's and Mattermost's channels: the sender in a DM, the room otherwise
+          // (OpenClaw reads a room's session id back out of it, e.g. for the tool policy).
+          from: kind === "direct" ? `${CHANNEL}:${msg.sender.id}` : `${CHANNEL}:${kind}:${msg.room.id}`,
           sender: { id: msg.sender.id, name: senderName, username: msg.sender.username },
           conversation: { kind, id: peerId, label, threadId, nativeChannelId: msg.room.id },
           route: {
