@@ -159,9 +159,9 @@ export function bridgeRooms(rooms) {
 /**
  * The first stdin line for `bridge serve`: every key of the merged account except the
  * plugin's own (PLUGIN_KEYS, and ROOM_KEYS in `rooms` entries), the resolved token and
- * the approved senders. `stateDir`
- * (OpenClaw's state directory) gives the default `stateFile`, so a bridge restarted by
- * OpenClaw (config or plugin reload, gateway restart) resumes where the last one stopped.
+ * the approved senders. `stateDir` (OpenClaw's state directory) gives the default
+ * `stateFile`, so a bridge restarted by OpenClaw (config or plugin reload, gateway
+ * restart) resumes where the last one stopped.
  */
 export function buildBridgeConfig(account, authToken, approvedSenders, { stateDir } = /** @type {any} */ ({})) {
   const out = { accountId: account.accountId };
