@@ -4,7 +4,8 @@
 //   When the text contains STREAMME, the streamed answer comes in several deltas
 //   (a few words each) with STREAM_PAUSE_MS between them, for the preview scenarios.
 // - GET /v1/models: one model.
-// - GET /calls: every chat call so far ({n, text, prompt}) for assertions.
+// - GET /calls: every chat call so far ({n, text, prompt, tools}) for assertions (`tools`:
+//   the names of the tools the agent was given).
 // Usage: node fake-model.mjs <portFile>   (listens on 127.0.0.1:0, writes its port)
 import { createServer } from "node:http";
 import { writeFileSync } from "node:fs";
@@ -100,7 +101,8 @@ const server = createServer((req, res) => {
       }
       const text = userText(body.messages);
       const prompt = (body.messages ?? []).map((m) => contentText(m.content)).join("\n");
-      calls.push({ n: calls.length + 1, text, prompt });
+      const tools = (body.tools ?? []).map((t) => t?.function?.name ?? t?.name).filter(Boolean);
+      calls.push({ n: calls.length + 1, text, prompt, tools });
       // HOLDME <word>: the first call with it is held open and never answered (the test
       // kills the gateway meanwhile); later calls are answered as usual. Keyed by the
       // marker, not the whole text: OpenClaw's restart recovery re-runs the interrupted

@@ -88,6 +88,12 @@ const config = gatewayConfig({
     defaultAccount: "dev", // `message send` without --account goes to dev
     // Keys the plugin has no list of reach the bridge as they are (the bridge owns them).
     replyToModeByChatType: { group: "batched" },
+    // The agent's per-room policy (the plugin's keys of `rooms`; never in the config line).
+    rooms: {
+      "*": { systemPrompt: "ROOM-DEFAULT-PROMPT-FALCON", tools: { deny: ["exec"] } },
+      LabRoomX1: { systemPrompt: "LAB-ROOM-PROMPT-OTTER", tools: { deny: ["exec", "read"] }, toolsBySender: { "id:uLabAdmin": { alsoAllow: ["exec"] } } },
+      "#named-room": { systemPrompt: "NAMED-ROOM-PROMPT-BADGER", tools: { deny: ["exec", "write"] } },
+    },
     accounts: {
       ops: { userId: "botOps", username: "opsbot", authToken: { source: "env", provider: "default", id: "RC_OPS_TOKEN" }, dm: { groupEnabled: true, groupChannels: ["GroupDm1"] } },
       // dev streams previews (per-account key); ops keeps the default (off).
@@ -158,6 +164,8 @@ try {
     assert(!("bridgePath" in ops) && !("accounts" in ops) && !("defaultAccount" in ops) && !("streaming" in dev), "plugin-only keys are not passed");
     assertEq(JSON.stringify(ops.dm), JSON.stringify({ groupEnabled: true, groupChannels: ["GroupDm1"] }), "group-DM keys reach the bridge");
     assertEq(JSON.stringify(dev.replyToModeByChatType), JSON.stringify({ group: "batched" }), "replyToMode batched reaches the bridge");
+    // The plugin's room keys are stripped; "*" (plugin keys only) is left out.
+    assertEq(JSON.stringify(ops.rooms), JSON.stringify({ LabRoomX1: {}, "#named-room": {} }), "rooms without the plugin's keys");
   });
 
   await suite.test("an admitted DM is answered through bridge send, with one model call", async () => {
@@ -351,6 +359,37 @@ try {
     await notify("ops", "message", t);
     const tcall = await waitFor("model call with thread history", async () => (await model.calls()).find((c) => c.prompt.includes("and in this thread?")), { timeoutMs: 60_000 });
     assert(tcall.prompt.includes("root says FLAMINGO") && tcall.prompt.includes("reply says HERON"), `thread history in the prompt (${tcall.prompt.slice(-800)})`);
+  });
+
+  await suite.test("per-room policy: a room's systemPrompt and tools reach the turn (by id, name, \"*\"; toolsBySender); a DM keeps the agent's", async () => {
+    const callFor = async (marker) => waitFor(`model call ${marker}`, async () => (await model.calls()).find((c) => c.text.includes(marker)), { timeoutMs: 60_000 });
+    const ask = async (opts, marker) => {
+      const m = message({ ...opts, text: `${opts.kind === "direct" ? "" : "@opsbot "}${marker}` });
+      if (opts.name) m.room.name = opts.name;
+      await notify("ops", "message", m);
+      const call = await callFor(marker);
+      await waitFor(`reply ${marker}`, async () => (await sends("ops")).find((s) => s.params.text?.includes(`PONG: ${marker}`)), { timeoutMs: 60_000 });
+      return call;
+    };
+    const dm = await ask({ kind: "direct", sender: "uAlice", username: "alice" }, "POLICY in a DM");
+    assert(dm.tools.includes("exec") && dm.tools.includes("read"), `a DM has the agent's tools (${dm.tools.join(",")})`);
+    assert(!/ROOM-DEFAULT-PROMPT-FALCON|LAB-ROOM-PROMPT-OTTER/.test(dm.prompt), "no room prompt in a DM");
+
+    const general = await ask({ kind: "public", room: "GENERAL", thread: "PolicyRoot1", replyThread: { id: "PolicyRoot1", scope: "all" } }, "POLICY in general");
+    assert(general.prompt.includes("ROOM-DEFAULT-PROMPT-FALCON"), "the \"*\" system prompt in a room without an entry");
+    assert(!general.tools.includes("exec") && general.tools.includes("read"), `"*" denies exec (${general.tools.join(",")})`);
+
+    // By id (OpenClaw's session key is lowercased: labroomx1).
+    const lab = await ask({ kind: "public", room: "LabRoomX1", sender: "uAlice", username: "alice" }, "POLICY in the lab");
+    assert(lab.prompt.includes("LAB-ROOM-PROMPT-OTTER") && !lab.prompt.includes("ROOM-DEFAULT-PROMPT-FALCON"), "the room's own prompt, by id");
+    assert(!lab.tools.includes("exec") && !lab.tools.includes("read"), `the room's tools (${lab.tools.join(",")})`);
+    const admin = await ask({ kind: "public", room: "LabRoomX1", sender: "uLabAdmin", username: "labadmin", thread: "PolicyRoot2", replyThread: { id: "PolicyRoot2", scope: "all" } }, "POLICY from the lab admin");
+    assert(admin.tools.includes("exec") && admin.tools.includes("read"), `toolsBySender for the sender wins over tools (${admin.tools.join(",")})`);
+
+    // By name (`#named-room`, the room's id is not a key).
+    const named = await ask({ kind: "private", room: "NmRoom77", name: "named-room" }, "POLICY by name");
+    assert(named.prompt.includes("NAMED-ROOM-PROMPT-BADGER"), "the prompt of the entry keyed by name");
+    assert(!named.tools.includes("exec") && !named.tools.includes("write") && named.tools.includes("read"), `the tools of the entry keyed by name (${named.tools.join(",")})`);
   });
 
   await suite.test("a user's edit and delete become system events the agent sees on its next turn", async () => {

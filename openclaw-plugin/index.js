@@ -10,14 +10,17 @@
 // - src/media.js      attachments in (to OpenClaw's media store) and files out (bridge sendFile)
 // - src/history.js    the bridge's room / thread history -> OpenClaw's inbound context
 // - src/ids.js        session conversations (OpenClaw's resolveSessionConversation)
+// - src/rooms.js      the agent's per-room policy: tools (groups.resolveToolPolicy), skills, systemPrompt
 //
 // The Rust bridge owns policy, threading and chunking; this layer only translates.
 import { createChatChannelPlugin, defineChannelPluginEntry } from "openclaw/plugin-sdk/channel-core";
 import { jsonResult } from "openclaw/plugin-sdk/channel-actions";
+import { resolveScopeToolsPolicy } from "openclaw/plugin-sdk/channel-policy";
 import { CHANNEL, DEFAULT_ACCOUNT_ID, defaultAccountId, resolveAccount } from "./src/config.js";
 import { loadOutboundMedia, mediaMaxBytes, sendMediaFile } from "./src/media.js";
 import { bridgeSnapshot, registry, requestCurrent, setRuntime, startAccount } from "./src/gateway.js";
 import { resolveSessionConversation } from "./src/ids.js";
+import { resolveRoomToolPolicy } from "./src/rooms.js";
 import { formatProbe, listDirectory, probeAccount, resolveTargets } from "./src/oneshot.js";
 import { setupBase, tokenInfo } from "./src/plugin-setup.js";
 import { idempotencyKey } from "./src/keys.js";
@@ -174,6 +177,12 @@ export const rocketchatPlugin = createChatChannelPlugin({
           ? [{ channel: CHANNEL, accountId: a.accountId, kind: "runtime", message: `the bridge dropped events: ${entries.map(([k, n]) => `${k}=${n}`).join(", ")}` }]
           : [];
       }),
+    },
+    // The agent's tools in a room: `rooms.<room>.toolsBySender` for the sender, else
+    // `rooms.<room>.tools` (`"*"` when the room has no entry), as Slack's channel does.
+    // Mention gating is the bridge's (no resolveRequireMention).
+    groups: {
+      resolveToolPolicy: (params) => resolveRoomToolPolicy(params, resolveScopeToolsPolicy),
     },
     directory: {
       listPeers: (p) => listDirectory(p, "user"),

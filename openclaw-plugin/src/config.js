@@ -7,13 +7,31 @@ export const CHANNEL = "rocketchat";
 export const DEFAULT_ACCOUNT_ID = "default";
 
 /**
+ * The plugin's own keys, as schema/plugin-keys.json lists them (the file the bridge's
+ * `schema` command also reads to write the manifest): the account keys
+ * (`accountProperties`), the channel block's (`channelProperties`, and `accounts`), and
+ * the keys of a `rooms` entry (`roomProperties`: the agent's per-room policy, src/rooms.js).
+ */
+const OWN_KEYS = JSON.parse(readFileSync(new URL("../schema/plugin-keys.json", import.meta.url), "utf8"));
+
+/**
  * The plugin's own keys: read by the plugin (account selection, the binary, the turn's
  * delivery), never part of the bridge's configuration line. Every other key of the merged
  * account goes to the bridge, which owns the rest of the schema: it refuses a key it does
  * not know (with the key's path and the closest valid name, `fatal.errors`) and decides
  * which changes need a restart (`reconfigure` -> `restartRequired`).
  */
-export const PLUGIN_KEYS = Object.freeze(["enabled", "accounts", "defaultAccount", "bridgePath", "name", "ackReaction", "streaming", "thread"]);
+export const PLUGIN_KEYS = Object.freeze(["accounts", ...Object.keys(OWN_KEYS.accountProperties ?? {}), ...Object.keys(OWN_KEYS.channelProperties ?? {})]);
+
+/**
+ * The plugin's own keys of a `rooms` entry (tools, toolsBySender, skills, systemPrompt):
+ * read by the plugin for the agent's turns (src/rooms.js), stripped from every entry of
+ * the bridge's configuration line.
+ */
+export const ROOM_KEYS = Object.freeze(Object.keys(OWN_KEYS.roomProperties ?? {}));
+
+/** The `rooms` key of the plugin's channel-wide defaults (Slack's `channels["*"]`). */
+export const ROOMS_DEFAULT_KEY = "*";
 
 /**
  * Keys that decide which accounts exist or which binary runs: OpenClaw restarts the
@@ -117,16 +135,40 @@ export async function resolveAuthToken(cfg, account, resolver) {
 }
 
 /**
+ * `rooms` for the bridge: every entry without the plugin's keys (ROOM_KEYS). The `"*"`
+ * entry is the plugin's (the bridge has no wildcard room): it is left out when nothing but
+ * plugin keys is in it. Other entries stay, even when emptied: an entry still admits its
+ * room under `groupPolicy: allowlist`, as a Slack channel entry with only `tools` does.
+ */
+export function bridgeRooms(rooms) {
+  if (!rooms || typeof rooms !== "object" || Array.isArray(rooms)) return rooms;
+  const out = {};
+  for (const [key, entry] of Object.entries(rooms)) {
+    if (!entry || typeof entry !== "object" || Array.isArray(entry)) {
+      out[key] = entry; // not an entry: the bridge says what is wrong with it
+      continue;
+    }
+    const kept = Object.fromEntries(Object.entries(entry).filter(([k]) => !ROOM_KEYS.includes(k)));
+    const hadOwn = Object.keys(entry).some((k) => ROOM_KEYS.includes(k));
+    if (key === ROOMS_DEFAULT_KEY && hadOwn && Object.keys(kept).length === 0) continue;
+    out[key] = kept;
+  }
+  return out;
+}
+
+/**
  * The first stdin line for `bridge serve`: every key of the merged account except the
- * plugin's own (PLUGIN_KEYS), the resolved token and the approved senders. `stateDir`
- * (OpenClaw's state directory) gives the default `stateFile`, so a bridge restarted by
- * OpenClaw (config or plugin reload, gateway restart) resumes where the last one stopped.
+ * plugin's own (PLUGIN_KEYS, and ROOM_KEYS in `rooms` entries), the resolved token and
+ * the approved senders. `stateDir` (OpenClaw's state directory) gives the default
+ * `stateFile`, so a bridge restarted by OpenClaw (config or plugin reload, gateway
+ * restart) resumes where the last one stopped.
  */
 export function buildBridgeConfig(account, authToken, approvedSenders, { stateDir } = /** @type {any} */ ({})) {
   const out = { accountId: account.accountId };
   for (const [key, value] of Object.entries(account.config ?? {})) {
     if (value !== undefined && !PLUGIN_KEYS.includes(key)) out[key] = value;
   }
+  if (out.rooms !== undefined) out.rooms = bridgeRooms(out.rooms);
   if (out.stateFile === undefined && stateDir) {
     out.stateFile = join(stateDir, CHANNEL, `${account.accountId}.resume.json`);
   }

@@ -11,6 +11,7 @@ import { collectInboundMedia, discardAttachments, mediaMaxBytes } from "./media.
 import { historyEntries, threadContext } from "./history.js";
 import { idempotencyKey } from "./keys.js";
 import { roomEventActor, roomEventText } from "./room-events.js";
+import { roomTurnSettings } from "./rooms.js";
 
 /**
  * OpenClaw's ingress resolver must not re-decide what the bridge decided, so it is
@@ -152,6 +153,13 @@ export async function dispatchMessage(env, msg, opts = {}) {
   // Context the agent has not seen (docs/bridge-protocol.md `history` / `threadHistory`).
   const inboundHistory = historyEntries(msg.history);
   const thread = threadContext(msg.threadHistory, { threadId, parentSessionKey });
+  // The room's `skills` and `systemPrompt` (src/rooms.js; none in DMs), passed as Slack's
+  // channel passes its channel config: the group system prompt and the skill filter.
+  const { skillFilter, groupSystemPrompt } = roomTurnSettings(account.config.rooms, msg.room);
+  const supplemental = {
+    ...(thread ? { thread } : {}),
+    ...(groupSystemPrompt ? { groupSystemPrompt } : {}),
+  };
 
   await rt.channel.inbound.run({
     channel: CHANNEL,
@@ -179,7 +187,9 @@ export async function dispatchMessage(env, msg, opts = {}) {
           accountId,
           messageId: input.id,
           timestamp: input.timestamp,
-          from: `${CHANNEL}:${msg.sender.id}`,
+          // As Slack's and Mattermost's channels: the sender in a DM, the room otherwise
+          // (OpenClaw reads a room's session id back out of it, e.g. for the tool policy).
+          from: kind === "direct" ? `${CHANNEL}:${msg.sender.id}` : `${CHANNEL}:${kind}:${msg.room.id}`,
           sender: { id: msg.sender.id, name: senderName, username: msg.sender.username },
           conversation: { kind, id: peerId, label, threadId, nativeChannelId: msg.room.id },
           route: {
@@ -199,7 +209,7 @@ export async function dispatchMessage(env, msg, opts = {}) {
             ...(inboundHistory.length ? { inboundHistory } : {}),
           },
           ...(media ? { media } : {}),
-          ...(thread ? { supplemental: { thread } } : {}),
+          ...(Object.keys(supplemental).length ? { supplemental } : {}),
           access: {
             // The bridge only forwards commands the sender may run.
             commands: { authorized: Boolean(msg.command) },
@@ -230,7 +240,7 @@ export async function dispatchMessage(env, msg, opts = {}) {
               onStartError: (err) => log.debug?.(`rocketchat[${accountId}]: typing failed: ${err?.message ?? err}`),
             },
           },
-          replyOptions: { ...reply.replyOptions, ...(opts.replyOptions ?? {}) },
+          replyOptions: { ...reply.replyOptions, ...(skillFilter ? { skillFilter } : {}), ...(opts.replyOptions ?? {}) },
           delivery: { deliver: reply.deliver },
           record: { onRecordError: (err) => log.warn?.(`rocketchat[${accountId}]: session record failed: ${err?.message ?? err}`) },
         };
