@@ -10,8 +10,11 @@
 //   GET  /requests                 -> every request the plugin made [{method, params, result}]
 //                                     (sendFile also records `file`: the file as it was then)
 //   GET  /config                   -> the config line it got (authToken replaced by its length)
+// Every request is also appended to <accountId>.requests.jsonl (across restarts).
+// A config line whose userId is "botRefuseConfig" is refused as the real bridge refuses
+// unknown keys: a `fatal` with `errors` (one per key), then exit 2.
 import { createServer } from "node:http";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 
@@ -37,6 +40,8 @@ function answer(msg) {
   const p = msg.params ?? {};
   const entry = { method: msg.method, params: p };
   requests.push(entry);
+  // Also kept across this account's bridge restarts (GET /requests is this process's only).
+  appendFileSync(join(dir, `${config.accountId ?? "default"}.requests.jsonl`), `${JSON.stringify({ pid: process.pid, ...entry })}\n`);
   const reply = (result) => {
     entry.result = result;
     return out({ id: msg.id, result });
@@ -90,6 +95,14 @@ function listen() {
   lines.on("line", (line) => {
     const msg = JSON.parse(line);
     if (!config) {
+      if (msg.userId === "botRefuseConfig") {
+        const errors = [
+          { field: "dm.groupEnabled", reason: "unknown key (did you mean `groupEnabled`?)" },
+          { field: "rooms.general.users", reason: "must be a list of user ids" },
+        ];
+        notify("fatal", { ...errors[0], errors });
+        process.exit(2);
+      }
       rawConfig = msg;
       config = { ...msg, authToken: `<${String(msg.authToken ?? "").length} chars>`, pid: process.pid };
       start();
@@ -138,6 +151,11 @@ if (["probe", "resolve", "directory"].includes(argv[0])) {
   createInterface({ input: process.stdin }).on("line", (l) => { if (l.trim()) input.push(JSON.parse(l)); }).on("close", () => {
     const cfg = input[0] ?? {};
     const line = (o) => { process.stdout.write(`${JSON.stringify(o)}\n`); process.exit(0); };
+    // contracts.md: a bad config line is exit 2 with {"error":{"field","reason"}}.
+    if (!cfg.authToken) {
+      process.stdout.write(`${JSON.stringify({ error: { field: "authToken", reason: "is required" } })}\n`);
+      process.exit(2);
+    }
     if (argv[0] === "probe") {
       const ok = cfg.authToken && cfg.authToken !== "bad-token";
       return line({

@@ -101,10 +101,13 @@ const server = createServer((req, res) => {
       const text = userText(body.messages);
       const prompt = (body.messages ?? []).map((m) => contentText(m.content)).join("\n");
       calls.push({ n: calls.length + 1, text, prompt });
-      // HOLDME: the first call with it is held open and never answered (the test kills
-      // the gateway meanwhile); later calls are answered as usual.
-      if (text.includes("HOLDME") && !held.has(text)) {
-        held.add(text);
+      // HOLDME <word>: the first call with it is held open and never answered (the test
+      // kills the gateway meanwhile); later calls are answered as usual. Keyed by the
+      // marker, not the whole text: OpenClaw's restart recovery re-runs the interrupted
+      // turn with a prompt of its own around the same message.
+      const hold = /HOLDME \S+/.exec(text)?.[0];
+      if (hold && !held.has(hold)) {
+        held.add(hold);
         return;
       }
       if (text.includes("STREAMME")) {

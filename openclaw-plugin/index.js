@@ -9,7 +9,7 @@
 // - src/reply.js      a turn's delivery and streaming previews (src/streaming.js)
 // - src/media.js      attachments in (to OpenClaw's media store) and files out (bridge sendFile)
 // - src/history.js    the bridge's room / thread history -> OpenClaw's inbound context
-// - src/ids.js        the bridge's conversation-id grammar
+// - src/ids.js        session conversations (OpenClaw's resolveSessionConversation)
 //
 // The Rust bridge owns policy, threading and chunking; this layer only translates.
 import { createChatChannelPlugin, defineChannelPluginEntry } from "openclaw/plugin-sdk/channel-core";
@@ -17,11 +17,11 @@ import { jsonResult } from "openclaw/plugin-sdk/channel-actions";
 import { CHANNEL, DEFAULT_ACCOUNT_ID, defaultAccountId, resolveAccount } from "./src/config.js";
 import { loadOutboundMedia, mediaMaxBytes, sendMediaFile } from "./src/media.js";
 import { bridgeSnapshot, registry, requestCurrent, setRuntime, startAccount } from "./src/gateway.js";
-import { resolveSessionConversation, roomIdOfTarget } from "./src/ids.js";
+import { resolveSessionConversation } from "./src/ids.js";
 import { formatProbe, listDirectory, probeAccount, resolveTargets } from "./src/oneshot.js";
 import { setupBase, tokenInfo } from "./src/plugin-setup.js";
 import { idempotencyKey } from "./src/keys.js";
-import { notifyApproval } from "./src/pairing.js";
+import { APPROVED_MESSAGE, notifyApproval } from "./src/pairing.js";
 
 function str(params, ...keys) {
   for (const k of keys) {
@@ -66,12 +66,11 @@ async function sendFiles({ accountId, cfg, target, threadId, urls, text, media }
 async function handleAction({ action, params, accountId: requested, toolContext, cfg, mediaAccess, mediaLocalRoots, mediaReadFile }) {
   const accountId = requested ?? defaultAccountId(cfg);
   const request = (method, p) => requestCurrent(accountId, method, p);
-  const roomId = str(params, "roomId", "channelId")
-    ?? roomIdOfTarget(str(params, "target", "to"))
-    ?? roomIdOfTarget(toolContext?.currentChannelId);
+  // The room as OpenClaw names it (a room id, `rocketchat:<roomId>` or a conversation
+  // id), passed through: the bridge owns the target grammar.
+  const target = str(params, "roomId", "channelId", "target", "to") ?? str(toolContext ?? {}, "currentChannelId");
   const messageId = str(params, "messageId") ?? (action === "react" ? str(toolContext ?? {}, "currentMessageId") : undefined);
   if (action === "send") {
-    const target = str(params, "target", "to") ?? toolContext?.currentChannelId;
     const text = str(params, "message", "text") ?? "";
     const threadId = str(params, "threadId");
     const urls = mediaOf(params);
@@ -84,19 +83,19 @@ async function handleAction({ action, params, accountId: requested, toolContext,
     const result = await request("send", { target, text, threadId, ...keyFrom(accountId, params?.idempotencyKey) });
     return jsonResult({ ok: true, messageIds: result?.messageIds ?? [] });
   }
-  if (!roomId || !messageId) throw new Error(`rocketchat ${action}: roomId (or target) and messageId are required`);
+  if (!target || !messageId) throw new Error(`rocketchat ${action}: target and messageId are required`);
   if (action === "react") {
     const emoji = (str(params, "emoji") ?? "").replace(/^:|:$/g, "");
     const remove = params?.remove === true;
-    await request(remove ? "unreact" : "react", { roomId, messageId, emoji });
+    await request(remove ? "unreact" : "react", { target, messageId, emoji });
     return jsonResult({ ok: true, [remove ? "removed" : "added"]: emoji });
   }
   if (action === "edit") {
-    await request("edit", { roomId, messageId, text: str(params, "message", "text") ?? "" });
+    await request("edit", { target, messageId, text: str(params, "message", "text") ?? "" });
     return jsonResult({ ok: true, edited: messageId });
   }
   if (action === "delete") {
-    await request("delete", { roomId, messageId });
+    await request("delete", { target, messageId });
     return jsonResult({ ok: true, deleted: messageId });
   }
   throw new Error(`rocketchat: unsupported action ${action}`);
@@ -196,7 +195,7 @@ export const rocketchatPlugin = createChatChannelPlugin({
   pairing: {
     text: {
       idLabel: "Rocket.Chat user id",
-      message: "You are approved. Send your message again.",
+      message: APPROVED_MESSAGE,
       // Works from any process: the gateway's bridge, or the gateway itself (`send`) when
       // called from the CLI (`openclaw pairing approve ... --notify`); src/pairing.js.
       notify: (ctx) => notifyApproval(ctx),

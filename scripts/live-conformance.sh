@@ -5,7 +5,8 @@
 #   1. build and start the `rocketchat-sim` binary on a free port (REST/DDP rate limiters
 #      off, as deploy/docker-compose.yml sets them; 2FA stays on);
 #   2. run `rc-provision` against it twice: a fresh run, then a second one that must reuse
-#      the same users, rooms and DM (only the PATs change);
+#      the same users, rooms and DM (only the random passwords and the PATs change; the
+#      passwords, kept in --passwords-file with mode 0600, must differ between the runs);
 #   3. eval the printed RC_TEST_* environment and run
 #      `CONFORMANCE_REQUIRE_LIVE=1 cargo test -p backend-rocketchat --test conformance_live`;
 #   4. check that the run cleaned up after itself (no user messages left in the test rooms).
@@ -79,12 +80,14 @@ url="$(head -n1 "$work/sim.out" | python3 -c 'import json, sys; print(json.load(
 say "simulator at $url"
 
 # The simulator's admin is admin/admin. The password goes through the environment, never argv.
+# $1: the --passwords-file.
 provision() {
-    RC_ADMIN_PASSWORD=admin "$provision_bin" --url "$url" "${provision_args[@]}" --admin-user admin
+    RC_ADMIN_PASSWORD=admin "$provision_bin" --url "$url" "${provision_args[@]}" --admin-user admin \
+        --passwords-file "$1"
 }
 
 say "provisioning (fresh)"
-first="$(provision)" || fail "rc-provision (fresh run)"
+first="$(provision "$work/passwords.1")" || fail "rc-provision (fresh run)"
 eval "$first"
 ids=(RC_TEST_BOT_USER_ID RC_TEST_PEER_USER_ID RC_TEST_ROOM_ID RC_TEST_PRIVATE_ROOM_ID RC_TEST_DM_ROOM_ID)
 declare -A fresh
@@ -95,14 +98,23 @@ done
 fresh_token="$RC_TEST_BOT_TOKEN"
 
 say "provisioning again (must reuse everything)"
-second="$(provision)" || fail "rc-provision (second run)"
+second="$(provision "$work/passwords.2")" || fail "rc-provision (second run)"
 eval "$second"
 for name in "${ids[@]}"; do
     [[ "${!name}" == "${fresh[$name]}" ]] ||
         fail "$name changed between runs (${fresh[$name]} -> ${!name}): not idempotent"
 done
 [[ "$RC_TEST_BOT_TOKEN" != "$fresh_token" ]] || fail "the second run did not regenerate the bot's PAT"
-say "idempotent: same user, room and DM ids; PATs regenerated"
+for file in "$work/passwords.1" "$work/passwords.2"; do
+    [[ "$(stat -c %a "$file")" == 600 ]] || fail "$(basename "$file") is not mode 0600"
+    [[ "$(wc -l <"$file")" -eq 2 ]] || fail "$(basename "$file") does not hold the bot and the peer"
+done
+# Same users in the same order, every password new (the passwords themselves are never shown).
+[[ "$(cut -d' ' -f1 "$work/passwords.1")" == "$(cut -d' ' -f1 "$work/passwords.2")" ]] ||
+    fail "the passwords files name different users"
+[[ -z "$(comm -12 <(cut -d' ' -f2 "$work/passwords.1" | sort) <(cut -d' ' -f2 "$work/passwords.2" | sort))" ]] ||
+    fail "the second run kept a password"
+say "idempotent: same user, room and DM ids; new passwords and PATs"
 
 say "running the conformance suite through the RC_TEST_* path"
 CONFORMANCE_REQUIRE_LIVE=1 cargo test -p backend-rocketchat --test conformance_live ||

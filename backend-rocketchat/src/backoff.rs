@@ -1,5 +1,5 @@
 //! Every wait the backend takes before trying again, in one place: reconnect and retry
-//! delays (exponential with jitter), and the budget one request has for waiting out rate
+//! delays (channel-api's one backoff rule, with a random jitter), and the budget one request has for waiting out rate
 //! limits, REST 429 and DDP `too-many-requests` alike.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -50,13 +50,7 @@ impl RateLimitBudget {
 /// lockstep.
 pub(crate) fn reconnect_delay(attempt: u32, min: Duration, max: Duration) -> Duration {
     let factor: f64 = rand::rng().random_range(0.5..=1.0);
-    jittered(attempt, min, max, factor)
-}
-
-fn jittered(attempt: u32, min: Duration, max: Duration, factor: f64) -> Duration {
-    let exp = attempt.saturating_sub(1).min(20);
-    let base = min.saturating_mul(1u32 << exp).min(max);
-    base.mul_f64(factor.clamp(0.0, 1.0))
+    channel_api::backoff::delay(attempt, min, max, factor)
 }
 
 /// How long to wait for `X-RateLimit-Reset` (absolute epoch milliseconds, not seconds).
@@ -70,18 +64,6 @@ pub(crate) fn wait_for_reset(header: Option<&str>, now: SystemTime) -> Option<Du
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn delays_double_then_cap() {
-        let min = Duration::from_millis(100);
-        let max = Duration::from_secs(2);
-        assert_eq!(jittered(1, min, max, 1.0), Duration::from_millis(100));
-        assert_eq!(jittered(2, min, max, 1.0), Duration::from_millis(200));
-        assert_eq!(jittered(4, min, max, 1.0), Duration::from_millis(800));
-        assert_eq!(jittered(10, min, max, 1.0), max);
-        assert_eq!(jittered(u32::MAX, min, max, 1.0), max);
-        assert_eq!(jittered(3, min, max, 0.5), Duration::from_millis(200));
-    }
 
     #[test]
     fn jitter_stays_within_half_to_full() {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use channel_api::config::ResolvedRooms;
 use channel_api::policy::RecentMessages;
-use channel_api::{Channel, ConnectionState, MessageRef, RoomId, RoomQuery, UserId};
+use channel_api::{Channel, ChannelExt, ConnectionState, MessageRef, UserId};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, Semaphore};
@@ -265,24 +265,11 @@ impl Core {
         }
         let mut resolved = ResolvedRooms::new();
         for key in keys {
-            let bare = key.trim_start_matches('#').to_owned();
-            let by_id = match self
+            let id = self
                 .channel
-                .resolve_room(&RoomQuery::Id(RoomId::new(bare.clone())))
-                .await
-            {
-                Ok(room) => Some(room.id),
-                Err(channel_api::Error::NotFound { .. }) => None,
-                Err(e) => return Err(e),
-            };
-            let id = match by_id {
-                Some(id) => Some(id),
-                None => match self.channel.resolve_room(&RoomQuery::Name(bare)).await {
-                    Ok(room) => Some(room.id),
-                    Err(channel_api::Error::NotFound { .. }) => None,
-                    Err(e) => return Err(e),
-                },
-            };
+                .resolve_room_key(&key)
+                .await?
+                .map(|room| room.id);
             if id.is_none() {
                 tracing::warn!(room = %key, "a rooms key names no room the bot can see; it is denied");
             }
@@ -318,15 +305,21 @@ impl Core {
     /// [`Core::resolve_rooms`], retried with backoff until it succeeds or the account
     /// stops.
     pub(crate) async fn resolve_rooms_until_done(&self) {
-        let mut wait = Duration::from_millis(200);
+        let mut attempt = 0;
         loop {
+            attempt += 1;
             match self.resolve_rooms().await {
                 Ok(()) => return,
                 Err(e) if e.is_fatal() => return,
                 Err(e) => {
-                    tracing::info!(error = %e, "cannot resolve the rooms keys yet; retrying");
+                    tracing::info!(error = %e, attempt, "cannot resolve the rooms keys yet; retrying");
+                    let wait = channel_api::backoff::delay(
+                        attempt,
+                        Duration::from_millis(200),
+                        Duration::from_secs(30),
+                        1.0,
+                    );
                     tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(30));
                 }
             }
         }

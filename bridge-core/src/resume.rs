@@ -23,6 +23,13 @@
 //! - `handled`: the handled messages stamped within the resume window before their room's
 //!   mark, so the catch-up, which reads from a little before each mark, skips them.
 //!
+//! The file also keeps each of those ids with its room and stamp (`handledAt`). A resumed
+//! ledger takes them as its own handled messages, so it lists them for as long as their
+//! room's mark needs them, not only until its first connection is active: a room whose
+//! mark an older pending message holds back (handed over again after the restart) would
+//! otherwise read them as new at the next restart, and hand over again messages whose ack
+//! was written down (found by `bridge/tests/crash.rs`).
+//!
 //! # Writing
 //! The point is written (temporary file, then rename; mode 0600) by a writer task off
 //! the event pump, shortly after it changes, and once more at a clean stop. A written
@@ -30,7 +37,7 @@
 //! duplicate, which the plugin's dedupe by message id absorbs) but is never ahead of it:
 //! nothing is lost.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -63,6 +70,12 @@ struct StateFile {
     /// Version 1.
     #[serde(default)]
     delivered: Vec<String>,
+    /// The handled ids of `point.handled` with their room and stamp, so a resumed ledger
+    /// keeps them for as long as their room's mark needs them (see [`Ledger::load`]).
+    /// Missing in files written before it: those ids are kept until the first active
+    /// connection only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    handled_at: Option<BTreeMap<RoomId, Vec<(MessageId, Timestamp)>>>,
 }
 
 /// One room's part of the ledger.
@@ -136,9 +149,17 @@ impl State {
         }
     }
 
+    #[cfg(test)]
     fn point(&mut self) -> Option<ResumePoint> {
+        self.snapshot().map(|(point, _)| point)
+    }
+
+    /// The point, and its handled ids with their rooms and stamps (those without are the
+    /// inherited ids of a file that had none).
+    fn snapshot(&mut self) -> Option<(ResumePoint, HandledAt)> {
         let after = self.after?;
         let mut point = ResumePoint::at(after);
+        let mut stamped = HandledAt::new();
         for (id, room) in &mut self.rooms {
             let mark = room.mark(after);
             room.prune(mark);
@@ -146,17 +167,26 @@ impl State {
                 point.rooms.insert(id.clone(), mark);
             }
             let from = mark.0.saturating_sub(RESUME_WINDOW_MS);
-            point.handled.extend(
-                room.handled
-                    .iter()
-                    .filter(|(at, _)| at.0 > from)
-                    .map(|(_, id)| id.clone()),
-            );
+            let needed: Vec<(MessageId, Timestamp)> = room
+                .handled
+                .iter()
+                .filter(|(at, _)| at.0 > from)
+                .map(|(at, id)| (id.clone(), *at))
+                .collect();
+            if !needed.is_empty() {
+                point
+                    .handled
+                    .extend(needed.iter().map(|(id, _)| id.clone()));
+                stamped.insert(id.clone(), needed);
+            }
         }
         point.handled.extend(self.inherited_handled.iter().cloned());
-        Some(point)
+        Some((point, stamped))
     }
 }
+
+/// Handled ids with their stamps, per room.
+type HandledAt = BTreeMap<RoomId, Vec<(MessageId, Timestamp)>>;
 
 /// The ledger of one account.
 #[derive(Debug)]
@@ -193,12 +223,21 @@ impl Ledger {
     /// there is no file, it cannot be read (logged), or its common mark is older than
     /// `max_age` (a bot that was away for long does not answer old messages; 0 turns
     /// resuming off).
+    ///
+    /// The ids the last process had handled are the new ledger's handled ids too, in their
+    /// rooms, for as long as their room's mark needs them: a room whose mark is held back
+    /// by an older pending message (handed over again after the restart) must not read
+    /// them as new at the next restart either.
     pub(crate) fn load(
         path: &Path,
         max_age: Duration,
     ) -> Result<(Arc<Self>, Option<ResumePoint>), LedgerError> {
         let lock = lock_file(path)?;
-        let point = read_point(path).filter(|point| {
+        let (point, handled_at) = match read_point(path) {
+            Some((point, handled_at)) => (Some(point), handled_at),
+            None => (None, None),
+        };
+        let point = point.filter(|point| {
             let age_ms = now_ms().saturating_sub(point.after.0);
             let max_ms = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
             let fresh = !max_age.is_zero() && age_ms <= max_ms;
@@ -224,7 +263,24 @@ impl Ledger {
                 state.room(room).read_to = Some(*mark);
                 state.room(room).read_while_down = true;
             }
-            state.inherited_handled = point.handled.clone();
+            let mut stamped = HashSet::new();
+            for (room, ids) in handled_at.unwrap_or_default() {
+                let mut ids = ids;
+                ids.sort_by_key(|(_, at)| *at);
+                let entry = state.room(&room);
+                for (id, at) in ids {
+                    stamped.insert(id.clone());
+                    entry.handled.push_back((at, id));
+                }
+            }
+            // Ids without a stamp (a file from before `handledAt`) are kept until the
+            // first connection is active.
+            state.inherited_handled = point
+                .handled
+                .iter()
+                .filter(|id| !stamped.contains(*id))
+                .cloned()
+                .collect();
         }
         let ledger = Arc::new(Self {
             path: path.to_owned(),
@@ -331,17 +387,20 @@ impl Ledger {
     /// bridge keeps working, and a restart would resume from an older point (duplicates,
     /// never a loss).
     pub(crate) async fn write_if_changed(&self) {
-        let point = {
+        let snapshot = {
             let mut state = self.state();
             if !state.dirty {
                 return;
             }
             state.dirty = false;
-            state.point()
+            state.snapshot()
         };
-        let Some(point) = point else { return };
+        let Some((point, handled_at)) = snapshot else {
+            return;
+        };
         let path = self.path.clone();
-        let written = tokio::task::spawn_blocking(move || write_point(&path, &point)).await;
+        let written =
+            tokio::task::spawn_blocking(move || write_point(&path, &point, handled_at)).await;
         match written {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
@@ -397,7 +456,7 @@ fn lock_file(path: &Path) -> Result<std::fs::File, LedgerError> {
     }
 }
 
-fn read_point(path: &Path) -> Option<ResumePoint> {
+fn read_point(path: &Path) -> Option<(ResumePoint, Option<HandledAt>)> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
@@ -410,18 +469,22 @@ fn read_point(path: &Path) -> Option<ResumePoint> {
         Ok(StateFile {
             version: 2,
             point: Some(point),
+            handled_at,
             ..
-        }) => Some(point),
+        }) => Some((point, handled_at)),
         Ok(StateFile {
             version: 1,
             after_ms: Some(after),
             delivered,
             ..
-        }) => Some(ResumePoint {
-            after: Timestamp(after),
-            rooms: Default::default(),
-            handled: delivered.into_iter().map(MessageId::new).collect(),
-        }),
+        }) => Some((
+            ResumePoint {
+                after: Timestamp(after),
+                rooms: Default::default(),
+                handled: delivered.into_iter().map(MessageId::new).collect(),
+            },
+            None,
+        )),
         Ok(file) => {
             tracing::warn!(path = %path.display(), version = file.version, "unknown state file version; starting from now");
             None
@@ -433,12 +496,13 @@ fn read_point(path: &Path) -> Option<ResumePoint> {
     }
 }
 
-fn write_point(path: &Path, point: &ResumePoint) -> io::Result<()> {
+fn write_point(path: &Path, point: &ResumePoint, handled_at: HandledAt) -> io::Result<()> {
     let file = StateFile {
         version: 2,
         point: Some(point.clone()),
         after_ms: None,
         delivered: Vec::new(),
+        handled_at: Some(handled_at),
     };
     let bytes = serde_json::to_vec(&file).map_err(io::Error::other)?;
     write_private_atomically(path, &bytes)
@@ -558,18 +622,89 @@ mod tests {
         let point = point.unwrap();
         assert!(point.is_new(&room("R1"), &id("b"), Timestamp(now)));
         assert!(!point.is_new(&room("R1"), &id("a"), Timestamp(now - 1_000)));
-        // Until its first connection is active, the new ledger keeps what it inherited.
+        // The new ledger keeps what it inherited, in its room, while the room's mark needs
+        // it: `a` is within the window before the mark.
         assert_eq!(again.point().unwrap(), point);
         again.connection(true);
-        assert!(again.point().unwrap().handled.is_empty());
+        assert_eq!(again.point().unwrap().handled, [id("a")]);
+    }
+
+    #[tokio::test]
+    async fn a_handled_message_stays_handled_across_two_restarts() {
+        // Found by the crash test (bridge/tests/crash.rs): P is pending (never acked) and
+        // M after it in the same room was acked; the state file says so. The next process
+        // hands P over again, which holds the room's mark before M. Its first connection
+        // becomes active, and it is killed. Its state file must still say M is handled, or
+        // the process after it hands M over again although its ack was written down.
+        let path = temp_path("two-restarts");
+        let now = now_ms();
+        let r = room("R1");
+        let (first, _) = Ledger::load(&path, HOUR).unwrap();
+        first.connection(true);
+        first.read(&r, &id("P"), Timestamp(now - 5_000), true);
+        first.read(&r, &id("M"), Timestamp(now - 4_000), true);
+        first.read(&room("R2"), &id("x"), Timestamp(now), false);
+        assert_eq!(first.acked(&[id("M")]), 1);
+        first.write_if_changed().await;
+        drop(first); // a restart: the state file's lock goes with the process
+
+        let (second, point) = Ledger::load(&path, HOUR).unwrap();
+        let point = point.unwrap();
+        assert!(point.is_new(&r, &id("P"), Timestamp(now - 5_000)));
+        assert!(!point.is_new(&r, &id("M"), Timestamp(now - 4_000)));
+        // Its catch-up hands P over again (M is skipped as handled), then it is active.
+        second.read(&r, &id("P"), Timestamp(now - 5_000), true);
+        second.connection(true);
+        second.read(&room("R2"), &id("y"), Timestamp(now + 10), false);
+        second.write_if_changed().await;
+        drop(second);
+
+        let (_, point) = Ledger::load(&path, HOUR).unwrap();
+        let point = point.unwrap();
+        assert!(
+            point.is_new(&r, &id("P"), Timestamp(now - 5_000)),
+            "P is still pending"
+        );
+        assert!(
+            !point.is_new(&r, &id("M"), Timestamp(now - 4_000)),
+            "M was acked two processes ago: {point:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn inherited_ids_without_stamps_are_still_honoured_until_active() {
+        // A state file from before `handledAt`: the ids are kept until the first
+        // connection is active, as they were.
+        let path = temp_path("no-stamps");
+        let now = now_ms();
+        std::fs::write(
+            &path,
+            format!(r#"{{"version":2,"point":{{"after":{now},"rooms":{{}},"handled":["a"]}}}}"#),
+        )
+        .unwrap();
+        let (ledger, point) = Ledger::load(&path, HOUR).unwrap();
+        assert_eq!(point.unwrap().handled, [id("a")]);
+        assert_eq!(ledger.point().unwrap().handled, [id("a")]);
+        ledger.connection(true);
+        assert!(ledger.point().unwrap().handled.is_empty());
     }
 
     #[test]
     fn an_old_point_is_not_resumed_and_zero_turns_resuming_off() {
         let path = temp_path("old");
-        write_point(&path, &ResumePoint::at(Timestamp(now_ms() - 2 * 3_600_000))).unwrap();
+        write_point(
+            &path,
+            &ResumePoint::at(Timestamp(now_ms() - 2 * 3_600_000)),
+            HandledAt::new(),
+        )
+        .unwrap();
         assert_eq!(Ledger::load(&path, HOUR).unwrap().1, None);
-        write_point(&path, &ResumePoint::at(Timestamp(now_ms()))).unwrap();
+        write_point(
+            &path,
+            &ResumePoint::at(Timestamp(now_ms())),
+            HandledAt::new(),
+        )
+        .unwrap();
         assert!(Ledger::load(&path, HOUR).unwrap().1.is_some());
         assert_eq!(Ledger::load(&path, Duration::ZERO).unwrap().1, None);
     }
@@ -614,7 +749,12 @@ mod tests {
     fn the_file_is_private() {
         use std::os::unix::fs::PermissionsExt;
         let path = temp_path("private");
-        write_point(&path, &ResumePoint::at(Timestamp(now_ms()))).unwrap();
+        write_point(
+            &path,
+            &ResumePoint::at(Timestamp(now_ms())),
+            HandledAt::new(),
+        )
+        .unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }

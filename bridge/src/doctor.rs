@@ -1,15 +1,28 @@
 //! `bridge doctor`: checks a configuration against a server and prints one screen of
-//! results: the configuration, the URL and TLS, the server version (a warning when it is
-//! not 8.x), the token (`/api/v1/me`), every `rooms` key, and optionally a test post.
+//! results (or, with `--json`, one JSON object): the configuration (every bad key, not
+//! only the first), the URL and TLS, the server version (a warning when it is not 8.x),
+//! the token and whose it is, the bot role, every `rooms` key, and optionally a test post.
+//!
+//! Every check talks to the server through the backend's public API: a REST-only
+//! [`RocketChatChannel::offline`] and the [`Channel`] trait (`probe`, `find_user`,
+//! `resolve_room`, `send`). The TLS line is read from the configuration (scheme,
+//! `dangerouslyAllowInsecure`, `caFile`), and an unreachable server is explained by
+//! [`crate::diagnose`].
 
 use std::fmt::Write as _;
 
-use http::StatusCode;
-use serde_json::{json, Value};
+use backend_rocketchat::{RocketChatChannel, RocketChatConfig};
+use bridge_core::config::{AccountConfig, ConfigError};
+use channel_api::{Channel, ChannelExt, Error, OutboundMessage, RoomInfo, RoomQuery, UserQuery};
+use serde_json::{json, Map, Value};
 
-use crate::rest::{RestClient, RestError, Token};
-use crate::rocketchat::rocketchat_config;
-use bridge_core::config::AccountConfig;
+use crate::diagnose;
+use crate::oneshot::kind_word;
+use crate::openclaw::Account;
+use crate::rocketchat::{offline, rocketchat_config};
+
+/// The keys a configuration cannot do without.
+pub const REQUIRED_KEYS: &[&str] = &["serverUrl", "userId", "username", "authToken"];
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +46,16 @@ impl Status {
             Status::Skip => "·",
         }
     }
+
+    /// The `level` of the JSON report; `None` for a check that did not run.
+    pub fn level(self) -> Option<&'static str> {
+        match self {
+            Status::Pass => Some("ok"),
+            Status::Warn => Some("warn"),
+            Status::Fail => Some("error"),
+            Status::Skip => None,
+        }
+    }
 }
 
 /// One line of the report.
@@ -40,10 +63,30 @@ impl Status {
 pub struct Check {
     /// The outcome.
     pub status: Status,
-    /// What was checked (`token`, `rooms.general`, ...).
+    /// What was checked (`token`, `rooms.general`, a configuration key, ...).
     pub name: String,
     /// What was found.
     pub detail: String,
+    /// What to do about it, when there is something to say.
+    pub hint: Option<String>,
+}
+
+impl Check {
+    /// A check without a hint.
+    pub fn new(status: Status, name: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            name: name.into(),
+            detail: detail.into(),
+            hint: None,
+        }
+    }
+
+    /// The same check with a hint.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
 }
 
 /// Every check, in order.
@@ -57,11 +100,7 @@ pub struct DoctorReport {
 
 impl DoctorReport {
     fn add(&mut self, status: Status, name: impl Into<String>, detail: impl Into<String>) {
-        self.checks.push(Check {
-            status,
-            name: name.into(),
-            detail: detail.into(),
-        });
+        self.checks.push(Check::new(status, name, detail));
     }
 
     /// Whether no check failed.
@@ -69,36 +108,125 @@ impl DoctorReport {
         self.checks.iter().all(|c| c.status != Status::Fail)
     }
 
-    /// The report as people read it.
-    pub fn render(&self) -> String {
+    /// The first check named `name`.
+    pub fn check(&self, name: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+
+    /// The report as people read it. `account`: the heading names the account.
+    pub fn render_for(&self, account: Option<&str>) -> String {
         let mut out = String::new();
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "bridge doctor: {}\n",
+            "bridge doctor: {}",
             self.server.as_deref().unwrap_or("(no server)")
         );
+        if let Some(account) = account {
+            let _ = write!(out, " (account {account})");
+        }
+        let _ = writeln!(out, "\n");
         let width = self.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
         for c in &self.checks {
             let _ = writeln!(out, "  {} {:width$}  {}", c.status.mark(), c.name, c.detail);
+            if let Some(hint) = &c.hint {
+                let _ = writeln!(out, "    {:width$}  → {hint}", "");
+            }
         }
-        let failures = self
-            .checks
-            .iter()
-            .filter(|c| c.status == Status::Fail)
-            .count();
-        let warnings = self
-            .checks
-            .iter()
-            .filter(|c| c.status == Status::Warn)
-            .count();
+        let count = |s: Status| self.checks.iter().filter(|c| c.status == s).count();
         let _ = writeln!(out);
-        let _ = match (failures, warnings) {
+        let _ = match (count(Status::Fail), count(Status::Warn)) {
             (0, 0) => writeln!(out, "All checks passed."),
             (0, w) => writeln!(out, "No failures; {w} warning(s)."),
             (f, w) => writeln!(out, "{f} check(s) failed, {w} warning(s)."),
         };
         out
     }
+
+    /// [`DoctorReport::render_for`] without an account in the heading.
+    pub fn render(&self) -> String {
+        self.render_for(None)
+    }
+
+    /// One account of the `--json` report:
+    /// `{accountId, ok, checks: [{name, level: "ok"|"warn"|"error", detail, hint?}]}`.
+    /// Checks that did not run are left out.
+    pub fn to_json(&self, account_id: &str) -> Value {
+        let checks: Vec<Value> = self
+            .checks
+            .iter()
+            .filter_map(|c| {
+                let level = c.status.level()?;
+                let mut check = json!({"name": c.name, "level": level, "detail": c.detail});
+                if let Some(hint) = &c.hint {
+                    check["hint"] = json!(hint);
+                }
+                Some(check)
+            })
+            .collect();
+        json!({"accountId": account_id, "ok": self.ok(), "checks": checks})
+    }
+}
+
+/// Every problem of a configuration object, not only the first: each missing required
+/// key, then each bad value. The parsers stop at the first bad value, so the bad key is
+/// taken out and the rest parsed again until nothing more is found; missing required keys
+/// are stood in for by harmless values while the others are checked. Errors name the key
+/// and never quote a value. Async only because building the channel (it reads `caFile`)
+/// needs the runtime.
+pub async fn config_errors(config: &Value) -> Vec<ConfigError> {
+    let Some(object) = config.as_object() else {
+        return vec![ConfigError::new("config", "must be a JSON object")];
+    };
+    let mut errors = Vec::new();
+    let mut object: Map<String, Value> = object.clone();
+    for key in REQUIRED_KEYS {
+        if object.get(*key).is_none_or(Value::is_null) {
+            errors.push(ConfigError::new(*key, "missing"));
+            object.insert((*key).to_owned(), stand_in(key));
+        }
+    }
+    // Each round removes one key; the bound only guards against a parser that names a
+    // key it then does not stop complaining about.
+    for _ in 0..=object.len() {
+        let Err(err) = parse(&object) else { break };
+        let top = err.field.split('.').next().unwrap_or_default().to_owned();
+        let repeated = errors.iter().any(|e| e.field == err.field);
+        if !repeated {
+            errors.push(err.clone());
+        }
+        if err.field == "config" || repeated {
+            break;
+        }
+        // A bad required key is stood in for (without it the parser stops at "missing");
+        // any other bad key is left out.
+        if REQUIRED_KEYS.contains(&top.as_str()) {
+            let value = stand_in(&top);
+            object.insert(top, value);
+        } else if object.remove(&top).is_none() {
+            break;
+        }
+    }
+    errors
+}
+
+/// A value for a required key that passes every check, so that the keys after it get
+/// checked too.
+fn stand_in(key: &str) -> Value {
+    match key {
+        "serverUrl" => json!("https://server.invalid"),
+        _ => json!("stand-in"),
+    }
+}
+
+/// The configuration, the backend's view of it, and its REST-only channel (which reads
+/// `caFile`: a missing or bad file is a configuration error too).
+fn parse(
+    object: &Map<String, Value>,
+) -> Result<(AccountConfig, RocketChatConfig, RocketChatChannel), ConfigError> {
+    let config = AccountConfig::from_value(Value::Object(object.clone()))?;
+    let rc = rocketchat_config(&config)?;
+    let channel = offline(&config)?;
+    Ok((config, rc, channel))
 }
 
 /// Runs every check. `config` is the bridge configuration object (the `serve` line),
@@ -111,16 +239,21 @@ pub async fn run_doctor(config: Value, post_to: Option<&str>) -> DoctorReport {
             .map(str::to_owned),
         ..DoctorReport::default()
     };
-    let parsed = AccountConfig::from_value(config).and_then(|c| {
-        let rc = rocketchat_config(&c)?;
-        Ok((c, rc))
-    });
-    let (config, rc) = match parsed {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            report.add(Status::Fail, "configuration", e.to_string());
-            return report;
-        }
+    let errors = config_errors(&config).await;
+    for e in &errors {
+        report.add(Status::Fail, e.field.clone(), e.reason.clone());
+    }
+    let parsed = match (errors.is_empty(), config.as_object()) {
+        (true, Some(object)) => parse(object).ok(),
+        _ => None,
+    };
+    let Some((config, rc, channel)) = parsed else {
+        report.add(
+            Status::Skip,
+            "server",
+            "not checked (fix the configuration first)",
+        );
+        return report;
     };
     report.add(
         Status::Pass,
@@ -132,48 +265,138 @@ pub async fn run_doctor(config: Value, post_to: Option<&str>) -> DoctorReport {
             rc.user_id
         ),
     );
+    check_server(&mut report, &config, &rc, &channel, post_to).await;
+    channel.shutdown().await;
+    report
+}
 
-    // URL and TLS: /api/info needs no credentials.
-    let insecure = rc.dangerously_allow_insecure;
-    let client = match RestClient::new(&rc.server_url, insecure, rc.ca_file.as_deref()) {
-        Ok(client) => client,
-        Err(e) => {
-            report.add(Status::Fail, "server", e.to_string());
-            return report;
+/// Checks one account of OpenClaw's config file: what reading it found (secret
+/// references, a plain-text token), then, when nothing there failed, every check of
+/// [`run_doctor`]; otherwise every configuration problem, and no server check. Missing
+/// keys say where in `openclaw.json` they go.
+pub async fn run_account(account: &Account, post_to: Option<&str>) -> DoctorReport {
+    if !account.enabled {
+        return DoctorReport {
+            server: account
+                .config
+                .get("serverUrl")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            checks: vec![Check::new(
+                Status::Pass,
+                "enabled",
+                "the account is disabled (enabled: false); not checked",
+            )],
+        };
+    }
+    let mut report = if account.has_errors() {
+        let mut report = DoctorReport {
+            server: account
+                .config
+                .get("serverUrl")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            checks: Vec::new(),
+        };
+        // An empty config is an account that is not there (already reported). A token that
+        // did not resolve is reported too: check the rest.
+        if let Some(object) = account.config.as_object().filter(|o| !o.is_empty()) {
+            let mut object = object.clone();
+            object
+                .entry("authToken")
+                .or_insert_with(|| stand_in("authToken"));
+            for e in config_errors(&Value::Object(object)).await {
+                report.add(Status::Fail, e.field.clone(), e.reason.clone());
+            }
         }
+        report.add(
+            Status::Skip,
+            "server",
+            "not checked (fix the configuration first)",
+        );
+        report
+    } else {
+        run_doctor(account.config.clone(), post_to).await
     };
-    let info = match client.get("/api/info").await {
-        Ok(info) if info.status == StatusCode::OK => info,
-        Ok(info) => {
-            report.add(
-                Status::Fail,
-                "server",
-                format!("{}/api/info answered HTTP {}", client.base(), info.status),
+    for check in &mut report.checks {
+        if check.status == Status::Fail && check.detail == "missing" {
+            check.detail = format!("missing: set {}", account.key_path(&check.name));
+        }
+    }
+    let mut checks = account.checks.clone();
+    checks.append(&mut report.checks);
+    report.checks = checks;
+    report
+}
+
+/// How the configuration says to talk to the server.
+fn transport(rc: &RocketChatConfig) -> (Status, String) {
+    let https = rc
+        .server_url
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+    match (https, rc.dangerously_allow_insecure, &rc.ca_file) {
+        (true, false, None) => (Status::Pass, "TLS, certificate verified".into()),
+        (true, false, Some(ca)) => (
+            Status::Pass,
+            format!(
+                "TLS, certificate verified (public roots and caFile {})",
+                ca.display()
+            ),
+        ),
+        (true, true, _) => (
+            Status::Warn,
+            "TLS, certificate NOT verified (dangerouslyAllowInsecure)".into(),
+        ),
+        (false, _, _) => (
+            Status::Warn,
+            "plain http, no TLS (dangerouslyAllowInsecure; local development only)".into(),
+        ),
+    }
+}
+
+async fn check_server(
+    report: &mut DoctorReport,
+    config: &AccountConfig,
+    rc: &RocketChatConfig,
+    channel: &RocketChatChannel,
+    post_to: Option<&str>,
+) {
+    let reached = |report: &mut DoctorReport| {
+        let (status, line) = transport(rc);
+        report.add(
+            status,
+            "server",
+            format!("reached {} over {line}", rc.server_url),
+        );
+    };
+    let probe = match channel.probe().await {
+        Ok(probe) => probe,
+        Err(Error::Unauthorized { .. }) => {
+            reached(report);
+            report.add(Status::Skip, "version", "not read (the token was refused)");
+            report.checks.push(
+                Check::new(
+                    Status::Fail,
+                    "token",
+                    "rejected (HTTP 401): the token is wrong, revoked or belongs to another userId",
+                )
+                .with_hint("create a personal access token for the bot user and put it in authToken, with the bot's userId"),
             );
-            return report;
+            report.add(Status::Skip, "rooms", "skipped (needs a valid token)");
+            return;
         }
         Err(e) => {
-            report.add(Status::Fail, "server", explain_connect_error(&e, insecure));
-            return report;
+            let mut check = Check::new(Status::Fail, "server", e.to_string());
+            if let Some(cause) = diagnose::cause(rc, &e).await {
+                check = check.with_hint(cause.hint(rc.ca_file.is_some()));
+            }
+            report.checks.push(check);
+            return;
         }
     };
-    let transport = match (client.is_tls(), insecure) {
-        (true, false) => (Status::Pass, "TLS, certificate verified"),
-        (true, true) => (
-            Status::Warn,
-            "TLS, certificate NOT verified (dangerouslyAllowInsecure)",
-        ),
-        (false, _) => (
-            Status::Warn,
-            "plain http, no TLS (dangerouslyAllowInsecure; local development only)",
-        ),
-    };
-    report.add(
-        transport.0,
-        "server",
-        format!("reached {} over {}", client.base(), transport.1),
-    );
-    match info.body.get("version").and_then(Value::as_str) {
+    reached(report);
+    match probe.server_version.as_deref() {
         Some(v) if v.starts_with("8.") => {
             report.add(Status::Pass, "version", format!("Rocket.Chat {v}"))
         }
@@ -182,112 +405,30 @@ pub async fn run_doctor(config: Value, post_to: Option<&str>) -> DoctorReport {
             "version",
             format!("Rocket.Chat {v} is not 8.x; this bridge is built and tested for 8.2.0"),
         ),
-        None => report.add(Status::Warn, "version", "/api/info gave no version"),
+        None => report.add(Status::Warn, "version", "the server gave no version"),
     }
 
-    // The token.
-    let client = client.with_auth(rc.user_id.clone(), Token::new(rc.auth_token.expose()));
-    if !check_token(&mut report, &client, &rc.user_id, &rc.username).await {
-        report.add(Status::Skip, "rooms", "skipped (needs a valid token)");
-        return report;
-    }
-
-    // Rooms named in the configuration.
-    let rooms: Vec<String> = config.channel().rooms.keys().cloned().collect();
-    if rooms.is_empty() {
-        let policy = config.channel().group_policy;
-        let status = match policy {
-            channel_api::config::GroupPolicy::Allowlist => Status::Warn,
-            _ => Status::Pass,
-        };
-        let detail = match status {
-            Status::Warn => "no rooms configured and groupPolicy is allowlist: the bot ignores every room (DMs only)",
-            _ => "no rooms configured",
-        };
-        report.add(status, "rooms", detail);
-    }
-    for key in rooms.iter().filter(|k| k.as_str() != "*") {
-        match find_room(&client, key).await {
-            Ok(Some(room)) => {
-                report.add(Status::Pass, format!("rooms.{key}"), describe_room(&room))
-            }
-            Ok(None) => report.add(
-                Status::Fail,
-                format!("rooms.{key}"),
-                "no room with this id or name is visible to the bot",
+    // The token, and whose it is.
+    let (id, name) = (probe.user_id.as_str(), probe.username.as_str());
+    if id != rc.user_id {
+        report.add(
+            Status::Fail,
+            "token",
+            format!(
+                "the token belongs to user id {id}, not userId {}",
+                rc.user_id
             ),
-            Err(e) => report.add(Status::Fail, format!("rooms.{key}"), e.to_string()),
-        }
-    }
-
-    // The bot can post.
-    match post_to {
-        None => report.add(
-            Status::Skip,
-            "post",
-            "not tried (--post-test-message <room> posts a test message)",
-        ),
-        Some(target) => post_test_message(&mut report, &client, target).await,
-    }
-    report
-}
-
-fn explain_connect_error(err: &RestError, insecure: bool) -> String {
-    let text = err.to_string();
-    let hint = if text.contains("certificate") && !insecure {
-        " (for a private CA, set caFile to its PEM certificate)"
-    } else {
-        ""
-    };
-    format!("{text}{hint}")
-}
-
-/// `/api/v1/me`: the token works and belongs to `userId` / `username`.
-async fn check_token(
-    report: &mut DoctorReport,
-    client: &RestClient,
-    user_id: &str,
-    username: &str,
-) -> bool {
-    let me = match client.get("/api/v1/me").await {
-        Ok(me) => me,
-        Err(e) => {
-            report.add(Status::Fail, "token", e.to_string());
-            return false;
-        }
-    };
-    if me.status == StatusCode::UNAUTHORIZED {
-        report.add(
-            Status::Fail,
-            "token",
-            "rejected (HTTP 401): the token is wrong, revoked or belongs to another userId",
         );
-        return false;
+        report.add(Status::Skip, "rooms", "skipped (needs the bot's own token)");
+        return;
     }
-    if me.status != StatusCode::OK {
-        report.add(
-            Status::Fail,
-            "token",
-            format!("/api/v1/me answered HTTP {}", me.status),
-        );
-        return false;
-    }
-    let id = me.body["_id"].as_str().unwrap_or_default();
-    let name = me.body["username"].as_str().unwrap_or_default();
-    if id != user_id {
-        report.add(
-            Status::Fail,
-            "token",
-            format!("the token belongs to user id {id}, not userId {user_id}"),
-        );
-        return false;
-    }
-    if name != username {
+    if name != rc.username {
         report.add(
             Status::Fail,
             "username",
             format!(
-                "the token's user is @{name}, not @{username} (mention gating uses the username)"
+                "the token's user is @{name}, not @{} (mention gating uses the username)",
+                rc.username
             ),
         );
     }
@@ -296,55 +437,91 @@ async fn check_token(
         "token",
         format!("valid: logged in as @{name} ({id})"),
     );
-    let is_bot = me.body["roles"]
-        .as_array()
-        .is_some_and(|roles| roles.iter().any(|r| r == "bot"));
-    if !is_bot {
-        report.add(
+    match channel
+        .find_user(&UserQuery::Id(probe.user_id.clone()))
+        .await
+    {
+        Ok(user) if user.is_bot => {}
+        Ok(_) => report.checks.push(
+            Check::new(
+                Status::Warn,
+                "roles",
+                "the user has no bot role: REST rate limits apply to it",
+            )
+            .with_hint("give the user the bot role (Administration → Users)"),
+        ),
+        Err(e) => report.add(
             Status::Warn,
             "roles",
-            "the user has no bot role: REST rate limits apply to it",
-        );
+            format!("could not read the user's roles: {e}"),
+        ),
     }
-    true
+
+    check_rooms(report, config, channel).await;
+
+    // The bot can post.
+    match post_to {
+        None => report.add(
+            Status::Skip,
+            "post",
+            "not tried (--post-test-message <room> posts a test message)",
+        ),
+        Some(target) => post_test_message(report, channel, target).await,
+    }
 }
 
-/// A room by id, else by name (`#` optional). `None`: no such room visible to the bot.
-async fn find_room(client: &RestClient, key: &str) -> Result<Option<Value>, RestError> {
-    if !key.starts_with('#') {
-        let by_id = client
-            .get(&format!("/api/v1/rooms.info?roomId={}", encode(key)))
-            .await?;
-        if by_id.status == StatusCode::OK && by_id.body["room"].is_object() {
-            return Ok(Some(by_id.body["room"].clone()));
+/// Every key of `rooms`, resolved as the bridge core resolves it.
+async fn check_rooms(report: &mut DoctorReport, config: &AccountConfig, channel: &impl Channel) {
+    let rooms: Vec<String> = config.channel().rooms.keys().cloned().collect();
+    if rooms.is_empty() {
+        match config.channel().group_policy {
+            channel_api::config::GroupPolicy::Allowlist => report.add(
+                Status::Warn,
+                "rooms",
+                "no rooms configured and groupPolicy is allowlist: the bot ignores every room (DMs only)",
+            ),
+            _ => report.add(Status::Pass, "rooms", "no rooms configured"),
         }
     }
-    let name = key.trim_start_matches('#');
-    let by_name = client
-        .get(&format!("/api/v1/rooms.info?roomName={}", encode(name)))
-        .await?;
-    if by_name.status == StatusCode::OK && by_name.body["room"].is_object() {
-        return Ok(Some(by_name.body["room"].clone()));
+    for key in rooms.iter().filter(|k| k.as_str() != "*") {
+        let name = format!("rooms.{key}");
+        match channel.resolve_room_key(key).await {
+            Ok(Some(room)) => report.add(Status::Pass, name, describe_room(&room)),
+            Ok(None) => report.checks.push(
+                Check::new(
+                    Status::Fail,
+                    name,
+                    "no room with this id or name is visible to the bot",
+                )
+                .with_hint("check the spelling, and add the bot to the room (private rooms are visible to members only)"),
+            ),
+            Err(e) => report.add(Status::Fail, name, e.to_string()),
+        }
     }
-    Ok(None)
 }
 
-fn describe_room(room: &Value) -> String {
-    let kind = match room["t"].as_str() {
-        Some("c") => "public",
-        Some("p") => "private",
-        Some("d") => "direct",
-        _ => "room",
+fn describe_room(room: &RoomInfo) -> String {
+    let kind = kind_word(room.kind);
+    match &room.name {
+        Some(name) => format!("#{name} ({kind}, id {})", room.id),
+        None => format!("{kind} room (id {})", room.id),
+    }
+}
+
+async fn post_test_message(report: &mut DoctorReport, channel: &impl Channel, target: &str) {
+    // `#name` is a name; anything else is looked up like a `rooms` key (id, then name).
+    let found = match target.strip_prefix('#') {
+        Some(name) => match channel
+            .resolve_room(&RoomQuery::Name(name.to_owned()))
+            .await
+        {
+            Ok(room) => Ok(Some(room)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        },
+        None => channel.resolve_room_key(target).await,
     };
-    format!(
-        "#{} ({kind}, id {})",
-        room["name"].as_str().unwrap_or("?"),
-        room["_id"].as_str().unwrap_or("?")
-    )
-}
-
-async fn post_test_message(report: &mut DoctorReport, client: &RestClient, target: &str) {
-    let room = match find_room(client, target).await {
+    let room = match found {
         Ok(Some(room)) => room,
         Ok(None) => {
             report.add(Status::Fail, "post", format!("room {target} not found"));
@@ -355,67 +532,89 @@ async fn post_test_message(report: &mut DoctorReport, client: &RestClient, targe
             return;
         }
     };
-    let rid = room["_id"].as_str().unwrap_or_default();
-    let body = json!({"message": {"rid": rid, "msg": "bridge doctor: test message (the bot can post here)"}});
-    match client.post("/api/v1/chat.sendMessage", &body).await {
-        Ok(r) if r.status == StatusCode::OK => {
-            let id = r.body["message"]["_id"].as_str().unwrap_or("?");
-            report.add(
-                Status::Pass,
-                "post",
-                format!(
-                    "posted a test message in {} (message {id})",
-                    describe_room(&room)
-                ),
-            );
-        }
-        Ok(r) => report.add(
-            Status::Fail,
+    let message = OutboundMessage::new(
+        room.id.clone(),
+        "bridge doctor: test message (the bot can post here)",
+    );
+    match channel.send(message).await {
+        Ok(sent) => report.add(
+            Status::Pass,
             "post",
             format!(
-                "HTTP {}: {}",
-                r.status,
-                r.body["error"].as_str().unwrap_or("no reason given")
+                "posted a test message in {} (message {})",
+                describe_room(&room),
+                sent.message.id
             ),
         ),
         Err(e) => report.add(Status::Fail, "post", e.to_string()),
     }
 }
 
-/// Percent-encodes a query value (everything but unreserved characters).
-fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn query_values_are_encoded() {
-        assert_eq!(encode("general"), "general");
-        assert_eq!(encode("a b&c/é"), "a%20b%26c%2F%C3%A9");
-    }
-
     #[tokio::test]
-    async fn a_bad_config_fails_first_and_names_the_field() {
+    async fn every_configuration_problem_is_reported_at_once_naming_the_key() {
         let report = run_doctor(json!({"serverUrl": "https://x", "userId": "u"}), None).await;
         assert!(!report.ok());
-        assert_eq!(report.checks.len(), 1);
-        assert!(report.checks[0].detail.contains("username"), "{report:?}");
+        let failed: Vec<&str> = report
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Fail)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(failed, ["username", "authToken"], "{report:?}");
+        assert_eq!(report.check("username").unwrap().detail, "missing");
+
         let report = run_doctor(
-            json!({"serverUrl": "http://x", "userId": "u", "username": "b", "authToken": "t"}),
+            json!({"serverUrl": "http://x", "userId": "u", "username": "b", "authToken": "SECRET-T",
+                "dmPolicy": "sometimes", "historyLimit": -1, "caFile": 7}),
             None,
         )
         .await;
-        assert!(report.checks[0].detail.contains("serverUrl"), "{report:?}");
+        let failed: Vec<&str> = report
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Fail)
+            .map(|c| c.name.as_str())
+            .collect();
+        for key in ["serverUrl", "dmPolicy", "historyLimit", "caFile"] {
+            assert!(failed.contains(&key), "{key} in {failed:?}");
+        }
+        assert!(!report.render().contains("SECRET-T"));
+    }
+
+    #[tokio::test]
+    async fn a_missing_key_does_not_hide_the_bad_ones() {
+        let errors =
+            config_errors(&json!({"userId": "u", "username": "@b", "authToken": "t"})).await;
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["serverUrl", "username"], "{errors:?}");
+        let good =
+            json!({"serverUrl": "https://x", "userId": "u", "username": "b", "authToken": "t"});
+        assert!(config_errors(&good).await.is_empty());
+    }
+
+    #[test]
+    fn the_json_report_has_levels_and_leaves_out_what_did_not_run() {
+        let report = DoctorReport {
+            server: None,
+            checks: vec![
+                Check::new(Status::Pass, "a", "fine"),
+                Check::new(Status::Warn, "b", "hmm").with_hint("do x"),
+                Check::new(Status::Skip, "c", "not run"),
+                Check::new(Status::Fail, "d", "broken"),
+            ],
+        };
+        assert_eq!(
+            report.to_json("ops"),
+            json!({"accountId": "ops", "ok": false, "checks": [
+                {"name": "a", "level": "ok", "detail": "fine"},
+                {"name": "b", "level": "warn", "detail": "hmm", "hint": "do x"},
+                {"name": "d", "level": "error", "detail": "broken"},
+            ]})
+        );
+        assert!(report.render().contains("→ do x"));
     }
 }

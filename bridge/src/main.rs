@@ -1,9 +1,10 @@
-//! The `bridge` command line: `serve` (what the OpenClaw plugin runs), `doctor`, `sim`
-//! and `demo`. See `bridge --help`.
+//! The `bridge` command line: `serve` (what the OpenClaw plugin runs), the one-shot
+//! `probe`, `resolve` and `directory` (what the plugin runs from CLI processes), `doctor`,
+//! `sim` and `demo`. See `bridge --help`.
 
 use std::io::{IsTerminal, Read, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -50,6 +51,16 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Print the JSON schema of OpenClaw's channels.rocketchat block, generated from the
+    /// Rust config types and the plugin's own keys; --write puts it into the manifest.
+    Schema {
+        /// The plugin's own keys.
+        #[arg(long, default_value = "openclaw-plugin/schema/plugin-keys.json")]
+        plugin_keys: PathBuf,
+        /// Write it into this manifest (openclaw-plugin/openclaw.plugin.json) instead.
+        #[arg(long, value_name = "MANIFEST")]
+        write: Option<PathBuf>,
+    },
     /// Run one bot account: the first stdin line is the account configuration (JSON),
     /// then newline-delimited JSON-RPC 2.0 on stdin/stdout (docs/bridge-protocol.md).
     /// Logs go to stderr (RUST_LOG sets the level; default info).
@@ -58,29 +69,63 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         log_format: LogFormat,
     },
-    /// Check a configuration against its server: URL and TLS, version, token, rooms, and
-    /// optionally a test post. The token is read from the file's authToken, else from
-    /// stdin with --token-stdin, else from the RC_TOKEN environment variable.
+    /// Check the server and the token over REST: the first stdin line is the account
+    /// configuration; prints one JSON line ({reachable, tokenValid, identityMatches,
+    /// serverVersion, user, rooms, error?}). Exit 0 when it ran, 2 on a bad configuration.
+    Probe,
+    /// Resolve targets (#room, @user, room ids, conversation ids) over REST: the first
+    /// stdin line is the account configuration, the second {"targets": [...]}; prints one
+    /// JSON line ({results: [...]}). Exit 0 when it ran, 2 on bad input.
+    Resolve,
+    /// List the bot's rooms and the users it knows of, over REST: the first stdin line is
+    /// the account configuration, the optional second {"query": "..", "limit": 50}; prints
+    /// one JSON line ({rooms, users}). Exit 0 when it ran, 2 on bad input.
+    Directory,
+    /// Check a configuration against its server: URL and TLS, version, token, bot role,
+    /// rooms, and optionally a test post. Every problem is reported at once. Either a
+    /// bridge configuration file (--config; the token is read from its authToken, else
+    /// from stdin with --token-stdin, else from RC_TOKEN) or OpenClaw's own config file
+    /// (--openclaw-config: JSON5, channels.rocketchat and its accounts, secret
+    /// references). Exit 0 if everything is ok, 1 if not, 2 if the file cannot be read.
     Doctor {
-        /// The configuration file (the same JSON object `serve` reads).
+        /// The bridge configuration file (the same JSON object `serve` reads).
+        #[arg(
+            long,
+            required_unless_present = "openclaw_config",
+            conflicts_with = "openclaw_config"
+        )]
+        config: Option<PathBuf>,
+        /// OpenClaw's config file (openclaw.json).
+        #[arg(long, value_name = "PATH")]
+        openclaw_config: Option<PathBuf>,
+        /// With --openclaw-config: check only this account.
+        #[arg(long, value_name = "ID", requires = "openclaw_config")]
+        account: Option<String>,
+        /// Print one JSON object: {ok, accounts: [{accountId, ok, checks: [{name, level,
+        /// detail, hint?}]}]}.
         #[arg(long)]
-        config: PathBuf,
+        json: bool,
         /// Post a test message in this room (id or #name).
         #[arg(long, value_name = "ROOM")]
         post_test_message: Option<String>,
-        /// Read the token from the first line of stdin.
-        #[arg(long)]
+        /// Read the token from the first line of stdin (with --config).
+        #[arg(long, conflicts_with = "openclaw_config")]
         token_stdin: bool,
     },
     /// Run the Rocket.Chat simulator with a demo seed (a bot, a human, a room, a DM) and
-    /// print the connection details and a ready-to-use bridge configuration.
+    /// print the connection details, a bridge configuration line, and a channels.rocketchat
+    /// block for OpenClaw's openclaw.json.
     Sim {
         /// Port to listen on (0 = any free port).
-        #[arg(long, default_value_t = 3000)]
+        #[arg(long, default_value_t = bridge::sim::DEFAULT_PORT)]
         port: u16,
         /// Address to bind.
         #[arg(long, default_value = "127.0.0.1")]
         host: IpAddr,
+        /// Keep the users, their tokens and the rooms in this file (mode 0600) across
+        /// restarts.
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
     },
     /// See it work: the simulator, a scripted human and an echo agent in one process.
     Demo,
@@ -143,13 +188,33 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match command {
             Command::Serve { .. } => serve().await,
+            Command::Probe => one_shot(OneShot::Probe).await,
+            Command::Resolve => one_shot(OneShot::Resolve).await,
+            Command::Directory => one_shot(OneShot::Directory).await,
             Command::Doctor {
                 config,
+                openclaw_config,
+                account,
+                json,
                 post_test_message,
                 token_stdin,
-            } => doctor(&config, post_test_message.as_deref(), token_stdin).await,
-            Command::Sim { port, host } => sim(SocketAddr::new(host, port)).await,
+            } => {
+                let output = if json { Output::Json } else { Output::Text };
+                let post_to = post_test_message.as_deref();
+                match (config, openclaw_config) {
+                    (_, Some(path)) => {
+                        doctor_openclaw(&path, account.as_deref(), post_to, output).await
+                    }
+                    (Some(path), None) => doctor(&path, post_to, token_stdin, output).await,
+                    // clap requires one of them.
+                    (None, None) => 2,
+                }
+            }
+            Command::Sim { port, host, state } => {
+                sim(SocketAddr::new(host, port), state.as_deref()).await
+            }
             Command::Demo => demo().await,
+            Command::Schema { plugin_keys, write } => schema(&plugin_keys, write.as_deref()),
         }
     });
     // stdin is read on a blocking thread that may still be waiting for a line: do not let
@@ -190,19 +255,160 @@ async fn serve() -> u8 {
     u8::try_from(outcome.exit_code()).unwrap_or(1)
 }
 
+/// The one-shot commands (`bridge::oneshot`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OneShot {
+    Probe,
+    Resolve,
+    Directory,
+}
+
+/// Reads the configuration line (and, but for `probe`, the request line), runs the
+/// command, prints its one JSON line.
+async fn one_shot(command: OneShot) -> u8 {
+    let mut reader = bridge_core::lines::LineReader::new(
+        tokio::io::BufReader::new(tokio::io::stdin()),
+        bridge_core::lines::MAX_LINE_BYTES,
+    );
+    let outcome = match read_json_line(&mut reader, "config").await {
+        Ok(None) => bridge::oneshot::Outcome::bad_input(&bridge_core::ConfigError::new(
+            "config",
+            "no configuration line on stdin",
+        )),
+        Err(e) => bridge::oneshot::Outcome::bad_input(&e),
+        Ok(Some(config)) => {
+            // `probe` has no request: it does not wait for a second line.
+            let request = match command {
+                OneShot::Probe => Ok(None),
+                _ => read_json_line(&mut reader, "request").await,
+            };
+            match (command, request) {
+                (_, Err(e)) => bridge::oneshot::Outcome::bad_input(&e),
+                (OneShot::Probe, Ok(_)) => bridge::oneshot::probe(config).await,
+                (OneShot::Resolve, Ok(request)) => bridge::oneshot::resolve(config, request).await,
+                (OneShot::Directory, Ok(request)) => {
+                    bridge::oneshot::directory(config, request).await
+                }
+            }
+        }
+    };
+    print(&format!("{}\n", outcome.json));
+    outcome.code
+}
+
+/// One JSON line from stdin; `None` at the end of the input (or an empty line). Errors
+/// name `field` and never quote the line (the configuration line holds the token).
+async fn read_json_line<R: tokio::io::AsyncBufRead + Unpin>(
+    reader: &mut bridge_core::lines::LineReader<R>,
+    field: &str,
+) -> Result<Option<Value>, bridge_core::ConfigError> {
+    use bridge_core::lines::Line;
+    let bad = |reason: String| bridge_core::ConfigError::new(field, reason);
+    let line = match reader.next_line().await {
+        Ok(Some(Line::Text(line))) => line,
+        Ok(Some(Line::TooLong)) => return Err(bad("the line is too long".into())),
+        Ok(Some(Line::NotUtf8)) => return Err(bad("the line is not UTF-8".into())),
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(bad(format!("cannot read stdin: {e}"))),
+    };
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    match serde_json::from_str::<Value>(&line) {
+        Ok(value) if value.is_object() => Ok(Some(value)),
+        Ok(_) => Err(bad("the line must be one JSON object".into())),
+        Err(e) => Err(bad(format!(
+            "the line must be one JSON object (error at column {})",
+            e.column()
+        ))),
+    }
+}
+
+fn schema(plugin_keys: &std::path::Path, write: Option<&std::path::Path>) -> u8 {
+    let schema = match bridge::schema::channel_schema(plugin_keys) {
+        Ok(schema) => schema,
+        Err(e) => {
+            eprintln!("bridge schema: {e}");
+            return 1;
+        }
+    };
+    match write {
+        Some(manifest) => match bridge::schema::write_into_manifest(manifest, schema) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("bridge schema: {e}");
+                1
+            }
+        },
+        None => {
+            print(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&schema).unwrap_or_default()
+            ));
+            0
+        }
+    }
+}
+
 fn print(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
 }
 
-async fn doctor(path: &PathBuf, post_to: Option<&str>, token_stdin: bool) -> u8 {
+/// How `doctor` prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Text,
+    Json,
+}
+
+/// Prints a `doctor` run: one report per account. Exit 0 if every account is ok, else 1.
+fn print_reports(
+    reports: &[(String, bridge::doctor::DoctorReport)],
+    output: Output,
+    named: bool,
+) -> u8 {
+    let ok = reports.iter().all(|(_, r)| r.ok());
+    match output {
+        Output::Json => {
+            let accounts: Vec<Value> = reports.iter().map(|(id, r)| r.to_json(id)).collect();
+            print(&format!(
+                "{}\n",
+                serde_json::json!({"ok": ok, "accounts": accounts})
+            ));
+        }
+        Output::Text => {
+            let texts: Vec<String> = reports
+                .iter()
+                .map(|(id, r)| r.render_for(named.then_some(id.as_str())))
+                .collect();
+            print(&texts.join("\n"));
+        }
+    }
+    if ok {
+        0
+    } else {
+        1
+    }
+}
+
+/// A file `doctor` cannot read: exit 2, with a JSON line under --json.
+fn unreadable(message: &str, output: Output) -> u8 {
+    match output {
+        Output::Json => print(&format!(
+            "{}\n",
+            serde_json::json!({"ok": false, "accounts": [], "error": {"kind": "unreadable", "message": message}})
+        )),
+        Output::Text => eprintln!("bridge doctor: {message}"),
+    }
+    2
+}
+
+async fn doctor(path: &PathBuf, post_to: Option<&str>, token_stdin: bool, output: Output) -> u8 {
     let mut config = match read_config_file(path) {
         Ok(config) => config,
-        Err(e) => {
-            eprintln!("bridge doctor: {e}");
-            return 2;
-        }
+        Err(e) => return unreadable(&e, output),
     };
     let has_token = config.get("authToken").is_some_and(Value::is_string);
     if !has_token {
@@ -214,21 +420,42 @@ async fn doctor(path: &PathBuf, post_to: Option<&str>, token_stdin: bool) -> u8 
             std::env::var("RC_TOKEN").unwrap_or_default()
         };
         if token.is_empty() {
-            eprintln!(
-                "bridge doctor: no token: put authToken in {}, pass it on stdin with --token-stdin, or set RC_TOKEN",
-                path.display()
+            return unreadable(
+                &format!(
+                    "no token: put authToken in {}, pass it on stdin with --token-stdin, or set RC_TOKEN",
+                    path.display()
+                ),
+                output,
             );
-            return 2;
         }
         config["authToken"] = Value::String(token);
     }
+    let account = config
+        .get("accountId")
+        .and_then(Value::as_str)
+        .unwrap_or("default")
+        .to_owned();
     let report = bridge::doctor::run_doctor(config, post_to).await;
-    print(&report.render());
-    if report.ok() {
-        0
-    } else {
-        1
+    print_reports(&[(account, report)], output, false)
+}
+
+async fn doctor_openclaw(
+    path: &Path,
+    only: Option<&str>,
+    post_to: Option<&str>,
+    output: Output,
+) -> u8 {
+    let root = match bridge::openclaw::read_file(path) {
+        Ok(root) => root,
+        Err(e) => return unreadable(&e.to_string(), output),
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    let mut reports = Vec::new();
+    for account in bridge::openclaw::accounts(&root, only, &env) {
+        let report = bridge::doctor::run_account(&account, post_to).await;
+        reports.push((account.account_id, report));
     }
+    print_reports(&reports, output, true)
 }
 
 fn read_config_file(path: &PathBuf) -> Result<Value, String> {
@@ -249,15 +476,32 @@ fn read_config_file(path: &PathBuf) -> Result<Value, String> {
     }
 }
 
-async fn sim(bind: SocketAddr) -> u8 {
-    let world = match bridge::sim::DemoSim::start(bind).await {
-        Ok(world) => world,
+async fn sim(bind: SocketAddr, state: Option<&Path>) -> u8 {
+    let (world, restored) = match bridge::sim::DemoSim::start_with_state(bind, state).await {
+        Ok(started) => started,
         Err(e) => {
             eprintln!("bridge sim: {e}");
             return 1;
         }
     };
     print(&world.describe());
+    if let Some(path) = state {
+        let how = if restored.from_file {
+            "re-created from"
+        } else {
+            "written to"
+        };
+        print(&format!(
+            "\nState: {how} {} (same users, tokens and rooms at the next start).\n",
+            path.display()
+        ));
+        for (what, before, now) in &restored.changed_ids {
+            print(&format!("  {what} changed: {before} -> {now}\n"));
+        }
+        if !restored.changed_ids.is_empty() {
+            print("  (the simulator cannot re-create ids: update userId in openclaw.json; rooms are named by name)\n");
+        }
+    }
     print("\nRunning; Ctrl-C to stop.\n");
     let _ = tokio::signal::ctrl_c().await;
     world.sim.shutdown().await;

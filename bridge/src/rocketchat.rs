@@ -1,6 +1,6 @@
 //! Running the bridge over Rocket.Chat: the backend's config from the configuration line,
 //! and the channel, started at once (it connects, and retries the first connection, by
-//! itself).
+//! itself), or offline (REST only) for the one-shot tools.
 
 use backend_rocketchat::{RocketChatChannel, RocketChatConfig};
 use channel_api::Namespace;
@@ -42,6 +42,14 @@ pub async fn connect(config: AccountConfig) -> Result<Connected<RocketChatChanne
         channel,
         namespace: namespace(),
     })
+}
+
+/// The REST-only channel of the one-shot tools (`probe`, `resolve`, `directory`,
+/// `doctor`): no socket, no events, no background task beyond the stop switch.
+pub fn offline(config: &AccountConfig) -> Result<RocketChatChannel, ConfigError> {
+    let rc = rocketchat_config(config)?;
+    RocketChatChannel::offline(rc, config.account_id().clone())
+        .map_err(|e| ConfigError::new(e.field, e.problem))
 }
 
 #[cfg(test)]

@@ -115,6 +115,23 @@ pub trait ChannelExt: Channel {
         self.send(OutboundMessage::new(room.clone(), text).in_thread(root.clone()))
             .await
     }
+
+    /// The room a configuration key names: an id first, else a name (`#` optional).
+    /// `Ok(None)` when neither names a room the bot can see; other errors (the server is
+    /// down) are returned. The one reading of a `rooms` key, for every host.
+    async fn resolve_room_key(&self, key: &str) -> Result<Option<RoomInfo>> {
+        let bare = key.trim_start_matches('#');
+        match self.resolve_room(&RoomQuery::Id(RoomId::new(bare))).await {
+            Ok(room) => return Ok(Some(room)),
+            Err(crate::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        match self.resolve_room(&RoomQuery::Name(bare.to_owned())).await {
+            Ok(room) => Ok(Some(room)),
+            Err(crate::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 impl<T: Channel + ?Sized> ChannelExt for T {}

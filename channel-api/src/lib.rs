@@ -26,6 +26,7 @@
 //! |---|---|
 //! | `mock` | `MockChannel`, a mockall mock of [`Channel`] for interaction tests |
 
+pub mod backoff;
 pub mod channel;
 pub mod chunk;
 pub mod command;

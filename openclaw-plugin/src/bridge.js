@@ -88,7 +88,8 @@ export class BridgeProcess {
         onExit?.(code, signal);
         resolveExit({ code, signal });
       };
-      this.child.on("exit", finish);
+      // "close", not "exit": the last stdout lines (a `fatal`) are read by then.
+      this.child.on("close", finish);
       this.child.on("error", (err) => {
         this.log.error?.(`rocketchat: cannot run bridge at ${binary}: ${err.message}`);
         finish(null, null);

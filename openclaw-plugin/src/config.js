@@ -1,24 +1,28 @@
 // Reading `channels.rocketchat` (and `.accounts.<id>`) into one merged account, and
 // turning that into the bridge's configuration line. No policy here: the bridge owns it.
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, parse } from "node:path";
 
 export const CHANNEL = "rocketchat";
 export const DEFAULT_ACCOUNT_ID = "default";
 
 /**
- * Bridge keys a running bridge takes through `reconfigure` (contracts.md): changing them
- * never restarts the bridge. Everything else in BRIDGE_KEYS is a connection key.
+ * The plugin's own keys: read by the plugin (account selection, the binary, the turn's
+ * delivery), never part of the bridge's configuration line. Every other key of the merged
+ * account goes to the bridge, which owns the rest of the schema: it refuses a key it does
+ * not know (with the key's path and the closest valid name, `fatal.errors`) and decides
+ * which changes need a restart (`reconfigure` -> `restartRequired`).
  */
-export const POLICY_KEYS = [
-  "dmPolicy", "allowFrom", "groupPolicy", "groupAllowFrom", "dangerouslyAllowNameMatching",
-  "requireMention", "mentionPatterns", "implicitMentions", "allowBots", "rooms", "commandAllowFrom",
-  "replyToMode", "replyToModeByChatType", "reactionNotifications", "reactionAllowlist",
-  "textChunkLimit", "mediaMaxMb", "historyLimit", "dmHistoryLimit", "threadInitialHistoryLimit",
-  "resumeMaxAgeSeconds", "revalidateIntervalSeconds",
-];
-/** Keys only the plugin reads, at the time it uses them (no bridge restart either). */
-export const PLUGIN_LIVE_KEYS = ["ackReaction", "streaming", "thread", "name"];
+export const PLUGIN_KEYS = Object.freeze(["enabled", "accounts", "defaultAccount", "bridgePath", "name", "ackReaction", "streaming", "thread"]);
+
+/**
+ * Keys that decide which accounts exist or which binary runs: OpenClaw restarts the
+ * account (or the channel) when they change. Changes to any other key under
+ * `channels.rocketchat` are the running bridge's (`reconfigure`; see reloadRules).
+ */
+const LIFECYCLE_KEYS = Object.freeze(["enabled", "bridgePath"]);
+/** Top-level keys that make the channel level itself an account (listAccountIds). */
+const DEFAULT_ACCOUNT_KEYS = Object.freeze(["userId", "authToken"]);
 
 /** The default account's settings may come from the environment (`channels add --use-env`). */
 export const ENV_VARS = {
@@ -27,17 +31,6 @@ export const ENV_VARS = {
   username: "ROCKETCHAT_USERNAME",
   authToken: "ROCKETCHAT_AUTH_TOKEN",
 };
-
-/** Keys the bridge understands (docs/bridge-protocol.md, "The configuration line"). */
-export const BRIDGE_KEYS = [
-  "serverUrl", "userId", "username", "authToken", "dangerouslyAllowInsecure", "caFile",
-  "dmPolicy", "allowFrom", "groupPolicy", "groupAllowFrom", "dangerouslyAllowNameMatching",
-  "requireMention", "mentionPatterns", "implicitMentions", "allowBots", "rooms", "commandAllowFrom",
-  "replyToMode", "replyToModeByChatType", "reactionNotifications", "reactionAllowlist",
-  "textChunkLimit", "revalidateIntervalSeconds",
-  "mediaMaxMb", "mediaDir", "historyLimit", "dmHistoryLimit", "threadInitialHistoryLimit",
-  "stateFile", "resumeMaxAgeSeconds",
-];
 
 function section(cfg) {
   const s = cfg?.channels?.[CHANNEL];
@@ -77,9 +70,29 @@ export function resolveAccount(cfg, accountId, env = process.env) {
       }
     }
   }
+  // A channel-level stateFile or mediaDir is inherited by every account; two bridges
+  // must never share one (the bridge refuses a stateFile another bridge holds). With
+  // more than one account each gets its own path; an account's own value is kept.
+  if (listAccountIds(cfg).length > 1) {
+    const fromChannel = (key) => top[key] !== undefined && own[key] === undefined;
+    if (typeof merged.stateFile === "string" && fromChannel("stateFile")) merged.stateFile = perAccountFile(merged.stateFile, id);
+    if (typeof merged.mediaDir === "string" && fromChannel("mediaDir")) merged.mediaDir = join(merged.mediaDir, id);
+  }
   const enabled = top.enabled !== false && own.enabled !== false;
   const configured = Boolean(merged.serverUrl && merged.userId && merged.username && merged.authToken);
   return { accountId: id, enabled, configured, name: merged.name ?? id, config: merged };
+}
+
+/** `/var/lib/rc/resume.json` for account `ops` -> `/var/lib/rc/resume.ops.json`. */
+export function perAccountFile(file, accountId) {
+  const { dir, name, ext } = parse(file);
+  return join(dir, `${name}.${accountId}${ext}`);
+}
+
+/** Where an account's authToken is set: its own entry, else the channel level it inherits. */
+export function authTokenPath(cfg, accountId) {
+  const own = section(cfg).accounts?.[accountId];
+  return own && Object.hasOwn(own, "authToken") ? `channels.${CHANNEL}.accounts.${accountId}.authToken` : `channels.${CHANNEL}.authToken`;
 }
 
 /**
@@ -92,10 +105,7 @@ export async function resolveAuthToken(cfg, account, resolver) {
   if (!value || typeof value !== "object") return undefined;
   if (resolver) {
     try {
-      const path = account.accountId === DEFAULT_ACCOUNT_ID && !section(cfg).accounts?.[DEFAULT_ACCOUNT_ID]
-        ? `channels.${CHANNEL}.authToken`
-        : `channels.${CHANNEL}.accounts.${account.accountId}.authToken`;
-      const r = await resolver({ config: cfg, env: process.env, value, path });
+      const r = await resolver({ config: cfg, env: process.env, value, path: authTokenPath(cfg, account.accountId) });
       if (r?.value) return r.value;
     } catch {
       // fall through to the local reading below
@@ -107,20 +117,21 @@ export async function resolveAuthToken(cfg, account, resolver) {
 }
 
 /**
- * The first stdin line for `bridge serve`. `stateDir` (OpenClaw's state directory) gives
- * the default `stateFile`, so a bridge restarted by OpenClaw (config or plugin reload,
- * gateway restart) resumes where the last one stopped.
+ * The first stdin line for `bridge serve`: every key of the merged account except the
+ * plugin's own (PLUGIN_KEYS), the resolved token and the approved senders. `stateDir`
+ * (OpenClaw's state directory) gives the default `stateFile`, so a bridge restarted by
+ * OpenClaw (config or plugin reload, gateway restart) resumes where the last one stopped.
  */
 export function buildBridgeConfig(account, authToken, approvedSenders, { stateDir } = /** @type {any} */ ({})) {
   const out = { accountId: account.accountId };
-  for (const key of BRIDGE_KEYS) {
-    if (account.config[key] !== undefined) out[key] = account.config[key];
+  for (const [key, value] of Object.entries(account.config ?? {})) {
+    if (value !== undefined && !PLUGIN_KEYS.includes(key)) out[key] = value;
   }
   if (out.stateFile === undefined && stateDir) {
     out.stateFile = join(stateDir, CHANNEL, `${account.accountId}.resume.json`);
   }
   // Slack spells the thread seed `thread.initialHistoryLimit`; both are accepted.
-  const slackThreadLimit = account.config.thread?.initialHistoryLimit;
+  const slackThreadLimit = account.config?.thread?.initialHistoryLimit;
   if (out.threadInitialHistoryLimit === undefined && slackThreadLimit !== undefined) out.threadInitialHistoryLimit = slackThreadLimit;
   out.authToken = authToken;
   out.approvedSenders = approvedSenders;
@@ -128,31 +139,62 @@ export function buildBridgeConfig(account, authToken, approvedSenders, { stateDi
 }
 
 /**
- * What differs between two bridge config lines: policy keys (applied with `reconfigure`)
- * and connection keys (the bridge must be restarted). `approvedSenders` is neither.
+ * The keys whose value differs between two bridge config lines (`approvedSenders`
+ * excepted: `setApprovedSenders` carries it). Any difference goes to the running bridge
+ * as `reconfigure`; the bridge says when it needs a restart.
  */
-export function diffBridgeConfig(before, after) {
+export function changedBridgeKeys(before, after) {
   const keys = new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})]);
-  const policy = [];
-  const connection = [];
-  for (const key of keys) {
-    if (key === "approvedSenders") continue;
-    if (JSON.stringify(before?.[key]) === JSON.stringify(after?.[key])) continue;
-    (POLICY_KEYS.includes(key) ? policy : connection).push(key);
-  }
-  return { policy: policy.sort(), connection: connection.sort() };
+  return [...keys].filter((key) => key !== "approvedSenders" && JSON.stringify(before?.[key]) !== JSON.stringify(after?.[key])).sort();
 }
 
 /**
- * `reload.noopPrefixes`: config paths whose change OpenClaw must not answer with a
- * channel restart, because the running bridge takes them live (reconfigure) or the
- * plugin reads them when it uses them. Credentials and connection keys stay out, so
- * changing one of those restarts that account only (`accountScopedRestart`).
+ * `reload`: how OpenClaw answers a change under `channels.rocketchat`. The bridge's keys
+ * are the running bridge's business (`noopPrefixes`: no restart by OpenClaw; the plugin
+ * sends `reconfigure` and restarts that account's bridge only when the bridge answers
+ * `restartRequired`). What decides which accounts run, and with which binary (an account
+ * added or removed, `enabled`, `bridgePath`, the channel level becoming an account),
+ * restarts the account it touches (`accountScopedRestart`), or the channel for
+ * channel-level keys. OpenClaw matches the most specific prefix first.
  */
-export function noopReloadPrefixes() {
-  const keys = [...POLICY_KEYS, ...PLUGIN_LIVE_KEYS];
-  return [
-    ...keys.map((k) => `channels.${CHANNEL}.${k}`),
-    ...keys.map((k) => `channels.${CHANNEL}.accounts.*.${k}`),
-  ];
+export function reloadRules() {
+  const base = `channels.${CHANNEL}`;
+  return {
+    configPrefixes: [
+      base,
+      ...[...LIFECYCLE_KEYS, ...DEFAULT_ACCOUNT_KEYS].map((k) => `${base}.${k}`),
+      `${base}.accounts`,
+      `${base}.accounts.*`,
+      ...LIFECYCLE_KEYS.map((k) => `${base}.accounts.*.${k}`),
+    ],
+    noopPrefixes: [`${base}.*`, `${base}.accounts.*.*`],
+    accountScopedRestart: true,
+  };
+}
+
+/**
+ * Where a key of an account's config line is set in openclaw.json: the account's own
+ * entry, else the channel level (inherited); keys the plugin adds itself (`accountId`,
+ * the default `stateFile`, `approvedSenders`) are named as the bridge names them.
+ * @param {any} cfg @param {string} accountId @param {string} field a dotted key path
+ */
+export function configPathOf(cfg, accountId, field) {
+  const s = section(cfg);
+  const top = String(field).split(".")[0];
+  if (s.accounts?.[accountId] && Object.hasOwn(s.accounts[accountId], top)) return `channels.${CHANNEL}.accounts.${accountId}.${field}`;
+  if (Object.hasOwn(s, top)) return `channels.${CHANNEL}.${field}`;
+  if (top === "threadInitialHistoryLimit") return configPathOf(cfg, accountId, "thread.initialHistoryLimit");
+  return field;
+}
+
+/**
+ * The `fatal` notification of a refused config line, as one line per problem
+ * (`errors`; older bridges send only `field` / `reason`).
+ * @param {any} cfg @param {string} accountId @param {{ field?: string, reason?: string, errors?: { field: string, reason: string }[] }} fatal
+ */
+export function configErrorLines(cfg, accountId, fatal) {
+  const errors = Array.isArray(fatal?.errors) && fatal.errors.length
+    ? fatal.errors
+    : [{ field: fatal?.field ?? "config", reason: fatal?.reason ?? "invalid" }];
+  return errors.map((e) => `config ${configPathOf(cfg, accountId, e.field ?? "config")}: ${e.reason ?? "invalid"}`);
 }

@@ -1,18 +1,9 @@
 // OpenClaw's own tools and this channel: `openclaw doctor` (the same checks as
-// `bridge doctor`, through `bridge probe` for every configured account) and the secret
-// contract that tells `openclaw secrets audit` where the token lives.
-import { createSimpleChannelSecretContract } from "openclaw/plugin-sdk/channel-secret-basic-runtime";
+// `bridge doctor`, through `bridge probe` for every configured account). The secret
+// contract (`openclaw secrets audit`) is src/secrets.js.
 import { CHANNEL, listAccountIds, resolveAccount } from "./config.js";
 import { formatProbe, probeAccount } from "./oneshot.js";
-
-/** `authToken` at the channel level and under every account (a reference or plain text). */
-export const channelSecrets = createSimpleChannelSecretContract({
-  channelKey: CHANNEL,
-  label: "Rocket.Chat",
-  accountFields: ["authToken"],
-  channelFields: ["authToken"],
-  mode: "account-inheritance",
-});
+export { channelSecrets } from "./secrets.js";
 
 /**
  * Warnings for `openclaw doctor`: the config as written (plaintext token, http://

@@ -14,11 +14,11 @@
 //   the bridge cannot take live restarts this account's bridge only;
 // - the bridge's `stats` are polled for `openclaw channels status`.
 import { BridgeError, BridgeProcess } from "./bridge.js";
-import { CHANNEL, DEFAULT_ACCOUNT_ID, buildBridgeConfig, diffBridgeConfig, resolveAccount, resolveAuthToken } from "./config.js";
+import { CHANNEL, buildBridgeConfig, changedBridgeKeys, configErrorLines, resolveAccount, resolveAuthToken } from "./config.js";
 import { dispatchMessage, enqueueRoomEvent, issuePairing } from "./inbound.js";
 import { loadOutboundMedia, mediaMaxBytes, sendMediaFile } from "./media.js";
 import { locateBridge, verifyBridge } from "./locate.js";
-import { idempotencyKey } from "./keys.js";
+import { APPROVED_MESSAGE, PendingPairings, approvalNoticeKey, noticeTarget, pendingPairingsFile } from "./pairing.js";
 import { currentBridge, getRuntime, registry, requestCurrent, sleep } from "./registry.js";
 export { currentBridge, getRuntime, registry, requestCurrent, setRuntime } from "./registry.js";
 import { createChannelPairingController } from "openclaw/plugin-sdk/channel-pairing";
@@ -254,6 +254,8 @@ export async function startAccount(ctx) {
   const readApproved = () => pairingController().readAllowFromStore();
   let approved = await readApproved().catch(() => []);
   const dir = await stateDir();
+  const pendingPairings = new PendingPairings({ file: dir ? pendingPairingsFile(dir, accountId) : undefined, log });
+  env.pendingPairings = pendingPairings;
   const secretResolver = await loadSecretResolver();
   const ack = createAcker(accountId, log);
   /** Message ids already taken (fallback dedupe when there is no durable queue). */
@@ -336,12 +338,16 @@ export async function startAccount(ctx) {
           log.warn?.(`rocketchat[${accountId}]: ${method} event failed: ${/** @type {any} */ (err)?.message ?? err}`);
         }
         break;
-      case "fatal":
-        // A config error at startup: the bridge exits with code 2 right after.
+      case "fatal": {
+        // The config line was refused (the bridge exits with code 2 right after): one
+        // line per problem, named by where it is in openclaw.json.
+        const lines = configErrorLines(env.cfg, accountId, params);
+        for (const l of lines) log.error?.(`rocketchat[${accountId}]: ${l}`);
         entry.state = "fatal";
-        entry.reason = `${params.field ?? "config"}: ${params.reason ?? "invalid"}`;
-        patch({ lifecycle: "blocked", statusState: "fatal", lastError: `config ${entry.reason}` });
+        entry.reason = `invalid config: ${lines.join("; ")}`;
+        patch({ lifecycle: "blocked", statusState: "fatal", lastError: entry.reason, configErrors: lines });
         break;
+      }
       default:
         log.debug?.(`rocketchat[${accountId}]: ignoring notification ${method}`);
     }
@@ -372,29 +378,40 @@ export async function startAccount(ctx) {
   };
 
   let lastComparable = comparable();
-  // Policy changes (OpenClaw does not restart the account for them: reload.noopPrefixes).
+  // Config changes under channels.rocketchat (OpenClaw does not restart the account for
+  // the bridge's keys: reload.noopPrefixes). The bridge decides: `reconfigure` applies
+  // what it can take live, and `restartRequired` means this account's bridge restarts.
   const syncConfig = async () => {
     const bridge = entry.bridge;
-    if (!bridge || bridge.exited || entry.stopping) return;
+    if (entry.stopping) return;
     const now = comparable();
-    const { policy, connection } = diffBridgeConfig(lastComparable, now);
-    if (!policy.length && !connection.length) return;
-    lastComparable = now;
-    if (connection.length) {
-      restartBridge(`changed: ${connection.join(", ")}`);
+    const changed = changedBridgeKeys(lastComparable, now);
+    if (!changed.length) return;
+    if (!bridge || bridge.exited) {
+      // A bridge that stopped on a refused config or token: the fix starts a new one.
+      if (entry.state === "fatal") {
+        lastComparable = now;
+        restartBridge(`changed after the stop: ${changed.join(", ")}`);
+      }
       return;
     }
+    lastComparable = now;
     const { line } = await configLine();
     try {
       const r = await bridge.request("reconfigure", { config: line });
-      log.info?.(`rocketchat[${accountId}]: applied without restart: ${(r?.applied ?? policy).join(", ")}`);
+      log.info?.(`rocketchat[${accountId}]: applied without restart: ${(r?.applied ?? changed).join(", ") || "nothing"}`);
     } catch (err) {
       const kind = err instanceof BridgeError ? err.kind : undefined;
-      if (kind === "restartRequired" || kind === "methodNotFound") restartBridge(`${policy.join(", ")}: ${kind}`);
-      else log.warn?.(`rocketchat[${accountId}]: reconfigure failed: ${/** @type {any} */ (err)?.message ?? err}`);
+      if (kind === "restartRequired") restartBridge(`changed: ${changed.join(", ")}; the bridge needs a restart for it`);
+      else {
+        const why = /** @type {any} */ (err)?.message ?? String(err);
+        log.error?.(`rocketchat[${accountId}]: config change refused by the bridge (the running bridge keeps the previous config): ${why}`);
+        patch({ lastError: `config change refused: ${why}` });
+      }
     }
   };
-  // OpenClaw owns the pairing store; keep the bridge's approved senders in step with it.
+  // OpenClaw owns the pairing store; keep the bridge's approved senders in step with it,
+  // and tell each sender this account sent a code to once they are approved.
   const syncApprovals = async () => {
     const now = await readApproved().catch(() => approved);
     if (!sameSet(now, approved)) {
@@ -403,6 +420,18 @@ export async function startAccount(ctx) {
       if (bridge && !bridge.exited) {
         await bridge.request("setApprovedSenders", { userIds: now }).catch((err) => log.warn?.(`rocketchat[${accountId}]: setApprovedSenders failed: ${err.message}`));
       }
+    }
+    if (!pendingPairings.size || entry.state !== "active") return;
+    for (const p of pendingPairings.takeApproved(now)) {
+      const target = noticeTarget(p);
+      if (!target) continue;
+      await requestCurrent(accountId, "send", { target, text: APPROVED_MESSAGE, idempotencyKey: approvalNoticeKey(accountId, p.senderId) }, { waitMs: 5000 })
+        .then(() => log.info?.(`rocketchat[${accountId}]: told ${p.senderId} they are approved`))
+        .catch((err) => {
+          // Tried again at the next poll (the same key: never two notices).
+          pendingPairings.remember(p.senderId, p);
+          log.warn?.(`rocketchat[${accountId}]: the approval notice to ${p.senderId} failed (will retry): ${err?.message ?? err}`);
+        });
     }
   };
   const pollStats = async () => {
@@ -422,7 +451,8 @@ export async function startAccount(ctx) {
   entry.notifyApproved = async (senderId, text, meta) => {
     const target = env.pairingRooms.get(senderId) ?? (meta?.username ? `@${meta.username}` : undefined);
     if (!target) throw new Error(`rocketchat: no DM target for approved sender ${senderId}`);
-    await requestCurrent(accountId, "send", { target, text, idempotencyKey: idempotencyKey(accountId, "pairing-approved", senderId) });
+    pendingPairings.forget(senderId);
+    await requestCurrent(accountId, "send", { target, text, idempotencyKey: approvalNoticeKey(accountId, senderId) });
   };
   const timer = setInterval(() => {
     syncApprovals().catch(() => {});
@@ -479,12 +509,18 @@ export async function startAccount(ctx) {
       if (stopping || abortSignal.aborted) break;
       if (!bridge.exited) continue;
       if (entry.state === "fatal") {
-        // Credentials revoked or config invalid: stay stopped (a restart would fail the same way).
+        // Credentials revoked or config refused: stay stopped (a restart would fail the
+        // same way) until the config changes (syncConfig) or the account is stopped.
         patch({ running: false, connected: false, lastStopAt: Date.now() });
         await new Promise((r) => {
-          if (abortSignal.aborted) r(undefined);
-          else abortSignal.addEventListener("abort", r, { once: true });
+          wakeRestart = () => r(undefined);
+          if (abortSignal.aborted || stopping || restartWanted) r(undefined);
         });
+        if (restartWanted && !stopping && !abortSignal.aborted) {
+          entry.state = "connecting";
+          entry.reason = undefined;
+          continue;
+        }
         break;
       }
       if (restartWanted) continue;

@@ -1,8 +1,10 @@
-// The bridge's conversation grammar:
+// Session conversations, as OpenClaw asks for them (`messaging.resolveSessionConversation`),
+// from the bridge's conversation ids:
 //   rocketchat:<accountId>:<direct|channel|group>:<roomId>[:thread:<rootId>]
-// Native Rocket.Chat ids are case-sensitive; they are only ever read from these
-// bridge-made ids (or the bridge's notifications), never from OpenClaw's session
-// keys, which are lowercased.
+// Targets are not parsed here: every target goes to the bridge as OpenClaw gave it (the
+// bridge owns the target grammar). Native Rocket.Chat ids are case-sensitive; they are
+// only ever read from these bridge-made ids (or the bridge's notifications), never from
+// OpenClaw's session keys, which are lowercased.
 import { CHANNEL } from "./config.js";
 
 const KINDS = new Set(["direct", "channel", "group"]);
@@ -49,12 +51,4 @@ export function resolveSessionConversation({ rawId }) {
   const roomId = rawId.slice(0, at);
   const threadId = rawId.slice(at + ":thread:".length) || null;
   return { id: roomId, threadId, baseConversationId: roomId, parentConversationCandidates: [roomId] };
-}
-
-/** A room id out of anything the host may hand us as a target. */
-export function roomIdOfTarget(target) {
-  if (typeof target !== "string" || !target) return undefined;
-  const parsed = parseConversationId(target);
-  if (parsed) return parsed.roomId;
-  return target.startsWith(`${CHANNEL}:`) ? target.slice(CHANNEL.length + 1) : target;
 }

@@ -255,6 +255,8 @@ export async function issuePairing(env, params) {
         text,
         idempotencyKey: idempotencyKey(accountId, "pairing", sender.id, text),
       });
+      // Told once approved (src/pairing.js: OpenClaw's CLI cannot reach this plugin).
+      env.pendingPairings?.remember(sender.id, { roomId: params.room?.id, username: sender.username });
     },
     onReplyError: (err) => log.warn?.(`rocketchat[${accountId}]: pairing reply failed: ${/** @type {any} */ (err)?.message ?? err}`),
   });

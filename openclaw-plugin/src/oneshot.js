@@ -3,7 +3,7 @@
 // (a CLI command, the setup wizard, doctor) check and look things up on the server
 // without the gateway: the account config goes in on stdin, one JSON line comes out.
 import { runBridgeCommand } from "./bridge.js";
-import { buildBridgeConfig, resolveAccount, resolveAuthToken } from "./config.js";
+import { CHANNEL, authTokenPath, buildBridgeConfig, resolveAccount, resolveAuthToken } from "./config.js";
 import { locateBridge, verifyBridge } from "./locate.js";
 import { registry } from "./registry.js";
 
@@ -29,8 +29,39 @@ export async function bridgeBinaryFor(account) {
  * @param {any} cfg @param {any} account
  */
 async function commandLine(cfg, account) {
-  const token = await resolveAuthToken(cfg, account, await secretResolver());
-  return buildBridgeConfig(account, token ?? "", []);
+  const token = (await resolveAuthToken(cfg, account, await secretResolver())) ?? (await tokenFromGateway(cfg, account));
+  if (!token) {
+    const ref = account.config.authToken;
+    const what = ref && typeof ref === "object" ? `the secret reference ${JSON.stringify({ source: ref.source, id: ref.id ?? ref.path })}` : "it";
+    throw new Error(`${authTokenPath(cfg, account.accountId)} could not be resolved in this process: ${what} is not available here and no running gateway resolved it`);
+  }
+  return buildBridgeConfig(account, token, []);
+}
+
+/**
+ * A CLI process often cannot resolve the token's secret reference itself (the variable
+ * is in the gateway's environment, not the shell's); the running gateway resolves it for
+ * this one path (`secrets.resolve`, as OpenClaw's own read-only commands do). Undefined
+ * when there is no gateway or it cannot either.
+ * @param {any} cfg @param {any} account
+ */
+async function tokenFromGateway(cfg, account) {
+  if (!account.config.authToken || typeof account.config.authToken !== "object") return undefined;
+  try {
+    const { resolveCommandSecretRefsViaGateway } = await import("openclaw/plugin-sdk/runtime");
+    const path = authTokenPath(cfg, account.accountId);
+    const r = await resolveCommandSecretRefsViaGateway({
+      config: cfg,
+      commandName: "channels",
+      targetIds: new Set([`channels.${CHANNEL}.authToken`, `channels.${CHANNEL}.accounts.*.authToken`]),
+      mode: "read_only_status",
+      allowedPaths: new Set([path]),
+    });
+    const value = resolveAccount(r.resolvedConfig, account.accountId).config.authToken;
+    return typeof value === "string" && value ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -2,7 +2,7 @@
 // (setup-entry.js): metadata, config, setup, secrets, doctor and the status probe. The
 // full plugin (index.js) spreads these into its base.
 import { defineChannelSetupContract } from "openclaw/plugin-sdk/channel-setup";
-import { CHANNEL, DEFAULT_ACCOUNT_ID, defaultAccountId, listAccountIds, noopReloadPrefixes, resolveAccount } from "./config.js";
+import { CHANNEL, DEFAULT_ACCOUNT_ID, defaultAccountId, listAccountIds, reloadRules, resolveAccount } from "./config.js";
 import { formatProbe, probeAccount } from "./oneshot.js";
 import { SETUP_FIELDS, setupAdapter, setupWizard } from "./setup.js";
 import { channelSecrets, collectDoctorWarnings } from "./doctor.js";
@@ -35,9 +35,10 @@ export const setupBase = {
     threads: true,
     media: true,
   },
-  // A change under channels.rocketchat restarts only the accounts it touches, and policy
-  // keys do not restart anything: the running bridge takes them (`reconfigure`).
-  reload: { configPrefixes: [`channels.${CHANNEL}`], noopPrefixes: noopReloadPrefixes(), accountScopedRestart: true },
+  // The running bridge takes config changes itself (`reconfigure`, or a restart of that
+  // account's bridge when it answers `restartRequired`); OpenClaw restarts an account
+  // only when accounts come or go, or `enabled` / `bridgePath` change (src/config.js).
+  reload: reloadRules(),
   config: {
     listAccountIds: (cfg) => listAccountIds(cfg),
     resolveAccount: (cfg, accountId) => resolveAccount(cfg, accountId),

@@ -3,7 +3,7 @@
 // the account's current bridge at send time.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { POLICY_KEYS, buildBridgeConfig, defaultAccountId, diffBridgeConfig, noopReloadPrefixes, resolveAccount } from "../src/config.js";
+import { PLUGIN_KEYS, buildBridgeConfig, changedBridgeKeys, defaultAccountId, reloadRules, resolveAccount } from "../src/config.js";
 import { currentBridge, registry } from "../src/registry.js";
 
 const cfg = (extra = {}) => ({ channels: { rocketchat: { serverUrl: "https://c", accounts: { ops: { userId: "u1" }, dev: { userId: "u2" } }, ...extra } } });
@@ -25,25 +25,42 @@ test("the default account can come from the environment (channels add --use-env)
   assert.equal(resolveAccount(cfg(), "ops", env).config.userId, "u1", "named accounts ignore the environment");
 });
 
-test("policy changes go to the running bridge; connection changes need a restart", () => {
+test("every change of the config line is offered to the running bridge; approvedSenders is not part of it", () => {
   const a = resolveAccount(cfg(), "ops");
   const before = buildBridgeConfig(a, "tok", ["x"]);
   const policy = buildBridgeConfig({ ...a, config: { ...a.config, dmPolicy: "allowlist", allowFrom: ["u9"] } }, "tok", ["y"]);
-  assert.deepEqual(diffBridgeConfig(before, policy), { policy: ["allowFrom", "dmPolicy"], connection: [] }, "approvedSenders is neither");
-  const conn = buildBridgeConfig({ ...a, config: { ...a.config, serverUrl: "https://other" } }, "tok2", ["x"]);
-  assert.deepEqual(diffBridgeConfig(before, conn), { policy: [], connection: ["authToken", "serverUrl"] });
+  assert.deepEqual(changedBridgeKeys(before, policy), ["allowFrom", "dmPolicy"]);
+  const conn = buildBridgeConfig({ ...a, config: { ...a.config, serverUrl: "https://other", dm: { groupEnabled: true } } }, "tok2", ["x"]);
+  assert.deepEqual(changedBridgeKeys(before, conn), ["authToken", "dm", "serverUrl"]);
+  assert.deepEqual(changedBridgeKeys(before, buildBridgeConfig(a, "tok", ["z"])), []);
 });
 
-test("reload.noopPrefixes: policy keys (top level and per account) never restart the channel; credentials are not among them", () => {
-  const prefixes = noopReloadPrefixes();
-  for (const key of ["dmPolicy", "allowFrom", "groupAllowFrom", "rooms", "requireMention", "streaming", "ackReaction"]) {
-    assert.ok(prefixes.includes(`channels.rocketchat.${key}`), key);
-    assert.ok(prefixes.includes(`channels.rocketchat.accounts.*.${key}`), `accounts.*.${key}`);
+/** The rule OpenClaw applies to a changed path (config-reload-plan: most specific prefix first). */
+function ruleFor(path) {
+  const { configPrefixes, noopPrefixes } = reloadRules();
+  const rules = [...configPrefixes.map((prefix) => ({ prefix, kind: "hot" })), ...noopPrefixes.map((prefix) => ({ prefix, kind: "none" }))];
+  const segs = (p) => p.split(".");
+  const stars = (p) => segs(p).filter((x) => x === "*").length;
+  rules.sort((l, r) => segs(r.prefix).length - segs(l.prefix).length || stars(l.prefix) - stars(r.prefix));
+  const matches = (p, prefix) => (prefix.includes("*")
+    ? segs(prefix).every((seg, i) => (seg === "*" ? Boolean(segs(p)[i]) : seg === segs(p)[i]))
+    : p === prefix || p.startsWith(`${prefix}.`));
+  return rules.find((r) => matches(path, r.prefix))?.kind;
+}
+
+test("reload rules: the bridge's keys never make OpenClaw restart; accounts coming or going, enabled and bridgePath do", () => {
+  for (const path of ["channels.rocketchat.dmPolicy", "channels.rocketchat.accounts.ops.allowFrom", "channels.rocketchat.accounts.ops.authToken",
+    "channels.rocketchat.serverUrl", "channels.rocketchat.dm.groupEnabled", "channels.rocketchat.accounts.ops.rooms.general.users",
+    "channels.rocketchat.accounts.ops.streaming", "channels.rocketchat.defaultAccount", "channels.rocketchat.stateFile"]) {
+    assert.equal(ruleFor(path), "none", path);
   }
-  for (const key of ["serverUrl", "userId", "username", "authToken", "caFile", "dangerouslyAllowInsecure", "stateFile", "mediaDir", "bridgePath"]) {
-    assert.ok(!prefixes.some((p) => p.endsWith(`.${key}`)), `${key} restarts its account`);
-    assert.ok(!POLICY_KEYS.includes(key), key);
+  for (const path of ["channels.rocketchat", "channels.rocketchat.enabled", "channels.rocketchat.bridgePath", "channels.rocketchat.accounts",
+    "channels.rocketchat.accounts.decoy", "channels.rocketchat.accounts.ops.enabled", "channels.rocketchat.accounts.ops.bridgePath",
+    "channels.rocketchat.userId", "channels.rocketchat.authToken"]) {
+    assert.equal(ruleFor(path), "hot", path);
   }
+  assert.equal(reloadRules().accountScopedRestart, true);
+  for (const key of ["enabled", "bridgePath", "accounts", "defaultAccount"]) assert.ok(PLUGIN_KEYS.includes(key), key);
 });
 
 test("currentBridge: the bridge of NOW; while the account restarts, a send waits (bounded) for the new one", async () => {

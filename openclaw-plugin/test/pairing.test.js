@@ -36,3 +36,34 @@ test("in the gateway: the account's bridge sends it (to the DM room where the co
 test("without a username there is nowhere to send it: a clear error, not silence", async () => {
   await assert.rejects(notifyApproval({ cfg, id: "uX", accountId: "ops", meta: {} }, { callGateway: async () => {} }), /has no username/);
 });
+
+test("pending challenges: remembered when the code is sent, handed out once approved, forgotten after an hour; kept in a 0600 file across restarts", async () => {
+  const { mkdtempSync, statSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { PendingPairings, PENDING_TTL_MS, noticeTarget, pendingPairingsFile, approvalNoticeKey } = await import("../src/pairing.js");
+  const dir = mkdtempSync(join(tmpdir(), "rc-pairing-"));
+  const file = pendingPairingsFile(dir, "ops");
+  let t = 1_000_000;
+  const a = new PendingPairings({ file, now: () => t });
+  a.remember("uA", { roomId: "uAbotOps", username: "alice" });
+  t += 1000;
+  a.remember("uB", { username: "bob" });
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  // A restarted account (a new process or generation) reads the same file.
+  const b = new PendingPairings({ file, now: () => t });
+  assert.deepEqual(b.takeApproved(["uX"]), [], "nobody approved yet");
+  assert.deepEqual(b.takeApproved(["uB", "uA"]), [
+    { senderId: "uA", roomId: "uAbotOps", username: "alice" },
+    { senderId: "uB", roomId: undefined, username: "bob" },
+  ]);
+  assert.deepEqual(b.takeApproved(["uB", "uA"]), [], "each is told once");
+  assert.deepEqual(new PendingPairings({ file }).takeApproved(["uA"]), [], "the file forgot them too");
+  b.remember("uC", { username: "carol" });
+  t += PENDING_TTL_MS + 1;
+  assert.deepEqual(b.takeApproved([]), [], "an expired challenge is dropped");
+  assert.equal(b.size, 0);
+  assert.equal(noticeTarget({ roomId: "R1", username: "x" }), "R1", "the DM room where the code went");
+  assert.equal(noticeTarget({ username: "x" }), "@x", "else the user's DM by name (the bridge opens it)");
+  assert.ok(isValidIdempotencyKey(approvalNoticeKey("ops", "uA")));
+});

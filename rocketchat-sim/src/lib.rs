@@ -122,7 +122,8 @@
 //! `channels.join`, `channels.setDefault`, `channels.setJoinCode`; `im.*` / `dm.*`: `create`
 //! (`username` or `usernames`, `excludeSelf`), `delete`, `open`, `close`, `setTopic`,
 //! `members`, `history`; `users.info` (`includeUserRooms` / `fields={"userRooms":1}`),
-//! `users.create`, `users.setActiveStatus`, `users.setStatus`, `users.getStatus`,
+//! `users.create`, `users.update` (`data.password`, `name`, `email`, `verified`, `roles`,
+//! `statusText`, `active`), `users.setActiveStatus`, `users.setStatus`, `users.getStatus`,
 //! `users.generatePersonalAccessToken`, `users.regeneratePersonalAccessToken`,
 //! `users.removePersonalAccessToken`, `users.getPersonalAccessTokens`; `subscriptions.get`,
 //! `subscriptions.getOne`, `subscriptions.read`, `subscriptions.unread`; `settings.public`
@@ -136,6 +137,8 @@
 //! `Message_CustomFields_Enabled`, `Message_CustomFields`, `Message_Read_Receipt_Enabled`,
 //! `Threads_enabled`, `API_Embed`, `UI_Use_Real_Name`, `Unread_Count`, `Unread_Count_DM`,
 //! `DirectMesssage_maxUsers`, `Accounts_AllowUserStatusMessageChange`,
+//! `Accounts_AllowUserProfileChange`, `Accounts_AllowRealNameChange`,
+//! `Accounts_AllowEmailChange`, `Accounts_AllowPasswordChange`,
 //! `Accounts_AllowInvisibleStatusOption`, `Accounts_Default_User_Preferences_masterVolume`,
 //! `Accounts_Registration_Users_Default_Roles`, `Accounts_TwoFactorAuthentication_Enabled`,
 //! `FileUpload_MaxFileSize`, `FileUpload_ProtectFiles`, `Site_Url` (quote links), plus

@@ -766,3 +766,227 @@ async fn sync_messages_cursor_mode_pages_by_updated_at() {
     assert_eq!(r.body["errorType"], "error-cursor-conflict");
     sim.shutdown().await;
 }
+
+/// `POST /api/v1/login` with a password: `(userId, authToken)` or the HTTP status.
+async fn password_login(
+    sim: &rocketchat_sim::SimHandle,
+    user: &str,
+    password: &str,
+) -> Result<(String, String), u16> {
+    let r = http(
+        sim,
+        "POST",
+        "/api/v1/login",
+        None,
+        Some(json!({"user": user, "password": password})),
+    )
+    .await;
+    if r.status != 200 {
+        return Err(r.status);
+    }
+    Ok((
+        r.body["data"]["userId"].as_str().unwrap().to_owned(),
+        r.body["data"]["authToken"].as_str().unwrap().to_owned(),
+    ))
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+// users.update as rc-provision uses it (saveUser.ts / setPasswordUpdater.ts): the admin sets
+// another user's password, with the 2FA password code (`twoFactorRequired`); the new password
+// logs in, the old one does not, and every login token and PAT of the user is gone (its
+// sockets close). Without `edit-other-user-password` the call succeeds but sets nothing.
+#[tokio::test]
+async fn users_update_sets_a_password_and_revokes_every_token() {
+    let sim = start_with(SimConfig {
+        two_factor_remember: std::time::Duration::ZERO,
+        ..SimConfig::default()
+    })
+    .await;
+    let (admin_id, admin_token) = password_login(&sim, "admin", "admin").await.unwrap();
+    let a = Some((admin_id.as_str(), admin_token.as_str()));
+    let admin_code = sha256_hex("admin");
+    let admin_2fa = [
+        ("x-2fa-method", "password"),
+        ("x-2fa-code", admin_code.as_str()),
+    ];
+    let r = http(
+        &sim,
+        "POST",
+        "/api/v1/users.create",
+        a,
+        Some(
+            json!({"email": "reset-me@x.invalid", "name": "R", "password": "Old-pass-1",
+            "username": "reset-me", "roles": ["user"], "verified": true}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let uid = r.body["user"]["_id"].as_str().unwrap().to_owned();
+
+    // The user's login token, a PAT, and a DDP session on the PAT.
+    let (_, login_token) = password_login(&sim, "reset-me", "Old-pass-1")
+        .await
+        .unwrap();
+    let old_code = sha256_hex("Old-pass-1");
+    let r = http_h(
+        &sim,
+        "POST",
+        "/api/v1/users.generatePersonalAccessToken",
+        Some((&uid, &login_token)),
+        Some(json!({"tokenName": "t", "bypassTwoFactor": true})),
+        &[("x-2fa-method", "password"), ("x-2fa-code", &old_code)],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let pat = r.body["token"].as_str().unwrap().to_owned();
+    let mut ws = Ws::logged_in(&sim, &pat).await;
+
+    let body = json!({"userId": uid, "data": {"password": "New-pass-2"}});
+    // twoFactorRequired: no code, a wrong code.
+    let r = http(&sim, "POST", "/api/v1/users.update", a, Some(body.clone())).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["errorType"], "totp-required");
+    let r = http_h(
+        &sim,
+        "POST",
+        "/api/v1/users.update",
+        a,
+        Some(body.clone()),
+        &[("x-2fa-method", "password"), ("x-2fa-code", &old_code)],
+    )
+    .await;
+    assert_eq!(r.body["errorType"], "totp-invalid", "{}", r.body);
+    assert_eq!(
+        password_login(&sim, "reset-me", "Old-pass-1")
+            .await
+            .map(|_| ()),
+        Ok(())
+    );
+
+    let r = http_h(
+        &sim,
+        "POST",
+        "/api/v1/users.update",
+        a,
+        Some(body),
+        &admin_2fa,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["success"], true);
+    assert_eq!(r.body["user"]["_id"], json!(uid));
+    assert!(r.body["user"].get("services").is_none(), "{}", r.body);
+    assert!(!r.body.to_string().contains("New-pass-2"));
+
+    assert_eq!(
+        password_login(&sim, "reset-me", "Old-pass-1").await,
+        Err(401)
+    );
+    let (_, new_token) = password_login(&sim, "reset-me", "New-pass-2")
+        .await
+        .unwrap();
+    for token in [&login_token, &pat] {
+        let r = http(&sim, "GET", "/api/v1/me", Some((&uid, token)), None).await;
+        assert_eq!(r.status, 401, "an old token still works: {}", r.body);
+    }
+    ws.expect_closed().await;
+    let r = http(&sim, "GET", "/api/v1/me", Some((&uid, &new_token)), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = http(
+        &sim,
+        "GET",
+        "/api/v1/users.getPersonalAccessTokens",
+        Some((&uid, &new_token)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        r.body["tokens"],
+        json!([]),
+        "the PAT went with the password"
+    );
+
+    // Without edit-other-user-password the call succeeds and the password stays.
+    let r = http(
+        &sim,
+        "POST",
+        "/api/v1/permissions.update",
+        a,
+        Some(json!({"permissions": [{"_id": "edit-other-user-password", "roles": []}]})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = http_h(
+        &sim,
+        "POST",
+        "/api/v1/users.update",
+        a,
+        Some(json!({"userId": uid, "data": {"password": "Third-pass-3"}})),
+        &admin_2fa,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        password_login(&sim, "reset-me", "Third-pass-3").await,
+        Err(401)
+    );
+    assert!(password_login(&sim, "reset-me", "New-pass-2").await.is_ok());
+
+    // An ordinary user may not edit another user at all.
+    let (_, other_login) = {
+        let r = http(
+            &sim,
+            "POST",
+            "/api/v1/users.create",
+            a,
+            Some(
+                json!({"email": "plain@x.invalid", "name": "P", "password": "Plain-pass-1",
+                "username": "plain", "verified": true}),
+            ),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        password_login(&sim, "plain", "Plain-pass-1").await.unwrap()
+    };
+    let plain_id = sim.user_id("plain").unwrap();
+    let plain_code = sha256_hex("Plain-pass-1");
+    let r = http_h(
+        &sim,
+        "POST",
+        "/api/v1/users.update",
+        Some((&plain_id, &other_login)),
+        Some(json!({"userId": uid, "data": {"password": "Hijack-pass-4"}})),
+        &[("x-2fa-method", "password"), ("x-2fa-code", &plain_code)],
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        r.body["error"],
+        "Editing user is not allowed [error-action-not-allowed]"
+    );
+    assert!(password_login(&sim, "reset-me", "New-pass-2").await.is_ok());
+
+    // An unknown user id.
+    let r = http_h(
+        &sim,
+        "POST",
+        "/api/v1/users.update",
+        a,
+        Some(json!({"userId": "no-such-user", "data": {"name": "x"}})),
+        &admin_2fa,
+    )
+    .await;
+    assert_eq!(
+        r.body["error"], "Invalid user [error-invalid-user]",
+        "{}",
+        r.body
+    );
+    sim.shutdown().await;
+}

@@ -192,3 +192,272 @@ async fn set_status_rules() {
     );
     sim.shutdown().await;
 }
+
+/// An admin whose only role is `admin` (upstream's test admin does not hold `user`, which the
+/// simulator's `admin` does), with a PAT, like `createUser({ roles: ['admin'] })`.
+fn admin_only<'a>(sim: &'a rocketchat_sim::SimHandle, name: &str) -> Api<'a> {
+    let uid = sim
+        .create_user_full(
+            name,
+            name,
+            rocketchat_sim::UserKind::Human,
+            vec!["admin".to_owned()],
+            Some("Admin-only-1"),
+        )
+        .unwrap();
+    let token = sim.create_pat(&uid, "upstream").unwrap();
+    Api { sim, uid, token }
+}
+
+/// The `before` of [/users.update]: every Accounts_Allow*Change on, edit-other-user-info
+/// for admins (the simulator's defaults already).
+async fn update_before(admin: &Api<'_>) {
+    for id in [
+        "Accounts_AllowUserProfileChange",
+        "Accounts_AllowRealNameChange",
+        "Accounts_AllowUserStatusMessageChange",
+        "Accounts_AllowEmailChange",
+        "Accounts_AllowPasswordChange",
+    ] {
+        set_setting(admin, id, json!(true)).await;
+    }
+    set_permission(admin, "edit-other-user-info", &["admin"]).await;
+}
+
+// [/users.update] > it("should update a user's info by userId") (without its `username`
+// leg: username changes are not simulated), it("should update a user's email by userId"),
+// it('should return an error when trying to upsert a user by sending an empty userId'),
+// it('should return an error when trying to use the joinDefaultChannels param, which is not
+// intended for updates'), it("should update a bot's email"), it("should verify user's email
+// by userId")
+#[tokio::test]
+async fn update_info_email_and_schema() {
+    let sim = start().await;
+    let admin = admin(&sim);
+    update_before(&admin).await;
+    let target = human(&sim, "target");
+    let r = admin
+        .post(
+            "users.update",
+            json!({"userId": target.uid, "data": {"email": "edited@example.com",
+                "name": "editedtarget", "password": "pw", "active": true, "roles": ["user"]}}),
+        )
+        .await;
+    assert_ok(&r);
+    assert_eq!(r.body["user"]["emails"][0]["address"], "edited@example.com");
+    assert_eq!(r.body["user"]["active"], true);
+    assert_eq!(r.body["user"]["name"], "editedtarget");
+    assert!(r.body["user"].get("e2e").is_none());
+
+    let r = admin
+        .post(
+            "users.update",
+            json!({"userId": target.uid, "data": {"email": "editededited@example.com"}}),
+        )
+        .await;
+    assert_ok(&r);
+    assert_eq!(
+        r.body["user"]["emails"][0]["address"],
+        "editededited@example.com"
+    );
+    assert_eq!(r.body["user"]["emails"][0]["verified"], false);
+
+    let r = admin
+        .post("users.update", json!({"userId": "", "data": {}}))
+        .await;
+    assert_400(&r);
+    assert_eq!(r.body["errorType"], "invalid-params");
+    assert_eq!(
+        r.body["error"],
+        "must NOT have fewer than 1 characters [invalid-params]"
+    );
+    let r = admin
+        .post(
+            "users.update",
+            json!({"userId": target.uid, "data": {"joinDefaultChannels": true}}),
+        )
+        .await;
+    assert_400(&r);
+    assert_eq!(r.body["errorType"], "invalid-params");
+    assert_eq!(
+        r.body["error"],
+        "must NOT have additional properties [invalid-params]"
+    );
+
+    let r = admin
+        .post(
+            "users.update",
+            json!({"userId": "rocket.cat", "data": {"email": "nouser@rocket.cat"}}),
+        )
+        .await;
+    assert_ok(&r);
+
+    let r = admin
+        .post(
+            "users.update",
+            json!({"userId": target.uid, "data": {"verified": true}}),
+        )
+        .await;
+    assert_ok(&r);
+    assert_eq!(r.body["user"]["emails"][0]["verified"], true);
+    assert!(r.body["user"].get("e2e").is_none());
+    sim.shutdown().await;
+}
+
+// [/users.update] > it('should return an error when trying update user real name and it is not
+// allowed'), it('should update user real name when the required permission is applied'),
+// it('should return an error when trying update user status message and it is not allowed')
+// (it sends `statusMessage`, not a schema key), it('should update user status message when
+// the required permission is applied') (it sends `name`), it('should return an error when
+// trying update user email and it is not allowed'), it('should update user email when the
+// required permission is applied'), it('should return an error when trying update user
+// password and it is not allowed'), it('should update user password when the required
+// permission is applied'), it('should return an error when trying update profile and it is
+// not allowed'), it('should update profile when the required permission is applied').
+// The caller is an admin without the `user` role, as upstream's is.
+#[tokio::test]
+async fn update_settings_and_permissions() {
+    let sim = start().await;
+    let setup = admin(&sim);
+    update_before(&setup).await;
+    let admin = admin_only(&sim, "adminonly");
+    let target = human(&sim, "edited");
+    let update = |data: serde_json::Value| {
+        let body = json!({"userId": target.uid, "data": data});
+        let admin = &admin;
+        async move { admin.post("users.update", body).await }
+    };
+
+    set_permission(&setup, "edit-other-user-info", &["user"]).await;
+    set_setting(&setup, "Accounts_AllowRealNameChange", json!(false)).await;
+    assert_400(&update(json!({"name": "Fake name"})).await);
+    set_permission(&setup, "edit-other-user-info", &["admin"]).await;
+    assert_ok(&update(json!({"name": "Fake name"})).await);
+
+    set_permission(&setup, "edit-other-user-info", &["user"]).await;
+    set_setting(
+        &setup,
+        "Accounts_AllowUserStatusMessageChange",
+        json!(false),
+    )
+    .await;
+    assert_400(&update(json!({"statusMessage": "a new status"})).await);
+    set_permission(&setup, "edit-other-user-info", &["admin"]).await;
+    assert_ok(&update(json!({"name": "a new status"})).await);
+
+    set_permission(&setup, "edit-other-user-info", &["user"]).await;
+    set_setting(&setup, "Accounts_AllowEmailChange", json!(false)).await;
+    assert_400(&update(json!({"email": "itsnotworking@email.com"})).await);
+    set_permission(&setup, "edit-other-user-info", &["admin"]).await;
+    assert_ok(&update(json!({"email": "edited@example.com"})).await);
+
+    set_permission(&setup, "edit-other-user-password", &["user"]).await;
+    set_setting(&setup, "Accounts_AllowPasswordChange", json!(false)).await;
+    let r = update(json!({"password": "itsnotworking"})).await;
+    assert_400(&r);
+    assert_eq!(
+        r.body["error"],
+        "Edit user password is not allowed [error-action-not-allowed]"
+    );
+    set_permission(&setup, "edit-other-user-password", &["admin"]).await;
+    assert_ok(&update(json!({"password": "itsnotworking"})).await);
+
+    set_permission(&setup, "edit-other-user-info", &["user"]).await;
+    set_setting(&setup, "Accounts_AllowUserProfileChange", json!(false)).await;
+    assert_400(&update(json!({"verified": true})).await);
+    set_permission(&setup, "edit-other-user-info", &["admin"]).await;
+    assert_ok(&update(json!({"verified": true})).await);
+    sim.shutdown().await;
+}
+
+// [/users.update] > describe('email verification') > it("should update user's email verified
+// correctly"), it("should update user's email verified even if email is not changed")
+#[tokio::test]
+async fn update_email_verification() {
+    let sim = start().await;
+    let admin = admin_only(&sim, "verifier");
+    let target = human(&sim, "unverified");
+    let r = admin
+        .post(
+            "users.update",
+            json!({"userId": target.uid, "data": {"email": "fresh@example.com"}}),
+        )
+        .await;
+    assert_eq!(r.body["user"]["emails"][0]["verified"], false);
+    let r = admin
+        .post(
+            "users.update",
+            json!({"userId": target.uid, "data": {"verified": true}}),
+        )
+        .await;
+    assert_ok(&r);
+    assert_eq!(r.body["user"]["emails"][0]["verified"], true);
+    assert!(r.body["user"].get("e2e").is_none());
+    let r = admin
+        .post(
+            "users.update",
+            json!({"userId": target.uid, "data": {"email": "fresh@example.com", "verified": true}}),
+        )
+        .await;
+    assert_ok(&r);
+    assert_eq!(r.body["user"]["emails"][0]["verified"], true);
+    sim.shutdown().await;
+}
+
+// Our own cases for what rc-provision relies on (saveUser.ts, setPasswordUpdater.ts): the
+// password is set and every token of the user goes; `roles` are checked against the known
+// roles; a user may not mark its own e-mail verified.
+#[tokio::test]
+async fn update_password_roles_and_self_verification() {
+    let sim = start().await;
+    let admin = admin(&sim);
+    let target = human(&sim, "rolled");
+    let r = admin
+        .post(
+            "users.update",
+            json!({"userId": target.uid, "data": {"password": "Fresh-pass-1"}}),
+        )
+        .await;
+    assert_ok(&r);
+    assert_eq!(target.get("me").await.status, 401, "the PAT went");
+    let r = common::http(
+        &sim,
+        "POST",
+        "/api/v1/login",
+        None,
+        Some(json!({"user": "rolled", "password": "Fresh-pass-1"})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let r = admin
+        .post(
+            "users.update",
+            json!({"userId": target.uid, "data": {"roles": ["bot", "user"]}}),
+        )
+        .await;
+    assert_ok(&r);
+    assert_eq!(r.body["user"]["roles"], json!(["bot", "user"]));
+    let r = admin
+        .post(
+            "users.update",
+            json!({"userId": target.uid, "data": {"roles": ["no-such-role"]}}),
+        )
+        .await;
+    assert_eq!(
+        r.body["error"],
+        "The field Roles consist invalid role id [error-action-not-allowed]"
+    );
+    let me = human(&sim, "selfish");
+    let r = me
+        .post(
+            "users.update",
+            json!({"userId": me.uid, "data": {"verified": true}}),
+        )
+        .await;
+    assert_eq!(
+        r.body["error"],
+        "Editing email verification is not allowed [error-action-not-allowed]"
+    );
+    sim.shutdown().await;
+}

@@ -135,6 +135,189 @@ pub fn account_schema(backend: &BackendKeys) -> Value {
     schema
 }
 
+/// What the OpenClaw plugin adds to the account keys in its `channels.<id>` block: its own
+/// keys (read by the plugin alone), the channel block's keys, the shape of a secret input
+/// (a literal or a reference OpenClaw resolves), and which account keys hold secrets. The
+/// plugin owns this file (`openclaw-plugin/schema/plugin-keys.json`); the bridge owns the
+/// rest of the schema.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PluginKeys {
+    /// The plugin's own keys of each account (JSON schema properties).
+    pub account_properties: Map<String, Value>,
+    /// Keys of the channel block only (besides `accounts`, which this adds).
+    pub channel_properties: Map<String, Value>,
+    /// The schema of a secret input.
+    pub secret_input: Value,
+    /// The account keys that hold secrets.
+    pub secrets: Vec<String>,
+    /// Bridge keys the plugin fills in itself (the account id from the `accounts` key,
+    /// the senders approved through pairing): not the operator's to write.
+    #[serde(default)]
+    pub plugin_sets: Vec<String>,
+}
+
+/// The JSON schema of OpenClaw's `channels.<id>` block for this channel, generated from
+/// the Rust types: every account key (the bridge's, the policy's, the backend's, and the
+/// plugin's own), with the secret keys as secret inputs, once at the channel level and
+/// again per account under `accounts`. Definitions are inlined (the manifest is read by
+/// tools that may not follow `$ref`); nothing is required at the channel level (an account
+/// may live under `accounts`).
+pub fn openclaw_channel_schema(backend: &BackendKeys, plugin: &PluginKeys) -> Value {
+    let account = without_nulls(&inline_refs(&account_schema(backend)));
+    let mut properties = account
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for key in &plugin.plugin_sets {
+        properties.remove(key);
+    }
+    for secret in &plugin.secrets {
+        if let Some(slot) = properties.get_mut(secret) {
+            let description = slot.get("description").cloned();
+            let mut input = plugin.secret_input.clone();
+            if let (Some(description), Value::Object(input)) = (description, &mut input) {
+                input.entry("description").or_insert(description);
+            }
+            *slot = input;
+        }
+    }
+    properties.extend(plugin.account_properties.clone());
+    let account_block = serde_json::json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": properties.clone(),
+    });
+    let mut channel = properties;
+    channel.extend(plugin.channel_properties.clone());
+    channel.insert(
+        "accounts".into(),
+        serde_json::json!({
+            "type": "object",
+            "description": "One bot per agent, keyed by account id; an account's keys override the channel-level ones.",
+            "additionalProperties": account_block,
+        }),
+    );
+    serde_json::json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": channel,
+    })
+}
+
+/// `schema` as the operator writes it: no `null` as an allowed value (an absent key already
+/// means "unset", and OpenClaw's config editor shows `["string", "null"]` as a union to
+/// pick from): `type: [T, "null"]` becomes `type: T`, `anyOf: [S, {type: null}]` becomes
+/// `S`. No `default`s (see below); a short default is named in the description instead.
+fn without_nulls(schema: &Value) -> Value {
+    let is_null = |v: &Value| v.get("type").and_then(Value::as_str) == Some("null");
+    match schema {
+        Value::Object(object) => {
+            let mut out = Map::new();
+            if let (Some(default), Some(Value::String(description))) =
+                (object.get("default"), object.get("description"))
+            {
+                if !default.is_null() && !description.contains("default") {
+                    let shown = match default {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    if shown.len() <= 40 && !matches!(default, Value::Object(_)) {
+                        out.insert(
+                            "description".into(),
+                            Value::String(format!("{description} Default: `{shown}`.")),
+                        );
+                    }
+                }
+            }
+            for (key, item) in object {
+                match (key.as_str(), item) {
+                    ("description", _) if out.contains_key("description") => {}
+                    ("type", Value::Array(types)) => {
+                        let kept: Vec<Value> = types
+                            .iter()
+                            .filter(|t| t.as_str() != Some("null"))
+                            .cloned()
+                            .collect();
+                        let kept = match <[Value; 1]>::try_from(kept) {
+                            Ok([one]) => one,
+                            Err(many) => Value::Array(many),
+                        };
+                        out.insert(key.clone(), kept);
+                    }
+                    ("anyOf", Value::Array(options)) if options.iter().any(is_null) => {
+                        let kept: Vec<&Value> = options.iter().filter(|o| !is_null(o)).collect();
+                        match kept.as_slice() {
+                            [Value::Object(only)] => {
+                                for (k, v) in only {
+                                    out.entry(k.clone()).or_insert_with(|| without_nulls(v));
+                                }
+                            }
+                            _ => {
+                                let kept = kept.into_iter().map(without_nulls).collect();
+                                out.insert(key.clone(), Value::Array(kept));
+                            }
+                        }
+                    }
+                    // OpenClaw fills schema defaults into the config it loads, also under
+                    // `accounts.<id>`, where a default would override the channel-level
+                    // value the account inherits: defaults stay the bridge's, named in
+                    // the description.
+                    ("default", _) => {}
+                    _ => {
+                        out.insert(key.clone(), without_nulls(item));
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+/// `schema` with every `#/$defs/...` reference replaced by its definition (siblings of
+/// the `$ref` kept), and the `$defs`, `$schema` and `title` keys dropped.
+fn inline_refs(schema: &Value) -> Value {
+    fn walk(value: &Value, defs: &Map<String, Value>, depth: usize) -> Value {
+        match value {
+            Value::Object(object) => {
+                let target = object
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.strip_prefix("#/$defs/"))
+                    .and_then(|name| defs.get(name));
+                let mut out = match target {
+                    // Recursive types would never end: stop at a sane depth.
+                    Some(def) if depth < 16 => match walk(def, defs, depth + 1) {
+                        Value::Object(def) => def,
+                        other => return other,
+                    },
+                    _ => Map::new(),
+                };
+                for (key, item) in object {
+                    if matches!(key.as_str(), "$ref" | "$defs" | "$schema" | "title") {
+                        continue;
+                    }
+                    out.insert(key.clone(), walk(item, defs, depth));
+                }
+                Value::Object(out)
+            }
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|i| walk(i, defs, depth)).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    let defs = schema
+        .get("$defs")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    walk(schema, &defs, 0)
+}
+
 /// Every key of `object` the schema does not know, at any depth, each with its path and
 /// the closest valid name, and every required key that is missing.
 pub(crate) fn check_keys(object: &Map<String, Value>, schema: &Value) -> Vec<ConfigError> {
@@ -323,6 +506,80 @@ mod tests {
                 .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
                 .collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn the_openclaw_schema_has_every_account_key_once_per_level_with_secrets_as_inputs() {
+        let plugin: PluginKeys = serde_json::from_value(json!({
+            "accountProperties": {"ackReaction": {"type": "string"}},
+            "channelProperties": {"defaultAccount": {"type": "string"}},
+            "secretInput": {"oneOf": [{"type": "string"}, {"type": "object"}]},
+            "secrets": ["serverUrl"],
+        }))
+        .unwrap();
+        let schema = openclaw_channel_schema(&backend(), &plugin);
+        let text = schema.to_string();
+        assert!(!text.contains("$ref") && !text.contains("$defs"), "{text}");
+        let channel = schema["properties"].as_object().unwrap();
+        for key in [
+            "dmPolicy",
+            "historyLimit",
+            "timeouts",
+            "ackReaction",
+            "defaultAccount",
+            "accounts",
+        ] {
+            assert!(channel.contains_key(key), "{key}");
+        }
+        assert!(channel["serverUrl"]["oneOf"].is_array(), "a secret input");
+        let account = schema["properties"]["accounts"]["additionalProperties"]["properties"]
+            .as_object()
+            .unwrap();
+        assert!(account.contains_key("dmPolicy") && account.contains_key("ackReaction"));
+        assert!(!account.contains_key("accounts") && !account.contains_key("defaultAccount"));
+        assert_eq!(
+            channel["timeouts"]["properties"]["requestTimeoutMs"],
+            json!({}),
+            "definitions inlined"
+        );
+    }
+
+    /// OpenClaw fills schema defaults into the loaded config: a default under
+    /// `accounts.<id>` would override what the account inherits from the channel level
+    /// (`dangerouslyAllowInsecure: true` at the channel, `false` filled into the account).
+    #[test]
+    fn the_openclaw_schema_has_no_defaults_and_no_nulls_and_no_plugin_set_keys() {
+        let plugin: PluginKeys = serde_json::from_value(json!({
+            "accountProperties": {},
+            "channelProperties": {},
+            "secretInput": {"type": "string"},
+            "secrets": [],
+            "pluginSets": ["accountId", "approvedSenders"],
+        }))
+        .unwrap();
+        let backend = BackendKeys::from_schema(json!({
+            "type": "object",
+            "properties": {
+                "dangerouslyAllowInsecure": {"type": "boolean", "default": false, "description": "Skip checks."},
+                "caFile": {"type": ["string", "null"]},
+            },
+        }));
+        let schema = openclaw_channel_schema(&backend, &plugin);
+        let text = schema.to_string();
+        assert!(
+            !text.contains("\"default\"") && !text.contains("null"),
+            "{text}"
+        );
+        let channel = &schema["properties"];
+        assert_eq!(channel["caFile"]["type"], json!("string"));
+        assert_eq!(
+            channel["dangerouslyAllowInsecure"]["description"],
+            json!("Skip checks. Default: `false`.")
+        );
+        assert!(channel.get("accountId").is_none() && channel.get("approvedSenders").is_none());
+        let account = &channel["accounts"]["additionalProperties"]["properties"];
+        assert!(account.get("accountId").is_none());
+        assert!(account["dmPolicy"].is_object());
     }
 
     #[test]

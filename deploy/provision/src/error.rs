@@ -62,9 +62,25 @@ pub enum ProvisionError {
         /// The admin username.
         username: String,
     },
-    /// A provisioned user exists but its (derived) password is refused.
-    #[error("login as the existing user {username:?} was refused: its password is not the one derived from the admin password (changed admin password, or a user this tool did not create); delete the user or use another --prefix")]
+    /// A user this run created refused the login with the password it was created with.
+    #[error("login as the new user {username:?} was refused with the password it was just created with (is the account deactivated, or waiting for approval?)")]
     UserLoginRefused {
+        /// The user.
+        username: String,
+    },
+    /// `users.update` answered success, but the login with the new password was refused:
+    /// Rocket.Chat sets a password only for a caller with `edit-other-user-password`.
+    #[error("users.update did not change the password of {username:?}: the login with the new one was refused (does {admin:?} have the edit-other-user-password permission? is the account deactivated?)")]
+    PasswordNotSet {
+        /// The user.
+        username: String,
+        /// The admin username.
+        admin: String,
+    },
+    /// A user by a provisioned name exists without the e-mail address this tool gives its
+    /// users: it is someone else's, and its password is not reset.
+    #[error("the existing user {username:?} was not created by rc-provision (its e-mail is not {username}@conformance.invalid), so its password is left alone; delete that user or use another --prefix")]
+    NotProvisionedUser {
         /// The user.
         username: String,
     },
@@ -117,7 +133,10 @@ impl ProvisionError {
             Self::AdminLoginRefused { .. }
             | Self::AdminTwoFactor { .. }
             | Self::NotAdmin { .. } => 5,
-            Self::UserLoginRefused { .. } | Self::TwoFactorRefused { .. } => 6,
+            Self::UserLoginRefused { .. }
+            | Self::PasswordNotSet { .. }
+            | Self::NotProvisionedUser { .. }
+            | Self::TwoFactorRefused { .. } => 6,
             Self::Api { .. } | Self::BadResponse { .. } | Self::Write { .. } => 1,
         }
     }

@@ -20,8 +20,9 @@ const PASSWORD_VAR: &str = "RC_ADMIN_PASSWORD";
     name = "rc-provision",
     about = "Provision a Rocket.Chat 8.x server for the live conformance run",
     after_help = "The admin password is read from RC_ADMIN_PASSWORD, or from the first line of \
-stdin when that is unset. Users get passwords derived from the admin password, so a second \
-run can log in as them again; their PATs are regenerated on every run.\n\n\
+stdin when that is unset. Every run gives each user a fresh random password (an existing user \
+gets it from the admin through users.update, which also revokes its old sessions and PATs) and \
+a fresh PAT. The passwords are not printed; --passwords-file keeps them.\n\n\
 Typical use:  eval \"$(RC_ADMIN_PASSWORD=... rc-provision --url http://localhost:3000 --insecure)\""
 )]
 struct Args {
@@ -46,7 +47,7 @@ struct Args {
     /// Allow plain http:// (a local test server only).
     #[arg(long)]
     insecure: bool,
-    /// Also write "username password" lines for the created users to this file (mode 0600).
+    /// Also write "username password" lines with this run's passwords to this file (mode 0600).
     #[arg(long)]
     passwords_file: Option<PathBuf>,
     /// Limit for one request, in seconds.
@@ -137,7 +138,11 @@ fn report(p: &Provisioned) {
         p.server_version, p.url
     );
     for user in p.bots.iter().chain(std::iter::once(&p.peer)) {
-        let what = if user.created { "created" } else { "reused" };
+        let what = if user.created {
+            "created"
+        } else {
+            "reused, password reset (old sessions and PATs revoked)"
+        };
         let pat = if user.replaced_token {
             "PAT replaced"
         } else {

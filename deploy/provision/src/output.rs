@@ -122,10 +122,11 @@ fn json_str(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
 }
 
-/// Writes `username password` lines to `path`, readable by the owner only.
+/// Writes `username password` lines to `path`, readable by the owner only: a new file is
+/// created with mode 0600, an existing one is set to 0600 before anything is written.
 pub fn write_passwords(path: &Path, users: &[&User]) -> Result<(), ProvisionError> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let fail = |e: std::io::Error| ProvisionError::Write {
         path: path.display().to_string(),
         reason: e.to_string(),
@@ -136,6 +137,9 @@ pub fn write_passwords(path: &Path, users: &[&User]) -> Result<(), ProvisionErro
         .truncate(true)
         .mode(0o600)
         .open(path)
+        .map_err(fail)?;
+    // `mode` only applies to a file this call creates.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
         .map_err(fail)?;
     for user in users {
         writeln!(file, "{} {}", user.username, user.password).map_err(fail)?;
@@ -155,6 +159,7 @@ mod tests {
             token: token.into(),
             password: "pw".into(),
             created: true,
+            password_reset: false,
             replaced_token: false,
         }
     }
@@ -247,6 +252,13 @@ mod tests {
         write_passwords(&path, &[&p.bots[0], &p.peer]).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text, "c-bot1 pw\nc-peer pw\n");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        // An existing, world-readable file is made private again and overwritten.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_passwords(&path, &[&p.peer]).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "c-peer pw\n");
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }

@@ -1,11 +1,12 @@
 //! The provisioning sequence (reference section 4.5): check the server, log in as admin,
-//! make sure the users exist, give each a fresh PAT, make sure the rooms exist with the
-//! right members, and open the DMs. Every step first looks for what is already there, so
-//! a second run reuses the same users and rooms.
+//! make sure the users exist, give each a fresh random password and a fresh PAT, make sure
+//! the rooms exist with the right members, and open the DMs. Every step first looks for what
+//! is already there, so a second run reuses the same users and rooms.
 
 use std::fmt;
 use std::time::Duration;
 
+use rand::Rng;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -19,7 +20,7 @@ pub struct Settings {
     pub client: ClientOptions,
     /// The admin's username.
     pub admin_user: String,
-    /// The admin's password (also the secret the users' passwords are derived from).
+    /// The admin's password.
     pub admin_password: String,
     /// How many bot users (`<prefix>-bot`, `<prefix>-bot2`, ...).
     pub bots: u32,
@@ -124,10 +125,13 @@ pub struct User {
     pub user_id: String,
     /// The fresh PAT.
     pub token: String,
-    /// The user's password (derived, see [`derive_password`]).
+    /// The user's password: a fresh one from [`random_password`], set by this run.
     pub password: String,
     /// Whether this run created the user (false: it existed and was reused).
     pub created: bool,
+    /// Whether this run reset the password of an existing user (`users.update`), which also
+    /// revoked the user's login tokens and PATs.
+    pub password_reset: bool,
     /// Whether a PAT with the same name existed and was replaced.
     pub replaced_token: bool,
 }
@@ -140,6 +144,7 @@ impl fmt::Debug for User {
             .field("token", &"[REDACTED]")
             .field("password", &"[REDACTED]")
             .field("created", &self.created)
+            .field("password_reset", &self.password_reset)
             .field("replaced_token", &self.replaced_token)
             .finish()
     }
@@ -179,23 +184,42 @@ pub struct Provisioned {
     pub ca_file: Option<std::path::PathBuf>,
 }
 
-/// The password of a provisioned user: derived from the admin password and the username
-/// (SHA-256 of a labelled string), so a second run can log in as the users it created
-/// without keeping any state, and nothing new needs to be kept secret (whoever knows the
-/// admin password controls these users anyway).
+/// The characters of a random password: letters and digits, without look-alikes.
+const PASSWORD_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+
+/// A fresh password for a provisioned user, from the thread-local CSPRNG (`rand::rng()`,
+/// ChaCha seeded by the OS): 24 characters of [`PASSWORD_ALPHABET`] (about 140 bits) in
+/// four groups of six joined by `-`. Nothing about it depends on the admin password or
+/// the username, and a new one is drawn for every user on every run.
 ///
 /// It passes Rocket.Chat's password policy at its strictest defaults (8.x: at least 14
 /// characters, a lowercase letter, an uppercase letter, a digit and a symbol, and no
-/// character three times in a row): `Rp1-` followed by 32 characters alternating between
-/// a letter and a digit.
-pub fn derive_password(admin_password: &str, username: &str) -> String {
-    let digest = Sha256::digest(format!("rc-provision/v1\n{admin_password}\n{username}"));
-    let mut password = String::from("Rp1-");
-    for byte in &digest[..16] {
-        password.push(char::from(b'a' + (byte >> 4)));
-        password.push(char::from(b'0' + (byte & 0x0f) % 10));
+/// character three times in a row): the `-` is the symbol, and a draw without one of the
+/// three classes or with a triple is drawn again (a few draws in a hundred).
+pub fn random_password() -> String {
+    let mut rng = rand::rng();
+    loop {
+        let chars: Vec<char> = (0..24)
+            .map(|_| char::from(PASSWORD_ALPHABET[rng.random_range(0..PASSWORD_ALPHABET.len())]))
+            .collect();
+        let has = |f: fn(&char) -> bool| chars.iter().any(f);
+        let triple = chars.windows(3).any(|w| w[0] == w[1] && w[1] == w[2]);
+        if !(has(char::is_ascii_lowercase)
+            && has(char::is_ascii_uppercase)
+            && has(char::is_ascii_digit))
+            || triple
+        {
+            continue;
+        }
+        let groups: Vec<String> = chars.chunks(6).map(|c| c.iter().collect()).collect();
+        return groups.join("-");
     }
-    password
+}
+
+/// The e-mail address this tool gives the users it creates; an existing user without it
+/// was not made by this tool, and its password is never reset.
+pub fn marker_email(username: &str) -> String {
+    format!("{username}@conformance.invalid")
 }
 
 /// The `x-2fa-code` for the `password` method: lowercase hex SHA-256 of the password.
@@ -246,12 +270,34 @@ pub async fn provision(settings: &Settings) -> Result<Provisioned, ProvisionErro
     let version = server_version(&api, Some(&admin)).await.unwrap_or(version);
     check_version(&version)?;
 
-    // 3. Users and their PATs.
-    let mut bots = Vec::new();
-    for username in settings.bot_usernames() {
-        bots.push(ensure_user(&api, settings, &admin, &username, &["bot", "user"]).await?);
+    // 3. Users, their fresh passwords and PATs. Every user is looked up first, so that a
+    //    user this tool did not make stops the run before any password is reset.
+    let mut wanted: Vec<(String, &[&str])> = settings
+        .bot_usernames()
+        .into_iter()
+        .map(|u| (u, &["bot", "user"][..]))
+        .collect();
+    wanted.push((settings.peer_username(), &["user"][..]));
+    let mut found = Vec::new();
+    for (username, _) in &wanted {
+        let existing = find_user(&api, &admin, username).await?;
+        if let Some(user) = &existing {
+            if user.email.as_deref() != Some(marker_email(username).as_str()) {
+                return Err(ProvisionError::NotProvisionedUser {
+                    username: username.clone(),
+                });
+            }
+        }
+        found.push(existing);
     }
-    let peer = ensure_user(&api, settings, &admin, &settings.peer_username(), &["user"]).await?;
+    let mut users = Vec::new();
+    for ((username, roles), existing) in wanted.iter().zip(found) {
+        users.push(ensure_user(&api, settings, &admin, username, roles, existing).await?);
+    }
+    let peer = users
+        .pop()
+        .ok_or_else(|| bad("users", "no peer was provisioned"))?;
+    let bots = users;
 
     // 4. Rooms with every bot and the peer, created by the admin.
     let members: Vec<&User> = bots.iter().chain(std::iter::once(&peer)).collect();
@@ -378,25 +424,37 @@ async fn login(api: &Api, username: &str, password: &str) -> Result<Auth, LoginE
     Err(reply.into_error("login").into())
 }
 
-/// Finds or creates `username`, logs in as it and gives it a fresh PAT.
+/// Creates `username` (`existing` is `None`) or reuses the existing user (whose marker
+/// e-mail was checked), with a fresh random password (an existing user gets it through
+/// `users.update`), logs in as it and gives it a fresh PAT.
 async fn ensure_user(
     api: &Api,
     settings: &Settings,
     admin: &Auth,
     username: &str,
     roles: &[&str],
+    existing: Option<FoundUser>,
 ) -> Result<User, ProvisionError> {
-    let password = derive_password(&settings.admin_password, username);
-    let (user_id, created) = match find_user(api, admin, username).await? {
-        Some(id) => (id, false),
+    let password = random_password();
+    let (user_id, created) = match existing {
+        Some(found) => {
+            set_password(api, settings, admin, username, &found.id, &password).await?;
+            (found.id, false)
+        }
         None => (
             create_user(api, settings, admin, username, &password, roles).await?,
             true,
         ),
     };
     let session = login(api, username, &password).await.map_err(|e| match e {
-        LoginError::Refused => ProvisionError::UserLoginRefused {
+        LoginError::Refused if created => ProvisionError::UserLoginRefused {
             username: username.to_owned(),
+        },
+        // users.update answers success without setting the password when the admin lacks
+        // edit-other-user-password (saveUser.ts).
+        LoginError::Refused => ProvisionError::PasswordNotSet {
+            username: username.to_owned(),
+            admin: settings.admin_user.clone(),
         },
         // E.g. e-mail 2FA, which 8.x turns on for new users when 2FA is enabled.
         LoginError::TwoFactor => ProvisionError::TwoFactorRefused {
@@ -417,28 +475,91 @@ async fn ensure_user(
         token,
         password,
         created,
+        password_reset: !created,
         replaced_token,
     })
 }
 
-/// `users.info?username=`: the id, or `None` when there is no such user.
+/// An existing user as `users.info` shows it to the admin.
+struct FoundUser {
+    id: String,
+    /// `emails[0].address`, when the answer has it.
+    email: Option<String>,
+}
+
+/// `users.info?username=`: the user, or `None` when there is no such user.
 async fn find_user(
     api: &Api,
     admin: &Auth,
     username: &str,
-) -> Result<Option<String>, ProvisionError> {
+) -> Result<Option<FoundUser>, ProvisionError> {
     let reply = api
         .get("/api/v1/users.info", &[("username", username)], Some(admin))
         .await?;
     if reply.ok() {
-        return str_at(&reply.body, &["/user/_id"])
-            .map(Some)
-            .ok_or_else(|| bad("users.info", "no user._id"));
+        let id =
+            str_at(&reply.body, &["/user/_id"]).ok_or_else(|| bad("users.info", "no user._id"))?;
+        let email = str_at(&reply.body, &["/user/emails/0/address"]);
+        return Ok(Some(FoundUser { id, email }));
     }
     match reply.status.as_u16() {
         // "User not found." is a plain 400 failure; 404 on some versions.
         400 | 404 => Ok(None),
         _ => Err(reply.into_error("users.info")),
+    }
+}
+
+/// Sets `password` on the existing user `user_id` as the admin.
+///
+/// `POST /api/v1/users.update {userId, data: {password}}` (Rocket.Chat 8.x,
+/// `apps/meteor/app/api/server/v1/users.ts`, `twoFactorRequired`, hence the admin's
+/// password-method 2FA headers; `apps/meteor/app/lib/server/functions/saveUser/saveUser.ts`
+/// and `validateUserData.ts` / `validateUserEditing.ts`): editing another user needs
+/// `edit-other-user-info` (else `error-action-not-allowed` "Editing user is not allowed");
+/// the password is only set with `edit-other-user-password` (without it the call still
+/// succeeds and nothing changes, which the login that follows finds out); with
+/// `Accounts_AllowPasswordChange` off and no such permission it is `error-action-not-allowed`
+/// "Edit user password is not allowed". Setting it (`setPasswordUpdater.ts`) removes every
+/// login token and PAT of the user.
+async fn set_password(
+    api: &Api,
+    settings: &Settings,
+    admin: &Auth,
+    username: &str,
+    user_id: &str,
+    password: &str,
+) -> Result<(), ProvisionError> {
+    const CALL: &str = "users.update";
+    let code = two_factor_code(&settings.admin_password);
+    let headers = [("x-2fa-method", "password"), ("x-2fa-code", code.as_str())];
+    let reply = api
+        .post(
+            "/api/v1/users.update",
+            &json!({"userId": user_id, "data": {"password": password}}),
+            Some(admin),
+            &headers,
+        )
+        .await?;
+    if reply.ok() {
+        return Ok(());
+    }
+    match reply.error_type() {
+        Some(t @ ("totp-required" | "totp-invalid" | "totp-no-method")) => {
+            Err(ProvisionError::TwoFactorRefused {
+                call: CALL.to_owned(),
+                username: settings.admin_user.clone(),
+                detail: t.to_owned(),
+            })
+        }
+        Some("error-action-not-allowed") => Err(ProvisionError::NotAdmin {
+            call: format!("{CALL} for {username:?}"),
+            username: settings.admin_user.clone(),
+        }),
+        _ if reply.status == http::StatusCode::FORBIDDEN => Err(ProvisionError::NotAdmin {
+            call: format!("{CALL} for {username:?}"),
+            username: settings.admin_user.clone(),
+        }),
+        _ => Err(reply.into_error(CALL)),
     }
 }
 
@@ -453,7 +574,7 @@ async fn create_user(
     let body = json!({
         "username": username,
         "name": username,
-        "email": format!("{username}@conformance.invalid"),
+        "email": marker_email(username),
         "password": password,
         "roles": roles,
         "verified": true,
@@ -669,31 +790,23 @@ mod tests {
     }
 
     #[test]
-    fn derived_passwords_are_stable_and_differ_per_user_and_secret() {
-        let a = derive_password("admin-pw", "conformance-bot");
-        assert_eq!(a, derive_password("admin-pw", "conformance-bot"));
-        assert_ne!(a, derive_password("admin-pw", "conformance-peer"));
-        assert_ne!(a, derive_password("other-pw", "conformance-bot"));
-        assert!(!a.contains("admin-pw"));
+    fn random_passwords_are_fresh_every_time() {
+        let drawn: std::collections::HashSet<String> =
+            (0..200).map(|_| random_password()).collect();
+        assert_eq!(drawn.len(), 200, "a password repeated");
     }
 
     #[test]
-    fn derived_passwords_pass_the_strict_password_policy() {
-        for user in [
-            "conformance-bot",
-            "conformance-peer",
-            "a",
-            "b",
-            "c",
-            "d",
-            "e",
-        ] {
-            let p = derive_password("secret", user);
+    fn random_passwords_pass_the_strict_password_policy() {
+        for _ in 0..500 {
+            let p = random_password();
+            assert_eq!(p.len(), 27, "{p}");
             assert!(p.len() >= 14, "{p}");
             assert!(p.chars().any(|c| c.is_ascii_lowercase()), "{p}");
             assert!(p.chars().any(|c| c.is_ascii_uppercase()), "{p}");
             assert!(p.chars().any(|c| c.is_ascii_digit()), "{p}");
             assert!(p.chars().any(|c| !c.is_ascii_alphanumeric()), "{p}");
+            assert!(p.chars().all(|c| c.is_ascii_graphic()), "no spaces: {p}");
             let chars: Vec<char> = p.chars().collect();
             assert!(
                 chars.windows(3).all(|w| !(w[0] == w[1] && w[1] == w[2])),
@@ -727,6 +840,7 @@ mod tests {
             token: "very-secret-token".into(),
             password: "very-secret-pw".into(),
             created: true,
+            password_reset: false,
             replaced_token: false,
         };
         let shown = format!("{u:?}");

@@ -32,6 +32,17 @@ async fn sim() -> SimHandle {
     Simulator::start(config).await.unwrap()
 }
 
+/// Like [`sim`], with the REST rate limiter off (as `deploy/docker-compose.yml` and
+/// `scripts/live-conformance.sh` run it), for the tests that log in more than ten times.
+async fn sim_unlimited() -> SimHandle {
+    let config = SimConfig {
+        two_factor_remember: Duration::ZERO,
+        rest_rate_limit: None,
+        ..SimConfig::default()
+    };
+    Simulator::start(config).await.unwrap()
+}
+
 fn settings(url: &str, password: &str) -> Settings {
     let mut s = Settings::new(url, ADMIN.0, password);
     s.client.insecure = true;
@@ -81,6 +92,27 @@ async fn get_ok(
     let reply = api.get(path, query, Some(&auth)).await.unwrap();
     assert!(reply.ok(), "{path}: {:?}", reply.body);
     reply.body
+}
+
+/// `POST /api/v1/login` with a password: the HTTP status.
+async fn login_status(url: &str, user: &str, password: &str) -> u16 {
+    let api = Api::new(&ClientOptions {
+        url: url.into(),
+        ca_file: None,
+        insecure: true,
+        timeout: Duration::from_secs(10),
+    })
+    .unwrap();
+    api.post(
+        "/api/v1/login",
+        &json!({"user": user, "password": password}),
+        None,
+        &[],
+    )
+    .await
+    .unwrap()
+    .status
+    .as_u16()
 }
 
 #[tokio::test]
@@ -142,14 +174,16 @@ async fn fresh_run_creates_everything_and_a_second_run_reuses_it() {
     assert_ne!(first.dms[0].id, first.dms[1].id);
 
     let second = provision(&s).await.unwrap();
-    // Same users, rooms and DMs: nothing duplicated.
+    // Same users, rooms and DMs: nothing duplicated. The password reset (users.update)
+    // removed the old PAT with every other token, so the PAT is made anew, not replaced.
     for (a, b) in first.bots.iter().zip(&second.bots) {
         assert_eq!(a.user_id, b.user_id);
-        assert!(!b.created && b.replaced_token, "{b:?}");
+        assert!(!b.created && b.password_reset && !b.replaced_token, "{b:?}");
         assert_ne!(a.token, b.token, "the PAT is regenerated");
     }
     assert_eq!(first.peer.user_id, second.peer.user_id);
-    assert!(!second.peer.created && second.peer.replaced_token);
+    assert!(!second.peer.created && second.peer.password_reset);
+    assert!(first.peer.created && !first.peer.password_reset);
     assert_eq!(first.public_room.id, second.public_room.id);
     assert_eq!(first.private_room.id, second.private_room.id);
     assert!(!second.public_room.created && !second.private_room.created);
@@ -164,6 +198,163 @@ async fn fresh_run_creates_everything_and_a_second_run_reuses_it() {
         me_status(&url, &second.peer.user_id, &second.peer.token).await,
         200
     );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_run_sets_new_random_passwords_and_both_logins_work() {
+    let sim = sim_unlimited().await;
+    let url = sim.base_url();
+    let s = settings(&url, ADMIN.1);
+
+    let first = provision(&s).await.unwrap();
+    let users = |p: &rc_provision::Provisioned| -> Vec<(String, String)> {
+        p.bots
+            .iter()
+            .chain(std::iter::once(&p.peer))
+            .map(|u| (u.username.clone(), u.password.clone()))
+            .collect()
+    };
+    let one = users(&first);
+    for (user, password) in &one {
+        assert_eq!(login_status(&url, user, password).await, 200, "{user}");
+    }
+
+    let second = provision(&s).await.unwrap();
+    let two = users(&second);
+    for ((user, old), (_, new)) in one.iter().zip(&two) {
+        assert_ne!(old, new, "{user}: the second run kept the password");
+        // The admin set the new password with users.update: it logs in, the old one not.
+        assert_eq!(login_status(&url, user, new).await, 200, "{user}");
+        assert_eq!(login_status(&url, user, old).await, 401, "{user}");
+    }
+    // Different users never share a password.
+    assert_ne!(two[0].1, two[1].1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn passwords_do_not_depend_on_the_admin_password() {
+    // Two servers with the same admin password and the same user names: a derived password
+    // would come out the same both times; a random one does not.
+    let (a, b) = (sim().await, sim().await);
+    let pa = provision(&settings(&a.base_url(), ADMIN.1)).await.unwrap();
+    let pb = provision(&settings(&b.base_url(), ADMIN.1)).await.unwrap();
+    assert_eq!(pa.peer.username, pb.peer.username);
+    assert_ne!(pa.peer.password, pb.peer.password);
+    assert_ne!(pa.bots[0].password, pb.bots[0].password);
+    for p in [&pa, &pb] {
+        for u in p.bots.iter().chain(std::iter::once(&p.peer)) {
+            assert!(!u.password.contains(ADMIN.1), "{u:?}");
+            assert_ne!(
+                u.password,
+                rc_provision::provision::two_factor_code(ADMIN.1),
+                "{u:?}"
+            );
+        }
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// Runs the binary against `url` with `--passwords-file path`; returns its stdout.
+async fn run_binary_with_passwords_file(url: &str, path: &std::path::Path) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_rc-provision"))
+        .args(["--url", url, "--insecure", "--passwords-file"])
+        .arg(path)
+        .env("RC_ADMIN_PASSWORD", ADMIN.1)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{stderr}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    // The passwords go to the file only, never to stdout or stderr.
+    for line in std::fs::read_to_string(path).unwrap().lines() {
+        let (_, password) = line.split_once(' ').unwrap();
+        assert!(!stdout.contains(password), "password on stdout");
+        assert!(!stderr.contains(password), "password on stderr: {stderr}");
+    }
+    stdout
+}
+
+/// The `username password` lines of the passwords file, checking its mode.
+fn read_passwords(path: &std::path::Path) -> Vec<(String, String)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (u, p) = l.split_once(' ').unwrap();
+            (u.to_owned(), p.to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_passwords_file_holds_the_current_passwords_with_mode_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let sim = sim_unlimited().await;
+    let url = sim.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("passwords");
+
+    run_binary_with_passwords_file(&url, &path).await;
+    let first = read_passwords(&path);
+    let names: Vec<&str> = first.iter().map(|(u, _)| u.as_str()).collect();
+    assert_eq!(names, ["conformance-bot", "conformance-peer"]);
+    for (user, password) in &first {
+        assert_eq!(login_status(&url, user, password).await, 200, "{user}");
+    }
+
+    // Someone loosened the file's mode in between: the second run makes it private again.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    run_binary_with_passwords_file(&url, &path).await;
+    let second = read_passwords(&path);
+    for ((user, old), (user2, new)) in first.iter().zip(&second) {
+        assert_eq!(user, user2);
+        assert_ne!(old, new, "{user}");
+        assert_eq!(login_status(&url, user, new).await, 200, "{user}");
+        assert_eq!(login_status(&url, user, old).await, 401, "{user}");
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_admin_that_may_not_set_passwords_is_a_clear_error() {
+    let sim = sim().await;
+    let url = sim.base_url();
+    let s = settings(&url, ADMIN.1);
+    let first = provision(&s).await.unwrap();
+
+    // Without edit-other-user-password, users.update succeeds and sets nothing (saveUser.ts).
+    sim.set_permission("edit-other-user-password", &[]).unwrap();
+    let err = provision(&s).await.unwrap_err();
+    assert!(
+        matches!(err, ProvisionError::PasswordNotSet { ref username, .. } if username == "conformance-bot"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("edit-other-user-password"),
+        "{err}"
+    );
+    assert_eq!(err.exit_code(), 6);
+    assert_eq!(
+        login_status(&url, "conformance-bot", &first.bots[0].password).await,
+        200,
+        "the password stayed"
+    );
+
+    // Without edit-other-user-info, users.update is refused outright.
+    sim.set_permission("edit-other-user-info", &[]).unwrap();
+    let err = provision(&s).await.unwrap_err();
+    assert!(
+        matches!(err, ProvisionError::NotAdmin { ref call, .. } if call.starts_with("users.update")),
+        "{err:?}"
+    );
+    assert_eq!(err.exit_code(), 5);
     sim.shutdown().await;
 }
 
@@ -253,19 +444,27 @@ async fn the_binary_reads_the_password_from_stdin_and_prints_eval_able_exports()
 }
 
 #[tokio::test]
-async fn an_existing_user_with_another_password_is_a_clear_error() {
+async fn an_existing_user_this_tool_did_not_create_is_left_alone() {
     let sim = sim().await;
-    // Someone else's user under our name: its password is not the derived one.
+    let url = sim.base_url();
+    // Someone else's user under our name (the control API gives it another e-mail address
+    // and its username as password): its password must not be reset.
     sim.create_user("conformance-peer", UserKind::Human)
         .unwrap();
-    let err = provision(&settings(&sim.base_url(), ADMIN.1))
-        .await
-        .unwrap_err();
+    let err = provision(&settings(&url, ADMIN.1)).await.unwrap_err();
     assert!(
-        matches!(err, ProvisionError::UserLoginRefused { ref username } if username == "conformance-peer"),
+        matches!(err, ProvisionError::NotProvisionedUser { ref username } if username == "conformance-peer"),
         "{err:?}"
     );
+    assert!(err.to_string().contains("--prefix"), "{err}");
     assert_eq!(err.exit_code(), 6);
+    assert_eq!(
+        login_status(&url, "conformance-peer", "conformance-peer").await,
+        200,
+        "its password was changed"
+    );
+    // Every user is looked up before anything changes: not even the bot was created.
+    assert_eq!(sim.user_id("conformance-bot"), None);
     sim.shutdown().await;
 }
 
@@ -426,6 +625,10 @@ fn two_factor_routes() -> Routes {
         ),
         (
             "/api/v1/users.info",
+            (400, json!({"success": false, "error": "User not found."})),
+        ),
+        (
+            "/api/v1/users.create",
             (200, json!({"user": {"_id": "U1"}, "success": true})),
         ),
         (

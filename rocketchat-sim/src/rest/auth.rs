@@ -165,7 +165,7 @@ fn logout(ctx: &mut Ctx<'_>) -> Response<Body> {
 
 #[allow(clippy::result_large_err)]
 /// The REST 2FA check of `twoFactorRequired` routes (`apps/meteor/app/2fa/server/code/index.ts`).
-fn two_factor(ctx: &Ctx<'_>) -> Result<(), Response<Body>> {
+pub(super) fn two_factor(ctx: &Ctx<'_>) -> Result<(), Response<Body>> {
     if !ctx.w().settings.two_factor_enabled() {
         return Ok(());
     }

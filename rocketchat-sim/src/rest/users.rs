@@ -1,7 +1,10 @@
-//! `users.*` as an admin provisioning bots uses them: create, info (`includeUserRooms` /
-//! `fields={"userRooms":1}`), setActiveStatus, setStatus, getStatus.
+//! `users.*` as an admin provisioning bots uses them: create, update, info
+//! (`includeUserRooms` / `fields={"userRooms":1}`), setActiveStatus, setStatus, getStatus.
 //!
 //! Sources: `apps/meteor/app/api/server/v1/users.ts`,
+//! `packages/rest-typings/src/v1/users/UsersUpdateParamsPOST.ts` (the `users.update` schema),
+//! `apps/meteor/app/lib/server/functions/saveUser/{saveUser,validateUserData,
+//! validateUserEditing,setPasswordUpdater}.ts` (`users.update`),
 //! `apps/meteor/app/lib/server/functions/saveUser/saveNewUser.ts` (default roles from
 //! `Accounts_Registration_Users_Default_Roles`; `insertUserDoc` joins the default channels
 //! unless `joinDefaultChannels: false`), `getFullUserData.ts`; tests `users.ts` (and the
@@ -13,12 +16,13 @@ use serde_json::{json, Value};
 use super::{
     failure, failure_text, forbidden, invalid_params, success, unauthorized_403, Body, Ctx, Handler,
 };
-use crate::world::{AccountType, OpError, Presence};
+use crate::world::{AccountType, OpError, Presence, UserUpdate, KNOWN_ROLES};
 
 pub(super) fn route(method: &Method, route: &str) -> Option<Handler> {
     let h: Handler = match (method, route) {
         (&Method::GET, "users.info") => info,
         (&Method::POST, "users.create") => create,
+        (&Method::POST, "users.update") => update,
         (&Method::POST, "users.setActiveStatus") => set_active_status,
         (&Method::POST, "users.setStatus") => set_status,
         (&Method::GET, "users.getStatus") => get_status,
@@ -152,6 +156,260 @@ fn create(ctx: &mut Ctx<'_>) -> Response<Body> {
         let _ = world.set_active(&uid, false);
     }
     success(json!({"user": world.user_doc(&uid)}))
+}
+
+/// The JSON type a `users.update` body key must have (`UsersUpdateParamsPOST`; every
+/// `data.*` key is `nullable`).
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    Bool,
+    StrArray,
+    Object,
+}
+
+/// `data.*` keys of the 8.x schema (`additionalProperties: false`: `joinDefaultChannels` is
+/// not one of them).
+const UPDATE_DATA_KEYS: &[(&str, Kind)] = &[
+    ("email", Kind::Str),
+    ("name", Kind::Str),
+    ("password", Kind::Str),
+    ("username", Kind::Str),
+    ("bio", Kind::Str),
+    ("nickname", Kind::Str),
+    ("statusText", Kind::Str),
+    ("active", Kind::Bool),
+    ("roles", Kind::StrArray),
+    ("requirePasswordChange", Kind::Bool),
+    ("setRandomPassword", Kind::Bool),
+    ("sendWelcomeEmail", Kind::Bool),
+    ("verified", Kind::Bool),
+    ("customFields", Kind::Object),
+    ("status", Kind::Str),
+];
+
+/// Schema keys the simulator accepts but does not simulate: a request with one of them is
+/// refused (`400`, plain error) rather than half applied.
+const UPDATE_NOT_SIMULATED: &[&str] = &[
+    "username",
+    "bio",
+    "nickname",
+    "setRandomPassword",
+    "sendWelcomeEmail",
+    "customFields",
+    "status",
+];
+
+/// `isUsersUpdateParamsPOST` (legacy `validateParams`, checked after authentication): the
+/// ajv message of the first failure.
+fn update_schema(body: &Value) -> Result<(), &'static str> {
+    let Some(top) = body.as_object() else {
+        return Err("must be object");
+    };
+    for key in ["userId", "data"] {
+        if !top.contains_key(key) {
+            return Err(match key {
+                "userId" => "must have required property 'userId'",
+                _ => "must have required property 'data'",
+            });
+        }
+    }
+    if top
+        .keys()
+        .any(|k| !["userId", "data", "confirmRelinquish"].contains(&k.as_str()))
+    {
+        return Err("must NOT have additional properties");
+    }
+    match top.get("userId") {
+        Some(Value::String(id)) if id.is_empty() => {
+            return Err("must NOT have fewer than 1 characters")
+        }
+        Some(Value::String(_)) => {}
+        _ => return Err("must be string"),
+    }
+    if top
+        .get("confirmRelinquish")
+        .is_some_and(|v| !v.is_boolean())
+    {
+        return Err("must be boolean");
+    }
+    let Some(data) = top.get("data").and_then(Value::as_object) else {
+        return Err("must be object");
+    };
+    for (key, value) in data {
+        let Some((_, kind)) = UPDATE_DATA_KEYS.iter().find(|(k, _)| k == key) else {
+            return Err("must NOT have additional properties");
+        };
+        let ok = match (kind, value) {
+            (_, Value::Null) => true,
+            (Kind::Str, v) => v.is_string(),
+            (Kind::Bool, v) => v.is_boolean(),
+            (Kind::StrArray, Value::Array(items)) => items.iter().all(Value::is_string),
+            (Kind::StrArray, _) => false,
+            (Kind::Object, v) => v.is_object(),
+        };
+        if !ok {
+            return Err(match kind {
+                Kind::Str => "must be string",
+                Kind::Bool => "must be boolean",
+                Kind::StrArray => "must be array",
+                Kind::Object => "must be object",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `users.update {userId, data, confirmRelinquish?}` (`twoFactorRequired`): `saveUser` on an
+/// existing user, then `setUserActiveStatus` when `data.active` is given; answers `{user}`.
+///
+/// Permissions and settings, as upstream checks them: another user needs
+/// `edit-other-user-info`; `roles` must be known role ids, `admin` needs `assign-admin-role`
+/// and any change `assign-roles`; `verified` on oneself is refused; with
+/// `Accounts_AllowUserProfileChange` off the caller needs `edit-other-user-info` or
+/// `edit-other-user-password`; a changed name / e-mail / status text with
+/// `Accounts_AllowRealNameChange` / `Accounts_AllowEmailChange` /
+/// `Accounts_AllowUserStatusMessageChange` off needs `edit-other-user-info` on another user; a
+/// password with `Accounts_AllowPasswordChange` off needs `edit-other-user-password` on
+/// another user. A password is only *set* when the caller has `edit-other-user-password`
+/// (without it the call still succeeds and the password stays as it was, as in `saveUser`);
+/// setting it removes every login token and PAT of the user. The password policy
+/// (`Accounts_Password_Policy_*`, off by default) is not simulated, and `requirePasswordChange`
+/// is accepted but not stored. An unknown `userId` is
+/// `Invalid user [error-invalid-user]` [derived: upstream falls through to `saveNewUser`, which
+/// fails for want of a username].
+fn update(ctx: &mut Ctx<'_>) -> Response<Body> {
+    if let Err(msg) = update_schema(&ctx.req.body) {
+        return invalid_params(msg);
+    }
+    if let Err(resp) = super::auth::two_factor(ctx) {
+        return resp;
+    }
+    let uid = ctx.body_str("userId").unwrap_or_default().to_owned();
+    let data = ctx.body("data").cloned().unwrap_or_else(|| json!({}));
+    let given = |key: &str| data.get(key).filter(|v| !v.is_null());
+    if let Some(key) = UPDATE_NOT_SIMULATED.iter().find(|k| given(k).is_some()) {
+        return failure_text(&format!(
+            "users.update: data.{key} is not simulated by rocketchat-sim"
+        ));
+    }
+    let text = |key: &str| given(key).and_then(Value::as_str).map(str::to_owned);
+    let flag = |key: &str| given(key).and_then(Value::as_bool);
+    let roles: Option<Vec<String>> = given("roles").and_then(Value::as_array).map(|a| {
+        a.iter()
+            .filter_map(|r| r.as_str().map(str::to_owned))
+            .collect()
+    });
+    let (name, email, password, status_text) = (
+        text("name"),
+        text("email"),
+        text("password"),
+        text("statusText"),
+    );
+    let (verified, active) = (flag("verified"), flag("active"));
+
+    let not_allowed = |reason: &str, action: &str| {
+        failure(&OpError::meteor_with(
+            "error-action-not-allowed",
+            reason,
+            json!({"method": "insertOrUpdateUser", "action": action}),
+        ))
+    };
+    let myself = uid == ctx.uid();
+    let can_info = ctx.can("edit-other-user-info", None);
+    let can_password = ctx.can("edit-other-user-password", None);
+
+    // validateUserData
+    if verified == Some(true) && myself {
+        return not_allowed("Editing email verification is not allowed", "Editing_user");
+    }
+    if !myself && !can_info {
+        return not_allowed("Editing user is not allowed", "Editing_user");
+    }
+    if let Some(roles) = &roles {
+        if roles.iter().any(|r| !KNOWN_ROLES.contains(&r.as_str())) {
+            return not_allowed("The field Roles consist invalid role id", "Assign_role");
+        }
+        if roles.iter().any(|r| r == "admin") && !ctx.can("assign-admin-role", None) {
+            return not_allowed("Assigning admin is not allowed", "Assign_admin");
+        }
+    }
+    let Some(target) = ctx.w().user(&uid).cloned() else {
+        return failure(&OpError::meteor("error-invalid-user", "Invalid user"));
+    };
+
+    // validateUserEditing
+    let settings = &ctx.w().settings;
+    let allowed = |id: &str| settings.bool(id);
+    use crate::world::setting_id as s;
+    if let Some(roles) = &roles {
+        let changed = roles.iter().any(|r| !target.roles.contains(r))
+            || target.roles.iter().any(|r| !roles.contains(r));
+        if changed && !ctx.can("assign-roles", None) {
+            return not_allowed("Assign roles is not allowed", "Assign_role");
+        }
+    }
+    if !allowed(s::ALLOW_USER_PROFILE_CHANGE) && !can_info && !can_password {
+        return not_allowed("Edit user profile is not allowed", "Update_user");
+    }
+    let other_info_ok = can_info && !myself;
+    if status_text.is_some()
+        && status_text != target.status_text
+        && !allowed(s::ALLOW_STATUS_MESSAGE_CHANGE)
+        && !other_info_ok
+    {
+        return not_allowed("Edit user status is not allowed", "Update_user");
+    }
+    if name.as_deref().is_some_and(|n| n != target.name)
+        && !allowed(s::ALLOW_REAL_NAME_CHANGE)
+        && !other_info_ok
+    {
+        return not_allowed("Edit user real name is not allowed", "Update_user");
+    }
+    if target.email.is_some()
+        && email.is_some()
+        && email != target.email
+        && !allowed(s::ALLOW_EMAIL_CHANGE)
+        && !other_info_ok
+    {
+        return not_allowed("Edit user email is not allowed", "Update_user");
+    }
+    if password.as_deref().is_some_and(|p| !p.is_empty())
+        && !allowed(s::ALLOW_PASSWORD_CHANGE)
+        && (!can_password || myself)
+    {
+        return not_allowed("Edit user password is not allowed", "Update_user");
+    }
+
+    let change = UserUpdate {
+        name,
+        email,
+        verified,
+        // saveUser: set only with edit-other-user-password, otherwise silently kept.
+        password: password.filter(|_| can_password),
+        roles,
+        status_text,
+    };
+    if let Err(e) = ctx.world().update_user(&uid, change) {
+        return failure(&e);
+    }
+    if let Some(active) = active {
+        // The setUserActiveStatus method.
+        if !ctx.can("edit-other-user-active-status", None) {
+            return failure(&OpError::meteor_with(
+                "error-not-allowed",
+                "Not allowed",
+                json!({"method": "setUserActiveStatus"}),
+            ));
+        }
+        if let Err(e) = ctx.world().set_active(&uid, active) {
+            return failure(&e);
+        }
+    }
+    match ctx.w().user_doc(&uid) {
+        Some(doc) => success(json!({"user": doc})),
+        None => failure_text("User not found"),
+    }
 }
 
 fn set_active_status(ctx: &mut Ctx<'_>) -> Response<Body> {

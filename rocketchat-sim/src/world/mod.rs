@@ -40,7 +40,7 @@ pub(crate) use rooms::{Room, RoomChanges, Subscription};
 pub(crate) use settings::{id as setting_id, setting_doc, SettingError, Settings};
 pub(crate) use uploads::{encode_uri, file_path, Upload, UploadStore};
 pub use users::UserKind;
-pub(crate) use users::{default_preferences, AccountType, Presence, User};
+pub(crate) use users::{default_preferences, AccountType, Presence, User, UserUpdate};
 
 use crate::util::{now_ms, read_ejson_date};
 

@@ -33,6 +33,10 @@ pub(crate) mod id {
     pub(crate) const UNREAD_COUNT_DM: &str = "Unread_Count_DM";
     /// Sic: Rocket.Chat spells it with three s.
     pub(crate) const DM_MAX_USERS: &str = "DirectMesssage_maxUsers";
+    pub(crate) const ALLOW_USER_PROFILE_CHANGE: &str = "Accounts_AllowUserProfileChange";
+    pub(crate) const ALLOW_REAL_NAME_CHANGE: &str = "Accounts_AllowRealNameChange";
+    pub(crate) const ALLOW_EMAIL_CHANGE: &str = "Accounts_AllowEmailChange";
+    pub(crate) const ALLOW_PASSWORD_CHANGE: &str = "Accounts_AllowPasswordChange";
     pub(crate) const ALLOW_STATUS_MESSAGE_CHANGE: &str = "Accounts_AllowUserStatusMessageChange";
     pub(crate) const ALLOW_INVISIBLE_STATUS: &str = "Accounts_AllowInvisibleStatusOption";
     pub(crate) const MASTER_VOLUME: &str = "Accounts_Default_User_Preferences_masterVolume";
@@ -142,6 +146,10 @@ impl Default for Settings {
                 json!(8),
                 true,
             ),
+            (id::ALLOW_USER_PROFILE_CHANGE, Boolean, json!(true), true),
+            (id::ALLOW_REAL_NAME_CHANGE, Boolean, json!(true), true),
+            (id::ALLOW_EMAIL_CHANGE, Boolean, json!(true), true),
+            (id::ALLOW_PASSWORD_CHANGE, Boolean, json!(true), true),
             (id::ALLOW_STATUS_MESSAGE_CHANGE, Boolean, json!(true), true),
             (id::ALLOW_INVISIBLE_STATUS, Boolean, json!(true), true),
             (

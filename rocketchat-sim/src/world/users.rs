@@ -111,6 +111,8 @@ pub(crate) struct User {
     pub(crate) active: bool,
     pub(crate) password: Option<String>,
     pub(crate) email: Option<String>,
+    /// `emails[0].verified`.
+    pub(crate) email_verified: bool,
     pub(crate) tokens: Vec<Token>,
     pub(crate) created_at: i64,
     pub(crate) updated_at: i64,
@@ -187,6 +189,46 @@ pub(crate) fn default_preferences() -> Value {
     })
 }
 
+/// What `users.update` may change on a user (`data.*`; `None` leaves the field as it is).
+/// `Debug` hides the password.
+#[derive(Clone, Default)]
+pub(crate) struct UserUpdate {
+    pub(crate) name: Option<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) verified: Option<bool>,
+    /// Plain text; only set when the caller may (`edit-other-user-password`).
+    pub(crate) password: Option<String>,
+    pub(crate) roles: Option<Vec<String>>,
+    pub(crate) status_text: Option<String>,
+}
+
+impl std::fmt::Debug for UserUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserUpdate")
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field("verified", &self.verified)
+            .field("password", &self.password.as_ref().map(|_| "[REDACTED]"))
+            .field("roles", &self.roles)
+            .field("status_text", &self.status_text)
+            .finish()
+    }
+}
+
+/// `validateEmail` (`apps/meteor/lib/emailValidator.ts`), roughly: one `@`, something on
+/// both sides, a dot in the domain, no spaces.
+fn valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(char::is_whitespace)
+}
+
 impl World {
     /// `initialData.ts`: rocket.cat and GENERAL exist on every server.
     pub(super) fn seed_initial_data(&mut self) {
@@ -202,6 +244,7 @@ impl World {
                 active: true,
                 password: None,
                 email: None,
+                email_verified: false,
                 tokens: Vec::new(),
                 created_at: now,
                 updated_at: now,
@@ -270,6 +313,8 @@ impl World {
                 active: true,
                 password,
                 email,
+                // The simulator's users are created verified, whatever `verified` says.
+                email_verified: true,
                 tokens: Vec::new(),
                 created_at: now,
                 updated_at: now,
@@ -429,6 +474,102 @@ impl World {
         Ok(())
     }
 
+    /// `saveUser`'s update of an existing user (`users.update`), after the REST layer's
+    /// permission checks, in upstream's order: identity (`saveUserIdentity`: the name is
+    /// trimmed, an empty one is refused), status text, e-mail (`setEmail`), password
+    /// (`setPasswordUpdater`), roles, `verified`. Nothing is changed when a step fails.
+    ///
+    /// Sources: `apps/meteor/app/lib/server/functions/saveUser/saveUser.ts`,
+    /// `setPasswordUpdater.ts` (the new hash is set and `services.resume.loginTokens` unset:
+    /// every login token *and* PAT of the user goes, and its sockets close),
+    /// `apps/meteor/app/lib/server/functions/setEmail.ts` (a changed address is unverified
+    /// unless `verified: true`; one in use by another user is `error-field-unavailable`),
+    /// `setRealName.ts`. Not simulated: the `userData` / `user.nameChanged` broadcasts and
+    /// renaming the user in stored messages.
+    pub(crate) fn update_user(&mut self, uid: &str, change: UserUpdate) -> Result<(), OpError> {
+        let identity = || {
+            OpError::meteor_with(
+                "error-could-not-save-identity",
+                "Could not save user identity",
+                json!({"method": "saveUser"}),
+            )
+        };
+        let user = self
+            .users
+            .get(uid)
+            .ok_or_else(|| OpError::meteor("error-invalid-user", "Invalid user"))?;
+        let name = match change.name.as_deref().map(str::trim) {
+            // _setRealName: Accounts_RequireNameForSignUp (on by default) refuses an empty name.
+            Some("") => return Err(identity()),
+            other => other.map(str::to_owned),
+        };
+        let email = match change.email.as_deref().map(str::trim) {
+            None => None,
+            Some(e) if !valid_email(e) => {
+                return Err(OpError::meteor_with(
+                    "error-invalid-email",
+                    &format!("Invalid email {e}"),
+                    json!({"function": "RocketChat.validateEmailDomain", "email": e}),
+                ))
+            }
+            Some(e) if user.email.as_deref() == Some(e) => None,
+            Some(e) => {
+                let taken = self.users.values().any(|u| {
+                    u.id != uid
+                        && u.email
+                            .as_deref()
+                            .is_some_and(|other| other.eq_ignore_ascii_case(e))
+                });
+                if taken {
+                    return Err(OpError::meteor_with(
+                        "error-field-unavailable",
+                        &format!("{e} is already in use :("),
+                        json!({"function": "_setEmail", "field": e}),
+                    ));
+                }
+                Some(e.to_owned())
+            }
+        };
+        let now = self.now();
+        let Some(user) = self.users.get_mut(uid) else {
+            return Err(OpError::meteor("error-invalid-user", "Invalid user"));
+        };
+        if let Some(name) = name {
+            user.name = name;
+        }
+        if let Some(text) = change.status_text {
+            user.status_text = Some(text);
+        }
+        let email_changed = email.is_some();
+        if let Some(email) = email {
+            user.email = Some(email);
+            user.email_verified = change.verified == Some(true);
+        }
+        let password_set = match change.password.as_deref().map(str::trim) {
+            Some(p) if !p.is_empty() => {
+                user.password = Some(p.to_owned());
+                user.tokens.clear();
+                true
+            }
+            _ => false,
+        };
+        if let Some(roles) = change.roles {
+            user.roles = roles;
+        }
+        if let (Some(verified), false) = (change.verified, email_changed) {
+            if user.email.is_some() {
+                user.email_verified = verified;
+            }
+        }
+        user.updated_at = now;
+        if password_set {
+            self.emit(Emit::CloseUser {
+                uid: uid.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
     /// `users.setStatus`' effect: `status`, and `statusText` when given; every logged-in
     /// session hears `user-status` on `stream-notify-logged` (`[id, username, status number,
     /// statusText, name, roles]`).
@@ -515,7 +656,7 @@ impl World {
             if let Some(email) = &u.email {
                 obj.insert(
                     "emails".into(),
-                    json!([{"address": email, "verified": true}]),
+                    json!([{"address": email, "verified": u.email_verified}]),
                 );
             }
             if let Some(text) = &u.status_text {
