@@ -275,12 +275,18 @@ mod tests {
         assert_eq!(read(r#"{}"#).unwrap(), None);
         assert_eq!(read("1500").unwrap(), Some(1500));
         assert_eq!(read("-5").unwrap(), Some(-5));
-        assert_eq!(read(r#""2026-01-02T03:04:05.678Z""#).unwrap(), Some(1_767_323_045_678));
+        assert_eq!(
+            read(r#""2026-01-02T03:04:05.678Z""#).unwrap(),
+            Some(1_767_323_045_678)
+        );
         assert_eq!(read(r#""1500""#).unwrap(), Some(1500));
         assert!(read("true").is_err() && read("[1]").is_err());
         // From a `Value` too (REST pages are read through one at times).
         let v = serde_json::json!({"$date": 7});
-        assert_eq!(serde_json::from_value::<WireDate>(v).unwrap().millis(), Some(7));
+        assert_eq!(
+            serde_json::from_value::<WireDate>(v).unwrap().millis(),
+            Some(7)
+        );
     }
 
     #[test]

@@ -209,8 +209,8 @@ pub(crate) fn print(run: &JsRun, bridge: Option<&ReadFigures>) {
         mib(run.peak_kib),
     );
     if let Some(b) = bridge {
-        let ratio = b.cpu_per_message().as_secs_f64()
-            / run.read.cpu_per_message().as_secs_f64().max(1e-12);
+        let ratio =
+            b.cpu_per_message().as_secs_f64() / run.read.cpu_per_message().as_secs_f64().max(1e-12);
         println!(
             "  bridge serve end to end / this client, CPU per message: {ratio:.2} ({} vs {}; below 1: the bridge is ahead); wall rate {:.2}x",
             crate::measure::us(b.cpu_per_message()),

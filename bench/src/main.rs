@@ -180,7 +180,12 @@ fn run(args: &Args) -> Res<()> {
     };
     let mut serve_figure = None;
     if all || args.which == Which::Bridge {
-        serve_figure = Some(bridge::run_all(&client_rt, &exe()?, &sizes, baseline.as_ref())?);
+        serve_figure = Some(bridge::run_all(
+            &client_rt,
+            &exe()?,
+            &sizes,
+            baseline.as_ref(),
+        )?);
     }
     if all || args.which == Which::VsDdpClient {
         println!(

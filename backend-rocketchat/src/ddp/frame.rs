@@ -147,6 +147,9 @@ pub(crate) struct Malformed(pub(crate) &'static str);
 /// those take the general parser, with its precise reasons, so the fast path never
 /// decides differently from it.
 fn fast_stream_event(text: &[u8]) -> Option<Inbound> {
+    if !skips_like_a_tree(text) {
+        return None;
+    }
     let mut de = serde_json::Deserializer::from_slice(text);
     let envelope = EnvelopeSeed.deserialize(&mut de).ok()?;
     de.end().ok()?;
@@ -168,6 +171,46 @@ fn fast_stream_event(text: &[u8]) -> Option<Inbound> {
             doc: Some(doc),
         }),
     }
+}
+
+/// Whether the fields the fast path does not read can be skipped without accepting a frame
+/// the general parser refuses. serde_json skips them (`IgnoredAny`, also inside the derived
+/// wire types) by syntax alone: it lets through invalid UTF-8, `\u` escapes of lone
+/// surrogates, numbers past f64 and nesting past the recursion limit (128), all of which
+/// make the `Value` tree fail. Conservative: a frame that merely might hold one is left to
+/// the general parser; real frames hold none, and the checks cost a pass of `memchr`.
+fn skips_like_a_tree(text: &[u8]) -> bool {
+    if std::str::from_utf8(text).is_err() {
+        return false;
+    }
+    // Counted, not tracked: nesting needs as many brackets, and a number past f64 without
+    // an exponent needs over 300 digits.
+    let (mut digits, mut opens) = (0u32, 0u32);
+    for &b in text {
+        digits += u32::from(b.is_ascii_digit());
+        opens += u32::from(b == b'{' || b == b'[');
+    }
+    if digits >= 300 || opens >= 100 {
+        return false;
+    }
+    let surrogate = memchr::memmem::find_iter(text, b"\\u").any(|at| {
+        matches!(text.get(at + 2..at + 4), Some(&[d, x])
+            if d | 0x20 == b'd' && matches!(x | 0x20, b'8'..=b'9' | b'a'..=b'f'))
+    });
+    if surrogate {
+        return false;
+    }
+    // With under 300 digits of mantissa, only an exponent of two digits or more can leave
+    // f64's range.
+    let big_exponent = memchr::memchr2_iter(b'e', b'E', text).any(|at| {
+        let after_digit = at > 0 && text.get(at - 1).is_some_and(u8::is_ascii_digit);
+        let mut rest = text.get(at + 1..).unwrap_or_default();
+        if let Some((b'+' | b'-', tail)) = rest.split_first() {
+            rest = tail;
+        }
+        after_digit && rest.len() >= 2 && rest[..2].iter().all(u8::is_ascii_digit)
+    });
+    !big_exponent
 }
 
 /// What the fast path read from `fields.args`.
@@ -540,7 +583,10 @@ mod tests {
             "fields":{"eventName":"__my_messages__","args":[{"_id":"m","rid":"R","u":{"_id":"a"},"msg":"a \"q\""},{"roomType":"c"}]}}"#;
         let (doc, meta) = message_of(f);
         let doc = doc.unwrap();
-        assert_eq!((doc.id.as_str(), doc.msg.as_deref()), ("m", Some(r#"a "q""#)));
+        assert_eq!(
+            (doc.id.as_str(), doc.msg.as_deref()),
+            ("m", Some(r#"a "q""#))
+        );
         assert_eq!(meta.unwrap().room_type.as_deref(), Some("c"));
         // The fast path and the general one read the same.
         assert_eq!(fast_stream_event(f), Some(parse_general(f)));
@@ -588,7 +634,10 @@ mod tests {
                 removed: false,
                 doc: Some(doc),
             } => {
-                assert_eq!((doc.id.as_str(), doc.name.as_deref()), ("R", Some("general")));
+                assert_eq!(
+                    (doc.id.as_str(), doc.name.as_deref()),
+                    ("R", Some("general"))
+                );
                 assert_eq!(doc.members(), Some(2));
             }
             other => panic!("{other:?}"),
@@ -669,5 +718,480 @@ mod tests {
                 id: Some(json!("x"))
             }
         );
+    }
+
+    /// Hostile frames, one per kind of oddity: whatever path each takes, `parse` answers
+    /// what the general parser answers.
+    #[test]
+    fn hostile_frames_read_as_the_general_parser_reads_them() {
+        let m = |doc: &str| {
+            format!(
+                r#"{{"msg":"changed","collection":"stream-room-messages","id":"id","fields":{{"eventName":"__my_messages__","args":[{doc},{{"roomType":"c"}}]}}}}"#
+            )
+        };
+        let base = r#""_id":"m","rid":"R","u":{"_id":"a","username":"al"}"#;
+        let table: Vec<(String, bool)> = vec![
+            // (frame, whether the fast path takes it)
+            (m(&format!(r#"{{{base},"msg":"say \"hi\" \\ back"}}"#)), true),
+            (m(&format!(r#"{{{base},"msg":"\u00e9\ud83d\ude00\n"}}"#)), false),
+            (m(&format!(r#"{{{base},"msg":"\ud800"}}"#)), false),
+            (m(&format!(r#"{{{base},"ts":{{"$date":1e400}}}}"#)), false),
+            (m(&format!(r#"{{{base},"ts":{{"$date":18446744073709551616}}}}"#)), true),
+            (m(&format!(r#"{{{base},"ts":123456789012345678901234567890}}"#)), true),
+            (m(&format!(r#"{{{base},"ts":{{"$date":-0}},"_updatedAt":"x"}}"#)), true),
+            (m(&format!(r#"{{{base},"attachments":[{{"a":{{"b":[[{{}}]]}}}}]}}"#)), true),
+            (m(r#"{"_id":"m","u":{"_id":"a"}}"#), false),
+            (m(r#"{"u":{"_id":"a"},"rid":"R","_id":"m"}"#), true),
+            (m(&format!(r#"{{{base},"_id":"other"}}"#)), false),
+            (m(&format!(r#"{{"_\u0069d":"m","rid":"R","u":{{"_id":"a"}}}}"#)), true),
+            (m(&format!(r#"{{{base},"reactions":{{":+1:":{{"usernames":["x"]}},":+1:":{{"usernames":[]}}}}}}"#)), true),
+            (m(&format!(r#"{{{base},"_hidden":1}}"#)), false),
+            (
+                r#"{"fields":{"args":[{"_id":"m","rid":"R","u":{"_id":"a"}}],"eventName":"e"},"collection":"stream-room-messages","msg":"changed"}"#.to_owned(),
+                false,
+            ),
+            (
+                r#"{"collection":"stream-room-messages","fields":{"args":[{"_id":"m","rid":"R","u":{"_id":"a"}}],"eventName":"e"},"msg":"changed"}"#.to_owned(),
+                false,
+            ),
+            (
+                r#"{"collection":"stream-room-messages","fields":{"eventName":"e","args":[{"_id":"m","rid":"R","u":{"_id":"a"}}]},"msg":"changed"}"#.to_owned(),
+                true,
+            ),
+            (
+                r#"{"msg":"changed","msg":"added","collection":"stream-room-messages","fields":{"eventName":"e","args":[{"_id":"m","rid":"R","u":{"_id":"a"}}]}}"#.to_owned(),
+                false,
+            ),
+            (
+                r#"{"msg":"changed","collection":"stream-room-messages","collection":"stream-x","fields":{"eventName":"e","args":[{"_id":"m","rid":"R","u":{"_id":"a"}}]}}"#.to_owned(),
+                false,
+            ),
+            (
+                r#"{"msg":"changed","collection":"stream-room-m\u0065ssages","fields":{"eventName":"e","args":[{"_id":"m","rid":"R","u":{"_id":"a"}}]}}"#.to_owned(),
+                false,
+            ),
+            (
+                r#"{"msg":"added","collection":"stream-room-messages","fields":{"eventName":"e","args":[{"_id":"m","rid":"R","u":{"_id":"a"}}]}}"#.to_owned(),
+                false,
+            ),
+            (
+                r#"{"msg":"changed","collection":"stream-notify-user","fields":{"eventName":"u/rooms-changed","args":["remov\u0065d",{"_id":"R"}]}}"#.to_owned(),
+                false,
+            ),
+            (
+                r#"{"msg":"changed","collection":"stream-notify-user","fields":{"eventName":"u/rooms-changed","args":[7,{"_id":"R"}]}}"#.to_owned(),
+                false,
+            ),
+            (
+                r#"{"msg":"changed","collection":"stream-notify-user","fields":{"eventName":"u/rooms-changed","args":["updated",{"_id":"R","uids":["a",1]}]}}"#.to_owned(),
+                false,
+            ),
+            (
+                r#"{"msg":"changed","collection":"stream-notify-user","fields":{"eventName":"u/subscriptions-changed","args":["inserted",{"_id":"S","rid":"R","name":"x\"y"},"extra"]}}"#.to_owned(),
+                true,
+            ),
+        ];
+        // What serde_json's skipping of unread fields lets through and a `Value` tree
+        // refuses: left to the general parser (which refuses it).
+        let deep = format!("{}1{}", "[".repeat(130), "]".repeat(130));
+        let skipped: Vec<String> = vec![
+            m(&format!(r#"{{{base},"md":"\ud800"}}"#)),
+            m(&format!(r#"{{{base},"md":1e400}}"#)),
+            m(&format!(r#"{{{base},"md":{}1}}"#, "9".repeat(400))),
+            m(&format!(r#"{{{base},"md":{deep}}}"#)),
+        ];
+        let table = table
+            .into_iter()
+            .chain(skipped.into_iter().map(|f| (f, false)));
+        for (frame, fast) in table {
+            let f = frame.as_bytes();
+            assert_eq!(parse(f), parse_slow(f), "{frame}");
+            assert_eq!(fast_stream_event(f).is_some(), fast, "{frame}");
+        }
+        let mut not_utf8 = m(&format!(r#"{{{base},"md":"ab"}}"#)).into_bytes();
+        let at = not_utf8.windows(2).position(|w| w == b"ab").unwrap_or(0);
+        not_utf8[at] = 0xff;
+        assert!(fast_stream_event(&not_utf8).is_none());
+        assert_eq!(parse(&not_utf8), Err(Malformed("not JSON")));
+    }
+
+    /// Frames built as text (so they can hold what a `Value` cannot: duplicate keys,
+    /// escaped keys, numbers past f64), in any field order, with fields missing, doubled
+    /// or of the wrong type: the fast path, when it answers at all, answers what the
+    /// general parser does, so an odd frame is never routed differently.
+    mod fast_path_agrees {
+        use super::super::{fast_stream_event, parse, parse_slow};
+        use proptest::prelude::*;
+        use proptest::sample::{select, Index};
+        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+        /// JSON as text: a token, an array, or an object whose keys are JSON string text.
+        #[derive(Debug, Clone)]
+        enum J {
+            Raw(String),
+            Arr(Vec<J>),
+            Obj(Vec<(String, J)>),
+        }
+
+        fn render(j: &J, out: &mut String) {
+            match j {
+                J::Raw(t) => out.push_str(t),
+                J::Arr(items) => {
+                    out.push('[');
+                    for (i, item) in items.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        render(item, out);
+                    }
+                    out.push(']');
+                }
+                J::Obj(entries) => {
+                    out.push('{');
+                    for (i, (k, v)) in entries.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        out.push_str(k);
+                        out.push(':');
+                        render(v, out);
+                    }
+                    out.push('}');
+                }
+            }
+        }
+
+        fn raw(t: &str) -> J {
+            J::Raw(t.to_owned())
+        }
+
+        /// A string literal, plain or hostile.
+        fn string() -> BoxedStrategy<J> {
+            prop_oneof![
+                30 => select(vec!["m1", "m2", "R", "a", "c", "d", "p", "general", ""])
+                    .prop_map(|s| J::Raw(format!("\"{s}\""))),
+                2 => select(vec![
+                    r#""say \"hi\"""#,
+                    r#""back\\slash""#,
+                    r#""\u0041\u00e9""#,
+                    r#""\ud83d\ude00""#,
+                    r#""\ud800""#,
+                    r#""tab\tnew\nline""#,
+                    "\"é ü 日本\"",
+                    r#""m\u0031""#,
+                ])
+                .prop_map(raw),
+                2 => ".{0,8}".prop_map(|s| J::Raw(serde_json::Value::from(s).to_string())),
+            ]
+            .boxed()
+        }
+
+        /// A number token, including those past i64, u64 and f64.
+        fn number() -> BoxedStrategy<J> {
+            prop_oneof![
+                12 => (1_700_000_000_000i64..1_700_000_000_100).prop_map(|n| J::Raw(n.to_string())),
+                2 => any::<i64>().prop_map(|n| J::Raw(n.to_string())),
+                1 => (-1e15f64..1e15).prop_map(|n| J::Raw(n.to_string())),
+                1 => select(vec![
+                    "0",
+                    "-0",
+                    "1.5",
+                    "1e3",
+                    "1e400",
+                    "-1e400",
+                    "18446744073709551615",
+                    "18446744073709551616",
+                    "-9223372036854775809",
+                    "123456789012345678901234567890",
+                    "1.7e12",
+                ])
+                .prop_map(raw),
+            ]
+            .boxed()
+        }
+
+        fn leaf() -> BoxedStrategy<J> {
+            prop_oneof![
+                1 => select(vec!["null", "true", "false"]).prop_map(raw),
+                2 => string(),
+                2 => number(),
+            ]
+            .boxed()
+        }
+
+        /// A key as JSON text: as written, or with a character escaped.
+        fn key(name: &'static str) -> BoxedStrategy<String> {
+            prop_oneof![
+                60 => Just(format!("\"{name}\"")),
+                1 => Just(match name.chars().next() {
+                    Some(c) => format!("\"\\u{:04x}{}\"", c as u32, &name[c.len_utf8()..]),
+                    None => "\"\"".to_owned(),
+                }),
+            ]
+            .boxed()
+        }
+
+        fn any_json() -> BoxedStrategy<J> {
+            leaf()
+                .prop_recursive(4, 48, 5, |inner| {
+                    prop_oneof![
+                        proptest::collection::vec(inner.clone(), 0..4).prop_map(J::Arr),
+                        proptest::collection::vec(
+                            (select(vec!["_id", "a", "$date", "x", "usernames"]), inner),
+                            0..4
+                        )
+                        .prop_map(|e| J::Obj(
+                            e.into_iter()
+                                .map(|(k, v)| (format!("\"{k}\""), v))
+                                .collect()
+                        )),
+                    ]
+                })
+                .boxed()
+        }
+
+        /// One field: usually absent or plausible, sometimes any JSON at all.
+        fn field(
+            name: &'static str,
+            plausible: BoxedStrategy<J>,
+        ) -> BoxedStrategy<Option<(String, J)>> {
+            prop_oneof![
+                8 => Just(None),
+                24 => (key(name), plausible).prop_map(Some),
+                1 => (key(name), any_json()).prop_map(Some),
+            ]
+            .boxed()
+        }
+
+        /// An object of the given fields, in the order given (the server's) or shuffled, one
+        /// of them perhaps doubled, perhaps an unknown key beside them.
+        fn object(fields: Vec<BoxedStrategy<Option<(String, J)>>>) -> BoxedStrategy<J> {
+            (
+                prop_oneof![3 => fields.clone(), 1 => fields.prop_shuffle()],
+                any::<Index>(),
+                0u8..40,
+                any_json(),
+            )
+                .prop_map(|(entries, at, roll, extra)| {
+                    let mut entries: Vec<(String, J)> = entries.into_iter().flatten().collect();
+                    if roll == 0 && !entries.is_empty() {
+                        let doubled = entries[at.index(entries.len())].clone();
+                        entries.push(doubled);
+                    }
+                    if roll == 1 {
+                        entries.insert(at.index(entries.len() + 1), ("\"zz\"".to_owned(), extra));
+                    }
+                    J::Obj(entries)
+                })
+                .boxed()
+        }
+
+        fn date() -> BoxedStrategy<J> {
+            prop_oneof![
+                4 => number().prop_map(|n| J::Obj(vec![("\"$date\"".to_owned(), n)])),
+                1 => number(),
+                1 => string(),
+                1 => Just(J::Obj(vec![])),
+            ]
+            .boxed()
+        }
+
+        fn user() -> BoxedStrategy<J> {
+            object(vec![
+                field("_id", string()),
+                field("username", string()),
+                field("name", string()),
+            ])
+        }
+
+        fn strings() -> BoxedStrategy<J> {
+            proptest::collection::vec(string(), 0..3)
+                .prop_map(J::Arr)
+                .boxed()
+        }
+
+        fn message() -> BoxedStrategy<J> {
+            let flag = || select(vec!["true", "false"]).prop_map(raw).boxed();
+            let mention = object(vec![
+                field("_id", string()),
+                field("username", string()),
+                field("type", string()),
+            ]);
+            let reaction = object(vec![field("usernames", strings())]);
+            let reactions = proptest::collection::vec(
+                (select(vec![r#"":+1:""#, r#"":eyes:""#]), reaction),
+                0..3,
+            )
+            .prop_map(|e| J::Obj(e.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+            .boxed();
+            object(vec![
+                prop_oneof![1 => Just(None), 20 => (key("_id"), string()).prop_map(Some)].boxed(),
+                prop_oneof![1 => Just(None), 20 => (key("rid"), string()).prop_map(Some)].boxed(),
+                prop_oneof![1 => Just(None), 20 => (key("u"), user()).prop_map(Some)].boxed(),
+                field("msg", string()),
+                field("ts", date()),
+                field("_updatedAt", date()),
+                field("editedAt", date()),
+                field("t", string()),
+                field("tmid", string()),
+                field("replies", strings()),
+                field(
+                    "mentions",
+                    proptest::collection::vec(mention, 0..3)
+                        .prop_map(J::Arr)
+                        .boxed(),
+                ),
+                field("reactions", reactions),
+                field("_hidden", flag()),
+                field("imported", flag()),
+                field("private", flag()),
+                field("attachments", any_json()),
+                field("files", any_json()),
+            ])
+        }
+
+        fn meta() -> BoxedStrategy<J> {
+            object(vec![
+                field(
+                    "roomParticipant",
+                    select(vec!["true", "false"]).prop_map(raw).boxed(),
+                ),
+                field("roomType", string()),
+                field("roomName", string()),
+            ])
+        }
+
+        fn room() -> BoxedStrategy<J> {
+            object(vec![
+                prop_oneof![1 => Just(None), 10 => (key("_id"), string()).prop_map(Some)].boxed(),
+                field("t", string()),
+                field("name", string()),
+                field("rid", string()),
+                field("uids", strings()),
+                field("usernames", strings()),
+                field("lastMessage", message()),
+            ])
+        }
+
+        fn message_args() -> BoxedStrategy<J> {
+            prop_oneof![
+                8 => (message(), proptest::option::of(meta()), proptest::option::of(any_json()))
+                    .prop_map(|(doc, meta, extra)| {
+                        J::Arr(std::iter::once(doc).chain(meta).chain(extra).collect())
+                    }),
+                1 => Just(J::Arr(vec![])),
+                1 => any_json(),
+            ]
+            .boxed()
+        }
+
+        fn room_args() -> BoxedStrategy<J> {
+            let action = prop_oneof![
+                6 => select(vec![r#""updated""#, r#""inserted""#, r#""removed""#]).prop_map(raw),
+                1 => select(vec![r#""remov\u0065d""#, "7", "null"]).prop_map(raw),
+            ];
+            prop_oneof![
+                8 => (action, room(), proptest::option::of(any_json()))
+                    .prop_map(|(a, doc, extra)| J::Arr(
+                        [a, doc].into_iter().chain(extra).collect()
+                    )),
+                1 => Just(J::Arr(vec![raw(r#""updated""#)])),
+                1 => any_json(),
+            ]
+            .boxed()
+        }
+
+        /// The envelope around `args`: mostly the collection and event that go with them,
+        /// sometimes not.
+        fn envelope(
+            collection: &'static str,
+            event: BoxedStrategy<J>,
+            args: BoxedStrategy<J>,
+        ) -> BoxedStrategy<J> {
+            let fields = object(vec![
+                prop_oneof![1 => Just(None), 30 => (key("eventName"), event).prop_map(Some)]
+                    .boxed(),
+                prop_oneof![1 => Just(None), 30 => (key("args"), args).prop_map(Some)].boxed(),
+            ]);
+            let msg = prop_oneof![
+                12 => Just(r#""changed""#),
+                1 => select(vec![r#""added""#, r#""ch\u0061nged""#, "5"]),
+            ]
+            .prop_map(raw)
+            .boxed();
+            let collection = prop_oneof![
+                12 => Just(collection),
+                1 => select(vec![
+                    r#""stream-room-messages""#,
+                    r#""stream-notify-user""#,
+                    r#""stream-notify-room""#,
+                    r#""users""#,
+                    r#""stream-room-m\u0065ssages""#,
+                ]),
+            ]
+            .prop_map(raw)
+            .boxed();
+            object(vec![
+                prop_oneof![1 => Just(None), 30 => (key("msg"), msg).prop_map(Some)].boxed(),
+                prop_oneof![1 => Just(None), 30 => (key("collection"), collection).prop_map(Some)]
+                    .boxed(),
+                field("id", string()),
+                prop_oneof![1 => Just(None), 30 => (key("fields"), fields).prop_map(Some)].boxed(),
+            ])
+        }
+
+        fn frame() -> impl Strategy<Value = String> {
+            let message_event = prop_oneof![
+                8 => Just(r#""__my_messages__""#),
+                1 => select(vec![r#""R""#, r#""u/rooms-changed""#]),
+            ]
+            .prop_map(raw)
+            .boxed();
+            let room_event = prop_oneof![
+                8 => select(vec![r#""u/rooms-changed""#, r#""u/subscriptions-changed""#]),
+                1 => select(vec![r#""u/message""#, r#""u/rooms-chang\u0065d""#, r#""rooms-changed""#]),
+            ]
+            .prop_map(raw)
+            .boxed();
+            (
+                prop_oneof![
+                    envelope(r#""stream-room-messages""#, message_event, message_args()),
+                    envelope(r#""stream-notify-user""#, room_event, room_args()),
+                ],
+                prop_oneof![20 => Just(""), 1 => select(vec![" ", " x", "}"])],
+            )
+                .prop_map(|(j, tail)| {
+                    let mut out = String::new();
+                    render(&j, &mut out);
+                    out.push_str(tail);
+                    out
+                })
+        }
+
+        #[test]
+        fn the_fast_path_never_decides_differently() {
+            let mut runner = TestRunner::new_with_rng(
+                Config {
+                    cases: 6000,
+                    failure_persistence: None,
+                    ..Config::default()
+                },
+                TestRng::from_seed(RngAlgorithm::ChaCha, b"issue-17-fast-path-agrees-seed!!"),
+            );
+            let taken = std::cell::Cell::new(0u32);
+            runner
+                .run(&frame(), |f| {
+                    let slow = parse_slow(f.as_bytes());
+                    if let Some(fast) = fast_stream_event(f.as_bytes()) {
+                        taken.set(taken.get() + 1);
+                        prop_assert_eq!(Ok(fast), slow.clone(), "{}", f);
+                    }
+                    prop_assert_eq!(parse(f.as_bytes()), slow, "{}", f);
+                    Ok(())
+                })
+                .unwrap();
+            // The generator must reach the fast path often, or the property says little.
+            assert!(taken.get() > 600, "fast path taken {} times", taken.get());
+        }
     }
 }

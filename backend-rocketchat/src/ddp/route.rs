@@ -87,9 +87,8 @@ pub(crate) fn follow_room_change(mapper: &mut Mapper, change: &RoomChange) -> Fo
         let given = change.doc.name.as_ref().filter(|_| own_name);
         let known = mapper.room(&change.rid);
         // One comes with every message: store the room's facts only when they change.
-        let unchanged = known.is_some_and(|m| {
-            m.kind == kind && (given.is_none() || m.name.as_ref() == given)
-        });
+        let unchanged =
+            known.is_some_and(|m| m.kind == kind && (given.is_none() || m.name.as_ref() == given));
         if !unchanged {
             let name = given
                 .cloned()
