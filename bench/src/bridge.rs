@@ -280,13 +280,13 @@ pub(crate) fn long_run(
 }
 
 /// Start-up, idle memory, the long run and the 100-room runs; returns the 100-room
-/// all-admitted figure (default log level), the one `vs-ddp-client` compares with.
+/// all-admitted run (default log level), the one `vs-ddp-client` compares with.
 pub(crate) fn run_all(
     client_rt: &Runtime,
     exe: &Path,
     sizes: &Sizes,
     baseline: Option<&ReadFigures>,
-) -> Res<ReadFigures> {
+) -> Res<LongRun> {
     let s = startup(client_rt, exe)?;
     println!("\n## Bridge process (`bridge serve`, RUST_LOG={CHILD_LOG})");
     println!(
@@ -322,7 +322,7 @@ pub(crate) fn run_all(
     for (n, r) in &run.samples {
         println!("    {n:>9}: {} / {}", mib(r.now_kib), mib(r.peak_kib));
     }
-    let mut admitted = ReadFigures::default();
+    let mut admitted = LongRun::default();
     for (label, filter) in [
         ("all admitted", Filter::AdmitAll),
         (
@@ -336,7 +336,7 @@ pub(crate) fn run_all(
         );
         crate::print_read(&r.read, baseline);
         if filter == Filter::AdmitAll {
-            admitted = r.read;
+            admitted = r;
         }
     }
     let half = run.samples.len() / 2;
@@ -352,4 +352,15 @@ pub(crate) fn run_all(
         );
     }
     Ok(admitted)
+}
+
+impl LongRun {
+    /// The bridge's peak RSS (`VmHWM`, KiB) over the run.
+    pub(crate) fn peak_kib(&self) -> u64 {
+        self.samples
+            .iter()
+            .map(|(_, r)| r.peak_kib)
+            .max()
+            .unwrap_or(0)
+    }
 }

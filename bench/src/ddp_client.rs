@@ -6,10 +6,9 @@
 //! `VmHWM`.
 //!
 //! The client does nothing but count (`bench/ddp-client-count.mjs`): the floor of any
-//! JavaScript bot on `__my_messages__`. Where the package is not installed (no
-//! `node_modules`, as on CI) or there is no Node, the part prints one line and is skipped;
-//! `bash rocketchat-sim/ddp-client-check/run.sh` (or `npm ci` in that directory) installs
-//! it. Node: `$BENCH_NODE` if set, else `node` on the `PATH`, plus Node 24 from
+//! JavaScript bot on `__my_messages__`. The package is installed by the part itself when
+//! it is missing (`npm ci` from the check's lockfile into a temp dir); with no Node, no npm
+//! or no registry, the part prints one line saying why and is skipped. Node: `$BENCH_NODE` if set, else `node` on the `PATH`, plus Node 24 from
 //! `e2e/.tools` (where `e2e/run.sh` installs it) when it is there.
 
 use std::path::{Path, PathBuf};
@@ -40,14 +39,65 @@ fn repo_root() -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-/// The directory holding `node_modules/@rocket.chat/ddp-client`, if installed.
-fn package_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("BENCH_DDP_CLIENT_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("rocketchat-sim/ddp-client-check"));
+/// The pinned version (`rocketchat-sim/ddp-client-check/package.json`, with its lockfile).
+const PINNED: &str = "1.0.10";
+
+fn installed(dir: &Path) -> bool {
     dir.join("node_modules/@rocket.chat/ddp-client/package.json")
         .exists()
-        .then_some(dir)
+}
+
+/// The directory holding `node_modules/@rocket.chat/ddp-client`, installing it when it is
+/// not there: `$BENCH_DDP_CLIENT_DIR`, else the ddp-client check's own directory when its
+/// `npm ci` has run, else a directory under the system temp dir, keyed by the lockfile,
+/// where `npm ci` installs exactly what the lockfile pins (so CI and a fresh machine get
+/// the same client). `Err` says why it cannot be had (printed as the skip line).
+fn package_dir() -> Result<PathBuf, String> {
+    let check = repo_root().join("rocketchat-sim/ddp-client-check");
+    let dir = match std::env::var_os("BENCH_DDP_CLIENT_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None if installed(&check) => return Ok(check),
+        None => {
+            let lock = std::fs::read(check.join("package-lock.json"))
+                .map_err(|e| format!("cannot read {}/package-lock.json: {e}", check.display()))?;
+            // FNV-1a: a stable key, so a changed lockfile gets a fresh install.
+            let key = lock.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+            std::env::temp_dir().join(format!("bench-ddp-client-{PINNED}-{key:016x}"))
+        }
+    };
+    if installed(&dir) {
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    for file in ["package.json", "package-lock.json"] {
+        std::fs::copy(check.join(file), dir.join(file))
+            .map_err(|e| format!("cannot copy {file} into {}: {e}", dir.display()))?;
+    }
+    println!(
+        "- installing @rocket.chat/ddp-client {PINNED} (npm ci, from the lockfile) into {}",
+        dir.display()
+    );
+    let out = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("no npm to install @rocket.chat/ddp-client {PINNED} ({e})"))?;
+    if !out.status.success() || !installed(&dir) {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        return Err(format!(
+            "npm ci of @rocket.chat/ddp-client {PINNED} failed ({}): {last}",
+            out.status
+        ));
+    }
+    Ok(dir)
 }
 
 fn script() -> PathBuf {
@@ -173,17 +223,18 @@ fn run_one(
 
 /// Runs the client under every Node found; `None` (one line printed) when it cannot run.
 pub(crate) fn run(client_rt: &Runtime, rooms: usize, messages: usize) -> Res<Option<Vec<JsRun>>> {
-    let Some(dir) = package_dir() else {
-        println!(
-            "- skipped: @rocket.chat/ddp-client is not installed (npm ci in rocketchat-sim/ddp-client-check, as its run.sh does)"
-        );
-        return Ok(None);
-    };
     let nodes = nodes();
     if nodes.is_empty() {
-        println!("- skipped: no node binary (set BENCH_NODE)");
+        println!("- skipped: no node binary on the PATH (or set BENCH_NODE)");
         return Ok(None);
     }
+    let dir = match package_dir() {
+        Ok(dir) => dir,
+        Err(why) => {
+            println!("- skipped: {why}");
+            return Ok(None);
+        }
+    };
     let mut runs = Vec::new();
     for (node, version) in nodes {
         let (read, peak_kib) = run_one(client_rt, &node, &dir, rooms, messages)?;
@@ -196,8 +247,9 @@ pub(crate) fn run(client_rt: &Runtime, rooms: usize, messages: usize) -> Res<Opt
     Ok(Some(runs))
 }
 
-/// Prints one JavaScript run and, when given, the bridge's figure against it.
-pub(crate) fn print(run: &JsRun, bridge: Option<&ReadFigures>) {
+/// Prints one JavaScript run and, when given, the bridge's figure (its read and peak RSS,
+/// KiB) against it.
+pub(crate) fn print(run: &JsRun, bridge: Option<(&ReadFigures, u64)>) {
     println!(
         "- @rocket.chat/ddp-client on Node {}, `__my_messages__`, counting: {} msgs in {:.3} s: {:.0} msgs/s wall; CPU {} per msg (one core: {:.0} msgs/s); peak RSS {}",
         run.node,
@@ -208,13 +260,16 @@ pub(crate) fn print(run: &JsRun, bridge: Option<&ReadFigures>) {
         run.read.capacity(),
         mib(run.peak_kib),
     );
-    if let Some(b) = bridge {
+    if let Some((b, peak_kib)) = bridge {
         let ratio =
             b.cpu_per_message().as_secs_f64() / run.read.cpu_per_message().as_secs_f64().max(1e-12);
         println!(
-            "  bridge serve end to end / this client, CPU per message: {ratio:.2} ({} vs {}; below 1: the bridge is ahead); wall rate {:.2}x",
+            "  bridge serve / this client: CPU per message {ratio:.2}x ({} vs {}; below 1: the bridge is ahead), peak RSS {:.2}x ({} vs {}), wall rate {:.2}x",
             crate::measure::us(b.cpu_per_message()),
             crate::measure::us(run.read.cpu_per_message()),
+            peak_kib as f64 / (run.peak_kib as f64).max(1.0),
+            mib(peak_kib),
+            mib(run.peak_kib),
             b.rate() / run.read.rate().max(1e-9),
         );
     }

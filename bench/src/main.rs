@@ -189,10 +189,11 @@ fn run(args: &Args) -> Res<()> {
     }
     if all || args.which == Which::VsDdpClient {
         println!(
-            "\n## vs Rocket.Chat's @rocket.chat/ddp-client (the same firehose: {} msgs over 100 rooms)",
-            sizes.inbound
+            "\n## vs Rocket.Chat's @rocket.chat/ddp-client (the same firehose: {} msgs over 100 rooms; load average {})",
+            sizes.inbound,
+            measure::load_average()
         );
-        let serve_figure = match serve_figure {
+        let serve = match serve_figure {
             Some(f) => f,
             None => {
                 let f = bridge::long_run(
@@ -202,18 +203,21 @@ fn run(args: &Args) -> Res<()> {
                     sizes.inbound,
                     inbound::Filter::AdmitAll,
                     None,
-                )?
-                .read;
-                println!("- bridge serve end to end, 100 rooms, all admitted, default log level:");
-                print_read(&f, baseline.as_ref());
+                )?;
+                println!(
+                    "- bridge serve end to end, 100 rooms, all admitted, default log level: peak RSS {}",
+                    measure::mib(f.peak_kib())
+                );
+                print_read(&f.read, baseline.as_ref());
                 f
             }
         };
         if let Some(runs) = ddp_client::run(&client_rt, 100, sizes.inbound)? {
             for run in &runs {
-                ddp_client::print(run, Some(&serve_figure));
+                ddp_client::print(run, Some((&serve.read, serve.peak_kib())));
             }
         }
+        println!("  load average after: {}", measure::load_average());
     }
     Ok(())
 }
@@ -254,12 +258,7 @@ fn print_machine(quick: bool) {
                 .and_then(|v| v.parse::<u64>().ok())
         })
         .unwrap_or(0);
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let load = load
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let load = measure::load_average();
     println!(
         "# bench ({} mode): {cores} cores, CPU {model}, memory {}, load average {load}",
         if quick { "quick" } else { "full" },
