@@ -743,7 +743,7 @@ mod tests {
             (m(r#"{"_id":"m","u":{"_id":"a"}}"#), false),
             (m(r#"{"u":{"_id":"a"},"rid":"R","_id":"m"}"#), true),
             (m(&format!(r#"{{{base},"_id":"other"}}"#)), false),
-            (m(&format!(r#"{{"_\u0069d":"m","rid":"R","u":{{"_id":"a"}}}}"#)), true),
+            (m(r#"{"_\u0069d":"m","rid":"R","u":{"_id":"a"}}"#), true),
             (m(&format!(r#"{{{base},"reactions":{{":+1:":{{"usernames":["x"]}},":+1:":{{"usernames":[]}}}}}}"#)), true),
             (m(&format!(r#"{{{base},"_hidden":1}}"#)), false),
             (
