@@ -103,24 +103,6 @@ struct CachedMessage {
     updated_at: i64,
 }
 
-/// Reads a `stream-room-messages` event's document and room metadata (JSON text) into
-/// their wire types. `None` (logged) when the document does not parse; metadata that does
-/// not parse is ignored.
-pub(crate) fn parse_stream_message(
-    doc: &str,
-    meta: Option<&str>,
-) -> Option<(WireMessage, Option<WireRoomMeta>)> {
-    let doc = match serde_json::from_str::<WireMessage>(doc) {
-        Ok(doc) => doc,
-        Err(e) => {
-            tracing::debug!(error = %e, "dropping a message frame that does not parse");
-            return None;
-        }
-    };
-    let meta = meta.and_then(|m| serde_json::from_str::<WireRoomMeta>(m).ok());
-    Some((doc, meta))
-}
-
 /// Turns message frames into events, dropping echoes, duplicates and noise.
 #[derive(Debug)]
 pub(crate) struct Mapper {

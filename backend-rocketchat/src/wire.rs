@@ -7,15 +7,63 @@ use serde::Deserialize;
 
 /// A date as Rocket.Chat sends it: EJSON `{"$date": ms}` over DDP, an ISO-8601 string over
 /// REST, and a bare number in a few REST responses.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
+///
+/// Read by hand rather than `#[serde(untagged)]`, which buffers every date of every message
+/// into a generic tree before trying each form; the forms are the same: an object (its
+/// `$date`, or none), a number, a string.
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum WireDate {
-    Ejson {
-        #[serde(rename = "$date")]
-        date: Option<serde_json::Value>,
-    },
+    Ejson { date: Option<serde_json::Value> },
     Millis(f64),
     Text(String),
+}
+
+impl<'de> Deserialize<'de> for WireDate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DateVisitor;
+        impl<'de> serde::de::Visitor<'de> for DateVisitor {
+            type Value = WireDate;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a date: {\"$date\": ...}, a number or a string")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<WireDate, A::Error> {
+                let mut date = None;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "$date" {
+                        if date.is_some() {
+                            return Err(serde::de::Error::duplicate_field("$date"));
+                        }
+                        date = Some(map.next_value::<serde_json::Value>()?);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                // `{"$date": null}` is an object without a date, as before.
+                Ok(WireDate::Ejson {
+                    date: date.filter(|d| !d.is_null()),
+                })
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<WireDate, E> {
+                Ok(WireDate::Millis(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<WireDate, E> {
+                Ok(WireDate::Millis(v as f64))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<WireDate, E> {
+                Ok(WireDate::Millis(v as f64))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<WireDate, E> {
+                Ok(WireDate::Text(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<WireDate, E> {
+                Ok(WireDate::Text(v))
+            }
+        }
+        deserializer.deserialize_any(DateVisitor)
+    }
 }
 
 impl WireDate {
@@ -221,6 +269,33 @@ pub(crate) struct WireCursor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_read_in_every_form() {
+        let read = |text: &str| serde_json::from_str::<WireDate>(text).map(|d| d.millis());
+        assert_eq!(read(r#"{"$date": 1500}"#).unwrap(), Some(1500));
+        assert_eq!(read(r#"{"x": 1, "$date": 1500.7}"#).unwrap(), Some(1500));
+        assert_eq!(
+            read(r#"{"$date": "2026-01-02T03:04:05.678Z"}"#).unwrap(),
+            Some(1_767_323_045_678)
+        );
+        assert_eq!(read(r#"{"$date": null}"#).unwrap(), None);
+        assert_eq!(read(r#"{}"#).unwrap(), None);
+        assert_eq!(read("1500").unwrap(), Some(1500));
+        assert_eq!(read("-5").unwrap(), Some(-5));
+        assert_eq!(
+            read(r#""2026-01-02T03:04:05.678Z""#).unwrap(),
+            Some(1_767_323_045_678)
+        );
+        assert_eq!(read(r#""1500""#).unwrap(), Some(1500));
+        assert!(read("true").is_err() && read("[1]").is_err());
+        // From a `Value` too (REST pages are read through one at times).
+        let v = serde_json::json!({"$date": 7});
+        assert_eq!(
+            serde_json::from_value::<WireDate>(v).unwrap().millis(),
+            Some(7)
+        );
+    }
 
     #[test]
     fn a_sync_page_keeps_the_documents_that_parse_and_its_cursor() {

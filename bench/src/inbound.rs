@@ -61,7 +61,8 @@ impl ReadFigures {
 pub(crate) enum Filter {
     /// Every room, `groupPolicy: open`, `requireMention: false`: all dispatched.
     AdmitAll,
-    /// One room of 100 in the policy's `rooms` (the bridge's path): 99% skipped by the policy.
+    /// One room of 100 in the policy's `rooms` (the bridge's path): 99% dropped by the
+    /// policy (`room_not_allowlisted`, a drop, not a skip).
     PolicyAllowlist,
     /// One room of 100 in the backend's own `rooms` list: 99% dropped before an event exists.
     BackendAllowlist,

@@ -13,6 +13,8 @@
 //! - `latency`: send stamp -> event out of the backend, at a steady rate.
 //! - `outbound`: sends per second, the backend against a bare hyper client.
 //! - `bridge`: the `bridge serve` child process: start-up, idle RSS, end to end, 1M run.
+//! - `ddp_client`: Rocket.Chat's `@rocket.chat/ddp-client` on the same firehose, beside
+//!   `bridge serve` in the same run (skipped, with one line, where it is not installed).
 //! - `measure`: CPU clocks, RSS, percentiles.
 //!
 //! The client side runs on a current-thread runtime on the main thread, so the CPU meter of
@@ -20,6 +22,7 @@
 #![allow(clippy::print_stdout)]
 
 mod bridge;
+mod ddp_client;
 mod inbound;
 mod latency;
 mod measure;
@@ -40,6 +43,8 @@ enum Which {
     Latency,
     Outbound,
     Bridge,
+    /// `bridge serve` and Rocket.Chat's `@rocket.chat/ddp-client` on the same firehose.
+    VsDdpClient,
     /// Only the in-process read with every message admitted (for profiling).
     #[value(hide = true)]
     Admit,
@@ -132,7 +137,7 @@ fn run(args: &Args) -> Res<()> {
         for (label, filter) in [
             ("all admitted", inbound::Filter::AdmitAll),
             (
-                "99% skipped by the policy (1 of 100 rooms allowlisted)",
+                "99% dropped by the policy (1 of 100 rooms allowlisted: room_not_allowlisted)",
                 inbound::Filter::PolicyAllowlist,
             ),
             (
@@ -169,12 +174,50 @@ fn run(args: &Args) -> Res<()> {
         sim.stop();
         outbound::print(&o);
     }
+    let exe = || match &args.bridge {
+        Some(p) => Ok(p.clone()),
+        None => bridge::default_binary(),
+    };
+    let mut serve_figure = None;
     if all || args.which == Which::Bridge {
-        let exe = match &args.bridge {
-            Some(p) => p.clone(),
-            None => bridge::default_binary()?,
+        serve_figure = Some(bridge::run_all(
+            &client_rt,
+            &exe()?,
+            &sizes,
+            baseline.as_ref(),
+        )?);
+    }
+    if all || args.which == Which::VsDdpClient {
+        println!(
+            "\n## vs Rocket.Chat's @rocket.chat/ddp-client (the same firehose: {} msgs over 100 rooms; load average {})",
+            sizes.inbound,
+            measure::load_average()
+        );
+        let serve = match serve_figure {
+            Some(f) => f,
+            None => {
+                let f = bridge::long_run(
+                    &client_rt,
+                    &exe()?,
+                    100,
+                    sizes.inbound,
+                    inbound::Filter::AdmitAll,
+                    None,
+                )?;
+                println!(
+                    "- bridge serve end to end, 100 rooms, all admitted, default log level: peak RSS {}",
+                    measure::mib(f.peak_kib())
+                );
+                print_read(&f.read, baseline.as_ref());
+                f
+            }
         };
-        bridge::run_all(&client_rt, &exe, &sizes, baseline.as_ref())?;
+        if let Some(runs) = ddp_client::run(&client_rt, 100, sizes.inbound)? {
+            for run in &runs {
+                ddp_client::print(run, Some((&serve.read, serve.peak_kib())));
+            }
+        }
+        println!("  load average after: {}", measure::load_average());
     }
     Ok(())
 }
@@ -215,12 +258,7 @@ fn print_machine(quick: bool) {
                 .and_then(|v| v.parse::<u64>().ok())
         })
         .unwrap_or(0);
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let load = load
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let load = measure::load_average();
     println!(
         "# bench ({} mode): {cores} cores, CPU {model}, memory {}, load average {load}",
         if quick { "quick" } else { "full" },

@@ -61,6 +61,16 @@ pub(crate) fn rss(pid: u32) -> Option<Rss> {
     })
 }
 
+/// The 1, 5 and 15 minute load averages (`/proc/loadavg`), as printed beside every figure:
+/// the machine is shared, so a figure means little without it.
+pub(crate) fn load_average() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    load.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// KiB as MiB with one decimal.
 pub(crate) fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)

@@ -382,8 +382,8 @@ impl Core {
 
     /// Queues a notification.
     pub(crate) async fn notify<P: Serialize>(&self, method: &str, params: &P) {
-        match serde_json::to_value(params) {
-            Ok(params) => self.emit(rpc::notification_line(method, params)).await,
+        match rpc::notification_line_of(method, params) {
+            Ok(line) => self.emit(line).await,
             Err(e) => tracing::error!(method, error = %e, "notification not serializable"),
         }
     }

@@ -260,10 +260,45 @@ pub fn notification_line(method: &str, params: Value) -> String {
     json!({"jsonrpc": "2.0", "method": method, "params": params}).to_string()
 }
 
+/// A notification line serialised once, straight from the params (no `Value` tree in
+/// between: every admitted message is one). The same JSON as [`notification_line`] of
+/// `serde_json::to_value(params)`, its object keys in declaration order.
+pub fn notification_line_of<P: serde::Serialize + ?Sized>(
+    method: &str,
+    params: &P,
+) -> serde_json::Result<String> {
+    #[derive(serde::Serialize)]
+    struct Notification<'a, P: ?Sized> {
+        jsonrpc: &'static str,
+        method: &'a str,
+        params: &'a P,
+    }
+    serde_json::to_string(&Notification {
+        jsonrpc: "2.0",
+        method,
+        params,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::protocol::{AckParams, NoParams};
+
+    #[test]
+    fn a_notification_serialised_once_is_the_same_json() {
+        let params = crate::protocol::ConnectionParams::from(&channel_api::ConnectionState::Active);
+        let once = notification_line_of(crate::protocol::method::CONNECTION, &params).unwrap();
+        let via_value = notification_line(
+            crate::protocol::method::CONNECTION,
+            serde_json::to_value(&params).unwrap(),
+        );
+        assert!(once.starts_with(r#"{"jsonrpc":"2.0","method":"connection","params":{"#));
+        assert_eq!(
+            serde_json::from_str::<Value>(&once).unwrap(),
+            serde_json::from_str::<Value>(&via_value).unwrap()
+        );
+    }
 
     #[test]
     fn requests_and_notifications_are_told_apart() {

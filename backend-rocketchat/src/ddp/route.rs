@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use super::frame::{DdpError, Inbound};
-use crate::mapping::{parse_stream_message, Mapper, RoomMeta};
+use crate::mapping::{Mapper, RoomMeta};
 use crate::wire::{WireMessage, WireRoom, WireRoomMeta};
 
 /// What a frame asks for.
@@ -84,13 +84,17 @@ pub(crate) fn follow_room_change(mapper: &mut Mapper, change: &RoomChange) -> Fo
     if let Some(kind) = kind {
         // A subscription's `name` of a DM is the other user, not the room's name.
         let own_name = !(change.subscription && kind.is_direct());
-        let name = change
-            .doc
-            .name
-            .clone()
-            .filter(|_| own_name)
-            .or_else(|| mapper.room(&change.rid).and_then(|m| m.name.clone()));
-        mapper.note_room(&change.rid, RoomMeta { kind, name });
+        let given = change.doc.name.as_ref().filter(|_| own_name);
+        let known = mapper.room(&change.rid);
+        // One comes with every message: store the room's facts only when they change.
+        let unchanged =
+            known.is_some_and(|m| m.kind == kind && (given.is_none() || m.name.as_ref() == given));
+        if !unchanged {
+            let name = given
+                .cloned()
+                .or_else(|| known.and_then(|m| m.name.clone()));
+            mapper.note_room(&change.rid, RoomMeta { kind, name });
+        }
     }
     Follow::Subscribe
 }
@@ -111,8 +115,16 @@ pub(crate) fn route(inbound: Inbound) -> Route {
         }
         Inbound::NoSub { id, error } => Route::SubEnded { id, error },
         Inbound::Result { id, result, error } => Route::Answer { id, result, error },
-        Inbound::RoomMessage { doc, meta } => match parse_stream_message(&doc, meta.as_deref()) {
-            Some((doc, meta)) => Route::Message { doc, meta },
+        Inbound::RoomMessage { doc, meta } => match doc {
+            Some(doc) => Route::Message { doc: *doc, meta },
+            None => Route::Nothing,
+        },
+        Inbound::RoomChange {
+            subscription,
+            removed,
+            doc,
+        } => match doc {
+            Some(doc) => room_change(subscription, removed, doc),
             None => Route::Nothing,
         },
         Inbound::Stream {
@@ -145,10 +157,8 @@ fn stream_event(collection: &str, event: &str, args: Vec<Value>) -> Route {
                 }
             }
         }
+        // `rooms-changed` and `subscriptions-changed` are `Inbound::RoomChange`.
         "stream-notify-user" => match event.rsplit('/').next().unwrap_or("") {
-            which @ ("subscriptions-changed" | "rooms-changed") => {
-                room_change(which == "subscriptions-changed", args)
-            }
             "message" => {
                 tracing::info!("the server sent the bot an ephemeral notice");
                 Route::Nothing
@@ -165,18 +175,7 @@ fn stream_event(collection: &str, event: &str, args: Vec<Value>) -> Route {
     }
 }
 
-fn room_change(subscription: bool, mut args: Vec<Value>) -> Route {
-    let removed = args.first().and_then(Value::as_str) == Some("removed");
-    let Some(doc) = args.get_mut(1).map(Value::take) else {
-        return Route::Nothing;
-    };
-    let doc: WireRoom = match serde_json::from_value(doc) {
-        Ok(doc) => doc,
-        Err(e) => {
-            tracing::debug!(error = %e, "dropping a room change that does not parse");
-            return Route::Nothing;
-        }
-    };
+fn room_change(subscription: bool, removed: bool, doc: WireRoom) -> Route {
     let rid = if subscription {
         doc.rid.clone()
     } else {

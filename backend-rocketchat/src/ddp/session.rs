@@ -1057,7 +1057,9 @@ fn kind_of(inbound: &Inbound) -> &'static str {
         Inbound::Ready { .. } => "ready",
         Inbound::NoSub { .. } => "nosub",
         Inbound::Result { .. } => "result",
-        Inbound::RoomMessage { .. } | Inbound::Stream { .. } => "stream",
+        Inbound::RoomMessage { .. } | Inbound::RoomChange { .. } | Inbound::Stream { .. } => {
+            "stream"
+        }
         Inbound::Ignored(_) => "ignored",
         Inbound::Error { .. } => "error",
     }
