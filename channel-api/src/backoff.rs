@@ -1,7 +1,6 @@
 //! The one retry-delay rule of the workspace: exponential from a first delay, capped, and
 //! scaled by a jitter factor the caller draws (this crate does no IO and draws nothing).
-//! The Rocket.Chat backend's reconnects and the bridge's retries of room resolution both
-//! wait by it.
+//! A backend's reconnects and the bridge's retries of room resolution both wait by it.
 //!
 //! ```
 //! use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Splitting long replies to the server's size limit.
 //!
-//! A limit is a [`TextLimit`]: a number and the unit the server counts in (Rocket.Chat
-//! measures `Message_MaxAllowedSize`, default 5000, in UTF-16 code units). [`chunk_text`]:
+//! A limit is a [`TextLimit`]: a number and the unit the server counts in (e.g. UTF-16
+//! code units for a server written in JavaScript). [`chunk_text`]:
 //! - returns text that fits unchanged (one chunk), and no chunk for blank text;
 //! - cuts at the last paragraph break (blank line) that fits, else the last line break,
 //!   else the last space or tab, else at the last whole character that fits (a character
@@ -27,9 +27,6 @@
 //! ```
 
 use crate::model::{TextLimit, TextUnit};
-
-/// Rocket.Chat's default `Message_MaxAllowedSize`, in UTF-16 code units.
-pub const DEFAULT_LIMIT: usize = 5000;
 
 /// The smallest usable limit in `unit`: room for the widest character (two UTF-16 code
 /// units, four UTF-8 bytes). Smaller limits are raised to this.
@@ -469,12 +466,13 @@ mod tests {
     }
 
     #[test]
-    fn the_default_limit_is_rocket_chats() {
-        assert_eq!(DEFAULT_LIMIT, 5000);
+    fn the_default_limit_cuts_a_long_reply_into_full_chunks() {
+        let limit = crate::config::DEFAULT_TEXT_CHUNK_LIMIT;
+        assert_eq!(limit, 5000);
         let text = "word ".repeat(2500);
-        let chunks = chunk(&text, DEFAULT_LIMIT);
+        let chunks = chunk(&text, limit);
         assert_eq!(chunks.len(), 3);
-        assert!(chunks.iter().all(|c| utf16_len(c) <= DEFAULT_LIMIT));
+        assert!(chunks.iter().all(|c| utf16_len(c) <= limit));
     }
 
     fn no_whitespace(text: &str) -> String {

@@ -4,7 +4,7 @@
 //! A message whose text, after trimming and after removing a leading mention of the bot
 //! (`@bot`, `@bot:` or `@bot,`), starts with `!` is a command and is never sent to the
 //! model. The command word is case-insensitive. `!word` stands for OpenClaw's `/word`
-//! (Rocket.Chat keeps a leading `/` for its own slash commands). The table
+//! (chat servers keep a leading `/` for their own slash commands). The table
 //! ([`COMMANDS`]) is the one list: parsing, the operator check and `!help` all read it.
 //!
 //! | text | OpenClaw form | who | why |
@@ -352,7 +352,7 @@ impl CommandRequest {
 
 /// Removes a leading `@username` (optionally followed by `:` or `,`) of the bot and the
 /// whitespace around it. Returns whether there was one, and the rest, trimmed. The
-/// username compares case-insensitively, as Rocket.Chat usernames do.
+/// username compares case-insensitively, as chat servers' usernames do.
 pub fn strip_leading_mention<'a>(text: &'a str, username: &str) -> (bool, &'a str) {
     let trimmed = text.trim();
     let Some(after_at) = trimmed.strip_prefix('@') else {

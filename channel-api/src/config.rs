@@ -17,7 +17,7 @@
 //! | `replyToMode` | `off` |
 //! | `reactionNotifications` | `own` |
 //! | `roomEvents` | `true` (joins, leaves, renames, topic changes and pins in admitted rooms) |
-//! | `textChunkLimit` | `5000` (Rocket.Chat's `Message_MaxAllowedSize`) |
+//! | `textChunkLimit` | `5000`, capped by the backend's own limit |
 //!
 //! `rooms` keys are room ids or room names (`general` or `#general`). A key matches the
 //! room whose id it is, or the room id the host resolved it to ([`ResolvedRooms`]: at
@@ -29,7 +29,7 @@
 //!
 //! Allowlist entries (`allowFrom`, `groupAllowFrom`, `rooms.*.users`, `commandAllowFrom`,
 //! `reactionAllowlist`) are user ids, optionally prefixed with the channel's namespace
-//! (`rocketchat:`; the host names it, see [`ChannelConfig::strip_namespace`]), or `"*"` for
+//! (`<namespace>:`; the host names it, see [`ChannelConfig::strip_namespace`]), or `"*"` for
 //! everyone. They match usernames (`alice` or `@alice`, case-insensitively) only with
 //! `dangerouslyAllowNameMatching`, because usernames can be renamed and reused.
 //!
@@ -56,8 +56,9 @@ use crate::ids::{RoomId, UserId};
 use crate::model::{ChatType, RoomInfo, RoomKind};
 use crate::session::Namespace;
 
-/// Rocket.Chat's default `Message_MaxAllowedSize`, in UTF-16 code units.
-pub const DEFAULT_TEXT_CHUNK_LIMIT: usize = crate::chunk::DEFAULT_LIMIT;
+/// The default `textChunkLimit`, counted in the unit of the backend's limit
+/// ([`crate::TextLimit`]); the backend's own maximum caps it further.
+pub const DEFAULT_TEXT_CHUNK_LIMIT: usize = 5000;
 
 /// The smallest accepted `textChunkLimit`: room for a reopened code fence and some text.
 pub const MIN_TEXT_CHUNK_LIMIT: usize = 64;
@@ -553,7 +554,7 @@ impl ChannelConfig {
         }
     }
 
-    /// Removes the host's namespace prefix (`rocketchat:` for the Rocket.Chat channel) from
+    /// Removes the host's namespace prefix (the channel's name in the host, e.g. `slack:`) from
     /// every allowlist entry, so entries compare with bare user ids. [`crate::policy::Policy`]
     /// does this once, when it is built.
     pub fn strip_namespace(&mut self, namespace: &Namespace) {
@@ -1130,14 +1131,14 @@ mod tests {
     #[test]
     fn the_hosts_namespace_is_stripped_from_every_allowlist() {
         let mut config = ChannelConfig::from_value(json!({
-            "allowFrom": ["rocketchat:UA", "UB", "slack:UC"],
-            "groupAllowFrom": ["rocketchat:UA"],
-            "commandAllowFrom": ["rocketchat:UA"],
-            "reactionAllowlist": ["rocketchat:UA"],
-            "rooms": { "general": { "users": ["rocketchat:UA"] } },
+            "allowFrom": ["acme:UA", "UB", "slack:UC"],
+            "groupAllowFrom": ["acme:UA"],
+            "commandAllowFrom": ["acme:UA"],
+            "reactionAllowlist": ["acme:UA"],
+            "rooms": { "general": { "users": ["acme:UA"] } },
         }))
         .unwrap();
-        config.strip_namespace(&Namespace::new("rocketchat").unwrap());
+        config.strip_namespace(&Namespace::new("acme").unwrap());
         assert_eq!(config.allow_from, ["UA", "UB", "slack:UC"]);
         assert_eq!(config.group_allow_from, ["UA"]);
         assert_eq!(config.command_allow_from, ["UA"]);
@@ -1156,7 +1157,7 @@ mod tests {
         };
         let cases: Vec<(&ChannelConfig, Vec<String>, Option<&UserId>, bool)> = vec![
             (&strict, list(&["UA"]), Some(&alice), true),
-            (&strict, list(&["rocketchat:UA"]), Some(&alice), false),
+            (&strict, list(&["acme:UA"]), Some(&alice), false),
             (&strict, list(&["ua"]), Some(&alice), false),
             (&strict, list(&["*"]), Some(&alice), true),
             (&strict, list(&["*"]), None, true),

@@ -40,7 +40,7 @@ pub enum Error {
     Unsupported {
         /// The operation, e.g. `edit`.
         operation: &'static str,
-        /// The backend, e.g. `rocketchat`.
+        /// The backend's name, e.g. `mock`.
         backend: &'static str,
     },
     /// The connection is down; the operation may succeed later.

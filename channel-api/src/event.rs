@@ -165,7 +165,7 @@ pub enum Event {
 }
 
 /// A user named by a room event. The id is unknown when the server names the user only by
-/// username (Rocket.Chat's `au` / `ru` say who was added or removed by username).
+/// username (some servers say who was added or removed by username only).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoomUser {

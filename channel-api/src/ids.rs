@@ -1,5 +1,5 @@
-//! Typed identifiers. Every id is an opaque, case-sensitive string: Rocket.Chat ids are
-//! case-sensitive, so nothing here ever lowercases or trims them.
+//! Typed identifiers. Every id is an opaque, case-sensitive string: chat servers' ids
+//! are case-sensitive, so nothing here ever lowercases or trims them.
 
 use std::fmt;
 

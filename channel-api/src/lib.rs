@@ -1,6 +1,6 @@
 //! The backend-neutral chat channel contract, and OpenClaw's channel semantics.
 //!
-//! This crate does no IO. Backends (`backend-mock`, `backend-rocketchat`) implement
+//! This crate does no IO. Backends (`backend-mock` and the real ones) implement
 //! [`Channel`]; the bridge drives a `Channel` and applies the semantics below.
 //!
 //! # Layout

@@ -180,7 +180,7 @@ pub struct Message {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Attachment {
-    /// The backend's file id (Rocket.Chat: `files[]._id`).
+    /// The backend's file id.
     pub id: String,
     /// The file name as uploaded.
     pub name: String,
@@ -188,8 +188,8 @@ pub struct Attachment {
     pub mime_type: Option<String>,
     /// Size in bytes, as the payload gives it (a download still enforces its own limit).
     pub size: Option<u64>,
-    /// Where the backend fetches it from: opaque to callers (Rocket.Chat: the
-    /// server-relative `/file-upload/<id>/<name>` path).
+    /// Where the backend fetches it from: opaque to callers (e.g. a
+    /// server-relative path).
     pub url: String,
 }
 
@@ -410,8 +410,9 @@ pub struct Capabilities {
     pub history: bool,
 }
 
-/// A text length limit and the unit the server counts it in (Rocket.Chat counts UTF-16
-/// code units, as JavaScript's `String.length` does; others count bytes or characters).
+/// A text length limit and the unit the server counts it in (servers written in
+/// JavaScript count UTF-16 code units, as `String.length` does; others count bytes or
+/// characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TextLimit {

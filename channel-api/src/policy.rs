@@ -99,7 +99,7 @@
 //!     user_id: UserId::new("BOT"),
 //!     username: "bot".into(),
 //! };
-//! let policy = Policy::new(ChannelConfig::default(), identity, Namespace::new("rocketchat")?)?;
+//! let policy = Policy::new(ChannelConfig::default(), identity, Namespace::new("acme")?)?;
 //! let event = Event::MessageCreated { message: message.clone() };
 //! // What the host remembers: the messages it dispatched and the ones the bot wrote.
 //! let mut known = RecentMessages::new(5000);
@@ -114,7 +114,7 @@
 //! match &decision {
 //!     Decision::Dispatch(Dispatch::Message(inbound)) => {
 //!         assert_eq!(inbound.text, "hello");
-//!         assert_eq!(inbound.conversation.to_string(), "rocketchat:default:direct:D1");
+//!         assert_eq!(inbound.conversation.to_string(), "acme:default:direct:D1");
 //!     }
 //!     other => panic!("unexpected {other:?}"),
 //! }
@@ -984,7 +984,7 @@ mod tests {
     use serde_json::json;
 
     fn ns() -> Namespace {
-        Namespace::new("rocketchat").unwrap()
+        Namespace::new("acme").unwrap()
     }
 
     fn identity() -> Identity {
@@ -1674,10 +1674,7 @@ mod tests {
             panic!("not dispatched");
         };
         assert!(inbound.mention.required);
-        assert_eq!(
-            inbound.conversation.to_string(),
-            "rocketchat:default:group:G1"
-        );
+        assert_eq!(inbound.conversation.to_string(), "acme:default:group:G1");
     }
 
     #[test]
@@ -2409,7 +2406,7 @@ mod tests {
         // A visible thread follows, so the conversation is that thread (case kept).
         assert_eq!(
             inbound.conversation.to_string(),
-            "rocketchat:default:channel:R1:thread:AbC"
+            "acme:default:channel:R1:thread:AbC"
         );
 
         // A threaded message stays in its thread; DMs need no mention and keep their text.
@@ -2426,7 +2423,7 @@ mod tests {
         );
         assert_eq!(
             inbound.conversation.to_string(),
-            "rocketchat:default:channel:R1:thread:Root1"
+            "acme:default:channel:R1:thread:Root1"
         );
 
         let dm = msg(RoomKind::Direct, "U1", "hi there");
@@ -2438,10 +2435,7 @@ mod tests {
         assert_eq!(inbound.text, "hi there");
         assert!(!inbound.mention.required && !inbound.mention.was_mentioned);
         assert_eq!(inbound.reply.target, ReplyTarget::TopLevel);
-        assert_eq!(
-            inbound.conversation.to_string(),
-            "rocketchat:default:direct:D1"
-        );
+        assert_eq!(inbound.conversation.to_string(), "acme:default:direct:D1");
     }
 
     #[test]
@@ -2462,7 +2456,7 @@ mod tests {
         );
         assert_eq!(
             inbound.conversation.to_string(),
-            "rocketchat:default:channel:R1:thread:M1"
+            "acme:default:channel:R1:thread:M1"
         );
     }
 
@@ -2640,8 +2634,7 @@ mod tests {
             Decision::Dispatch(Dispatch::Reaction {
                 reaction: Box::new(r),
                 added: false,
-                conversation: ConversationId::parse(&ns(), "rocketchat:default:channel:R1")
-                    .unwrap(),
+                conversation: ConversationId::parse(&ns(), "acme:default:channel:R1").unwrap(),
             })
         );
     }
@@ -2857,7 +2850,7 @@ mod tests {
         };
         assert_eq!(
             conversation.to_string(),
-            "rocketchat:default:channel:R1:thread:T9"
+            "acme:default:channel:R1:thread:T9"
         );
         let state = ConnectionState::Reconnecting {
             attempt: 2,
@@ -3164,7 +3157,7 @@ mod tests {
             Decision::Dispatch(Dispatch::RoomEvent {
                 conversation, at, ..
             }) => {
-                assert_eq!(conversation.to_string(), "rocketchat:default:channel:R1");
+                assert_eq!(conversation.to_string(), "acme:default:channel:R1");
                 assert_eq!(at, Timestamp(5));
             }
             other => panic!("{other:?}"),

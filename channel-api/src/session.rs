@@ -4,10 +4,10 @@
 //! <namespace>:<account>:<direct|group|channel>:<roomId>[:thread:<rootId>]
 //! ```
 //!
-//! The namespace is the channel's name in OpenClaw (`rocketchat` for the Rocket.Chat
+//! The namespace is the channel's name in OpenClaw (`slack` for its Slack
 //! channel): the host passes it, this crate knows no backend. The chat type is OpenClaw's
 //! word, as Slack's channel uses it: `direct` is a 1:1 DM, `group` a group DM, `channel`
-//! any room, public or private. Ids keep their case (Rocket.Chat ids are case-sensitive;
+//! any room, public or private. Ids keep their case (backends' ids are case-sensitive;
 //! OpenClaw lowercases its own session keys, so the native ids must come from here, never
 //! from those keys). No component may be empty or contain `:`.
 //!
@@ -15,7 +15,7 @@
 //! use channel_api::session::{ConversationId, Namespace};
 //! use channel_api::{AccountId, ChatType, MessageId, RoomId};
 //!
-//! let ns = Namespace::new("rocketchat")?;
+//! let ns = Namespace::new("acme")?;
 //! let id = ConversationId::new(
 //!     ns.clone(),
 //!     AccountId::new("default"),
@@ -23,9 +23,9 @@
 //!     RoomId::new("GENERAL"),
 //!     Some(MessageId::new("AbC123")),
 //! )?;
-//! assert_eq!(id.to_string(), "rocketchat:default:channel:GENERAL:thread:AbC123");
+//! assert_eq!(id.to_string(), "acme:default:channel:GENERAL:thread:AbC123");
 //! assert_eq!(ConversationId::parse(&ns, &id.to_string())?, id);
-//! assert_eq!(id.room_conversation().to_string(), "rocketchat:default:channel:GENERAL");
+//! assert_eq!(id.room_conversation().to_string(), "acme:default:channel:GENERAL");
 //! # Ok::<(), channel_api::session::SessionError>(())
 //! ```
 
@@ -296,7 +296,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn ns() -> Namespace {
-        Namespace::new("rocketchat").unwrap()
+        Namespace::new("acme").unwrap()
     }
 
     fn id(account: &str, kind: ChatType, room: &str, thread: Option<&str>) -> ConversationId {
@@ -330,7 +330,7 @@ mod tests {
             ConversationId::parse(&ns(), "mock:a:direct:D1"),
             Err(SessionError::WrongPrefix { .. })
         ));
-        for bad in ["", "Rocket", "a:b", "x y"] {
+        for bad in ["", "Acme", "a:b", "x y"] {
             assert!(Namespace::new(bad).is_err(), "{bad:?}");
         }
         assert_eq!(mock.strip("mock:R1"), Some("R1"));
@@ -342,15 +342,15 @@ mod tests {
         let cases = [
             (
                 id("default", ChatType::Direct, "aBcD", None),
-                "rocketchat:default:direct:aBcD",
+                "acme:default:direct:aBcD",
             ),
             (
                 id("default", ChatType::Channel, "GENERAL", None),
-                "rocketchat:default:channel:GENERAL",
+                "acme:default:channel:GENERAL",
             ),
             (
                 id("ops-bot_2", ChatType::Group, "Grp1", None),
-                "rocketchat:ops-bot_2:group:Grp1",
+                "acme:ops-bot_2:group:Grp1",
             ),
             (
                 id(
@@ -359,7 +359,7 @@ mod tests {
                     "GENERAL",
                     Some("AbCdEf123XyZ"),
                 ),
-                "rocketchat:default:channel:GENERAL:thread:AbCdEf123XyZ",
+                "acme:default:channel:GENERAL:thread:AbCdEf123XyZ",
             ),
         ];
         for (id, text) in cases {
@@ -388,69 +388,66 @@ mod tests {
             (
                 "",
                 WrongPrefix {
-                    expected: "rocketchat".into(),
+                    expected: "acme".into(),
                     found: "".into(),
                 },
             ),
             (
                 "slack:default:channel:R",
                 WrongPrefix {
-                    expected: "rocketchat".into(),
+                    expected: "acme".into(),
                     found: "slack".into(),
                 },
             ),
             (
-                "RocketChat:default:channel:R",
+                "Acme:default:channel:R",
                 WrongPrefix {
-                    expected: "rocketchat".into(),
-                    found: "RocketChat".into(),
+                    expected: "acme".into(),
+                    found: "Acme".into(),
                 },
             ),
-            ("rocketchat", Missing { what: "account id" }),
-            ("rocketchat::channel:R", Empty { what: "account id" }),
-            ("rocketchat:default", Missing { what: "chat type" }),
+            ("acme", Missing { what: "account id" }),
+            ("acme::channel:R", Empty { what: "account id" }),
+            ("acme:default", Missing { what: "chat type" }),
             (
-                "rocketchat:default:room:R",
+                "acme:default:room:R",
                 UnknownKind {
                     found: "room".into(),
                 },
             ),
             (
-                "rocketchat:default:Channel:R",
+                "acme:default:Channel:R",
                 UnknownKind {
                     found: "Channel".into(),
                 },
             ),
-            ("rocketchat:default:channel", Missing { what: "room id" }),
-            ("rocketchat:default:channel:", Empty { what: "room id" }),
+            ("acme:default:channel", Missing { what: "room id" }),
+            ("acme:default:channel:", Empty { what: "room id" }),
             (
-                "rocketchat:default:channel:R:thread",
+                "acme:default:channel:R:thread",
                 Missing {
                     what: "thread root id",
                 },
             ),
             (
-                "rocketchat:default:channel:R:thread:",
+                "acme:default:channel:R:thread:",
                 Empty {
                     what: "thread root id",
                 },
             ),
             (
-                "rocketchat:default:channel:R:reply:T",
+                "acme:default:channel:R:reply:T",
                 NotAThread {
                     found: "reply".into(),
                 },
             ),
+            ("acme:default:channel:R:", NotAThread { found: "".into() }),
             (
-                "rocketchat:default:channel:R:",
-                NotAThread { found: "".into() },
-            ),
-            (
-                "rocketchat:default:channel:R:thread:T:x",
+                "acme:default:channel:R:thread:T:x",
                 ExtraSegments { rest: "x".into() },
             ),
             (
-                "rocketchat:default:channel:R:thread:T:",
+                "acme:default:channel:R:thread:T:",
                 ExtraSegments { rest: "".into() },
             ),
         ];
@@ -464,7 +461,7 @@ mod tests {
         let message = ConversationId::parse(&ns(), "slack:x:channel:R")
             .unwrap_err()
             .to_string();
-        assert!(message.contains("rocketchat:"), "{message}");
+        assert!(message.contains("acme:"), "{message}");
     }
 
     #[test]

@@ -16,10 +16,10 @@
 //! use channel_api::target::Target;
 //! use channel_api::RoomId;
 //!
-//! let ns = Namespace::new("rocketchat")?;
+//! let ns = Namespace::new("acme")?;
 //! assert_eq!(Target::parse(&ns, "#general")?, Target::RoomName("general".into()));
-//! assert_eq!(Target::parse(&ns, "rocketchat:GENERAL")?, Target::Room(RoomId::new("GENERAL")));
-//! assert!(matches!(Target::parse(&ns, "rocketchat:acct:channel:R1")?, Target::Conversation(_)));
+//! assert_eq!(Target::parse(&ns, "acme:GENERAL")?, Target::Room(RoomId::new("GENERAL")));
+//! assert!(matches!(Target::parse(&ns, "acme:acct:channel:R1")?, Target::Conversation(_)));
 //! # Ok::<(), channel_api::target::TargetError>(())
 //! ```
 
@@ -112,7 +112,7 @@ mod tests {
     use crate::model::ChatType;
 
     fn ns() -> Namespace {
-        Namespace::new("rocketchat").unwrap()
+        Namespace::new("acme").unwrap()
     }
 
     #[test]
@@ -127,10 +127,10 @@ mod tests {
         .unwrap();
         let cases = [
             (
-                "rocketchat:ops:channel:R1:thread:T1",
+                "acme:ops:channel:R1:thread:T1",
                 Target::Conversation(conversation),
             ),
-            ("rocketchat:R1", Target::Room(RoomId::new("R1"))),
+            ("acme:R1", Target::Room(RoomId::new("R1"))),
             ("  R1 ", Target::Room(RoomId::new("R1"))),
             ("#general", Target::RoomName("general".into())),
             ("@alice", Target::User("alice".into())),
@@ -146,11 +146,11 @@ mod tests {
         assert_eq!(Target::parse(&ns(), "#"), Err(TargetError::Empty));
         assert_eq!(Target::parse(&ns(), "@"), Err(TargetError::Empty));
         assert!(matches!(
-            Target::parse(&ns(), "rocketchat:ops:room:R1"),
+            Target::parse(&ns(), "acme:ops:room:R1"),
             Err(TargetError::Conversation(SessionError::UnknownKind { .. }))
         ));
         assert!(matches!(
-            Target::parse(&ns(), "rocketchat:"),
+            Target::parse(&ns(), "acme:"),
             Err(TargetError::Conversation(_))
         ));
         assert!(matches!(

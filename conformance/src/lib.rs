@@ -1,6 +1,6 @@
 //! Backend-neutral conformance cases for [`channel_api::Channel`]. Every backend runs the
-//! same cases: the mock, Rocket.Chat against the simulator, and Rocket.Chat against a live
-//! server when one is configured.
+//! same cases: the mock, and each real backend against its simulator and, when one is
+//! configured, against a live server.
 //!
 //! A backend's test file is two items:
 //!
