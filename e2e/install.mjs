@@ -87,7 +87,7 @@ try {
     const r = spawnSync(NODE, [OPENCLAW, ...args], { env: env(extra), encoding: "utf8", timeout: 180_000 });
     return { code: r.status, out: `${r.stdout ?? ""}${r.stderr ?? ""}` };
   };
-  assert(!spawnSync("sh", ["-c", "command -v cargo"], { env: env() }).stdout?.trim(), "no cargo on PATH");
+  assert(!spawnSync("sh", ["-c", "command -v cargo"], { env: env(), encoding: "utf8" }).stdout?.trim(), "no cargo on PATH");
 
   writeFileSync(run.configPath, JSON.stringify({ gateway: { mode: "local" }, update: { checkOnStart: false } }));
   await suite.test("`openclaw plugins install npm-pack:<plugin.tgz>` installs the plugin and its linux-x64-gnu bridge package", async () => {

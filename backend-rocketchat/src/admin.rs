@@ -6,7 +6,7 @@
 //! an answer a tool reads (a refused login), and a tool run is short and reports failures.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request};
@@ -14,6 +14,7 @@ use http_body_util::Full;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::backoff::wait_for_reset;
 use crate::config::{ConfigError, Secret};
 use crate::error::RcError;
 use crate::rest::{check_envelope, with_auth, Transport, TransportError};
@@ -89,6 +90,8 @@ pub enum RestError {
         code: Option<String>,
         /// Rocket.Chat's error text (`error`, else `message`, else the status).
         message: String,
+        /// A 429's wait until `X-RateLimit-Reset`; the caller decides whether to wait.
+        retry_after: Option<Duration>,
     },
     /// An answer this client cannot read (not JSON, too large, a field missing).
     #[error("{endpoint}: unexpected answer: {reason}")]
@@ -108,6 +111,14 @@ impl RestError {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// How long a 429 asks the caller to wait (until `X-RateLimit-Reset`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Api { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
@@ -139,6 +150,7 @@ impl RestError {
                 status,
                 code,
                 message,
+                retry_after: None,
             },
             RcError::BadResponse(reason) => Self::BadResponse {
                 endpoint: String::new(),
@@ -198,6 +210,7 @@ impl AdminRest {
             endpoint,
             query: Vec::new(),
             body,
+            raw_body: None,
             auth: None,
             two_factor: None,
         }
@@ -271,6 +284,7 @@ pub struct AdminCall<'a> {
     endpoint: &'a str,
     query: Vec<(&'a str, &'a str)>,
     body: Option<Value>,
+    raw_body: Option<(String, Vec<u8>)>,
     auth: Option<&'a Credentials>,
     two_factor: Option<Secret>,
 }
@@ -279,6 +293,13 @@ impl<'a> AdminCall<'a> {
     /// Adds a query parameter.
     pub fn query(mut self, key: &'a str, value: &'a str) -> Self {
         self.query.push((key, value));
+        self
+    }
+
+    /// Sends `bytes` as the body with this `Content-Type` instead of JSON (a multipart
+    /// upload, e.g. `rooms.media`).
+    pub fn raw_body(mut self, content_type: impl Into<String>, bytes: Vec<u8>) -> Self {
+        self.raw_body = Some((content_type.into(), bytes));
         self
     }
 
@@ -296,7 +317,7 @@ impl<'a> AdminCall<'a> {
     }
 
     /// Sends it: the body of a 2xx whose `success` is not false, else the refusal.
-    pub async fn send(self) -> Result<Value, RestError> {
+    pub async fn send(mut self) -> Result<Value, RestError> {
         let name = self.endpoint.trim_start_matches('/');
         // Endpoint-less errors from the shared layers get this call's name.
         let named = |e: RestError| match e {
@@ -309,20 +330,33 @@ impl<'a> AdminCall<'a> {
             other => other,
         };
         let req = self.request(name).map_err(RestError::from_rc)?;
-        let (status, _, bytes) = self
+        let (status, headers, bytes) = self
             .rest
             .transport
             .exchange(req, name)
             .await
             .map_err(|e| named(self.rest.transport_error(e)))?;
-        check_envelope(name, status, &bytes).map_err(|e| named(RestError::from_rc(e)))?;
+        check_envelope(name, status, &bytes).map_err(|e| {
+            let mut e = named(RestError::from_rc(e));
+            if let RestError::Api { retry_after, .. } = &mut e {
+                if status == http::StatusCode::TOO_MANY_REQUESTS {
+                    let reset = headers
+                        .get("x-ratelimit-reset")
+                        .and_then(|v| v.to_str().ok());
+                    *retry_after = Some(
+                        wait_for_reset(reset, SystemTime::now()).unwrap_or(Duration::from_secs(1)),
+                    );
+                }
+            }
+            e
+        })?;
         serde_json::from_slice(&bytes).map_err(|e| RestError::BadResponse {
             endpoint: name.to_owned(),
             reason: format!("not JSON: {e}"),
         })
     }
 
-    fn request(&self, name: &str) -> Result<Request<Full<Bytes>>, RcError> {
+    fn request(&mut self, name: &str) -> Result<Request<Full<Bytes>>, RcError> {
         let uri = self.rest.transport.endpoint_uri(self.endpoint, &self.query);
         let mut req = Request::builder()
             .method(self.method.clone())
@@ -339,12 +373,16 @@ impl<'a> AdminCall<'a> {
                 .header("x-2fa-method", "password")
                 .header("x-2fa-code", value);
         }
-        let payload = match &self.body {
-            Some(v) => {
+        let payload = match (self.raw_body.take(), &self.body) {
+            (Some((content_type, bytes)), _) => {
+                req = req.header("content-type", content_type);
+                Bytes::from(bytes)
+            }
+            (None, Some(v)) => {
                 req = req.header("content-type", "application/json");
                 Bytes::from(serde_json::to_vec(v).map_err(|e| RcError::Invalid(e.to_string()))?)
             }
-            None => Bytes::new(),
+            (None, None) => Bytes::new(),
         };
         req.body(Full::new(payload))
             .map_err(|e| RcError::Invalid(format!("bad request for {name}: {e}")))
