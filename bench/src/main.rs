@@ -12,6 +12,7 @@
 //! - `inbound`: the raw read and the in-process read (backend -> events -> policy).
 //! - `latency`: send stamp -> event out of the backend, at a steady rate.
 //! - `outbound`: sends per second, the backend against a bare hyper client.
+//! - `catchup`: a restart with missed messages: start -> the last one, order kept.
 //! - `bridge`: the `bridge serve` child process: start-up, idle RSS, end to end, 1M run.
 //! - `ddp_client`: Rocket.Chat's `@rocket.chat/ddp-client` on the same firehose, beside
 //!   `bridge serve` in the same run (skipped, with one line, where it is not installed).
@@ -22,6 +23,7 @@
 #![allow(clippy::print_stdout)]
 
 mod bridge;
+mod catchup;
 mod ddp_client;
 mod inbound;
 mod latency;
@@ -45,6 +47,8 @@ enum Which {
     Bridge,
     /// `bridge serve` and Rocket.Chat's `@rocket.chat/ddp-client` on the same firehose.
     VsDdpClient,
+    /// Catch-up after a restart: socket open to the last missed message.
+    CatchUp,
     /// Only the in-process read with every message admitted (for profiling).
     #[value(hide = true)]
     Admit,
@@ -78,6 +82,8 @@ pub(crate) struct Sizes {
     /// The long memory run: rooms and messages.
     pub(crate) memory_rooms: usize,
     pub(crate) memory_messages: usize,
+    /// The catch-up runs: many rooms with some missed, and one room with many.
+    pub(crate) catch_up: [catchup::Shape; 2],
 }
 
 impl Sizes {
@@ -90,6 +96,18 @@ impl Sizes {
                 outbound: 500,
                 memory_rooms: 100,
                 memory_messages: 40_000,
+                catch_up: [
+                    catchup::Shape {
+                        rooms: 100,
+                        missed_rooms: 10,
+                        missed: 100,
+                    },
+                    catchup::Shape {
+                        rooms: 1,
+                        missed_rooms: 1,
+                        missed: 1_000,
+                    },
+                ],
             }
         } else {
             Sizes {
@@ -99,6 +117,18 @@ impl Sizes {
                 outbound: 5_000,
                 memory_rooms: 1_000,
                 memory_messages: 1_000_000,
+                catch_up: [
+                    catchup::Shape {
+                        rooms: 1_000,
+                        missed_rooms: 100,
+                        missed: 1_000,
+                    },
+                    catchup::Shape {
+                        rooms: 1,
+                        missed_rooms: 1,
+                        missed: 10_000,
+                    },
+                ],
             }
         }
     }
@@ -167,6 +197,12 @@ fn run(args: &Args) -> Res<()> {
         let l = latency::run(&client_rt, &sim, sizes.latency)?;
         sim.stop();
         latency::print(&l);
+    }
+    if all || args.which == Which::CatchUp {
+        println!("\n## Catch-up after a restart (resume point; start -> last missed message)");
+        for shape in sizes.catch_up {
+            catchup::print(&catchup::run(&client_rt, shape)?);
+        }
     }
     if all || args.which == Which::Outbound {
         let sim = sim::Sim::start(1)?;

@@ -85,6 +85,17 @@ impl Sim {
             .spawn(async move { Ok(handle.firehose(&uid, &rooms, n).await?) })
     }
 
+    /// Posts `n` firehose messages round-robin over `rooms` and waits for them: their ids,
+    /// in posting order.
+    pub(crate) fn firehose_into(&self, rooms: Vec<String>, n: usize) -> Res<Vec<String>> {
+        let handle = self.handle.clone();
+        let uid = self.human_id.clone();
+        let report = self
+            .rt
+            .block_on(async move { handle.firehose(&uid, &rooms, n).await })?;
+        Ok(report.message_ids)
+    }
+
     /// Posts one firehose message per `every`, `n` in all, into the first room, on the
     /// simulator's runtime (a steady rate for the latency run).
     pub(crate) fn steady(&self, n: usize, every: Duration) -> JoinHandle<Res<Vec<String>>> {
