@@ -6,7 +6,7 @@
 // only; `openclaw channels add` with flags; a gateway; an answer in a simulated room.
 // Prints `N passed, M failed`.
 import { createHash } from "node:crypto";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { basename, dirname, join } from "node:path";
@@ -83,17 +83,23 @@ try {
   writeFileSync(join(decoyDir, "bridge"), "#!/bin/sh\necho 'bridge utility, iproute2-6.1.0'\nexit 255\n");
   chmodSync(join(decoyDir, "bridge"), 0o755);
   const env = (extra = {}) => run.env({ PATH: `${dirname(NODE)}:${decoyDir}:/usr/bin:/bin`, npm_config_registry: registry.url, ...extra });
-  const cli = (args, extra) => {
-    const r = spawnSync(NODE, [OPENCLAW, ...args], { env: env(extra), encoding: "utf8", timeout: 180_000 });
-    return { code: r.status, out: `${r.stdout ?? ""}${r.stderr ?? ""}` };
-  };
+  // Asynchronous: the loopback registry answers from this process's event loop, which a
+  // spawnSync would block (npm then waits for it until the timeout).
+  const cli = (args, extra) => new Promise((resolve) => {
+    const child = spawn(NODE, [OPENCLAW, ...args], { env: env(extra) });
+    let out = "";
+    child.stdout.on("data", (d) => { out += d; });
+    child.stderr.on("data", (d) => { out += d; });
+    const timer = setTimeout(() => child.kill("SIGTERM"), 180_000);
+    child.on("close", (code, signal) => { clearTimeout(timer); resolve({ code: code ?? signal, out }); });
+  });
   assert(!spawnSync("sh", ["-c", "command -v cargo"], { env: env(), encoding: "utf8" }).stdout?.trim(), "no cargo on PATH");
 
   writeFileSync(run.configPath, JSON.stringify({ gateway: { mode: "local" }, update: { checkOnStart: false } }));
   await suite.test("`openclaw plugins install npm-pack:<plugin.tgz>` installs the plugin and its linux-x64-gnu bridge package", async () => {
-    const r = cli(["plugins", "install", `npm-pack:${pluginTgz}`, "--force", "--accept-capabilities"]);
+    const r = await cli(["plugins", "install", `npm-pack:${pluginTgz}`, "--force", "--accept-capabilities"]);
     assertEq(r.code, 0, `install (${r.out.slice(-800)})`);
-    const inspect = cli(["plugins", "inspect", "rocketchat", "--runtime", "--json"]);
+    const inspect = await cli(["plugins", "inspect", "rocketchat", "--runtime", "--json"]);
     assert(/"status": "loaded"/.test(inspect.out), `loaded (${inspect.out.slice(-400)})`);
   });
 
@@ -102,7 +108,7 @@ try {
     const cfg = JSON.parse(readFileSync(run.configPath, "utf8"));
     cfg.channels = { rocketchat: { serverUrl: "http://127.0.0.1:9", dangerouslyAllowInsecure: true, userId: "u", username: "b", authToken: "t" } };
     writeFileSync(run.configPath, JSON.stringify(cfg));
-    const r = cli(["channels", "capabilities", "--channel", "rocketchat"]);
+    const r = await cli(["channels", "capabilities", "--channel", "rocketchat"]);
     assert(!/iproute2/.test(r.out), `the decoy was not run (${r.out.slice(-600)})`);
     if (PROTO2) {
       assert(!/not the OpenClaw Rocket\.Chat bridge|no bridge binary/.test(r.out), `the packaged bridge was accepted (${r.out.slice(-600)})`);
@@ -131,7 +137,7 @@ try {
     const model = await startFakeModel(run);
 
     await suite.test("`openclaw channels add` with flags, a gateway, and an answer in the simulated room", async () => {
-      const add = cli(["channels", "add", "--channel", "rocketchat", "--server-url", info.baseUrl, "--dangerously-allow-insecure",
+      const add = await cli(["channels", "add", "--channel", "rocketchat", "--server-url", info.baseUrl, "--dangerously-allow-insecure",
         "--user-id", bot.userId, "--username", "bot", "--token-env", "RC_BOT_TOKEN"], { RC_BOT_TOKEN: bot.pats.openclaw });
       assertEq(add.code, 0, `channels add (${add.out.slice(-800)})`);
       const written = JSON.parse(readFileSync(run.configPath, "utf8")).channels?.rocketchat;
@@ -142,7 +148,7 @@ try {
         ["agents.defaults.model.primary", "\"fake/echo-model\""],
         ["logging.file", JSON.stringify(join(run.dir, "openclaw.log"))],
       ]) {
-        const r = cli(["config", "set", k, v, "--strict-json"]);
+        const r = await cli(["config", "set", k, v, "--strict-json"]);
         assertEq(r.code, 0, `config set ${k} (${r.out.slice(-300)})`);
       }
       const port = await freePort();

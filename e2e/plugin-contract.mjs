@@ -543,8 +543,12 @@ try {
       return d?.lastError?.includes("invalid config") ? d : false;
     }, { timeoutMs: 60_000, intervalMs: 2000 });
     for (const line of expected) assert(r.lastError.includes(line), `status names ${line} (${r.lastError})`);
-    const log = readFileSync(join(run.dir, "gateway.log"), "utf8").split("\n");
-    for (const line of expected) assertEq(log.filter((l) => l.includes(`rocketchat[refuse]: ${line}`)).length, 1, `one log line for ${line}`);
+    // The gateway's log file may lag the status it already reports: wait for the lines.
+    const logged = (line) => readFileSync(join(run.dir, "gateway.log"), "utf8").split("\n").filter((l) => l.includes(`rocketchat[refuse]: ${line}`)).length;
+    for (const line of expected) {
+      await waitFor(`the log line ${line}`, () => logged(line) > 0, { timeoutMs: 30_000 });
+      assertEq(logged(line), 1, `one log line for ${line}`);
+    }
     // The fix is a bridge key, so OpenClaw does not restart the account: the plugin does.
     const fix = run.cli(["config", "set", "channels.rocketchat.accounts.refuse.userId", "botRefuseFixed"]);
     assertEq(fix.code, 0, `config set (${fix.stderr.slice(-300)})`);
