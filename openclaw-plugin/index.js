@@ -24,6 +24,7 @@ import { resolveRoomToolPolicy } from "./src/rooms.js";
 import { formatProbe, listDirectory, probeAccount, resolveTargets } from "./src/oneshot.js";
 import { setupBase, tokenInfo } from "./src/plugin-setup.js";
 import { idempotencyKey } from "./src/keys.js";
+import { identityParam } from "./src/reply.js";
 import { APPROVED_MESSAGE, notifyApproval } from "./src/pairing.js";
 
 function str(params, ...keys) {
@@ -83,7 +84,9 @@ async function handleAction({ action, params, accountId: requested, toolContext,
       });
       return jsonResult({ ok: true, messageIds });
     }
-    const result = await request("send", { target, text, threadId, ...keyFrom(accountId, params?.idempotencyKey) });
+    // Slack's `replyBroadcast`: a thread reply also shown in the room (Rocket.Chat `tshow`).
+    const replyBroadcast = params?.replyBroadcast === true || params?.replyBroadcast === "true";
+    const result = await request("send", { target, text, threadId, ...(replyBroadcast ? { replyBroadcast: true } : {}), ...keyFrom(accountId, params?.idempotencyKey) });
     return jsonResult({ ok: true, messageIds: result?.messageIds ?? [] });
   }
   if (!target || !messageId) throw new Error(`rocketchat ${action}: target and messageId are required`);
@@ -223,7 +226,7 @@ export const rocketchatPlugin = createChatChannelPlugin({
     sendText: async (ctx) => {
       const accountId = ctx.accountId ?? defaultAccountId(ctx.cfg);
       const threadId = ctx.threadId != null ? String(ctx.threadId) : undefined;
-      const result = await requestCurrent(accountId, "send", { target: ctx.to, text: ctx.text, threadId, ...keyFrom(accountId, /** @type {any} */ (ctx).idempotencyKey) });
+      const result = await requestCurrent(accountId, "send", { target: ctx.to, text: ctx.text, threadId, ...identityParam(/** @type {any} */ (ctx).identity), ...keyFrom(accountId, /** @type {any} */ (ctx).idempotencyKey) });
       const ids = result?.messageIds ?? [];
       return { channel: CHANNEL, messageId: ids[ids.length - 1] ?? "", target: { kind: "conversation", id: ctx.to } };
     },

@@ -268,7 +268,9 @@ impl Channel for MemoryChannel {
 
     async fn send(&self, message: OutboundMessage) -> Result<SentMessage> {
         self.check(Operation::Send)?;
-        self.world.lock().post(PostRequest {
+        let mut world = self.world.lock();
+        world.record_sent(&message);
+        world.post(PostRequest {
             author: &self.user,
             room: &message.room,
             text: &message.text,

@@ -7,8 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use channel_api::{
     AccountId, Attachment, Author, Error, Event, HistoryQuery, Message, MessageId, MessageRef,
-    Reaction, Result, RoomId, RoomInfo, RoomKind, SentMessage, TextLimit, TextUnit, Timestamp,
-    UserId, UserQuery,
+    OutboundMessage, Reaction, Result, RoomId, RoomInfo, RoomKind, SentMessage, TextLimit,
+    TextUnit, Timestamp, UserId, UserQuery,
 };
 use tokio::sync::mpsc;
 
@@ -52,6 +52,9 @@ pub(crate) struct WorldState {
     upload_limit: Option<u64>,
     /// The event feeds of the channels, by channel number.
     subscribers: BTreeMap<u64, Subscriber>,
+    /// Every message a channel sent, as it was asked to send it (broadcast and identity
+    /// included, which the memory world does not otherwise represent), oldest first.
+    outbox: Vec<OutboundMessage>,
     /// Counter behind generated ids, post order and channel numbers.
     next_seq: u64,
     last_timestamp: i64,
@@ -245,6 +248,12 @@ impl World {
         let state = self.lock();
         state.room(room)?;
         Ok(state.room_messages(room, None))
+    }
+
+    /// Every message a channel of this world was asked to send, oldest first (the
+    /// outbound request as given: `broadcast` and `identity` are only visible here).
+    pub fn sent(&self) -> Vec<OutboundMessage> {
+        self.lock().outbox.clone()
     }
 
     /// One live message, if it exists.
@@ -695,6 +704,10 @@ impl WorldState {
                     && stored.id != message.id
             });
         }
+    }
+
+    pub(crate) fn record_sent(&mut self, message: &OutboundMessage) {
+        self.outbox.push(message.clone());
     }
 
     pub(crate) fn post(&mut self, request: PostRequest<'_>) -> Result<SentMessage> {

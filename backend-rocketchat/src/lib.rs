@@ -173,6 +173,59 @@ pub const MAX_TEXT_LEN: usize = 5000;
 const EVENT_BUFFER: usize = 1024;
 /// Attempts of one send when the connection breaks mid-request (same `_id` each time).
 const SEND_ATTEMPTS: u32 = 3;
+
+/// `validateMessage`'s error when `alias` or `avatar` is set without the
+/// `message-impersonate` permission (RocketChat/Rocket.Chat
+/// `apps/meteor/app/lib/server/functions/sendMessage.ts`: `throw new Error('Not enough
+/// permission')`; the permission's default roles are `bot` and `app`,
+/// `app/authorization/server/constant/permissions.ts`). `emoji` needs no permission.
+const IMPERSONATION_REFUSED: &str = "Not enough permission";
+
+/// The message object's fields beyond `_id` / `rid` / `msg` / `tmid`, from
+/// RocketChat/Rocket.Chat `validateMessage` (`sendMessage.ts`): `tshow: Boolean` (a thread
+/// reply also shown in the room; `prepareMessageObject` drops anything but `true`, and
+/// `executeSendMessage` refuses `tshow` without `tmid`), `alias: String` (the display
+/// name), `avatar` (an URL, checked by `validPartialURLParam`), `emoji: String` (shown as
+/// the avatar, `:name:`). `alias` / `avatar` only when `impersonate`.
+fn outbound_fields(message: &OutboundMessage, impersonate: bool) -> serde_json::Map<String, Value> {
+    let mut extra = serde_json::Map::new();
+    if message.broadcast && message.thread.is_some() {
+        extra.insert("tshow".into(), Value::Bool(true));
+    }
+    let Some(identity) = &message.identity else {
+        return extra;
+    };
+    let set = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let avatar =
+        set(&identity.avatar_url).filter(|u| u.starts_with("https://") || u.starts_with("http://"));
+    if impersonate {
+        if let Some(name) = set(&identity.name) {
+            extra.insert("alias".into(), Value::String(name));
+        }
+        if let Some(url) = &avatar {
+            extra.insert("avatar".into(), Value::String(url.clone()));
+        }
+    }
+    // As Slack's identity: the picture URL wins over the emoji.
+    if avatar.is_none() || !impersonate {
+        if let Some(emoji) = set(&identity.emoji) {
+            // A name only (Rocket.Chat shows `:name:`); a raw Unicode emoji is left out.
+            let name = emoji.trim_matches(':');
+            let is_name = name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '-'));
+            if !name.is_empty() && is_name {
+                extra.insert("emoji".into(), Value::String(format!(":{name}:")));
+            }
+        }
+    }
+    extra
+}
 /// How many confirmed thread roots `send` remembers (see `check_thread_root`).
 const KNOWN_ROOTS_CAPACITY: usize = 4096;
 
@@ -234,6 +287,9 @@ struct Inner {
     reconnect_min: Duration,
     /// Thread roots already confirmed to exist in a room (root id -> room id). Bounded.
     known_roots: StdMutex<BoundedMap<String, String>>,
+    /// The server refused `alias` / `avatar` once (no `message-impersonate`): later sends
+    /// leave them out instead of being refused first.
+    impersonation_refused: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for RocketChatChannel {
@@ -313,6 +369,7 @@ impl RocketChatChannel {
                 max_rate_limit_wait: config.timeouts.max_rate_limit_wait,
                 reconnect_min: config.timeouts.reconnect_min,
                 known_roots: StdMutex::new(BoundedMap::new(KNOWN_ROOTS_CAPACITY)),
+                impersonation_refused: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -402,6 +459,7 @@ impl RocketChatChannel {
                 max_rate_limit_wait: config.timeouts.max_rate_limit_wait,
                 reconnect_min: config.timeouts.reconnect_min,
                 known_roots: StdMutex::new(BoundedMap::new(KNOWN_ROOTS_CAPACITY)),
+                impersonation_refused: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -477,10 +535,36 @@ impl RocketChatChannel {
         let rest = &self.inner.rest;
         let rid = message.room.as_str();
         let tmid = message.thread.as_ref().map(MessageId::as_str);
+        let refused = &self.inner.impersonation_refused;
+        let mut impersonate = !refused.load(std::sync::atomic::Ordering::Relaxed);
         let mut last_error = None;
         for attempt in 1..=SEND_ATTEMPTS {
-            match rest.send_message(id, rid, &message.text, tmid).await {
+            let extra = outbound_fields(message, impersonate);
+            match rest
+                .send_message(id, rid, &message.text, tmid, &extra)
+                .await
+            {
                 Ok(posted) => return Ok(posted),
+                Err(RcError::Api {
+                    status: 400,
+                    ref message,
+                    ..
+                }) if impersonate
+                    && (extra.contains_key("alias") || extra.contains_key("avatar"))
+                    && message.contains(IMPERSONATION_REFUSED) =>
+                {
+                    // validateMessage refused before inserting anything, so the same `_id`
+                    // is free: post again under the bot's own name (Slack's channel falls
+                    // back the same way when `chat:write.customize` is missing).
+                    if !refused.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        tracing::warn!(
+                            "the server refused the agent's name / avatar on messages (the bot \
+                             lacks Rocket.Chat's `message-impersonate` permission); posting \
+                             under the bot's own name from now on"
+                        );
+                    }
+                    impersonate = false;
+                }
                 Err(RcError::Api { status: 400, .. })
                     if attempt > 1 || message.idempotency_key.is_some() =>
                 {

@@ -527,16 +527,24 @@ impl Rest {
 
     /// `POST chat.sendMessage` with a client-chosen `_id`. Returns what was posted, or
     /// `None` when it was posted but the answer's document does not parse.
+    /// `extra`: further fields of the message object (`tshow`, `alias`, `avatar`, `emoji`;
+    /// see `outbound_fields`).
     pub(crate) async fn send_message(
         &self,
         id: &str,
         rid: &str,
         text: &str,
         tmid: Option<&str>,
+        extra: &serde_json::Map<String, Value>,
     ) -> Result<Option<WireMessage>, RcError> {
         let mut message = json!({"_id": id, "rid": rid, "msg": text});
         if let Some(tmid) = tmid {
             message["tmid"] = json!(tmid);
+        }
+        if let Some(object) = message.as_object_mut() {
+            for (k, v) in extra {
+                object.entry(k.clone()).or_insert_with(|| v.clone());
+            }
         }
         let answer: WireLenientAnswer = self
             .call_as(

@@ -404,7 +404,13 @@ async fn send(core: &Core, params: SendParams, mut turn: Turn) -> Result<SendRes
     let mut message_ids = Vec::with_capacity(chunks.len());
     let mut thread_id = None;
     for (index, chunk) in chunks.into_iter().enumerate() {
-        let mut message = plan.outbound(index, chunk);
+        let mut message = plan
+            .outbound(index, chunk)
+            .with_identity(params.identity.clone());
+        // As Slack's channel: only the first chunk of a thread reply is broadcast.
+        if index == 0 && params.reply_broadcast && message.thread.is_some() {
+            message = message.broadcast(true);
+        }
         if let Some(key) = &params.idempotency_key {
             message = message.with_idempotency_key(chunk_key(key, index));
         }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use channel_api::{Capabilities, RoomInfo, RoomKind};
+use channel_api::{Capabilities, RoomInfo, RoomKind, SenderIdentity};
 use serde::{Deserialize, Serialize};
 
 /// The version of this protocol. The plugin refuses a bridge that speaks another one
@@ -502,6 +502,13 @@ pub struct SendParams {
     /// Makes a retried send post once.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// A thread reply's first chunk is also shown in the room (Slack's `replyBroadcast`;
+    /// Rocket.Chat's `tshow`). Default false; nothing at top level.
+    #[serde(default)]
+    pub reply_broadcast: bool,
+    /// Post under this name and picture (the agent's identity) where the server allows it.
+    #[serde(default)]
+    pub identity: Option<SenderIdentity>,
 }
 
 /// `send` result.

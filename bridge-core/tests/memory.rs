@@ -842,3 +842,51 @@ async fn a_room_created_later_under_an_allowlisted_name_is_not_admitted() {
     assert_eq!(stats["result"]["admitted"], json!(0), "{stats}");
     assert!(s.client.take_backlog("message").is_empty());
 }
+
+/// `replyBroadcast` marks only a thread reply's first chunk (Slack's channel broadcasts the
+/// first part only); `identity` goes on every chunk; neither without being asked.
+#[tokio::test]
+async fn reply_broadcast_marks_the_first_thread_chunk_and_identity_every_chunk() {
+    let mut s = setup().await;
+    let root = s.alice.post(&s.room, "@bot write a lot").unwrap();
+    let _ = s.client.notification("message").await;
+    let text = (0..120)
+        .map(|i| format!("{i:03}{}", "x".repeat(96)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let target = format!("mock:default:channel:{}:thread:{}", s.room, root.id);
+    let identity =
+        json!({"name": "Molty", "avatarUrl": "https://example.com/m.png", "emoji": "lobster"});
+    let sent = s
+        .client
+        .call(
+            "send",
+            json!({"target": target, "text": text, "replyBroadcast": true, "identity": identity}),
+        )
+        .await;
+    assert_eq!(
+        sent["result"]["messageIds"].as_array().map(Vec::len),
+        Some(3),
+        "{sent}"
+    );
+    let out = s.world.sent();
+    let broadcast: Vec<bool> = out.iter().map(|m| m.broadcast).collect();
+    assert_eq!(broadcast, [true, false, false]);
+    for m in &out {
+        let id = m.identity.as_ref().expect("identity on every chunk");
+        assert_eq!(id.name.as_deref(), Some("Molty"));
+        assert_eq!(id.avatar_url.as_deref(), Some("https://example.com/m.png"));
+    }
+
+    // Top level: nothing to broadcast; no identity asked, none sent.
+    let sent = s
+        .client
+        .call(
+            "send",
+            json!({"target": "#general", "text": "plain", "replyBroadcast": true}),
+        )
+        .await;
+    assert!(sent["result"]["messageIds"].is_array(), "{sent}");
+    let last = s.world.sent().pop().unwrap();
+    assert!(!last.broadcast && last.identity.is_none(), "{last:?}");
+}

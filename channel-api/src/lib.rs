@@ -51,7 +51,7 @@ pub use ids::{AccountId, MessageId, RoomId, UserId};
 pub use model::{
     Attachment, Author, Capabilities, ChatType, HistoryQuery, Identity, Mention, Message,
     MessageRef, OutboundFile, OutboundMessage, ProbeReport, Reaction, RoomInfo, RoomKind,
-    RoomQuery, SentMessage, TextLimit, TextUnit, Timestamp, UserQuery,
+    RoomQuery, SenderIdentity, SentMessage, TextLimit, TextUnit, Timestamp, UserQuery,
 };
 pub use resume::ResumePoint;
 pub use session::{ConversationId, Namespace};

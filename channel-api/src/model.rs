@@ -303,6 +303,38 @@ pub struct OutboundMessage {
     /// Optional caller-chosen id. Sending twice with the same id posts once.
     /// When absent the backend picks one, and its own retries reuse it.
     pub idempotency_key: Option<MessageId>,
+    /// A thread reply that is also shown in the room (Slack's reply broadcast). Means
+    /// nothing without `thread`; a backend without it posts the reply in the thread only.
+    #[serde(default)]
+    pub broadcast: bool,
+    /// Post under another name and picture, where the server lets the bot (the agent's
+    /// identity, as Slack's channel sets `username` / `icon_url` / `icon_emoji`). A backend
+    /// that may not set one posts with the bot's own and says so in its log.
+    #[serde(default)]
+    pub identity: Option<SenderIdentity>,
+}
+
+/// The name and picture a message is posted under instead of the bot account's own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SenderIdentity {
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Picture: an absolute `https://` URL.
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+    /// Picture as an emoji name without colons (used when there is no `avatar_url`).
+    #[serde(default)]
+    pub emoji: Option<String>,
+}
+
+impl SenderIdentity {
+    /// True when nothing is set (posting with it changes nothing).
+    pub fn is_empty(&self) -> bool {
+        let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
+        blank(&self.name) && blank(&self.avatar_url) && blank(&self.emoji)
+    }
 }
 
 impl OutboundMessage {
@@ -313,6 +345,8 @@ impl OutboundMessage {
             text: text.into(),
             thread: None,
             idempotency_key: None,
+            broadcast: false,
+            identity: None,
         }
     }
 
@@ -325,6 +359,18 @@ impl OutboundMessage {
     /// The same message with a caller-chosen idempotency key.
     pub fn with_idempotency_key(mut self, key: impl Into<MessageId>) -> Self {
         self.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// The same message, also shown in the room when it is a thread reply.
+    pub fn broadcast(mut self, on: bool) -> Self {
+        self.broadcast = on;
+        self
+    }
+
+    /// The same message, posted under `identity` (an empty one is dropped).
+    pub fn with_identity(mut self, identity: Option<SenderIdentity>) -> Self {
+        self.identity = identity.filter(|i| !i.is_empty());
         self
     }
 }

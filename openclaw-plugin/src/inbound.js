@@ -7,6 +7,8 @@ import { toInboundMediaFacts } from "openclaw/plugin-sdk/channel-inbound";
 import { CHANNEL } from "./config.js";
 import { chatKindOf, parseConversationId } from "./ids.js";
 import { createReplyDelivery } from "./reply.js";
+import { ackReactionFor } from "./emoji.js";
+import { resolveAgentOutboundIdentity } from "openclaw/plugin-sdk/channel-outbound";
 import { collectInboundMedia, discardAttachments, mediaMaxBytes } from "./media.js";
 import { historyEntries, threadContext } from "./history.js";
 import { idempotencyKey } from "./keys.js";
@@ -54,12 +56,6 @@ function sessionFor(rt, cfg, accountId, { kind, peerId, threadId }) {
   return { route, sessionKey: keys.sessionKey, parentSessionKey: keys.parentSessionKey };
 }
 
-function ackReactionFor(cfg, account) {
-  const own = account.config.ackReaction;
-  if (typeof own === "string") return own;
-  const global = cfg?.messages?.ackReaction;
-  return typeof global === "string" ? global : "eyes";
-}
 
 function shouldAck(rt, cfg, msg, kind) {
   const scope = cfg?.messages?.ackReactionScope ?? "group-mentions";
@@ -130,7 +126,9 @@ export async function dispatchMessage(env, msg, opts = {}) {
   const inbound = inboundMediaCache.get(msg);
   const media = inbound.media.length ? toInboundMediaFacts(inbound.media, { messageId: msg.messageId }) : undefined;
 
-  const ackEmoji = ackReactionFor(cfg, account);
+  // The agent's name, picture and emoji (Slack's channel posts its replies with them).
+  const identity = resolveAgentOutboundIdentity(cfg, route.agentId);
+  const ackEmoji = ackReactionFor(cfg, account, identity);
   if (ackEmoji && !msg.command && shouldAck(rt, cfg, msg, kind)) {
     request("react", { roomId: msg.room.id, messageId: msg.messageId, emoji: ackEmoji })
       .catch((err) => log.warn?.(`rocketchat[${accountId}]: ack reaction failed: ${err.message}`));
@@ -148,6 +146,7 @@ export async function dispatchMessage(env, msg, opts = {}) {
     msg,
     account,
     log,
+    identity,
     sendMedia: (url, { replyThread }) => env.sendMedia(url, { target: msg.conversationId, replyThread, agentId: route.agentId }),
   });
   // Context the agent has not seen (docs/bridge-protocol.md `history` / `threadHistory`).

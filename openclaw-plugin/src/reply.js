@@ -8,8 +8,25 @@
 //   the final payload finalises it.
 import { PreviewStream, resolveStreaming } from "./streaming.js";
 import { idempotencyKey } from "./keys.js";
+import { emojiName } from "./emoji.js";
 
 const DEFAULT_CHUNK_LIMIT = 5000;
+
+/**
+ * OpenClaw's outbound identity of the agent ({name, avatarUrl, emoji}, from
+ * `resolveAgentOutboundIdentity`, as Slack's channel posts with it) as the bridge's
+ * `send.identity` (Rocket.Chat `alias` / `avatar` / `emoji`), or nothing. The emoji goes as a
+ * name (src/emoji.js); a Unicode emoji without a known name is left out.
+ */
+export function identityParam(identity) {
+  if (!identity || typeof identity !== "object") return {};
+  const out = {};
+  if (typeof identity.name === "string" && identity.name.trim()) out.name = identity.name.trim();
+  if (typeof identity.avatarUrl === "string" && /^https?:\/\//.test(identity.avatarUrl)) out.avatarUrl = identity.avatarUrl;
+  const emoji = emojiName(identity.emoji);
+  if (emoji) out.emoji = emoji;
+  return Object.keys(out).length ? { identity: out } : {};
+}
 
 /** The text of a reply payload (media are sent separately, see src/media.js). */
 export function payloadText(payload) {
@@ -31,14 +48,14 @@ export function payloadMedia(payload) {
  * sendMedia(url, { replyThread }) posts one file (src/media.js); it is optional.
  */
 /** @param {any} p */
-export function createReplyDelivery({ request, accountId, msg, account, log = /** @type {any} */ ({}), sendMedia, clock }) {
+export function createReplyDelivery({ request, accountId, msg, account, log = /** @type {any} */ ({}), sendMedia, clock, identity }) {
   const { mode, throttleMs } = resolveStreaming(account?.config?.streaming);
   const chunkLimit = Number(account?.config?.textChunkLimit) > 0 ? Number(account.config.textChunkLimit) : DEFAULT_CHUNK_LIMIT;
   const replyThread = msg.replyThread ?? null;
   let replyIndex = 0;
   const sendText = async (text) => {
     const key = idempotencyKey(accountId ?? account?.accountId, msg.messageId, "reply", replyIndex++);
-    const result = await request("send", { target: msg.conversationId, text, replyThread, idempotencyKey: key });
+    const result = await request("send", { target: msg.conversationId, text, replyThread, idempotencyKey: key, ...identityParam(identity) });
     return result?.messageIds ?? [];
   };
   const io = {
