@@ -394,7 +394,13 @@ mod tests {
         let before = w.saw(&room_id, &m3c.id);
         assert!(matches!(
             w.dispatch("conv", &m3c, before.as_ref(), lim(50, 20)),
-            Needed { recent: Some(Recent { after: Some(_), thread: None }), thread_start: false }
+            Needed {
+                recent: Some(Recent {
+                    after: Some(_),
+                    thread: None
+                }),
+                thread_start: false
+            }
         ));
         // After a reconnect the room is not known to be quiet.
         w.forget_rooms();
@@ -402,7 +408,13 @@ mod tests {
         let before = w.saw(&room_id, &m4.id);
         assert!(matches!(
             w.dispatch("conv", &m4, before.as_ref(), lim(50, 20)),
-            Needed { recent: Some(Recent { after: Some(_), thread: None }), thread_start: false }
+            Needed {
+                recent: Some(Recent {
+                    after: Some(_),
+                    thread: None
+                }),
+                thread_start: false
+            }
         ));
         // Limit 0: never.
         assert_eq!(w.dispatch("other", &m4, None, lim(0, 20)), Needed::NOTHING);
@@ -495,7 +507,13 @@ mod tests {
             "the latest within the limit"
         );
         assert_eq!(
-            ids(&room_window(fetched, &current, &recent(None, None), 50, &bot)),
+            ids(&room_window(
+                fetched,
+                &current,
+                &recent(None, None),
+                50,
+                &bot
+            )),
             vec!["ROOT", "X1", "T1", "Y1", "T2"]
         );
     }
@@ -535,7 +553,13 @@ mod tests {
             id: MessageId::new("M1"),
         };
         assert_eq!(
-            ids(&room_window(fetched, &current, &recent(Some(mark), None), 50, &bot)),
+            ids(&room_window(
+                fetched,
+                &current,
+                &recent(Some(mark), None),
+                50,
+                &bot
+            )),
             vec!["M2", "M3"]
         );
     }

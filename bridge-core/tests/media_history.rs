@@ -480,7 +480,9 @@ async fn thread_history_comes_only_with_the_first_dispatch_from_a_thread() {
 
 #[tokio::test]
 async fn under_thread_history_scope_channel_a_thread_reply_gets_the_rooms_window() {
-    let mut s = setup(json!({"historyLimit": 10, "threadHistoryScope": "channel", "replyToMode": "off"})).await;
+    let mut s =
+        setup(json!({"historyLimit": 10, "threadHistoryScope": "channel", "replyToMode": "off"}))
+            .await;
     s.op.post(&s.room, "earlier in the room").unwrap();
     let root = s.op.post(&s.room, "topic").unwrap();
     s.op.reply(&s.room, &root.id, "first reply").unwrap();
@@ -512,7 +514,13 @@ async fn under_thread_history_scope_channel_a_thread_reply_gets_the_rooms_window
             json!({"config": reconfigured(&s, json!({"historyLimit": 10, "replyToMode": "off", "threadHistoryScope": "thread"}))}),
         )
         .await;
-    assert!(r["result"]["applied"].as_array().unwrap().contains(&json!("threadHistoryScope")), "{r}");
+    assert!(
+        r["result"]["applied"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("threadHistoryScope")),
+        "{r}"
+    );
     s.op.post(&s.room, "more chatter").unwrap();
     s.op.reply(&s.room, &root.id, "thread news").unwrap();
     s.alice.reply(&s.room, &root.id, "@bot third").unwrap();
@@ -533,7 +541,13 @@ async fn a_dms_entry_sets_that_dms_history_limit_over_dm_history_limit() {
                 "dms": {s.alice.id().as_str(): {"historyLimit": 2}}}))}),
         )
         .await;
-    assert!(r["result"]["applied"].as_array().unwrap().contains(&json!("dms")), "{r}");
+    assert!(
+        r["result"]["applied"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("dms")),
+        "{r}"
+    );
     for dm in [&alice_dm, &op_dm] {
         let r = s
             .client
@@ -553,10 +567,18 @@ async fn a_dms_entry_sets_that_dms_history_limit_over_dm_history_limit() {
     }
     s.alice.post(&alice_dm, "hello").unwrap();
     let from_alice = s.client.notification("message").await;
-    assert_eq!(texts(&from_alice["history"]), vec!["two", "three"], "alice's dms entry");
+    assert_eq!(
+        texts(&from_alice["history"]),
+        vec!["two", "three"],
+        "alice's dms entry"
+    );
     s.op.post(&op_dm, "hello").unwrap();
     let from_op = s.client.notification("message").await;
-    assert_eq!(from_op["history"], json!([]), "dmHistoryLimit (0) elsewhere");
+    assert_eq!(
+        from_op["history"],
+        json!([]),
+        "dmHistoryLimit (0) elsewhere"
+    );
 }
 
 #[tokio::test]

@@ -110,16 +110,19 @@ impl Default for MediaConfig {
     }
 }
 
-/// Which recent history a message in a thread carries (`threadHistoryScope`, Slack's
-/// `thread.historyScope`).
-///
-/// What OpenClaw's Slack channel does, and so this bridge:
-/// - `thread` (the default): a thread reply's recent window is read from its thread only.
-///   The first dispatch from a thread carries the thread's start (`threadHistory`,
-///   `threadInitialHistoryLimit`) and no recent window; later ones carry the thread's
-///   messages since the previous dispatch from it (`history`, at most `historyLimit`).
-/// - `channel`: a thread reply's recent window is the room's timeline (`history`, as a
-///   top-level message gets it), its first dispatch carrying the thread's start as well.
+// What OpenClaw's Slack channel does (`thread.historyScope`, default "thread";
+// `resolveSlackRoomHistory` with `threadTs`), and so this bridge (`context::Windows::dispatch`):
+// - `thread`: a thread reply's recent window is read from its thread only. The first
+//   dispatch from a thread carries the thread's start (`threadHistory`,
+//   `threadInitialHistoryLimit`) and no recent window; later ones carry the thread's
+//   messages since the previous dispatch from it (`history`, at most `historyLimit`).
+// - `channel`: a thread reply's recent window is the room's timeline (`history`, as a
+//   top-level message gets it), its first dispatch carrying the thread's start as well.
+// `thread.inheritParent` (default false) is the plugin's: Slack sets the dispatched
+// context's `parentSessionKey` to the room's session only then. `dms.<userId>.historyLimit`
+// overrides `dmHistoryLimit` for that user's DM (`resolveSlackDmHistoryLimit`).
+
+/// Which recent history a message in a thread carries (`threadHistoryScope`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ThreadHistoryScope {
@@ -482,9 +485,8 @@ fn dm_limits(object: &Map<String, Value>) -> Result<BTreeMap<String, usize>, Con
                     ));
                 }
                 if keys.get("historyLimit").is_some_and(|v| !v.is_null()) {
-                    let limit = count(keys, "historyLimit", 0).map_err(|e| {
-                        ConfigError::new(format!("{field}.historyLimit"), e.reason)
-                    })?;
+                    let limit = count(keys, "historyLimit", 0)
+                        .map_err(|e| ConfigError::new(format!("{field}.historyLimit"), e.reason))?;
                     out.insert(user.clone(), limit);
                 }
             }
@@ -627,7 +629,10 @@ mod tests {
             (r#"{"threadHistoryScope":1}"#, "threadHistoryScope"),
             (r#"{"dms":[]}"#, "dms"),
             (r#"{"dms":{"U1":5}}"#, "dms"),
-            (r#"{"dms":{"U1":{"historyLimit":-1}}}"#, "dms.U1.historyLimit"),
+            (
+                r#"{"dms":{"U1":{"historyLimit":-1}}}"#,
+                "dms.U1.historyLimit",
+            ),
             (r#"{"dms":{"U1":{"limit":3}}}"#, "dms.U1.limit"),
         ] {
             let err = AccountConfig::from_line(line).unwrap_err();
