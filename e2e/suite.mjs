@@ -405,6 +405,16 @@ try {
     const tcall = (await model.calls()).find((c) => c.prompt.includes("summarize this thread"));
     assert(tcall.prompt.includes("THREAD-ROOT the plan is to ship on monday") && tcall.prompt.includes("THREAD-REPLY fine by me"),
       "the thread's root and reply are in the prompt (bridge threadHistory / threadInitialHistoryLimit)");
+
+    // Later in that thread (thread.historyScope "thread", the default): the thread's new
+    // messages come along, the room's do not.
+    await post("carol", team, "THREAD-LATER moved to tuesday", root);
+    await post("bob", team, "TOPLEVEL-NOISE lunch anyone?");
+    const t2 = await post("alice", team, "@opsbot what changed in the thread?", root);
+    await botReplies(team, t2, "opsbot", (m) => m.msg.includes("what changed in the thread"));
+    const t2call = (await model.calls()).find((c) => c.prompt.includes("what changed in the thread?"));
+    assert(t2call.prompt.includes("THREAD-LATER moved to tuesday"), "the thread's later reply is in the prompt (bridge history, threadHistoryScope thread)");
+    assert(!t2call.prompt.includes("TOPLEVEL-NOISE"), "the room's top-level message is not (threadHistoryScope thread)");
   });
 
   await suite.test("12. streaming partial: the reply is one message, edited in place as it grows", async () => {

@@ -24,6 +24,7 @@ use std::sync::Mutex;
 
 use channel_api::{Message, MessageId, RoomId, Timestamp, UserId};
 
+use crate::config::ThreadHistoryScope;
 use crate::protocol::{HistoryEntryWire, SenderWire};
 
 /// Conversations (and rooms) remembered.
@@ -105,14 +106,46 @@ impl Default for Windows {
 }
 
 /// What a dispatched message needs fetched.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Needed {
+    /// The recent window (`history`), if any.
+    pub(crate) recent: Option<Recent>,
+    /// The start of the thread (`threadHistory`; the thread's first dispatch).
+    pub(crate) thread_start: bool,
+}
+
+/// A recent window: the messages before the dispatched one and after `after`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Needed {
-    /// Nothing (no limit, or nothing new since the conversation's last dispatch).
-    Nothing,
-    /// Room messages after this mark (`None`: the conversation's first dispatch).
-    Room(Option<Mark>),
-    /// The start of the thread (its first dispatch).
-    ThreadStart,
+pub(crate) struct Recent {
+    /// The previous dispatch from the conversation (`None`: its first).
+    pub(crate) after: Option<Mark>,
+    /// Only this thread's messages (root included), under `threadHistoryScope: thread`;
+    /// `None`: the room's.
+    pub(crate) thread: Option<MessageId>,
+}
+
+impl Needed {
+    /// Nothing to fetch.
+    pub(crate) const NOTHING: Needed = Needed {
+        recent: None,
+        thread_start: false,
+    };
+
+    pub(crate) fn is_nothing(&self) -> bool {
+        self.recent.is_none() && !self.thread_start
+    }
+}
+
+/// The limits and scope in force for one dispatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// The recent window's limit for this message (`historyLimit`, `dmHistoryLimit`,
+    /// `dms.<userId>.historyLimit`; 0 = none).
+    pub(crate) recent: usize,
+    /// `threadInitialHistoryLimit` (0 = none).
+    pub(crate) thread_initial: usize,
+    /// `threadHistoryScope`.
+    pub(crate) scope: ThreadHistoryScope,
 }
 
 impl Windows {
@@ -152,52 +185,78 @@ impl Windows {
     }
 
     /// Records that `message` is dispatched from `conversation` and says what context it
-    /// needs. `seen_before` is what [`Windows::saw`] returned for it; `room_limit` and
-    /// `thread_limit` are the limits in force (0 = none).
+    /// needs: the one place that decides, by the limits and `threadHistoryScope`, which
+    /// history a message carries (see [`ThreadHistoryScope`] for Slack's rules).
+    /// `seen_before` is what [`Windows::saw`] returned for it.
     pub(crate) fn dispatch(
         &self,
         conversation: &str,
         message: &Message,
         seen_before: Option<&MessageId>,
-        room_limit: usize,
-        thread_limit: usize,
+        limits: Limits,
     ) -> Needed {
         let mark = Mark {
             timestamp: message.timestamp,
             id: message.id.clone(),
         };
         let previous = self.lock().dispatched.insert(conversation.to_owned(), mark);
-        if message.thread_root.is_some() {
-            return if previous.is_none() && thread_limit > 0 {
-                Needed::ThreadStart
-            } else {
-                Needed::Nothing
+        // Nothing came in the room since the conversation's last dispatch: no window
+        // (in the room or in one of its threads) has anything new.
+        let quiet = previous
+            .as_ref()
+            .is_some_and(|previous| seen_before == Some(&previous.id));
+        let first = previous.is_none();
+        let window = |thread: Option<MessageId>| {
+            (limits.recent > 0 && !quiet).then(|| Recent {
+                after: previous.clone(),
+                thread,
+            })
+        };
+        let Some(root) = &message.thread_root else {
+            return Needed {
+                recent: window(None),
+                thread_start: false,
             };
-        }
-        if room_limit == 0 {
-            return Needed::Nothing;
-        }
-        match previous {
-            Some(previous) if seen_before == Some(&previous.id) => Needed::Nothing,
-            previous => Needed::Room(previous),
+        };
+        let thread_start = first && limits.thread_initial > 0;
+        let recent = match limits.scope {
+            // The thread's start stands for its recent window on the first dispatch.
+            ThreadHistoryScope::Thread if first => None,
+            ThreadHistoryScope::Thread => window(Some(root.clone())),
+            ThreadHistoryScope::Channel => window(None),
+        };
+        Needed {
+            recent,
+            thread_start,
         }
     }
 }
 
 /// The room history of `message`: what the server returned, minus anything not strictly
 /// between `after` and the message, oldest first.
+/// With `recent.thread`, only that thread's messages (its root and replies); at most
+/// `limit`, the latest.
 pub(crate) fn room_window(
     fetched: Vec<Message>,
     message: &Message,
-    after: Option<&Mark>,
+    recent: &Recent,
+    limit: usize,
     bot: &UserId,
 ) -> Vec<HistoryEntryWire> {
-    fetched
+    let in_scope = |m: &Message| match &recent.thread {
+        None => true,
+        Some(root) => &m.id == root || m.thread_root.as_ref() == Some(root),
+    };
+    let mut kept: Vec<HistoryEntryWire> = fetched
         .into_iter()
         .filter(|m| m.id != message.id && m.timestamp <= message.timestamp)
-        .filter(|m| after.is_none_or(|mark| mark.is_before(m)))
+        .filter(|m| recent.after.as_ref().is_none_or(|mark| mark.is_before(m)))
+        .filter(|m| in_scope(m))
         .map(|m| entry(&m, bot))
-        .collect()
+        .collect();
+    let excess = kept.len().saturating_sub(limit);
+    kept.drain(..excess);
+    kept
 }
 
 /// The start of `message`'s thread, without the message itself or anything after it, at
@@ -266,68 +325,197 @@ mod tests {
         entries.iter().map(|e| e.message_id.as_str()).collect()
     }
 
+    fn lim(recent: usize, thread_initial: usize) -> Limits {
+        Limits {
+            recent,
+            thread_initial,
+            scope: ThreadHistoryScope::Thread,
+        }
+    }
+
+    fn recent(after: Option<Mark>, thread: Option<&str>) -> Recent {
+        Recent {
+            after,
+            thread: thread.map(MessageId::new),
+        }
+    }
+
+    fn room(after: Option<Mark>) -> Needed {
+        Needed {
+            recent: Some(recent(after, None)),
+            thread_start: false,
+        }
+    }
+
+    fn start() -> Needed {
+        Needed {
+            recent: None,
+            thread_start: true,
+        }
+    }
+
     #[test]
     fn a_room_conversation_fetches_only_when_something_came_between() {
         let w = Windows::default();
-        let room = RoomId::new("R1");
+        let room_id = RoomId::new("R1");
         let m1 = msg("M1", 10, "U1", None);
-        let before = w.saw(&room, &m1.id);
+        let before = w.saw(&room_id, &m1.id);
         assert_eq!(
-            w.dispatch("conv", &m1, before.as_ref(), 50, 20),
-            Needed::Room(None)
+            w.dispatch("conv", &m1, before.as_ref(), lim(50, 20)),
+            room(None)
         );
         // M2 follows M1 directly: nothing to fetch.
         let m2 = msg("M2", 20, "U1", None);
-        let before = w.saw(&room, &m2.id);
+        let before = w.saw(&room_id, &m2.id);
         assert_eq!(
-            w.dispatch("conv", &m2, before.as_ref(), 50, 20),
-            Needed::Nothing
+            w.dispatch("conv", &m2, before.as_ref(), lim(50, 20)),
+            Needed::NOTHING
         );
         // Someone else spoke, then M3.
-        w.saw(&room, &MessageId::new("X"));
+        w.saw(&room_id, &MessageId::new("X"));
         let m3 = msg("M3", 40, "U1", None);
-        let before = w.saw(&room, &m3.id);
+        let before = w.saw(&room_id, &m3.id);
         assert_eq!(
-            w.dispatch("conv", &m3, before.as_ref(), 50, 20),
-            Needed::Room(Some(Mark {
+            w.dispatch("conv", &m3, before.as_ref(), lim(50, 20)),
+            room(Some(Mark {
                 timestamp: Timestamp(20),
                 id: MessageId::new("M2")
             }))
         );
         // The bridge posting in the room counts as something in between.
         let m3b = msg("M3b", 45, "U1", None);
-        let before = w.saw(&room, &m3b.id);
+        let before = w.saw(&room_id, &m3b.id);
         assert_eq!(
-            w.dispatch("conv", &m3b, before.as_ref(), 50, 20),
-            Needed::Nothing
+            w.dispatch("conv", &m3b, before.as_ref(), lim(50, 20)),
+            Needed::NOTHING
         );
-        w.posting(&room);
+        w.posting(&room_id);
         let m3c = msg("M3c", 46, "U1", None);
-        let before = w.saw(&room, &m3c.id);
+        let before = w.saw(&room_id, &m3c.id);
         assert!(matches!(
-            w.dispatch("conv", &m3c, before.as_ref(), 50, 20),
-            Needed::Room(Some(_))
+            w.dispatch("conv", &m3c, before.as_ref(), lim(50, 20)),
+            Needed {
+                recent: Some(Recent {
+                    after: Some(_),
+                    thread: None
+                }),
+                thread_start: false
+            }
         ));
         // After a reconnect the room is not known to be quiet.
         w.forget_rooms();
         let m4 = msg("M4", 50, "U1", None);
-        let before = w.saw(&room, &m4.id);
+        let before = w.saw(&room_id, &m4.id);
         assert!(matches!(
-            w.dispatch("conv", &m4, before.as_ref(), 50, 20),
-            Needed::Room(Some(_))
+            w.dispatch("conv", &m4, before.as_ref(), lim(50, 20)),
+            Needed {
+                recent: Some(Recent {
+                    after: Some(_),
+                    thread: None
+                }),
+                thread_start: false
+            }
         ));
         // Limit 0: never.
-        assert_eq!(w.dispatch("other", &m4, None, 0, 20), Needed::Nothing);
+        assert_eq!(w.dispatch("other", &m4, None, lim(0, 20)), Needed::NOTHING);
+    }
+
+    fn t1_mark() -> Mark {
+        Mark {
+            timestamp: Timestamp(10),
+            id: MessageId::new("T1"),
+        }
     }
 
     #[test]
-    fn a_thread_gets_its_start_only_on_its_first_dispatch() {
+    fn under_thread_scope_a_thread_gets_its_start_then_its_own_window() {
         let w = Windows::default();
         let t1 = msg("T1", 10, "U1", Some("ROOT"));
-        assert_eq!(w.dispatch("thread", &t1, None, 50, 20), Needed::ThreadStart);
+        assert_eq!(w.dispatch("thread", &t1, None, lim(50, 20)), start());
+        // Later: the thread's messages since the last dispatch from it.
         let t2 = msg("T2", 20, "U1", Some("ROOT"));
-        assert_eq!(w.dispatch("thread", &t2, None, 50, 20), Needed::Nothing);
-        assert_eq!(w.dispatch("other", &t2, None, 50, 0), Needed::Nothing);
+        assert_eq!(
+            w.dispatch("thread", &t2, None, lim(50, 20)),
+            Needed {
+                recent: Some(recent(Some(t1_mark()), Some("ROOT"))),
+                thread_start: false,
+            }
+        );
+        // Nothing came in the room since: nothing.
+        let room_id = RoomId::new("R1");
+        w.saw(&room_id, &t2.id);
+        let t3 = msg("T3", 30, "U1", Some("ROOT"));
+        let before = w.saw(&room_id, &t3.id);
+        assert_eq!(
+            w.dispatch("thread", &t3, before.as_ref(), lim(50, 20)),
+            Needed::NOTHING
+        );
+        // No thread start with its limit 0, and no recent window on a first dispatch.
+        assert_eq!(w.dispatch("other", &t2, None, lim(50, 0)), Needed::NOTHING);
+        // With the recent limit 0, a later dispatch gets nothing either.
+        assert_eq!(w.dispatch("thread", &t3, None, lim(0, 20)), Needed::NOTHING);
+    }
+
+    #[test]
+    fn under_channel_scope_a_thread_gets_the_room_window_and_its_start() {
+        let w = Windows::default();
+        let channel = |recent, thread_initial| Limits {
+            recent,
+            thread_initial,
+            scope: ThreadHistoryScope::Channel,
+        };
+        let t1 = msg("T1", 10, "U1", Some("ROOT"));
+        assert_eq!(
+            w.dispatch("thread", &t1, None, channel(50, 20)),
+            Needed {
+                recent: Some(recent(None, None)),
+                thread_start: true,
+            }
+        );
+        let t2 = msg("T2", 20, "U1", Some("ROOT"));
+        assert_eq!(
+            w.dispatch("thread", &t2, None, channel(50, 20)),
+            room(Some(t1_mark()))
+        );
+        let t3 = msg("T3", 30, "U1", Some("ROOT"));
+        assert_eq!(
+            w.dispatch("fresh", &t3, None, channel(0, 20)),
+            start(),
+            "historyLimit 0: the thread start only"
+        );
+    }
+
+    #[test]
+    fn a_thread_window_keeps_its_thread_and_the_latest() {
+        let current = msg("T3", 50, "U1", Some("ROOT"));
+        let fetched = vec![
+            msg("ROOT", 10, "U1", None),
+            msg("X1", 15, "U2", None),
+            msg("T1", 20, "U2", Some("ROOT")),
+            msg("Y1", 25, "U2", Some("OTHER")),
+            msg("T2", 30, "BOT", Some("ROOT")),
+        ];
+        let bot = UserId::new("BOT");
+        let thread = recent(None, Some("ROOT"));
+        assert_eq!(
+            ids(&room_window(fetched.clone(), &current, &thread, 50, &bot)),
+            vec!["ROOT", "T1", "T2"]
+        );
+        assert_eq!(
+            ids(&room_window(fetched.clone(), &current, &thread, 2, &bot)),
+            vec!["T1", "T2"],
+            "the latest within the limit"
+        );
+        assert_eq!(
+            ids(&room_window(
+                fetched,
+                &current,
+                &recent(None, None),
+                50,
+                &bot
+            )),
+            vec!["ROOT", "X1", "T1", "Y1", "T2"]
+        );
     }
 
     #[test]
@@ -335,12 +523,12 @@ mod tests {
         let w = Windows::with_capacity(2);
         let m = msg("M", 1, "U1", Some("ROOT"));
         for conv in ["a", "b", "c"] {
-            assert_eq!(w.dispatch(conv, &m, None, 1, 1), Needed::ThreadStart);
+            assert_eq!(w.dispatch(conv, &m, None, lim(1, 1)), start());
         }
-        assert_eq!(w.dispatch("c", &m, None, 1, 1), Needed::Nothing);
+        assert_eq!(w.dispatch("c", &m, None, lim(0, 1)), Needed::NOTHING);
         assert_eq!(
-            w.dispatch("a", &m, None, 1, 1),
-            Needed::ThreadStart,
+            w.dispatch("a", &m, None, lim(0, 1)),
+            start(),
             "a was forgotten"
         );
     }
@@ -355,7 +543,7 @@ mod tests {
             msg("M5", 50, "U1", None),
         ];
         let bot = UserId::new("BOT");
-        let all = room_window(fetched.clone(), &current, None, &bot);
+        let all = room_window(fetched.clone(), &current, &recent(None, None), 50, &bot);
         assert_eq!(ids(&all), vec!["M1", "M2", "M3"]);
         assert!(all[1].from_self && !all[0].from_self);
         assert_eq!(all[2].thread_id.as_deref(), Some("M1"));
@@ -365,7 +553,13 @@ mod tests {
             id: MessageId::new("M1"),
         };
         assert_eq!(
-            ids(&room_window(fetched, &current, Some(&mark), &bot)),
+            ids(&room_window(
+                fetched,
+                &current,
+                &recent(Some(mark), None),
+                50,
+                &bot
+            )),
             vec!["M2", "M3"]
         );
     }

@@ -80,7 +80,7 @@ impl Settings {
     ) -> Result<Self, ConfigError> {
         Ok(Self {
             semantics: Semantics::new(config, identity, namespace, rooms)?,
-            history: config.history(),
+            history: config.history().clone(),
             media: config.media().clone(),
         })
     }

@@ -26,13 +26,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use channel_api::threading::ReplyPlan;
-use channel_api::{Attachment, Error, Event, EventStream, HistoryQuery, MessageId, RoomKind};
+use channel_api::{Attachment, Error, Event, EventStream, HistoryQuery, MessageId};
 use serde::Serialize;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
-use crate::config::{HistoryConfig, MediaConfig};
-use crate::context::{self, Needed};
+use crate::config::MediaConfig;
+use crate::context::{self, Limits, Needed, Recent};
 use crate::core::{Core, Settings};
 use crate::media;
 use crate::protocol::{method, AttachmentError, AttachmentWire, HistoryEntryWire};
@@ -119,9 +119,8 @@ async fn on_event(core: &Arc<Core>, event: Event, tasks: &mut JoinSet<()>) {
     let settings = core.settings();
     // Every new message, admitted or not, moves its room's window (`context`); with room
     // and DM history off nothing reads it.
-    let history = settings.history;
     let seen_before = match &event {
-        Event::MessageCreated { message } if history.room > 0 || history.dm > 0 => {
+        Event::MessageCreated { message } if settings.history.any_recent() => {
             core.inbound.windows.saw(&message.room.id, &message.id)
         }
         _ => None,
@@ -218,27 +217,27 @@ async fn admit(
     admitted: Admitted,
     seen_before: Option<channel_api::MessageId>,
 ) {
-    let history = settings.history;
-    let room_limit = match admitted.message.room.kind {
-        RoomKind::Direct => history.dm,
-        _ => history.room,
+    let history = &settings.history;
+    let limits = Limits {
+        recent: history.recent_limit(admitted.message.room.kind, &admitted.message.author.id),
+        thread_initial: history.thread_initial,
+        scope: history.thread_scope,
     };
     let mut needed = core.inbound.windows.dispatch(
         &admitted.params.conversation_id,
         &admitted.message,
         seen_before.as_ref(),
-        room_limit,
-        history.thread_initial,
+        limits,
     );
     // A backend without history would only answer `unsupported`.
-    if needed != Needed::Nothing && !core.channel.capabilities().history {
-        needed = Needed::Nothing;
+    if !needed.is_nothing() && !core.channel.capabilities().history {
+        needed = Needed::NOTHING;
     }
     let mut turn = core
         .inbound
         .order
         .enqueue(admitted.message.room.id.as_str());
-    if needed == Needed::Nothing && admitted.message.attachments.is_empty() && turn.try_ready() {
+    if needed.is_nothing() && admitted.message.attachments.is_empty() && turn.try_ready() {
         hand_over(core, admitted).await;
         return;
     }
@@ -249,7 +248,7 @@ async fn admit(
     let settings = settings.clone();
     tasks.spawn(async move {
         let _permit = permit;
-        let admitted = prepare(&core, &settings, admitted, needed, room_limit).await;
+        let admitted = prepare(&core, &settings, admitted, needed, limits).await;
         turn.wait().await;
         hand_over(&core, admitted).await;
     });
@@ -266,18 +265,16 @@ async fn prepare(
     settings: &Settings,
     mut admitted: Admitted,
     needed: Needed,
-    room_limit: usize,
+    limits: Limits,
 ) -> Admitted {
-    let (attachments, context) = tokio::join!(
+    let (attachments, recent, thread_start) = tokio::join!(
         download_all(core, &settings.media, &admitted),
-        fetch_context(core, &settings.history, &admitted, needed, room_limit)
+        fetch_recent(core, &admitted, needed.recent.as_ref(), limits.recent),
+        fetch_thread_start(core, &admitted, needed.thread_start, limits.thread_initial)
     );
     admitted.params.attachments = attachments;
-    match context {
-        Context::None => {}
-        Context::Room(entries) => admitted.params.history = entries,
-        Context::Thread(entries) => admitted.params.thread_history = entries,
-    }
+    admitted.params.history = recent;
+    admitted.params.thread_history = thread_start;
     admitted
 }
 
@@ -442,63 +439,81 @@ pub(crate) fn too_large_notice(name: &str, size: u64, media: &MediaConfig) -> St
 
 // ----- context -----
 
-enum Context {
-    None,
-    Room(Vec<HistoryEntryWire>),
-    Thread(Vec<HistoryEntryWire>),
+/// How many room messages a thread's recent window is read from: the room's latest,
+/// filtered to the thread (as Slack reads `max(50, historyLimit)`).
+fn thread_window_fetch(limit: usize) -> usize {
+    limit.max(crate::config::DEFAULT_HISTORY_LIMIT)
 }
 
-async fn fetch_context(
+/// The recent window (`history`): the room's messages, or its thread's under
+/// `threadHistoryScope: thread`, after the previous dispatch. A failed fetch gives none.
+async fn fetch_recent(
     core: &Core,
-    history: &HistoryConfig,
     admitted: &Admitted,
-    needed: Needed,
-    room_limit: usize,
-) -> Context {
-    let message = &admitted.message;
-    let (query, after) = match needed {
-        Needed::Nothing => return Context::None,
-        Needed::Room(after) => (
-            HistoryQuery::Room {
-                room: message.room.id.clone(),
-                before: Some(message.timestamp),
-                limit: room_limit,
-            },
-            after,
-        ),
-        Needed::ThreadStart => match &message.thread_root {
-            Some(root) => (
-                HistoryQuery::Thread {
-                    room: message.room.id.clone(),
-                    root: root.clone(),
-                    // One more: the message itself may be among the first replies.
-                    limit: history.thread_initial.saturating_add(1),
-                },
-                None,
-            ),
-            None => return Context::None,
-        },
+    recent: Option<&Recent>,
+    limit: usize,
+) -> Vec<HistoryEntryWire> {
+    let Some(recent) = recent else {
+        return Vec::new();
     };
-    let fetched = match core.channel.history(&query).await {
-        Ok(fetched) => fetched,
+    let message = &admitted.message;
+    let fetch = match recent.thread {
+        Some(_) => thread_window_fetch(limit),
+        None => limit,
+    };
+    let query = HistoryQuery::Room {
+        room: message.room.id.clone(),
+        before: Some(message.timestamp),
+        limit: fetch,
+    };
+    match fetch_history(core, admitted, &query).await {
+        Some(fetched) => {
+            let bot = core.channel.identity().user_id;
+            context::room_window(fetched, message, recent, limit, &bot)
+        }
+        None => Vec::new(),
+    }
+}
+
+/// The thread's start (`threadHistory`) on its first dispatch. A failed fetch gives none.
+async fn fetch_thread_start(
+    core: &Core,
+    admitted: &Admitted,
+    wanted: bool,
+    limit: usize,
+) -> Vec<HistoryEntryWire> {
+    let message = &admitted.message;
+    let (true, Some(root)) = (wanted, &message.thread_root) else {
+        return Vec::new();
+    };
+    let query = HistoryQuery::Thread {
+        room: message.room.id.clone(),
+        root: root.clone(),
+        // One more: the message itself may be among the first replies.
+        limit: limit.saturating_add(1),
+    };
+    match fetch_history(core, admitted, &query).await {
+        Some(fetched) => {
+            let bot = core.channel.identity().user_id;
+            context::thread_start(fetched, message, limit, &bot)
+        }
+        None => Vec::new(),
+    }
+}
+
+async fn fetch_history(
+    core: &Core,
+    admitted: &Admitted,
+    query: &HistoryQuery,
+) -> Option<Vec<channel_api::Message>> {
+    match core.channel.history(query).await {
+        Ok(fetched) => Some(fetched),
         Err(e) => {
             // Context is a nicety: the message goes on without it.
             tracing::warn!(message = %admitted.params.message_id, error = %e, "history fetch failed; sending the message without it");
             core.note_error(&e).await;
-            return Context::None;
+            None
         }
-    };
-    let bot = core.channel.identity().user_id;
-    match query {
-        HistoryQuery::Room { .. } => {
-            Context::Room(context::room_window(fetched, message, after.as_ref(), &bot))
-        }
-        HistoryQuery::Thread { .. } => Context::Thread(context::thread_start(
-            fetched,
-            message,
-            history.thread_initial,
-            &bot,
-        )),
     }
 }
 

@@ -128,6 +128,22 @@ async fn setup(extra: Value) -> Setup {
     setup_over(extra, |c| c).await
 }
 
+/// The whole configuration line for `reconfigure`: the setup's keys and `extra`.
+fn reconfigured(s: &Setup, extra: Value) -> Value {
+    let mut line = json!({
+        "accountId": "default",
+        "serverUrl": "https://chat.example",
+        "userId": s.bot.as_str(),
+        "username": "bot",
+        "authToken": "SECRET-TOKEN-123",
+        "groupPolicy": "open",
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        line[k] = v.clone();
+    }
+    line
+}
+
 fn bytes(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i % 251) as u8).collect()
 }
@@ -451,9 +467,118 @@ async fn thread_history_comes_only_with_the_first_dispatch_from_a_thread() {
     );
 
     s.op.reply(&s.room, &root.id, "more").unwrap();
+    s.op.post(&s.room, "top-level chatter").unwrap();
     s.alice.reply(&s.room, &root.id, "@bot again").unwrap();
     let again = s.client.notification("message").await;
     assert_eq!(again["threadHistory"], json!([]), "only the first dispatch");
+    assert_eq!(
+        texts(&again["history"]),
+        vec!["more"],
+        "threadHistoryScope thread (the default): the thread's messages since the last turn, not the room's"
+    );
+}
+
+#[tokio::test]
+async fn under_thread_history_scope_channel_a_thread_reply_gets_the_rooms_window() {
+    let mut s =
+        setup(json!({"historyLimit": 10, "threadHistoryScope": "channel", "replyToMode": "off"}))
+            .await;
+    s.op.post(&s.room, "earlier in the room").unwrap();
+    let root = s.op.post(&s.room, "topic").unwrap();
+    s.op.reply(&s.room, &root.id, "first reply").unwrap();
+    s.alice
+        .reply(&s.room, &root.id, "@bot in the thread")
+        .unwrap();
+    let inside = s.client.notification("message").await;
+    assert_eq!(
+        texts(&inside["threadHistory"]),
+        vec!["topic", "first reply"],
+        "the thread's start as well"
+    );
+    assert_eq!(
+        texts(&inside["history"]),
+        vec!["earlier in the room", "topic", "first reply"],
+        "the room's timeline"
+    );
+    s.op.post(&s.room, "top-level chatter").unwrap();
+    s.alice.reply(&s.room, &root.id, "@bot again").unwrap();
+    let again = s.client.notification("message").await;
+    assert_eq!(again["threadHistory"], json!([]));
+    assert_eq!(texts(&again["history"]), vec!["top-level chatter"]);
+
+    // Live: back to the thread's own messages.
+    let r = s
+        .client
+        .call(
+            "reconfigure",
+            json!({"config": reconfigured(&s, json!({"historyLimit": 10, "replyToMode": "off", "threadHistoryScope": "thread"}))}),
+        )
+        .await;
+    assert!(
+        r["result"]["applied"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("threadHistoryScope")),
+        "{r}"
+    );
+    s.op.post(&s.room, "more chatter").unwrap();
+    s.op.reply(&s.room, &root.id, "thread news").unwrap();
+    s.alice.reply(&s.room, &root.id, "@bot third").unwrap();
+    let third = s.client.notification("message").await;
+    assert_eq!(texts(&third["history"]), vec!["thread news"]);
+}
+
+#[tokio::test]
+async fn a_dms_entry_sets_that_dms_history_limit_over_dm_history_limit() {
+    let mut s = setup(json!({"dmPolicy": "open", "allowFrom": ["*"]})).await;
+    let alice_dm = s.world.create_dm(&s.bot, s.alice.id()).unwrap();
+    let op_dm = s.world.create_dm(&s.bot, s.op.id()).unwrap();
+    let r = s
+        .client
+        .call(
+            "reconfigure",
+            json!({"config": reconfigured(&s, json!({"dmPolicy": "open", "allowFrom": ["*"],
+                "dms": {s.alice.id().as_str(): {"historyLimit": 2}}}))}),
+        )
+        .await;
+    assert!(
+        r["result"]["applied"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("dms")),
+        "{r}"
+    );
+    for dm in [&alice_dm, &op_dm] {
+        let r = s
+            .client
+            .call("send", json!({"target": dm.as_str(), "text": "one"}))
+            .await;
+        assert!(r["result"].is_object());
+        let r = s
+            .client
+            .call("send", json!({"target": dm.as_str(), "text": "two"}))
+            .await;
+        assert!(r["result"].is_object());
+        let r = s
+            .client
+            .call("send", json!({"target": dm.as_str(), "text": "three"}))
+            .await;
+        assert!(r["result"].is_object());
+    }
+    s.alice.post(&alice_dm, "hello").unwrap();
+    let from_alice = s.client.notification("message").await;
+    assert_eq!(
+        texts(&from_alice["history"]),
+        vec!["two", "three"],
+        "alice's dms entry"
+    );
+    s.op.post(&op_dm, "hello").unwrap();
+    let from_op = s.client.notification("message").await;
+    assert_eq!(
+        from_op["history"],
+        json!([]),
+        "dmHistoryLimit (0) elsewhere"
+    );
 }
 
 #[tokio::test]
@@ -477,7 +602,11 @@ async fn under_reply_to_mode_all_a_top_level_message_gets_history_and_opens_its_
         json!([]),
         "the conversation already started with the root"
     );
-    assert_eq!(inside["history"], json!([]));
+    assert_eq!(
+        texts(&inside["history"]),
+        vec!["a reply"],
+        "the thread's messages since the root"
+    );
 }
 
 #[tokio::test]

@@ -21,6 +21,28 @@ const OWN_KEYS = JSON.parse(readFileSync(new URL("../schema/plugin-keys.json", i
  * not know (with the key's path and the closest valid name, `fatal.errors`) and decides
  * which changes need a restart (`reconfigure` -> `restartRequired`).
  */
+/** Slack's `thread.*` keys the bridge reads under a flat name. */
+const THREAD_BRIDGE_KEYS = Object.freeze({ initialHistoryLimit: "threadInitialHistoryLimit", historyScope: "threadHistoryScope" });
+
+/**
+ * `thread.inheritParent` (Slack's, default false): whether a thread's session starts from
+ * its room's session (OpenClaw's `parentSessionKey`: the thread session is forked from
+ * the parent transcript when it is created).
+ * @param {any} account
+ */
+export function threadInheritParent(account) {
+  return account?.config?.thread?.inheritParent === true;
+}
+
+/**
+ * The parent session a thread's session starts from: the room's, for a message in a
+ * thread under `thread.inheritParent`; otherwise none (as Slack's channel).
+ * @param {any} account @param {{ threadId?: string, roomSessionKey: string }} where
+ */
+export function threadParentSessionKey(account, { threadId, roomSessionKey }) {
+  return threadId && threadInheritParent(account) ? roomSessionKey : undefined;
+}
+
 export const PLUGIN_KEYS = Object.freeze(["accounts", ...Object.keys(OWN_KEYS.accountProperties ?? {}), ...Object.keys(OWN_KEYS.channelProperties ?? {})]);
 
 /**
@@ -172,9 +194,13 @@ export function buildBridgeConfig(account, authToken, approvedSenders, { stateDi
   if (out.stateFile === undefined && stateDir) {
     out.stateFile = join(stateDir, CHANNEL, `${account.accountId}.resume.json`);
   }
-  // Slack spells the thread seed `thread.initialHistoryLimit`; both are accepted.
-  const slackThreadLimit = account.config?.thread?.initialHistoryLimit;
-  if (out.threadInitialHistoryLimit === undefined && slackThreadLimit !== undefined) out.threadInitialHistoryLimit = slackThreadLimit;
+  // Slack spells the thread keys `thread.initialHistoryLimit` and `thread.historyScope`;
+  // both spellings are accepted (the flat key wins). `thread.inheritParent` is the
+  // plugin's own (src/inbound.js).
+  const slackThread = account.config?.thread ?? {};
+  for (const [slack, bridge] of Object.entries(THREAD_BRIDGE_KEYS)) {
+    if (out[bridge] === undefined && slackThread[slack] !== undefined) out[bridge] = slackThread[slack];
+  }
   out.authToken = authToken;
   out.approvedSenders = approvedSenders;
   return out;
@@ -225,7 +251,8 @@ export function configPathOf(cfg, accountId, field) {
   const top = String(field).split(".")[0];
   if (s.accounts?.[accountId] && Object.hasOwn(s.accounts[accountId], top)) return `channels.${CHANNEL}.accounts.${accountId}.${field}`;
   if (Object.hasOwn(s, top)) return `channels.${CHANNEL}.${field}`;
-  if (top === "threadInitialHistoryLimit") return configPathOf(cfg, accountId, "thread.initialHistoryLimit");
+  const slack = Object.entries(THREAD_BRIDGE_KEYS).find(([, bridge]) => bridge === top);
+  if (slack) return configPathOf(cfg, accountId, `thread.${slack[0]}`);
   return field;
 }
 

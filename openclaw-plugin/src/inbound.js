@@ -4,7 +4,7 @@
 import { createChannelPairingController } from "openclaw/plugin-sdk/channel-pairing";
 import { resolveThreadSessionKeys } from "openclaw/plugin-sdk/routing";
 import { toInboundMediaFacts } from "openclaw/plugin-sdk/channel-inbound";
-import { CHANNEL } from "./config.js";
+import { CHANNEL, threadParentSessionKey } from "./config.js";
 import { chatKindOf, parseConversationId } from "./ids.js";
 import { createReplyDelivery } from "./reply.js";
 import { ackReactionFor } from "./emoji.js";
@@ -45,13 +45,17 @@ function ingressParams({ cfg, accountId, pairing, msg, kind, peerId, threadId })
   };
 }
 
-/** Where a conversation's session lives (thread sessions hang off the room's). */
-function sessionFor(rt, cfg, accountId, { kind, peerId, threadId }) {
+/**
+ * Where a conversation's session lives (a thread's is the room's with `:thread:<id>`);
+ * under `thread.inheritParent` a thread session names the room's as its parent, and
+ * OpenClaw starts it from the room's transcript.
+ */
+function sessionFor(rt, cfg, account, accountId, { kind, peerId, threadId }) {
   const route = rt.channel.routing.resolveAgentRoute({ cfg, channel: CHANNEL, accountId, peer: { kind, id: peerId } });
   const keys = resolveThreadSessionKeys({
     baseSessionKey: route.sessionKey,
     threadId,
-    parentSessionKey: threadId ? route.sessionKey : undefined,
+    parentSessionKey: threadParentSessionKey(account, { threadId, roomSessionKey: route.sessionKey }),
   });
   return { route, sessionKey: keys.sessionKey, parentSessionKey: keys.parentSessionKey };
 }
@@ -102,7 +106,7 @@ export async function dispatchMessage(env, msg, opts = {}) {
   const peerId = kind === "direct" ? msg.sender.id : msg.room.id;
   // The session thread: the thread the message is in, or the one the reply will open.
   const threadId = msg.threadId ?? msg.replyThread?.id ?? undefined;
-  const { route, sessionKey, parentSessionKey } = sessionFor(rt, cfg, accountId, { kind, peerId, threadId });
+  const { route, sessionKey, parentSessionKey } = sessionFor(rt, cfg, account, accountId, { kind, peerId, threadId });
   const pairing = createChannelPairingController({ core: rt, channel: CHANNEL, accountId });
   const params = ingressParams({ cfg, accountId, pairing, msg, kind, peerId, threadId });
 
@@ -277,7 +281,7 @@ export async function issuePairing(env, params) {
  * reach the agent as system events in the room's session.
  */
 export function enqueueRoomEvent(env, method, params) {
-  const { rt, cfg, accountId } = env;
+  const { rt, cfg, accountId, account } = env;
   const parsed = parseConversationId(params.conversationId);
   const kind = parsed?.kind ?? chatKindOf(params.room?.kind);
   const roomId = parsed?.roomId ?? params.room?.id;
@@ -285,7 +289,7 @@ export function enqueueRoomEvent(env, method, params) {
   const actor = method === "roomEvent" ? roomEventActor(params) : (params.user ?? params.sender ?? {});
   const peerId = kind === "direct" ? (actor.id ?? roomId) : roomId;
   const threadId = parsed?.threadId ?? params.threadId ?? undefined;
-  const { sessionKey } = sessionFor(rt, cfg, accountId, { kind, peerId, threadId });
+  const { sessionKey } = sessionFor(rt, cfg, account, accountId, { kind, peerId, threadId });
   const who = actor.username ? `@${actor.username}` : "someone";
   let text;
   let contextKey;

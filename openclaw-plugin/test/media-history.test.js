@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { attachmentNote, collectInboundMedia, discardAttachments, isTooLargeError, mediaMaxBytes, safeFileName, sendMediaFile } from "../src/media.js";
 import { historyEntries, senderLabel, threadContext } from "../src/history.js";
-import { buildBridgeConfig } from "../src/config.js";
+import { buildBridgeConfig, configPathOf, threadInheritParent, threadParentSessionKey } from "../src/config.js";
 
 const scratch = () => mkdtempSync(join(tmpdir(), "rc-plugin-test-"));
 
@@ -183,4 +183,33 @@ test("config line: media and history keys pass through; Slack's thread.initialHi
   assert.equal(own.threadInitialHistoryLimit, 3, "the bridge's own key wins");
   const none = buildBridgeConfig({ accountId: "a", config: {} }, "t", []);
   assert.equal("mediaMaxMb" in none || "historyLimit" in none || "threadInitialHistoryLimit" in none, false, "unset keys are left to the bridge's defaults");
+});
+
+test("config line: Slack's thread.historyScope maps to threadHistoryScope; inheritParent stays the plugin's; dms pass through", () => {
+  const line = buildBridgeConfig({
+    accountId: "a",
+    config: { thread: { historyScope: "channel", inheritParent: true }, dms: { uA: { historyLimit: 4 } } },
+  }, "t", []);
+  assert.equal(line.threadHistoryScope, "channel");
+  assert.equal("thread" in line, false, "thread.* is not a bridge key");
+  assert.equal("inheritParent" in line, false);
+  assert.deepEqual(line.dms, { uA: { historyLimit: 4 } });
+  const own = buildBridgeConfig({ accountId: "a", config: { threadHistoryScope: "thread", thread: { historyScope: "channel" } } }, "t", []);
+  assert.equal(own.threadHistoryScope, "thread", "the bridge's own key wins");
+  const none = buildBridgeConfig({ accountId: "a", config: {} }, "t", []);
+  assert.equal("threadHistoryScope" in none, false, "Slack's default (thread) is the bridge's");
+  // A refused threadHistoryScope is named as the operator wrote it.
+  const cfg = { channels: { rocketchat: { thread: { historyScope: "x" } } } };
+  assert.equal(configPathOf(cfg, "default", "threadHistoryScope"), "channels.rocketchat.thread.historyScope");
+});
+
+test("thread.inheritParent: a thread session names the room's as its parent only when set (Slack's default: off)", () => {
+  const room = "agent:ops:rocketchat:channel:general";
+  const off = { config: {} };
+  const on = { config: { thread: { inheritParent: true } } };
+  assert.equal(threadInheritParent(off), false);
+  assert.equal(threadInheritParent({ config: { thread: { inheritParent: "yes" } } }), false, "only true");
+  assert.equal(threadParentSessionKey(off, { threadId: "r", roomSessionKey: room }), undefined);
+  assert.equal(threadParentSessionKey(on, { threadId: "r", roomSessionKey: room }), room);
+  assert.equal(threadParentSessionKey(on, { threadId: undefined, roomSessionKey: room }), undefined, "not outside a thread");
 });

@@ -33,14 +33,30 @@ pub(crate) struct BridgeKeys {
     history_limit: Option<u32>,
     /// The same for DMs (0, Slack's default).
     dm_history_limit: Option<u32>,
+    /// Per DM, by the other user's id: `historyLimit` there over `dmHistoryLimit` (Slack's
+    /// `dms.<userId>.historyLimit`).
+    dms: Option<std::collections::BTreeMap<String, DmKeys>>,
     /// Messages from the start of a thread given when the core first dispatches from it
     /// (20).
     thread_initial_history_limit: Option<u32>,
+    /// Which recent history a message in a thread carries: `thread` (the thread's
+    /// messages since the bot's last turn there; Slack's default) or `channel` (the
+    /// room's). Slack's `thread.historyScope`.
+    thread_history_scope: Option<super::ThreadHistoryScope>,
     /// Where the core keeps the point it has read up to (a small JSON file, mode 0600):
     /// with it, a restarted bridge catches up once on what it had not handled.
     state_file: Option<String>,
     /// A resume point older than this is ignored (3600; 0 turns resuming off).
     resume_max_age_seconds: Option<u32>,
+}
+
+/// One `dms` entry.
+#[derive(Debug, Default, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)] // read as a schema, never built
+pub(crate) struct DmKeys {
+    /// DM messages given as context in this DM (over `dmHistoryLimit`; 0 = none).
+    history_limit: Option<u32>,
 }
 
 /// The keys a backend owns in the configuration line, as the JSON schema of its

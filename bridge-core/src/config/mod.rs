@@ -10,11 +10,12 @@
 //! `threadInitialHistoryLimit`) are the bridge's own too: it downloads attachments and
 //! fetches context before it sends a `message`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
 use channel_api::config::ChannelConfig;
-use channel_api::{AccountId, UserId};
+use channel_api::{AccountId, RoomKind, UserId};
 use serde_json::{Map, Value};
 
 pub mod keys;
@@ -109,17 +110,46 @@ impl Default for MediaConfig {
     }
 }
 
+// What OpenClaw's Slack channel does (`thread.historyScope`, default "thread";
+// `resolveSlackRoomHistory` with `threadTs`), and so this bridge (`context::Windows::dispatch`):
+// - `thread`: a thread reply's recent window is read from its thread only. The first
+//   dispatch from a thread carries the thread's start (`threadHistory`,
+//   `threadInitialHistoryLimit`) and no recent window; later ones carry the thread's
+//   messages since the previous dispatch from it (`history`, at most `historyLimit`).
+// - `channel`: a thread reply's recent window is the room's timeline (`history`, as a
+//   top-level message gets it), its first dispatch carrying the thread's start as well.
+// `thread.inheritParent` (default false) is the plugin's: Slack sets the dispatched
+// context's `parentSessionKey` to the room's session only then. `dms.<userId>.historyLimit`
+// overrides `dmHistoryLimit` for that user's DM (`resolveSlackDmHistoryLimit`).
+
+/// Which recent history a message in a thread carries (`threadHistoryScope`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ThreadHistoryScope {
+    /// The thread's own messages.
+    #[default]
+    Thread,
+    /// The room's messages.
+    Channel,
+}
+
 /// Context given with admitted messages: `historyLimit`, `dmHistoryLimit`,
-/// `threadInitialHistoryLimit` (0 = none).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `dms.<userId>.historyLimit`, `threadInitialHistoryLimit` (0 = none) and
+/// `threadHistoryScope`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryConfig {
     /// Room messages with a room message (`historyLimit`).
     pub room: usize,
     /// The same in DMs (`dmHistoryLimit`).
     pub dm: usize,
+    /// Per-DM limits over `dm`, by the other user's id (`dms.<userId>.historyLimit`, as
+    /// Slack's `dms`).
+    pub dms: BTreeMap<String, usize>,
     /// The start of a thread, the first time the core dispatches from it
     /// (`threadInitialHistoryLimit`).
     pub thread_initial: usize,
+    /// Which recent history a thread reply carries (`threadHistoryScope`).
+    pub thread_scope: ThreadHistoryScope,
 }
 
 impl Default for HistoryConfig {
@@ -127,8 +157,26 @@ impl Default for HistoryConfig {
         Self {
             room: DEFAULT_HISTORY_LIMIT,
             dm: DEFAULT_DM_HISTORY_LIMIT,
+            dms: BTreeMap::new(),
             thread_initial: DEFAULT_THREAD_INITIAL_HISTORY_LIMIT,
+            thread_scope: ThreadHistoryScope::Thread,
         }
+    }
+}
+
+impl HistoryConfig {
+    /// The recent-window limit of a message in a room of `kind` from `sender`: the room's
+    /// `historyLimit`, or in a DM the sender's `dms` entry, else `dmHistoryLimit`.
+    pub fn recent_limit(&self, kind: RoomKind, sender: &UserId) -> usize {
+        match kind {
+            RoomKind::Direct => self.dms.get(sender.as_str()).copied().unwrap_or(self.dm),
+            _ => self.room,
+        }
+    }
+
+    /// Whether any message can carry a recent window (the room windows are then kept).
+    pub fn any_recent(&self) -> bool {
+        self.room > 0 || self.dm > 0 || self.dms.values().any(|&n| n > 0)
     }
 }
 
@@ -223,11 +271,13 @@ impl AccountConfig {
         let history = HistoryConfig {
             room: count(&object, "historyLimit", DEFAULT_HISTORY_LIMIT)?,
             dm: count(&object, "dmHistoryLimit", DEFAULT_DM_HISTORY_LIMIT)?,
+            dms: dm_limits(&object)?,
             thread_initial: count(
                 &object,
                 "threadInitialHistoryLimit",
                 DEFAULT_THREAD_INITIAL_HISTORY_LIMIT,
             )?,
+            thread_scope: thread_scope(&object)?,
         };
         let resume = ResumeConfig {
             state_file: path_key(&object, "stateFile")?,
@@ -288,9 +338,9 @@ impl AccountConfig {
         &self.media
     }
 
-    /// The history limits.
-    pub fn history(&self) -> HistoryConfig {
-        self.history
+    /// The history limits and the thread history scope.
+    pub fn history(&self) -> &HistoryConfig {
+        &self.history
     }
 
     /// The whole configuration object (contains the token: never log it).
@@ -396,6 +446,61 @@ fn count(object: &Map<String, Value>, key: &str, default: usize) -> Result<usize
     }
 }
 
+/// `threadHistoryScope`: `"thread"` (the default) or `"channel"`.
+fn thread_scope(object: &Map<String, Value>) -> Result<ThreadHistoryScope, ConfigError> {
+    match object.get("threadHistoryScope") {
+        None | Some(Value::Null) => Ok(ThreadHistoryScope::default()),
+        Some(Value::String(s)) if s == "thread" => Ok(ThreadHistoryScope::Thread),
+        Some(Value::String(s)) if s == "channel" => Ok(ThreadHistoryScope::Channel),
+        Some(_) => Err(ConfigError::new(
+            "threadHistoryScope",
+            "must be \"thread\" or \"channel\"",
+        )),
+    }
+}
+
+/// `dms`: `{"<userId>": {"historyLimit": n}}`; entries without `historyLimit` set
+/// nothing.
+fn dm_limits(object: &Map<String, Value>) -> Result<BTreeMap<String, usize>, ConfigError> {
+    let mut out = BTreeMap::new();
+    let entries = match object.get("dms") {
+        None | Some(Value::Null) => return Ok(out),
+        Some(Value::Object(entries)) => entries,
+        Some(_) => {
+            return Err(ConfigError::new(
+                "dms",
+                "must be an object keyed by user id",
+            ))
+        }
+    };
+    for (user, entry) in entries {
+        let field = format!("dms.{user}");
+        match entry {
+            Value::Null => {}
+            Value::Object(keys) => {
+                if let Some(unknown) = keys.keys().find(|k| k.as_str() != "historyLimit") {
+                    return Err(ConfigError::new(
+                        format!("{field}.{unknown}"),
+                        "unknown key (a dms entry takes historyLimit)",
+                    ));
+                }
+                if keys.get("historyLimit").is_some_and(|v| !v.is_null()) {
+                    let limit = count(keys, "historyLimit", 0)
+                        .map_err(|e| ConfigError::new(format!("{field}.historyLimit"), e.reason))?;
+                    out.insert(user.clone(), limit);
+                }
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    "dms",
+                    format!("the entry {user:?} must be an object ({{\"historyLimit\": n}})"),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// `mediaDir`: an optional non-empty path.
 fn media_dir(object: &Map<String, Value>) -> Result<Option<PathBuf>, ConfigError> {
     path_key(object, "mediaDir")
@@ -484,27 +589,55 @@ mod tests {
         assert_eq!(c.media().max_bytes(), 20 * 1024 * 1024);
         assert_eq!(
             c.history(),
-            HistoryConfig {
+            &HistoryConfig {
                 room: 50,
                 dm: 0,
-                thread_initial: 20
+                dms: BTreeMap::new(),
+                thread_initial: 20,
+                thread_scope: ThreadHistoryScope::Thread,
             }
         );
         let c = AccountConfig::from_line(
             r#"{"mediaMaxMb":0.5,"mediaDir":"/var/media","historyLimit":0,
-                "dmHistoryLimit":10.0,"threadInitialHistoryLimit":3}"#,
+                "dmHistoryLimit":10.0,"threadInitialHistoryLimit":3,
+                "threadHistoryScope":"channel","dms":{"U1":{"historyLimit":4},"U2":{}}}"#,
         )
         .unwrap();
         assert_eq!(c.media().max_bytes(), 512 * 1024);
         assert_eq!(c.media().dir, Some(PathBuf::from("/var/media")));
         assert_eq!(
             c.history(),
-            HistoryConfig {
+            &HistoryConfig {
                 room: 0,
                 dm: 10,
-                thread_initial: 3
+                dms: BTreeMap::from([("U1".to_owned(), 4)]),
+                thread_initial: 3,
+                thread_scope: ThreadHistoryScope::Channel,
             }
         );
+        let h = c.history();
+        assert_eq!(h.recent_limit(RoomKind::Direct, &UserId::new("U1")), 4);
+        assert_eq!(h.recent_limit(RoomKind::Direct, &UserId::new("U2")), 10);
+        assert_eq!(h.recent_limit(RoomKind::Public, &UserId::new("U1")), 0);
+        assert!(h.any_recent());
+    }
+
+    #[test]
+    fn bad_thread_scope_and_dms_values_name_their_field() {
+        for (line, field) in [
+            (r#"{"threadHistoryScope":"room"}"#, "threadHistoryScope"),
+            (r#"{"threadHistoryScope":1}"#, "threadHistoryScope"),
+            (r#"{"dms":[]}"#, "dms"),
+            (r#"{"dms":{"U1":5}}"#, "dms"),
+            (
+                r#"{"dms":{"U1":{"historyLimit":-1}}}"#,
+                "dms.U1.historyLimit",
+            ),
+            (r#"{"dms":{"U1":{"limit":3}}}"#, "dms.U1.limit"),
+        ] {
+            let err = AccountConfig::from_line(line).unwrap_err();
+            assert_eq!(err.field, field, "{line}");
+        }
     }
 
     #[test]
